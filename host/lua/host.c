@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* causal_eval.host: what the running program knows about itself (version,
+ * where its files are, which modules it carries), a monotonic clock, memory
+ * accounting, and interruptible protected calls for the REPL. */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+static ce_host *host(lua_State *L) {
+  ce_host *h = ce_host_of(L);
+  if (!h) luaL_error(L, "causal_eval.host: this state was not created by the host");
+  return h;
+}
+
+static int h_exe(lua_State *L) {
+  ce_host *h = host(L);
+  if (h->paths.exe[0]) lua_pushstring(L, h->paths.exe);
+  else luaL_pushfail(L);
+  return 1;
+}
+
+static int h_root(lua_State *L) {
+  ce_host *h = host(L);
+  if (h->paths.root[0]) lua_pushstring(L, h->paths.root);
+  else luaL_pushfail(L);
+  return 1;
+}
+
+static int h_layout(lua_State *L) {
+  lua_pushstring(L, ce_layout_name(host(L)->paths.layout));
+  return 1;
+}
+
+static int h_dev(lua_State *L) {
+  lua_pushboolean(L, host(L)->dev);
+  return 1;
+}
+
+static int h_ignore_env(lua_State *L) {
+  lua_pushboolean(L, host(L)->ignore_env);
+  return 1;
+}
+
+static int h_stdlib_modules(lua_State *L) {
+  lua_createtable(L, (int)ce_stdlib_count, 0);
+  for (size_t i = 0; i < ce_stdlib_count; i++) {
+    lua_pushstring(L, ce_stdlib_files[i].module);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int h_native_modules(lua_State *L) {
+  lua_newtable(L);
+  int i = 0;
+  for (const ce_native_module *m = ce_native_modules; m->name; m++) {
+    lua_pushstring(L, m->name);
+    lua_rawseti(L, -2, ++i);
+  }
+  return 1;
+}
+
+static int h_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+static int h_memory(lua_State *L) {
+  ce_host *h = host(L);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)h->mem_used);
+  lua_setfield(L, -2, "used");
+  lua_pushinteger(L, (lua_Integer)h->mem_peak);
+  lua_setfield(L, -2, "peak");
+  lua_pushinteger(L, (lua_Integer)h->mem_limit);
+  lua_setfield(L, -2, "limit");
+  return 1;
+}
+
+/* host.set_memory_limit(bytes | nil): allocations past it fail (out of memory). */
+static int h_set_memory_limit(lua_State *L) {
+  ce_host *h = host(L);
+  lua_Integer n = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, n >= 0, 1, "limit must be >= 0");
+  h->mem_limit = (size_t)n;
+  return 0;
+}
+
+/* host.interruptible(f, ...) -> true, ... | false, message-with-traceback */
+static int h_interruptible(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  int n = lua_gettop(L) - 1;
+  int status = ce_runtime_pcall(L, n, LUA_MULTRET);
+  lua_pushboolean(L, status == LUA_OK);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
+static int h_isatty(lua_State *L) {
+  int fd;
+  if (lua_isinteger(L, 1)) {
+    fd = (int)lua_tointeger(L, 1);
+  } else {
+    luaL_Stream *s = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    luaL_argcheck(L, s->closef != NULL && s->f != NULL, 1, "closed file");
+    fd = fileno(s->f);
+  }
+  lua_pushboolean(L, isatty(fd));
+  return 1;
+}
+
+extern char **environ;
+
+/* host.environ() -> { NAME = value, ... }: Lua has no way to list variables. */
+static int h_environ(lua_State *L) {
+  lua_newtable(L);
+  for (char **e = environ; e && *e; e++) {
+    const char *eq = strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    lua_pushlstring(L, *e, (size_t)(eq - *e));
+    lua_pushstring(L, eq + 1);
+    lua_rawset(L, -3);
+  }
+  return 1;
+}
+
+static int h_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+static const luaL_Reg host_funcs[] = {
+  {"exe", h_exe},
+  {"root", h_root},
+  {"layout", h_layout},
+  {"dev", h_dev},
+  {"ignore_env", h_ignore_env},
+  {"stdlib_modules", h_stdlib_modules},
+  {"native_modules", h_native_modules},
+  {"clock", h_clock},
+  {"memory", h_memory},
+  {"set_memory_limit", h_set_memory_limit},
+  {"interruptible", h_interruptible},
+  {"isatty", h_isatty},
+  {"getpid", h_getpid},
+  {"environ", h_environ},
+  {"version", NULL},
+  {"lua_version", NULL},
+  {NULL, NULL}
+};
+
+int luaopen_causal_eval_host(lua_State *L) {
+  luaL_newlib(L, host_funcs);
+  lua_pushliteral(L, CE_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushliteral(L, LUA_RELEASE);
+  lua_setfield(L, -2, "lua_version");
+  return 1;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* The native modules the host registers in package.preload: one place to add
+ * a module (see ../shared/STYLE.md: "causal_eval.<name>" or "<name>_core"). */
+#include "runtime.h"
+
+int luaopen_causal_eval_host(lua_State *L);
+int luaopen_causal_eval_yaml(lua_State *L);
+int luaopen_causal_eval_lineedit(lua_State *L);
+int luaopen_causal_eval_pty(lua_State *L);
+
+const ce_native_module ce_native_modules[] = {
+  {"causal_eval.host", luaopen_causal_eval_host},
+  {"causal_eval.yaml", luaopen_causal_eval_yaml},
+  {"causal_eval.lineedit", luaopen_causal_eval_lineedit},
+  {"causal_eval.pty", luaopen_causal_eval_pty},
+  {NULL, NULL}
+};

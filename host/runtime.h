@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Lua state creation for the host and (later) for each worker thread: standard
+ * libraries, native modules in package.preload, the embedded stdlib searcher,
+ * module paths, an accounting allocator, and protected calls with tracebacks
+ * and Ctrl-C interruption. */
+#ifndef CE_RUNTIME_H
+#define CE_RUNTIME_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "core/paths.h"
+
+#ifndef CE_VERSION
+#define CE_VERSION "0.0.0"
+#endif
+
+/* Per-state context; hangs off the registry (see ce_host_of). */
+typedef struct ce_host {
+  ce_paths paths;
+  int dev;            /* load lua/stdlib from the source tree, not the embedded copy */
+  int ignore_env;     /* -E: ignore LUA_PATH, LUA_INIT, CAUSAL_EVAL_PATH... */
+  size_t mem_used;    /* bytes the allocator has handed out and not freed */
+  size_t mem_peak;
+  size_t mem_limit;   /* 0: none; allocations beyond it fail as out of memory */
+} ce_host;
+
+typedef struct {
+  const char *argv0;
+  int ignore_env;
+} ce_runtime_opts;
+
+/* NULL only when memory is exhausted. */
+lua_State *ce_runtime_new(const ce_runtime_opts *opts);
+void ce_runtime_close(lua_State *L);
+ce_host *ce_host_of(lua_State *L);
+
+/* lua_pcall with a traceback handler; while it runs, SIGINT raises
+ * "interrupted!" inside the running Lua code instead of killing the process. */
+int ce_runtime_pcall(lua_State *L, int narg, int nres);
+/* Prints the error at the top of the stack to stderr (prefixed with progname) and pops it. */
+int ce_runtime_report(lua_State *L, int status, const char *progname);
+
+/* Native modules and embedded stdlib, for introspection. */
+typedef struct { const char *name; lua_CFunction open; } ce_native_module;
+extern const ce_native_module ce_native_modules[];
+
+typedef struct {
+  const char *module;   /* "causal_eval.config" */
+  const char *path;     /* "lua/stdlib/causal_eval/config.lua" */
+  const unsigned char *src;
+  size_t len;
+} ce_stdlib_file;
+extern const ce_stdlib_file ce_stdlib_files[]; /* sorted by module */
+extern const size_t ce_stdlib_count;
+
+#endif

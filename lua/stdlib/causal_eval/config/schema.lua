@@ -1,0 +1,33 @@
+-- SPDX-License-Identifier: MIT
+-- Every configuration key the program knows: its type, default and meaning.
+-- A key not listed here is an error wherever it appears (file, environment
+-- variable, --set), so a typo never silently does nothing. Later subsystems
+-- add their sections here.
+local function leaf(kind, default, spec)
+  spec = spec or {}
+  spec.__leaf = true
+  spec.type = kind
+  spec.default = default
+  return spec
+end
+
+return {
+  evaluation = {
+    batch_size = leaf("integer", 10, { min = 1, help = "questions handed to a worker at a time" }),
+    max_workers = leaf("integer", 2, { min = 1, max = 1024, help = "worker threads (one Lua state each)" }),
+    cache_ttl = leaf("integer", 3600, { min = 0, help = "seconds a cached model response stays valid" }),
+    enable_gpu = leaf("boolean", false, { help = "use an OpenCL GPU for statistics when one is present" }),
+  },
+  api = {
+    bind = leaf("string", "127.0.0.1", { help = "address the API and metrics listeners bind to" }),
+    port = leaf("integer", 8080, { min = 0, max = 65535, help = "API listener port (0: any free port)" }),
+    worker_count = leaf("integer", 1, { min = 1, max = 256, help = "API server threads" }),
+    max_requests = leaf("integer", 100, { min = 1, help = "requests served at once before queueing" }),
+  },
+  store = {
+    path = leaf("string", "./causal-eval-data", { help = "folder of the results store (LMDB)" }),
+    map_size_mb = leaf("integer", 1024, { min = 1, help = "largest size the store may grow to" }),
+    batch_size = leaf("integer", 64, { min = 1, help = "records written per transaction" }),
+    sync = leaf("boolean", true, { help = "flush each transaction to disk before counting its records" }),
+  },
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs what causal-eval needs to build and test on Debian 12.
+# Idempotent: does nothing (and needs no root) when every package is present.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  liblua5.4-dev lua5.4
+  libcurl4-openssl-dev libyaml-dev libhiredis-dev liblmdb-dev
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+  libedit-dev libmicrohttpd-dev
+  lua-busted lua-cjson
+  redis-server
+  clang
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
