@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
 
 struct ce_lineedit {
   EditLine *el;       /* NULL when stdin is not a terminal */
@@ -202,9 +203,11 @@ ce_lineedit *ce_lineedit_open(const ce_lineedit_cfg *cfg, ce_err *err) {
   el_set(le->el, EL_SIGNAL, 1);
   el_set(le->el, EL_PROMPT, prompt_fn);
   el_set(le->el, EL_HIST, history, le->hist);
-  el_set(le->el, EL_ADDFN, "ce-complete", "complete the word before the cursor", on_complete);
+  /* el_wset with static wide names: the narrow el_set(EL_ADDFN) copies its
+   * strings with wcsdup and libedit never frees them (LeakSanitizer sees it). */
+  el_wset(le->el, EL_ADDFN, L"ce-complete", L"complete the word before the cursor", on_complete);
   el_set(le->el, EL_BIND, "^I", "ce-complete", NULL);
-  el_set(le->el, EL_ADDFN, "ce-interrupt", "cancel the current input", on_interrupt);
+  el_wset(le->el, EL_ADDFN, L"ce-interrupt", L"cancel the current input", on_interrupt);
   el_set(le->el, EL_BIND, "^C", "ce-interrupt", NULL);
   el_set(le->el, EL_SETTY, "-d", "-isig", NULL);
   el_source(le->el, NULL);

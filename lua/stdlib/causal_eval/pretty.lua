@@ -17,17 +17,12 @@ local ESCAPES = { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n", ["\r"] = "\\r"
 
 --- A string as a Lua literal that reads back to the same bytes.
 function M.quote(s, limit)
-  local cut = limit and #s > limit
+  local full = #s
+  local cut = limit and full > limit
   if cut then s = s:sub(1, limit) end
-  local q = s:gsub('[%c\\"\128-\255]', function(c)
-    if ESCAPES[c] then return ESCAPES[c] end
-    local b = c:byte()
-    if b >= 128 then return c end -- UTF-8 passes through
-    return ("\\%d"):format(b)
-  end)
-  -- a decimal escape followed by a digit would read back wrong: pad to 3 digits
-  q = q:gsub("\\(%d%d?)(%d)", function(a, d) return ("\\%03d%s"):format(tonumber(a), d) end)
-  return '"' .. q .. '"' .. (cut and ("... (%d bytes)"):format(#s) or "")
+  -- always three digits, so a NUL followed by "1" reads back as two bytes
+  local q = s:gsub('[%c\\"]', function(c) return ESCAPES[c] or ("\\%03d"):format(c:byte()) end)
+  return '"' .. q .. '"' .. (cut and ("... (%d bytes)"):format(full) or "")
 end
 
 local function is_identifier(k)

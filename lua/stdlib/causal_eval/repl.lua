@@ -32,12 +32,13 @@ end
 --- nil, nil, true when the chunk is incomplete and needs more lines.
 function M.compile(chunk, env)
   if chunk:sub(1, 1) == "=" then chunk = "return " .. chunk:sub(2) end
-  local fn = load("return " .. chunk, "=stdin", "t", env)
+  local fn, experr = load("return " .. chunk, "=stdin", "t", env)
   if fn then return fn end
   local err
   fn, err = load(chunk, "=stdin", "t", env)
   if fn then return fn end
-  if incomplete(err) then return nil, nil, true end
+  -- "1 +" is an unfinished expression even though it is no valid statement
+  if incomplete(err) or incomplete(experr) then return nil, nil, true end
   return nil, err
 end
 

@@ -232,7 +232,8 @@ end
 
 --- Resolves the configuration. opts (all optional):
 ---   env     environment name (else $CAUSAL_EVAL_ENV, else "development")
----   file    configuration file (else $CAUSAL_EVAL_CONFIG, else configs/performance.yaml)
+---   file    configuration file (else $CAUSAL_EVAL_CONFIG, else configs/performance.yaml);
+---           false for none (defaults, variables and --set only)
 ---   set     list of "section.key=value" overrides
 ---   environ table of environment variables (default: the process's)
 --- Returns a Config, or nil, a message listing every error, and the error records.
@@ -252,10 +253,10 @@ function M.load(opts)
   cfg.env, cfg.env_source = env_name, env_from
 
   local file, explicit = opts.file, opts.file ~= nil
-  if not file and environ.CAUSAL_EVAL_CONFIG and environ.CAUSAL_EVAL_CONFIG ~= "" then
+  if file == nil and environ.CAUSAL_EVAL_CONFIG and environ.CAUSAL_EVAL_CONFIG ~= "" then
     file, explicit = environ.CAUSAL_EVAL_CONFIG, true
   end
-  file = file or M.default_file()
+  if file == nil then file = M.default_file() end
   if file then
     local doc, marks, kind = yaml.load_file(file, { marks = true })
     local shown = display_path(file)

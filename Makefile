@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over CMake: every target installs missing dependencies first
+# (tools/install-deps.sh is a quick no-op when all is there).
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build run test bench fuzz install clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	$(BUILD)/causal-eval --version
+	$(BUILD)/causal-eval tools/show-modules.lua
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	bash tools/bench/startup.sh $(BUILD)/causal-eval
+
+fuzz: deps
+	bash tools/fuzz/run.sh 60
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,140 @@
+-- SPDX-License-Identifier: MIT
+-- Shared helpers for specs: run the binary as a user would (exit status,
+-- stdout, stderr), temporary folders, and a pseudo-terminal driver.
+local host = require "causal_eval.host"
+
+local H = {}
+
+H.bin = os.getenv("CAUSAL_EVAL_BIN") or host.exe()
+H.build_dir = os.getenv("CAUSAL_EVAL_BUILD_DIR") or (H.bin:match("^(.*)/[^/]+$"))
+H.root = host.root()
+
+function H.quote(s)
+  s = tostring(s)
+  if s:match("^[%w%-_./=:@%%+,]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function H.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function H.write(path, content)
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+  return path
+end
+
+function H.sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  return out, ok and 0 or (how == "exit" and code or 128 + code)
+end
+
+function H.tmpdir()
+  local out = H.sh("mktemp -d /tmp/causal-eval-spec.XXXXXX")
+  return (out:gsub("%s+$", ""))
+end
+
+function H.rm(path) H.sh("rm -rf " .. H.quote(path)) end
+
+--- Runs a command. cmd: list of words (the binary when the first is nil-free
+--- and opts.bin is not false) or a shell string. opts: stdin (string), env
+--- (table; false unsets), cwd. Returns { code, stdout, stderr }.
+function H.run(args, opts)
+  opts = opts or {}
+  local words = {}
+  if opts.cwd then words[#words + 1] = "cd " .. H.quote(opts.cwd) .. " &&" end
+  words[#words + 1] = "env"
+  for k, v in pairs(opts.env or {}) do
+    if v == false then words[#words + 1] = "-u " .. H.quote(k) end
+  end
+  for k, v in pairs(opts.env or {}) do
+    if v ~= false then words[#words + 1] = H.quote(k .. "=" .. tostring(v)) end
+  end
+  if type(args) == "string" then
+    words[#words + 1] = "sh -c " .. H.quote(args)
+  else
+    if opts.bin ~= false then words[#words + 1] = H.quote(opts.exe or H.bin) end
+    for _, a in ipairs(args) do words[#words + 1] = H.quote(a) end
+  end
+  local out, err = os.tmpname(), os.tmpname()
+  local input = "/dev/null"
+  if opts.stdin then input = H.write(os.tmpname(), opts.stdin) end
+  local cmd = ("%s <%s >%s 2>%s"):format(table.concat(words, " "), input, out, err)
+  local ok, how, code = os.execute(cmd)
+  local r = {
+    code = ok and 0 or (how == "exit" and code or 128 + code),
+    stdout = H.read(out) or "",
+    stderr = H.read(err) or "",
+  }
+  os.remove(out)
+  os.remove(err)
+  if opts.stdin then os.remove(input) end
+  return r
+end
+
+-- ---- pseudo-terminal ----
+
+local Term = {}
+Term.__index = Term
+
+--- Starts argv (default: the binary with args) on a pty.
+function H.pty(args, opts)
+  local pty = require "causal_eval.pty"
+  opts = opts or {}
+  local argv = { H.bin }
+  for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
+  local env = { TERM = "xterm", EDITRC = "/dev/null" }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local p = assert(pty.spawn(argv, { env = env, rows = 24, cols = 100 }))
+  return setmetatable({ p = p, buf = "", seen = "" }, Term)
+end
+
+--- Waits until `text` (plain) appears in the output; returns everything up to
+--- and including it, and consumes it. Raises with the output so far on timeout.
+function Term:expect(text, timeout)
+  local deadline = host.clock() + (timeout or 10)
+  while true do
+    local s, e = self.buf:find(text, 1, true)
+    if s then
+      local out = self.buf:sub(1, e)
+      self.buf = self.buf:sub(e + 1)
+      return out
+    end
+    if host.clock() > deadline then
+      error(("timeout waiting for %q; output so far: %q"):format(text, self.seen), 2)
+    end
+    local d = self.p:read(0.05)
+    if d == nil then
+      error(("program ended while waiting for %q; output: %q"):format(text, self.seen), 2)
+    end
+    self.buf = self.buf .. d
+    self.seen = self.seen .. d
+  end
+end
+
+function Term:send(s) assert(self.p:write(s)) end
+
+--- Reads whatever arrives within `t` seconds.
+function Term:drain(t)
+  local deadline = host.clock() + (t or 0.2)
+  while host.clock() < deadline do
+    local d = self.p:read(0.05)
+    if d == nil then break end
+    self.buf = self.buf .. d
+    self.seen = self.seen .. d
+  end
+  return self.buf
+end
+
+function Term:wait(t) return self.p:wait(t or 10) end
+function Term:close() self.p:close() end
+
+return H
