@@ -120,6 +120,32 @@ function Term:expect(text, timeout)
   end
 end
 
+--- Waits for a prompt and then for the line editor to take the terminal
+--- (raw input): text typed before that would be read by the kernel's line
+--- discipline instead, which no person at a keyboard can do but a test can.
+function Term:prompt(text, timeout)
+  local out = self:expect(text, timeout)
+  local deadline = host.clock() + (timeout or 10)
+  while true do
+    local m = self.p:modes()
+    if not m or not m.canonical then return out end
+    if host.clock() > deadline then error("terminal never left canonical mode", 2) end
+    self:drain(0.01)
+  end
+end
+
+--- Waits until the terminal is (canonical == true) or is not in line mode:
+--- cooked while the REPL runs a chunk, raw while it edits a line.
+function Term:wait_canonical(want, timeout)
+  local deadline = host.clock() + (timeout or 10)
+  while true do
+    local m = self.p:modes()
+    if m and m.canonical == want then return end
+    if host.clock() > deadline then error("terminal mode did not change", 2) end
+    self:drain(0.01)
+  end
+end
+
 function Term:send(s) assert(self.p:write(s)) end
 
 --- Reads whatever arrives within `t` seconds.

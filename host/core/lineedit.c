@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,15 +232,32 @@ static int read_plain(ce_lineedit *le, char **line) {
   return 1;
 }
 
+/* libedit switches the terminal to raw input only around its own reads, so a
+ * Ctrl-C typed in the short cooked window before it does arrives as SIGINT.
+ * It must cancel the line like the key does, never end the process; a signal
+ * handler has no context argument, hence the file-level flag. */
+static volatile sig_atomic_t sigint_seen = 0;
+static void on_sigint(int sig) { (void)sig; sigint_seen = 1; }
+
 int ce_lineedit_read(ce_lineedit *le, const char *prompt, char **line) {
   *line = NULL;
   free(le->prompt);
   le->prompt = strdup(prompt ? prompt : "");
   if (!le->el) return read_plain(le, line);
   le->interrupted = 0;
+  sigint_seen = 0;
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
   int count = 0;
   const char *s = el_gets(le->el, &count);
-  if (le->interrupted) return -1;
+  sigaction(SIGINT, &old, NULL);
+  if (le->interrupted || sigint_seen) {
+    if (sigint_seen && !le->interrupted) fputs("^C\n", stdout);
+    return -1;
+  }
   if (!s || count <= 0) return 0;
   size_t n = strlen(s);
   if (n > 0 && s[n - 1] == '\n') n--;

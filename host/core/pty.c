@@ -147,6 +147,15 @@ int ce_pty_kill(ce_pty *p, int sig) { return p->reaped ? -1 : kill(p->pid, sig);
 
 pid_t ce_pty_pid(const ce_pty *p) { return p->pid; }
 
+int ce_pty_modes_get(ce_pty *p, ce_pty_modes *m) {
+  struct termios t;
+  if (tcgetattr(p->fd, &t) != 0) return -1; /* on the master: the shared tty's settings */
+  m->canonical = (t.c_lflag & ICANON) != 0;
+  m->echo = (t.c_lflag & ECHO) != 0;
+  m->signals = (t.c_lflag & ISIG) != 0;
+  return 0;
+}
+
 void ce_pty_close(ce_pty *p) {
   if (!p) return;
   if (p->fd >= 0) close(p->fd);

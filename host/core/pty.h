@@ -21,6 +21,11 @@ int ce_pty_write(ce_pty *p, const char *buf, size_t n);  /* 0 or -1 */
 /* 1: exited, *status is a waitpid status; 0: still running after timeout_ms. */
 int ce_pty_wait(ce_pty *p, int timeout_ms, int *status);
 int ce_pty_kill(ce_pty *p, int sig);
+/* The terminal's current line discipline as the child left it: canonical
+ * (line-buffered) input, echo, and signal keys. 0 or -1 when it cannot be read.
+ * Lets a driver wait until a line editor has switched to raw input. */
+typedef struct { int canonical, echo, signals; } ce_pty_modes;
+int ce_pty_modes_get(ce_pty *p, ce_pty_modes *m);
 pid_t ce_pty_pid(const ce_pty *p);
 void ce_pty_close(ce_pty *p); /* kills a running child (SIGKILL) and reaps it; NULL-safe */
 

@@ -133,6 +133,25 @@ static int pty_kill(lua_State *L) {
   return 1;
 }
 
+/* p:modes() -> { canonical = bool, echo = bool, signals = bool } | nil, msg */
+static int pty_modes(lua_State *L) {
+  LPty *u = check_open(L);
+  ce_pty_modes m;
+  if (ce_pty_modes_get(u->p, &m) != 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "cannot read the terminal's settings");
+    return 2;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushboolean(L, m.canonical);
+  lua_setfield(L, -2, "canonical");
+  lua_pushboolean(L, m.echo);
+  lua_setfield(L, -2, "echo");
+  lua_pushboolean(L, m.signals);
+  lua_setfield(L, -2, "signals");
+  return 1;
+}
+
 static int pty_pid(lua_State *L) {
   LPty *u = check_open(L);
   lua_pushinteger(L, ce_pty_pid(u->p));
@@ -157,6 +176,7 @@ static const luaL_Reg pty_funcs[] = {{"spawn", pty_spawn}, {NULL, NULL}};
 static const luaL_Reg pty_methods[] = {
   {"read", pty_read}, {"write", pty_write}, {"wait", pty_wait},
   {"kill", pty_kill}, {"pid", pty_pid},     {"close", pty_close},
+  {"modes", pty_modes},
   {NULL, NULL}
 };
 static const luaL_Reg pty_metameths[] = {
