@@ -146,12 +146,14 @@ int ce_yaml_resolve_plain(const char *s, size_t n, ce_yaml_node *out) {
   }
   if (is_word(s, n, nans)) { out->kind = CE_YAML_FLOAT; out->u.f = NAN; return 0; }
   if (is_float_syntax(s, n)) {
-    char buf[128];
-    if (n < sizeof buf) {
+    /* strtod needs a terminated copy; long ones (many digits) go on the heap */
+    char small[128], *buf = n < sizeof small ? small : malloc(n + 1);
+    if (buf) {
       memcpy(buf, s, n);
       buf[n] = '\0';
       out->kind = CE_YAML_FLOAT;
       out->u.f = strtod(buf, NULL);
+      if (buf != small) free(buf);
       return 0;
     }
   }
@@ -163,7 +165,10 @@ int ce_yaml_resolve_plain(const char *s, size_t n, ce_yaml_node *out) {
 
 /* ---- builder ---- */
 
-typedef struct { const char *name; ce_yaml_node *node; } anchor;
+/* Anchors live in an open-addressing table keyed by name. A slot belongs to the
+ * current document only when its gen matches, so a new document empties the table
+ * in O(1) however large an earlier one made it. */
+typedef struct { const char *name; uint64_t hash, gen; ce_yaml_node *node; } anchor;
 
 typedef struct {
   ce_yaml_stream *st;
@@ -173,9 +178,13 @@ typedef struct {
   ce_yaml_node *stack[CE_YAML_DEFAULT_MAX_DEPTH * 4 + 2];
   unsigned depth;
   ce_yaml_node *root;
-  uint64_t total;          /* expanded nodes in the current document */
-  anchor *anchors;
+  uint64_t total;          /* expanded nodes so far, all documents together */
+  size_t ndocs_seen;       /* documents started, for messages */
+  anchor *anchors;         /* capanchors slots, a power of two */
   size_t nanchors, capanchors;
+  uint64_t gen;            /* current document's anchor generation (slots with 0 are empty) */
+  const char *text;        /* the input, to place reader errors */
+  size_t len;
 } builder;
 
 static int fail(builder *b, int code, unsigned line, unsigned col, const char *fmt, ...)
@@ -229,7 +238,8 @@ static int account(builder *b, const ce_yaml_node *n, uint64_t expanded, unsigne
   b->total = sat_add(b->total, expanded);
   if (b->total > b->lim.max_nodes)
     return fail(b, CE_YAML_ELIMIT, line, col,
-                "document expands to more than %llu nodes (alias expansion bound, max_nodes)",
+                "%s to more than %llu nodes (alias expansion bound, max_nodes)",
+                b->ndocs_seen > 1 ? "documents together expand" : "document expands",
                 (unsigned long long)b->lim.max_nodes);
   if (b->depth + n->height > b->lim.max_depth)
     return fail(b, CE_YAML_ELIMIT, line, col,
@@ -311,29 +321,54 @@ static int scalar_event(builder *b, const yaml_event_t *ev) {
   return add_anchor(b, (const char *)ev->data.scalar.anchor, n);
 }
 
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+  return h;
+}
+
+/* The slot holding name in the current document, or the empty slot where it goes. */
+static anchor *anchor_slot(builder *b, const char *name, uint64_t h) {
+  size_t mask = b->capanchors - 1, i = (size_t)h & mask;
+  while (b->anchors[i].gen == b->gen) {
+    if (b->anchors[i].hash == h && strcmp(b->anchors[i].name, name) == 0) break;
+    i = (i + 1) & mask;
+  }
+  return &b->anchors[i];
+}
+
 static int add_anchor(builder *b, const char *name, ce_yaml_node *n) {
   if (!name) return 0;
-  if (b->nanchors == b->capanchors) {
+  if ((b->nanchors + 1) * 2 > b->capanchors) { /* keep the load under one half */
     size_t cap = b->capanchors ? b->capanchors * 2 : 16;
-    anchor *a = realloc(b->anchors, cap * sizeof *a);
-    if (!a) return nomem(b);
-    b->anchors = a;
+    anchor *old = b->anchors;
+    size_t oldcap = b->capanchors;
+    b->anchors = calloc(cap, sizeof *b->anchors);
+    if (!b->anchors) { b->anchors = old; return nomem(b); }
     b->capanchors = cap;
+    for (size_t i = 0; i < oldcap; i++)
+      if (old[i].gen == b->gen) *anchor_slot(b, old[i].name, old[i].hash) = old[i];
+    free(old);
   }
+  uint64_t h = name_hash(name);
+  anchor *a = anchor_slot(b, name, h);
+  if (a->gen == b->gen) { a->node = n; return 0; } /* redefined: later aliases see this one */
   size_t len = strlen(name);
   char *copy = arena_alloc(&b->st->a, len + 1);
   if (!copy) return nomem(b);
   memcpy(copy, name, len + 1);
-  b->anchors[b->nanchors].name = copy;
-  b->anchors[b->nanchors].node = n;
+  a->name = copy;
+  a->hash = h;
+  a->gen = b->gen;
+  a->node = n;
   b->nanchors++;
   return 0;
 }
 
 static ce_yaml_node *find_anchor(builder *b, const char *name) {
-  for (size_t i = b->nanchors; i > 0; i--) /* latest definition wins */
-    if (strcmp(b->anchors[i - 1].name, name) == 0) return b->anchors[i - 1].node;
-  return NULL;
+  if (b->nanchors == 0) return NULL;
+  anchor *a = anchor_slot(b, name, name_hash(name));
+  return a->gen == b->gen ? a->node : NULL;
 }
 
 static int alias_event(builder *b, const yaml_event_t *ev) {
@@ -344,6 +379,18 @@ static int alias_event(builder *b, const yaml_event_t *ev) {
   if (t->open)
     return fail(b, CE_YAML_ESCHEMA, line, col, "alias *%.100s refers to its own enclosing node", name);
   if (account(b, t, t->expanded, line, col)) return -1;
+  ce_yaml_node *parent = b->depth ? b->stack[b->depth - 1] : NULL;
+  if (parent && parent->kind == CE_YAML_MAP && parent->u.seq.n % 2 == 0 &&
+      t->kind != CE_YAML_SEQ && t->kind != CE_YAML_MAP) {
+    /* a key written as an alias: a copy placed at the alias, so that duplicate-key
+     * errors and marks point where the key is written, not at its anchor */
+    ce_yaml_node *k = arena_alloc(&b->st->a, sizeof *k);
+    if (!k) return nomem(b);
+    *k = *t;
+    k->line = line;
+    k->col = col;
+    t = k;
+  }
   return attach(b, t, line, col);
 }
 
@@ -382,7 +429,9 @@ static int key_norm(const ce_yaml_node *k, int *kind, int64_t *iv, double *fv) {
     case CE_YAML_BOOL: *iv = k->u.b; return 0;
     case CE_YAML_INT: *iv = k->u.i; return 0;
     case CE_YAML_FLOAT:
-      if (k->u.f == floor(k->u.f) && k->u.f >= -9.2e18 && k->u.f <= 9.2e18) {
+      /* the test lua_numbertointeger makes: integral and in [-2^63, 2^63) */
+      if (k->u.f == floor(k->u.f) && k->u.f >= -9223372036854775808.0 &&
+          k->u.f < 9223372036854775808.0) {
         *kind = CE_YAML_INT;
         *iv = (int64_t)k->u.f;
       } else {
@@ -442,6 +491,7 @@ static int keyset_add(keyset *s, const ce_yaml_node *k, const ce_yaml_node **dup
   return 1;
 }
 
+/* at is the "<<" key: the value may be an alias, whose node sits at its anchor. */
 static int merge_source(builder *b, const ce_yaml_node *src, const ce_yaml_node *at) {
   if (src->kind != CE_YAML_MAP)
     return fail(b, CE_YAML_ESCHEMA, at->line, at->col,
@@ -458,11 +508,11 @@ static int close_map(builder *b, ce_yaml_node *m) {
     const ce_yaml_node *v = m->u.seq.items[i + 1];
     if (v->kind == CE_YAML_SEQ) {
       for (size_t j = 0; j < v->u.seq.n; j++) {
-        if (merge_source(b, v->u.seq.items[j], v->u.seq.items[j])) return -1;
+        if (merge_source(b, v->u.seq.items[j], m->u.seq.items[i])) return -1;
         merged_pairs += v->u.seq.items[j]->u.seq.n / 2;
       }
     } else {
-      if (merge_source(b, v, v)) return -1;
+      if (merge_source(b, v, m->u.seq.items[i])) return -1;
       merged_pairs += v->u.seq.n / 2;
     }
   }
@@ -547,11 +597,58 @@ static int add_doc(builder *b, ce_yaml_node *root) {
   return 0;
 }
 
+/* libyaml places reader errors (bad bytes, bad encoding) by byte offset only, and
+ * decodes ahead of the scanner, so its marks say nothing about where they are.
+ * Counts lines and characters up to off the way libyaml's marks do: CR LF is one
+ * break, as are CR, LF, NEL, LS and PS; a leading BOM takes no column. */
+static void offset_mark(const char *text, size_t len, size_t off, yaml_encoding_t enc,
+                        unsigned *line, unsigned *col) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+  unsigned l = 1, c = 1;
+  if (off > len) off = len;
+  if (enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING) {
+    int hi = enc == YAML_UTF16BE_ENCODING ? 0 : 1;
+    if (len >= 2 && ((s[0] == 0xFF && s[1] == 0xFE) || (s[0] == 0xFE && s[1] == 0xFF))) i = 2;
+#define UNIT(j) ((unsigned)s[(j) + (size_t)hi] << 8 | s[(j) + 1 - (size_t)hi])
+    while (i < off && i + 1 < len) {
+      unsigned u = UNIT(i);
+      i += 2;
+      if (u >= 0xD800 && u <= 0xDBFF && i < off && i + 1 < len) i += 2; /* surrogate pair */
+      if (u == '\r' && i < off && i + 1 < len && UNIT(i) == '\n') i += 2;
+      if (u == '\r' || u == '\n' || u == 0x85 || u == 0x2028 || u == 0x2029) { l++; c = 1; }
+      else c++;
+    }
+#undef UNIT
+  } else {
+    if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) i = 3;
+    for (; i < off; i++) {
+      if ((s[i] & 0xC0) == 0x80) continue; /* continuation byte: same character */
+      if (s[i] == '\r' && i + 1 < off && s[i + 1] == '\n') i++;
+      if (s[i] == '\r' || s[i] == '\n' || (s[i] == 0xC2 && i + 1 < len && s[i + 1] == 0x85) ||
+          (s[i] == 0xE2 && i + 2 < len && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))) {
+        l++;
+        c = 1;
+      } else {
+        c++;
+      }
+    }
+  }
+  *line = l;
+  *col = c;
+}
+
 static int parser_error(builder *b, const yaml_parser_t *p) {
   const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->mark;
   unsigned line = (unsigned)m->line + 1, col = (unsigned)m->column + 1;
   const char *problem = p->problem ? p->problem : "malformed YAML";
   if (p->error == YAML_MEMORY_ERROR) return nomem(b);
+  if (p->error == YAML_READER_ERROR) {
+    offset_mark(b->text, b->len, p->problem_offset, p->encoding, &line, &col);
+    if (p->problem_value >= 0)
+      return fail(b, CE_YAML_ESYNTAX, line, col, "%s (#x%X)", problem, (unsigned)p->problem_value);
+    return fail(b, CE_YAML_ESYNTAX, line, col, "%s", problem);
+  }
   if (p->context)
     return fail(b, CE_YAML_ESYNTAX, line, col, "%s (%s at line %u)", problem, p->context,
                 (unsigned)p->context_mark.line + 1);
@@ -566,9 +663,11 @@ static int run(builder *b, yaml_parser_t *p) {
     switch (ev.type) {
       case YAML_STREAM_END_EVENT: done = 1; break;
       case YAML_DOCUMENT_START_EVENT:
+        /* b->total runs on: a caller that walks every document walks them all */
         b->root = NULL;
-        b->total = 0;
-        b->nanchors = 0; /* anchors are scoped to their document */
+        b->ndocs_seen++;
+        b->gen++;        /* anchors are scoped to their document */
+        b->nanchors = 0;
         break;
       case YAML_DOCUMENT_END_EVENT: {
         ce_yaml_node *root = b->root;
@@ -601,6 +700,8 @@ ce_yaml_stream *ce_yaml_parse(const char *text, size_t len, const char *name,
   memset(&b, 0, sizeof b);
   b.name = name ? name : "<string>";
   b.err = err;
+  b.text = text;
+  b.len = len;
   b.lim.max_size = lim && lim->max_size ? lim->max_size : CE_YAML_DEFAULT_MAX_SIZE;
   b.lim.max_depth = lim && lim->max_depth ? lim->max_depth : CE_YAML_DEFAULT_MAX_DEPTH;
   if (b.lim.max_depth > CE_YAML_DEFAULT_MAX_DEPTH * 4) b.lim.max_depth = CE_YAML_DEFAULT_MAX_DEPTH * 4;
@@ -645,13 +746,13 @@ ce_yaml_stream *ce_yaml_parse_file(const char *path, const ce_yaml_limits *lim, 
     return NULL;
   }
   /* read at most max + 1 bytes: enough to know the file is too large, even for pipes */
+  size_t stop = max < SIZE_MAX ? max + 1 : SIZE_MAX;
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   while (buf) {
     if (len == cap) {
-      if (cap > max) break;
-      size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-      if (ncap <= cap) ncap = cap + 1;
+      if (cap >= stop) break;
+      size_t ncap = cap > stop / 2 ? stop : cap * 2;
       char *nb = realloc(buf, ncap);
       if (!nb) { free(buf); buf = NULL; break; }
       buf = nb;

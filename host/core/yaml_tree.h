@@ -44,7 +44,8 @@ struct ce_yaml_node {
 typedef struct {
   size_t max_size;    /* bytes of input; 0: default (8 MiB) */
   unsigned max_depth; /* nesting levels, aliases expanded; 0: default (64) */
-  uint64_t max_nodes; /* nodes after alias and merge expansion; 0: default (1,000,000) */
+  uint64_t max_nodes; /* nodes after alias and merge expansion, all documents of the
+                         stream together; 0: default (1,000,000) */
 } ce_yaml_limits;
 
 #define CE_YAML_DEFAULT_MAX_SIZE ((size_t)8 << 20)

@@ -10,7 +10,10 @@
 
 #include "core/yaml_tree.h"
 
+#define WALK_MT "causal_eval.yaml_walk"
+
 typedef struct {
+  ce_yaml_stream *s;    /* owned until the conversion finishes: freed by __gc if it raises */
   int marks;            /* stack index of the marks table, 0 when not wanted */
   char path[1024];
   size_t len;
@@ -108,29 +111,66 @@ static void push_node(lua_State *L, const ce_yaml_node *n, walk *w) {
   }
 }
 
+/* The option on top of the stack as an integer. luaL_checkinteger would blame
+ * "argument #-1"; this names the options argument and the field. */
+static lua_Integer opt_integer(lua_State *L, int idx, const char *field) {
+  int isint;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+  if (!isint) {
+    const char *msg = lua_type(L, -1) == LUA_TNUMBER
+        ? lua_pushfstring(L, "%s must be an integer", field)
+        : lua_pushfstring(L, "%s: integer expected, got %s", field, luaL_typename(L, -1));
+    luaL_argerror(L, idx, msg);
+  }
+  return v;
+}
+
+/* A misspelled option must not be silently ignored. */
+static void check_option_names(lua_State *L, int idx, int with_filename) {
+  static const char *const known[] = {"max_size", "max_depth", "max_nodes", "marks", "filename", NULL};
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int ok = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      for (int i = 0; known[i]; i++)
+        if (strcmp(k, known[i]) == 0 && (with_filename || strcmp(k, "filename") != 0)) ok = 1;
+    }
+    if (!ok)
+      luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+  }
+}
+
 static void read_limits(lua_State *L, int idx, ce_yaml_limits *lim, int *marks,
                         const char **name) {
   memset(lim, 0, sizeof *lim);
   *marks = 0;
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
+  check_option_names(L, idx, name != NULL);
   if (lua_getfield(L, idx, "max_size") != LUA_TNIL) {
-    lua_Integer v = luaL_checkinteger(L, -1);
+    lua_Integer v = opt_integer(L, idx, "max_size");
     luaL_argcheck(L, v > 0, idx, "max_size must be positive");
     lim->max_size = (size_t)v;
   }
   if (lua_getfield(L, idx, "max_depth") != LUA_TNIL) {
-    lua_Integer v = luaL_checkinteger(L, -1);
+    lua_Integer v = opt_integer(L, idx, "max_depth");
     luaL_argcheck(L, v > 0 && v <= 256, idx, "max_depth must be in 1..256");
     lim->max_depth = (unsigned)v;
   }
   if (lua_getfield(L, idx, "max_nodes") != LUA_TNIL) {
-    lua_Integer v = luaL_checkinteger(L, -1);
+    lua_Integer v = opt_integer(L, idx, "max_nodes");
     luaL_argcheck(L, v > 0, idx, "max_nodes must be positive");
     lim->max_nodes = (uint64_t)v;
   }
   *marks = lua_getfield(L, idx, "marks") != LUA_TNIL && lua_toboolean(L, -1);
-  if (name && lua_getfield(L, idx, "filename") != LUA_TNIL) *name = luaL_checkstring(L, -1);
+  if (name && lua_getfield(L, idx, "filename") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, idx, lua_pushfstring(L, "filename: string expected, got %s",
+                                            luaL_typename(L, -1)));
+    *name = lua_tostring(L, -1);
+  }
   lua_pop(L, name ? 5 : 4);
 }
 
@@ -143,7 +183,15 @@ static int push_error(lua_State *L, const ce_err *e) {
 }
 
 /* Pushes the result of a parsed stream: one document (all == 0) or a list. */
-static int push_stream(lua_State *L, ce_yaml_stream *s, int all, int marks, const char *name) {
+static walk *new_walk(lua_State *L) {
+  walk *w = lua_newuserdatauv(L, sizeof *w, 0);
+  memset(w, 0, sizeof *w);
+  luaL_setmetatable(L, WALK_MT);
+  return w;
+}
+
+/* w is at the top of the stack and owns the stream s. */
+static int push_stream(lua_State *L, walk *w, ce_yaml_stream *s, int all, int marks, const char *name) {
   size_t nd = ce_yaml_ndocs(s);
   if (!all && nd > 1) {
     const ce_yaml_node *d = ce_yaml_doc(s, 1);
@@ -151,10 +199,9 @@ static int push_stream(lua_State *L, ce_yaml_stream *s, int all, int marks, cons
     ce_err_setf(&e, CE_YAML_ESCHEMA, name, d->line, d->col,
                 "expected one document, found %zu (use load_all)", nd);
     ce_yaml_free(s);
+    w->s = NULL;
     return push_error(L, &e);
   }
-  walk *w = lua_newuserdatauv(L, sizeof *w, 0); /* freed by GC even if a push raises */
-  memset(w, 0, sizeof *w);
   int base = lua_gettop(L);
   if (marks) {
     lua_newtable(L);
@@ -180,6 +227,7 @@ static int push_stream(lua_State *L, ce_yaml_stream *s, int all, int marks, cons
     push_node(L, ce_yaml_doc(s, 0), w);
   }
   ce_yaml_free(s);
+  w->s = NULL;
   if (marks) {
     lua_pushvalue(L, base + 1); /* marks after the value */
     lua_remove(L, base + 1);
@@ -195,10 +243,12 @@ static int load_text(lua_State *L, int all) {
   int marks;
   const char *name = "<string>";
   read_limits(L, 2, &lim, &marks, &name);
+  walk *w = new_walk(L); /* before parsing: the stream always has an owner */
   ce_err e;
   ce_yaml_stream *s = ce_yaml_parse(text, len, name, &lim, &e);
   if (!s) return push_error(L, &e);
-  return push_stream(L, s, all, marks, name);
+  w->s = s;
+  return push_stream(L, w, s, all, marks, name);
 }
 
 static int load_file(lua_State *L, int all) {
@@ -206,10 +256,12 @@ static int load_file(lua_State *L, int all) {
   ce_yaml_limits lim;
   int marks;
   read_limits(L, 2, &lim, &marks, NULL);
+  walk *w = new_walk(L);
   ce_err e;
   ce_yaml_stream *s = ce_yaml_parse_file(path, &lim, &e);
   if (!s) return push_error(L, &e);
-  return push_stream(L, s, all, marks, path);
+  w->s = s;
+  return push_stream(L, w, s, all, marks, path);
 }
 
 static int yaml_load(lua_State *L) { return load_text(L, 0); }
@@ -243,7 +295,18 @@ static const luaL_Reg yaml_funcs[] = {
   {NULL, NULL}
 };
 
+static int walk_gc(lua_State *L) {
+  walk *w = luaL_checkudata(L, 1, WALK_MT);
+  ce_yaml_free(w->s);
+  w->s = NULL;
+  return 0;
+}
+
 int luaopen_causal_eval_yaml(lua_State *L) {
+  luaL_newmetatable(L, WALK_MT);
+  lua_pushcfunction(L, walk_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newlib(L, yaml_funcs);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/* causal_eval.scm_core: thin binding over host/core/scm and host/core/dag.
+ * Variables are 0-based indices and sets are integer bitmasks here; the Lua
+ * module causal_eval.scm turns names and tables into these. */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/scm.h"
+
+#define SCM_MT "causal_eval.scm_model"
+
+typedef struct { ce_scm *m; } LScm; /* m == NULL: closed */
+
+static ce_scm *check_model(lua_State *L) {
+  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  if (!u->m) luaL_error(L, "attempt to use a closed model");
+  return u->m;
+}
+
+static int check_var(lua_State *L, const ce_scm *m, int arg) {
+  lua_Integer v = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, v >= 0 && v < ce_scm_size(m), arg, "variable index out of range");
+  return (int)v;
+}
+
+static uint32_t check_mask(lua_State *L, const ce_scm *m, int arg) {
+  lua_Integer v = luaL_optinteger(L, arg, 0);
+  uint32_t all = (uint32_t)((1u << ce_scm_size(m)) - 1u);
+  luaL_argcheck(L, v >= 0 && ((uint32_t)v & ~all) == 0, arg, "set names a variable outside the model");
+  return (uint32_t)v;
+}
+
+static int push_result(lua_State *L, int rc, double v, const ce_err *e) {
+  if (rc != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e->msg);
+    return 2;
+  }
+  lua_pushnumber(L, v);
+  return 1;
+}
+
+/* scm_core.new{ {name=, parents={...}, p={...}}, ... } -> model | nil, msg */
+static int scm_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= CE_SCM_MAX_VARS, 1, "a model has 1 to 24 variables");
+  ce_scm_var *vars = lua_newuserdatauv(L, (size_t)n * sizeof *vars, 0);
+  memset(vars, 0, (size_t)n * sizeof *vars);
+  lua_newtable(L); /* keeps the parent and table buffers alive until the model is built */
+  int keep = lua_gettop(L);
+  for (lua_Integer i = 1; i <= n; i++) {
+    ce_scm_var *d = &vars[i - 1];
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE) return luaL_error(L, "variable %d: expected a table", (int)i);
+    int t = lua_gettop(L);
+    if (lua_getfield(L, t, "name") != LUA_TSTRING)
+      return luaL_error(L, "variable %d: 'name' must be a string", (int)i);
+    d->name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, t, "parents") == LUA_TTABLE) {
+      lua_Integer k = luaL_len(L, -1);
+      if (k >= CE_SCM_MAX_VARS) return luaL_error(L, "variable '%s': too many parents", d->name);
+      const char **names = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *names, 0);
+      lua_rawseti(L, keep, (lua_Integer)(2 * i)); /* stack: ..., parents table */
+      for (lua_Integer j = 1; j <= k; j++) {
+        if (lua_rawgeti(L, -1, j) != LUA_TSTRING)
+          return luaL_error(L, "variable '%s': parent %d must be a name", d->name, (int)j);
+        names[j - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+      }
+      d->parents = names;
+      d->nparents = (int)k;
+    } else if (!lua_isnil(L, -1)) {
+      return luaL_error(L, "variable '%s': 'parents' must be a list of names", d->name);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, t, "p") == LUA_TTABLE) {
+      lua_Integer k = luaL_len(L, -1);
+      double *p = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *p, 0);
+      lua_rawseti(L, keep, (lua_Integer)(2 * i + 1)); /* stack: ..., p table */
+      for (lua_Integer j = 1; j <= k; j++) {
+        lua_rawgeti(L, -1, j);
+        int isnum;
+        p[j - 1] = lua_tonumberx(L, -1, &isnum);
+        if (!isnum) return luaL_error(L, "variable '%s': table entry %d is not a number", d->name, (int)j);
+        lua_pop(L, 1);
+      }
+      d->p1 = p;
+      d->np1 = (size_t)k;
+    } else if (!lua_isnil(L, -1)) {
+      return luaL_error(L, "variable '%s': 'p' must be a list of numbers", d->name);
+    }
+    lua_pop(L, 2); /* p table, variable table */
+  }
+  LScm *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->m = NULL;
+  luaL_setmetatable(L, SCM_MT);
+  ce_err e;
+  u->m = ce_scm_new(vars, (int)n, &e);
+  if (!u->m) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  return 1;
+}
+
+static int m_size(lua_State *L) {
+  lua_pushinteger(L, ce_scm_size(check_model(L)));
+  return 1;
+}
+
+static int m_names(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_createtable(L, ce_scm_size(m), 0);
+  for (int v = 0; v < ce_scm_size(m); v++) {
+    lua_pushstring(L, ce_scm_name(m, v));
+    lua_rawseti(L, -2, v + 1);
+  }
+  return 1;
+}
+
+static int m_index(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int v = ce_scm_index(m, luaL_checkstring(L, 2));
+  if (v < 0) luaL_pushfail(L);
+  else lua_pushinteger(L, v);
+  return 1;
+}
+
+static int m_parents(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int v = check_var(L, m, 2);
+  int k = ce_scm_nparents(m, v);
+  lua_createtable(L, k, 0);
+  for (int j = 0; j < k; j++) {
+    lua_pushinteger(L, ce_scm_parent(m, v, j));
+    lua_rawseti(L, -2, j + 1);
+  }
+  return 1;
+}
+
+static int m_table(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int v = check_var(L, m, 2);
+  const double *t = ce_scm_table(m, v);
+  if (!t) return 0;
+  int n = 1 << ce_scm_nparents(m, v);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushnumber(L, t[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int m_topo(lua_State *L) {
+  ce_scm *m = check_model(L);
+  const int *o = ce_scm_topo(m);
+  lua_createtable(L, ce_scm_size(m), 0);
+  for (int i = 0; i < ce_scm_size(m); i++) {
+    lua_pushinteger(L, o[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int m_has_tables(lua_State *L) {
+  lua_pushboolean(L, ce_scm_has_tables(check_model(L)));
+  return 1;
+}
+
+/* m:prob(event_mask, event_val, given_mask, given_val, do_mask, do_val) */
+static int m_prob(lua_State *L) {
+  ce_scm *m = check_model(L);
+  ce_scm_set ev = {check_mask(L, m, 2), (uint32_t)luaL_optinteger(L, 3, 0)};
+  ce_scm_set gv = {check_mask(L, m, 4), (uint32_t)luaL_optinteger(L, 5, 0)};
+  ce_scm_set dv = {check_mask(L, m, 6), (uint32_t)luaL_optinteger(L, 7, 0)};
+  double r = 0;
+  ce_err e;
+  int rc = ce_scm_prob(m, ev, gv, dv, &r, &e);
+  return push_result(L, rc, r, &e);
+}
+
+/* m:counterfactual(event_mask, event_val, do_mask, do_val, evidence_mask, evidence_val) */
+static int m_counterfactual(lua_State *L) {
+  ce_scm *m = check_model(L);
+  ce_scm_set ev = {check_mask(L, m, 2), (uint32_t)luaL_optinteger(L, 3, 0)};
+  ce_scm_set dv = {check_mask(L, m, 4), (uint32_t)luaL_optinteger(L, 5, 0)};
+  ce_scm_set gv = {check_mask(L, m, 6), (uint32_t)luaL_optinteger(L, 7, 0)};
+  double r = 0;
+  ce_err e;
+  int rc = ce_scm_counterfactual(m, ev, dv, gv, &r, &e);
+  return push_result(L, rc, r, &e);
+}
+
+typedef int (*effect_fn)(const ce_scm *, int, int, double *, ce_err *);
+
+static int effect(lua_State *L, effect_fn fn) {
+  ce_scm *m = check_model(L);
+  int x = check_var(L, m, 2), y = check_var(L, m, 3);
+  luaL_argcheck(L, x != y, 3, "treatment and outcome must differ");
+  double r = 0;
+  ce_err e;
+  int rc = fn(m, x, y, &r, &e);
+  return push_result(L, rc, r, &e);
+}
+
+static int m_ate(lua_State *L) { return effect(L, ce_scm_ate); }
+static int m_ett(lua_State *L) { return effect(L, ce_scm_ett); }
+static int m_nde(lua_State *L) { return effect(L, ce_scm_nde); }
+static int m_nie(lua_State *L) { return effect(L, ce_scm_nie); }
+
+static int m_nested(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int x = check_var(L, m, 2), y = check_var(L, m, 3);
+  luaL_argcheck(L, x != y, 3, "treatment and outcome must differ");
+  int xd = (int)luaL_checkinteger(L, 4), xm = (int)luaL_checkinteger(L, 5);
+  double r = 0;
+  ce_err e;
+  int rc = ce_scm_nested(m, x, y, xd, xm, &r, &e);
+  return push_result(L, rc, r, &e);
+}
+
+/* ---- graph queries on the model's DAG ---- */
+
+static int m_pa(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_scm_dag(m)->pa[check_var(L, m, 2)]);
+  return 1;
+}
+
+static int m_children(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_dag_children(ce_scm_dag(m), check_var(L, m, 2)));
+  return 1;
+}
+
+static int m_ancestors(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_dag_ancestors(ce_scm_dag(m), check_mask(L, m, 2)));
+  return 1;
+}
+
+static int m_descendants(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_dag_descendants(ce_scm_dag(m), check_mask(L, m, 2)));
+  return 1;
+}
+
+static int m_mediators(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_dag_mediators(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3)));
+  return 1;
+}
+
+static int m_reachable(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushinteger(L, ce_dag_reachable(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3)));
+  return 1;
+}
+
+static int m_dsep(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushboolean(L, ce_dag_dsep(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3), check_mask(L, m, 4)));
+  return 1;
+}
+
+static int m_directed_path(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushboolean(L, ce_dag_directed_path(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3)));
+  return 1;
+}
+
+static int m_backdoor(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushboolean(L, ce_dag_backdoor(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3), check_mask(L, m, 4)));
+  return 1;
+}
+
+static int m_frontdoor(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushboolean(L, ce_dag_frontdoor(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3), check_mask(L, m, 4)));
+  return 1;
+}
+
+static int m_instrument(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_pushboolean(L, ce_dag_instrument(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3),
+                                       check_mask(L, m, 4), check_mask(L, m, 5)));
+  return 1;
+}
+
+static int m_vstructures(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int vs[CE_DAG_MAX * CE_DAG_MAX][3];
+  int n = ce_dag_vstructures(ce_scm_dag(m), vs, CE_DAG_MAX * CE_DAG_MAX);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_createtable(L, 3, 0);
+    for (int j = 0; j < 3; j++) {
+      lua_pushinteger(L, vs[i][j]);
+      lua_rawseti(L, -2, j + 1);
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static void push_edges_directed(lua_State *L, int n, const uint32_t *pa) {
+  lua_newtable(L);
+  int k = 0;
+  for (int v = 0; v < n; v++)
+    for (int u = 0; u < n; u++)
+      if (pa[v] & CE_BIT(u)) {
+        lua_createtable(L, 2, 0);
+        lua_pushinteger(L, u);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, v);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, ++k);
+      }
+}
+
+/* m:cpdag() -> directed {{a,b}...}, undirected {{a,b}...} (a < b) */
+static int m_cpdag(lua_State *L) {
+  ce_scm *m = check_model(L);
+  ce_pdag p;
+  ce_dag_cpdag(ce_scm_dag(m), &p);
+  push_edges_directed(L, p.n, p.pa);
+  lua_newtable(L);
+  int k = 0;
+  for (int u = 0; u < p.n; u++)
+    for (int v = u + 1; v < p.n; v++)
+      if (p.und[u] & CE_BIT(v)) {
+        lua_createtable(L, 2, 0);
+        lua_pushinteger(L, u);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, v);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, ++k);
+      }
+  return 2;
+}
+
+typedef struct { lua_State *L; int list; int n; } mec_ctx;
+
+static int mec_visit(const ce_dag *g, void *ud) {
+  mec_ctx *c = ud;
+  lua_createtable(c->L, g->n, 0); /* parent masks, 1-based by variable index + 1 */
+  for (int v = 0; v < g->n; v++) {
+    lua_pushinteger(c->L, g->pa[v]);
+    lua_rawseti(c->L, -2, v + 1);
+  }
+  lua_rawseti(c->L, c->list, ++c->n);
+  return 0;
+}
+
+/* m:mec([max]) -> list of DAGs (each a list of parent masks) | nil, msg */
+static int m_mec(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_Integer max = luaL_optinteger(L, 2, 100000);
+  luaL_argcheck(L, max > 0, 2, "max must be positive");
+  ce_pdag p;
+  ce_dag_cpdag(ce_scm_dag(m), &p);
+  lua_newtable(L);
+  mec_ctx c = {L, lua_gettop(L), 0};
+  luaL_checkstack(L, 4, NULL);
+  long n = ce_pdag_enumerate(&p, (long)max, mec_visit, &c);
+  if (n < 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "the equivalence class has too many undirected edges to enumerate (over 24)");
+    return 2;
+  }
+  return 1;
+}
+
+static int m_close(lua_State *L) {
+  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  ce_scm_free(u->m);
+  u->m = NULL;
+  return 0;
+}
+
+static int m_tostring(lua_State *L) {
+  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  if (u->m) lua_pushfstring(L, "causal_eval.scm model (%d variables)", ce_scm_size(u->m));
+  else lua_pushliteral(L, "causal_eval.scm model (closed)");
+  return 1;
+}
+
+static const luaL_Reg scm_funcs[] = {{"new", scm_new}, {NULL, NULL}};
+static const luaL_Reg scm_methods[] = {
+  {"size", m_size},         {"names", m_names},
+  {"index", m_index},       {"parents", m_parents},
+  {"table", m_table},       {"topo", m_topo},
+  {"has_tables", m_has_tables},
+  {"prob", m_prob},         {"counterfactual", m_counterfactual},
+  {"ate", m_ate},           {"ett", m_ett},
+  {"nde", m_nde},           {"nie", m_nie},
+  {"nested", m_nested},     {"pa", m_pa},
+  {"children", m_children}, {"ancestors", m_ancestors},
+  {"descendants", m_descendants}, {"mediators", m_mediators},
+  {"reachable", m_reachable}, {"dsep", m_dsep},
+  {"directed_path", m_directed_path}, {"backdoor", m_backdoor},
+  {"frontdoor", m_frontdoor}, {"instrument", m_instrument},
+  {"vstructures", m_vstructures}, {"cpdag", m_cpdag},
+  {"mec", m_mec},           {"close", m_close},
+  {NULL, NULL}
+};
+static const luaL_Reg scm_metameths[] = {
+  {"__gc", m_close}, {"__close", m_close}, {"__tostring", m_tostring}, {"__index", NULL}, {NULL, NULL}
+};
+
+int luaopen_causal_eval_scm_core(lua_State *L) {
+  luaL_newmetatable(L, SCM_MT);
+  luaL_setfuncs(L, scm_metameths, 0);
+  luaL_newlib(L, scm_methods);
+  lua_setfield(L, -2, "__index"); /* mt.__index = methods */
+  lua_pop(L, 1);                   /* pop mt */
+  luaL_newlib(L, scm_funcs);
+  lua_pushinteger(L, CE_SCM_MAX_VARS);
+  lua_setfield(L, -2, "MAX_VARS");
+  return 1;
+}
