@@ -9,6 +9,7 @@
 #define MAXV CE_SCM_MAX_VARS
 #define MAX_TABLE_PARENTS 20
 
+/* One allocation holds the struct, the names and the tables. */
 struct ce_scm {
   int n;
   char *names[MAXV];
@@ -18,17 +19,18 @@ struct ce_scm {
   ce_dag g;
   int topo[MAXV];
   int tables; /* every variable has a table */
+  char *pool; /* next free byte of the trailing storage */
+  max_align_t storage[];
 };
 
 /* ---- building ---- */
 
-void ce_scm_free(ce_scm *m) {
-  if (!m) return;
-  for (int v = 0; v < m->n; v++) {
-    free(m->names[v]);
-    free(m->tab[v]);
-  }
-  free(m);
+void ce_scm_free(ce_scm *m) { free(m); }
+
+static void *take(ce_scm *m, size_t n) {
+  void *p = m->pool;
+  m->pool += (n + 7) & ~(size_t)7;
+  return p;
 }
 
 static void config_text(const ce_scm *m, int v, int idx, char *buf, size_t size) {
@@ -59,11 +61,20 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
     ce_err_setf(err, CE_SCM_EINVAL, "scm", 0, 0, "a model has 1 to %d variables, got %d", MAXV, n);
     return NULL;
   }
-  ce_scm *m = calloc(1, sizeof *m);
+  size_t extra = 0;
+  for (int v = 0; v < n; v++) {
+    extra += ((vars[v].name ? strlen(vars[v].name) : 0) + 1 + 7) & ~(size_t)7;
+    if (vars[v].p1 && vars[v].nparents >= 0 && vars[v].nparents <= MAX_TABLE_PARENTS &&
+        vars[v].np1 == ((size_t)1 << vars[v].nparents))
+      extra += vars[v].np1 * sizeof(double);
+  }
+  ce_scm *m = malloc(sizeof *m + extra);
   if (!m) {
     ce_err_setf(err, CE_SCM_ENOMEM, "scm", 0, 0, "out of memory");
     return NULL;
   }
+  memset(m, 0, sizeof *m);
+  m->pool = (char *)m->storage;
   m->n = n;
   ce_dag_init(&m->g, n);
   for (int v = 0; v < n; v++) {
@@ -77,8 +88,9 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
         ce_err_setf(err, CE_SCM_EINVAL, "scm", 0, 0, "duplicate variable '%s'", name);
         goto fail;
       }
-    m->names[v] = strdup(name);
-    if (!m->names[v]) goto nomem;
+    size_t len = strlen(name) + 1;
+    m->names[v] = take(m, len);
+    memcpy(m->names[v], name, len);
   }
   m->tables = 1;
   for (int v = 0; v < n; v++) {
@@ -142,8 +154,7 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
                     d->name, d->np1, want, plist);
       goto fail;
     }
-    m->tab[v] = malloc(want * sizeof(double));
-    if (!m->tab[v]) goto nomem;
+    m->tab[v] = take(m, want * sizeof(double));
     for (size_t i = 0; i < want; i++) {
       double p = d->p1[i];
       if (!(p >= 0.0 && p <= 1.0)) {
@@ -157,8 +168,6 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
     }
   }
   return m;
-nomem:
-  ce_err_setf(err, CE_SCM_ENOMEM, "scm", 0, 0, "out of memory");
 fail:
   ce_scm_free(m);
   return NULL;

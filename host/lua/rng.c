@@ -95,6 +95,23 @@ static int r_shuffle(lua_State *L) {
   return 1;
 }
 
+/* r:probs(n, lo_pct, hi_pct) -> n probabilities k/100, k uniform in [lo, hi]:
+ * the tables of a random model in one call (generators make many). */
+static int r_probs(lua_State *L) {
+  ce_rng *r = check_rng(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  lua_Integer lo = luaL_optinteger(L, 3, 5), hi = luaL_optinteger(L, 4, 95);
+  luaL_argcheck(L, n >= 0 && n <= (1 << 24), 2, "count out of range");
+  luaL_argcheck(L, lo >= 0 && lo <= hi && hi <= 100, 3, "need 0 <= lo <= hi <= 100");
+  uint64_t span = (uint64_t)(hi - lo) + 1u;
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushnumber(L, (lua_Number)(lo + (lua_Integer)ce_rng_below(r, span)) / 100.0);
+    lua_rawseti(L, -2, i);
+  }
+  return 1;
+}
+
 static int r_u32(lua_State *L) {
   lua_pushinteger(L, ce_rng_u32(check_rng(L)));
   return 1;
@@ -148,6 +165,7 @@ static const luaL_Reg rng_funcs[] = {
 static const luaL_Reg rng_methods[] = {
   {"uniform", r_uniform}, {"int", r_int},     {"bernoulli", r_bernoulli},
   {"pick", r_pick},       {"shuffle", r_shuffle}, {"u32", r_u32},
+  {"probs", r_probs},
   {NULL, NULL}
 };
 

@@ -43,57 +43,63 @@ static int push_result(lua_State *L, int rc, double v, const ce_err *e) {
   return 1;
 }
 
-/* scm_core.new{ {name=, parents={...}, p={...}}, ... } -> model | nil, msg */
+/* scm_core.new{ {name=, parents={...}, p={...}}, ... } -> model | nil, msg
+ * One pass sizes a single scratch block (variables, parent name pointers,
+ * table entries), a second fills it: generators build many small models. */
 static int scm_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer n = luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= CE_SCM_MAX_VARS, 1, "a model has 1 to 24 variables");
-  ce_scm_var *vars = lua_newuserdatauv(L, (size_t)n * sizeof *vars, 0);
+  size_t npar = 0, nval = 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE) return luaL_error(L, "variable %d: expected a table", (int)i);
+    int t = lua_gettop(L);
+    if (lua_getfield(L, t, "parents") == LUA_TTABLE) npar += (size_t)luaL_len(L, -1);
+    else if (!lua_isnil(L, -1)) return luaL_error(L, "variable %d: 'parents' must be a list of names", (int)i);
+    if (lua_getfield(L, t, "p") == LUA_TTABLE) nval += (size_t)luaL_len(L, -1);
+    else if (!lua_isnil(L, -1)) return luaL_error(L, "variable %d: 'p' must be a list of numbers", (int)i);
+    lua_pop(L, 3);
+  }
+  size_t size = (size_t)n * sizeof(ce_scm_var) + npar * sizeof(const char *) + nval * sizeof(double);
+  char *block = lua_newuserdatauv(L, size ? size : 1, 0); /* scratch, collected later */
+  ce_scm_var *vars = (ce_scm_var *)(void *)block;
+  double *vals = (double *)(void *)(block + (size_t)n * sizeof(ce_scm_var));
+  const char **pars = (const char **)(void *)(vals + nval);
   memset(vars, 0, (size_t)n * sizeof *vars);
-  lua_newtable(L); /* keeps the parent and table buffers alive until the model is built */
-  int keep = lua_gettop(L);
   for (lua_Integer i = 1; i <= n; i++) {
     ce_scm_var *d = &vars[i - 1];
-    if (lua_rawgeti(L, 1, i) != LUA_TTABLE) return luaL_error(L, "variable %d: expected a table", (int)i);
+    lua_rawgeti(L, 1, i);
     int t = lua_gettop(L);
     if (lua_getfield(L, t, "name") != LUA_TSTRING)
       return luaL_error(L, "variable %d: 'name' must be a string", (int)i);
-    d->name = lua_tostring(L, -1);
+    d->name = lua_tostring(L, -1); /* kept alive by argument 1 */
     lua_pop(L, 1);
     if (lua_getfield(L, t, "parents") == LUA_TTABLE) {
       lua_Integer k = luaL_len(L, -1);
       if (k >= CE_SCM_MAX_VARS) return luaL_error(L, "variable '%s': too many parents", d->name);
-      const char **names = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *names, 0);
-      lua_rawseti(L, keep, (lua_Integer)(2 * i)); /* stack: ..., parents table */
+      d->parents = pars;
+      d->nparents = (int)k;
       for (lua_Integer j = 1; j <= k; j++) {
         if (lua_rawgeti(L, -1, j) != LUA_TSTRING)
           return luaL_error(L, "variable '%s': parent %d must be a name", d->name, (int)j);
-        names[j - 1] = lua_tostring(L, -1);
+        *pars++ = lua_tostring(L, -1);
         lua_pop(L, 1);
       }
-      d->parents = names;
-      d->nparents = (int)k;
-    } else if (!lua_isnil(L, -1)) {
-      return luaL_error(L, "variable '%s': 'parents' must be a list of names", d->name);
     }
     lua_pop(L, 1);
     if (lua_getfield(L, t, "p") == LUA_TTABLE) {
       lua_Integer k = luaL_len(L, -1);
-      double *p = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *p, 0);
-      lua_rawseti(L, keep, (lua_Integer)(2 * i + 1)); /* stack: ..., p table */
+      d->p1 = vals;
+      d->np1 = (size_t)k;
       for (lua_Integer j = 1; j <= k; j++) {
         lua_rawgeti(L, -1, j);
         int isnum;
-        p[j - 1] = lua_tonumberx(L, -1, &isnum);
+        *vals++ = lua_tonumberx(L, -1, &isnum);
         if (!isnum) return luaL_error(L, "variable '%s': table entry %d is not a number", d->name, (int)j);
         lua_pop(L, 1);
       }
-      d->p1 = p;
-      d->np1 = (size_t)k;
-    } else if (!lua_isnil(L, -1)) {
-      return luaL_error(L, "variable '%s': 'p' must be a list of numbers", d->name);
     }
-    lua_pop(L, 2); /* p table, variable table */
+    lua_pop(L, 2); /* p, variable */
   }
   LScm *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->m = NULL;

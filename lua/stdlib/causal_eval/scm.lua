@@ -193,12 +193,21 @@ function M.model(spec)
     local flat = p ~= nil and flatten(name, p, #parents) or nil
     vars[i] = { name = name, parents = parents, p = flat }
   end
+  return M.from_list(vars)
+end
+
+--- The fast path for generators: vars already in the engine's form, a list of
+--- { name = , parents = {names}, p = {2^k numbers} or nil }. The model keeps
+--- the list (its tables and parent lists are returned as they are: read-only).
+function M.from_list(vars)
   local m, err = core.new(vars)
   if not m then return nil, err end
-  local names = m:names()
-  local index = {}
-  for i, n in ipairs(names) do index[n] = i - 1 end
-  return setmetatable({ core = m, names = names, index = index }, Model)
+  local names, index = {}, {}
+  for i, v in ipairs(vars) do
+    names[i] = v.name
+    index[v.name] = i - 1
+  end
+  return setmetatable({ core = m, names = names, index = index, vars = vars }, Model)
 end
 
 -- ---- names <-> indices and masks ----
@@ -290,10 +299,9 @@ end
 
 -- ---- the graph ----
 
+--- Parent names in table order (read-only).
 function Model:parents(v)
-  local out = {}
-  for _, i in ipairs(self.core:parents(self:id(v))) do out[#out + 1] = self.names[i + 1] end
-  return out
+  return self.vars[self:id(v) + 1].parents
 end
 
 function Model:children(v) return self:set_names(self.core:children(self:id(v))) end
@@ -307,7 +315,9 @@ function Model:frontdoor(x, y, z) return self.core:frontdoor(self:mask(x), self:
 function Model:instrument(z, x, y, w)
   return self.core:instrument(self:mask(z), self:mask(x), self:mask(y), self:mask(w))
 end
-function Model:table(v) return self.core:table(self:id(v)) end
+--- P(v=1 | parents) as a flat list, first parent most significant (read-only);
+--- nil for a graph-only variable.
+function Model:table(v) return self.vars[self:id(v) + 1].p end
 function Model:roots()
   local out = {}
   for i, n in ipairs(self.names) do
@@ -316,16 +326,26 @@ function Model:roots()
   return out
 end
 
+--- Names in topological order (read-only, computed once).
 function Model:topo()
-  local out = {}
-  for i, v in ipairs(self.core:topo()) do out[i] = self.names[v + 1] end
-  return out
+  local t = self._topo
+  if not t then
+    t = {}
+    for i, v in ipairs(self.core:topo()) do t[i] = self.names[v + 1] end
+    self._topo = t
+  end
+  return t
 end
 
+--- Edges {from, to}, grouped by child in topological order (read-only).
 function Model:edges()
-  local out = {}
-  for _, v in ipairs(self.core:topo()) do
-    for _, p in ipairs(self.core:parents(v)) do out[#out + 1] = { self.names[p + 1], self.names[v + 1] } end
+  local out = self._edges
+  if not out then
+    out = {}
+    for _, v in ipairs(self:topo()) do
+      for _, p in ipairs(self:parents(v)) do out[#out + 1] = { p, v } end
+    end
+    self._edges = out
   end
   return out
 end

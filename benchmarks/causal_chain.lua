@@ -1,0 +1,109 @@
+-- SPDX-License-Identifier: MIT
+-- Multi-step chains and mediation: does an early variable affect a late one,
+-- does holding a middle variable fixed block the influence, is a variable a
+-- mediator, and the sign of direct and indirect effects.
+local bench = require "causal_eval.bench"
+local json = require "causal_eval.json"
+
+local KINDS = { "ancestor", "blocking", "mediator", "direct", "indirect" }
+
+-- a chain V1 -> ... -> Vk with a few side branches and shortcuts
+local function chain_graph(ctx, n)
+  local nodes, edges = {}, {}
+  for i = 1, n do nodes[i] = "V" .. i end
+  local k = math.max(3, n - ctx:int(0, 2)) -- main chain length
+  for i = 1, k - 1 do edges[#edges + 1] = { nodes[i], nodes[i + 1] } end
+  for i = k + 1, n do -- side variables hang off or feed into the chain
+    local j = ctx:int(1, k)
+    if ctx:chance(0.5) and j < k then edges[#edges + 1] = { nodes[j], nodes[i] }
+    else edges[#edges + 1] = { nodes[i], nodes[math.max(j, 2)] } end
+  end
+  if n >= 4 and ctx:chance(0.4) then -- a shortcut
+    local a = ctx:int(1, k - 2)
+    edges[#edges + 1] = { nodes[a], nodes[ctx:int(a + 2, k)] }
+  end
+  -- side nodes may feed a chain node that comes earlier in the numbering:
+  -- renumber by a topological order so labelling stays in causal order
+  return nodes, edges, k
+end
+
+return bench.family{
+  name = "causal_chain",
+  version = 1,
+  rungs = { 2, 3 },
+  description = "multi-step chains and mediation: ancestors, blocking, direct vs indirect effects",
+  generate = function(ctx)
+    local kind = ctx:pick(KINDS)
+    local n = ctx:size() + 1
+    local nodes, edges = chain_graph(ctx, n)
+    local m0 = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
+    local order = m0:topo()
+    m0:close()
+    local m = ctx:random_model({ nodes = order, edges = edges })
+    local words = ctx:label(order)
+    local u, units = ctx.domain.unit, ctx.domain.units
+    local want = ctx.want == "yes"
+    local query, question, rung = nil, nil, 2
+    local tables = ""
+    if kind == "ancestor" then
+      local pairs_ = {}
+      for i = 1, #order do for j = 1, #order do
+        if i ~= j and m:directed_path(order[i], order[j]) == want then pairs_[#pairs_ + 1] = { order[i], order[j] } end
+      end end
+      if #pairs_ == 0 then m:close() return nil end
+      local p = ctx:pick(pairs_)
+      query = { type = "graph", relation = "causes", from = p[1], to = p[2] }
+      question = ("Does %s affect %s, directly or through other variables?"):format(words[p[1]].name, words[p[2]].name)
+    elseif kind == "blocking" then
+      local cands = {}
+      for i = 1, #order do for j = i + 1, #order do
+        local a, b = order[i], order[j]
+        if m:directed_path(a, b) then
+          for _, z in ipairs(order) do
+            if z ~= a and z ~= b and m:dsep(a, b, { z }) == want then cands[#cands + 1] = { a, b, z } end
+          end
+        end
+      end end
+      if #cands == 0 then m:close() return nil end
+      local c = ctx:pick(cands)
+      query = { type = "graph", relation = "independent", a = c[1], b = c[2], given = json.array({ c[3] }) }
+      question = ("Among %s that all share the same value of %s, are %s and %s statistically independent?"):format(
+        units, words[c[3]].name, words[c[1]].name, words[c[2]].name)
+    elseif kind == "mediator" then
+      local a, b = order[1], order[#order]
+      if not m:directed_path(a, b) then m:close() return nil end
+      local meds = {}
+      for _, v in ipairs(m:mediators(a, b)) do meds[v] = true end
+      local cands = {}
+      for _, v in ipairs(order) do if v ~= a and v ~= b and (meds[v] == true) == want then cands[#cands + 1] = v end end
+      if #cands == 0 then m:close() return nil end
+      local v = ctx:pick(cands)
+      query = { type = "graph", relation = "mediator", from = a, to = b, var = v }
+      question = ("Does some of the effect of %s on %s pass through %s?"):format(words[a].name, words[b].name, words[v].name)
+    else -- direct / indirect effect signs in a mediation triangle (rung 3)
+      m:close()
+      local g = { nodes = { "V1", "V2", "V3" }, edges = { { "V1", "V2" }, { "V1", "V3" }, { "V2", "V3" } } }
+      m = ctx:random_model(g)
+      words = ctx:label(m:topo())
+      rung = 3
+      local effect = kind == "direct" and "nde" or "nie"
+      local v = assert(m[effect](m, "V1", "V3"))
+      if math.abs(v) < 0.02 then m:close() return nil end
+      local up = (v > 0) == want
+      query = { type = "effect_sign", effect = effect, treatment = "V1", outcome = "V3", direction = up and "increase" or "decrease" }
+      tables = " " .. ctx:describe_tables(m, words)
+      if effect == "nde" then
+        question = ("If %s stayed as it would be without %s, would %s still %s the chance that a %s %s?"):format(
+          words.V2.name, words.V1.name, words.V1.name, up and "raise" or "lower", u, words.V3.yes)
+      else
+        question = ("Does %s %s the chance that a %s %s through its effect on %s alone?"):format(
+          words.V1.name, up and "raise" or "lower", u, words.V3.yes, words.V2.name)
+      end
+    end
+    local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
+      ctx:describe_edges(m, words) .. tables .. " " .. question .. " Answer yes or no."
+    local variables = {}
+    for nn, w in pairs(words) do variables[nn] = w.name end
+    return { model = m, prompt = prompt, query = query, rung = rung, variables = variables, query_kind = kind }
+  end,
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/* causal_eval.json: JSON for files people diff and runs that must be
+ * reproducible. encode sorts object keys and writes the shortest decimal that
+ * reads back as the same double, so equal values give equal bytes in every
+ * process (Lua's own table order changes from run to run). decode reports
+ * name:line:column. null is json.null (a NULL light userdata, equal to
+ * cjson.null and yaml.null); json.array(t) marks a table to encode as [] when
+ * empty. Integers stay integers both ways. */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+
+#define BUF_MT "causal_eval.json_buffer"
+#define ARRAY_MT "causal_eval.json_array"
+#define MAX_DEPTH 256
+
+static ce_buf *new_buf(lua_State *L) {
+  ce_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+  ce_buf_init(b);
+  luaL_setmetatable(L, BUF_MT);
+  return b;
+}
+
+static int buf_gc(lua_State *L) {
+  ce_buf_free(luaL_checkudata(L, 1, BUF_MT));
+  return 0;
+}
+
+/* ---- encode ---- */
+
+typedef struct {
+  lua_State *L;
+  ce_buf *b;
+  char path[512]; /* where the encoder is, for messages: .a.b[2] */
+  size_t plen;
+} encoder;
+
+static void path_grow(encoder *e, int n, size_t room) {
+  if (n > 0) e->plen = (size_t)n < room ? e->plen + (size_t)n : sizeof e->path - 1;
+}
+
+static void path_key(encoder *e, const char *key) {
+  size_t room = sizeof e->path - e->plen;
+  path_grow(e, snprintf(e->path + e->plen, room, ".%s", key), room);
+}
+
+static void path_index(encoder *e, long long i) {
+  size_t room = sizeof e->path - e->plen;
+  path_grow(e, snprintf(e->path + e->plen, room, "[%lld]", i), room);
+}
+
+static int enc_error(encoder *e, const char *what) {
+  return luaL_error(e->L, "json.encode: %s at %s", what, e->plen ? e->path : "the top level");
+}
+
+typedef struct {
+  const char *s;
+  size_t n;
+  int is_int;
+  lua_Integer i;
+} keyent;
+
+static int key_cmp(const void *a, const void *b) {
+  const keyent *x = a, *y = b;
+  size_t n = x->n < y->n ? x->n : y->n;
+  int c = memcmp(x->s, y->s, n);
+  if (c) return c;
+  return (x->n > y->n) - (x->n < y->n);
+}
+
+static void encode_value(encoder *e, int idx, int depth);
+
+/* 1 when t[1..n] are the only keys (n > 0), setting *n. */
+static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
+  if (len == 0) return 0;
+  lua_Integer count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (!lua_isinteger(L, -1)) { lua_pop(L, 1); return 0; }
+    lua_Integer k = lua_tointeger(L, -1);
+    if (k < 1 || k > len) { lua_pop(L, 1); return 0; }
+    count++;
+  }
+  *n = len;
+  return count == len;
+}
+
+static void encode_table(encoder *e, int idx, int depth) {
+  lua_State *L = e->L;
+  if (depth > MAX_DEPTH) enc_error(e, "nested too deep (a cycle?)");
+  luaL_checkstack(L, 8, "json.encode: nested too deep");
+  size_t mark = e->plen;
+  lua_Integer n;
+  if (is_sequence(L, idx, &n)) {
+    ce_buf_addc(e->b, '[');
+    for (lua_Integer i = 1; i <= n; i++) {
+      if (i > 1) ce_buf_addc(e->b, ',');
+      lua_rawgeti(L, idx, i);
+      path_index(e, (long long)i);
+      encode_value(e, lua_gettop(L), depth + 1);
+      e->plen = mark;
+      e->path[mark] = '\0';
+      lua_pop(L, 1);
+    }
+    ce_buf_addc(e->b, ']');
+    return;
+  }
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if (count == 0) {
+    int is_array = 0;
+    if (lua_getmetatable(L, idx)) {
+      luaL_getmetatable(L, ARRAY_MT);
+      is_array = lua_rawequal(L, -1, -2);
+      lua_pop(L, 2);
+    }
+    ce_buf_adds(e->b, is_array ? "[]" : "{}");
+    return;
+  }
+  /* small objects sort their keys in a stack array; big ones in a userdata
+   * (collected if an error unwinds) */
+  keyent small[32];
+  keyent *ks = small;
+  int pushed = 0;
+  if (count > sizeof small / sizeof small[0]) {
+    ks = lua_newuserdatauv(L, count * sizeof *ks, 0);
+    pushed++;
+  }
+  int conv = 0; /* a table keeping integer keys' decimal strings alive, made on demand */
+  size_t k = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      ks[k].s = lua_tolstring(L, -1, &ks[k].n);
+      ks[k].is_int = 0;
+    } else if (lua_isinteger(L, -1)) {
+      if (!conv) {
+        lua_newtable(L);
+        lua_insert(L, -2); /* below the iteration key */
+        conv = lua_gettop(L) - 1;
+        pushed++;
+      }
+      ks[k].is_int = 1;
+      ks[k].i = lua_tointeger(L, -1);
+      lua_pushfstring(L, "%I", (LUAI_UACINT)ks[k].i);
+      ks[k].s = lua_tolstring(L, -1, &ks[k].n);
+      lua_rawseti(L, conv, (lua_Integer)k + 1);
+    } else {
+      lua_pop(L, 1);
+      enc_error(e, lua_pushfstring(L, "a table key of type %s (JSON keys are strings)", luaL_typename(L, -1)));
+    }
+    k++;
+  }
+  qsort(ks, count, sizeof *ks, key_cmp);
+  ce_buf_addc(e->b, '{');
+  for (size_t i = 0; i < count; i++) {
+    if (i > 0) {
+      if (key_cmp(&ks[i - 1], &ks[i]) == 0) enc_error(e, lua_pushfstring(L, "key '%s' given twice (as a string and a number)", ks[i].s));
+      ce_buf_addc(e->b, ',');
+    }
+    ce_json_write_string(e->b, ks[i].s, ks[i].n);
+    ce_buf_addc(e->b, ':');
+    if (ks[i].is_int) lua_pushinteger(L, ks[i].i);
+    else lua_pushlstring(L, ks[i].s, ks[i].n);
+    lua_rawget(L, idx);
+    path_key(e, ks[i].s);
+    encode_value(e, lua_gettop(L), depth + 1);
+    e->plen = mark;
+    e->path[mark] = '\0';
+    lua_pop(L, 1);
+  }
+  ce_buf_addc(e->b, '}');
+  lua_pop(L, pushed); /* conv and the key array, when made */
+}
+
+static void encode_value(encoder *e, int idx, int depth) {
+  lua_State *L = e->L;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL: ce_buf_adds(e->b, "null"); break;
+    case LUA_TBOOLEAN: ce_buf_adds(e->b, lua_toboolean(L, idx) ? "true" : "false"); break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) ce_json_write_int(e->b, (int64_t)lua_tointeger(L, idx));
+      else if (ce_json_write_double(e->b, (double)lua_tonumber(L, idx)) != 0)
+        enc_error(e, "NaN or infinity (not JSON)");
+      break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      ce_json_write_string(e->b, s, n);
+      break;
+    }
+    case LUA_TTABLE: encode_table(e, idx, depth); break;
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) == NULL) {
+        ce_buf_adds(e->b, "null");
+        break;
+      }
+      /* FALLTHROUGH */
+    default: enc_error(e, lua_pushfstring(L, "a value of type %s", luaL_typename(L, idx)));
+  }
+  if (e->b->oom) luaL_error(L, "json.encode: out of memory");
+}
+
+static int json_encode(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  encoder e;
+  memset(&e, 0, sizeof e);
+  e.L = L;
+  e.b = new_buf(L);
+  encode_value(&e, 1, 0);
+  lua_pushlstring(L, e.b->data ? e.b->data : "", e.b->len);
+  ce_buf_free(e.b);
+  return 1;
+}
+
+/* ---- decode ---- */
+
+typedef struct {
+  lua_State *L;
+  int depth;
+  char is_object[512];
+  lua_Integer count[512];
+} decoder;
+
+/* the value on top goes into the container below it (after a key for objects) */
+static int store(decoder *d) {
+  lua_State *L = d->L;
+  if (d->depth == 0) return 0; /* the top-level value stays on the stack */
+  if (d->is_object[d->depth - 1]) lua_rawset(L, -3);
+  else lua_rawseti(L, -2, ++d->count[d->depth - 1]);
+  return 0;
+}
+
+static int d_null(void *ud) {
+  decoder *d = ud;
+  lua_pushlightuserdata(d->L, NULL);
+  return store(d);
+}
+static int d_bool(void *ud, int v) {
+  decoder *d = ud;
+  lua_pushboolean(d->L, v);
+  return store(d);
+}
+static int d_int(void *ud, int64_t v) {
+  decoder *d = ud;
+  lua_pushinteger(d->L, (lua_Integer)v);
+  return store(d);
+}
+static int d_num(void *ud, double v) {
+  decoder *d = ud;
+  lua_pushnumber(d->L, (lua_Number)v);
+  return store(d);
+}
+static int d_str(void *ud, const char *s, size_t n) {
+  decoder *d = ud;
+  lua_pushlstring(d->L, s, n);
+  return store(d);
+}
+static int d_key(void *ud, const char *s, size_t n) {
+  decoder *d = ud;
+  lua_pushlstring(d->L, s, n);
+  return 0;
+}
+static int d_open(decoder *d, int is_object) {
+  if (d->depth >= 511) return 1;
+  luaL_checkstack(d->L, 4, "json.decode: nested too deep");
+  lua_newtable(d->L);
+  d->is_object[d->depth] = (char)is_object;
+  d->count[d->depth] = 0;
+  d->depth++;
+  return 0;
+}
+static int d_begin_array(void *ud) { return d_open(ud, 0); }
+static int d_begin_object(void *ud) { return d_open(ud, 1); }
+static int d_close(void *ud) {
+  decoder *d = ud;
+  d->depth--;
+  return store(d);
+}
+
+static const ce_json_handler handler = {
+  d_null, d_bool, d_int, d_num, d_str, d_begin_array, d_close, d_begin_object, d_key, d_close,
+};
+
+/* json.decode(text [, name]) -> value | nil, "name:line:column: message" */
+static int json_decode(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "<json>");
+  ce_buf *scratch = new_buf(L);
+  decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
+  d->L = L;
+  d->depth = 0;
+  int base = lua_gettop(L);
+  ce_err e;
+  int rc = ce_json_parse(text, len, name, 500, &handler, d, scratch, &e);
+  ce_buf_free(scratch);
+  if (rc != 0) {
+    lua_settop(L, base);
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  return 1;
+}
+
+/* json.array(t) -> t, marked to encode as [] even when empty */
+static int json_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  luaL_setmetatable(L, ARRAY_MT);
+  return 1;
+}
+
+static const luaL_Reg json_funcs[] = {
+  {"encode", json_encode}, {"decode", json_decode}, {"array", json_array}, {"null", NULL}, {NULL, NULL}
+};
+
+int luaopen_causal_eval_json(lua_State *L) {
+  luaL_newmetatable(L, BUF_MT);
+  lua_pushcfunction(L, buf_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, ARRAY_MT);
+  lua_pop(L, 1);
+  luaL_newlib(L, json_funcs);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+  return 1;
+}

@@ -1,0 +1,426 @@
+-- SPDX-License-Identifier: MIT
+-- The benchmark kit: what a family file under benchmarks/ is written with.
+--
+--   local bench = require "causal_eval.bench"
+--   return bench.family{
+--     name = "my_family", version = 1, rungs = { 2 },
+--     description = "one line",
+--     generate = function(ctx)            -- one question; ctx.want is "yes" or "no"
+--       local m = ctx:random_model(ctx:random_dag(ctx:size()))
+--       ...
+--       return { model = m, prompt = "...", query = { type = "effect_sign", ... }, rung = 2 }
+--     end,
+--   }
+--
+-- The kit turns what generate returns into a complete question: exact ground
+-- truth from causal_eval.questions.solve, a stable id, the graph and tables,
+-- metadata. Question i depends only on (family, version, options, seed, i):
+-- it has its own Philox stream, so output is byte-identical for the same
+-- arguments on any machine, and `--n 10` is a prefix of `--n 1000`.
+-- Yes/no answers are balanced: of each pair of questions one is asked to come
+-- out "yes" and the other "no", in an order the stream decides.
+local rng = require "causal_eval.rng"
+local json = require "causal_eval.json"
+local questions = require "causal_eval.questions"
+local scm = require "causal_eval.scm"
+
+local M = {}
+
+M.DIFFICULTIES = { "easy", "medium", "hard" }
+M.PERTURBATIONS = { "anti_commonsense", "nonsense", "renamed", "paraphrase" }
+M.SIZES = { easy = { 3, 4 }, medium = { 5, 6 }, hard = { 7, 8 } }
+M.MAX_ATTEMPTS = 200
+
+local Family = {}
+Family.__index = Family
+
+function M.family(def)
+  assert(type(def) == "table", "bench.family expects a table")
+  assert(type(def.name) == "string" and def.name:match("^[%w_]+$"), "family: name must be an identifier")
+  assert(math.type(def.version) == "integer", "family " .. def.name .. ": version must be an integer")
+  assert(type(def.generate) == "function", "family " .. def.name .. ": generate must be a function")
+  return setmetatable(def, Family)
+end
+
+--- Loads a family: a file path, or the module benchmarks.<name>.
+function M.load(name)
+  if type(name) ~= "string" then return nil, "benchmark name must be a string" end
+  local chunk, err
+  if name:find("/", 1, true) or name:match("%.lua$") then
+    chunk, err = loadfile(name)
+    if not chunk then return nil, err end
+    local ok, fam = pcall(chunk)
+    if not ok then return nil, ("%s: %s"):format(name, fam) end
+    if getmetatable(fam) ~= Family then return nil, name .. ": does not return bench.family{...}" end
+    return fam
+  end
+  if not name:match("^[%w_]+$") then return nil, ("bad benchmark name '%s'"):format(name) end
+  local ok, fam = pcall(require, "benchmarks." .. name)
+  if not ok then
+    if tostring(fam):find("module 'benchmarks." .. name .. "' not found", 1, true) then
+      local known = M.list()
+      return nil, ("unknown benchmark '%s' (known: %s)"):format(name, table.concat(known, ", "))
+    end
+    return nil, tostring(fam)
+  end
+  if getmetatable(fam) ~= Family then return nil, ("benchmarks.%s does not return bench.family{...}"):format(name) end
+  return fam
+end
+
+--- Names of the families shipped in <root>/benchmarks.
+function M.list()
+  local host = require "causal_eval.host"
+  local root = host.root()
+  local out = {}
+  if not root then return out end
+  for _, f in ipairs(host.listdir(root .. "/benchmarks") or {}) do
+    local n = f:match("^([%w_]+)%.lua$")
+    if n and n ~= "stories" then out[#out + 1] = n end
+  end
+  return out
+end
+
+-- ---- text helpers ----
+
+--- "{a} affects {b}" with fields of t; unknown fields are an error (a typo in
+--- a template must not reach a model).
+function M.fill(template, t)
+  return (template:gsub("{([%w_]+)}", function(k)
+    local v = t[k]
+    if v == nil then error(("template field {%s} is not set in: %s"):format(k, template), 2) end
+    return tostring(v)
+  end))
+end
+
+function M.capitalize(s) return (s:gsub("^%l", string.upper)) end
+
+local PCT = {}
+for i = 0, 100 do PCT[i] = i .. "%" end
+
+function M.pct(p)
+  local v = p * 100
+  local r = math.floor(v + 0.5)
+  if math.abs(v - r) < 1e-9 and PCT[r] then return PCT[r] end
+  return ("%.1f%%"):format(v)
+end
+
+function M.join(list, last)
+  last = last or "and"
+  if #list == 0 then return "" end
+  if #list == 1 then return list[1] end
+  return table.concat(list, ", ", 1, #list - 1) .. " " .. last .. " " .. list[#list]
+end
+
+-- ---- the per-question context ----
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+function Ctx:int(a, b) return self.rng:int(a, b) end
+function Ctx:chance(p) return self.rng:bernoulli(p) end
+function Ctx:pick(list) return self.rng:pick(list) end
+function Ctx:shuffle(list) return self.rng:shuffle(list) end
+function Ctx:flag(name) return self.perturb[name] == true end
+
+--- A probability in [lo, hi] with two decimals: prompts show exactly the
+--- numbers the model uses.
+function Ctx:prob(lo, hi)
+  lo, hi = lo or 0.05, hi or 0.95
+  return self.rng:int(math.floor(lo * 100 + 0.5), math.floor(hi * 100 + 0.5)) / 100
+end
+
+--- Number of variables for this difficulty.
+function Ctx:size()
+  local r = M.SIZES[self.difficulty]
+  return self.rng:int(r[1], r[2])
+end
+
+--- A random connected DAG over V1..Vn (in topological order). density is the
+--- chance of each forward edge beyond a spanning tree; no node gets more than
+--- max_parents parents (tables, and prompts, grow as 2^parents).
+M.MAX_PARENTS = { easy = 2, medium = 3, hard = 3 }
+
+local NAMES = {}
+for i = 1, 32 do NAMES[i] = "V" .. i end
+
+function Ctx:random_dag(n, density, max_parents)
+  density = density or ({ easy = 0.2, medium = 0.3, hard = 0.35 })[self.difficulty] or 0.3
+  max_parents = max_parents or M.MAX_PARENTS[self.difficulty] or 3
+  local r = self.rng
+  local names, edges, npa, has = {}, {}, {}, {}
+  for i = 1, n do names[i] = NAMES[i]; npa[i] = 0 end
+  for i = 2, n do -- a spanning tree keeps the graph connected
+    local j = r:int(1, i - 1)
+    edges[#edges + 1] = { names[j], names[i] }
+    has[j * 64 + i] = true
+    npa[i] = 1
+  end
+  for i = 1, n do
+    for j = i + 1, n do
+      if npa[j] < max_parents and not has[i * 64 + j] and r:bernoulli(density) then
+        edges[#edges + 1] = { names[i], names[j] }
+        npa[j] = npa[j] + 1
+      end
+    end
+  end
+  return { nodes = names, edges = edges }
+end
+
+--- Random tables for a graph ({nodes, edges}); returns the scm model.
+--- opts.deterministic: 0/1 tables; opts.lo/hi bound the probabilities;
+--- opts.strong: parents move the probability by at least this much.
+function Ctx:random_model(graph, opts)
+  opts = opts or {}
+  local parents = {}
+  for _, n in ipairs(graph.nodes) do parents[n] = {} end
+  for _, e in ipairs(graph.edges) do local ps = parents[e[2]]; ps[#ps + 1] = e[1] end
+  local lo, hi = math.floor((opts.lo or 0.05) * 100 + 0.5), math.floor((opts.hi or 0.95) * 100 + 0.5)
+  local r = self.rng
+  local vars = {}
+  for vi, n in ipairs(graph.nodes) do
+    local k = #parents[n]
+    local fixed = opts.tables and opts.tables[n]
+    local p
+    if fixed then
+      p = fixed
+    elseif opts.graph_only then
+      p = nil
+    elseif not opts.deterministic then
+      p = r:probs(1 << k, lo, hi)
+    else
+      p = {}
+      for i = 1, 1 << k do p[i] = r:int(0, 1) end
+      if k > 0 then
+        -- a constant function would make the parents irrelevant: reroll
+        for _ = 1, 8 do
+          local same = true
+          for i = 2, #p do if p[i] ~= p[1] then same = false end end
+          if not same then break end
+          for i = 1, #p do p[i] = r:int(0, 1) end
+        end
+      end
+    end
+    vars[vi] = { name = n, parents = parents[n], p = p }
+  end
+  local m, err = scm.from_list(vars)
+  if not m then error("bench: " .. err, 2) end
+  return m
+end
+
+local SYLLABLES = { "bl", "gr", "zo", "qu", "fi", "mo", "tr", "ve", "ka", "lu", "pr", "sn", "do", "wi", "ri", "xa" }
+local VOWELS = { "a", "e", "i", "o", "u", "ee", "oo" }
+
+function Ctx:nonsense_word()
+  local w = {}
+  for _ = 1, self.rng:int(2, 3) do w[#w + 1] = self:pick(SYLLABLES) .. self:pick(VOWELS) end
+  return table.concat(w) .. self:pick({ "p", "k", "x", "n", "m", "z" })
+end
+
+--- Words for nodes (a list in topological order): { [node] = {name, yes, no} }.
+--- Story variables in commonsense rank order by default; reversed ranks with
+--- the anti_commonsense flag; invented words with nonsense; letters with renamed.
+function Ctx:label(nodes)
+  local out = {}
+  if self:flag("renamed") then
+    for i, n in ipairs(nodes) do
+      local l = string.char(64 + i)
+      out[n] = { name = "factor " .. l, yes = "has factor " .. l, no = "does not have factor " .. l, short = l }
+    end
+    return out
+  end
+  if self:flag("nonsense") then
+    local used = {}
+    for _, n in ipairs(nodes) do
+      local w
+      repeat w = self:nonsense_word() until not used[w]
+      used[w] = true
+      out[n] = { name = "being " .. w, yes = "is " .. w, no = "is not " .. w, short = w }
+    end
+    return out
+  end
+  local pool = {}
+  for _, v in ipairs(self.domain.vars) do pool[#pool + 1] = v end
+  self:shuffle(pool)
+  local chosen = {}
+  for i = 1, #nodes do chosen[i] = pool[i] end
+  table.sort(chosen, function(a, b)
+    if a.rank ~= b.rank then return a.rank < b.rank end
+    return a.name < b.name
+  end)
+  if self:flag("anti_commonsense") then
+    local r = {}
+    for i = #chosen, 1, -1 do r[#r + 1] = chosen[i] end
+    chosen = r
+  end
+  for i, n in ipairs(nodes) do out[n] = chosen[i] end
+  return out
+end
+
+--- One of several wordings: the first, unless the paraphrase flag asks for
+--- any of them.
+function Ctx:wording(variants)
+  if self:flag("paraphrase") then return self:pick(variants) end
+  return variants[1]
+end
+
+-- edge sentences that need no verb agreement with the variable names
+local EDGE_FORMS = {
+  function(a, b) return "There is a direct causal effect of " .. a .. " on " .. b .. "." end,
+  function(a, b) return "One direct cause of " .. b .. " is " .. a .. "." end,
+  function(a, b) return "A direct causal link runs from " .. a .. " to " .. b .. "." end,
+}
+
+--- One sentence per edge, in order.
+function Ctx:describe_edges(m, words)
+  local out = {}
+  local paraphrase = self:flag("paraphrase")
+  for i, e in ipairs(m:edges()) do
+    local form = paraphrase and self:pick(EDGE_FORMS) or EDGE_FORMS[1]
+    out[i] = form(words[e[1]].name, words[e[2]].name)
+  end
+  return table.concat(out, " ")
+end
+
+--- "a patient who smokes and does not exercise regularly"
+function Ctx:condition(words, assignment, order)
+  local parts = {}
+  for _, n in ipairs(order) do
+    local v = assignment[n]
+    if v ~= nil then parts[#parts + 1] = (v == 1) and words[n].yes or words[n].no end
+  end
+  return M.join(parts)
+end
+
+--- Sentences giving every table of the model in words. Pieces go straight
+--- into one buffer: this is the hottest text a generator writes.
+function Ctx:describe_tables(m, words)
+  local out, o = {}, 0
+  local unit = self.domain.unit
+  local pct = M.pct
+  for _, n in ipairs(m:topo()) do
+    local pa = m:parents(n)
+    local t = m:table(n)
+    local k = #pa
+    local yes = words[n].yes
+    if k == 0 then
+      out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
+        "The probability that a ", unit, " ", yes, " is ", pct(t[1])
+      out[o + 7] = ". "
+      o = o + 7
+    else
+      for i = 1, #t do
+        out[o + 1], out[o + 2], out[o + 3] = "For a ", unit, " that "
+        o = o + 3
+        for j = 1, k do
+          local w = words[pa[j]]
+          if j > 1 then
+            o = o + 1
+            out[o] = j == k and " and " or ", "
+          end
+          o = o + 1
+          out[o] = (((i - 1) >> (k - j)) & 1 == 1) and w.yes or w.no
+        end
+        out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] =
+          ", the probability that the ", unit, " ", yes, " is ", pct(t[i]), ". "
+        o = o + 7
+      end
+    end
+  end
+  if o > 0 then out[o] = out[o]:sub(1, -2) end -- no trailing space
+  return table.concat(out)
+end
+
+-- ---- generation ----
+
+local function canonical_options(opts)
+  local perturb = {}
+  for _, p in ipairs(M.PERTURBATIONS) do if opts.perturb and opts.perturb[p] then perturb[#perturb + 1] = p end end
+  return ("difficulty=%s;domain=%s;perturb=%s;adversarial=%s"):format(
+    opts.difficulty or "*", opts.domain or "*", table.concat(perturb, ","), opts.adversarial and "1" or "0")
+end
+
+--- Validates generation options; returns normalised options or nil, message.
+function M.options(opts)
+  local stories = require "benchmarks.stories"
+  local o = { difficulty = opts.difficulty, domain = opts.domain, perturb = {}, adversarial = opts.adversarial and true or false }
+  if o.difficulty and not M.SIZES[o.difficulty] then
+    return nil, ("unknown difficulty '%s' (easy, medium, hard)"):format(o.difficulty)
+  end
+  if o.domain and not stories[o.domain] then
+    return nil, ("unknown domain '%s' (%s)"):format(o.domain, table.concat(stories.ORDER, ", "))
+  end
+  for _, p in ipairs(opts.perturb or {}) do
+    local known = false
+    for _, k in ipairs(M.PERTURBATIONS) do if k == p then known = true end end
+    if not known then return nil, ("unknown perturbation '%s' (%s)"):format(p, table.concat(M.PERTURBATIONS, ", ")) end
+    o.perturb[p] = true
+  end
+  return o
+end
+
+--- Generates question index (0-based) of a family. Returns the question table.
+function M.question(fam, opts, seed, index)
+  local stories = require "benchmarks.stories"
+  local key = ("%s|%d|%s|%d"):format(fam.name, fam.version, canonical_options(opts), seed)
+  local base = rng.hash(key)
+  -- balanced answers: one "yes" and one "no" per pair, order from the pair's stream
+  local pair = rng.new(base, 2 * (index // 2) + 1)
+  local first_yes = pair:bernoulli(0.5)
+  local want_yes = (index % 2 == 0) == first_yes
+  local stream = rng.new(base, 2 * index)
+  local ctx = setmetatable({
+    rng = stream, index = index, seed = seed,
+    want = want_yes and "yes" or "no",
+    perturb = opts.perturb or {}, adversarial = opts.adversarial,
+  }, Ctx)
+  local q, answer, value, err
+  for attempt = 1, M.MAX_ATTEMPTS do
+    ctx.difficulty = opts.difficulty or ctx:pick(M.DIFFICULTIES)
+    ctx.domain_name = opts.domain or ctx:pick(stories.ORDER)
+    ctx.domain = stories[ctx.domain_name]
+    ctx.attempt = attempt
+    q = fam.generate(ctx)
+    if q then
+      if type(q.model) ~= "table" or not q.model.core then
+        error(("family %s: generate must return the engine model as q.model"):format(fam.name), 0)
+      end
+      local graph, model = questions.model_fields(q.model)
+      q.graph, q.model_obj, q.model = graph, q.model, model
+      answer, value = questions.solve(q, q.model_obj)
+      if answer == nil then error(("family %s: question %d: %s"):format(fam.name, index, tostring(value)), 0) end
+      q.answer_type = q.answer_type or questions.answer_type(q.query)
+      if q.answer_type ~= "yes_no" or answer == ctx.want or attempt == M.MAX_ATTEMPTS then break end
+      q.model_obj:close()
+    end
+  end
+  if not q then error(("family %s: question %d: generate returned nothing"):format(fam.name, index), 0) end
+  q.model_obj:close()
+  q.model_obj = nil
+  q.ground_truth = answer
+  if q.answer_type == "number" then q.tolerance = q.tolerance or questions.TOLERANCE end
+  local perturb = {}
+  for _, p in ipairs(M.PERTURBATIONS) do if ctx.perturb[p] then perturb[#perturb + 1] = p end end
+  q.perturbations = json.array(perturb)
+  q.adversarial = ctx.adversarial or nil
+  q.family = fam.name
+  q.version = fam.version
+  q.index = index
+  q.seed = seed
+  q.domain = q.domain or ctx.domain_name
+  q.difficulty = q.difficulty or ctx.difficulty
+  q.id = ("%s-%s"):format(fam.name, rng.hex(key .. "|" .. index))
+  if not q.rung then error(("family %s: question %d has no rung"):format(fam.name, index), 0) end
+  return q
+end
+
+--- Iterator over n questions of a family: for q in bench.generate(fam, opts, seed, n) do ... end
+function M.generate(fam, opts, seed, n)
+  local i = -1
+  return function()
+    i = i + 1
+    if i >= n then return nil end
+    return M.question(fam, opts, seed, i)
+  end
+end
+
+return M

@@ -1,0 +1,123 @@
+-- SPDX-License-Identifier: MIT
+-- causal-eval generate: benchmark questions as JSON lines.
+local argparse = require "causal_eval.argparse"
+local bench = require "causal_eval.bench"
+local json = require "causal_eval.json"
+
+local parser = argparse.new{
+  prog = "causal-eval generate",
+  summary = "write benchmark questions with exact ground truth as JSON lines",
+  description = [[
+The same arguments write byte-identical output on any machine; question ids are
+stable; yes/no answers are balanced within each family. BENCH is a family name
+(see below), `all`, or a path to a family file. The format is in docs/questions.md.]],
+  options = {
+    { "-n", "--n", arg = "N", type = "integer", default = 100, help = "questions per benchmark" },
+    { "--seed", arg = "S", type = "integer", default = 0, help = "seed" },
+    { "--difficulty", arg = "D", choices = bench.DIFFICULTIES, help = "easy, medium or hard (default: mixed)" },
+    { "--domain", arg = "D", help = "one story domain (default: mixed)" },
+    { "--perturb", arg = "LIST", multiple = true, help = "perturbations, comma-separated: " .. table.concat(bench.PERTURBATIONS, ", ") },
+    { "--anti-commonsense", help = "stories whose causal order contradicts common sense" },
+    { "--nonsense", help = "invented words for the variables" },
+    { "--renamed", help = "variables named by letters" },
+    { "--paraphrase", help = "vary the wording of templates" },
+    { "--adversarial", help = "adversarial variants where a family has them" },
+    { "-o", "--output", arg = "FILE", help = "write to FILE (atomically) instead of standard output" },
+  },
+  positionals = { { "BENCH", multiple = true, help = "benchmark families" } },
+}
+
+local M = { summary = "generate benchmark questions (JSON lines)" }
+
+function M.help()
+  return parser:help() .. "\nbenchmarks: " .. table.concat(bench.list(), ", ") ..
+    "\ndomains: " .. table.concat(require("benchmarks.stories").ORDER, ", ") .. "\n"
+end
+
+--- Families named on the command line ("all" expands); nil, message on a bad name.
+function M.families(names)
+  local out = {}
+  for _, n in ipairs(names) do
+    if n == "all" then
+      for _, f in ipairs(bench.list()) do out[#out + 1] = f end
+    else
+      out[#out + 1] = n
+    end
+  end
+  local fams = {}
+  for i, n in ipairs(out) do
+    local fam, err = bench.load(n)
+    if not fam then return nil, err end
+    fams[i] = fam
+  end
+  return fams
+end
+
+function M.options(args)
+  local perturb = {}
+  for _, item in ipairs(args.perturb or {}) do
+    for p in item:gmatch("[^,%s]+") do perturb[#perturb + 1] = (p:gsub("-", "_")) end
+  end
+  for _, flag in ipairs({ "anti_commonsense", "nonsense", "renamed", "paraphrase" }) do
+    if args[flag] then perturb[#perturb + 1] = flag end
+  end
+  return bench.options{ difficulty = args.difficulty, domain = args.domain, perturb = perturb, adversarial = args.adversarial }
+end
+
+function M.run(argv, cli)
+  local args, code = cli.parse(parser, argv)
+  if not args then return code end
+  if args.n < 0 then return cli.usage_error(parser, "--n must be >= 0") end
+  local opts, err = M.options(args)
+  if not opts then return cli.usage_error(parser, err) end
+  local fams, ferr = M.families(args.BENCH)
+  if not fams then
+    io.stderr:write("causal-eval generate: ", ferr, "\n")
+    return 2
+  end
+  local out, tmp = io.stdout, nil
+  if args.output then
+    tmp = args.output .. ".tmp"
+    local f, oerr = io.open(tmp, "wb")
+    if not f then
+      io.stderr:write("causal-eval generate: ", oerr, "\n")
+      return 1
+    end
+    out = f
+  end
+  local counts = {}
+  local total = 0
+  for _, fam in ipairs(fams) do
+    local c = { yes = 0, no = 0, other = 0 }
+    counts[#counts + 1] = { fam.name, c }
+    for q in bench.generate(fam, opts, args.seed, args.n) do
+      out:write(json.encode(q), "\n")
+      total = total + 1
+      if q.ground_truth == "yes" then c.yes = c.yes + 1
+      elseif q.ground_truth == "no" then c.no = c.no + 1
+      else c.other = c.other + 1 end
+    end
+  end
+  if tmp then
+    local ok, cerr = out:close()
+    if not ok then
+      io.stderr:write("causal-eval generate: ", tostring(cerr), "\n")
+      os.remove(tmp)
+      return 1
+    end
+    local rok, rerr = os.rename(tmp, args.output)
+    if not rok then
+      io.stderr:write("causal-eval generate: ", tostring(rerr), "\n")
+      return 1
+    end
+    local parts = {}
+    for _, e in ipairs(counts) do
+      parts[#parts + 1] = ("%s %d yes / %d no%s"):format(e[1], e[2].yes, e[2].no,
+        e[2].other > 0 and (" / " .. e[2].other .. " other") or "")
+    end
+    io.stderr:write(("wrote %d questions to %s (%s)\n"):format(total, args.output, table.concat(parts, "; ")))
+  end
+  return 0
+end
+
+return M

@@ -1,0 +1,358 @@
+-- SPDX-License-Identifier: MIT
+-- The question format and its solver. A question carries the graph, the
+-- model's tables (when it has numbers) and a structured query; solve()
+-- computes the exact answer from those fields alone with the engine, so a
+-- generator and `causal-eval validate` agree by construction and a file can
+-- be checked without trusting its ground_truth. Query types:
+--
+--   prob              number   P(event | given, do)
+--   prob_compare      yes/no   left <relation> right, each a prob or a constant
+--   effect_sign       yes/no   ate|ett|nde|nie of treatment on outcome increases/decreases
+--   effect_value      number   ate|ett|nde|nie
+--   counterfactual    number   P(event in do-world | given in the factual world)
+--   counterfactual_value yes/no in a deterministic model: does var take value
+--   graph             yes/no   causes, direct_cause, mediator, common_cause,
+--                              independent (d-separation), backdoor, frontdoor,
+--                              instrument, collider
+--   adjust_compare    yes/no   set1 is a valid back-door set and set2 is not
+--   mec               yes/no   a relation that holds in every DAG of the class
+--   choice            label    the one option whose query answers yes
+local scm = require "causal_eval.scm"
+local json = require "causal_eval.json"
+
+local M = {}
+
+M.THRESHOLD = 0.005 -- effects smaller than this are "no effect" (CLadder's rule)
+M.TOLERANCE = 0.01  -- default tolerance of numeric answers
+
+--- Builds the engine model of a question: graph.nodes/edges and model = list
+--- of {name, parents, p}. Returns model or nil, message.
+function M.model_of(q)
+  local vars = {}
+  if type(q.model) == "table" and #q.model > 0 then
+    for i, v in ipairs(q.model) do
+      if type(v) ~= "table" or type(v.name) ~= "string" then
+        return nil, ("model[%d]: expected {name, parents, p}"):format(i)
+      end
+      vars[#vars + 1] = { v.name, name = v.name, parents = v.parents or {}, p = v.p }
+    end
+  elseif type(q.graph) == "table" then
+    local parents, order = {}, {}
+    for _, n in ipairs(q.graph.nodes or {}) do
+      if not parents[n] then parents[n] = {}; order[#order + 1] = n end
+    end
+    for i, e in ipairs(q.graph.edges or {}) do
+      if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" then
+        return nil, ("graph.edges[%d]: expected [from, to]"):format(i)
+      end
+      for _, n in ipairs(e) do
+        if not parents[n] then parents[n] = {}; order[#order + 1] = n end
+      end
+      table.insert(parents[e[2]], e[1])
+    end
+    for _, n in ipairs(order) do vars[#vars + 1] = { n, name = n, parents = parents[n] } end
+  else
+    return nil, "missing graph"
+  end
+  if #vars == 0 then return nil, "empty graph" end
+  return scm.model{ vars = vars }
+end
+
+local function need(t, field, kind)
+  local v = t[field]
+  if kind == "string" and type(v) ~= "string" then return nil, ("query.%s: expected a variable name"):format(field) end
+  if kind == "table" and type(v) ~= "table" then return nil, ("query.%s: expected a table"):format(field) end
+  return v
+end
+
+-- A probability term: {event=, given=, ["do"]=} or {value = c}.
+local function term(m, t, what)
+  if type(t) ~= "table" then return nil, what .. ": expected a table" end
+  if t.value ~= nil then
+    if type(t.value) ~= "number" then return nil, what .. ".value: expected a number" end
+    return t.value
+  end
+  if type(t.event) ~= "table" then return nil, what .. ".event: expected a table" end
+  return m:p(t.event, t.given, t["do"])
+end
+
+local EFFECTS = { ate = true, ett = true, nde = true, nie = true }
+
+local function effect(m, qu)
+  local kind = qu.effect or "ate"
+  if not EFFECTS[kind] then return nil, ("query.effect: unknown effect '%s'"):format(tostring(kind)) end
+  local x, err = need(qu, "treatment", "string")
+  if not x then return nil, err end
+  local y, err2 = need(qu, "outcome", "string")
+  if not y then return nil, err2 end
+  return m[kind](m, x, y)
+end
+
+local function as_list(v)
+  if v == nil then return {} end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+-- Graph relations, on the DAG of the model.
+local RELATIONS = {}
+function RELATIONS.causes(m, a) return m:directed_path(a.from, a.to) end
+function RELATIONS.direct_cause(m, a)
+  for _, p in ipairs(m:parents(a.to)) do if p == a.from then return true end end
+  return false
+end
+function RELATIONS.mediator(m, a)
+  for _, v in ipairs(m:mediators(a.from, a.to)) do if v == a.var then return true end end
+  return false
+end
+-- a common cause: some variable with directed paths to both that avoid each other
+function RELATIONS.common_cause(m, a)
+  for _, z in ipairs(m.names) do
+    if z ~= a.a and z ~= a.b and (a.via == nil or a.via == z) then
+      local ok1 = m:directed_path(z, a.a) and RELATIONS.path_avoiding(m, z, a.a, a.b)
+      local ok2 = m:directed_path(z, a.b) and RELATIONS.path_avoiding(m, z, a.b, a.a)
+      if ok1 and ok2 then return true end
+    end
+  end
+  return false
+end
+-- is there a directed path from s to t that does not pass through avoid?
+function RELATIONS.path_avoiding(m, s, t, avoid)
+  local seen, stack = { [s] = true }, { s }
+  while #stack > 0 do
+    local v = table.remove(stack)
+    for _, c in ipairs(m:children(v)) do
+      if c == t then return true end
+      if c ~= avoid and not seen[c] then
+        seen[c] = true
+        stack[#stack + 1] = c
+      end
+    end
+  end
+  return false
+end
+function RELATIONS.independent(m, a) return m:dsep(as_list(a.a), as_list(a.b), as_list(a.given)) end
+function RELATIONS.backdoor(m, a) return m:backdoor(as_list(a.treatment), as_list(a.outcome), as_list(a.set)) end
+function RELATIONS.frontdoor(m, a) return m:frontdoor(as_list(a.treatment), as_list(a.outcome), as_list(a.set)) end
+function RELATIONS.instrument(m, a)
+  return m:instrument(as_list(a.var), as_list(a.treatment), as_list(a.outcome), as_list(a.given))
+end
+-- b is a collider between a and c: a -> b <- c
+function RELATIONS.collider(m, a)
+  local pa = {}
+  for _, p in ipairs(m:parents(a.var)) do pa[p] = true end
+  return pa[a.a] == true and pa[a.b] == true
+end
+
+-- Relations over the Markov equivalence class (corr2cause): true when they
+-- hold in every DAG of the class. Each DAG is a list of edges; these small
+-- walks avoid building an engine model per DAG.
+local function children_of(edges)
+  local ch = {}
+  for _, e in ipairs(edges) do
+    ch[e[1]] = ch[e[1]] or {}
+    ch[e[1]][#ch[e[1]] + 1] = e[2]
+  end
+  return ch
+end
+
+local function reaches(ch, s, t, avoid)
+  local seen, stack = { [s] = true }, { s }
+  while #stack > 0 do
+    local v = table.remove(stack)
+    for _, c in ipairs(ch[v] or {}) do
+      if c == t then return true end
+      if c ~= avoid and not seen[c] then
+        seen[c] = true
+        stack[#stack + 1] = c
+      end
+    end
+  end
+  return false
+end
+
+local function has_edge(edges, a, b)
+  for _, e in ipairs(edges) do if e[1] == a and e[2] == b then return true end end
+  return false
+end
+
+local function dag_relation(edges, names, rel, a)
+  local ch = children_of(edges)
+  if rel == "parent" then return has_edge(edges, a.a, a.b) end
+  if rel == "child" then return has_edge(edges, a.b, a.a) end
+  if rel == "ancestor" then return reaches(ch, a.a, a.b) end
+  if rel == "descendant" then return reaches(ch, a.b, a.a) end
+  if rel == "confounder" then
+    for _, z in ipairs(names) do
+      if z ~= a.a and z ~= a.b and reaches(ch, z, a.a, a.b) and reaches(ch, z, a.b, a.a) then return true end
+    end
+    return false
+  end
+  if rel == "collider" then return has_edge(edges, a.a, a.var) and has_edge(edges, a.b, a.var) end
+  error(("unknown mec relation '%s'"):format(tostring(rel)), 0)
+end
+
+local function yes(b) return b and "yes" or "no" end
+
+local SOLVERS = {}
+
+function SOLVERS.prob(m, qu)
+  local v, err = term(m, qu, "query")
+  if v == nil then return nil, err end
+  return v, v
+end
+
+function SOLVERS.prob_compare(m, qu)
+  local l, err = term(m, qu.left, "query.left")
+  if l == nil then return nil, err end
+  local r, err2 = term(m, qu.right, "query.right")
+  if r == nil then return nil, err2 end
+  local d = l - r
+  local threshold = qu.threshold or 0
+  if math.abs(d) < threshold then return "no", d end
+  if qu.relation == ">" then return yes(d > 0), d end
+  if qu.relation == "<" then return yes(d < 0), d end
+  return nil, ("query.relation: expected '>' or '<', got %s"):format(tostring(qu.relation))
+end
+
+function SOLVERS.effect_sign(m, qu)
+  local v, err = effect(m, qu)
+  if v == nil then return nil, err end
+  local threshold = qu.threshold or M.THRESHOLD
+  if math.abs(v) < threshold then return "no", v end
+  if qu.direction == "increase" then return yes(v > 0), v end
+  if qu.direction == "decrease" then return yes(v < 0), v end
+  return nil, ("query.direction: expected 'increase' or 'decrease', got %s"):format(tostring(qu.direction))
+end
+
+function SOLVERS.effect_value(m, qu)
+  local v, err = effect(m, qu)
+  if v == nil then return nil, err end
+  return v, v
+end
+
+function SOLVERS.counterfactual(m, qu)
+  if type(qu.event) ~= "table" then return nil, "query.event: expected a table" end
+  local v, err = m:counterfactual{ event = qu.event, ["do"] = qu["do"], given = qu.given }
+  if v == nil then return nil, err end
+  return v, v
+end
+
+function SOLVERS.counterfactual_value(m, qu)
+  local var, err = need(qu, "var", "string")
+  if not var then return nil, err end
+  local p, err2 = m:counterfactual{ event = { [var] = 1 }, ["do"] = qu["do"], given = qu.given }
+  if p == nil then return nil, err2 end
+  if p > 1e-9 and p < 1 - 1e-9 then
+    return nil, ("query: '%s' is not determined by the evidence (P=%g); counterfactual_value needs a deterministic model"):format(var, p)
+  end
+  local value = p >= 0.5 and 1 or 0
+  return yes(value == (qu.value or 1)), value
+end
+
+function SOLVERS.graph(m, qu)
+  local f = RELATIONS[qu.relation]
+  if not f or qu.relation == "path_avoiding" then
+    return nil, ("query.relation: unknown graph relation '%s'"):format(tostring(qu.relation))
+  end
+  local ok, v = pcall(f, m, qu)
+  if not ok then return nil, "query: " .. tostring(v) end
+  if qu.negate then v = not v end -- "does X have no effect on Y?"
+  return yes(v), v
+end
+
+function SOLVERS.adjust_compare(m, qu)
+  local s1 = m:backdoor(as_list(qu.treatment), as_list(qu.outcome), as_list(qu.set1))
+  local s2 = m:backdoor(as_list(qu.treatment), as_list(qu.outcome), as_list(qu.set2))
+  return yes(s1 and not s2), { s1, s2 }
+end
+
+function SOLVERS.mec(m, qu)
+  local dags = m._mec -- the class is a property of the graph: computed once per model
+  if not dags then
+    local err
+    dags, err = m:mec(100000)
+    if not dags then return nil, err end
+    m._mec = dags
+  end
+  local all = true
+  for _, edges in ipairs(dags) do
+    local ok, v = pcall(dag_relation, edges, m.names, qu.relation, qu)
+    if not ok then return nil, "query: " .. tostring(v) end
+    if not v then all = false break end
+  end
+  return yes(all), #dags
+end
+
+function SOLVERS.choice(m, qu)
+  if type(qu.choices) ~= "table" or #qu.choices < 2 then return nil, "query.choices: expected at least two options" end
+  local found
+  for i, c in ipairs(qu.choices) do
+    if type(c) ~= "table" or type(c.query) ~= "table" then return nil, ("query.choices[%d]: expected {label, query}"):format(i) end
+    local s = SOLVERS[c.query.type]
+    if not s then return nil, ("query.choices[%d].query.type: unknown '%s'"):format(i, tostring(c.query.type)) end
+    local a, err = s(m, c.query)
+    if a == nil then return nil, ("query.choices[%d]: %s"):format(i, err) end
+    if a == "yes" then
+      if found then return nil, "query.choices: more than one option is correct" end
+      found = c.label
+    end
+  end
+  if not found then return nil, "query.choices: no option is correct" end
+  return found, found
+end
+
+M.SOLVERS = SOLVERS
+
+--- The exact answer of a question from its own fields: answer ("yes"/"no",
+--- a number or a choice label) and the value behind it; or nil and a message.
+--- model: an already built engine model of the question (the generator has one).
+function M.solve(q, model)
+  if type(q) ~= "table" then return nil, "expected a question object" end
+  local qu = q.query
+  if type(qu) ~= "table" then return nil, "missing field 'query'" end
+  local solver = SOLVERS[qu.type]
+  if not solver then return nil, ("query.type: unknown query type '%s'"):format(tostring(qu.type)) end
+  local m, err = model, nil
+  if not m then
+    m, err = M.model_of(q)
+    if not m then return nil, err end
+  end
+  local ok, a, v = pcall(solver, m, qu)
+  if not model then m:close() end
+  if not ok then return nil, tostring(a) end
+  return a, v
+end
+
+--- The answer type a query produces.
+function M.answer_type(qu)
+  local t = qu.type
+  if t == "prob" or t == "effect_value" or t == "counterfactual" then return "number" end
+  if t == "choice" then return "choice" end
+  return "yes_no"
+end
+
+--- Serialises a model for a question: variables in topological order.
+function M.model_fields(m)
+  local list = {}
+  for _, name in ipairs(m:topo()) do
+    list[#list + 1] = { name = name, parents = json.array(m:parents(name)), p = m:table(name) }  -- p nil: graph only
+  end
+  local nodes = {}
+  for _, name in ipairs(m:topo()) do nodes[#nodes + 1] = name end
+  local edges = {}
+  for _, e in ipairs(m:edges()) do edges[#edges + 1] = e end
+  return { nodes = nodes, edges = json.array(edges) }, list
+end
+
+--- Checks a stored answer against the recomputed one.
+function M.agrees(q, answer, value)
+  if q.answer_type == "number" or type(answer) == "number" then
+    local gt = q.ground_truth
+    if type(gt) ~= "number" then return false, "ground_truth is not a number" end
+    return math.abs(gt - answer) <= 1e-9, ("stored %.12g, exact %.12g"):format(gt, answer)
+  end
+  return q.ground_truth == answer, ("stored %s, exact %s"):format(tostring(q.ground_truth), tostring(answer))
+end
+
+return M
