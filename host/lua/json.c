@@ -287,6 +287,8 @@ static int d_begin_object(void *ud) { return d_open(ud, 1); }
 static int d_close(void *ud) {
   decoder *d = ud;
   d->depth--;
+  /* an empty array stays an array when encoded again */
+  if (!d->is_object[d->depth] && d->count[d->depth] == 0) luaL_setmetatable(d->L, ARRAY_MT);
   return store(d);
 }
 

@@ -202,7 +202,7 @@ end
 local function accessor(gi, key)
   local v, k = given_table(gi, key)
   local _, pa = M.parse_table_key(key)
-  local flat = v.__flat or assert(flatten(v, #pa, k))
+  local flat = (type(v) == "table" and v.__flat) or assert(flatten(v, #pa, k))
   return function(...)
     local idx = 0
     for _, b in ipairs({ ... }) do idx = (idx << 1) | b end

@@ -1,0 +1,267 @@
+-- SPDX-License-Identifier: MIT
+-- Reading a model's answer out of its response, and scoring it.
+--
+--   scoring.yes_no(text)            -> "yes" | "no"            | nil, reason
+--   scoring.number(text)            -> number                  | nil, reason
+--   scoring.choice(text, choices)   -> label                   | nil, reason
+--   scoring.extract(q, text)        -> parsed answer           | nil, reason
+--   scoring.score(q, text)          -> { parsed, correct, score, reason }
+--
+-- An answer the rules cannot read is unparseable, with a reason ("no
+-- answer found", "both yes and no", "refusal", ...), never a guess: an
+-- explicit final answer ("Answer: no", "the answer is **yes**", \boxed{0.3})
+-- wins; otherwise a bare yes/no that opens the response or stands alone on
+-- the last line; otherwise the last number. Words like "no" inside a sentence
+-- ("there is no effect") are not answers.
+local M = {}
+
+M.UNPARSEABLE = "unparseable"
+
+local REFUSALS = {
+  "i cannot answer", "i can't answer", "i cannot determine", "i can't determine", "cannot be determined",
+  "can't be determined", "not possible to determine", "impossible to determine", "i am unable", "i'm unable",
+  "i am not able", "i'm not able", "insufficient information", "not enough information", "i don't know",
+  "i do not know", "unable to answer", "i refuse", "as an ai", "i won't answer", "i will not answer",
+  "no idea", "not sure",
+}
+
+local WORDS = { yes = "yes", no = "no", ["true"] = "yes", ["false"] = "no", correct = "yes", incorrect = "no" }
+
+-- lower case, markdown emphasis and LaTeX wrappers removed, spaces squeezed
+local function normalise(text)
+  local t = text:lower()
+  t = t:gsub("\\boxed%s*{([^}]*)}", " final answer: %1 ")
+  t = t:gsub("\\text%s*{([^}]*)}", "%1")
+  t = t:gsub("[%*_`#>]", " ")
+  t = t:gsub("\226\128\156", '"'):gsub("\226\128\157", '"'):gsub("\226\128\153", "'")
+  return t
+end
+
+local function refusal(t)
+  for _, r in ipairs(REFUSALS) do
+    if t:find(r, 1, true) then return true end
+  end
+  return false
+end
+
+-- "answer is yes", "answer: no", "final answer - yes", "conclusion: no"
+local MARKERS = {
+  "final answer%s*[:=%-]?%s*is%s*[:%-]?%s*", "final answer%s*[:=%-]%s*", "final answer%s+",
+  "the answer is%s*[:%-]?%s*", "answer%s*[:=%-]%s*", "my answer is%s*[:%-]?%s*",
+  "conclusion%s*[:%-]%s*", "verdict%s*[:%-]%s*", "in conclusion,?%s*", "therefore,?%s*the answer is%s*",
+  "so the answer is%s*", "thus,?%s*the answer is%s*", "answer would be%s*", "answer is:?%s*",
+}
+
+local function last_marker_value(t, word_pattern)
+  local best_pos, best
+  for _, mk in ipairs(MARKERS) do
+    local init = 1
+    while true do
+      local s, e, cap = t:find(mk .. "[%(%[\"']?%s*(" .. word_pattern .. ")", init)
+      if not s then break end
+      if not best_pos or s > best_pos then best_pos, best = s, cap end
+      init = e + 1
+    end
+  end
+  return best
+end
+
+--- "yes" / "no" from a response, or nil and the reason.
+function M.yes_no(text)
+  if type(text) ~= "string" then return nil, "no response text" end
+  local t = normalise(text)
+  if not t:find("%S") then return nil, "empty response" end
+  -- both answers offered side by side
+  if t:find("%f[%a]yes%s+and%s+no%f[%A]") or t:find("%f[%a]no%s+and%s+yes%f[%A]") or
+     t:find("%f[%a]yes%s*/%s*no%f[%A]") or t:find("%f[%a]yes%s+or%s+no%f[%A]") then
+    -- "yes or no" is only fine when a later explicit answer settles it
+    local m = last_marker_value(t, "%a+")
+    if m and WORDS[m] then return WORDS[m] end
+    return nil, "both yes and no"
+  end
+  local m = last_marker_value(t, "%a+")
+  if m and WORDS[m] then
+    return WORDS[m]
+  end
+  if m == "not" or m == "neither" then return nil, "negated answer" end
+  -- a negated answer word anywhere ("not yes", "isn't a yes") is a trap, not an answer
+  if t:find("%f[%a]not%s+a?%s*yes%f[%A]") or t:find("%f[%a]not%s+a?%s*no%f[%A]") then
+    return nil, "negated answer"
+  end
+  -- the response opens with yes/no: "Yes.", "No, because ...", "yes - ..."
+  local first = t:match("^%s*[%(%[\"']?%s*(%a+)%s*[%.,!;:%-%)\"']") or t:match("^%s*(%a+)%s*$")
+  if first and (first == "yes" or first == "no") then return first end
+  -- a line that is only yes/no (the last such line wins)
+  local found
+  for line in t:gmatch("[^\n]+") do
+    local w = line:match("^%s*[%(%[\"']?%s*(%a+)%s*[%.!%)\"']?%s*$")
+    if w and WORDS[w] then found = WORDS[w] end
+  end
+  if found then return found end
+  -- the last sentence ends with a bare answer: "..., so yes." / "therefore no."
+  local tail = t:match("[,;:]%s*(%a+)%s*[%.!]?%s*$") or t:match("%f[%a]so%s+(%a+)%s*[%.!]?%s*$") or
+    t:match("%f[%a]therefore%s+(%a+)%s*[%.!]?%s*$") or t:match("%f[%a]thus%s+(%a+)%s*[%.!]?%s*$")
+  if tail and (tail == "yes" or tail == "no") then return tail end
+  if refusal(t) then return nil, "refusal" end
+  return nil, "no answer found"
+end
+
+-- ---- numbers ----
+
+local NUMBER = "[%-%+]?%d*%.?%d+[eE]?[%-%+]?%d*"
+
+-- Reads one number token at the start of s: "0.35", "35%", "1/3", "-.2",
+-- "35 percent", "\frac{1}{3}". Returns value (percent applied) or nil.
+local function read_number(s)
+  local a, b = s:match("^\\d?frac%s*{%s*([%-%+]?%d+%.?%d*)%s*}%s*{%s*(%d+%.?%d*)%s*}")
+  if a then
+    local d = tonumber(b)
+    if d and d ~= 0 then return tonumber(a) / d end
+  end
+  local n, rest = s:match("^([%-%+]?%d*%.?%d+)(.*)$")
+  if not n then return nil end
+  local exp, rest2 = rest:match("^([eE][%-%+]?%d+)(.*)$")
+  if exp then n, rest = n .. exp, rest2 end
+  local den, rest3 = rest:match("^%s*/%s*(%d+%.?%d*)(.*)$")
+  local v = tonumber(n)
+  if not v then return nil end
+  if den then
+    local d = tonumber(den)
+    if not d or d == 0 then return nil end
+    return v / d
+  end
+  if rest:match("^%s*%%") or rest:match("^%s*percent") or rest:match("^%s*per cent") then return v / 100 end
+  return v
+end
+
+local function numbers_in(t)
+  local out = {}
+  local i = 1
+  while i <= #t do
+    local s, e = t:find("\\d?frac%s*{[^}]*}%s*{[^}]*}", i)
+    local s2 = t:find("[%-%+]?%d*%.?%d", i)
+    if s and (not s2 or s <= s2) then
+      local v = read_number(t:sub(s))
+      if v then out[#out + 1] = { pos = s, value = v } end
+      i = e + 1
+    elseif s2 then
+      -- a minus sign belongs to the number only when it is not a hyphen in a word
+      local start = s2
+      if t:sub(s2, s2):match("[%-%+]") and s2 > 1 and t:sub(s2 - 1, s2 - 1):match("[%w]") then start = s2 + 1 end
+      local v = read_number(t:sub(start))
+      local _, len = t:find("^[%-%+]?%d*%.?%d+[eE]?[%-%+]?%d*%s*/?%s*%d*%.?%d*%s*%%?", start)
+      if v then out[#out + 1] = { pos = start, value = v } end
+      i = (len or start) + 1
+    else
+      break
+    end
+  end
+  return out
+end
+
+--- A number from a response (percentages as fractions), or nil and the reason.
+function M.number(text)
+  if type(text) ~= "string" then return nil, "no response text" end
+  local t = normalise(text)
+  t = t:gsub("\226\136\146", "-")           -- U+2212 minus sign
+  t = t:gsub("(%d),(%d%d%d)%f[%D]", "%1%2") -- 1,000 -> 1000
+  if not t:find("%S") then return nil, "empty response" end
+  -- after the last explicit answer marker, the first number
+  local best_pos
+  for _, mk in ipairs(MARKERS) do
+    local init = 1
+    while true do
+      local s, e = t:find(mk, init)
+      if not s then break end
+      if not best_pos or e > best_pos then best_pos = e end
+      init = e + 1
+    end
+  end
+  for _, mk in ipairs({ "%f[%a]approximately%s*", "%f[%a]about%s*", "%f[%a]roughly%s*", "\226\137\136%s*" }) do
+    local s, e = t:find(mk)
+    while s do
+      if not best_pos or e > best_pos then best_pos = e end
+      s, e = t:find(mk, e + 1)
+    end
+  end
+  if best_pos then
+    local nums = numbers_in(t:sub(best_pos + 1))
+    if #nums > 0 then return nums[1].value end
+  end
+  local nums = numbers_in(t)
+  if #nums == 0 then
+    if refusal(t) then return nil, "refusal" end
+    return nil, "no number found"
+  end
+  return nums[#nums].value
+end
+
+-- ---- choices ----
+
+--- A choice label ("A".."Z") from a response, given the question's labels and,
+--- optionally, the text of each option (to accept "the answer is smoking").
+function M.choice(text, labels, texts)
+  if type(text) ~= "string" then return nil, "no response text" end
+  local t = normalise(text)
+  if not t:find("%S") then return nil, "empty response" end
+  local valid = {}
+  for _, l in ipairs(labels or {}) do valid[l:lower()] = l end
+  local m = last_marker_value(t, "%a")
+  if m and valid[m] then return valid[m] end
+  local opt = t:match(".*%f[%a]option%s+%(?(%a)%f[%A]")
+  if opt and valid[opt] then return valid[opt] end
+  local first = t:match("^%s*[%(%[]?%s*(%a)%s*[%)%]%.:]") or t:match("^%s*(%a)%s*$")
+  if first and valid[first] then return valid[first] end
+  -- exactly one label standing alone, like "(c)" or "c)"
+  local seen, count = nil, 0
+  for l in t:gmatch("%(%s*(%a)%s*%)") do
+    if valid[l] and seen ~= l then seen = l; count = count + 1 end
+  end
+  if count == 1 then return valid[seen] end
+  if texts then
+    local hit
+    for i, tx in ipairs(texts) do
+      if t:find(tx:lower(), 1, true) then
+        if hit then return nil, "several options named" end
+        hit = labels[i]
+      end
+    end
+    if hit then return hit end
+  end
+  if refusal(t) then return nil, "refusal" end
+  return nil, "no option found"
+end
+
+--- The parsed answer for a question, by its answer type.
+function M.extract(q, text)
+  local kind = q.answer_type
+  if kind == "yes_no" then return M.yes_no(text) end
+  if kind == "number" then return M.number(text) end
+  if kind == "choice" then
+    local labels, texts = q.choices, nil
+    if type(q.query) == "table" and type(q.query.choices) == "table" then
+      labels, texts = {}, {}
+      for i, c in ipairs(q.query.choices) do labels[i] = c.label; texts[i] = c.text end
+    end
+    return M.choice(text, labels or {}, texts)
+  end
+  return nil, ("unknown answer type '%s'"):format(tostring(kind))
+end
+
+--- Scores a response: { parsed = answer or nil, correct = bool or nil
+--- (nil when unparseable), score = 1 or 0, reason = why unparseable }.
+function M.score(q, text)
+  local parsed, reason = M.extract(q, text)
+  if parsed == nil then
+    return { parsed = nil, correct = nil, score = 0, reason = reason, unparseable = true }
+  end
+  local correct
+  if q.answer_type == "number" then
+    correct = type(q.ground_truth) == "number" and math.abs(parsed - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
+  else
+    correct = parsed == q.ground_truth
+  end
+  return { parsed = parsed, correct = correct, score = correct and 1 or 0 }
+end
+
+return M

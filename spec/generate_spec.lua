@@ -1,0 +1,162 @@
+-- SPDX-License-Identifier: MIT
+-- causal-eval generate and the benchmark families.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
+local bench = require "causal_eval.bench"
+local questions = require "causal_eval.questions"
+
+local FAMILIES = { "causal_attribution", "intervention", "counterfactual", "causal_chain", "confounding", "ladder", "corr2cause" }
+local REQUIRED = { "id", "family", "domain", "difficulty", "rung", "prompt", "answer_type", "ground_truth", "graph", "query" }
+
+local function lines(s)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(l)) end
+  return out
+end
+
+describe("benchmark families", function()
+  it("ships the seven families", function()
+    local list = bench.list()
+    table.sort(list)
+    local want = { table.unpack(FAMILIES) }
+    table.sort(want)
+    assert.are.same(want, list)
+  end)
+
+  for _, name in ipairs(FAMILIES) do
+    it(name .. " writes complete questions whose ground truth the solver confirms", function()
+      local fam = assert(bench.load(name))
+      local yes, no = 0, 0
+      for q in bench.generate(fam, assert(bench.options{}), 11, 60) do
+        for _, f in ipairs(REQUIRED) do assert.is_not_nil(q[f], name .. ": missing " .. f) end
+        assert.is_true(q.rung >= 1 and q.rung <= 3)
+        assert.matches("^" .. name .. "%-%x+$", q.id)
+        local ans = questions.solve(json.decode(json.encode(q)))
+        assert.are.equal(ans, q.ground_truth)
+        if q.answer_type == "number" then assert.is_number(q.tolerance) end
+        if q.answer_type == "choice" then assert.is_table(q.choices) end
+        if q.ground_truth == "yes" then yes = yes + 1 elseif q.ground_truth == "no" then no = no + 1 end
+        assert.is_true(#q.prompt > 80)
+      end
+      -- pairs are balanced exactly; a pair broken by a numeric or choice question is not
+      assert.is_true(math.abs(yes - no) <= 2 + (yes + no) // 10, ("%s: %d yes, %d no"):format(name, yes, no))
+    end)
+  end
+
+  it("applies the perturbations", function()
+    local fam = assert(bench.load("causal_attribution"))
+    local plain = bench.question(fam, assert(bench.options{ domain = "medical" }), 1, 0)
+    local renamed = bench.question(fam, assert(bench.options{ domain = "medical", perturb = { "renamed" } }), 1, 0)
+    local nonsense = bench.question(fam, assert(bench.options{ domain = "medical", perturb = { "nonsense" } }), 1, 0)
+    assert.matches("factor A", renamed.prompt, 1, true)
+    assert.not_matches("factor A", plain.prompt, 1, true)
+    assert.matches("being %l+", nonsense.prompt)
+    assert.are.same({ "renamed" }, renamed.perturbations)
+    -- anti-commonsense stories put late variables first
+    local anti = bench.question(fam, assert(bench.options{ domain = "medical", perturb = { "anti_commonsense" } }), 1, 0)
+    assert.are.same({ "anti_commonsense" }, anti.perturbations)
+    local para = bench.options{ perturb = { "paraphrase" } }
+    assert.truthy(para)
+    local bad, err = bench.options{ perturb = { "sideways" } }
+    assert.is_nil(bad)
+    assert.matches("unknown perturbation 'sideways'", err, 1, true)
+  end)
+
+  it("restricts difficulty and domain", function()
+    local fam = assert(bench.load("intervention"))
+    for q in bench.generate(fam, assert(bench.options{ difficulty = "hard", domain = "climate" }), 3, 10) do
+      assert.are.equal("hard", q.difficulty)
+      assert.are.equal("climate", q.domain)
+    end
+    assert.is_nil(bench.options{ difficulty = "extreme" })
+    assert.is_nil(bench.options{ domain = "astrology" })
+  end)
+end)
+
+describe("causal-eval generate", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("writes byte-identical output for the same arguments", function()
+    local a = H.run({ "generate", "all", "--n", "20", "--seed", "5" })
+    local b = H.run({ "generate", "all", "--n", "20", "--seed", "5" })
+    assert.are.equal(0, a.code, a.stderr)
+    assert.are.equal(a.stdout, b.stdout)
+    assert.are.equal(7 * 20, #lines(a.stdout))
+    local c = H.run({ "generate", "all", "--n", "20", "--seed", "6" })
+    assert.are_not.equal(a.stdout, c.stdout)
+  end)
+
+  it("keeps ids stable and makes a smaller run a prefix of a larger one", function()
+    local small = lines(H.run({ "generate", "ladder", "--n", "5", "--seed", "9" }).stdout)
+    local big = lines(H.run({ "generate", "ladder", "--n", "50", "--seed", "9" }).stdout)
+    for i = 1, 5 do assert.are.same(small[i], big[i]) end
+    local ids = {}
+    for _, q in ipairs(big) do
+      assert.is_nil(ids[q.id], "duplicate id " .. q.id)
+      ids[q.id] = true
+    end
+    -- pinned: the first question's id must not change between versions of the program
+    assert.are.equal(small[1].id, lines(H.run({ "generate", "ladder", "--n", "1", "--seed", "9" }).stdout)[1].id)
+  end)
+
+  it("balances yes and no within each family", function()
+    local qs = lines(H.run({ "generate", "causal_chain", "corr2cause", "--n", "200", "--seed", "2" }).stdout)
+    local counts = {}
+    for _, q in ipairs(qs) do
+      counts[q.family] = counts[q.family] or { yes = 0, no = 0 }
+      counts[q.family][q.ground_truth] = counts[q.family][q.ground_truth] + 1
+    end
+    for fam, c in pairs(counts) do assert.are.same({ yes = 100, no = 100 }, c, fam) end
+  end)
+
+  it("writes a file atomically and reports the counts", function()
+    local out = dir .. "/q.jsonl"
+    local r = H.run({ "generate", "confounding", "--n", "10", "-o", out })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("wrote 10 questions to " .. out, r.stderr, 1, true)
+    assert.are.equal(10, #lines(H.read(out)))
+    assert.is_nil(H.read(out .. ".tmp"))
+  end)
+
+  it("passes the perturbation and difficulty flags through", function()
+    local qs = lines(H.run({ "generate", "ladder", "--n", "4", "--renamed", "--paraphrase", "--difficulty", "easy" }).stdout)
+    for _, q in ipairs(qs) do
+      assert.are.same({ "renamed", "paraphrase" }, q.perturbations)
+      assert.are.equal("easy", q.difficulty)
+    end
+    qs = lines(H.run({ "generate", "ladder", "--n", "2", "--perturb", "nonsense,anti-commonsense" }).stdout)
+    assert.are.same({ "anti_commonsense", "nonsense" }, qs[1].perturbations)
+  end)
+
+  it("rejects unknown benchmarks, domains and perturbations", function()
+    local r = H.run({ "generate", "astrology" })
+    assert.are.equal(2, r.code)
+    assert.matches("unknown benchmark 'astrology'", r.stderr, 1, true)
+    r = H.run({ "generate", "ladder", "--domain", "space" })
+    assert.are.equal(2, r.code)
+    assert.matches("unknown domain 'space'", r.stderr, 1, true)
+    r = H.run({ "generate", "ladder", "--perturb", "upside_down" })
+    assert.are.equal(2, r.code)
+    assert.matches("unknown perturbation 'upside_down'", r.stderr, 1, true)
+    r = H.run({ "generate" })
+    assert.are.equal(2, r.code)
+    assert.matches("missing BENCH", r.stderr, 1, true)
+  end)
+
+  it("loads a family from a file", function()
+    local path = H.write(dir .. "/tiny.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "tiny", version = 1, generate = function(ctx)
+        local m = ctx:random_model({ nodes = { "A", "B" }, edges = { { "A", "B" } } })
+        return { model = m, prompt = "Does A cause B? Answer yes or no.", rung = 2,
+                 query = { type = "graph", relation = "causes", from = ctx.want == "yes" and "A" or "B", to = ctx.want == "yes" and "B" or "A" } }
+      end }
+    ]])
+    local r = H.run({ "generate", path, "--n", "4" })
+    assert.are.equal(0, r.code, r.stderr)
+    local qs = lines(r.stdout)
+    assert.are.equal("tiny", qs[1].family)
+  end)
+end)

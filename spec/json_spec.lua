@@ -1,0 +1,72 @@
+-- SPDX-License-Identifier: MIT
+local json = require "causal_eval.json"
+
+describe("causal_eval.json", function()
+  it("encodes with sorted keys, so equal values give equal bytes", function()
+    assert.are.equal('{"a":1,"b":[1,2,{"c":true,"d":null}],"z":"x"}',
+      json.encode({ z = "x", b = { 1, 2, { d = json.null, c = true } }, a = 1 }))
+    local t = {}
+    for i = 1, 50 do t["k" .. i] = i end
+    assert.are.equal(json.encode(t), json.encode(t))
+  end)
+
+  it("keeps integers and floats apart, with the shortest round-trip floats", function()
+    assert.are.equal("[1,1.0,0.1,0.30000000000000004,-0.0,1e-07,123456.789]",
+      json.encode({ 1, 1.0, 0.1, 0.1 + 0.2, -0.0, 1e-7, 123456.789 }))
+    local v = json.decode("[1, 1.0, 2.5e3, -7]")
+    assert.are.equal("integer", math.type(v[1]))
+    assert.are.equal("float", math.type(v[2]))
+    assert.are.equal(2500.0, v[3])
+    assert.are.equal(-7, v[4])
+    for _, x in ipairs({ 0.1, 1 / 3, math.pi, 1e300, 5e-324, -2.5, 0.07 }) do
+      assert.are.equal(x, json.decode(json.encode(x)))
+    end
+  end)
+
+  it("escapes strings and reads escapes, surrogate pairs included", function()
+    assert.are.equal('"a\\"b\\\\c\\n\\t\\u0001é"', json.encode('a"b\\c\n\t\1é'))
+    assert.are.equal("x\u{e9}\u{1F600}/", json.decode('"x\\u00e9\\ud83d\\ude00\\/"'))
+  end)
+
+  it("marks empty arrays and passes null through", function()
+    assert.are.equal('{"a":[],"b":{}}', json.encode({ a = json.array(), b = {} }))
+    local v = json.decode('{"a": null, "b": [null, 1]}')
+    assert.are.equal(json.null, v.a)
+    assert.are.equal(json.null, v.b[1])
+    assert.are.equal(json.null, require("cjson").null)
+  end)
+
+  it("reports where malformed input breaks, with the name given", function()
+    local cases = {
+      { '{"a": [1, 2,]}', "f.json:1:13: unexpected character" },
+      { '\n\n  {"a" 1}', "f.json:3:8: expected ':' after the key" },
+      { '[1, 2', "f.json:1:6: unterminated array" },
+      { '"abc', "f.json:1:1: unterminated string" },
+      { '{"a": 01}', "f.json:1:7: number with a leading zero" },
+      { '"\\ud800"', "f.json:1:2: lone UTF-16 surrogate in \\u escape" },
+      { '[1] x', "f.json:1:5: unexpected text after the value" },
+      { '', "f.json:1:1: unexpected end of input" },
+    }
+    for _, c in ipairs(cases) do
+      local v, err = json.decode(c[1], "f.json")
+      assert.is_nil(v)
+      assert.are.equal(c[2], err)
+    end
+  end)
+
+  it("raises on values JSON cannot hold, naming where they are", function()
+    assert.has_error(function() json.encode({ a = { print } }) end, "json.encode: a value of type function at .a[1]")
+    assert.has_error(function() json.encode({ x = 0 / 0 }) end, "json.encode: NaN or infinity (not JSON) at .x")
+    local cyc = {}
+    cyc.self = cyc
+    assert.has_error(function() json.encode(cyc) end)
+    assert.has_error(function() json.encode({ [true] = 1 }) end)
+  end)
+
+  it("round-trips a generated question", function()
+    local bench = require "causal_eval.bench"
+    local q = bench.question(assert(bench.load("intervention")), bench.options{}, 7, 3)
+    local s = json.encode(q)
+    assert.are.equal(s, json.encode(json.decode(s)))
+  end)
+end)

@@ -1,0 +1,146 @@
+-- SPDX-License-Identifier: MIT
+-- The engine through its Lua API, against values computed by hand.
+local scm = require "causal_eval.scm"
+
+local function close(a, b, tol) return math.abs(a - b) <= (tol or 1e-12) end
+
+describe("causal_eval.scm", function()
+  -- Z ~ 0.5; P(X=1|Z) = .2/.8; P(Y=1|Z,X) = [[.1,.5],[.3,.9]]
+  local function confounded()
+    return assert(scm.model{
+      graph = "Z->X, Z->Y, X->Y",
+      vars = { Z = 0.5, X = { 0.2, 0.8 }, Y = { { 0.1, 0.5 }, { 0.3, 0.9 } } },
+    })
+  end
+
+  it("builds from a graph string and tables in every accepted form", function()
+    local m = confounded()
+    assert.are.same({ "Z", "X", "Y" }, m:topo())
+    assert.are.same({ "Z", "X" }, m:parents("Y"))
+    assert.are.same({ 0.1, 0.5, 0.3, 0.9 }, m:table("Y"))
+    local m2 = assert(scm.model{ vars = {
+      { "Z", p = { 0.5 } },
+      { "X", parents = { "Z" }, p = function(z) return z == 1 and 0.8 or 0.2 end },
+      { "Y", parents = { "Z", "X" }, p = { 0.1, 0.5, 0.3, 0.9 } },
+    } })
+    assert.is_true(close(assert(m:ate("X", "Y")), assert(m2:ate("X", "Y"))))
+  end)
+
+  it("answers rung 1: marginals and conditionals", function()
+    local m = confounded()
+    assert.is_true(close(m:p{ X = 1 }, 0.5))
+    assert.is_true(close(m:p{ Y = 1 }, 0.5 * (0.8 * 0.1 + 0.2 * 0.5) + 0.5 * (0.2 * 0.3 + 0.8 * 0.9)))
+    assert.is_true(close(m:p({ Y = 1 }, { X = 1 }), 0.82))
+    assert.is_true(close(m:p({ Y = 1 }, { X = 0 }), 0.14))
+    assert.is_true(close(m:p({ Z = 1 }, { X = 1 }), 0.8))
+    assert.is_true(close(m:p({ Y = 1, X = 1 }), 0.41))
+  end)
+
+  it("answers rung 2: interventions and the ATE", function()
+    local m = confounded()
+    assert.is_true(close(m:p({ Y = 1 }, nil, { X = 1 }), 0.7))
+    assert.is_true(close(m:p({ Y = 1 }, nil, { X = 0 }), 0.2))
+    assert.is_true(close(assert(m:ate("X", "Y")), 0.5))
+    assert.is_true(close(m:p({ Z = 1 }, nil, { X = 1 }), 0.5)) -- intervening cuts X's causes
+    assert.is_true(close(m:p({ Y = 1 }, { Z = 1 }, { X = 1 }), 0.9))
+  end)
+
+  it("answers rung 3: ETT, natural effects and counterfactuals", function()
+    local m = confounded()
+    assert.is_true(close(assert(m:ett("X", "Y")), 0.8 * 0.6 + 0.2 * 0.4))
+    -- mediation X -> M -> Y, X -> Y: NDE = sum_m P(m|X=0) [P(y|1,m) - P(y|0,m)]
+    local med = assert(scm.model{
+      graph = "X->M, X->Y, M->Y",
+      vars = { X = 0.5, M = { 0.3, 0.7 }, Y = { { 0.1, 0.4 }, { 0.5, 0.8 } } },
+    })
+    local nde = 0.7 * (0.5 - 0.1) + 0.3 * (0.8 - 0.4)
+    local nie = (0.4 - 0.1) * (0.7 - 0.3)
+    assert.is_true(close(assert(med:nde("X", "Y")), nde))
+    assert.is_true(close(assert(med:nie("X", "Y")), nie))
+    assert.is_true(close(assert(med:ate("X", "Y")), nde + nie)) -- Y is additive in X and M here
+    -- probability of necessity in the monotone threshold model: (P(y) - P(y_x')) / P(x, y)
+    local pn = assert(scm.model{ graph = "X->Y", vars = { X = 0.5, Y = { 0.2, 0.6 } } })
+    local v = assert(pn:counterfactual{ event = { Y = 0 }, ["do"] = { X = 0 }, given = { X = 1, Y = 1 } })
+    assert.is_true(close(v, 2 / 3))
+  end)
+
+  it("solves deterministic equations and their counterfactuals", function()
+    local m = assert(scm.model{ vars = {
+      { "A", p = 0.5 }, { "B", p = 0.5 },
+      { "X", eq = "A or B" },
+      { "Y", eq = "X and not B" },
+    } })
+    assert.are.same({ "A", "B" }, m:parents("X"))
+    local world = assert(m:solve({ A = 1, B = 0 }))
+    assert.are.same({ A = 1, B = 0, X = 1, Y = 1 }, world)
+    local cf = assert(m:solve({ A = 1, B = 0 }, { X = 0 }))
+    assert.are.equal(0, cf.Y)
+    assert.are.equal(0, assert(m:counterfactual{ event = { Y = 1 }, ["do"] = { X = 0 }, given = { A = 1, B = 0 } }))
+  end)
+
+  it("answers graph questions", function()
+    local m = confounded()
+    assert.is_true(m:backdoor("X", "Y", { "Z" }))
+    assert.is_false(m:backdoor("X", "Y", {}))
+    assert.is_false(m:dsep("X", "Y", { "Z" }))
+    assert.are.same({ "X", "Z" }, (function() local a = m:ancestors("Y") table.sort(a) return a end)())
+    assert.are.same({ "Y" }, m:descendants("X"))
+    local fd = assert(scm.model{ graph = "U->X, U->Y, X->M, M->Y" })
+    assert.is_true(fd:frontdoor("X", "Y", { "M" }))
+    assert.are.same({ "M" }, fd:mediators("X", "Y"))
+    local iv = assert(scm.model{ graph = "Z->X, X->Y, U->X, U->Y" })
+    assert.is_true(iv:instrument("Z", "X", "Y"))
+    assert.is_false(iv:instrument("U", "X", "Y"))
+    local coll = assert(scm.model{ graph = "A->C, B->C" })
+    assert.are.same({ { "A", "C", "B" } }, coll:colliders())
+    assert.is_true(coll:dsep("A", "B", {}))
+    assert.is_false(coll:dsep("A", "B", { "C" }))
+  end)
+
+  it("finds the Markov equivalence class", function()
+    local chain = assert(scm.model{ graph = "A->B, B->C" })
+    local cp = chain:cpdag()
+    assert.are.equal(0, #cp.directed)
+    assert.are.equal(2, #cp.undirected)
+    assert.are.equal(3, #assert(chain:mec()))
+    local v = assert(scm.model{ graph = "A->C, B->C, C->D" })
+    local cpv = v:cpdag()
+    assert.are.equal(3, #cpv.directed)
+    assert.are.equal(1, #assert(v:mec()))
+  end)
+
+  it("reports bad models with the variable at fault", function()
+    local m, err = scm.model{ graph = "X->Y, Y->X" }
+    assert.is_nil(m)
+    assert.matches("cycle: ", err, 1, true)
+    m, err = scm.model{ vars = { X = 0.5, Y = { parents = { "Q" }, p = { 0.1, 0.2 } } } }
+    assert.is_nil(m)
+    assert.are.equal("scm: variable 'Y': unknown parent 'Q'", err)
+    m, err = scm.model{ graph = "X->Y", vars = { X = 0.5, Y = { 0.1, 0.2, 0.3 } } }
+    assert.matches("variable 'Y': table has 3 entries, expected 2", err, 1, true)
+    m, err = scm.model{ graph = "X->Y", vars = { X = 1.5, Y = { 0.1, 0.2 } } }
+    assert.matches("variable 'X': P(X=1) = 1.5 is outside [0, 1]", err, 1, true)
+    assert.has_error(function() scm.model{ graph = "X -> -> Y" } end)
+  end)
+
+  it("raises on unknown names in queries and returns nil on impossible evidence", function()
+    local m = confounded()
+    assert.has_error(function() m:p{ W = 1 } end, "unknown variable 'W'")
+    local z = assert(scm.model{ graph = "X->Y", vars = { X = 0, Y = { 0.1, 0.2 } } })
+    local v, err = z:p({ Y = 1 }, { X = 1 })
+    assert.is_nil(v)
+    assert.matches("probability zero", err, 1, true)
+  end)
+
+  it("handles 24 variables by streaming the enumeration", function()
+    local vars = {}
+    for i = 1, 24 do
+      vars[i] = { name = "v" .. i, parents = i > 1 and { "v" .. (i - 1) } or {}, p = i > 1 and { 0.1, 0.9 } or { 0.5 } }
+    end
+    local m = assert(scm.from_list(vars))
+    local v = assert(m:p({ v24 = 1 }, { v1 = 1 }))
+    assert.is_true(close(v, (1 + 0.8 ^ 23) / 2, 1e-13))
+    vars[25] = { name = "v25", parents = {}, p = { 0.5 } }
+    assert.has_error(function() scm.from_list(vars) end, "bad argument #1 to 'new' (a model has 1 to 24 variables)")
+  end)
+end)
