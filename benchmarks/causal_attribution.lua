@@ -66,40 +66,43 @@ return bench.family{
     local order = topo(nodes, edges)
     if not order then return nil end
     local m = ctx:random_model({ nodes = order, edges = edges }, { lo = 0.1, hi = 0.9 })
-    local words = ctx:label(order)
-    local a, b = words.A, words.B
-    local units = ctx.domain.units
-    local parts = {
-      ("A study of %s found the following causal relationships, and no others: "):format(units),
-      ctx:describe_edges(m, words),
-    }
-    local d
-    if shape.select then
-      local c = words[shape.select]
-      d = assert(m:p({ B = 1 }, { A = 1, [shape.select] = 1 })) - assert(m:p({ B = 1 }, { A = 0, [shape.select] = 1 }))
-      parts[#parts + 1] = (" The study only looked at %s that %s. Among them, those that %s were %s likely to be ones that %s."):format(
-        units, c.yes, a.yes, d >= 0 and "more" or "less", b.yes)
-    elseif ctx.adversarial or ctx:chance(0.5) then
-      d = assert(m:p({ B = 1 }, { A = 1 })) - assert(m:p({ B = 1 }, { A = 0 }))
-      if math.abs(d) >= 0.01 then
-        parts[#parts + 1] = (" In the data, %s that %s are %s likely to be ones that %s (%s against %s)."):format(
-          units, a.yes, d > 0 and "more" or "less", b.yes,
-          bench.pct(assert(m:p({ B = 1 }, { A = 1 }))), bench.pct(assert(m:p({ B = 1 }, { A = 0 }))))
+    local function render()
+      local words = ctx:label(order)
+      local a, b = words.A, words.B
+      local units = ctx.domain.units
+      local parts = {
+        ("A study of %s found the following causal relationships, and no others: "):format(units),
+        ctx:describe_edges(m, words),
+      }
+      local d
+      if shape.select then
+        local c = words[shape.select]
+        d = assert(m:p({ B = 1 }, { A = 1, [shape.select] = 1 })) - assert(m:p({ B = 1 }, { A = 0, [shape.select] = 1 }))
+        parts[#parts + 1] = (" The study only looked at %s that %s. Among them, those that %s were %s likely to be ones that %s."):format(
+          units, c.yes, a.yes, d >= 0 and "more" or "less", b.yes)
+      elseif ctx.adversarial or ctx:text_chance(0.5) then
+        local p1, p0 = assert(m:p({ B = 1 }, { A = 1 })), assert(m:p({ B = 1 }, { A = 0 }))
+        d = p1 - p0
+        if math.abs(d) >= 0.01 then
+          parts[#parts + 1] = (" In the data, %s that %s are %s likely to be ones that %s (%s against %s)."):format(
+            units, a.yes, d > 0 and "more" or "less", b.yes, bench.pct(p1), bench.pct(p0))
+        end
       end
+      if ctx.adversarial then
+        parts[#parts + 1] = (" Many experts take this association as proof that %s drives %s."):format(a.name, b.name)
+      end
+      parts[#parts + 1] = " " .. ctx:wording({
+        ("Does %s have a causal effect on %s?"):format(a.name, b.name),
+        ("Is %s a cause of %s?"):format(a.name, b.name),
+        ("Would changing %s change %s?"):format(a.name, b.name),
+      })
+      parts[#parts + 1] = " Answer yes or no."
+      local variables = {}
+      for n, w in pairs(words) do variables[n] = w.name end
+      return table.concat(parts), variables
     end
-    if ctx.adversarial then
-      parts[#parts + 1] = (" Many experts take this association as proof that %s drives %s."):format(a.name, b.name)
-    end
-    parts[#parts + 1] = " " .. ctx:wording({
-      ("Does %s have a causal effect on %s?"):format(a.name, b.name),
-      ("Is %s a cause of %s?"):format(a.name, b.name),
-      ("Would changing %s change %s?"):format(a.name, b.name),
-    })
-    parts[#parts + 1] = " Answer yes or no."
-    local variables = {}
-    for n, w in pairs(words) do variables[n] = w.name end
     return {
-      model = m, prompt = table.concat(parts), rung = 2, variables = variables, structure = name,
+      model = m, rung = 2, structure = name, render = render,
       query = { type = "graph", relation = "causes", from = "A", to = "B" },
     }
   end,

@@ -40,35 +40,41 @@ return bench.family{
     local order = m0:topo()
     m0:close()
     local m = ctx:random_model({ nodes = order, edges = edges })
-    local words = ctx:label(order)
     local u, units = ctx.domain.unit, ctx.domain.units
     local want = ctx.want == "yes"
-    local query, question, rung = nil, nil, 2
-    local tables = ""
+    local query, rung = nil, 2
+    local ask -- what the text needs: a function of the words
+    local core = m.core
+    local bit = {}
+    for _, v in ipairs(order) do bit[v] = 1 << m:id(v) end
     if kind == "ancestor" then
       local pairs_ = {}
       for i = 1, #order do for j = 1, #order do
-        if i ~= j and m:directed_path(order[i], order[j]) == want then pairs_[#pairs_ + 1] = { order[i], order[j] } end
+        if i ~= j and core:directed_path(bit[order[i]], bit[order[j]]) == want then pairs_[#pairs_ + 1] = { order[i], order[j] } end
       end end
       if #pairs_ == 0 then m:close() return nil end
       local p = ctx:pick(pairs_)
       query = { type = "graph", relation = "causes", from = p[1], to = p[2] }
-      question = ("Does %s affect %s, directly or through other variables?"):format(words[p[1]].name, words[p[2]].name)
+      ask = function(words)
+        return ("Does %s affect %s, directly or through other variables?"):format(words[p[1]].name, words[p[2]].name)
+      end
     elseif kind == "blocking" then
       local cands = {}
       for i = 1, #order do for j = i + 1, #order do
         local a, b = order[i], order[j]
-        if m:directed_path(a, b) then
+        if core:directed_path(bit[a], bit[b]) then
           for _, z in ipairs(order) do
-            if z ~= a and z ~= b and m:dsep(a, b, { z }) == want then cands[#cands + 1] = { a, b, z } end
+            if z ~= a and z ~= b and core:dsep(bit[a], bit[b], bit[z]) == want then cands[#cands + 1] = { a, b, z } end
           end
         end
       end end
       if #cands == 0 then m:close() return nil end
       local c = ctx:pick(cands)
       query = { type = "graph", relation = "independent", a = c[1], b = c[2], given = json.array({ c[3] }) }
-      question = ("Among %s that all share the same value of %s, are %s and %s statistically independent?"):format(
-        units, words[c[3]].name, words[c[1]].name, words[c[2]].name)
+      ask = function(words)
+        return ("Among %s that all share the same value of %s, are %s and %s statistically independent?"):format(
+          units, words[c[3]].name, words[c[1]].name, words[c[2]].name)
+      end
     elseif kind == "mediator" then
       local a, b = order[1], order[#order]
       if not m:directed_path(a, b) then m:close() return nil end
@@ -79,31 +85,38 @@ return bench.family{
       if #cands == 0 then m:close() return nil end
       local v = ctx:pick(cands)
       query = { type = "graph", relation = "mediator", from = a, to = b, var = v }
-      question = ("Does some of the effect of %s on %s pass through %s?"):format(words[a].name, words[b].name, words[v].name)
+      ask = function(words)
+        return ("Does some of the effect of %s on %s pass through %s?"):format(words[a].name, words[b].name, words[v].name)
+      end
     else -- direct / indirect effect signs in a mediation triangle (rung 3)
       m:close()
       local g = { nodes = { "V1", "V2", "V3" }, edges = { { "V1", "V2" }, { "V1", "V3" }, { "V2", "V3" } } }
       m = ctx:random_model(g)
-      words = ctx:label(m:topo())
+      order = m:topo()
       rung = 3
       local effect = kind == "direct" and "nde" or "nie"
       local v = assert(m[effect](m, "V1", "V3"))
       if math.abs(v) < 0.02 then m:close() return nil end
       local up = (v > 0) == want
       query = { type = "effect_sign", effect = effect, treatment = "V1", outcome = "V3", direction = up and "increase" or "decrease" }
-      tables = " " .. ctx:describe_tables(m, words)
-      if effect == "nde" then
-        question = ("If %s stayed as it would be without %s, would %s still %s the chance that a %s %s?"):format(
-          words.V2.name, words.V1.name, words.V1.name, up and "raise" or "lower", u, words.V3.yes)
-      else
-        question = ("Does %s %s the chance that a %s %s through its effect on %s alone?"):format(
+      ask = function(words)
+        local tables = ctx:describe_tables(m, words) .. " "
+        if effect == "nde" then
+          return tables .. ("If %s stayed as it would be without %s, would %s still %s the chance that a %s %s?"):format(
+            words.V2.name, words.V1.name, words.V1.name, up and "raise" or "lower", u, words.V3.yes)
+        end
+        return tables .. ("Does %s %s the chance that a %s %s through its effect on %s alone?"):format(
           words.V1.name, up and "raise" or "lower", u, words.V3.yes, words.V2.name)
       end
     end
-    local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
-      ctx:describe_edges(m, words) .. tables .. " " .. question .. " Answer yes or no."
-    local variables = {}
-    for nn, w in pairs(words) do variables[nn] = w.name end
-    return { model = m, prompt = prompt, query = query, rung = rung, variables = variables, query_kind = kind }
+    local function render()
+      local words = ctx:label(order)
+      local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
+        ctx:describe_edges(m, words) .. " " .. ask(words) .. " Answer yes or no."
+      local variables = {}
+      for nn, w in pairs(words) do variables[nn] = w.name end
+      return prompt, variables
+    end
+    return { model = m, query = query, rung = rung, query_kind = kind, render = render }
   end,
 }

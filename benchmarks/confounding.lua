@@ -25,41 +25,51 @@ return bench.family{
     local want = ctx.want == "yes"
     if kind == "which" or kind == "valid_set" then
       local m = ctx:random_model(ROLE_GRAPH, { graph_only = true })
-      local words = ctx:label(m:topo())
       local x, y = "V2", "V4"
-      local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
-        ctx:describe_edges(m, words) .. " "
-      local query
+      local intro = function(words)
+        return ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
+          ctx:describe_edges(m, words) .. " "
+      end
+      local function vars_of(words)
+        local variables = {}
+        for n, w in pairs(words) do variables[n] = w.name end
+        return variables
+      end
       if kind == "which" then
         local opts = { "V1", "V3", "V5", "V6" }
         ctx:shuffle(opts)
-        local choices, lines = {}, {}
+        local choices, labels = {}, {}
         for i, v in ipairs(opts) do
-          choices[i] = { label = LETTERS[i], text = words[v].name,
-                         query = { type = "graph", relation = "common_cause", a = x, b = y, via = v } }
-          lines[i] = LETTERS[i] .. ") " .. words[v].name
+          choices[i] = { label = LETTERS[i], query = { type = "graph", relation = "common_cause", a = x, b = y, via = v } }
+          labels[i] = LETTERS[i]
         end
-        query = { type = "choice", choices = choices }
-        prompt = prompt .. ("Which of these confounds the effect of %s on %s? %s. Answer with the letter of one option."):format(
-          words[x].name, words[y].name, table.concat(lines, "; "))
-        local variables = {}
-        for n, w in pairs(words) do variables[n] = w.name end
-        return { model = m, prompt = prompt, query = query, rung = 2, variables = variables, query_kind = kind,
-                 choices = json.array((function() local c = {} for i, ch in ipairs(choices) do c[i] = ch.label end return c end)()) }
+        local function render()
+          local words = ctx:label(m:topo())
+          local lines = {}
+          for i, v in ipairs(opts) do
+            choices[i].text = words[v].name
+            lines[i] = LETTERS[i] .. ") " .. words[v].name
+          end
+          return intro(words) .. ("Which of these confounds the effect of %s on %s? %s. Answer with the letter of one option."):format(
+            words[x].name, words[y].name, table.concat(lines, "; ")), vars_of(words)
+        end
+        return { model = m, query = { type = "choice", choices = choices }, rung = 2, query_kind = kind,
+                 choices = json.array(labels), render = render }
       end
       local sets = { {}, { "V1" }, { "V3" }, { "V5" }, { "V1", "V3" }, { "V1", "V5" }, { "V1", "V6" }, { "V6" } }
       ctx:shuffle(sets)
       local chosen
       for _, s in ipairs(sets) do if m:backdoor(x, y, s) == want then chosen = s break end end
-      local names = {}
-      for i, v in ipairs(chosen) do names[i] = words[v].name end
-      query = { type = "graph", relation = "backdoor", treatment = x, outcome = y, set = json.array(chosen) }
-      prompt = prompt .. ("To estimate the causal effect of %s on %s from observational data, is it valid to %s? Answer yes or no."):format(
-        words[x].name, words[y].name,
-        #chosen == 0 and "compare the groups without adjusting for anything" or ("adjust for " .. bench.join(names)))
-      local variables = {}
-      for n, w in pairs(words) do variables[n] = w.name end
-      return { model = m, prompt = prompt, query = query, rung = 2, variables = variables, query_kind = kind }
+      local function render()
+        local words = ctx:label(m:topo())
+        local names = {}
+        for i, v in ipairs(chosen) do names[i] = words[v].name end
+        return intro(words) .. ("To estimate the causal effect of %s on %s from observational data, is it valid to %s? Answer yes or no."):format(
+          words[x].name, words[y].name,
+          #chosen == 0 and "compare the groups without adjusting for anything" or ("adjust for " .. bench.join(names))), vars_of(words)
+      end
+      return { model = m, rung = 2, query_kind = kind, render = render,
+               query = { type = "graph", relation = "backdoor", treatment = x, outcome = y, set = json.array(chosen) } }
     end
     -- Simpson's paradox: Z -> X, Z -> Y, X -> Y with the pooled association reversed
     local m, ate, naive
@@ -79,28 +89,31 @@ return bench.family{
       m = nil
     end
     if not m then return nil end
-    local words = ctx:label(m:topo())
-    local Z, X, Y = words.Z, words.X, words.Y
     local up = (ate > 0) == want
-    local function rate(given) return bench.pct(assert(m:p({ Y = 1 }, given))) end
-    local prompt = ("In a study of %s, %s affects both whether a %s %s and whether it %s, and %s also affects %s directly. No other causal links exist. "):format(
-      units, Z.name, u, X.yes, Y.yes, X.name, Y.name) ..
-      ("A %s %s with probability %s. "):format(u, Z.yes, bench.pct(m:table("Z")[1])) ..
-      ("If a %s %s, it %s with probability %s, and if it %s, with probability %s. "):format(
-        u, Z.yes, X.yes, bench.pct(m:table("X")[2]), Z.no, bench.pct(m:table("X")[1])) ..
-      ("When a %s %s: if it %s, the probability that it %s is %s; if it %s, %s. "):format(
-        u, Z.yes, X.yes, Y.yes, rate({ Z = 1, X = 1 }), X.no, rate({ Z = 1, X = 0 })) ..
-      ("When a %s %s: if it %s, the probability that it %s is %s; if it %s, %s. "):format(
-        u, Z.no, X.yes, Y.yes, rate({ Z = 0, X = 1 }), X.no, rate({ Z = 0, X = 0 }))
-    if ctx.adversarial or ctx:chance(0.5) then
-      prompt = prompt .. ("Pooling all %s, the probability that a %s %s is %s among those that %s and %s among those that %s. "):format(
-        units, u, Y.yes, rate({ X = 1 }), X.yes, rate({ X = 0 }), X.no)
+    local function render()
+      local words = ctx:label(m:topo())
+      local Z, X, Y = words.Z, words.X, words.Y
+      local function rate(given) return bench.pct(assert(m:p({ Y = 1 }, given))) end
+      local prompt = ("In a study of %s, %s affects both whether a %s %s and whether it %s, and %s also affects %s directly. No other causal links exist. "):format(
+        units, Z.name, u, X.yes, Y.yes, X.name, Y.name) ..
+        ("A %s %s with probability %s. "):format(u, Z.yes, bench.pct(m:table("Z")[1])) ..
+        ("If a %s %s, it %s with probability %s, and if it %s, with probability %s. "):format(
+          u, Z.yes, X.yes, bench.pct(m:table("X")[2]), Z.no, bench.pct(m:table("X")[1])) ..
+        ("When a %s %s: if it %s, the probability that it %s is %s; if it %s, %s. "):format(
+          u, Z.yes, X.yes, Y.yes, rate({ Z = 1, X = 1 }), X.no, rate({ Z = 1, X = 0 })) ..
+        ("When a %s %s: if it %s, the probability that it %s is %s; if it %s, %s. "):format(
+          u, Z.no, X.yes, Y.yes, rate({ Z = 0, X = 1 }), X.no, rate({ Z = 0, X = 0 }))
+      if ctx.adversarial or ctx:text_chance(0.5) then
+        prompt = prompt .. ("Pooling all %s, the probability that a %s %s is %s among those that %s and %s among those that %s. "):format(
+          units, u, Y.yes, rate({ X = 1 }), X.yes, rate({ X = 0 }), X.no)
+      end
+      prompt = prompt .. ("If we intervened so that a %s %s, would that %s the probability that it %s? Answer yes or no."):format(
+        u, X.yes, up and "increase" or "decrease", Y.yes)
+      local variables = {}
+      for n, w in pairs(words) do variables[n] = w.name end
+      return prompt, variables
     end
-    prompt = prompt .. ("If we intervened so that a %s %s, would that %s the probability that it %s? Answer yes or no."):format(
-      u, X.yes, up and "increase" or "decrease", Y.yes)
-    local variables = {}
-    for n, w in pairs(words) do variables[n] = w.name end
-    return { model = m, prompt = prompt, rung = 2, variables = variables, query_kind = kind,
+    return { model = m, rung = 2, query_kind = kind, render = render,
              query = { type = "effect_sign", effect = "ate", treatment = "X", outcome = "Y", direction = up and "increase" or "decrease" } }
   end,
 }

@@ -8,19 +8,6 @@ local bench = require "causal_eval.bench"
 
 local LETTERS = { "A", "B", "C", "D", "E", "F" }
 
-local function subsets(list)
-  local out = { {} }
-  for _, v in ipairs(list) do
-    local n = #out
-    for i = 1, n do
-      local s = { table.unpack(out[i]) }
-      s[#s + 1] = v
-      out[#out + 1] = s
-    end
-  end
-  return out
-end
-
 local HYPOTHESES = {
   parent = function(a, b) return ("%s directly causes %s."):format(a, b) end,
   child = function(a, b) return ("%s directly causes %s."):format(b, a) end,
@@ -48,47 +35,62 @@ return bench.family{
     for i, e in ipairs(g.edges) do edges[i] = { rename[e[1]], rename[e[2]] } end
     local nodes = { table.unpack(LETTERS, 1, n) }
     local m = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
-    -- every statement of (conditional) (in)dependence, as a faithful distribution shows them
-    local lines = {}
-    for i = 1, n do
-      for j = i + 1, n do
-        local a, b = nodes[i], nodes[j]
-        local rest = {}
-        for _, v in ipairs(nodes) do if v ~= a and v ~= b then rest[#rest + 1] = v end end
-        if m:dsep(a, b, {}) then lines[#lines + 1] = ("%s is independent of %s."):format(a, b)
-        else lines[#lines + 1] = ("%s correlates with %s."):format(a, b) end
-        for _, s in ipairs(subsets(rest)) do
-          if #s > 0 and m:dsep(a, b, s) then
-            lines[#lines + 1] = ("%s and %s are independent given %s."):format(a, b, bench.join(s))
-          end
-        end
-      end
-    end
-    -- a hypothesis whose truth over the class is the wanted answer
+    -- a hypothesis whose truth over the class is the wanted answer: candidates
+    -- in random order, checked until one fits
     local cands = {}
-    local want = ctx.want == "yes"
-    local questions = require "causal_eval.questions"
     for _, rel in ipairs(RELS) do
       for i = 1, n do for j = 1, n do
         if i ~= j then
-          local a, b = nodes[i], nodes[j]
-          local tries = { { a = a, b = b } }
           if rel == "collider" then
-            tries = {}
-            for k = 1, n do if k ~= i and k ~= j and i < j then tries[#tries + 1] = { a = a, b = b, var = nodes[k] } end end
-          end
-          for _, t in ipairs(tries) do
-            local q = { type = "mec", relation = rel, a = t.a, b = t.b, var = t.var }
-            if (questions.SOLVERS.mec(m, q) == "yes") == want then cands[#cands + 1] = q end
+            if i < j then
+              for k = 1, n do
+                if k ~= i and k ~= j then cands[#cands + 1] = { type = "mec", relation = rel, a = nodes[i], b = nodes[j], var = nodes[k] } end
+              end
+            end
+          else
+            cands[#cands + 1] = { type = "mec", relation = rel, a = nodes[i], b = nodes[j] }
           end
         end
       end end
     end
-    if #cands == 0 then m:close() return nil end
-    local query = ctx:pick(cands)
-    local hyp = HYPOTHESES[query.relation](query.a, query.b, query.var)
-    local prompt = ("Suppose there is a closed system of %d variables, %s. All the statistical relations among them are as follows. %s Hypothesis: %s Do the statistical relations imply the hypothesis? Answer yes or no."):format(
-      n, bench.join(nodes), table.concat(lines, " "), hyp)
-    return { model = m, prompt = prompt, query = query, rung = 2, variables = {}, query_kind = query.relation }
+    ctx:shuffle(cands)
+    local want = ctx.want == "yes"
+    local solve_mec = require("causal_eval.questions").SOLVERS.mec
+    local query
+    for _, q in ipairs(cands) do
+      if (solve_mec(m, q) == "yes") == want then query = q break end
+    end
+    if not query then m:close() return nil end
+    local function render()
+      -- every statement of (conditional) (in)dependence, as a faithful distribution shows them
+      local lines = {}
+      local core = m.core
+      for i = 1, n do
+        for j = i + 1, n do
+          local a, b = nodes[i], nodes[j]
+          local rest = {}
+          for k = 1, n do if k ~= i and k ~= j then rest[#rest + 1] = k end end
+          local ma, mb = 1 << m:id(a), 1 << m:id(b)
+          if core:dsep(ma, mb, 0) then lines[#lines + 1] = a .. " is independent of " .. b .. "."
+          else lines[#lines + 1] = a .. " correlates with " .. b .. "." end
+          for sub = 1, (1 << #rest) - 1 do
+            local mask, names = 0, {}
+            for r = 1, #rest do
+              if sub & (1 << (r - 1)) ~= 0 then
+                mask = mask | (1 << m:id(nodes[rest[r]]))
+                names[#names + 1] = nodes[rest[r]]
+              end
+            end
+            if core:dsep(ma, mb, mask) then
+              lines[#lines + 1] = a .. " and " .. b .. " are independent given " .. bench.join(names) .. "."
+            end
+          end
+        end
+      end
+      local hyp = HYPOTHESES[query.relation](query.a, query.b, query.var)
+      return ("Suppose there is a closed system of %d variables, %s. All the statistical relations among them are as follows. %s Hypothesis: %s Do the statistical relations imply the hypothesis? Answer yes or no."):format(
+        n, bench.join(nodes), table.concat(lines, " "), hyp), {}
+    end
+    return { model = m, query = query, rung = 2, query_kind = query.relation, render = render }
   end,
 }

@@ -65,23 +65,26 @@ return bench.family{
       local d = { [x] = 1 - factual }
       local yv = assert(m:counterfactual{ event = { [y] = 1 }, ["do"] = d, given = given }) >= 0.5 and 1 or 0
       local ask = (yv == 1) == (ctx.want == "yes") and 1 or 0
-      local words = ctx:label(order)
-      words.__unit = u
-      local lines = {}
-      for _, n in ipairs(order) do if rules[n] then lines[#lines + 1] = rule_text(rules[n], words, n) end end
-      local ev = {}
-      for _, r in ipairs(roots) do ev[#ev + 1] = given[r] == 1 and words[r].yes or words[r].no end
-      local prompt = ("In this world the following rules hold for every %s, without exception: %s We look at one %s that %s. "):format(
-        u, table.concat(lines, " "), u, bench.join(ev)) ..
-        ctx:wording({
-          ("Had it been one that %s, would it be one that %s?"):format(d[x] == 1 and words[x].yes or words[x].no,
-            ask == 1 and words[y].yes or words[y].no),
-          ("Suppose we go back and make it one that %s. Would it then be one that %s?"):format(
-            d[x] == 1 and words[x].yes or words[x].no, ask == 1 and words[y].yes or words[y].no),
-        }) .. " Answer yes or no."
-      local variables = {}
-      for n, w in pairs(words) do if n ~= "__unit" then variables[n] = w.name end end
-      return { model = m, prompt = prompt, rung = 3, variables = variables, query_kind = kind,
+      local function render()
+        local words = ctx:label(order)
+        words.__unit = u
+        local lines = {}
+        for _, n in ipairs(order) do if rules[n] then lines[#lines + 1] = rule_text(rules[n], words, n) end end
+        local ev = {}
+        for _, r in ipairs(roots) do ev[#ev + 1] = given[r] == 1 and words[r].yes or words[r].no end
+        local prompt = ("In this world the following rules hold for every %s, without exception: %s We look at one %s that %s. "):format(
+          u, table.concat(lines, " "), u, bench.join(ev)) ..
+          ctx:wording({
+            ("Had it been one that %s, would it be one that %s?"):format(d[x] == 1 and words[x].yes or words[x].no,
+              ask == 1 and words[y].yes or words[y].no),
+            ("Suppose we go back and make it one that %s. Would it then be one that %s?"):format(
+              d[x] == 1 and words[x].yes or words[x].no, ask == 1 and words[y].yes or words[y].no),
+          }) .. " Answer yes or no."
+        local variables = {}
+        for n, w in pairs(words) do if n ~= "__unit" then variables[n] = w.name end end
+        return prompt, variables
+      end
+      return { model = m, rung = 3, query_kind = kind, render = render,
                query = { type = "counterfactual_value", var = y, value = ask, ["do"] = d, given = given } }
     end
     if kind == "ett" then
@@ -93,14 +96,17 @@ return bench.family{
       local v = assert(m:ett(x, y))
       if math.abs(v) < 0.02 then m:close() return nil end
       local more = (v < 0) == (ctx.want == "yes") -- Y more likely had X been 0 <=> effect on the treated < 0
-      local words = ctx:label(order)
-      local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
-        ctx:describe_edges(m, words) .. " " .. ctx:describe_tables(m, words) ..
-        (" Take the %s that %s. Had they not, would they be %s likely to be ones that %s? Answer yes or no."):format(
-          units, words[x].yes, more and "more" or "less", words[y].yes)
-      local variables = {}
-      for n, w in pairs(words) do variables[n] = w.name end
-      return { model = m, prompt = prompt, rung = 3, variables = variables, query_kind = kind,
+      local function render()
+        local words = ctx:label(order)
+        local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
+          ctx:describe_edges(m, words) .. " " .. ctx:describe_tables(m, words) ..
+          (" Take the %s that %s. Had they not, would they be %s likely to be ones that %s? Answer yes or no."):format(
+            units, words[x].yes, more and "more" or "less", words[y].yes)
+        local variables = {}
+        for n, w in pairs(words) do variables[n] = w.name end
+        return prompt, variables
+      end
+      return { model = m, rung = 3, query_kind = kind, render = render,
                query = { type = "effect_sign", effect = "ett", treatment = x, outcome = y,
                          direction = more and "decrease" or "increase" } }
     end
@@ -114,15 +120,18 @@ return bench.family{
     if not (ty[1] < ty[3] and ty[2] < ty[4] and ty[1] <= ty[2] and ty[3] <= ty[4]) then return nil end
     local m = ctx:random_model({ nodes = { "V1", "V2", "V3" }, edges = { { "V1", "V3" }, { "V2", "V3" } } },
       { tables = { V1 = { ctx:prob(0.2, 0.8) }, V2 = { pw }, V3 = ty } })
-    local words = ctx:label(m:topo())
     local x, y = "V1", "V3"
-    local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
-      ctx:describe_edges(m, words) .. " " .. ctx:describe_tables(m, words) ..
-      (" Assume that %s never makes it less likely that a %s %s, for any single %s. A %s %s and %s. What is the probability that it would not be one that %s had it not been one that %s? Give a number between 0 and 1."):format(
-        words[x].name, u, words[y].yes, u, u, words[x].yes, words[y].yes, words[y].yes, words[x].yes)
-    local variables = {}
-    for n, wd in pairs(words) do variables[n] = wd.name end
-    return { model = m, prompt = prompt, rung = 3, variables = variables, query_kind = kind,
+    local function render()
+      local words = ctx:label(m:topo())
+      local prompt = ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
+        ctx:describe_edges(m, words) .. " " .. ctx:describe_tables(m, words) ..
+        (" Assume that %s never makes it less likely that a %s %s, for any single %s. A %s %s and %s. What is the probability that it would not be one that %s had it not been one that %s? Give a number between 0 and 1."):format(
+          words[x].name, u, words[y].yes, u, u, words[x].yes, words[y].yes, words[y].yes, words[x].yes)
+      local variables = {}
+      for n, wd in pairs(words) do variables[n] = wd.name end
+      return prompt, variables
+    end
+    return { model = m, rung = 3, query_kind = kind, render = render,
              query = { type = "counterfactual", event = { [y] = 0 }, ["do"] = { [x] = 0 }, given = { [x] = 1, [y] = 1 } } }
   end,
 }

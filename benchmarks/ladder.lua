@@ -30,11 +30,12 @@ local BACKADJ = {
   IV = { { "V1" }, {} }, arrowhead = { {}, { "V3" } }, diamond = { {}, { "V3" } }, diamondcut = { { "V3" }, {} },
 }
 
-local function nodes_in_order(edges)
-  local m = assert(scm.model{ graph = edges })
-  local order = m:topo()
+-- each shape's edges and topological order, worked out once
+for _, spec in pairs(GRAPHS) do
+  spec.parsed = scm.parse_graph(spec.edges)
+  local m = assert(scm.model{ graph = spec.parsed })
+  spec.order = { table.unpack(m:topo()) }
   m:close()
-  return order
 end
 
 -- deterministic equations as gates, so they can be said in words
@@ -133,9 +134,7 @@ return bench.family{
     local shape = ctx:pick(SHAPES)
     local spec = GRAPHS[shape]
     local kind = ctx:pick(spec.queries)
-    local edges = scm.parse_graph(spec.edges)
-    local order = nodes_in_order(edges)
-    local words = ctx:label(order)
+    local edges, order = spec.parsed, spec.order
     local m, eqs
     if kind == "det" then
       eqs = {}
@@ -161,9 +160,8 @@ return bench.family{
       if math.abs(v) < (threshold or 0) or v == 0 then return ctx:chance(0.5) end
       return (v > 0) == want_yes
     end
-    local info = { mediators = {} }
-    for _, v in ipairs(m:mediators("X", "Y")) do info.mediators[#info.mediators + 1] = words[v].name end
-    local query, facts, pos
+    local info = {}
+    local query, pos, roots, d
     if kind == "marginal" then
       pos = polarity(assert(m:p{ Y = 1 }) - 0.5)
       query = { type = "prob_compare", relation = pos and ">" or "<", left = { event = { Y = 1 } }, right = { value = 0.5 } }
@@ -189,28 +187,36 @@ return bench.family{
       query = { type = "prob_compare", relation = pos and ">" or "<",
                 left = { event = { Y = 1 }, given = { X = 1, V3 = 1 } }, right = { event = { Y = 1 }, given = { V3 = 1 } } }
     elseif kind == "det" then
-      local roots = {}
+      roots = {}
       for _, r in ipairs(m:roots()) do if r ~= "X" then roots[r] = ctx:int(0, 1) end end
-      local d = { X = ctx:int(0, 1) }
+      d = { X = ctx:int(0, 1) }
       local yv = assert(m:counterfactual{ event = { Y = 1 }, ["do"] = d, given = roots }) >= 0.5 and 1 or 0
       pos = (yv == 1) == want_yes
       query = { type = "counterfactual_value", var = "Y", value = pos and 1 or 0, ["do"] = d, given = roots }
-      local lines = {}
-      for _, n in ipairs(order) do if eqs[n] then lines[#lines + 1] = gate_text(eqs[n], words, n) end end
-      local ev = {}
-      for r, v in pairs(roots) do ev[#ev + 1] = v == 1 and words[r].yes or words[r].no end
-      table.sort(ev)
-      facts = table.concat(lines, " ") .. (#ev > 0 and (" We know that the " .. ctx.domain.unit .. " " .. bench.join(ev) .. ".") or "")
-      info.question = ("Suppose the %s %s instead. Would it then be one that %s?"):format(
-        ctx.domain.unit, d.X == 1 and words.X.yes or words.X.no, pos and words.Y.yes or words.Y.no)
     end
     info.pos = pos
-    local intro = ("Consider %s in a closed world where only the following causal relations hold: "):format(ctx.domain.units)
-    local prompt = intro .. ctx:describe_edges(m, words) .. " " .. (facts or ctx:describe_tables(m, words)) ..
-      " " .. (info.question or q_text(ctx, words, kind, info)) .. " Answer yes or no."
-    local variables = {}
-    for n, w in pairs(words) do variables[n] = w.name end
-    return { model = m, prompt = prompt, query = query, rung = RUNG[kind], variables = variables,
-             graph_shape = shape, query_kind = kind }
+    local function render()
+      local words = ctx:label(order)
+      info.mediators = {}
+      for _, v in ipairs(m:mediators("X", "Y")) do info.mediators[#info.mediators + 1] = words[v].name end
+      local facts
+      if kind == "det" then
+        local lines = {}
+        for _, n in ipairs(order) do if eqs[n] then lines[#lines + 1] = gate_text(eqs[n], words, n) end end
+        local ev = {}
+        for r, v in pairs(roots) do ev[#ev + 1] = v == 1 and words[r].yes or words[r].no end
+        table.sort(ev)
+        facts = table.concat(lines, " ") .. (#ev > 0 and (" We know that the " .. ctx.domain.unit .. " " .. bench.join(ev) .. ".") or "")
+        info.question = ("Suppose the %s %s instead. Would it then be one that %s?"):format(
+          ctx.domain.unit, d.X == 1 and words.X.yes or words.X.no, pos and words.Y.yes or words.Y.no)
+      end
+      local intro = ("Consider %s in a closed world where only the following causal relations hold: "):format(ctx.domain.units)
+      local prompt = intro .. ctx:describe_edges(m, words) .. " " .. (facts or ctx:describe_tables(m, words)) ..
+        " " .. (info.question or q_text(ctx, words, kind, info)) .. " Answer yes or no."
+      local variables = {}
+      for n, w in pairs(words) do variables[n] = w.name end
+      return prompt, variables
+    end
+    return { model = m, query = query, rung = RUNG[kind], graph_shape = shape, query_kind = kind, render = render }
   end,
 }

@@ -260,63 +260,80 @@ void ce_dag_cpdag(const ce_dag *g, ce_pdag *out) {
   }
 }
 
-/* v-structures of directed edges in a PDAG, as a sorted key list for comparing */
-static int pattern_key(const ce_dag *g, int (*vs)[3], int max) {
-  return ce_dag_vstructures(g, vs, max);
+/* Backtracking over the undirected edges: after each orientation the partial
+ * graph must stay acyclic and must not gain a v-structure (two arrows into a
+ * node from non-adjacent tails), so dead branches end early. A class with
+ * 10 undirected edges takes tens of steps, not 2^10 full checks. */
+typedef struct {
+  const ce_pdag *p;
+  int k, eu[CE_DAG_MAX * CE_DAG_MAX / 2], ev[CE_DAG_MAX * CE_DAG_MAX / 2];
+  ce_dag g;
+  uint32_t adj[CE_DAG_MAX];
+  long max, visited;
+  int stop;
+  int (*fn)(const ce_dag *g, void *ud);
+  void *ud;
+} enum_state;
+
+/* adding u -> v: a new v-structure at v? (the original ones are all directed
+ * in the CPDAG and already present) */
+static int new_vstructure(const enum_state *st, int u, int v) {
+  uint32_t others = st->g.pa[v] & ~CE_BIT(u);
+  return (others & ~st->adj[u]) != 0;
 }
 
-static int same_vstructures(const ce_dag *a, const ce_pdag *p) {
-  ce_dag d;
-  ce_dag_init(&d, p->n);
-  for (int v = 0; v < p->n; v++) d.pa[v] = p->pa[v];
-  int va[CE_DAG_MAX * CE_DAG_MAX][3], vb[CE_DAG_MAX * CE_DAG_MAX][3];
-  int na = pattern_key(a, va, CE_DAG_MAX * CE_DAG_MAX);
-  int nb = 0;
-  /* unshielded colliders of p's directed edges, adjacency taken in the full skeleton */
-  for (int c = 0; c < p->n; c++)
-    for (uint32_t ma = p->pa[c]; ma; ma &= ma - 1)
-      for (uint32_t mb = ma & (ma - 1); mb; mb &= mb - 1) {
-        int x = lowest(ma), y = lowest(mb);
-        if (pdag_adj(p, x) & CE_BIT(y)) continue;
-        if (nb < CE_DAG_MAX * CE_DAG_MAX) {
-          vb[nb][0] = x;
-          vb[nb][1] = c;
-          vb[nb][2] = y;
-        }
-        nb++;
-      }
-  if (na != nb) return 0;
-  for (int i = 0; i < na; i++) { /* both lists come out in the same (c, a, b) order */
-    if (va[i][0] != vb[i][0] || va[i][1] != vb[i][1] || va[i][2] != vb[i][2]) return 0;
+/* adding u -> v closes a cycle when v already reaches u */
+static int reaches(const ce_dag *g, int from, int to) {
+  uint32_t seen = CE_BIT(from), frontier = CE_BIT(from);
+  while (frontier) {
+    uint32_t next = 0;
+    for (int w = 0; w < g->n; w++)
+      if (g->pa[w] & frontier) next |= CE_BIT(w);
+    if (next & CE_BIT(to)) return 1;
+    frontier = next & ~seen;
+    seen |= next;
   }
-  return 1;
+  return 0;
+}
+
+static void enum_rec(enum_state *st, int i) {
+  if (st->stop || st->visited >= st->max) return;
+  if (i == st->k) {
+    st->visited++;
+    if (st->fn && st->fn(&st->g, st->ud)) st->stop = 1;
+    return;
+  }
+  for (int dir = 0; dir < 2 && !st->stop; dir++) {
+    int u = dir ? st->ev[i] : st->eu[i], v = dir ? st->eu[i] : st->ev[i];
+    if (new_vstructure(st, u, v) || reaches(&st->g, v, u)) continue;
+    st->g.pa[v] |= CE_BIT(u);
+    enum_rec(st, i + 1);
+    st->g.pa[v] &= ~CE_BIT(u);
+  }
 }
 
 long ce_pdag_enumerate(const ce_pdag *p, long max, int (*fn)(const ce_dag *g, void *ud), void *ud) {
-  int eu[CE_DAG_MAX * CE_DAG_MAX / 2], ev[CE_DAG_MAX * CE_DAG_MAX / 2], k = 0;
+  enum_state st;
+  memset(&st, 0, sizeof st);
+  st.p = p;
+  st.max = max;
+  st.fn = fn;
+  st.ud = ud;
   for (int u = 0; u < p->n; u++)
     for (uint32_t m = p->und[u]; m; m &= m - 1) {
       int v = lowest(m);
       if (u < v) {
-        if (k >= 24) return -1;
-        eu[k] = u;
-        ev[k] = v;
-        k++;
+        if (st.k >= 24) return -1;
+        st.eu[st.k] = u;
+        st.ev[st.k] = v;
+        st.k++;
       }
     }
-  long visited = 0;
-  for (uint32_t mask = 0; mask < (1u << k) && visited < max; mask++) {
-    ce_dag g;
-    ce_dag_init(&g, p->n);
-    for (int v = 0; v < p->n; v++) g.pa[v] = p->pa[v];
-    for (int i = 0; i < k; i++) {
-      if (mask & (1u << i)) g.pa[ev[i]] |= CE_BIT(eu[i]);
-      else g.pa[eu[i]] |= CE_BIT(ev[i]);
-    }
-    if (ce_dag_topo(&g, NULL, NULL, NULL) != 0) continue;
-    if (!same_vstructures(&g, p)) continue;
-    visited++;
-    if (fn && fn(&g, ud)) break;
+  ce_dag_init(&st.g, p->n);
+  for (int v = 0; v < p->n; v++) {
+    st.g.pa[v] = p->pa[v];
+    st.adj[v] = pdag_adj(p, v);
   }
-  return visited;
+  enum_rec(&st, 0);
+  return st.visited;
 }

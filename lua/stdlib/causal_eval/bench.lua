@@ -8,10 +8,14 @@
 --     generate = function(ctx)            -- one question; ctx.want is "yes" or "no"
 --       local m = ctx:random_model(ctx:random_dag(ctx:size()))
 --       ...
---       return { model = m, prompt = "...", query = { type = "effect_sign", ... }, rung = 2 }
+--       return { model = m, query = { type = "effect_sign", ... }, rung = 2,
+--                render = function() return "the prompt", { V1 = "smoking" } end }
 --     end,
 --   }
 --
+-- render (or a plain `prompt` string) writes the prompt and the variables' words;
+-- it runs after the content is fixed, drawing from ctx.text, and is skipped
+-- for content-only generation.
 -- The kit turns what generate returns into a complete question: exact ground
 -- truth from causal_eval.questions.solve, a stable id, the graph and tables,
 -- metadata. Question i depends only on (family, version, options, seed, i):
@@ -116,11 +120,17 @@ end
 local Ctx = {}
 Ctx.__index = Ctx
 
+-- Content draws (graph, tables, query) come from ctx.rng; the words of the
+-- prompt from ctx.text, a separate stream. So a question's content is the same
+-- whether or not its prompt is rendered (generate --no-prompt), and a change of
+-- wording never changes the ground truth.
 function Ctx:int(a, b) return self.rng:int(a, b) end
 function Ctx:chance(p) return self.rng:bernoulli(p) end
 function Ctx:pick(list) return self.rng:pick(list) end
 function Ctx:shuffle(list) return self.rng:shuffle(list) end
 function Ctx:flag(name) return self.perturb[name] == true end
+function Ctx:text_chance(p) return self.text:bernoulli(p) end
+function Ctx:text_pick(list) return self.text:pick(list) end
 
 --- A probability in [lo, hi] with two decimals: prompts show exactly the
 --- numbers the model uses.
@@ -211,9 +221,10 @@ local SYLLABLES = { "bl", "gr", "zo", "qu", "fi", "mo", "tr", "ve", "ka", "lu", 
 local VOWELS = { "a", "e", "i", "o", "u", "ee", "oo" }
 
 function Ctx:nonsense_word()
+  local t = self.text
   local w = {}
-  for _ = 1, self.rng:int(2, 3) do w[#w + 1] = self:pick(SYLLABLES) .. self:pick(VOWELS) end
-  return table.concat(w) .. self:pick({ "p", "k", "x", "n", "m", "z" })
+  for _ = 1, t:int(2, 3) do w[#w + 1] = t:pick(SYLLABLES) .. t:pick(VOWELS) end
+  return table.concat(w) .. t:pick({ "p", "k", "x", "n", "m", "z" })
 end
 
 --- Words for nodes (a list in topological order): { [node] = {name, yes, no} }.
@@ -240,7 +251,7 @@ function Ctx:label(nodes)
   end
   local pool = {}
   for _, v in ipairs(self.domain.vars) do pool[#pool + 1] = v end
-  self:shuffle(pool)
+  self.text:shuffle(pool)
   local chosen = {}
   for i = 1, #nodes do chosen[i] = pool[i] end
   table.sort(chosen, function(a, b)
@@ -259,7 +270,7 @@ end
 --- One of several wordings: the first, unless the paraphrase flag asks for
 --- any of them.
 function Ctx:wording(variants)
-  if self:flag("paraphrase") then return self:pick(variants) end
+  if self:flag("paraphrase") then return self.text:pick(variants) end
   return variants[1]
 end
 
@@ -275,7 +286,7 @@ function Ctx:describe_edges(m, words)
   local out = {}
   local paraphrase = self:flag("paraphrase")
   for i, e in ipairs(m:edges()) do
-    local form = paraphrase and self:pick(EDGE_FORMS) or EDGE_FORMS[1]
+    local form = paraphrase and self.text:pick(EDGE_FORMS) or EDGE_FORMS[1]
     out[i] = form(words[e[1]].name, words[e[2]].name)
   end
   return table.concat(out, " ")
@@ -342,7 +353,8 @@ end
 --- Validates generation options; returns normalised options or nil, message.
 function M.options(opts)
   local stories = require "benchmarks.stories"
-  local o = { difficulty = opts.difficulty, domain = opts.domain, perturb = {}, adversarial = opts.adversarial and true or false }
+  local o = { difficulty = opts.difficulty, domain = opts.domain, perturb = {}, adversarial = opts.adversarial and true or false,
+              render = opts.render }
   if o.difficulty and not M.SIZES[o.difficulty] then
     return nil, ("unknown difficulty '%s' (easy, medium, hard)"):format(o.difficulty)
   end
@@ -358,22 +370,43 @@ function M.options(opts)
   return o
 end
 
+-- What stays the same for every question of one (family, options, seed):
+-- worked out once per run.
+local function run_state(fam, opts, seed)
+  local cache = opts._runs
+  if not cache then
+    cache = setmetatable({}, { __mode = "k" })
+    opts._runs = cache
+  end
+  local per_fam = cache[fam]
+  if not per_fam then
+    per_fam = {}
+    cache[fam] = per_fam
+  end
+  local st = per_fam[seed]
+  if st then return st end
+  local perturb = {}
+  for _, p in ipairs(M.PERTURBATIONS) do if opts.perturb and opts.perturb[p] then perturb[#perturb + 1] = p end end
+  local key = fam.name .. "|" .. fam.version .. "|" .. canonical_options(opts) .. "|" .. seed
+  st = { key = key .. "|", base = rng.hash(key), perturbations = json.array(perturb),
+         stories = require "benchmarks.stories", perturb = opts.perturb or {} }
+  per_fam[seed] = st
+  return st
+end
+
 --- Generates question index (0-based) of a family. Returns the question table.
 function M.question(fam, opts, seed, index)
-  local stories = require "benchmarks.stories"
-  local key = ("%s|%d|%s|%d"):format(fam.name, fam.version, canonical_options(opts), seed)
-  local base = rng.hash(key)
+  local st = run_state(fam, opts, seed)
+  local stories, base = st.stories, st.base
   -- balanced answers: one "yes" and one "no" per pair, order from the pair's stream
-  local pair = rng.new(base, 2 * (index // 2) + 1)
-  local first_yes = pair:bernoulli(0.5)
+  local first_yes = rng.new(base, 2 * (index // 2) + 1):bernoulli(0.5)
   local want_yes = (index % 2 == 0) == first_yes
-  local stream = rng.new(base, 2 * index)
   local ctx = setmetatable({
-    rng = stream, index = index, seed = seed,
+    rng = rng.new(base, 2 * index), index = index, seed = seed,
     want = want_yes and "yes" or "no",
-    perturb = opts.perturb or {}, adversarial = opts.adversarial,
+    perturb = st.perturb, adversarial = opts.adversarial,
   }, Ctx)
-  local q, answer, value, err
+  local q, answer, value
   for attempt = 1, M.MAX_ATTEMPTS do
     ctx.difficulty = opts.difficulty or ctx:pick(M.DIFFICULTIES)
     ctx.domain_name = opts.domain or ctx:pick(stories.ORDER)
@@ -394,13 +427,23 @@ function M.question(fam, opts, seed, index)
     end
   end
   if not q then error(("family %s: question %d: generate returned nothing"):format(fam.name, index), 0) end
+  if q.render then
+    -- the prompt is written last, from its own text stream, unless the caller
+    -- asked for content only
+    if opts.render ~= false then
+      ctx.text = rng.new(base ~ 0x5bd1e995, index)
+      local prompt, variables = q.render()
+      q.prompt = prompt
+      q.variables = variables or q.variables
+    end
+    q.render = nil
+  end
+  if opts.render == false then q.prompt, q.variables = nil, nil end
   q.model_obj:close()
   q.model_obj = nil
   q.ground_truth = answer
   if q.answer_type == "number" then q.tolerance = q.tolerance or questions.TOLERANCE end
-  local perturb = {}
-  for _, p in ipairs(M.PERTURBATIONS) do if ctx.perturb[p] then perturb[#perturb + 1] = p end end
-  q.perturbations = json.array(perturb)
+  q.perturbations = st.perturbations
   q.adversarial = ctx.adversarial or nil
   q.family = fam.name
   q.version = fam.version
@@ -408,7 +451,7 @@ function M.question(fam, opts, seed, index)
   q.seed = seed
   q.domain = q.domain or ctx.domain_name
   q.difficulty = q.difficulty or ctx.difficulty
-  q.id = ("%s-%s"):format(fam.name, rng.hex(key .. "|" .. index))
+  q.id = fam.name .. "-" .. rng.hex(st.key .. index)
   if not q.rung then error(("family %s: question %d has no rung"):format(fam.name, index), 0) end
   return q
 end

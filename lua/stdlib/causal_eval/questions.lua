@@ -145,51 +145,79 @@ function RELATIONS.collider(m, a)
 end
 
 -- Relations over the Markov equivalence class (corr2cause): true when they
--- hold in every DAG of the class. Each DAG is a list of edges; these small
--- walks avoid building an engine model per DAG.
-local function children_of(edges)
-  local ch = {}
-  for _, e in ipairs(edges) do
-    ch[e[1]] = ch[e[1]] or {}
-    ch[e[1]][#ch[e[1]] + 1] = e[2]
-  end
-  return ch
+-- hold in every DAG of the class. Each DAG comes from the engine as parent
+-- bitmasks; the walks below stay on bitmasks (a class can hold 120 DAGs and
+-- a generator asks dozens of hypotheses of it).
+local function mec_dags(m)
+  local dags = m._mec_masks -- the class is a property of the graph: once per model
+  if dags then return dags end
+  local err
+  dags, err = m.core:mec_masks(100000)
+  if not dags then return nil, err end
+  m._mec_masks = dags
+  return dags
 end
 
+-- a directed path s -> ... -> t (1-based indices) that avoids the node avoid
 local function reaches(ch, s, t, avoid)
-  local seen, stack = { [s] = true }, { s }
-  while #stack > 0 do
-    local v = table.remove(stack)
-    for _, c in ipairs(ch[v] or {}) do
-      if c == t then return true end
-      if c ~= avoid and not seen[c] then
-        seen[c] = true
-        stack[#stack + 1] = c
-      end
+  local tbit, abit = 1 << (t - 1), avoid and (1 << (avoid - 1)) or 0
+  local seen, frontier = 0, ch[s]
+  while frontier ~= 0 do
+    if frontier & tbit ~= 0 then return true end
+    frontier = frontier & ~abit & ~seen
+    seen = seen | frontier
+    local nxt = 0
+    local f = frontier
+    local v = 1
+    while f ~= 0 do
+      if f & 1 ~= 0 then nxt = nxt | ch[v] end
+      f = f >> 1
+      v = v + 1
     end
+    frontier = nxt & ~seen
   end
   return false
 end
 
-local function has_edge(edges, a, b)
-  for _, e in ipairs(edges) do if e[1] == a and e[2] == b then return true end end
-  return false
-end
-
-local function dag_relation(edges, names, rel, a)
-  local ch = children_of(edges)
-  if rel == "parent" then return has_edge(edges, a.a, a.b) end
-  if rel == "child" then return has_edge(edges, a.b, a.a) end
-  if rel == "ancestor" then return reaches(ch, a.a, a.b) end
-  if rel == "descendant" then return reaches(ch, a.b, a.a) end
+-- rel over one DAG of the class, the variables given as 1-based indices
+local function dag_relation(d, rel, ia, ib, ic, n)
+  if rel == "parent" then return d.pa[ib] & (1 << (ia - 1)) ~= 0 end
+  if rel == "child" then return d.pa[ia] & (1 << (ib - 1)) ~= 0 end
+  if rel == "ancestor" then return reaches(d.ch, ia, ib) end
+  if rel == "descendant" then return reaches(d.ch, ib, ia) end
   if rel == "confounder" then
-    for _, z in ipairs(names) do
-      if z ~= a.a and z ~= a.b and reaches(ch, z, a.a, a.b) and reaches(ch, z, a.b, a.a) then return true end
+    for z = 1, n do
+      if z ~= ia and z ~= ib and reaches(d.ch, z, ia, ib) and reaches(d.ch, z, ib, ia) then return true end
     end
     return false
   end
-  if rel == "collider" then return has_edge(edges, a.a, a.var) and has_edge(edges, a.b, a.var) end
-  error(("unknown mec relation '%s'"):format(tostring(rel)), 0)
+  -- collider: a -> c <- b
+  local c = d.pa[ic]
+  return c & (1 << (ia - 1)) ~= 0 and c & (1 << (ib - 1)) ~= 0
+end
+
+local MEC_RELATIONS = { parent = true, child = true, ancestor = true, descendant = true, confounder = true, collider = true }
+
+-- What every DAG of the class agrees on, as masks (1-based): parents and
+-- descendants common to all of them. One pass over the class answers the
+-- parent, child, ancestor, descendant and collider relations of every pair.
+local function mec_common(m, dags)
+  local c = m._mec_common
+  if c then return c end
+  local n = #m.names
+  local pa, de = {}, {}
+  local all = (1 << n) - 1
+  for v = 1, n do pa[v], de[v] = all, all end
+  for _, d in ipairs(dags) do
+    local dp, dd = d.pa, d.de
+    for v = 1, n do
+      pa[v] = pa[v] & dp[v]
+      de[v] = de[v] & dd[v]
+    end
+  end
+  c = { pa = pa, de = de }
+  m._mec_common = c
+  return c
 end
 
 local function yes(b) return b and "yes" or "no" end
@@ -268,20 +296,32 @@ function SOLVERS.adjust_compare(m, qu)
 end
 
 function SOLVERS.mec(m, qu)
-  local dags = m._mec -- the class is a property of the graph: computed once per model
-  if not dags then
-    local err
-    dags, err = m:mec(100000)
-    if not dags then return nil, err end
-    m._mec = dags
+  local rel = qu.relation
+  if not MEC_RELATIONS[rel] then return nil, ("query.relation: unknown mec relation '%s'"):format(tostring(rel)) end
+  local function index(name, field)
+    local i = type(name) == "string" and m.index[name]
+    if not i then error(("query.%s: unknown variable '%s'"):format(field, tostring(name)), 0) end
+    return i + 1
   end
-  local all = true
-  for _, edges in ipairs(dags) do
-    local ok, v = pcall(dag_relation, edges, m.names, qu.relation, qu)
-    if not ok then return nil, "query: " .. tostring(v) end
-    if not v then all = false break end
+  local ia, ib = index(qu.a, "a"), index(qu.b, "b")
+  local ic = rel == "collider" and index(qu.var, "var") or nil
+  local dags, err = mec_dags(m)
+  if not dags then return nil, err end
+  if rel ~= "confounder" then
+    local c = mec_common(m, dags)
+    local v
+    if rel == "parent" then v = c.pa[ib] & (1 << (ia - 1)) ~= 0
+    elseif rel == "child" then v = c.pa[ia] & (1 << (ib - 1)) ~= 0
+    elseif rel == "ancestor" then v = c.de[ia] & (1 << (ib - 1)) ~= 0
+    elseif rel == "descendant" then v = c.de[ib] & (1 << (ia - 1)) ~= 0
+    else v = c.pa[ic] & (1 << (ia - 1)) ~= 0 and c.pa[ic] & (1 << (ib - 1)) ~= 0 end
+    return yes(v), #dags
   end
-  return yes(all), #dags
+  local n = #m.names
+  for _, d in ipairs(dags) do
+    if not dag_relation(d, rel, ia, ib, ic, n) then return "no", #dags end
+  end
+  return "yes", #dags
 end
 
 function SOLVERS.choice(m, qu)
@@ -333,16 +373,20 @@ function M.answer_type(qu)
 end
 
 --- Serialises a model for a question: variables in topological order.
+local EMPTY = json.array({})
+
+--- The question fields of a model: graph {nodes, edges} and the list of
+--- variables {name, parents, p} in topological order (p nil: graph only).
+--- They share the model's read-only tables rather than copying them.
 function M.model_fields(m)
+  local topo, vars, index = m:topo(), m.vars, m.index
   local list = {}
-  for _, name in ipairs(m:topo()) do
-    list[#list + 1] = { name = name, parents = json.array(m:parents(name)), p = m:table(name) }  -- p nil: graph only
+  for i, name in ipairs(topo) do
+    local v = vars[index[name] + 1]
+    local pa = v.parents
+    list[i] = { name = name, parents = #pa == 0 and EMPTY or pa, p = v.p }
   end
-  local nodes = {}
-  for _, name in ipairs(m:topo()) do nodes[#nodes + 1] = name end
-  local edges = {}
-  for _, e in ipairs(m:edges()) do edges[#edges + 1] = e end
-  return { nodes = nodes, edges = json.array(edges) }, list
+  return { nodes = topo, edges = json.array(m:edges()) }, list
 end
 
 --- Checks a stored answer against the recomputed one.

@@ -22,6 +22,7 @@ stable; yes/no answers are balanced within each family. BENCH is a family name
     { "--renamed", help = "variables named by letters" },
     { "--paraphrase", help = "vary the wording of templates" },
     { "--adversarial", help = "adversarial variants where a family has them" },
+    { "--no-prompt", help = "content only: graph, tables, query and ground truth, no prompt text (render your own)" },
     { "-o", "--output", arg = "FILE", help = "write to FILE (atomically) instead of standard output" },
   },
   positionals = { { "BENCH", multiple = true, help = "benchmark families" } },
@@ -61,7 +62,8 @@ function M.options(args)
   for _, flag in ipairs({ "anti_commonsense", "nonsense", "renamed", "paraphrase" }) do
     if args[flag] then perturb[#perturb + 1] = flag end
   end
-  return bench.options{ difficulty = args.difficulty, domain = args.domain, perturb = perturb, adversarial = args.adversarial }
+  return bench.options{ difficulty = args.difficulty, domain = args.domain, perturb = perturb, adversarial = args.adversarial,
+                        render = not args.no_prompt }
 end
 
 function M.run(argv, cli)
