@@ -27,6 +27,7 @@ test: build
 
 bench: build
 	bash tools/bench/startup.sh $(BUILD)/causal-eval
+	$(BUILD)/causal-eval tools/bench/generate.lua 5000 5
 
 fuzz: deps
 	bash tools/fuzz/run.sh 60

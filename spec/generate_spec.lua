@@ -145,6 +145,27 @@ describe("causal-eval generate", function()
     assert.matches("missing BENCH", r.stderr, 1, true)
   end)
 
+  it("runs the complete example of docs/authoring.md, and validate agrees with it", function()
+    local out = dir .. "/iv.jsonl"
+    local r = H.run({ "generate", H.root .. "/docs/examples/instrument.lua", "--n", "20", "-o", out })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("instrument 10 yes / 10 no", r.stderr, 1, true)
+    r = H.run({ "validate", out, "--strict" })
+    assert.are.equal(0, r.code, r.stdout)
+  end)
+
+  it("writes the same content without prompts (--no-prompt)", function()
+    local full = lines(H.run({ "generate", "intervention", "--n", "6", "--seed", "4" }).stdout)
+    local bare = lines(H.run({ "generate", "intervention", "--n", "6", "--seed", "4", "--no-prompt" }).stdout)
+    for i = 1, 6 do
+      assert.is_nil(bare[i].prompt)
+      assert.are.equal(full[i].id, bare[i].id)
+      assert.are.same(full[i].model, bare[i].model)
+      assert.are.same(full[i].query, bare[i].query)
+      assert.are.equal(full[i].ground_truth, bare[i].ground_truth)
+    end
+  end)
+
   it("loads a family from a file", function()
     local path = H.write(dir .. "/tiny.lua", [[
       local bench = require "causal_eval.bench"
