@@ -9,6 +9,7 @@ int luaopen_causal_eval_lineedit(lua_State *L);
 int luaopen_causal_eval_pty(lua_State *L);
 int luaopen_causal_eval_rng(lua_State *L);
 int luaopen_causal_eval_json(lua_State *L);
+int luaopen_causal_eval_http(lua_State *L);
 int luaopen_causal_eval_scm_core(lua_State *L);
 
 const ce_native_module ce_native_modules[] = {
@@ -17,6 +18,7 @@ const ce_native_module ce_native_modules[] = {
   {"causal_eval.lineedit", luaopen_causal_eval_lineedit},
   {"causal_eval.pty", luaopen_causal_eval_pty},
   {"causal_eval.json", luaopen_causal_eval_json},
+  {"causal_eval.http", luaopen_causal_eval_http},
   {"causal_eval.rng", luaopen_causal_eval_rng},
   {"causal_eval.scm_core", luaopen_causal_eval_scm_core},
   {NULL, NULL}

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* An OpenAI- and Anthropic-compatible model server for tests and benchmarks.
+ *
+ *   mock_server [--port N] [--questions FILE.jsonl]... [--accuracy P]
+ *               [--latency-ms MS] [--fault-429 R] [--fault-500 R] [--fault-stall R]
+ *               [--fault-malformed R] [--fault-drop R] [--retry-after S]
+ *               [--stall-ms MS] [--max-concurrent N] [--api-key KEY] [--seed S]
+ *
+ * It answers a question it was given (matched by its prompt) correctly with
+ * probability P, decided by a hash of the prompt and the seed, so a run is
+ * reproducible; unknown prompts get "yes". Faults are drawn per attempt at the
+ * given rates: 429 with Retry-After, 500, a stall past the client's timeout,
+ * malformed JSON, a dropped connection. Over --max-concurrent requests in
+ * progress it answers 429. With --api-key, a wrong or missing key gets 401.
+ * GET /stats reports counts; POST /reset clears them. It prints
+ * "mock_server listening on 127.0.0.1:PORT" once ready (--port 0: any port). */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "core/philox.h"
+
+typedef struct {
+  uint64_t hash;          /* of the prompt; 0: empty slot */
+  int type;               /* 0 yes/no, 1 number, 2 choice */
+  char truth[64];
+  double number, tolerance;
+  char wrong_choice[16];
+  atomic_int attempts;
+  atomic_int answered;    /* 200 OK responses */
+} entry;
+
+static struct {
+  double accuracy, f429, f500, fstall, fmalformed, fdrop, retry_after;
+  long latency_ms, stall_ms;
+  int max_concurrent;
+  const char *api_key;
+  uint64_t seed;
+  entry *table;
+  size_t cap, count;
+  atomic_int in_progress;
+  atomic_long requests, ok, s429, s500, stalls, malformed, drops, s401, busy;
+  atomic_long other_attempts;
+} cfg;
+
+static uint64_t hash_bytes(const char *s, size_t n) { return ce_hash64(s, n, 0x6d6f636bull) | 1u; }
+
+static double unit(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; }
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t v[2] = {a, b};
+  return ce_hash64(v, sizeof v, cfg.seed);
+}
+
+static entry *lookup(uint64_t h, int insert) {
+  if (!cfg.cap) return NULL;
+  size_t i = (size_t)h & (cfg.cap - 1);
+  while (cfg.table[i].hash) {
+    if (cfg.table[i].hash == h) return &cfg.table[i];
+    i = (i + 1) & (cfg.cap - 1);
+  }
+  if (!insert) return NULL;
+  cfg.table[i].hash = h;
+  cfg.count++;
+  return &cfg.table[i];
+}
+
+/* ---- reading a question line: prompt, answer type, ground truth ---- */
+
+typedef struct {
+  int depth, in_choices;
+  const char *key;
+  char keybuf[64];
+  ce_buf prompt;
+  char answer_type[16];
+  char truth[64];
+  double truth_num, tolerance;
+  int truth_is_num;
+  char choices[8][16];
+  int nchoices;
+} qline;
+
+static int q_key(void *ud, const char *s, size_t n) {
+  qline *q = ud;
+  size_t len = n < sizeof q->keybuf - 1 ? n : sizeof q->keybuf - 1;
+  memcpy(q->keybuf, s, len);
+  q->keybuf[len] = '\0';
+  q->key = q->keybuf;
+  return 0;
+}
+static int q_begin(void *ud) {
+  qline *q = ud;
+  if (q->depth == 1 && q->key && strcmp(q->key, "choices") == 0) q->in_choices = 1;
+  q->depth++;
+  q->key = NULL;
+  return 0;
+}
+static int q_end(void *ud) {
+  qline *q = ud;
+  q->depth--;
+  if (q->depth == 1) q->in_choices = 0;
+  return 0;
+}
+static int q_str(void *ud, const char *s, size_t n) {
+  qline *q = ud;
+  if (q->in_choices && q->depth == 2 && q->nchoices < 8) {
+    snprintf(q->choices[q->nchoices++], 16, "%.*s", (int)(n < 15 ? n : 15), s);
+  } else if (q->depth == 1 && q->key) {
+    if (strcmp(q->key, "prompt") == 0) ce_buf_add(&q->prompt, s, n);
+    else if (strcmp(q->key, "answer_type") == 0) snprintf(q->answer_type, sizeof q->answer_type, "%.*s", (int)n, s);
+    else if (strcmp(q->key, "ground_truth") == 0) snprintf(q->truth, sizeof q->truth, "%.*s", (int)(n < 63 ? n : 63), s);
+  }
+  q->key = NULL;
+  return 0;
+}
+static int q_num(void *ud, double v) {
+  qline *q = ud;
+  if (q->depth == 1 && q->key) {
+    if (strcmp(q->key, "ground_truth") == 0) { q->truth_num = v; q->truth_is_num = 1; }
+    else if (strcmp(q->key, "tolerance") == 0) q->tolerance = v;
+  }
+  q->key = NULL;
+  return 0;
+}
+static int q_int(void *ud, int64_t v) { return q_num(ud, (double)v); }
+static int q_other(void *ud) { ((qline *)ud)->key = NULL; return 0; }
+static int q_bool(void *ud, int v) { (void)v; return q_other(ud); }
+
+static const ce_json_handler qhandler = {q_other, q_bool, q_int, q_num, q_str, q_begin, q_end, q_begin, q_key, q_end};
+
+static int load_questions(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "mock_server: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    if (cfg.count * 2 >= cfg.cap) {
+      size_t ncap = cfg.cap ? cfg.cap * 2 : 1024;
+      entry *old = cfg.table;
+      size_t oldcap = cfg.cap;
+      cfg.table = calloc(ncap, sizeof *cfg.table);
+      cfg.cap = ncap;
+      cfg.count = 0;
+      for (size_t i = 0; i < oldcap; i++)
+        if (old[i].hash) {
+          entry *e = lookup(old[i].hash, 1);
+          e->type = old[i].type;
+          memcpy(e->truth, old[i].truth, sizeof e->truth);
+          e->number = old[i].number;
+          e->tolerance = old[i].tolerance;
+          memcpy(e->wrong_choice, old[i].wrong_choice, sizeof e->wrong_choice);
+        }
+      free(old);
+    }
+    qline q;
+    memset(&q, 0, sizeof q);
+    ce_buf_init(&q.prompt);
+    ce_err err;
+    if (ce_json_parse(line, (size_t)n, path, 0, &qhandler, &q, NULL, &err) == 0 && q.prompt.len > 0) {
+      entry *e = lookup(hash_bytes(q.prompt.data, q.prompt.len), 1);
+      e->type = strcmp(q.answer_type, "number") == 0 ? 1 : strcmp(q.answer_type, "choice") == 0 ? 2 : 0;
+      snprintf(e->truth, sizeof e->truth, "%s", q.truth);
+      e->number = q.truth_num;
+      e->tolerance = q.tolerance > 0 ? q.tolerance : 0.01;
+      for (int i = 0; i < q.nchoices; i++)
+        if (strcmp(q.choices[i], q.truth) != 0) {
+          snprintf(e->wrong_choice, sizeof e->wrong_choice, "%s", q.choices[i]);
+          break;
+        }
+    }
+    ce_buf_free(&q.prompt);
+  }
+  free(line);
+  fclose(f);
+  return 0;
+}
+
+/* ---- reading a request: the last message's content and the model ---- */
+
+typedef struct {
+  const char *key;
+  char keybuf[32];
+  ce_buf content;
+  char model[64];
+  int depth;
+} req;
+
+static int r_key(void *ud, const char *s, size_t n) {
+  req *r = ud;
+  size_t len = n < sizeof r->keybuf - 1 ? n : sizeof r->keybuf - 1;
+  memcpy(r->keybuf, s, len);
+  r->keybuf[len] = '\0';
+  r->key = r->keybuf;
+  return 0;
+}
+static int r_str(void *ud, const char *s, size_t n) {
+  req *r = ud;
+  if (r->key && (strcmp(r->key, "content") == 0 || strcmp(r->key, "text") == 0)) {
+    r->content.len = 0; /* the last message wins */
+    ce_buf_add(&r->content, s, n);
+  } else if (r->key && r->depth == 1 && strcmp(r->key, "model") == 0) {
+    snprintf(r->model, sizeof r->model, "%.*s", (int)(n < 63 ? n : 63), s);
+  }
+  r->key = NULL;
+  return 0;
+}
+static int r_begin(void *ud) { req *r = ud; r->depth++; r->key = NULL; return 0; }
+static int r_end(void *ud) { ((req *)ud)->depth--; return 0; }
+static int r_other(void *ud) { ((req *)ud)->key = NULL; return 0; }
+static int r_bool(void *ud, int v) { (void)v; return r_other(ud); }
+static int r_int(void *ud, int64_t v) { (void)v; return r_other(ud); }
+static int r_num(void *ud, double v) { (void)v; return r_other(ud); }
+
+static const ce_json_handler rhandler = {r_other, r_bool, r_int, r_num, r_str, r_begin, r_end, r_begin, r_key, r_end};
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *body, const char *ctype,
+                                 const char *retry_after) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "application/json");
+  if (retry_after) MHD_add_response_header(resp, "Retry-After", retry_after);
+  MHD_add_response_header(resp, "x-ratelimit-remaining-requests", "1000");
+  enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static void sleep_ms(long ms) {
+  if (ms <= 0) return;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static void answer_text(entry *e, uint64_t ph, char *out, size_t size) {
+  int correct = !e || unit(mix(ph, 0xacc)) < cfg.accuracy;
+  int form = (int)(mix(ph, 0xf04) % 4);
+  if (!e) { snprintf(out, size, "Yes."); return; }
+  if (e->type == 1) {
+    double v = correct ? e->number : e->number + 5 * e->tolerance + 0.05;
+    const char *fmt[] = {"%.4f", "The answer is %.4f.", "Answer: %.4f", "Approximately %.4f"};
+    snprintf(out, size, fmt[form], v);
+  } else if (e->type == 2) {
+    const char *c = correct ? e->truth : (e->wrong_choice[0] ? e->wrong_choice : "Z");
+    const char *fmt[] = {"%s", "Answer: %s", "The answer is (%s).", "Option %s."};
+    snprintf(out, size, fmt[form], c);
+  } else {
+    int yes = strcmp(e->truth, "yes") == 0;
+    if (!correct) yes = !yes;
+    const char *fmt[] = {"%s.", "Answer: %s", "Let me think. The effect follows from the graph.\nFinal answer: %s",
+                         "**%s**"};
+    snprintf(out, size, fmt[form], yes ? "Yes" : "No");
+  }
+}
+
+typedef struct { ce_buf body; } conn_ctx;
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+  (void)cls;
+  (void)version;
+  conn_ctx *ctx = *con_cls;
+  if (!ctx) {
+    ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return MHD_NO;
+    ce_buf_init(&ctx->body);
+    *con_cls = ctx;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    ce_buf_add(&ctx->body, upload, *upload_size);
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/stats") == 0) {
+    long twice = 0, answered = 0;
+    for (size_t i = 0; i < cfg.cap; i++)
+      if (cfg.table[i].hash) {
+        int a = atomic_load(&cfg.table[i].answered);
+        if (a > 0) answered++;
+        if (a > 1) twice += a - 1;
+      }
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"requests\":%ld,\"ok\":%ld,\"429\":%ld,\"500\":%ld,\"stall\":%ld,\"malformed\":%ld,\"drop\":%ld,"
+             "\"401\":%ld,\"busy\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
+             atomic_load(&cfg.requests), atomic_load(&cfg.ok), atomic_load(&cfg.s429), atomic_load(&cfg.s500),
+             atomic_load(&cfg.stalls), atomic_load(&cfg.malformed), atomic_load(&cfg.drops),
+             atomic_load(&cfg.s401), atomic_load(&cfg.busy), answered, twice);
+    return send_text(c, 200, buf, NULL, NULL);
+  }
+  if (strcmp(method, "POST") == 0 && strcmp(url, "/reset") == 0) {
+    atomic_store(&cfg.requests, 0); atomic_store(&cfg.ok, 0); atomic_store(&cfg.s429, 0);
+    atomic_store(&cfg.s500, 0); atomic_store(&cfg.stalls, 0); atomic_store(&cfg.malformed, 0);
+    atomic_store(&cfg.drops, 0); atomic_store(&cfg.s401, 0); atomic_store(&cfg.busy, 0);
+    for (size_t i = 0; i < cfg.cap; i++) {
+      atomic_store(&cfg.table[i].answered, 0);
+      atomic_store(&cfg.table[i].attempts, 0);
+    }
+    return send_text(c, 200, "{}", NULL, NULL);
+  }
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/v1/models") == 0)
+    return send_text(c, 200, "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\"}]}", NULL, NULL);
+  int anthropic = strcmp(url, "/v1/messages") == 0;
+  if (strcmp(method, "POST") != 0 || (!anthropic && strcmp(url, "/v1/chat/completions") != 0))
+    return send_text(c, 404, "{\"error\":{\"message\":\"not found\"}}", NULL, NULL);
+  atomic_fetch_add(&cfg.requests, 1);
+  if (cfg.api_key) {
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, anthropic ? "x-api-key" : "Authorization");
+    char want[300];
+    snprintf(want, sizeof want, anthropic ? "%s" : "Bearer %s", cfg.api_key);
+    if (!auth || strcmp(auth, want) != 0) {
+      atomic_fetch_add(&cfg.s401, 1);
+      return send_text(c, 401, "{\"error\":{\"message\":\"invalid api key\",\"type\":\"authentication_error\"}}", NULL, NULL);
+    }
+  }
+  int now = atomic_fetch_add(&cfg.in_progress, 1) + 1;
+  enum MHD_Result ret;
+  if (cfg.max_concurrent > 0 && now > cfg.max_concurrent) {
+    atomic_fetch_add(&cfg.busy, 1);
+    atomic_fetch_add(&cfg.s429, 1);
+    char ra[32];
+    snprintf(ra, sizeof ra, "%g", cfg.retry_after);
+    ret = send_text(c, 429, "{\"error\":{\"message\":\"too many concurrent requests\"}}", NULL, ra);
+    atomic_fetch_sub(&cfg.in_progress, 1);
+    return ret;
+  }
+  req r;
+  memset(&r, 0, sizeof r);
+  ce_buf_init(&r.content);
+  ce_err err;
+  if (ce_json_parse(ctx->body.data ? ctx->body.data : "", ctx->body.len, "request", 0, &rhandler, &r, NULL, &err) != 0 ||
+      r.content.len == 0) {
+    ce_buf_free(&r.content);
+    atomic_fetch_sub(&cfg.in_progress, 1);
+    return send_text(c, 400, "{\"error\":{\"message\":\"bad request: no message content\"}}", NULL, NULL);
+  }
+  uint64_t ph = hash_bytes(r.content.data, r.content.len);
+  entry *e = lookup(ph, 0);
+  int attempt = e ? atomic_fetch_add(&e->attempts, 1) : (int)atomic_fetch_add(&cfg.other_attempts, 1);
+  double u = unit(mix(ph, 0xfa17 + (uint64_t)attempt * 0x9e3779b97f4a7c15ull));
+  sleep_ms(cfg.latency_ms);
+  double acc = 0;
+  if (u < (acc += cfg.f429)) {
+    atomic_fetch_add(&cfg.s429, 1);
+    char ra[32];
+    snprintf(ra, sizeof ra, "%g", cfg.retry_after);
+    ret = send_text(c, 429, "{\"error\":{\"message\":\"rate limited\",\"type\":\"rate_limit_error\"}}", NULL, ra);
+  } else if (u < (acc += cfg.f500)) {
+    atomic_fetch_add(&cfg.s500, 1);
+    ret = send_text(c, 500, "{\"error\":{\"message\":\"mock internal error\"}}", NULL, NULL);
+  } else if (u < (acc += cfg.fstall)) {
+    atomic_fetch_add(&cfg.stalls, 1);
+    sleep_ms(cfg.stall_ms);
+    ret = send_text(c, 500, "{\"error\":{\"message\":\"stalled\"}}", NULL, NULL);
+  } else if (u < (acc += cfg.fmalformed)) {
+    atomic_fetch_add(&cfg.malformed, 1);
+    ret = send_text(c, 200, "{\"choices\": [{\"message\": {\"content\": \"Yes", NULL, NULL);
+  } else if (u < (acc += cfg.fdrop)) {
+    atomic_fetch_add(&cfg.drops, 1);
+    ret = MHD_NO; /* close the connection without a response */
+  } else {
+    char answer[200];
+    answer_text(e, ph, answer, sizeof answer);
+    ce_buf out;
+    ce_buf_init(&out);
+    size_t prompt_tokens = r.content.len / 4 + 8, completion_tokens = strlen(answer) / 4 + 1;
+    const char *model = r.model[0] ? r.model : "mock";
+    char head[256];
+    if (anthropic) {
+      snprintf(head, sizeof head, "{\"id\":\"msg_mock\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"%s\",\"content\":[{\"type\":\"text\",\"text\":", model);
+      ce_buf_adds(&out, head);
+      ce_json_write_string(&out, answer, strlen(answer));
+      snprintf(head, sizeof head, "}],\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":%zu,\"output_tokens\":%zu}}",
+               prompt_tokens, completion_tokens);
+      ce_buf_adds(&out, head);
+    } else {
+      snprintf(head, sizeof head, "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":0,\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":", model);
+      ce_buf_adds(&out, head);
+      ce_json_write_string(&out, answer, strlen(answer));
+      snprintf(head, sizeof head, "},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}}",
+               prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
+      ce_buf_adds(&out, head);
+    }
+    atomic_fetch_add(&cfg.ok, 1);
+    if (e) atomic_fetch_add(&e->answered, 1);
+    ret = send_text(c, 200, out.data, NULL, NULL);
+    ce_buf_free(&out);
+  }
+  ce_buf_free(&r.content);
+  atomic_fetch_sub(&cfg.in_progress, 1);
+  return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
+  (void)cls;
+  (void)c;
+  (void)t;
+  conn_ctx *ctx = *con_cls;
+  if (ctx) {
+    ce_buf_free(&ctx->body);
+    free(ctx);
+  }
+  *con_cls = NULL;
+}
+
+static volatile sig_atomic_t stop = 0;
+static void on_signal(int s) { (void)s; stop = 1; }
+
+static double argd(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) { fprintf(stderr, "mock_server: %s needs a value\n", argv[*i]); exit(2); }
+  return atof(argv[++*i]);
+}
+
+int main(int argc, char **argv) {
+  int port = 0;
+  const char *bind = "127.0.0.1";
+  cfg.accuracy = 1.0;
+  cfg.retry_after = 1;
+  cfg.stall_ms = 30000;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--port")) port = (int)argd(argc, argv, &i);
+    else if (!strcmp(a, "--questions")) { if (i + 1 >= argc || load_questions(argv[++i])) return 2; }
+    else if (!strcmp(a, "--accuracy")) cfg.accuracy = argd(argc, argv, &i);
+    else if (!strcmp(a, "--latency-ms")) cfg.latency_ms = (long)argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-429")) cfg.f429 = argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-500")) cfg.f500 = argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-stall")) cfg.fstall = argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-malformed")) cfg.fmalformed = argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-drop")) cfg.fdrop = argd(argc, argv, &i);
+    else if (!strcmp(a, "--retry-after")) cfg.retry_after = argd(argc, argv, &i);
+    else if (!strcmp(a, "--stall-ms")) cfg.stall_ms = (long)argd(argc, argv, &i);
+    else if (!strcmp(a, "--max-concurrent")) cfg.max_concurrent = (int)argd(argc, argv, &i);
+    else if (!strcmp(a, "--seed")) cfg.seed = (uint64_t)argd(argc, argv, &i);
+    else if (!strcmp(a, "--api-key")) { if (i + 1 >= argc) return 2; cfg.api_key = argv[++i]; }
+    else if (!strcmp(a, "--bind")) { if (i + 1 >= argc) return 2; bind = argv[++i]; }
+    else {
+      fprintf(stderr, "mock_server: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, bind, &addr.sin_addr) != 1) {
+    fprintf(stderr, "mock_server: bad address %s\n", bind);
+    return 2;
+  }
+  struct MHD_Daemon *d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+      handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed,
+      NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+      MHD_OPTION_END);
+  if (!d) {
+    fprintf(stderr, "mock_server: cannot listen on %s:%d\n", bind, port);
+    return 1;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  printf("mock_server listening on %s:%u (%zu questions)\n", bind, info ? info->port : (unsigned)port, cfg.count);
+  fflush(stdout);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  while (!stop) pause();
+  MHD_stop_daemon(d);
+  return 0;
+}
