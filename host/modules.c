@@ -10,6 +10,9 @@ int luaopen_causal_eval_pty(lua_State *L);
 int luaopen_causal_eval_rng(lua_State *L);
 int luaopen_causal_eval_json(lua_State *L);
 int luaopen_causal_eval_http(lua_State *L);
+int luaopen_causal_eval_threads(lua_State *L);
+int luaopen_causal_eval_shared(lua_State *L);
+int luaopen_causal_eval_store_core(lua_State *L);
 int luaopen_causal_eval_scm_core(lua_State *L);
 
 const ce_native_module ce_native_modules[] = {
@@ -19,6 +22,9 @@ const ce_native_module ce_native_modules[] = {
   {"causal_eval.pty", luaopen_causal_eval_pty},
   {"causal_eval.json", luaopen_causal_eval_json},
   {"causal_eval.http", luaopen_causal_eval_http},
+  {"causal_eval.threads", luaopen_causal_eval_threads},
+  {"causal_eval.shared", luaopen_causal_eval_shared},
+  {"causal_eval.store_core", luaopen_causal_eval_store_core},
   {"causal_eval.rng", luaopen_causal_eval_rng},
   {"causal_eval.scm_core", luaopen_causal_eval_scm_core},
   {NULL, NULL}

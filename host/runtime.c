@@ -275,6 +275,15 @@ int ce_runtime_pcall(lua_State *L, int narg, int nres) {
   return status;
 }
 
+int ce_runtime_pcall_thread(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  int status = lua_pcall(L, narg, nres, base);
+  lua_remove(L, base);
+  return status;
+}
+
 int ce_runtime_report(lua_State *L, int status, const char *progname) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);

@@ -38,6 +38,9 @@ ce_host *ce_host_of(lua_State *L);
 /* lua_pcall with a traceback handler; while it runs, SIGINT raises
  * "interrupted!" inside the running Lua code instead of killing the process. */
 int ce_runtime_pcall(lua_State *L, int narg, int nres);
+/* The same with no Ctrl-C handling, for worker threads: signal handlers are
+ * process-wide and belong to the main thread. */
+int ce_runtime_pcall_thread(lua_State *L, int narg, int nres);
 /* Prints the error at the top of the stack to stderr (prefixed with progname) and pops it. */
 int ce_runtime_report(lua_State *L, int status, const char *progname);
 

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+#include "shared.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- registry ---- */
+
+typedef struct {
+  uint64_t id;
+  void *obj;
+  const char *type;
+  ce_shared_destroy destroy;
+  int refs;
+} slot;
+
+/* The one process-wide table: threads find shared objects through it by id,
+ * so it cannot hang off any Lua state. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static slot *reg;
+static size_t reg_n, reg_cap;
+static uint64_t reg_next = 1;
+
+uint64_t ce_shared_register(void *obj, const char *type, ce_shared_destroy destroy) {
+  if (!obj) return 0;
+  pthread_mutex_lock(&reg_lock);
+  if (reg_n == reg_cap) {
+    size_t cap = reg_cap ? reg_cap * 2 : 16;
+    slot *r = realloc(reg, cap * sizeof *r);
+    if (!r) {
+      pthread_mutex_unlock(&reg_lock);
+      return 0;
+    }
+    reg = r;
+    reg_cap = cap;
+  }
+  uint64_t id = reg_next++;
+  reg[reg_n++] = (slot){id, obj, type, destroy, 1};
+  pthread_mutex_unlock(&reg_lock);
+  return id;
+}
+
+void *ce_shared_acquire(uint64_t id, const char *type) {
+  void *obj = NULL;
+  pthread_mutex_lock(&reg_lock);
+  for (size_t i = 0; i < reg_n; i++)
+    if (reg[i].id == id) {
+      if (strcmp(reg[i].type, type) == 0) {
+        reg[i].refs++;
+        obj = reg[i].obj;
+      }
+      break;
+    }
+  pthread_mutex_unlock(&reg_lock);
+  return obj;
+}
+
+void ce_shared_release(uint64_t id) {
+  void *obj = NULL;
+  ce_shared_destroy destroy = NULL;
+  pthread_mutex_lock(&reg_lock);
+  for (size_t i = 0; i < reg_n; i++)
+    if (reg[i].id == id) {
+      if (--reg[i].refs == 0) {
+        obj = reg[i].obj;
+        destroy = reg[i].destroy;
+        reg[i] = reg[--reg_n];
+      }
+      break;
+    }
+  pthread_mutex_unlock(&reg_lock);
+  if (obj && destroy) destroy(obj);
+}
+
+/* ---- counter ---- */
+
+struct ce_counter { atomic_llong v; int64_t limit; };
+
+ce_counter *ce_counter_new(int64_t start, int64_t limit) {
+  ce_counter *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  atomic_init(&c->v, start);
+  c->limit = limit;
+  return c;
+}
+
+int64_t ce_counter_next(ce_counter *c) {
+  int64_t v = atomic_fetch_add(&c->v, 1);
+  if (c->limit >= 0 && v >= c->limit) return -1;
+  return v;
+}
+
+int64_t ce_counter_get(ce_counter *c) { return atomic_load(&c->v); }
+void ce_counter_add(ce_counter *c, int64_t d) { atomic_fetch_add(&c->v, d); }
+void ce_counter_free(void *c) { free(c); }
+
+/* ---- flag ---- */
+
+struct ce_flag { pthread_mutex_t lock; int code; char msg[512]; };
+
+ce_flag *ce_flag_new(void) {
+  ce_flag *f = calloc(1, sizeof *f);
+  if (f) pthread_mutex_init(&f->lock, NULL);
+  return f;
+}
+
+int ce_flag_set(ce_flag *f, int code, const char *msg) {
+  int set = 0;
+  pthread_mutex_lock(&f->lock);
+  if (!f->code) {
+    f->code = code ? code : 1;
+    snprintf(f->msg, sizeof f->msg, "%s", msg ? msg : "");
+    set = 1;
+  }
+  pthread_mutex_unlock(&f->lock);
+  return set;
+}
+
+int ce_flag_get(ce_flag *f, char *msg, size_t size) {
+  pthread_mutex_lock(&f->lock);
+  int code = f->code;
+  if (msg && size) snprintf(msg, size, "%s", f->msg);
+  pthread_mutex_unlock(&f->lock);
+  return code;
+}
+
+void ce_flag_free(void *p) {
+  ce_flag *f = p;
+  if (!f) return;
+  pthread_mutex_destroy(&f->lock);
+  free(f);
+}
+
+/* ---- token bucket ---- */
+
+struct ce_bucket { pthread_mutex_t lock; double rate, burst, tokens, last; };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+ce_bucket *ce_bucket_new(double rate, double burst) {
+  ce_bucket *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  pthread_mutex_init(&b->lock, NULL);
+  ce_bucket_set_rate(b, rate, burst);
+  b->tokens = b->burst;
+  b->last = now_s();
+  return b;
+}
+
+void ce_bucket_set_rate(ce_bucket *b, double rate, double burst) {
+  pthread_mutex_lock(&b->lock);
+  b->rate = rate;
+  b->burst = burst > 0 ? burst : (rate > 0 ? (rate < 1 ? 1 : rate / 10 + 1) : 0);
+  if (b->tokens > b->burst) b->tokens = b->burst;
+  pthread_mutex_unlock(&b->lock);
+}
+
+double ce_bucket_take(ce_bucket *b) {
+  double wait = 0;
+  pthread_mutex_lock(&b->lock);
+  if (b->rate > 0) {
+    double t = now_s();
+    b->tokens += (t - b->last) * b->rate;
+    if (b->tokens > b->burst) b->tokens = b->burst;
+    b->last = t;
+    if (b->tokens >= 1) b->tokens -= 1;
+    else wait = (1 - b->tokens) / b->rate;
+  }
+  pthread_mutex_unlock(&b->lock);
+  return wait;
+}
+
+void ce_bucket_free(void *p) {
+  ce_bucket *b = p;
+  if (!b) return;
+  pthread_mutex_destroy(&b->lock);
+  free(b);
+}
+
+/* ---- lines ---- */
+
+struct ce_lines { pthread_mutex_t lock; FILE *f; long lineno; };
+
+ce_lines *ce_lines_open(const char *path, ce_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    ce_err_setf(err, 1, path, 0, 0, "cannot open: %s", strerror(errno));
+    return NULL;
+  }
+  ce_lines *l = calloc(1, sizeof *l);
+  if (!l) {
+    fclose(f);
+    ce_err_setf(err, 1, path, 0, 0, "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&l->lock, NULL);
+  l->f = f;
+  return l;
+}
+
+int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno) {
+  *line = NULL;
+  size_t cap = 0;
+  pthread_mutex_lock(&l->lock);
+  ssize_t n;
+  int rc;
+  for (;;) {
+    n = getline(line, &cap, l->f);
+    if (n < 0) {
+      rc = ferror(l->f) ? -1 : 0;
+      free(*line);
+      *line = NULL;
+      break;
+    }
+    l->lineno++;
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) (*line)[--n] = '\0';
+    if (n == 0) continue; /* blank lines carry no item */
+    *len = (size_t)n;
+    *lineno = l->lineno;
+    rc = 1;
+    break;
+  }
+  pthread_mutex_unlock(&l->lock);
+  return rc;
+}
+
+void ce_lines_free(void *p) {
+  ce_lines *l = p;
+  if (!l) return;
+  if (l->f) fclose(l->f);
+  pthread_mutex_destroy(&l->lock);
+  free(l);
+}
+
+/* ---- sum ---- */
+
+struct ce_sum { pthread_mutex_t lock; double v; };
+
+ce_sum *ce_sum_new(void) {
+  ce_sum *s = calloc(1, sizeof *s);
+  if (s) pthread_mutex_init(&s->lock, NULL);
+  return s;
+}
+
+double ce_sum_add(ce_sum *s, double v) {
+  pthread_mutex_lock(&s->lock);
+  s->v += v;
+  double r = s->v;
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+double ce_sum_get(ce_sum *s) {
+  pthread_mutex_lock(&s->lock);
+  double r = s->v;
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+void ce_sum_free(void *p) {
+  ce_sum *s = p;
+  if (!s) return;
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}

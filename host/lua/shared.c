@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* causal_eval.shared: native objects several worker threads use together
+ * (host/core/shared). A state creates one and hands its id to another, which
+ * attaches to it: nothing Lua crosses threads.
+ *
+ *   local c = shared.counter(0, 1000)      -- c:next() -> 0, 1, ... 999, then nil
+ *   local f = shared.flag()                -- f:set(code, msg), f:get()
+ *   local b = shared.bucket(50)            -- b:take() -> 0 or seconds to wait
+ *   local l = shared.lines("q.jsonl")      -- l:next() -> line, number
+ *   local s = shared.sum()                 -- s:add(x) -> total
+ *   shared.attach("counter", c:id())       -- the same counter, in another state
+ */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/shared.h"
+
+typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
+
+static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", NULL};
+static const char *const MTS[] = {"causal_eval.shared_counter", "causal_eval.shared_flag",
+                                  "causal_eval.shared_bucket", "causal_eval.shared_lines",
+                                  "causal_eval.shared_sum"};
+
+static void *check(lua_State *L, int kind) {
+  LShared *u = luaL_checkudata(L, 1, MTS[kind]);
+  if (!u->obj) luaL_error(L, "attempt to use a released %s", KINDS[kind]);
+  return u->obj;
+}
+
+static int push_shared(lua_State *L, int kind, void *obj, ce_shared_destroy destroy) {
+  if (!obj) return luaL_error(L, "shared.%s: out of memory", KINDS[kind]);
+  LShared *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->obj = NULL;
+  u->id = 0;
+  luaL_setmetatable(L, MTS[kind]);
+  u->id = ce_shared_register(obj, KINDS[kind], destroy);
+  if (!u->id) {
+    destroy(obj);
+    return luaL_error(L, "shared.%s: out of memory", KINDS[kind]);
+  }
+  u->obj = obj;
+  return 1;
+}
+
+static int s_counter(lua_State *L) {
+  lua_Integer start = luaL_optinteger(L, 1, 0), limit = luaL_optinteger(L, 2, -1);
+  return push_shared(L, 0, ce_counter_new(start, limit), ce_counter_free);
+}
+static int s_flag(lua_State *L) { return push_shared(L, 1, ce_flag_new(), ce_flag_free); }
+static int s_bucket(lua_State *L) {
+  lua_Number rate = luaL_optnumber(L, 1, 0), burst = luaL_optnumber(L, 2, 0);
+  return push_shared(L, 2, ce_bucket_new(rate, burst), ce_bucket_free);
+}
+static int s_lines(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ce_err e;
+  ce_lines *l = ce_lines_open(path, &e);
+  if (!l) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  return push_shared(L, 3, l, ce_lines_free);
+}
+static int s_sum(lua_State *L) { return push_shared(L, 4, ce_sum_new(), ce_sum_free); }
+
+static int s_attach(lua_State *L) {
+  int kind = luaL_checkoption(L, 1, NULL, KINDS);
+  uint64_t id = (uint64_t)luaL_checkinteger(L, 2);
+  void *obj = ce_shared_acquire(id, KINDS[kind]);
+  if (!obj) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "no shared %s with id %d", KINDS[kind], (int)id);
+    return 2;
+  }
+  LShared *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->id = id;
+  u->obj = obj;
+  luaL_setmetatable(L, MTS[kind]);
+  return 1;
+}
+
+static int u_id(lua_State *L) {
+  LShared *u = lua_touserdata(L, 1);
+  luaL_argcheck(L, u != NULL, 1, "shared object expected");
+  lua_pushinteger(L, (lua_Integer)u->id);
+  return 1;
+}
+
+static int u_release(lua_State *L) {
+  LShared *u = lua_touserdata(L, 1);
+  if (u && u->obj) {
+    ce_shared_release(u->id);
+    u->obj = NULL;
+  }
+  return 0;
+}
+
+static int c_next(lua_State *L) {
+  int64_t v = ce_counter_next(check(L, 0));
+  if (v < 0) luaL_pushfail(L);
+  else lua_pushinteger(L, v);
+  return 1;
+}
+static int c_get(lua_State *L) {
+  lua_pushinteger(L, ce_counter_get(check(L, 0)));
+  return 1;
+}
+static int c_add(lua_State *L) {
+  ce_counter_add(check(L, 0), luaL_checkinteger(L, 2));
+  return 0;
+}
+
+static int f_set(lua_State *L) {
+  ce_flag *f = check(L, 1);
+  lua_pushboolean(L, ce_flag_set(f, (int)luaL_optinteger(L, 2, 1), luaL_optstring(L, 3, "")));
+  return 1;
+}
+static int f_get(lua_State *L) {
+  char msg[512];
+  int code = ce_flag_get(check(L, 1), msg, sizeof msg);
+  if (!code) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushinteger(L, code);
+  lua_pushstring(L, msg);
+  return 2;
+}
+
+static int b_take(lua_State *L) {
+  lua_pushnumber(L, ce_bucket_take(check(L, 2)));
+  return 1;
+}
+static int b_set(lua_State *L) {
+  ce_bucket_set_rate(check(L, 2), luaL_checknumber(L, 2), luaL_optnumber(L, 3, 0));
+  return 0;
+}
+
+static int l_next(lua_State *L) {
+  char *line;
+  size_t len;
+  long no;
+  int rc = ce_lines_next(check(L, 3), &line, &len, &no);
+  if (rc <= 0) {
+    luaL_pushfail(L);
+    if (rc < 0) {
+      lua_pushliteral(L, "read error");
+      return 2;
+    }
+    return 1;
+  }
+  lua_pushlstring(L, line, len);
+  free(line);
+  lua_pushinteger(L, no);
+  return 2;
+}
+
+static int sum_add(lua_State *L) {
+  lua_pushnumber(L, ce_sum_add(check(L, 4), luaL_checknumber(L, 2)));
+  return 1;
+}
+static int sum_get(lua_State *L) {
+  lua_pushnumber(L, ce_sum_get(check(L, 4)));
+  return 1;
+}
+
+static const luaL_Reg counter_m[] = {{"next", c_next}, {"get", c_get}, {"add", c_add}, {NULL, NULL}};
+static const luaL_Reg flag_m[] = {{"set", f_set}, {"get", f_get}, {NULL, NULL}};
+static const luaL_Reg bucket_m[] = {{"take", b_take}, {"set", b_set}, {NULL, NULL}};
+static const luaL_Reg lines_m[] = {{"next", l_next}, {NULL, NULL}};
+static const luaL_Reg sum_m[] = {{"add", sum_add}, {"get", sum_get}, {NULL, NULL}};
+static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m};
+
+static const luaL_Reg funcs[] = {
+  {"counter", s_counter}, {"flag", s_flag}, {"bucket", s_bucket}, {"lines", s_lines},
+  {"sum", s_sum},         {"attach", s_attach}, {NULL, NULL}
+};
+
+int luaopen_causal_eval_shared(lua_State *L) {
+  for (int k = 0; KINDS[k]; k++) {
+    luaL_newmetatable(L, MTS[k]);
+    lua_newtable(L);
+    luaL_setfuncs(L, METHODS[k], 0);
+    lua_pushcfunction(L, u_id);
+    lua_setfield(L, -2, "id");
+    lua_pushcfunction(L, u_release);
+    lua_setfield(L, -2, "release");
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, u_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+  }
+  luaL_newlib(L, funcs);
+  return 1;
+}
