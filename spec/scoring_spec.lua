@@ -67,6 +67,10 @@ local NUMBERS = {
   { "The result is 1.5e-2.", 0.015 },
   { "0.35 (that is, 35%)", 0.35 },
   { "Answer: -0.2 (the effect is negative)", -0.2 },
+  -- a marker's optional '-' separator must not swallow a minus sign
+  { "The answer is -0.6900.", -0.69 },
+  { "Final answer -0.3", -0.3 },
+  { "The answer is - 0.3", 0.3 },
   { "I cannot determine the probability.", false, "refusal" },
   { "It is likely.", false, "no number found" },
 }

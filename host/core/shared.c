@@ -2,6 +2,7 @@
 #include "shared.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -271,4 +272,151 @@ void ce_sum_free(void *p) {
   if (!s) return;
   pthread_mutex_destroy(&s->lock);
   free(s);
+}
+
+/* ---- set ---- */
+
+struct ce_set { pthread_mutex_t lock; uint64_t *slots; size_t cap, n; };
+
+static uint64_t set_hash(const void *key, size_t len) {
+  const unsigned char *p = key;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < len; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 29;
+  return h ? h : 1; /* 0 marks an empty slot */
+}
+
+ce_set *ce_set_new(void) {
+  ce_set *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->lock, NULL);
+  return s;
+}
+
+static int set_insert(uint64_t *slots, size_t cap, uint64_t h) {
+  size_t i = (size_t)h & (cap - 1);
+  while (slots[i]) {
+    if (slots[i] == h) return 0;
+    i = (i + 1) & (cap - 1);
+  }
+  slots[i] = h;
+  return 1;
+}
+
+int ce_set_add(ce_set *s, const void *key, size_t len) {
+  uint64_t h = set_hash(key, len);
+  pthread_mutex_lock(&s->lock);
+  if ((s->n + 1) * 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    uint64_t *slots = calloc(cap, sizeof *slots);
+    if (!slots) {
+      pthread_mutex_unlock(&s->lock);
+      return -1;
+    }
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slots[i]) set_insert(slots, cap, s->slots[i]);
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+  }
+  int added = set_insert(s->slots, s->cap, h);
+  s->n += (size_t)added;
+  pthread_mutex_unlock(&s->lock);
+  return added;
+}
+
+int ce_set_has(ce_set *s, const void *key, size_t len) {
+  uint64_t h = set_hash(key, len);
+  int found = 0;
+  pthread_mutex_lock(&s->lock);
+  if (s->cap) {
+    size_t i = (size_t)h & (s->cap - 1);
+    while (s->slots[i]) {
+      if (s->slots[i] == h) { found = 1; break; }
+      i = (i + 1) & (s->cap - 1);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return found;
+}
+
+size_t ce_set_size(ce_set *s) {
+  pthread_mutex_lock(&s->lock);
+  size_t n = s->n;
+  pthread_mutex_unlock(&s->lock);
+  return n;
+}
+
+void ce_set_free(void *p) {
+  ce_set *s = p;
+  if (!s) return;
+  free(s->slots);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+/* ---- histogram ---- */
+
+/* 64 buckets per factor of ten from 1 microsecond to 10^5 seconds: a bucket
+ * spans 3.7%, so a quantile read at its middle is within 2%. */
+#define HIST_PER_DECADE 64
+#define HIST_DECADES 11
+#define HIST_N (HIST_PER_DECADE * HIST_DECADES + 2)
+
+struct ce_hist { atomic_ullong b[HIST_N]; atomic_ullong n; pthread_mutex_t lock; double sum; };
+
+ce_hist *ce_hist_new(void) {
+  ce_hist *h = calloc(1, sizeof *h);
+  if (h) pthread_mutex_init(&h->lock, NULL);
+  return h;
+}
+
+static int hist_bucket(double v) {
+  if (!(v > 1e-6)) return 0;
+  int i = 1 + (int)floor(log10(v / 1e-6) * HIST_PER_DECADE);
+  return i >= HIST_N ? HIST_N - 1 : i;
+}
+
+void ce_hist_add(ce_hist *h, double v) {
+  atomic_fetch_add(&h->b[hist_bucket(v)], 1);
+  atomic_fetch_add(&h->n, 1);
+  pthread_mutex_lock(&h->lock);
+  h->sum += v;
+  pthread_mutex_unlock(&h->lock);
+}
+
+uint64_t ce_hist_count(ce_hist *h) { return atomic_load(&h->n); }
+
+double ce_hist_mean(ce_hist *h) {
+  uint64_t n = atomic_load(&h->n);
+  pthread_mutex_lock(&h->lock);
+  double s = h->sum;
+  pthread_mutex_unlock(&h->lock);
+  return n ? s / (double)n : -1;
+}
+
+double ce_hist_quantile(ce_hist *h, double q) {
+  uint64_t n = atomic_load(&h->n);
+  if (!n) return -1;
+  uint64_t rank = (uint64_t)ceil(q * (double)n), seen = 0;
+  if (rank < 1) rank = 1;
+  for (int i = 0; i < HIST_N; i++) {
+    seen += atomic_load(&h->b[i]);
+    if (seen >= rank) {
+      if (i == 0) return 0;
+      double lo = 1e-6 * pow(10, (double)(i - 1) / HIST_PER_DECADE);
+      double hi = 1e-6 * pow(10, (double)i / HIST_PER_DECADE);
+      return sqrt(lo * hi);
+    }
+  }
+  return -1;
+}
+
+void ce_hist_free(void *p) {
+  ce_hist *h = p;
+  if (!h) return;
+  pthread_mutex_destroy(&h->lock);
+  free(h);
 }

@@ -59,4 +59,21 @@ double ce_sum_add(ce_sum *s, double v); /* returns the new total */
 double ce_sum_get(ce_sum *s);
 void ce_sum_free(void *s);
 
+/* ---- a set of strings (by 64-bit hash): "already done" for resumed runs ---- */
+typedef struct ce_set ce_set;
+ce_set *ce_set_new(void);
+int ce_set_add(ce_set *s, const void *key, size_t len); /* 1 added, 0 present, -1 out of memory */
+int ce_set_has(ce_set *s, const void *key, size_t len);
+size_t ce_set_size(ce_set *s);
+void ce_set_free(void *s);
+
+/* ---- a latency histogram: log-spaced buckets, quantiles within 2% ---- */
+typedef struct ce_hist ce_hist;
+ce_hist *ce_hist_new(void);
+void ce_hist_add(ce_hist *h, double v); /* v >= 0 */
+uint64_t ce_hist_count(ce_hist *h);
+double ce_hist_quantile(ce_hist *h, double q); /* -1 when empty */
+double ce_hist_mean(ce_hist *h);
+void ce_hist_free(void *h);
+
 #endif

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *const DB_NAMES[CE_STORE_NDB] = {"runs", "records", "meta"};
+static const char *const DB_NAMES[CE_STORE_NDB] = {"runs", "records", "meta", "scores"};
 
 typedef struct item {
   struct item *next;
@@ -255,6 +255,10 @@ int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *
   memcpy(it->data, k, kl);
   memcpy(it->data + kl, v, vl);
   pthread_mutex_lock(&s->lock);
+  /* backpressure: producers faster than the disk wait rather than let the
+   * queue (and the process's memory) grow without bound */
+  while (s->running && !s->failed && !s->stopping && s->queued >= CE_STORE_MAX_QUEUED)
+    pthread_cond_wait(&s->idle, &s->lock);
   if (s->tail) s->tail->next = it;
   else s->head = it;
   s->tail = it;

@@ -11,11 +11,16 @@
 
 #include "err.h"
 
-enum { CE_STORE_RUNS = 0, CE_STORE_RECORDS, CE_STORE_META, CE_STORE_NDB };
+/* runs: one entry per run; records: one per question and model (prompt,
+ * response, score...); scores: the same keys with a compact summary, for
+ * tables without reading whole records; meta: small facts ("last" run). */
+enum { CE_STORE_RUNS = 0, CE_STORE_RECORDS, CE_STORE_META, CE_STORE_SCORES, CE_STORE_NDB };
 
 /* tally bits of a queued record */
 enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNPARSEABLE = 8 };
 #define CE_STORE_SLOTS 64
+/* queued records beyond which enqueue waits for the writer */
+#define CE_STORE_MAX_QUEUED 16384
 
 typedef struct ce_store ce_store;
 

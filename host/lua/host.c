@@ -6,6 +6,9 @@
 #include <lua.h>
 
 #include <dirent.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +169,93 @@ static int h_getpid(lua_State *L) {
   return 1;
 }
 
+/* host.sleep(seconds): the worker loops' nap while everything waits. */
+static int h_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  if (s <= 0) return 0;
+  struct timespec ts;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+/* host.rss() -> current, peak (bytes): what the memory benchmark reports. */
+static int h_rss(lua_State *L) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  lua_pushinteger(L, (lua_Integer)resident * sysconf(_SC_PAGESIZE));
+  lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
+  return 2;
+}
+
+/* host.cpu_time() -> user + system seconds of the whole process. */
+static int h_cpu_time(lua_State *L) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  lua_pushnumber(L, (lua_Number)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                        (lua_Number)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6);
+  return 1;
+}
+
+/* Long runs catch SIGINT/SIGTERM as a request to stop cleanly: the handler
+ * only counts, and the run's main loop polls host.interrupts(). A second
+ * signal while trapped is the user insisting: restore the default action. */
+static atomic_int interrupts;
+static struct sigaction old_int, old_term;
+static int trapped;
+
+static void on_signal(int sig) {
+  if (atomic_fetch_add(&interrupts, 1) >= 1) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+}
+
+static int h_trap_signals(lua_State *L) {
+  if (!trapped) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    trapped = 1;
+  }
+  atomic_store(&interrupts, 0);
+  (void)L;
+  return 0;
+}
+
+static int h_untrap_signals(lua_State *L) {
+  if (trapped) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    trapped = 0;
+  }
+  (void)L;
+  return 0;
+}
+
+static int h_interrupts(lua_State *L) {
+  lua_pushinteger(L, atomic_load(&interrupts));
+  return 1;
+}
+
 static const luaL_Reg host_funcs[] = {
+  {"sleep", h_sleep},
+  {"rss", h_rss},
+  {"cpu_time", h_cpu_time},
+  {"trap_signals", h_trap_signals},
+  {"untrap_signals", h_untrap_signals},
+  {"interrupts", h_interrupts},
   {"exe", h_exe},
   {"root", h_root},
   {"layout", h_layout},

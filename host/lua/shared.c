@@ -20,10 +20,11 @@
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 
-static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", NULL};
+static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", "set", "histogram", NULL};
 static const char *const MTS[] = {"causal_eval.shared_counter", "causal_eval.shared_flag",
                                   "causal_eval.shared_bucket", "causal_eval.shared_lines",
-                                  "causal_eval.shared_sum"};
+                                  "causal_eval.shared_sum", "causal_eval.shared_set",
+                                  "causal_eval.shared_histogram"};
 
 static void *check(lua_State *L, int kind) {
   LShared *u = luaL_checkudata(L, 1, MTS[kind]);
@@ -67,6 +68,8 @@ static int s_lines(lua_State *L) {
   return push_shared(L, 3, l, ce_lines_free);
 }
 static int s_sum(lua_State *L) { return push_shared(L, 4, ce_sum_new(), ce_sum_free); }
+static int s_set(lua_State *L) { return push_shared(L, 5, ce_set_new(), ce_set_free); }
+static int s_hist(lua_State *L) { return push_shared(L, 6, ce_hist_new(), ce_hist_free); }
 
 static int s_attach(lua_State *L) {
   int kind = luaL_checkoption(L, 1, NULL, KINDS);
@@ -169,16 +172,62 @@ static int sum_get(lua_State *L) {
   return 1;
 }
 
+static int set_add(lua_State *L) {
+  size_t n;
+  const char *k = luaL_checklstring(L, 2, &n);
+  int rc = ce_set_add(check(L, 5), k, n);
+  if (rc < 0) return luaL_error(L, "shared set: out of memory");
+  lua_pushboolean(L, rc);
+  return 1;
+}
+static int set_has(lua_State *L) {
+  size_t n;
+  const char *k = luaL_checklstring(L, 2, &n);
+  lua_pushboolean(L, ce_set_has(check(L, 5), k, n));
+  return 1;
+}
+static int set_size(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ce_set_size(check(L, 5)));
+  return 1;
+}
+
+static int h_add(lua_State *L) {
+  lua_Number v = luaL_checknumber(L, 2);
+  ce_hist_add(check(L, 6), v < 0 ? 0 : v);
+  return 0;
+}
+static int h_quantile(lua_State *L) {
+  double q = ce_hist_quantile(check(L, 6), luaL_checknumber(L, 2));
+  if (q < 0) luaL_pushfail(L);
+  else lua_pushnumber(L, q);
+  return 1;
+}
+static int h_count(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ce_hist_count(check(L, 6)));
+  return 1;
+}
+static int h_mean(lua_State *L) {
+  double m = ce_hist_mean(check(L, 6));
+  if (m < 0) luaL_pushfail(L);
+  else lua_pushnumber(L, m);
+  return 1;
+}
+
 static const luaL_Reg counter_m[] = {{"next", c_next}, {"get", c_get}, {"add", c_add}, {NULL, NULL}};
 static const luaL_Reg flag_m[] = {{"set", f_set}, {"get", f_get}, {NULL, NULL}};
 static const luaL_Reg bucket_m[] = {{"take", b_take}, {"set", b_set}, {NULL, NULL}};
 static const luaL_Reg lines_m[] = {{"next", l_next}, {NULL, NULL}};
 static const luaL_Reg sum_m[] = {{"add", sum_add}, {"get", sum_get}, {NULL, NULL}};
-static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m};
+static const luaL_Reg set_m[] = {{"add", set_add}, {"has", set_has}, {"size", set_size}, {NULL, NULL}};
+static const luaL_Reg hist_m[] = {
+  {"add", h_add}, {"quantile", h_quantile}, {"count", h_count}, {"mean", h_mean}, {NULL, NULL}
+};
+static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m};
 
 static const luaL_Reg funcs[] = {
   {"counter", s_counter}, {"flag", s_flag}, {"bucket", s_bucket}, {"lines", s_lines},
-  {"sum", s_sum},         {"attach", s_attach}, {NULL, NULL}
+  {"sum", s_sum},         {"set", s_set},       {"histogram", s_hist},
+  {"attach", s_attach},   {NULL, NULL}
 };
 
 int luaopen_causal_eval_shared(lua_State *L) {

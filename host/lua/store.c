@@ -23,7 +23,7 @@
 
 typedef struct { uint64_t id; ce_store *s; } LStore;
 
-static const char *const DBS[] = {"runs", "records", "meta", NULL};
+static const char *const DBS[] = {"runs", "records", "meta", "scores", NULL};
 
 static ce_store *check(lua_State *L) {
   LStore *u = luaL_checkudata(L, 1, STORE_MT);

@@ -394,6 +394,13 @@ local function run_state(fam, opts, seed)
   return st
 end
 
+--- The id question index of a run will have, without generating it (a
+--- resumed run skips done questions this way).
+function M.question_id(fam, opts, seed, index)
+  local st = run_state(fam, opts, seed)
+  return fam.name .. "-" .. rng.hex(st.key .. index)
+end
+
 --- Generates question index (0-based) of a family. Returns the question table.
 function M.question(fam, opts, seed, index)
   local st = run_state(fam, opts, seed)

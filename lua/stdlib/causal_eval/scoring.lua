@@ -185,6 +185,8 @@ function M.number(text)
     end
   end
   if best_pos then
+    -- "the answer is -0.3": the marker's optional '-' separator took the sign
+    if t:sub(best_pos, best_pos) == "-" and t:find("^%.?%d", best_pos + 1) then best_pos = best_pos - 1 end
     local nums = numbers_in(t:sub(best_pos + 1))
     if #nums > 0 then return nums[1].value end
   end

@@ -24,6 +24,17 @@ return {
     worker_count = leaf("integer", 1, { min = 1, max = 256, help = "API server threads" }),
     max_requests = leaf("integer", 100, { min = 1, help = "requests served at once before queueing" }),
   },
+  run = {
+    suite = leaf("string", "all", { help = "benchmark families `run` evaluates by default (comma-separated, or all)" }),
+    n = leaf("integer", 20, { min = 1, help = "questions per family when --n is not given" }),
+    concurrency = leaf("integer", 64, { min = 1, max = 65536, help = "model requests in flight, all workers together" }),
+    rate = leaf("number", 0, { min = 0, help = "requests per second cap (0: none)" }),
+    timeout = leaf("number", 120, { min = 0.001, help = "seconds one model request may take" }),
+    connect_timeout = leaf("number", 10, { min = 0.001, help = "seconds to connect to a model server" }),
+    max_attempts = leaf("integer", 5, { min = 1, max = 100, help = "tries per question for retryable failures" }),
+    retry_base = leaf("number", 0.5, { min = 0, help = "first retry delay in seconds (doubles per attempt, with jitter)" }),
+    retry_cap = leaf("number", 30, { min = 0, help = "longest retry delay in seconds" }),
+  },
   store = {
     path = leaf("string", "./causal-eval-data", { help = "folder of the results store (LMDB)" }),
     map_size_mb = leaf("integer", 1024, { min = 1, help = "largest size the store may grow to" }),

@@ -1,0 +1,43 @@
+-- SPDX-License-Identifier: MIT
+-- OpenAI Chat Completions, and every server that speaks it (vLLM, llama.cpp
+-- server, Ollama, LM Studio): POST {base_url}/chat/completions.
+local json = require "causal_eval.json"
+
+local M = { kind = "http" }
+
+--- The request for one question: url, headers, body.
+function M.request(model, q, key)
+  local messages = {}
+  if model.system then messages[#messages + 1] = { role = "system", content = model.system } end
+  messages[#messages + 1] = { role = "user", content = q.prompt }
+  local body = { model = model.model, messages = messages }
+  if model.temperature ~= nil then body.temperature = model.temperature end
+  if model.max_tokens ~= nil then body.max_tokens = math.tointeger(model.max_tokens) or model.max_tokens end
+  if model.seed ~= nil then body.seed = model.seed end
+  for k, v in pairs(model.extra_body or {}) do body[k] = v end
+  local headers = { "Content-Type: application/json" }
+  if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
+  return { url = model.base_url .. "/chat/completions", headers = headers, body = json.encode(body) }
+end
+
+--- The answer text and token usage of a 2xx response, or nil, class, message.
+function M.parse(model, body)
+  local doc, err = json.decode(body, "response")
+  if type(doc) ~= "table" then return nil, "malformed", err or "not a JSON object" end
+  local choice = type(doc.choices) == "table" and doc.choices[1]
+  local msg = type(choice) == "table" and choice.message
+  local text = type(msg) == "table" and msg.content
+  if type(text) ~= "string" then
+    if type(doc.error) == "table" then return nil, "server", tostring(doc.error.message) end
+    return nil, "malformed", "no choices[1].message.content"
+  end
+  local usage = type(doc.usage) == "table" and doc.usage or {}
+  return {
+    text = text,
+    input_tokens = math.tointeger(usage.prompt_tokens),
+    output_tokens = math.tointeger(usage.completion_tokens),
+    finish_reason = type(choice.finish_reason) == "string" and choice.finish_reason or nil,
+  }
+end
+
+return M

@@ -1,0 +1,117 @@
+-- SPDX-License-Identifier: MIT
+-- causal-eval run: evaluate models on benchmark questions.
+local argparse = require "causal_eval.argparse"
+local config = require "causal_eval.config"
+local host = require "causal_eval.host"
+local bench = require "causal_eval.bench"
+
+local parser = argparse.new{
+  prog = "causal-eval run",
+  summary = "evaluate models on benchmark questions and store every answer",
+  description = [[
+MODEL is adapter:model[@base_url] (openai:gpt-4o-mini,
+openai:qwen2.5@http://127.0.0.1:8000/v1, anthropic:claude-3-5-haiku-latest,
+command:./my-model.sh, baseline:random|always_yes|associational) or a name from
+configs/models.yaml. Without --model: $CAUSAL_EVAL_MODEL, else the three
+baselines. Questions are those `causal-eval generate BENCH --n N --seed S`
+writes (default: run.suite and run.n from the configuration), or the lines of
+--questions FILE. The run id is printed first on stderr; the table per model
+goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
+2 usage, 130 interrupted (resume with --resume RUN_ID).]],
+  options = {
+    { "-m", "--model", arg = "MODEL", multiple = true, help = "model to evaluate (repeat for several)" },
+    { "-b", "--bench", arg = "BENCH", multiple = true, help = "benchmark families (comma-separated or repeated; all)" },
+    { "-n", "--n", arg = "N", type = "integer", help = "questions per family" },
+    { "--seed", arg = "S", type = "integer", default = 0, help = "seed of the questions" },
+    { "--difficulty", arg = "D", choices = bench.DIFFICULTIES, help = "easy, medium or hard (default: mixed)" },
+    { "--domain", arg = "D", help = "one story domain (default: mixed)" },
+    { "-q", "--questions", arg = "FILE.jsonl", help = "evaluate the questions of a file instead" },
+    { "--limit", arg = "N", type = "integer", help = "evaluate only the first N questions" },
+    { "-w", "--workers", arg = "N", type = "integer", help = "worker threads (default: evaluation.max_workers)" },
+    { "-c", "--concurrency", arg = "N", type = "integer", help = "requests in flight in total (default: run.concurrency)" },
+    { "--rate", arg = "RPS", type = "number", help = "requests per second cap (default: run.rate, 0 = none)" },
+    { "--timeout", arg = "SECONDS", type = "number", help = "total timeout of one request (default: run.timeout)" },
+    { "--connect-timeout", arg = "SECONDS", type = "number", help = "connect timeout (default: run.connect_timeout)" },
+    { "--max-attempts", arg = "N", type = "integer", help = "tries per question (default: run.max_attempts)" },
+    { "--max-tokens-total", arg = "N", type = "integer", help = "stop dispatching after this many tokens" },
+    { "--budget-usd", arg = "USD", type = "number", help = "stop dispatching after this cost (prices in configs/models.yaml)" },
+    { "--resume", arg = "RUN_ID", help = "continue a run (or 'last'): only unfinished questions are sent" },
+    { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
+    { "--fail-under", arg = "ACC", type = "number", help = "exit 1 when a model's accuracy is below ACC (0..1)" },
+    { "--json", help = "print the summary as one JSON object on stdout" },
+    { "--quiet", help = "no progress line and no notes on stderr" },
+    { "--env", arg = "NAME", help = "configuration environment" },
+    { "--config", arg = "FILE", help = "configuration file" },
+    { "--set", arg = "SECTION.KEY=VALUE", multiple = true, help = "override one setting" },
+  },
+}
+
+local M = { summary = "evaluate models on benchmark questions (the main job)", help = function() return parser:help() end }
+
+function M.run(argv, cli)
+  local args, code = cli.parse(parser, argv)
+  if not args then return code end
+  local cfg, cerr = config.load{ env = args.env, file = args.config, set = args.set }
+  if not cfg then
+    io.stderr:write(cerr, "\n")
+    return 2
+  end
+  local v = cfg.values
+  for _, check in ipairs({
+    { args.n, "--n", 1 }, { args.limit, "--limit", 0 }, { args.workers, "--workers", 1 },
+    { args.concurrency, "--concurrency", 1 }, { args.rate, "--rate", 0 }, { args.max_attempts, "--max-attempts", 1 },
+    { args.max_tokens_total, "--max-tokens-total", 1 }, { args.budget_usd, "--budget-usd", 0 },
+  }) do
+    if check[1] and check[1] < check[3] then
+      return cli.usage_error(parser, ("%s must be >= %s"):format(check[2], check[3]))
+    end
+  end
+  if args.fail_under and (args.fail_under < 0 or args.fail_under > 1) then
+    return cli.usage_error(parser, "--fail-under must be between 0 and 1")
+  end
+  local function given(list) return list ~= nil and #list > 0 end
+  if args.questions and (given(args.bench) or args.n) then
+    return cli.usage_error(parser, "--questions and --bench/--n exclude each other")
+  end
+  if args.resume and (given(args.model) or given(args.bench) or args.questions or args.n) then
+    return cli.usage_error(parser, "--resume continues a run as it was started: no --model, --bench, --n or --questions")
+  end
+  local models = args.model
+  if not models or #models == 0 then
+    local env_model = os.getenv("CAUSAL_EVAL_MODEL")
+    models = (env_model and env_model ~= "") and { env_model } or nil
+  end
+  local benches = args.bench
+  if (not benches or #benches == 0) and not args.questions then benches = { v.run.suite } end
+  local tty = host.isatty(2)
+  local json_out = args.json
+  local runner = require "causal_eval.runner"
+  local exit, report = runner.run{
+    models = models, benches = benches, n = args.n or v.run.n, seed = args.seed,
+    difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
+    workers = args.workers or v.evaluation.max_workers, concurrency = args.concurrency or v.run.concurrency,
+    rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
+    connect_timeout = args.connect_timeout or v.run.connect_timeout,
+    max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
+    max_tokens_total = args.max_tokens_total, budget_usd = args.budget_usd,
+    resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
+    progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
+  }
+  if not exit then
+    io.stderr:write("causal-eval run: ", report, "\n")
+    return 1
+  end
+  local results = require "causal_eval.results"
+  if json_out then
+    io.stdout:write(runner.report_json(report), "\n")
+  else
+    io.stdout:write(results.format_summary(report.run, report.summaries))
+  end
+  if report.message and not args.quiet then io.stderr:write(report.message, "\n") end
+  if #report.below > 0 and not args.quiet then
+    io.stderr:write(("below --fail-under %g: %s\n"):format(args.fail_under, table.concat(report.below, ", ")))
+  end
+  return exit
+end
+
+return M

@@ -1,0 +1,238 @@
+-- SPDX-License-Identifier: MIT
+-- The results store's layout and the summaries read from it.
+--
+--   runs     run_id -> JSON { id, created, status, models, benchmarks, ... }
+--   records  run_id \0 model \0 question_id -> JSON record (prompt, response, score, ...)
+--   scores   the same key -> compact JSON { f, d, r, c, u, e, l, ti, to } for summaries
+--   meta     "last" -> the latest run_id
+--
+-- Run ids sort by time ("20261126-173512-3fa9c2"), so listings are scans.
+local json = require "causal_eval.json"
+local rng = require "causal_eval.rng"
+local store_core = require "causal_eval.store_core"
+
+local M = {}
+
+M.SEP = "\0"
+
+function M.new_run_id(now)
+  now = now or os.time()
+  local host = require "causal_eval.host"
+  return os.date("!%Y%m%d-%H%M%S", now) .. "-" .. rng.hex(tostring(host.clock()) .. tostring(host.getpid())):sub(1, 6)
+end
+
+--- A model's part of a key: its label, or a shortened label for long ones.
+function M.model_key(label)
+  if #label <= 120 then return label end
+  return label:sub(1, 100) .. "~" .. rng.hex(label)
+end
+
+function M.key(run_id, model_label, qid)
+  return run_id .. M.SEP .. M.model_key(model_label) .. M.SEP .. qid
+end
+
+function M.split_key(k)
+  return k:match("^([^%z]*)%z([^%z]*)%z(.*)$")
+end
+
+--- Opens the store of a data folder (config store.* settings).
+function M.open(dir, cfg)
+  cfg = cfg or {}
+  return store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false }
+end
+
+function M.get_run(st, id)
+  if id == "last" then
+    id = st:get("meta", "last")
+    if not id then return nil, "no runs in this store yet" end
+  end
+  local v = st:get("runs", id)
+  if not v then return nil, ("no run '%s' in this store"):format(id) end
+  return json.decode(v, "run " .. id)
+end
+
+function M.put_run(st, run)
+  assert(st:put("runs", run.id, json.encode(run)))
+  assert(st:put("meta", "last", run.id))
+end
+
+--- Runs, newest first: list of run tables (at most limit).
+function M.list_runs(st, limit)
+  local out = {}
+  st:scan("runs", "", function(_, v)
+    out[#out + 1] = json.decode(v) or { id = "?" }
+  end, { reverse = true, limit = limit or 0 })
+  return out
+end
+
+--- The compact score line stored with each record.
+function M.score_line(rec)
+  return json.encode({
+    f = rec.family, d = rec.difficulty, r = rec.rung,
+    c = rec.correct == nil and json.null or (rec.correct and 1 or 0),
+    u = rec.unparseable and 1 or nil,
+    e = rec.error and rec.error.class or nil,
+    l = rec.latency_ms,
+    ti = rec.tokens and rec.tokens.input or nil,
+    to = rec.tokens and rec.tokens.output or nil,
+    cached = rec.cached and 1 or nil,
+    day = rec.day,
+  })
+end
+
+-- ---- statistics ----
+
+--- Wilson score interval for k successes in n trials.
+function M.wilson(k, n, z)
+  z = z or 1.959963984540054
+  if n == 0 then return 0, 1 end
+  local p = k / n
+  local z2 = z * z
+  local den = 1 + z2 / n
+  local centre = (p + z2 / (2 * n)) / den
+  local half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / den
+  return math.max(0, centre - half), math.min(1, centre + half)
+end
+
+--- The p-quantile of a sorted list (nearest rank).
+function M.quantile(sorted, p)
+  local n = #sorted
+  if n == 0 then return nil end
+  local r = math.max(1, math.ceil(p * n))
+  return sorted[math.min(r, n)]
+end
+
+local function group_add(groups, key, correct)
+  if key == nil then return end
+  key = tostring(key)
+  local g = groups[key]
+  if not g then
+    g = { n = 0, correct = 0 }
+    groups[key] = g
+  end
+  g.n = g.n + 1
+  if correct then g.correct = g.correct + 1 end
+end
+
+local function finish_groups(groups)
+  local out = {}
+  for k, g in pairs(groups) do
+    local lo, hi = M.wilson(g.correct, g.n)
+    out[k] = { n = g.n, accuracy = g.n > 0 and g.correct / g.n or json.null, ci = { lo, hi } }
+  end
+  return out
+end
+
+--- Per-model summaries of a run from the scores database: n, scored (parsed
+--- answers), accuracy over scored-or-not (unparseable and errors count as
+--- wrong), a Wilson 95% interval, unparseable, errors by class, latencies,
+--- tokens, and accuracy by family, difficulty and rung.
+function M.summarize(st, run)
+  local models, order = {}, {}
+  for i, label in ipairs(run.models or {}) do
+    local key = M.model_key(label)
+    models[key] = { model = label, n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {},
+                    lat = {}, tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
+    order[i] = key
+  end
+  st:scan("scores", run.id .. M.SEP, function(k, v)
+    local _, mk = M.split_key(k)
+    local m = models[mk]
+    if not m then return end
+    local s = json.decode(v)
+    if type(s) ~= "table" then return end
+    m.n = m.n + 1
+    local correct = s.c == 1
+    if s.e then
+      m.errors = m.errors + 1
+      m.error_classes[s.e] = (m.error_classes[s.e] or 0) + 1
+    elseif s.u then
+      m.unparseable = m.unparseable + 1
+    else
+      m.scored = m.scored + 1
+    end
+    if correct then m.correct = m.correct + 1 end
+    if type(s.l) == "number" and not s.e then m.lat[#m.lat + 1] = s.l end
+    m.tokens_in = m.tokens_in + (tonumber(s.ti) or 0)
+    m.tokens_out = m.tokens_out + (tonumber(s.to) or 0)
+    if s.cached then m.cached = m.cached + 1 end
+    group_add(m.fam, s.f, correct)
+    group_add(m.diff, s.d, correct)
+    group_add(m.rung, s.r, correct)
+  end)
+  local out = {}
+  local wall = (run.finished or os.time()) - (run.started or run.created or os.time())
+  for _, key in ipairs(order) do
+    local m = models[key]
+    table.sort(m.lat)
+    local sum = 0
+    for _, l in ipairs(m.lat) do sum = sum + l end
+    local lo, hi = M.wilson(m.correct, m.n)
+    out[#out + 1] = {
+      model = m.model, n = m.n, scored = m.scored, correct = m.correct,
+      accuracy = m.n > 0 and m.correct / m.n or json.null,
+      ci = { lo, hi },
+      unparseable = m.unparseable,
+      unparseable_rate = m.n > 0 and m.unparseable / m.n or 0,
+      errors = m.errors, error_classes = m.error_classes,
+      latency_ms = {
+        mean = #m.lat > 0 and sum / #m.lat or json.null,
+        p50 = M.quantile(m.lat, 0.5) or json.null,
+        p95 = M.quantile(m.lat, 0.95) or json.null,
+        p99 = M.quantile(m.lat, 0.99) or json.null,
+      },
+      throughput = wall > 0 and m.n / wall or json.null,
+      tokens = { input = m.tokens_in, output = m.tokens_out, total = m.tokens_in + m.tokens_out },
+      cached = m.cached,
+      by_family = finish_groups(m.fam),
+      by_difficulty = finish_groups(m.diff),
+      by_rung = finish_groups(m.rung),
+    }
+  end
+  return out
+end
+
+-- ---- the table people read ----
+
+local function pct(x) return type(x) == "number" and ("%5.1f%%"):format(x * 100) or "    -" end
+local function ms(x) return type(x) == "number" and ("%.0f"):format(x) or "-" end
+
+function M.format_summary(run, summaries)
+  local out = {}
+  local function line(s) out[#out + 1] = s end
+  line(("run %s: %s"):format(run.id, run.status or "?"))
+  for _, s in ipairs(summaries) do
+    line("")
+    line(("%s  n=%d  accuracy %s  95%% CI [%s, %s]  unparseable %s  errors %d"):format(
+      s.model, s.n, pct(s.accuracy), pct(s.ci[1]):gsub("^%s+", ""), pct(s.ci[2]):gsub("^%s+", ""),
+      pct(s.unparseable_rate):gsub("^%s+", ""), s.errors))
+    line(("  latency ms: mean %s  p50 %s  p95 %s  p99 %s   throughput %s q/s   tokens %d in / %d out%s"):format(
+      ms(s.latency_ms.mean), ms(s.latency_ms.p50), ms(s.latency_ms.p95), ms(s.latency_ms.p99),
+      type(s.throughput) == "number" and ("%.1f"):format(s.throughput) or "-",
+      s.tokens.input, s.tokens.output, s.cached > 0 and ("   cached %d"):format(s.cached) or ""))
+    if next(s.error_classes) then
+      local parts = {}
+      for k, v in pairs(s.error_classes) do parts[#parts + 1] = k .. " " .. v end
+      table.sort(parts)
+      line("  errors: " .. table.concat(parts, ", "))
+    end
+    for _, grp in ipairs({ { "family", s.by_family }, { "difficulty", s.by_difficulty }, { "rung", s.by_rung } }) do
+      local keys = {}
+      for k in pairs(grp[2]) do keys[#keys + 1] = k end
+      table.sort(keys)
+      if #keys > 0 then
+        local w = 0
+        for _, k in ipairs(keys) do w = math.max(w, #k) end
+        line(("  by %s:"):format(grp[1]))
+        for _, k in ipairs(keys) do
+          local g = grp[2][k]
+          line(("    %-" .. w .. "s %5d  %s  [%s, %s]"):format(k, g.n, pct(g.accuracy),
+            pct(g.ci[1]):gsub("^%s+", ""), pct(g.ci[2]):gsub("^%s+", "")))
+        end
+      end
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+return M

@@ -1,0 +1,301 @@
+-- SPDX-License-Identifier: MIT
+-- `causal-eval run` as a library: sets up a run (or resumes one), starts the
+-- worker threads (causal_eval.worker), shows progress, turns Ctrl-C into a
+-- clean stop, and summarises the results from the store.
+--
+--   local runner = require "causal_eval.runner"
+--   local code, report = runner.run{ models = {"baseline:random"}, benches = {"ladder"}, n = 50 }
+local json = require "causal_eval.json"
+local host = require "causal_eval.host"
+local shared = require "causal_eval.shared"
+local threads = require "causal_eval.threads"
+local models_mod = require "causal_eval.models"
+local results = require "causal_eval.results"
+local worker = require "causal_eval.worker"
+
+local M = {}
+
+M.DEFAULT_MODELS = { "baseline:random", "baseline:always_yes", "baseline:associational" }
+
+local function log(opts, fmt, ...)
+  if not opts.quiet then io.stderr:write(fmt:format(...), "\n") end
+end
+
+local function count_lines(path, limit)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local n = 0
+  for line in f:lines() do
+    if line:find("%S") then n = n + 1 end
+    if limit and n >= limit then break end
+  end
+  f:close()
+  return n
+end
+
+--- The run's models as resolved tables; nil, message on a bad spec.
+local function resolve_models(specs)
+  local catalog, cerr = models_mod.catalog()
+  if not catalog then return nil, cerr end
+  local out, seen = {}, {}
+  for _, spec in ipairs(specs) do
+    local m, err = models_mod.resolve(spec, catalog)
+    if not m then return nil, err end
+    if seen[m.label] then return nil, ("model '%s' given twice"):format(m.label) end
+    seen[m.label] = true
+    out[#out + 1] = m
+  end
+  if #out > 63 then return nil, "at most 63 models in one run" end
+  return out
+end
+
+--- A new run record from the options; nil, message on bad options.
+local function new_run(opts)
+  local specs = opts.models
+  if not specs or #specs == 0 then specs = M.DEFAULT_MODELS end
+  local models, err = resolve_models(specs)
+  if not models then return nil, err end
+  local run = {
+    id = results.new_run_id(), created = os.time(), status = "running",
+    host_version = host.version, seed = opts.seed or 0,
+    models = {}, model_specs = models, limit = opts.limit,
+    config = opts.config_values,
+  }
+  for i, m in ipairs(models) do run.models[i] = m.label end
+  if opts.questions then
+    local n, lerr = count_lines(opts.questions, opts.limit)
+    if not n then return nil, lerr end
+    run.source = { kind = "file", path = opts.questions }
+    run.benchmarks = { opts.questions }
+    run.total = n
+  else
+    local bench = require "causal_eval.bench"
+    local names = {}
+    for _, n in ipairs((opts.benches and #opts.benches > 0) and opts.benches or { "all" }) do
+      for part in n:gmatch("[^,%s]+") do
+        if part == "all" then
+          for _, f in ipairs(bench.list()) do names[#names + 1] = f end
+        else
+          names[#names + 1] = part
+        end
+      end
+    end
+    local fams = {}
+    for i, n in ipairs(names) do
+      local fam, ferr = bench.load(n)
+      if not fam then return nil, ferr end
+      fams[i] = fam
+    end
+    local bopts, oerr = bench.options{ difficulty = opts.difficulty, domain = opts.domain }
+    if not bopts then return nil, oerr end
+    run.source = { kind = "bench", benches = {}, n = opts.n or 20, seed = opts.seed or 0,
+                   options = { difficulty = opts.difficulty, domain = opts.domain } }
+    for i, n in ipairs(names) do run.source.benches[i] = n end
+    run.benchmarks = {}
+    for i, f in ipairs(fams) do run.benchmarks[i] = f.name end
+    run.total = #fams * run.source.n
+    if opts.limit and opts.limit < run.total then run.total = opts.limit end
+  end
+  return run
+end
+
+-- keys of the (model, question) pairs already stored, and what they spent
+local function done_set(st, run)
+  local set = shared.set()
+  local prices, tokens, cost = {}, 0, 0
+  for _, m in ipairs(run.model_specs) do prices[results.model_key(m.label)] = m.price end
+  local n = 0
+  st:scan("scores", run.id .. results.SEP, function(k, v)
+    local _, mk, qid = results.split_key(k)
+    set:add(mk .. results.SEP .. qid)
+    n = n + 1
+    local s = json.decode(v)
+    if type(s) == "table" then
+      local ti, to = tonumber(s.ti) or 0, tonumber(s.to) or 0
+      tokens = tokens + ti + to
+      local p = prices[mk]
+      if type(p) == "table" then cost = cost + (ti * (p.input or 0) + to * (p.output or 0)) / 1e6 end
+    end
+  end)
+  return set, n, tokens, cost
+end
+
+local function fmt_duration(s)
+  if s ~= s or s == math.huge then return "?" end
+  s = math.floor(s + 0.5)
+  if s >= 3600 then return ("%dh%02dm"):format(s // 3600, s % 3600 // 60) end
+  if s >= 60 then return ("%dm%02ds"):format(s // 60, s % 60) end
+  return ("%ds"):format(s)
+end
+
+local function progress_line(run, st, nmodels, prior, t0, latency)
+  local done, errors = 0, 0
+  for slot = 0, nmodels - 1 do
+    local t = st:tally(slot)
+    done, errors = done + t.done, errors + t.errors
+  end
+  local total = run.total * nmodels
+  local el = host.clock() - t0
+  local rate = el > 0 and done / el or 0
+  local left = total - prior - done
+  local p95 = latency:count() > 0 and ("%.0fms"):format(latency:quantile(0.95) * 1000) or "-"
+  return ("\r%d/%d  %.1f/s  ETA %s  errors %d  p95 %s \27[K"):format(prior + done, total, rate,
+    rate > 0 and fmt_duration(left / rate) or "?", errors, p95)
+end
+
+--- Runs (or resumes) an evaluation. opts: models (specs), benches, n, seed,
+--- difficulty, domain, questions (file), limit, workers, concurrency, rate,
+--- timeout, connect_timeout, max_attempts, retry_base, retry_cap,
+--- max_tokens_total, budget_usd, resume (run id or "last"), data (folder),
+--- store_cfg, progress (bool), quiet, config_values.
+--- Returns an exit status and { run = .., summaries = .., message = .. }.
+function M.run(opts)
+  local data = opts.data or "./causal-eval-data"
+  local st, serr = results.open(data, opts.store_cfg)
+  if not st then return nil, ("cannot open the results store %s: %s"):format(data, serr) end
+  local run, err
+  if opts.resume then
+    run, err = results.get_run(st, opts.resume)
+    if not run then
+      st:close()
+      return nil, err
+    end
+    if run.status == "completed" then
+      log(opts, "run %s is already complete", run.id)
+    end
+  else
+    run, err = new_run(opts)
+    if not run then
+      st:close()
+      return nil, err
+    end
+  end
+  log(opts, "run %s", run.id)
+  if opts.on_run_id then opts.on_run_id(run.id) end
+
+  local done, prior, prior_tokens, prior_cost = done_set(st, run)
+  run.status, run.started = "running", os.time()
+  run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
+  results.put_run(st, run)
+
+  local tickets = shared.counter(0, run.total)
+  local stop = shared.flag()
+  local bucket = (opts.rate and opts.rate > 0) and shared.bucket(opts.rate, math.max(1, opts.rate / 10)) or nil
+  local tokens_sum, cost_sum = shared.sum(), shared.sum()
+  if prior_tokens > 0 then tokens_sum:add(prior_tokens) end
+  if prior_cost > 0 then cost_sum:add(prior_cost) end
+  local latency = shared.histogram()
+  local inflight = shared.counter(0)
+  local lines
+  local source = { kind = run.source.kind }
+  if run.source.kind == "file" then
+    local lerr
+    lines, lerr = shared.lines(run.source.path)
+    if not lines then
+      st:close()
+      return nil, lerr
+    end
+    source.lines, source.path = lines:id(), run.source.path
+  else
+    source.benches, source.n, source.seed, source.options = run.source.benches, run.source.n, run.source.seed, run.source.options
+  end
+  local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
+  assert(st:start_writer{ batch = math.max(batch, 64), flush_ms = 5 })
+
+  local nworkers = math.max(1, opts.workers or 2)
+  local concurrency = math.max(1, opts.concurrency or 64)
+  local per_worker = math.max(1, math.ceil(concurrency / nworkers))
+  local wcfg = {
+    run_id = run.id, store = st:id(), tickets = tickets:id(), stop = stop:id(), bucket = bucket and bucket:id() or nil,
+    tokens_sum = tokens_sum:id(), cost_sum = cost_sum:id(), done = done:id(), latency = latency:id(),
+    inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+    retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
+    max_tokens_total = opts.max_tokens_total, budget_usd = opts.budget_usd,
+  }
+  local t0 = host.clock()
+  local cpu0 = host.cpu_time()
+  host.trap_signals()
+  local group = threads.start(nworkers, "causal_eval.worker", json.encode(wcfg))
+  local show = opts.progress
+  local last_draw = 0
+  while group:finished() < nworkers do
+    host.sleep(0.05)
+    if host.interrupts() > 0 then
+      if stop:set(worker.STOP_INTERRUPT, "interrupted") then
+        log(opts, "\ninterrupted: finishing the writes in progress (Ctrl-C again to quit at once)")
+      end
+    end
+    if show and host.clock() - last_draw >= 0.25 then
+      last_draw = host.clock()
+      io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency))
+    end
+  end
+  local outcomes = group:join()
+  host.untrap_signals()
+  if show then io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency), "\n") end
+  local wall = host.clock() - t0
+  local cpu = host.cpu_time() - cpu0
+  local ok, werr = st:sync()
+
+  local code, reason = stop:get()
+  local failures = {}
+  for i, o in ipairs(outcomes) do
+    if not o.ok then failures[#failures + 1] = ("worker %d: %s"):format(i, o.error) end
+  end
+  local sent = 0
+  for _, o in ipairs(outcomes) do
+    local r = o.ok and json.decode(o.result)
+    if type(r) == "table" then sent = sent + (r.sent or 0) end
+  end
+  local message
+  if not ok then
+    run.status, message = "failed", "writing results failed: " .. tostring(werr)
+  elseif #failures > 0 then
+    run.status, message = "failed", table.concat(failures, "\n")
+  elseif code == worker.STOP_INTERRUPT then
+    run.status, message = "interrupted", ("interrupted; resume with: causal-eval run --resume %s"):format(run.id)
+  elseif code == worker.STOP_AUTH then
+    run.status, message = "stopped", reason
+  elseif code == worker.STOP_BUDGET then
+    run.status, message = "stopped", reason .. ("; completed results are kept (causal-eval run --resume %s continues)"):format(run.id)
+  else
+    run.status = "completed"
+  end
+  run.finished = os.time()
+  run.elapsed = (run.elapsed or 0) + wall
+  run.message = message
+  results.put_run(st, run)
+  local summaries = results.summarize(st, run)
+  for _, s in ipairs(summaries) do
+    s.throughput = run.elapsed > 0 and s.n / run.elapsed or json.null
+  end
+  st:close()
+  local exit = 0
+  if run.status == "failed" or code == worker.STOP_AUTH then exit = 1
+  elseif run.status == "interrupted" then exit = 130 end
+  local below = {}
+  if opts.fail_under then
+    for _, s in ipairs(summaries) do
+      if type(s.accuracy) ~= "number" or s.accuracy < opts.fail_under then below[#below + 1] = s.model end
+    end
+    if #below > 0 and exit == 0 then exit = 1 end
+  end
+  return exit, {
+    run = run, summaries = summaries, message = message, below = below, sent = sent,
+    wall = wall, cpu = cpu, prior = prior,
+  }
+end
+
+--- The --json report of a run.
+function M.report_json(report)
+  local run = report.run
+  return json.encode({
+    run_id = run.id, status = run.status, message = run.message or json.null,
+    benchmarks = json.array(run.benchmarks or {}), seed = run.seed,
+    elapsed_s = run.elapsed, models = json.array(report.summaries),
+    below_threshold = json.array(report.below or {}),
+  })
+end
+
+return M

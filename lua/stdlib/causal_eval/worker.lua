@@ -1,0 +1,312 @@
+-- SPDX-License-Identifier: MIT
+-- One worker thread of `causal-eval run` (started by causal_eval.runner
+-- through causal_eval.threads, in a Lua state of its own). It takes question
+-- tickets from a shared counter, makes or reads the question, sends it to
+-- every model (up to `concurrency` HTTP requests in flight on its own curl
+-- multi handle), scores the answers and queues one record per question and
+-- model to the store's writer. Everything it shares with other threads is a
+-- native object attached by id; nothing Lua crosses.
+local json = require "causal_eval.json"
+local http = require "causal_eval.http"
+local host = require "causal_eval.host"
+local shared = require "causal_eval.shared"
+local store_core = require "causal_eval.store_core"
+local scoring = require "causal_eval.scoring"
+local results = require "causal_eval.results"
+local rng = require "causal_eval.rng"
+
+local M = {}
+
+-- error classes a later attempt may cure
+M.RETRYABLE = { rate_limit = true, server = true, timeout = true, reset = true, connect = true, malformed = true }
+M.STOP_INTERRUPT, M.STOP_AUTH, M.STOP_BUDGET = 1, 2, 3
+
+local function attach(kind, id)
+  if not id then return nil end
+  return assert(shared.attach(kind, id))
+end
+
+-- ---- question sources ----
+
+local function bench_source(cfg, tickets)
+  local bench = require "causal_eval.bench"
+  local fams = {}
+  for i, name in ipairs(cfg.benches) do fams[i] = assert(bench.load(name)) end
+  local opts = assert(bench.options(cfg.options or {}))
+  local n, seed = cfg.n, cfg.seed
+  return function()
+    local g = tickets:next()
+    if not g then return nil end
+    local fam = fams[g // n + 1]
+    if not fam then return nil end
+    local i = g % n
+    return { id = bench.question_id(fam, opts, seed, i), make = function() return bench.question(fam, opts, seed, i) end }
+  end
+end
+
+local function file_source(cfg, tickets)
+  local lines = attach("lines", cfg.lines)
+  return function()
+    if not tickets:next() then return nil end
+    local line, no = lines:next()
+    if not line then return nil end
+    local q, err = json.decode(line, cfg.path .. ":" .. no)
+    if type(q) ~= "table" or type(q.prompt) ~= "string" or q.id == nil then
+      local id = type(q) == "table" and q.id or ("line-" .. no)
+      return { id = tostring(id), bad = err or ("%s:%d: a question needs id and prompt"):format(cfg.path, no) }
+    end
+    q.id = tostring(q.id)
+    return { id = q.id, make = function() return q end }
+  end
+end
+
+-- ---- the worker ----
+
+function M.main(config_json, index)
+  local cfg = assert(json.decode(config_json, "worker config"))
+  local st = assert(store_core.attach(cfg.store))
+  local tickets = attach("counter", cfg.tickets)
+  local stop = attach("flag", cfg.stop)
+  local bucket = attach("bucket", cfg.bucket)
+  local tokens_sum = attach("sum", cfg.tokens_sum)
+  local cost_sum = attach("sum", cfg.cost_sum)
+  local done = attach("set", cfg.done)
+  local latency = attach("histogram", cfg.latency)
+  local inflight_gauge = attach("counter", cfg.inflight)
+  local next_item = cfg.source.kind == "bench" and bench_source(cfg.source, tickets) or file_source(cfg.source, tickets)
+  local models = cfg.models
+  local adapters, keys = {}, {}
+  local use_http = false
+  for i, m in ipairs(models) do
+    adapters[i] = require("adapters." .. m.adapter)
+    if adapters[i].kind == "http" then use_http = true end
+    keys[i] = m.api_key_env and os.getenv(m.api_key_env) or nil
+  end
+  local K = math.max(1, cfg.concurrency or 8)
+  local client = use_http and assert(http.client{ max_connections = K }) or nil
+  local jitter = rng.new(rng.hash(cfg.run_id .. "|jitter"), index)
+  local retries = cfg.retries or {}
+  local max_attempts = retries.max_attempts or 5
+  local now = host.clock
+  local pause_until = {} -- per model slot: the provider asked us to slow down
+  local ready = {}       -- items to send: { q, slot, attempt, at }
+  local waiting = {}     -- items waiting for a retry time
+  local inflight, n_inflight, tag = {}, 0, 0
+  local sent, recorded, source_done = 0, 0, false
+  local stop_code
+
+  local function record(item, answer, err, res, started)
+    local q, m = item.q, models[item.slot]
+    local rec = {
+      run_id = cfg.run_id, question_id = q.id, model = m.label, family = q.family, domain = q.domain,
+      difficulty = q.difficulty, rung = q.rung, answer_type = q.answer_type, ground_truth = q.ground_truth,
+      tolerance = q.tolerance, prompt = q.prompt, attempts = item.attempt, finished_at = os.time(),
+      day = os.date("!%Y-%m-%d"),
+    }
+    if started then rec.latency_ms = (now() - started) * 1000 end
+    local tally = store_core.DONE
+    if err then
+      rec.error = err
+      rec.score = 0
+      tally = tally | store_core.ERROR
+    else
+      rec.response = answer.text
+      rec.tokens = { input = answer.input_tokens, output = answer.output_tokens }
+      local s = scoring.score(q, answer.text)
+      rec.parsed = s.parsed
+      rec.correct = s.correct
+      rec.score = s.score
+      if s.unparseable then
+        rec.unparseable = s.reason
+        tally = tally | store_core.UNPARSEABLE
+      elseif s.correct then
+        tally = tally | store_core.CORRECT
+      end
+      if res and res.http_version then rec.http_version = res.http_version end
+      -- budgets
+      local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0
+      if tokens_sum and (tin + tout) > 0 then
+        local total = tokens_sum:add(tin + tout)
+        if cfg.max_tokens_total and total >= cfg.max_tokens_total then
+          stop:set(M.STOP_BUDGET, ("token budget reached: %d tokens (--max-tokens-total %d)"):format(math.floor(total), cfg.max_tokens_total))
+        end
+      end
+      if cost_sum and type(m.price) == "table" then
+        local cost = (tin * (m.price.input or 0) + tout * (m.price.output or 0)) / 1e6
+        rec.cost_usd = cost
+        local total = cost_sum:add(cost)
+        if cfg.budget_usd and total >= cfg.budget_usd then
+          stop:set(M.STOP_BUDGET, ("cost budget reached: $%.4f (--budget-usd %g)"):format(total, cfg.budget_usd))
+        end
+      end
+      if latency and rec.latency_ms then latency:add(rec.latency_ms / 1000) end
+    end
+    local key = results.key(cfg.run_id, m.label, q.id)
+    -- the writer commits in queue order, so a score line (what resume and the
+    -- tallies count) is never on disk without its full record
+    st:enqueue("records", key, json.encode(rec), item.slot - 1, 0)
+    st:enqueue("scores", key, results.score_line(rec), item.slot - 1, tally)
+    recorded = recorded + 1
+  end
+
+  local function fail(item, class, message, status, body, started)
+    local err = { class = class, message = message, status = status }
+    if body and #body > 0 then err.first_bytes = body:sub(1, 200) end
+    if M.RETRYABLE[class] and item.attempt < max_attempts and not stop_code then
+      local base = (retries.base or 0.5) * 2 ^ (item.attempt - 1)
+      local delay = math.min(retries.cap or 30, base) * (0.5 + 0.5 * jitter:uniform())
+      if item.retry_after and item.retry_after > delay then delay = item.retry_after end
+      item.attempt = item.attempt + 1
+      item.at = now() + delay
+      waiting[#waiting + 1] = item
+      return
+    end
+    record(item, nil, err, nil, started)
+  end
+
+  local function auth_stop(item, status)
+    local m = models[item.slot]
+    local var = m.api_key_env
+    local msg = ("model %s: the server refused the API key (HTTP %d)%s"):format(m.label, status,
+      var and ((" - check the variable %s%s"):format(var, keys[item.slot] and "" or ", which is not set")) or "")
+    stop:set(M.STOP_AUTH, msg)
+  end
+
+  local function on_response(item, res)
+    local started = item.started
+    local m = models[item.slot]
+    if res.error then
+      return fail(item, res.error, res.message, nil, nil, started)
+    end
+    local status = res.status
+    if res.remaining_requests and res.remaining_requests <= K then
+      -- nearly out of requests for this window: wait for it to reset rather than earn 429s
+      pause_until[item.slot] = math.max(pause_until[item.slot] or 0, now() + (res.reset_requests or 1))
+    end
+    if status == 401 or status == 403 then
+      auth_stop(item, status)
+      return
+    end
+    if status == 429 then
+      item.retry_after = res.retry_after
+      if res.retry_after then pause_until[item.slot] = math.max(pause_until[item.slot] or 0, now() + res.retry_after) end
+      return fail(item, "rate_limit", "HTTP 429", status, res.body, started)
+    end
+    if status >= 500 then return fail(item, "server", ("HTTP %d"):format(status), status, res.body, started) end
+    if status < 200 or status >= 300 then
+      return fail(item, "client", ("HTTP %d"):format(status), status, res.body, started)
+    end
+    local answer, class, message = adapters[item.slot].parse(m, res.body)
+    if not answer then return fail(item, class, message, status, res.body, started) end
+    record(item, answer, nil, res, started)
+  end
+
+  -- one local (non-HTTP) answer, straight away
+  local function answer_local(item)
+    local started = now()
+    local answer, class, message = adapters[item.slot].answer(models[item.slot], item.q)
+    if not answer then return fail(item, class, message, nil, nil, started) end
+    record(item, answer, nil, nil, started)
+  end
+
+  local function refill()
+    -- one question from the source fans out to every model not yet done
+    while #ready < K and not source_done and not stop_code do
+      local src = next_item()
+      if not src then
+        source_done = true
+        break
+      end
+      local todo = {}
+      for slot, m in ipairs(models) do
+        if not (done and done:has(results.model_key(m.label) .. "\0" .. src.id)) then todo[#todo + 1] = slot end
+      end
+      if #todo > 0 then
+        if src.bad then
+          for _, slot in ipairs(todo) do
+            record({ q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = src.bad })
+          end
+        else
+          local q = src.make()
+          for _, slot in ipairs(todo) do ready[#ready + 1] = { q = q, slot = slot, attempt = 1 } end
+        end
+      end
+    end
+  end
+
+  while true do
+    local code = stop:get()
+    if code then stop_code = code end
+    if stop_code == M.STOP_AUTH or stop_code == M.STOP_INTERRUPT then break end
+    local t = now()
+    -- retries whose time has come
+    if #waiting > 0 then
+      local keep = {}
+      for _, it in ipairs(waiting) do
+        if it.at <= t then ready[#ready + 1] = it else keep[#keep + 1] = it end
+      end
+      waiting = keep
+    end
+    if not stop_code then refill() end
+    -- dispatch
+    local i = 1
+    while i <= #ready and n_inflight < K and not stop_code do
+      local item = ready[i]
+      local slot = item.slot
+      if (pause_until[slot] or 0) > t then
+        i = i + 1
+      elseif adapters[slot].kind == "local" then
+        table.remove(ready, i)
+        answer_local(item)
+      else
+        local wait = bucket and bucket:take() or 0
+        if wait > 0 then
+          pause_until[0] = t + wait
+          break
+        end
+        table.remove(ready, i)
+        tag = tag + 1
+        local req = adapters[slot].request(models[slot], item.q, keys[slot])
+        req.tag = tag
+        req.timeout = models[slot].timeout or cfg.timeout or 60
+        req.connect_timeout = models[slot].connect_timeout or cfg.connect_timeout or 10
+        item.started = now()
+        local ok, err = client:submit(req)
+        if not ok then
+          fail(item, "transport", err)
+        else
+          inflight[tag] = item
+          n_inflight = n_inflight + 1
+          sent = sent + 1
+          if inflight_gauge then inflight_gauge:add(1) end
+        end
+      end
+      if stop:get() then break end
+    end
+    if stop_code and n_inflight == 0 then break end
+    if n_inflight == 0 and #ready == 0 and #waiting == 0 and source_done then break end
+    if n_inflight > 0 then
+      local timeout = 0.05
+      local res_list = client:poll(timeout)
+      for _, res in ipairs(res_list) do
+        local item = inflight[res.tag]
+        inflight[res.tag] = nil
+        n_inflight = n_inflight - 1
+        if inflight_gauge then inflight_gauge:add(-1) end
+        if item then on_response(item, res) end
+      end
+    elseif #ready > 0 or #waiting > 0 then
+      -- everything is paused or waiting for a retry time
+      local soonest = math.huge
+      for _, it in ipairs(waiting) do soonest = math.min(soonest, it.at) end
+      for s, u in pairs(pause_until) do if u > t then soonest = math.min(soonest, u) end end
+      local nap = math.max(0.001, math.min(0.05, soonest - t))
+      host.sleep(nap)
+    end
+  end
+  if client then client:close() end
+  if inflight_gauge and n_inflight > 0 then inflight_gauge:add(-n_inflight) end
+  return json.encode({ worker = index, sent = sent, recorded = recorded, abandoned = n_inflight })
+end
+
+return M
