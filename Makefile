@@ -18,9 +18,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
+# The default suite against the three baselines (no network, no key), or
+# against $$CAUSAL_EVAL_MODEL when it is set; RUN_ARGS adds flags.
+RUN_ARGS ?=
 run: build
-	$(BUILD)/causal-eval --version
-	$(BUILD)/causal-eval tools/show-modules.lua
+	$(BUILD)/causal-eval run $(RUN_ARGS)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

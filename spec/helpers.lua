@@ -163,4 +163,49 @@ end
 function Term:wait(t) return self.p:wait(t or 10) end
 function Term:close() self.p:close() end
 
+-- ---- the mock model server ----
+
+H.mock_bin = os.getenv("CAUSAL_EVAL_MOCK") or (H.build_dir and H.build_dir .. "/mock_server")
+
+local Mock = {}
+Mock.__index = Mock
+
+--- Starts tools/mock's server on a free loopback port with the given flags
+--- (a list). Returns an object with url (the /v1 base), port, stats(), reset(), stop().
+function H.mock(flags)
+  local dir = H.tmpdir()
+  local words = { H.quote(H.mock_bin), "--port", "0" }
+  for _, f in ipairs(flags or {}) do words[#words + 1] = H.quote(f) end
+  local log = dir .. "/mock.log"
+  local p = assert(io.popen(("%s >%s 2>&1 & echo $!"):format(table.concat(words, " "), log)))
+  local pid = tonumber(p:read("l"))
+  p:close()
+  local deadline = host.clock() + 10
+  local port
+  while not port do
+    port = (H.read(log) or ""):match("listening on 127%.0%.0%.1:(%d+)")
+    if not port then
+      if host.clock() > deadline then error("mock server did not start: " .. (H.read(log) or ""), 2) end
+      host.sleep(0.02)
+    end
+  end
+  return setmetatable({ pid = pid, port = tonumber(port), dir = dir, url = "http://127.0.0.1:" .. port .. "/v1" }, Mock)
+end
+
+function Mock:stats()
+  local json = require "causal_eval.json"
+  local r = assert(require("causal_eval.http").request{ url = ("http://127.0.0.1:%d/stats"):format(self.port) })
+  return assert(json.decode(r.body))
+end
+
+function Mock:reset()
+  require("causal_eval.http").request{ url = ("http://127.0.0.1:%d/reset"):format(self.port), method = "POST", body = "" }
+end
+
+function Mock:stop()
+  if self.pid then H.sh("kill " .. self.pid .. " 2>/dev/null; wait " .. self.pid .. " 2>/dev/null") end
+  self.pid = nil
+  H.rm(self.dir)
+end
+
 return H

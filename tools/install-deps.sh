@@ -2,7 +2,18 @@
 # SPDX-License-Identifier: MIT
 # Installs what causal-eval needs to build and test on Debian 12.
 # Idempotent: does nothing (and needs no root) when every package is present.
+#   tools/install-deps.sh           what the build and the tests need
+#   tools/install-deps.sh --bench   also the benchmark tools of tools/bench/pipeline.sh
 set -euo pipefail
+
+WITH_BENCH=0
+for arg in "$@"; do
+  case $arg in
+    --bench) WITH_BENCH=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown option $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 PKGS=(
   build-essential cmake pkg-config git
@@ -14,6 +25,11 @@ PKGS=(
   redis-server
   clang
 )
+if [ "$WITH_BENCH" -eq 1 ]; then
+  # tools/bench/pipeline.sh: a zero-latency endpoint, a load generator for
+  # scale, and GNU time (its fallback cost meter)
+  PKGS+=(nginx wrk time)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,6 +17,7 @@ static const char *const DB_NAMES[CE_STORE_NDB] = {"runs", "records", "meta", "s
 typedef struct item {
   struct item *next;
   int db, slot;
+  int more; /* the next item belongs to the same transaction */
   unsigned tally;
   size_t kl, vl;
   char data[]; /* key, then value */
@@ -242,30 +243,58 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
   return n;
 }
 
-int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
-                     unsigned tally) {
+static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl, int slot, unsigned tally) {
   item *it = malloc(sizeof *it + kl + vl);
-  if (!it) return -1;
+  if (!it) return NULL;
   it->next = NULL;
   it->db = db;
+  it->more = 0;
   it->slot = slot >= 0 && slot < CE_STORE_SLOTS ? slot : 0;
   it->tally = tally;
   it->kl = kl;
   it->vl = vl;
   memcpy(it->data, k, kl);
   memcpy(it->data + kl, v, vl);
+  return it;
+}
+
+/* Queues the chain first..last (n items) in one step, so no other thread's
+ * items come between them. */
+static void push(ce_store *s, item *first, item *last, int n) {
   pthread_mutex_lock(&s->lock);
   /* backpressure: producers faster than the disk wait rather than let the
    * queue (and the process's memory) grow without bound */
   while (s->running && !s->failed && !s->stopping && s->queued >= CE_STORE_MAX_QUEUED)
     pthread_cond_wait(&s->idle, &s->lock);
-  if (s->tail) s->tail->next = it;
-  else s->head = it;
-  s->tail = it;
-  s->queued++;
-  s->enqueued_total++;
+  if (s->tail) s->tail->next = first;
+  else s->head = first;
+  s->tail = last;
+  s->queued += (uint64_t)n;
+  s->enqueued_total += (uint64_t)n;
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
+}
+
+int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
+                     unsigned tally) {
+  item *it = new_item(db, k, kl, v, vl, slot, tally);
+  if (!it) return -1;
+  push(s, it, it, 1);
+  return 0;
+}
+
+int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int db2, const void *v2, size_t v2l,
+                          const void *k, size_t kl, int slot, unsigned tally) {
+  item *a = new_item(db1, k, kl, v1, v1l, slot, 0);
+  item *b = new_item(db2, k, kl, v2, v2l, slot, tally);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return -1;
+  }
+  a->more = 1;
+  a->next = b;
+  push(s, a, b, 2);
   return 0;
 }
 
@@ -295,7 +324,8 @@ static void *writer_main(void *arg) {
     }
     item *batch = s->head, *last = NULL;
     int n = 0;
-    for (item *it = s->head; it && n < s->batch; it = it->next) {
+    for (item *it = s->head; it; it = it->next) {
+      if (n >= s->batch && !(last && last->more)) break;
       last = it;
       n++;
     }

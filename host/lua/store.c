@@ -7,6 +7,7 @@
  *   st:scan("records", prefix, function(k, v) ... end, { reverse = true, limit = 10 })
  *   st:start_writer{ batch = 256, flush_ms = 5 }
  *   st:enqueue("records", key, value, slot, tally)   -- from any thread
+ *   st:enqueue_pair("records", rec, "scores", line, key, slot, tally) -- one transaction
  *   st:sync(); st:tally(slot)
  *   store.attach(st:id())                           -- in another thread's state
  */
@@ -196,6 +197,22 @@ static int m_enqueue(lua_State *L) {
   return 0;
 }
 
+/* st:enqueue_pair(db1, value1, db2, value2, key, slot, tally): one transaction */
+static int m_enqueue_pair(lua_State *L) {
+  ce_store *s = check(L);
+  int db1 = luaL_checkoption(L, 2, NULL, DBS);
+  size_t v1l, v2l, kl;
+  const char *v1 = luaL_checklstring(L, 3, &v1l);
+  int db2 = luaL_checkoption(L, 4, NULL, DBS);
+  const char *v2 = luaL_checklstring(L, 5, &v2l);
+  const char *k = luaL_checklstring(L, 6, &kl);
+  lua_Integer slot = luaL_optinteger(L, 7, 0), tally = luaL_optinteger(L, 8, 0);
+  luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 7, "slot out of range");
+  if (ce_store_enqueue_pair(s, db1, v1, v1l, db2, v2, v2l, k, kl, (int)slot, (unsigned)tally) != 0)
+    return luaL_error(L, "store: out of memory queueing a record");
+  return 0;
+}
+
 static int m_sync(lua_State *L) {
   ce_store *s = check(L);
   ce_err e;
@@ -238,7 +255,7 @@ static int m_close(lua_State *L) {
 static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
-  {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue},
+  {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue}, {"enqueue_pair", m_enqueue_pair},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
   {NULL, NULL}
 };

@@ -25,9 +25,11 @@ local FIELDS = {
   seed = "number", cache = "string",
 }
 
---- The configured models: configs/models.yaml (or file), as a table name -> entry.
+--- The configured models: file, else $CAUSAL_EVAL_MODELS, else
+--- configs/models.yaml, as a table name -> entry.
 function M.catalog(file)
-  file = file or (host.root() and host.root() .. "/configs/models.yaml")
+  local env = os.getenv("CAUSAL_EVAL_MODELS")
+  file = file or (env and env ~= "" and env) or (host.root() and host.root() .. "/configs/models.yaml")
   if not file then return {} end
   local doc, err, kind = yaml.load_file(file)
   if doc == nil then

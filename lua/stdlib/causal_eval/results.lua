@@ -194,41 +194,93 @@ end
 
 -- ---- the table people read ----
 
-local function pct(x) return type(x) == "number" and ("%5.1f%%"):format(x * 100) or "    -" end
+local function pct(x) return type(x) == "number" and ("%.1f%%"):format(x * 100) or "-" end
 local function ms(x) return type(x) == "number" and ("%.0f"):format(x) or "-" end
+local function cell(acc, ci)
+  if type(acc) ~= "number" then return "-" end
+  return ("%5.1f%% [%4.1f,%5.1f]"):format(acc * 100, ci[1] * 100, ci[2] * 100)
+end
 
+local function pad(s, w, right)
+  local n = #s
+  if n >= w then return s end
+  return right and (s .. (" "):rep(w - n)) or ((" "):rep(w - n) .. s)
+end
+
+--- The summary of a run as text: one row per model, then accuracy by family,
+--- difficulty and rung with models as columns (#1, #2, ... as numbered in the
+--- first table). Every accuracy has its Wilson 95% interval.
 function M.format_summary(run, summaries)
   local out = {}
   local function line(s) out[#out + 1] = s end
-  line(("run %s: %s"):format(run.id, run.status or "?"))
-  for _, s in ipairs(summaries) do
-    line("")
-    line(("%s  n=%d  accuracy %s  95%% CI [%s, %s]  unparseable %s  errors %d"):format(
-      s.model, s.n, pct(s.accuracy), pct(s.ci[1]):gsub("^%s+", ""), pct(s.ci[2]):gsub("^%s+", ""),
-      pct(s.unparseable_rate):gsub("^%s+", ""), s.errors))
-    line(("  latency ms: mean %s  p50 %s  p95 %s  p99 %s   throughput %s q/s   tokens %d in / %d out%s"):format(
+  line(("run %s: %s%s"):format(run.id, run.status or "?",
+    type(run.elapsed) == "number" and ("  (%.1f s)"):format(run.elapsed) or ""))
+  line("")
+  local head = { "#", "model", "n", "accuracy", "95% CI", "unparseable", "errors", "mean ms", "p50 ms", "p95 ms",
+                 "p99 ms", "q/s", "tokens in/out" }
+  local rows = { head }
+  for i, s in ipairs(summaries) do
+    rows[#rows + 1] = {
+      "#" .. i, s.model, tostring(s.n), pct(s.accuracy),
+      ("[%s, %s]"):format(pct(s.ci[1]), pct(s.ci[2])), pct(s.unparseable_rate), tostring(s.errors),
       ms(s.latency_ms.mean), ms(s.latency_ms.p50), ms(s.latency_ms.p95), ms(s.latency_ms.p99),
       type(s.throughput) == "number" and ("%.1f"):format(s.throughput) or "-",
-      s.tokens.input, s.tokens.output, s.cached > 0 and ("   cached %d"):format(s.cached) or ""))
+      ("%d/%d"):format(s.tokens.input, s.tokens.output),
+    }
+  end
+  local widths = {}
+  for _, r in ipairs(rows) do
+    for c, v in ipairs(r) do widths[c] = math.max(widths[c] or 0, #v) end
+  end
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for c, v in ipairs(r) do cells[c] = pad(v, widths[c], c <= 2) end
+    line(table.concat(cells, "  "))
+  end
+  for i, s in ipairs(summaries) do
     if next(s.error_classes) then
       local parts = {}
       for k, v in pairs(s.error_classes) do parts[#parts + 1] = k .. " " .. v end
       table.sort(parts)
-      line("  errors: " .. table.concat(parts, ", "))
+      line(("#%d errors: %s"):format(i, table.concat(parts, ", ")))
     end
-    for _, grp in ipairs({ { "family", s.by_family }, { "difficulty", s.by_difficulty }, { "rung", s.by_rung } }) do
-      local keys = {}
-      for k in pairs(grp[2]) do keys[#keys + 1] = k end
-      table.sort(keys)
-      if #keys > 0 then
-        local w = 0
-        for _, k in ipairs(keys) do w = math.max(w, #k) end
-        line(("  by %s:"):format(grp[1]))
-        for _, k in ipairs(keys) do
-          local g = grp[2][k]
-          line(("    %-" .. w .. "s %5d  %s  [%s, %s]"):format(k, g.n, pct(g.accuracy),
-            pct(g.ci[1]):gsub("^%s+", ""), pct(g.ci[2]):gsub("^%s+", "")))
+  end
+  for _, grp in ipairs({ { "family", "by_family" }, { "difficulty", "by_difficulty" }, { "rung", "by_rung" } }) do
+    local keys, seen = {}, {}
+    for _, s in ipairs(summaries) do
+      for k in pairs(s[grp[2]]) do
+        if not seen[k] then
+          seen[k] = true
+          keys[#keys + 1] = k
         end
+      end
+    end
+    if #keys > 0 then
+      table.sort(keys, function(a, b)
+        local na, nb = tonumber(a), tonumber(b)
+        if na and nb then return na < nb end
+        if grp[1] == "difficulty" then
+          local order = { easy = 1, medium = 2, hard = 3 }
+          if order[a] and order[b] then return order[a] < order[b] end
+        end
+        return a < b
+      end)
+      local kw = #grp[1]
+      for _, k in ipairs(keys) do kw = math.max(kw, #k) end
+      line("")
+      local hdr = { pad(grp[1], kw, true), pad("n", 5) }
+      for i in ipairs(summaries) do hdr[#hdr + 1] = pad("#" .. i, 21) end
+      line(table.concat(hdr, "  "))
+      for _, k in ipairs(keys) do
+        local n = 0
+        local cells = { pad(k, kw, true), "" }
+        for _, s in ipairs(summaries) do
+          local g = s[grp[2]][k]
+          if g then n = math.max(n, g.n) end
+          cells[#cells + 1] = pad(g and cell(g.accuracy, g.ci) or "-", 21)
+        end
+        cells[2] = pad(tostring(n), 5)
+        line(table.concat(cells, "  "))
       end
     end
   end

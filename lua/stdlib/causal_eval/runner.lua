@@ -170,9 +170,13 @@ function M.run(opts)
       return nil, err
     end
   end
-  log(opts, "run %s", run.id)
+  -- always, even when quiet: it is what --resume needs after a crash
+  io.stderr:write("run ", run.id, "\n")
   if opts.on_run_id then opts.on_run_id(run.id) end
 
+  -- budgets belong to the run: a resume keeps them unless given again
+  if opts.max_tokens_total then run.max_tokens_total = opts.max_tokens_total end
+  if opts.budget_usd then run.budget_usd = opts.budget_usd end
   local done, prior, prior_tokens, prior_cost = done_set(st, run)
   run.status, run.started = "running", os.time()
   run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
@@ -211,8 +215,14 @@ function M.run(opts)
     inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
-    max_tokens_total = opts.max_tokens_total, budget_usd = opts.budget_usd,
+    max_tokens_total = run.max_tokens_total, budget_usd = run.budget_usd,
   }
+  if run.max_tokens_total and prior_tokens >= run.max_tokens_total then
+    stop:set(worker.STOP_BUDGET, ("token budget reached: %d tokens (--max-tokens-total %d)"):format(
+      math.floor(prior_tokens), run.max_tokens_total))
+  elseif run.budget_usd and prior_cost >= run.budget_usd then
+    stop:set(worker.STOP_BUDGET, ("cost budget reached: $%.4f (--budget-usd %g)"):format(prior_cost, run.budget_usd))
+  end
   local t0 = host.clock()
   local cpu0 = host.cpu_time()
   host.trap_signals()

@@ -142,10 +142,8 @@ function M.main(config_json, index)
       if latency and rec.latency_ms then latency:add(rec.latency_ms / 1000) end
     end
     local key = results.key(cfg.run_id, m.label, q.id)
-    -- the writer commits in queue order, so a score line (what resume and the
-    -- tallies count) is never on disk without its full record
-    st:enqueue("records", key, json.encode(rec), item.slot - 1, 0)
-    st:enqueue("scores", key, results.score_line(rec), item.slot - 1, tally)
+    -- record and score line (what resume and the tallies count) commit together
+    st:enqueue_pair("records", json.encode(rec), "scores", results.score_line(rec), key, item.slot - 1, tally)
     recorded = recorded + 1
   end
 

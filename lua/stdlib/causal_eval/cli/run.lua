@@ -95,7 +95,7 @@ function M.run(argv, cli)
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
     max_tokens_total = args.max_tokens_total, budget_usd = args.budget_usd,
     resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
-    progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
+    fail_under = args.fail_under, progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
   }
   if not exit then
     io.stderr:write("causal-eval run: ", report, "\n")

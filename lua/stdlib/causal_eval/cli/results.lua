@@ -1,0 +1,253 @@
+-- SPDX-License-Identifier: MIT
+-- causal-eval results list | show | recent | export | trend
+local argparse = require "causal_eval.argparse"
+local config = require "causal_eval.config"
+local json = require "causal_eval.json"
+local results = require "causal_eval.results"
+
+local common = {
+  { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
+  { "--json", help = "print JSON instead of a table" },
+}
+
+local function with_common(opts)
+  for _, o in ipairs(common) do opts[#opts + 1] = o end
+  return opts
+end
+
+local parsers = {
+  list = argparse.new{ prog = "causal-eval results list", summary = "every run in the store, newest first",
+    options = with_common{} },
+  show = argparse.new{ prog = "causal-eval results show", summary = "a run's table per model",
+    options = with_common{}, positionals = { { "RUN_ID", help = "run id, or last" } } },
+  recent = argparse.new{ prog = "causal-eval results recent", summary = "the latest runs with each model's accuracy",
+    options = with_common{ { "--limit", arg = "N", type = "integer", default = 10, help = "how many runs" } } },
+  export = argparse.new{ prog = "causal-eval results export", summary = "a run's records as JSON lines",
+    options = with_common{ { "-o", "--output", arg = "FILE.jsonl", help = "write to FILE (atomically) instead of stdout" } },
+    positionals = { { "RUN_ID", help = "run id, or last" } } },
+  trend = argparse.new{ prog = "causal-eval results trend", summary = "average score per model per day",
+    options = with_common{
+      { "--model", arg = "M", multiple = true, help = "only these models (default: all)" },
+      { "--days", arg = "N", type = "integer", default = 30, help = "how many days back" },
+    } },
+}
+local ORDER = { "list", "show", "recent", "export", "trend" }
+
+local M = { summary = "list, show, export and compare stored runs" }
+
+function M.help()
+  local out = { "usage: causal-eval results list|show|recent|export|trend [options]\n" }
+  for _, name in ipairs(ORDER) do out[#out + 1] = parsers[name]:help() end
+  return table.concat(out, "\n")
+end
+
+local function open_store(args)
+  local dir = args.data
+  if not dir then
+    local cfg = config.load{}
+    dir = cfg and cfg.values.store.path or "./causal-eval-data"
+  end
+  local f = io.open(dir .. "/data.mdb", "rb")
+  if not f then return nil, ("no results store in %s (run `causal-eval run` first, or pass --data DIR)"):format(dir) end
+  f:close()
+  local st, err = results.open(dir)
+  if not st then return nil, ("cannot open the results store %s: %s"):format(dir, err) end
+  return st
+end
+
+local function pct(x) return type(x) == "number" and ("%.1f%%"):format(x * 100) or "-" end
+
+local function run_row(run)
+  return {
+    id = run.id, created = run.created, status = run.status, models = json.array(run.models or {}),
+    benchmarks = json.array(run.benchmarks or {}), total = run.total, seed = run.seed,
+    elapsed_s = run.elapsed, message = run.message,
+  }
+end
+
+local handlers = {}
+
+function handlers.list(st, args)
+  local runs = results.list_runs(st)
+  if args.json then
+    local rows = {}
+    for i, r in ipairs(runs) do rows[i] = run_row(r) end
+    io.stdout:write(json.encode(json.array(rows)), "\n")
+    return 0
+  end
+  if #runs == 0 then
+    io.stdout:write("no runs\n")
+    return 0
+  end
+  io.stdout:write(("%-24s %-19s %-11s %7s  %s\n"):format("RUN", "CREATED (UTC)", "STATUS", "QUESTIONS", "MODELS"))
+  for _, r in ipairs(runs) do
+    io.stdout:write(("%-24s %-19s %-11s %7s  %s\n"):format(r.id, os.date("!%Y-%m-%d %H:%M:%S", r.created or 0),
+      r.status or "?", tostring(r.total or "?"), table.concat(r.models or {}, ", ")))
+  end
+  return 0
+end
+
+function handlers.show(st, args)
+  local run, err = results.get_run(st, args.RUN_ID)
+  if not run then
+    io.stderr:write("causal-eval results: ", err, "\n")
+    return 1
+  end
+  local summaries = results.summarize(st, run)
+  for _, s in ipairs(summaries) do
+    s.throughput = (run.elapsed or 0) > 0 and s.n / run.elapsed or json.null
+  end
+  if args.json then
+    io.stdout:write(require("causal_eval.runner").report_json{ run = run, summaries = summaries }, "\n")
+  else
+    io.stdout:write(results.format_summary(run, summaries))
+  end
+  return 0
+end
+
+function handlers.recent(st, args)
+  local runs = results.list_runs(st, math.max(1, args.limit))
+  local rows = {}
+  for i, run in ipairs(runs) do
+    local row = run_row(run)
+    row.accuracy = {}
+    for _, s in ipairs(results.summarize(st, run)) do
+      row.accuracy[#row.accuracy + 1] = { model = s.model, n = s.n, accuracy = s.accuracy, ci = s.ci }
+    end
+    row.accuracy = json.array(row.accuracy)
+    rows[i] = row
+  end
+  if args.json then
+    io.stdout:write(json.encode(json.array(rows)), "\n")
+    return 0
+  end
+  for _, r in ipairs(rows) do
+    io.stdout:write(("%s  %s  %s  %s\n"):format(r.id, os.date("!%Y-%m-%d %H:%M", r.created or 0), r.status or "?",
+      table.concat(r.benchmarks, ",")))
+    for _, a in ipairs(r.accuracy) do
+      io.stdout:write(("    %-40s n=%-6d %7s  [%s, %s]\n"):format(a.model, a.n, pct(a.accuracy), pct(a.ci[1]), pct(a.ci[2])))
+    end
+  end
+  return 0
+end
+
+function handlers.export(st, args)
+  local run, err = results.get_run(st, args.RUN_ID)
+  if not run then
+    io.stderr:write("causal-eval results: ", err, "\n")
+    return 1
+  end
+  local out, tmp = io.stdout, nil
+  if args.output then
+    tmp = args.output .. ".tmp"
+    local f, oerr = io.open(tmp, "wb")
+    if not f then
+      io.stderr:write("causal-eval results: ", oerr, "\n")
+      return 1
+    end
+    out = f
+  end
+  local n = 0
+  st:scan("records", run.id .. results.SEP, function(_, v)
+    out:write(v, "\n")
+    n = n + 1
+  end)
+  if tmp then
+    local ok, cerr = out:close()
+    if ok then ok, cerr = os.rename(tmp, args.output) end
+    if not ok then
+      os.remove(tmp)
+      io.stderr:write("causal-eval results: ", tostring(cerr), "\n")
+      return 1
+    end
+    io.stderr:write(("wrote %d records of run %s to %s\n"):format(n, run.id, args.output))
+  end
+  return 0
+end
+
+function handlers.trend(st, args)
+  local since = os.time() - args.days * 86400
+  local since_day = os.date("!%Y-%m-%d", since)
+  local wanted
+  if args.model and #args.model > 0 then
+    wanted = {}
+    for _, m in ipairs(args.model) do wanted[results.model_key(m)] = m end
+  end
+  local cells, labels = {}, {}
+  for _, run in ipairs(results.list_runs(st)) do
+    -- runs are newest first; one created before the window can still have
+    -- finished inside it, so stop only a day earlier
+    if (run.created or 0) < since - 86400 then break end
+    for _, label in ipairs(run.models or {}) do labels[results.model_key(label)] = label end
+    st:scan("scores", run.id .. results.SEP, function(k, v)
+      local _, mk = results.split_key(k)
+      if wanted and not wanted[mk] then return end
+      local s = json.decode(v)
+      if type(s) ~= "table" or type(s.day) ~= "string" or s.day < since_day then return end
+      local key = mk .. results.SEP .. s.day
+      local c = cells[key]
+      if not c then
+        c = { model = labels[mk] or mk, day = s.day, n = 0, correct = 0, runs = {} }
+        cells[key] = c
+      end
+      c.n = c.n + 1
+      if s.c == 1 then c.correct = c.correct + 1 end
+      c.runs[run.id] = true
+    end)
+  end
+  local rows = {}
+  for _, c in pairs(cells) do
+    local nruns = 0
+    for _ in pairs(c.runs) do nruns = nruns + 1 end
+    local lo, hi = results.wilson(c.correct, c.n)
+    rows[#rows + 1] = { model = c.model, day = c.day, n = c.n, runs = nruns, accuracy = c.correct / c.n, ci = { lo, hi } }
+  end
+  table.sort(rows, function(a, b)
+    if a.model ~= b.model then return a.model < b.model end
+    return a.day < b.day
+  end)
+  if args.json then
+    io.stdout:write(json.encode(json.array(rows)), "\n")
+    return 0
+  end
+  if #rows == 0 then
+    io.stdout:write(("no results in the last %d days\n"):format(args.days))
+    return 0
+  end
+  local current
+  for _, r in ipairs(rows) do
+    if r.model ~= current then
+      current = r.model
+      io.stdout:write(r.model, "\n")
+    end
+    io.stdout:write(("  %s  %7s  [%s, %s]  n=%d  runs=%d\n"):format(r.day, pct(r.accuracy), pct(r.ci[1]), pct(r.ci[2]),
+      r.n, r.runs))
+  end
+  return 0
+end
+
+function M.run(argv, cli)
+  local sub = argv[1]
+  if sub == nil or sub == "-h" or sub == "--help" then
+    io.stdout:write(M.help())
+    return sub == nil and 2 or 0
+  end
+  local parser = parsers[sub]
+  if not parser then
+    return cli.usage_error("usage: causal-eval results list|show|recent|export|trend [options]",
+      ("unknown results command '%s'"):format(sub))
+  end
+  local rest = table.move(argv, 2, #argv, 1, {})
+  local args, code = cli.parse(parser, rest)
+  if not args then return code end
+  local st, err = open_store(args)
+  if not st then
+    io.stderr:write("causal-eval results: ", err, "\n")
+    return 1
+  end
+  local rc = handlers[sub](st, args)
+  st:close()
+  return rc
+end
+
+return M

@@ -1,0 +1,358 @@
+-- SPDX-License-Identifier: MIT
+-- `causal-eval run` end to end against the real mock model server on
+-- 127.0.0.1: accuracy, every fault class, resume after kill -9, 401, several
+-- models, budgets, the command adapter, and the results commands.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
+
+local NQ -- questions in the shared file
+local FAST_RETRY = { "--set", "run.retry_base=0.01", "--set", "run.retry_cap=0.05" }
+
+local function concat(...)
+  local out = {}
+  for _, t in ipairs({ ... }) do
+    for _, v in ipairs(t) do out[#out + 1] = v end
+  end
+  return out
+end
+
+local function run_json(args, opts)
+  local r = H.run(concat({ "run", "--json", "--quiet" }, args), opts)
+  local report = r.stdout ~= "" and json.decode(r.stdout) or nil
+  return r, report
+end
+
+local function records(data, run_id)
+  local r = H.run({ "results", "export", run_id, "--data", data })
+  assert(r.code == 0, r.stderr)
+  local out = {}
+  for line in r.stdout:gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(line)) end
+  return out
+end
+
+describe("causal-eval run", function()
+  local dir, qfile, mock
+  setup(function()
+    dir = H.tmpdir()
+    qfile = dir .. "/q.jsonl"
+    local r = H.run({ "generate", "all", "--n", "100", "--seed", "3" })
+    assert(r.code == 0, r.stderr)
+    -- the mock knows a question by its prompt: keep one question per prompt
+    -- (small corr2cause systems repeat) so its per-question counts are exact
+    local seen, lines = {}, {}
+    for line in r.stdout:gmatch("[^\n]+") do
+      local p = json.decode(line).prompt
+      if not seen[p] then
+        seen[p] = true
+        lines[#lines + 1] = line
+      end
+    end
+    NQ = #lines
+    H.write(qfile, table.concat(lines, "\n") .. "\n")
+  end)
+  teardown(function()
+    if mock then mock:stop() end
+    H.rm(dir)
+  end)
+
+  it("evaluates the three baselines with no network and prints a table", function()
+    local r = H.run({ "run", "--bench", "ladder,confounding", "--n", "30", "--data", dir .. "/base" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("^run %d+%-%d+%-%x+\n", r.stderr)
+    for i, m in ipairs({ "baseline:random", "baseline:always_yes", "baseline:associational" }) do
+      assert.matches("\n#" .. i .. "%s+" .. m:gsub("%p", "%%%0") .. "%s+60%s+%d+%.%d%%", r.stdout)
+    end
+    assert.matches("\nfamily%s+n%s+#1%s+#2%s+#3\n", r.stdout)
+    assert.matches("\nconfounding%s+30%s+%d+%.%d%% %[", r.stdout)
+    assert.matches("\nrung%s+n", r.stdout)
+  end)
+
+  it("prints the documented JSON summary", function()
+    local r, rep = run_json({ "--bench", "ladder", "--n", "20", "--model", "baseline:associational", "--data", dir .. "/j" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("^%d+%-%d+%-%x+$", rep.run_id)
+    local m = rep.models[1]
+    assert.are.equal("baseline:associational", m.model)
+    assert.are.equal(20, m.n)
+    for _, k in ipairs({ "scored", "accuracy", "ci", "unparseable", "errors", "latency_ms", "tokens", "by_family",
+                         "by_difficulty", "by_rung" }) do
+      assert.is_not_nil(m[k], k)
+    end
+    assert.is_true(m.ci[1] <= m.accuracy and m.accuracy <= m.ci[2])
+    for _, k in ipairs({ "mean", "p50", "p95", "p99" }) do assert.is_not_nil(m.latency_ms[k], k) end
+  end)
+
+  it("evaluates exactly the questions `generate` writes with the same arguments", function()
+    local gen = H.run({ "generate", "intervention", "--n", "25", "--seed", "9" })
+    local want = {}
+    for line in gen.stdout:gmatch("[^\n]+") do want[#want + 1] = json.decode(line).id end
+    local r, rep = run_json({ "--bench", "intervention", "--n", "25", "--seed", "9", "--model", "baseline:random",
+                              "--data", dir .. "/same" })
+    assert.are.equal(0, r.code, r.stderr)
+    local got = {}
+    for _, rec in ipairs(records(dir .. "/same", rep.run_id)) do got[#got + 1] = rec.question_id end
+    table.sort(want)
+    table.sort(got)
+    assert.are.same(want, got)
+  end)
+
+  it("measures a mock accuracy of 0.7 within its 95% interval", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "0.7", "--seed", "1" })
+    local r, rep = run_json({ "--model", "openai:mock@" .. mock.url, "--questions", qfile, "--data", dir .. "/acc",
+                              "--concurrency", "16" })
+    assert.are.equal(0, r.code, r.stderr)
+    local m = rep.models[1]
+    assert.are.equal(NQ, m.n)
+    assert.are.equal(0, m.errors)
+    assert.is_true(m.ci[1] <= 0.7 and 0.7 <= m.ci[2], ("accuracy %.3f CI [%.3f, %.3f]"):format(m.accuracy, m.ci[1], m.ci[2]))
+    assert.is_true(m.tokens.input > 0 and m.tokens.output > 0)
+    assert.are.equal(NQ, mock:stats().requests)
+    mock:stop()
+    mock = nil
+  end)
+
+  describe("with faults at 20%", function()
+    local small
+    setup(function()
+      small = dir .. "/small.jsonl"
+      assert(H.run({ "generate", "ladder", "--n", "60", "--seed", "4", "-o", small }).code == 0)
+    end)
+
+    local CASES = {
+      { "429", { "--fault-429", "0.2", "--retry-after", "0.05" }, "rate_limit" },
+      { "500", { "--fault-500", "0.2" }, "server" },
+      { "stall", { "--fault-stall", "0.2", "--stall-ms", "2000" }, "timeout" },
+      { "malformed", { "--fault-malformed", "0.2" }, "malformed" },
+      { "drop", { "--fault-drop", "0.2" }, "reset" },
+    }
+    for _, case in ipairs(CASES) do
+      it(("accounts for every question with %s faults, and retries them away"):format(case[1]), function()
+        mock = H.mock(concat({ "--questions", small, "--accuracy", "1" }, case[2]))
+        local common = concat({ "--model", "openai:m@" .. mock.url, "--questions", small, "--timeout", "0.5" }, FAST_RETRY)
+        -- one attempt: the failures are stored with their class, none dropped
+        local r, rep = run_json(concat(common, { "--max-attempts", "1", "--data", dir .. "/f1-" .. case[1] }))
+        assert.are.equal(0, r.code, r.stderr)
+        local m = rep.models[1]
+        assert.are.equal(60, m.n)
+        assert.is_true(m.errors > 0, "no " .. case[1] .. " fault seen")
+        assert.are.equal(m.errors, m.error_classes[case[3]], json.encode(m.error_classes))
+        local recs = records(dir .. "/f1-" .. case[1], rep.run_id)
+        assert.are.equal(60, #recs)
+        local failed = 0
+        for _, rec in ipairs(recs) do
+          if rec.error then
+            failed = failed + 1
+            assert.are.equal(case[3], rec.error.class)
+            if case[3] == "malformed" then assert.truthy(rec.error.first_bytes:find("choices", 1, true)) end
+          end
+        end
+        assert.are.equal(m.errors, failed)
+        -- with retries every question gets its answer
+        r, rep = run_json(concat(common, { "--data", dir .. "/f5-" .. case[1] }))
+        assert.are.equal(0, r.code, r.stderr)
+        m = rep.models[1]
+        assert.are.equal(60, m.n)
+        assert.are.equal(0, m.errors, json.encode(m.error_classes))
+        assert.are.equal(1, m.accuracy)
+        mock:stop()
+        mock = nil
+      end)
+    end
+  end)
+
+  it("resumes after kill -9 without sending a finished question again", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "0.7", "--latency-ms", "20" })
+    local data = dir .. "/resume"
+    local args = { "--model", "openai:mock@" .. mock.url, "--questions", qfile, "--data", data, "--concurrency", "8",
+                   "--quiet" }
+    -- a random moment in the middle of the run (~700 questions take ~1.8 s)
+    math.randomseed(os.time())
+    local delay = 0.3 + math.random() * 1.0
+    local cmd = { "timeout", "-s", "KILL", ("%.2f"):format(delay), H.bin, "run" }
+    for _, a in ipairs(args) do cmd[#cmd + 1] = a end
+    local killed = H.run(cmd, { bin = false })
+    assert.are.equal(128 + 9, killed.code, ("not killed after %.2fs: %s"):format(delay, killed.stderr))
+    local run_id = killed.stderr:match("run (%d+%-%d+%-%x+)")
+    assert.is_not_nil(run_id)
+    local before = #records(data, run_id)
+    assert.is_true(before < NQ, "the run finished before the kill")
+    -- let the mock finish what the killed client had in flight (20 ms each)
+    -- before its counters are reset
+    require("causal_eval.host").sleep(0.2)
+    local sent_before = mock:stats().requests
+    mock:reset()
+    local r, rep = run_json({ "--resume", "last", "--data", data })
+    assert(r.code == 0, r.stderr)
+    assert.are.equal(run_id, rep.run_id)
+    local stats = mock:stats()
+    -- the stored ones are not asked again; only the rest (and those in flight at the kill)
+    assert.are.equal(NQ - before, stats.requests, ("killed at %.2fs with %d stored, %d sent; after: %s"):format(delay, before, sent_before, json.encode(stats)))
+    assert.are.equal(0, stats.answered_more_than_once)
+    local resumed = records(data, run_id)
+    assert.are.equal(NQ, #resumed)
+    -- and the results equal an uninterrupted run's
+    local r2, rep2 = run_json({ "--model", "openai:mock@" .. mock.url, "--questions", qfile, "--data", dir .. "/whole" })
+    assert.are.equal(0, r2.code, r2.stderr)
+    local whole = {}
+    for _, rec in ipairs(records(dir .. "/whole", rep2.run_id)) do whole[rec.question_id] = rec end
+    for _, rec in ipairs(resumed) do
+      local w = whole[rec.question_id]
+      assert.are.same({ w.parsed, w.correct, w.score }, { rec.parsed, rec.correct, rec.score })
+    end
+    assert.are.equal(rep2.models[1].accuracy, rep.models[1].accuracy)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("stops at once on 401 and names the variable that holds the key", function()
+    mock = H.mock({ "--questions", qfile, "--api-key", "right-key", "--latency-ms", "5" })
+    local r = H.run(concat({ "run", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--data", dir .. "/auth",
+                             "--concurrency", "4" }), { env = { OPENAI_API_KEY = "wrong-key" } })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("OPENAI_API_KEY", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("401", 1, true), r.stderr)
+    assert.is_true(mock:stats().requests <= 8, "kept sending after a 401")
+    local ok = H.run(concat({ "run", "--json", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile,
+                              "--limit", "10", "--data", dir .. "/auth2" }), { env = { OPENAI_API_KEY = "right-key" } })
+    assert.are.equal(0, ok.code, ok.stderr)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("evaluates several models in one run, over HTTP and locally", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "1" })
+    local r, rep = run_json({ "--model", "openai:good@" .. mock.url, "--model", "baseline:always_yes",
+                              "--questions", qfile, "--limit", "100", "--data", dir .. "/multi" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(2, #rep.models)
+    assert.are.equal(100, rep.models[1].n)
+    assert.are.equal(100, rep.models[2].n)
+    assert.are.equal(1, rep.models[1].accuracy)
+    assert.is_true(rep.models[2].accuracy < 0.7)
+    assert.are.equal(100, mock:stats().requests)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("gates on --fail-under", function()
+    local r = H.run({ "run", "--quiet", "--bench", "ladder", "--n", "20", "--model", "baseline:always_yes",
+                      "--fail-under", "0.9", "--data", dir .. "/gate" })
+    assert.are.equal(1, r.code)
+    r = H.run({ "run", "--quiet", "--bench", "ladder", "--n", "20", "--model", "baseline:always_yes",
+                "--fail-under", "0.1", "--data", dir .. "/gate" })
+    assert.are.equal(0, r.code)
+  end)
+
+  it("stops cleanly at a token budget and resumes to the end", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "1" })
+    local data = dir .. "/budget"
+    local r, rep = run_json({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "200",
+                              "--concurrency", "2", "--max-tokens-total", "5000", "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("stopped", rep.status)
+    assert.truthy(rep.message:find("token budget", 1, true))
+    local n1 = rep.models[1].n
+    assert.is_true(n1 > 0 and n1 < 200)
+    assert.is_true(rep.models[1].tokens.total >= 5000)
+    local r2, rep2 = run_json({ "--resume", rep.run_id, "--data", data })
+    assert.are.equal(0, r2.code, r2.stderr)
+    -- the budget is for the whole run: resuming keeps it spent
+    assert.are.equal("stopped", rep2.status)
+    local r3, rep3 = run_json({ "--resume", rep.run_id, "--data", data, "--max-tokens-total", "1000000" })
+    assert.are.equal(0, r3.code, r3.stderr)
+    assert.are.equal("completed", rep3.status)
+    assert.are.equal(200, rep3.models[1].n)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("runs a local command as a model, with a timeout", function()
+    local script = H.write(dir .. "/model.sh", "#!/bin/sh\ncat >/dev/null\necho 'Final answer: yes'\n")
+    H.sh("chmod +x " .. H.quote(script))
+    local r, rep = run_json({ "--model", "command:" .. script, "--bench", "ladder", "--n", "10", "--data", dir .. "/cmd" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(10, rep.models[1].n)
+    assert.are.equal(0, rep.models[1].errors)
+    local slow = H.write(dir .. "/slow.sh", "#!/bin/sh\nsleep 5\n")
+    H.sh("chmod +x " .. H.quote(slow))
+    local cfg = H.write(dir .. "/models.yaml", ("models:\n  slow:\n    adapter: command\n    command: %s\n    timeout: 0.2\n"):format(slow))
+    r, rep = run_json({ "--model", "slow", "--bench", "ladder", "--n", "2", "--data", dir .. "/cmd2", "--max-attempts", "1" },
+                      { env = { CAUSAL_EVAL_MODELS = cfg } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(2, rep.models[1].errors)
+    assert.are.equal(2, rep.models[1].error_classes.timeout)
+  end)
+
+  it("records a bad question line as an error, never crashes", function()
+    local bad = H.write(dir .. "/bad.jsonl", '{"id":"a","prompt":"Is it? Answer yes or no.","answer_type":"yes_no","ground_truth":"yes"}\n{not json\n')
+    local r, rep = run_json({ "--model", "baseline:always_yes", "--questions", bad, "--data", dir .. "/bad" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(2, rep.models[1].n)
+    assert.are.equal(1, rep.models[1].errors)
+    assert.are.equal(1, rep.models[1].error_classes.bad_question)
+  end)
+
+  it("rejects bad arguments with usage errors", function()
+    local r = H.run({ "run", "--model", "nosuch:thing", "--data", dir .. "/x" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("unknown adapter 'nosuch'", 1, true), r.stderr)
+    r = H.run({ "run", "--concurrency", "0" })
+    assert.are.equal(2, r.code)
+    r = H.run({ "run", "--resume", "nope", "--data", dir .. "/x" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("no run 'nope'", 1, true), r.stderr)
+  end)
+end)
+
+describe("causal-eval results", function()
+  local dir, run_id
+  setup(function()
+    dir = H.tmpdir()
+    local r = H.run({ "run", "--json", "--quiet", "--bench", "ladder", "--n", "12", "--model", "baseline:random",
+                      "--model", "baseline:associational", "--data", dir })
+    assert(r.code == 0, r.stderr)
+    run_id = json.decode(r.stdout).run_id
+  end)
+  teardown(function() H.rm(dir) end)
+
+  it("lists runs and shows one", function()
+    local r = H.run({ "results", "list", "--data", dir })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find(run_id, 1, true))
+    r = H.run({ "results", "show", "last", "--data", dir, "--json" })
+    assert.are.equal(run_id, json.decode(r.stdout).run_id)
+    r = H.run({ "results", "recent", "--limit", "1", "--data", dir })
+    assert.truthy(r.stdout:find("baseline:associational", 1, true))
+  end)
+
+  it("exports every record as JSON lines, atomically to a file", function()
+    local out = dir .. "/export.jsonl"
+    local r = H.run({ "results", "export", run_id, "-o", out, "--data", dir })
+    assert.are.equal(0, r.code, r.stderr)
+    local n = 0
+    for line in io.lines(out) do
+      local rec = json.decode(line)
+      assert.are.equal(run_id, rec.run_id)
+      assert.is_string(rec.prompt)
+      assert.is_string(rec.response)
+      n = n + 1
+    end
+    assert.are.equal(24, n)
+  end)
+
+  it("gives the average score per model per day", function()
+    local r = H.run({ "results", "trend", "--model", "baseline:random", "--days", "30", "--data", dir, "--json" })
+    assert.are.equal(0, r.code, r.stderr)
+    local rows = json.decode(r.stdout)
+    assert.are.equal(1, #rows)
+    assert.are.equal("baseline:random", rows[1].model)
+    assert.are.equal(os.date("!%Y-%m-%d"), rows[1].day)
+    assert.are.equal(12, rows[1].n)
+  end)
+
+  it("names a missing store", function()
+    local r = H.run({ "results", "list", "--data", dir .. "/nothing" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("no results store in", 1, true))
+  end)
+end)
