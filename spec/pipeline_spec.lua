@@ -58,7 +58,8 @@ describe("causal-eval run", function()
   it("evaluates the three baselines with no network and prints a table", function()
     local r = H.run({ "run", "--bench", "ladder,confounding", "--n", "30", "--data", dir .. "/base" })
     assert.are.equal(0, r.code, r.stderr)
-    assert.matches("^run %d+%-%d+%-%x+\n", r.stderr)
+    -- not a terminal: the run id and nothing else
+    assert.matches("^run %d+%-%d+%-%x+\n$", r.stderr)
     for i, m in ipairs({ "baseline:random", "baseline:always_yes", "baseline:associational" }) do
       assert.matches("\n#" .. i .. "%s+" .. m:gsub("%p", "%%%0") .. "%s+60%s+%d+%.%d%%", r.stdout)
     end
@@ -204,6 +205,21 @@ describe("causal-eval run", function()
     mock = nil
   end)
 
+  it("slows down before a 429 when the budget headers say so", function()
+    -- 20 requests per 400 ms window; 4 in flight would blow through it at once
+    mock = H.mock({ "--questions", qfile, "--rate-limit", "20", "--rate-window-ms", "400" })
+    local r, rep = run_json({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "60",
+                              "--concurrency", "4", "--data", dir .. "/window" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(60, rep.models[1].n)
+    assert.are.equal(0, rep.models[1].errors)
+    local stats = mock:stats()
+    assert.are.equal(0, stats.limited, json.encode(stats))
+    assert.are.equal(60, stats.requests)
+    mock:stop()
+    mock = nil
+  end)
+
   it("stops at once on 401 and names the variable that holds the key", function()
     mock = H.mock({ "--questions", qfile, "--api-key", "right-key", "--latency-ms", "5" })
     local r = H.run(concat({ "run", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--data", dir .. "/auth",
@@ -230,6 +246,23 @@ describe("causal-eval run", function()
     assert.are.equal(1, rep.models[1].accuracy)
     assert.is_true(rep.models[2].accuracy < 0.7)
     assert.are.equal(100, mock:stats().requests)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("shows a live progress line on a terminal", function()
+    mock = H.mock({ "--questions", qfile, "--latency-ms", "40" })
+    local t = H.pty({ "run", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "30",
+                      "--concurrency", "2", "--data", dir .. "/tty" })
+    t:expect("run ")
+    local line = t:expect("ETA")
+    assert.matches("%d+/30%s+[%d.]+/s%s+ETA", line)
+    t:expect("errors 0")
+    t:expect("#1")
+    local how, code = t:wait(20)
+    assert.are.same({ "exit", 0 }, { how, code })
+    assert.truthy(t.seen:find("30/30", 1, true), t.seen)
+    t:close()
     mock:stop()
     mock = nil
   end)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "json.h"
@@ -70,6 +71,31 @@ double ce_http_parse_duration(const char *s) {
   return total;
 }
 
+double ce_http_parse_reset(const char *s, double now_epoch) {
+  if (!s) return -1;
+  while (*s == ' ') s++;
+  int y, mo, d, h, mi;
+  double sec;
+  char tail[16] = "";
+  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, tail) >= 6) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    double t = (double)timegm(&tm) + sec;
+    /* an offset other than Z: "+hh:mm" or "-hh:mm" */
+    int oh, om;
+    if ((tail[0] == '+' || tail[0] == '-') && sscanf(tail + 1, "%2d:%2d", &oh, &om) == 2)
+      t -= (tail[0] == '+' ? 1 : -1) * (oh * 3600.0 + om * 60.0);
+    double left = t - now_epoch;
+    return left > 0 ? left : 0;
+  }
+  return ce_http_parse_duration(s);
+}
+
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
@@ -104,8 +130,12 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
   } else if (header_is(buf, len, "x-ratelimit-remaining-tokens", &v) ||
              header_is(buf, len, "anthropic-ratelimit-tokens-remaining", &v)) {
     t->res.remaining_tokens = atol(v);
-  } else if (header_is(buf, len, "x-ratelimit-reset-requests", &v)) {
-    t->res.reset_requests = ce_http_parse_duration(v);
+  } else if (header_is(buf, len, "x-ratelimit-reset-requests", &v) ||
+             header_is(buf, len, "anthropic-ratelimit-requests-reset", &v)) {
+    t->res.reset_requests = ce_http_parse_reset(v, (double)time(NULL));
+  } else if (header_is(buf, len, "x-ratelimit-reset-tokens", &v) ||
+             header_is(buf, len, "anthropic-ratelimit-tokens-reset", &v)) {
+    t->res.reset_tokens = ce_http_parse_reset(v, (double)time(NULL));
   }
   return size * n;
 }
@@ -189,6 +219,7 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   t->res.remaining_requests = -1;
   t->res.remaining_tokens = -1;
   t->res.reset_requests = -1;
+  t->res.reset_tokens = -1;
 
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, req->url);

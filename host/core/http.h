@@ -45,6 +45,7 @@ typedef struct {
   long remaining_requests;          /* x-ratelimit-remaining-requests, anthropic-ratelimit-requests-remaining; -1 */
   long remaining_tokens;            /* x-ratelimit-remaining-tokens, anthropic-ratelimit-tokens-remaining; -1 */
   double reset_requests;            /* seconds until the request budget resets; -1 */
+  double reset_tokens;              /* seconds until the token budget resets; -1 */
   double total_time, connect_time;  /* seconds */
   long http_version;                /* 1 (1.x), 2, 3; 0 unknown */
   uint64_t bytes_sent, bytes_received;
@@ -66,5 +67,9 @@ const char *ce_http_error_name(ce_http_error e); /* "timeout", "connect", "reset
 
 /* "1.5s", "6m0s", "20ms", "3" (seconds) as provider headers write durations: seconds or -1 */
 double ce_http_parse_duration(const char *s);
+/* A rate-limit reset header: a duration ("1s", "6m0s", "20ms", "0.5") or
+ * an RFC 3339 time ("2026-11-26T23:40:12Z", Anthropic's form), as seconds
+ * from now (never negative); -1 when unreadable. */
+double ce_http_parse_reset(const char *s, double now_epoch);
 
 #endif

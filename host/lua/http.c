@@ -119,6 +119,7 @@ static void push_result(lua_State *L, const ce_http_result *r) {
   if (r->remaining_requests >= 0) { lua_pushinteger(L, r->remaining_requests); lua_setfield(L, -2, "remaining_requests"); }
   if (r->remaining_tokens >= 0) { lua_pushinteger(L, r->remaining_tokens); lua_setfield(L, -2, "remaining_tokens"); }
   if (r->reset_requests >= 0) { lua_pushnumber(L, r->reset_requests); lua_setfield(L, -2, "reset_requests"); }
+  if (r->reset_tokens >= 0) { lua_pushnumber(L, r->reset_tokens); lua_setfield(L, -2, "reset_tokens"); }
   lua_pushnumber(L, r->total_time);
   lua_setfield(L, -2, "time");
   lua_pushnumber(L, r->connect_time);

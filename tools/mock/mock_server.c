@@ -5,13 +5,17 @@
  *               [--latency-ms MS] [--fault-429 R] [--fault-500 R] [--fault-stall R]
  *               [--fault-malformed R] [--fault-drop R] [--retry-after S]
  *               [--stall-ms MS] [--max-concurrent N] [--api-key KEY] [--seed S]
+ *               [--rate-limit N [--rate-window-ms W]]
  *
  * It answers a question it was given (matched by its prompt) correctly with
  * probability P, decided by a hash of the prompt and the seed, so a run is
  * reproducible; unknown prompts get "yes". Faults are drawn per attempt at the
  * given rates: 429 with Retry-After, 500, a stall past the client's timeout,
  * malformed JSON, a dropped connection. Over --max-concurrent requests in
- * progress it answers 429. With --api-key, a wrong or missing key gets 401.
+ * progress it answers 429. With --rate-limit it behaves like a provider's
+ * request budget: N requests per window of W ms (default 1000), announced in
+ * x-ratelimit-remaining-requests / x-ratelimit-reset-requests, and 429 beyond
+ * it. With --api-key, a wrong or missing key gets 401.
  * GET /stats reports counts; POST /reset clears them. It prints
  * "mock_server listening on 127.0.0.1:PORT" once ready (--port 0: any port). */
 #include <arpa/inet.h>
@@ -53,7 +57,33 @@ static struct {
   atomic_int in_progress;
   atomic_long requests, ok, s429, s500, stalls, malformed, drops, s401, busy;
   atomic_long other_attempts;
+  /* a provider's request budget: --rate-limit N per --rate-window-ms W */
+  long rate_limit, rate_window_ms;
+  pthread_mutex_t window_lock;
+  double window_start;
+  long window_count;
+  atomic_long limited;
 } cfg;
+
+/* Counts a request against the window. Returns the requests left (may be
+ * negative: over the limit) and the milliseconds until the window resets. */
+static long window_take(long *reset_ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double now = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+  pthread_mutex_lock(&cfg.window_lock);
+  if (now - cfg.window_start >= (double)cfg.rate_window_ms) {
+    cfg.window_start = now;
+    cfg.window_count = 0;
+  }
+  long left = cfg.rate_limit - ++cfg.window_count;
+  *reset_ms = (long)(cfg.window_start + (double)cfg.rate_window_ms - now) + 1;
+  pthread_mutex_unlock(&cfg.window_lock);
+  return left;
+}
+
+/* the budget headers of the response being built (one request per thread) */
+static _Thread_local long hdr_remaining = -1, hdr_reset_ms = -1;
 
 static uint64_t hash_bytes(const char *s, size_t n) { return ce_hash64(s, n, 0x6d6f636bull) | 1u; }
 
@@ -237,7 +267,15 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, const cha
       MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "application/json");
   if (retry_after) MHD_add_response_header(resp, "Retry-After", retry_after);
-  MHD_add_response_header(resp, "x-ratelimit-remaining-requests", "1000");
+  if (hdr_remaining >= 0) {
+    char v[32];
+    snprintf(v, sizeof v, "%ld", hdr_remaining);
+    MHD_add_response_header(resp, "x-ratelimit-remaining-requests", v);
+    snprintf(v, sizeof v, "%ldms", hdr_reset_ms);
+    MHD_add_response_header(resp, "x-ratelimit-reset-requests", v);
+  } else {
+    MHD_add_response_header(resp, "x-ratelimit-remaining-requests", "1000");
+  }
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
   MHD_destroy_response(resp);
   return ret;
@@ -300,16 +338,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char buf[512];
     snprintf(buf, sizeof buf,
              "{\"requests\":%ld,\"ok\":%ld,\"429\":%ld,\"500\":%ld,\"stall\":%ld,\"malformed\":%ld,\"drop\":%ld,"
-             "\"401\":%ld,\"busy\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
+             "\"401\":%ld,\"busy\":%ld,\"limited\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
              atomic_load(&cfg.requests), atomic_load(&cfg.ok), atomic_load(&cfg.s429), atomic_load(&cfg.s500),
              atomic_load(&cfg.stalls), atomic_load(&cfg.malformed), atomic_load(&cfg.drops),
-             atomic_load(&cfg.s401), atomic_load(&cfg.busy), answered, twice);
+             atomic_load(&cfg.s401), atomic_load(&cfg.busy), atomic_load(&cfg.limited), answered, twice);
     return send_text(c, 200, buf, NULL, NULL);
   }
   if (strcmp(method, "POST") == 0 && strcmp(url, "/reset") == 0) {
     atomic_store(&cfg.requests, 0); atomic_store(&cfg.ok, 0); atomic_store(&cfg.s429, 0);
     atomic_store(&cfg.s500, 0); atomic_store(&cfg.stalls, 0); atomic_store(&cfg.malformed, 0);
-    atomic_store(&cfg.drops, 0); atomic_store(&cfg.s401, 0); atomic_store(&cfg.busy, 0);
+    atomic_store(&cfg.drops, 0); atomic_store(&cfg.s401, 0); atomic_store(&cfg.busy, 0); atomic_store(&cfg.limited, 0);
     for (size_t i = 0; i < cfg.cap; i++) {
       atomic_store(&cfg.table[i].answered, 0);
       atomic_store(&cfg.table[i].attempts, 0);
@@ -329,6 +367,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!auth || strcmp(auth, want) != 0) {
       atomic_fetch_add(&cfg.s401, 1);
       return send_text(c, 401, "{\"error\":{\"message\":\"invalid api key\",\"type\":\"authentication_error\"}}", NULL, NULL);
+    }
+  }
+  hdr_remaining = -1;
+  if (cfg.rate_limit > 0) {
+    long reset_ms;
+    long left = window_take(&reset_ms);
+    hdr_remaining = left > 0 ? left : 0;
+    hdr_reset_ms = reset_ms;
+    if (left < 0) {
+      atomic_fetch_add(&cfg.limited, 1);
+      atomic_fetch_add(&cfg.s429, 1);
+      char ra[32];
+      snprintf(ra, sizeof ra, "%.3f", (double)reset_ms / 1000.0);
+      return send_text(c, 429, "{\"error\":{\"message\":\"rate limit reached for requests\",\"type\":\"requests\"}}", NULL, ra);
     }
   }
   int now = atomic_fetch_add(&cfg.in_progress, 1) + 1;
@@ -435,6 +487,8 @@ int main(int argc, char **argv) {
   cfg.accuracy = 1.0;
   cfg.retry_after = 1;
   cfg.stall_ms = 30000;
+  cfg.rate_window_ms = 1000;
+  pthread_mutex_init(&cfg.window_lock, NULL);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--port")) port = (int)argd(argc, argv, &i);
@@ -449,6 +503,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--retry-after")) cfg.retry_after = argd(argc, argv, &i);
     else if (!strcmp(a, "--stall-ms")) cfg.stall_ms = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--max-concurrent")) cfg.max_concurrent = (int)argd(argc, argv, &i);
+    else if (!strcmp(a, "--rate-limit")) cfg.rate_limit = (long)argd(argc, argv, &i);
+    else if (!strcmp(a, "--rate-window-ms")) cfg.rate_window_ms = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--seed")) cfg.seed = (uint64_t)argd(argc, argv, &i);
     else if (!strcmp(a, "--api-key")) { if (i + 1 >= argc) return 2; cfg.api_key = argv[++i]; }
     else if (!strcmp(a, "--bind")) { if (i + 1 >= argc) return 2; bind = argv[++i]; }

@@ -213,6 +213,7 @@ function M.run(opts)
     run_id = run.id, store = st:id(), tickets = tickets:id(), stop = stop:id(), bucket = bucket and bucket:id() or nil,
     tokens_sum = tokens_sum:id(), cost_sum = cost_sum:id(), done = done:id(), latency = latency:id(),
     inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
+    total_concurrency = per_worker * nworkers,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
     max_tokens_total = run.max_tokens_total, budget_usd = run.budget_usd,

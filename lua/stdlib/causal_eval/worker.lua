@@ -83,6 +83,8 @@ function M.main(config_json, index)
     keys[i] = m.api_key_env and os.getenv(m.api_key_env) or nil
   end
   local K = math.max(1, cfg.concurrency or 8)
+  local total_concurrency = cfg.total_concurrency or K
+  local tokens_per_request = {} -- per model slot: a running mean, for the token budget headers
   local client = use_http and assert(http.client{ max_connections = K }) or nil
   local jitter = rng.new(rng.hash(cfg.run_id .. "|jitter"), index)
   local retries = cfg.retries or {}
@@ -125,6 +127,10 @@ function M.main(config_json, index)
       if res and res.http_version then rec.http_version = res.http_version end
       -- budgets
       local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0
+      if tin + tout > 0 then
+        local mean = tokens_per_request[item.slot]
+        tokens_per_request[item.slot] = mean and (0.9 * mean + 0.1 * (tin + tout)) or (tin + tout)
+      end
       if tokens_sum and (tin + tout) > 0 then
         local total = tokens_sum:add(tin + tout)
         if cfg.max_tokens_total and total >= cfg.max_tokens_total then
@@ -177,9 +183,15 @@ function M.main(config_json, index)
       return fail(item, res.error, res.message, nil, nil, started)
     end
     local status = res.status
-    if res.remaining_requests and res.remaining_requests <= K then
-      -- nearly out of requests for this window: wait for it to reset rather than earn 429s
+    -- the provider's budget headers: slow down before a 429, not after. With
+    -- fewer requests left in the window than could be in flight at once, or
+    -- fewer tokens than those requests would use, wait for the window to reset.
+    if res.remaining_requests and res.remaining_requests <= total_concurrency then
       pause_until[item.slot] = math.max(pause_until[item.slot] or 0, now() + (res.reset_requests or 1))
+    end
+    local per_request = tokens_per_request[item.slot]
+    if res.remaining_tokens and per_request and res.remaining_tokens < per_request * total_concurrency then
+      pause_until[item.slot] = math.max(pause_until[item.slot] or 0, now() + (res.reset_tokens or res.reset_requests or 1))
     end
     if status == 401 or status == 403 then
       auth_stop(item, status)
