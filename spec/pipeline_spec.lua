@@ -267,6 +267,30 @@ describe("causal-eval run", function()
     mock = nil
   end)
 
+  it("speaks the Anthropic Messages API", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "1", "--api-key", "ak" })
+    local r, rep = run_json({ "--model", "anthropic:claude-test@" .. mock.url, "--questions", qfile, "--limit", "40",
+                              "--data", dir .. "/anthropic" }, { env = { ANTHROPIC_API_KEY = "ak" } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(40, rep.models[1].n)
+    assert.are.equal(1, rep.models[1].accuracy)
+    assert.is_true(rep.models[1].tokens.input > 0)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("keeps to --rate", function()
+    mock = H.mock({ "--questions", qfile })
+    local r, rep = run_json({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "30", "--rate", "50",
+                              "--data", dir .. "/rate" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(30, rep.models[1].n)
+    -- a burst of 5, then 50 per second: 25 more take at least 0.5 s
+    assert.is_true(rep.elapsed_s >= 0.45, ("30 requests at --rate 50 took %.3f s"):format(rep.elapsed_s))
+    mock:stop()
+    mock = nil
+  end)
+
   it("gates on --fail-under", function()
     local r = H.run({ "run", "--quiet", "--bench", "ladder", "--n", "20", "--model", "baseline:always_yes",
                       "--fail-under", "0.9", "--data", dir .. "/gate" })

@@ -237,8 +237,15 @@ function M.main(config_json, index)
             record({ q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = src.bad })
           end
         else
-          local q = src.make()
-          for _, slot in ipairs(todo) do ready[#ready + 1] = { q = q, slot = slot, attempt = 1 } end
+          -- a family that fails on one question costs that question, not the run
+          local ok, q = pcall(src.make)
+          if ok then
+            for _, slot in ipairs(todo) do ready[#ready + 1] = { q = q, slot = slot, attempt = 1 } end
+          else
+            for _, slot in ipairs(todo) do
+              record({ q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = tostring(q) })
+            end
+          end
         end
       end
     end
