@@ -84,6 +84,28 @@ function M.list()
   return out
 end
 
+--- Families named on the command line ("all" expands, commas separate), and
+--- the names they were loaded by; nil, message on a bad name.
+function M.families(names)
+  local out = {}
+  for _, item in ipairs(names) do
+    for n in item:gmatch("[^,%s]+") do
+      if n == "all" then
+        for _, f in ipairs(M.list()) do out[#out + 1] = f end
+      else
+        out[#out + 1] = n
+      end
+    end
+  end
+  local fams = {}
+  for i, n in ipairs(out) do
+    local fam, err = M.load(n)
+    if not fam then return nil, err end
+    fams[i] = fam
+  end
+  return fams, out
+end
+
 -- ---- text helpers ----
 
 --- "{a} affects {b}" with fields of t; unknown fields are an error (a typo in

@@ -70,22 +70,9 @@ local function new_run(opts)
     run.total = n
   else
     local bench = require "causal_eval.bench"
-    local names = {}
-    for _, n in ipairs((opts.benches and #opts.benches > 0) and opts.benches or { "all" }) do
-      for part in n:gmatch("[^,%s]+") do
-        if part == "all" then
-          for _, f in ipairs(bench.list()) do names[#names + 1] = f end
-        else
-          names[#names + 1] = part
-        end
-      end
-    end
-    local fams = {}
-    for i, n in ipairs(names) do
-      local fam, ferr = bench.load(n)
-      if not fam then return nil, ferr end
-      fams[i] = fam
-    end
+    local fams, names = bench.families(
+      (opts.benches and #opts.benches > 0) and opts.benches or { "all" })
+    if not fams then return nil, names end
     local bopts, oerr = bench.options{ difficulty = opts.difficulty, domain = opts.domain }
     if not bopts then return nil, oerr end
     run.source = { kind = "bench", benches = {}, n = opts.n or 20, seed = opts.seed or 0,

@@ -3,6 +3,7 @@
 local argparse = require "causal_eval.argparse"
 local bench = require "causal_eval.bench"
 local json = require "causal_eval.json"
+local outfile = require "causal_eval.outfile"
 
 local parser = argparse.new{
   prog = "causal-eval generate",
@@ -35,24 +36,7 @@ function M.help()
     "\ndomains: " .. table.concat(require("benchmarks.stories").ORDER, ", ") .. "\n"
 end
 
---- Families named on the command line ("all" expands); nil, message on a bad name.
-function M.families(names)
-  local out = {}
-  for _, n in ipairs(names) do
-    if n == "all" then
-      for _, f in ipairs(bench.list()) do out[#out + 1] = f end
-    else
-      out[#out + 1] = n
-    end
-  end
-  local fams = {}
-  for i, n in ipairs(out) do
-    local fam, err = bench.load(n)
-    if not fam then return nil, err end
-    fams[i] = fam
-  end
-  return fams
-end
+M.families = bench.families
 
 function M.options(args)
   local perturb = {}
@@ -77,16 +61,12 @@ function M.run(argv, cli)
     io.stderr:write("causal-eval generate: ", ferr, "\n")
     return 2
   end
-  local out, tmp = io.stdout, nil
-  if args.output then
-    tmp = args.output .. ".tmp"
-    local f, oerr = io.open(tmp, "wb")
-    if not f then
-      io.stderr:write("causal-eval generate: ", oerr, "\n")
-      return 1
-    end
-    out = f
+  local sink, oerr = outfile.open(args.output)
+  if not sink then
+    io.stderr:write("causal-eval generate: ", oerr, "\n")
+    return 1
   end
+  local out = sink.file
   local counts = {}
   local total = 0
   for _, fam in ipairs(fams) do
@@ -100,18 +80,12 @@ function M.run(argv, cli)
       else c.other = c.other + 1 end
     end
   end
-  if tmp then
-    local ok, cerr = out:close()
-    if not ok then
-      io.stderr:write("causal-eval generate: ", tostring(cerr), "\n")
-      os.remove(tmp)
-      return 1
-    end
-    local rok, rerr = os.rename(tmp, args.output)
-    if not rok then
-      io.stderr:write("causal-eval generate: ", tostring(rerr), "\n")
-      return 1
-    end
+  local ok, cerr = sink:commit()
+  if not ok then
+    io.stderr:write("causal-eval generate: ", cerr, "\n")
+    return 1
+  end
+  if args.output then
     local parts = {}
     for _, e in ipairs(counts) do
       parts[#parts + 1] = ("%s %d yes / %d no%s"):format(e[1], e[2].yes, e[2].no,

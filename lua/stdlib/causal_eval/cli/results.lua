@@ -3,6 +3,7 @@
 local argparse = require "causal_eval.argparse"
 local config = require "causal_eval.config"
 local json = require "causal_eval.json"
+local outfile = require "causal_eval.outfile"
 local results = require "causal_eval.results"
 
 local common = {
@@ -137,29 +138,23 @@ function handlers.export(st, args)
     io.stderr:write("causal-eval results: ", err, "\n")
     return 1
   end
-  local out, tmp = io.stdout, nil
-  if args.output then
-    tmp = args.output .. ".tmp"
-    local f, oerr = io.open(tmp, "wb")
-    if not f then
-      io.stderr:write("causal-eval results: ", oerr, "\n")
-      return 1
-    end
-    out = f
+  local sink, oerr = outfile.open(args.output)
+  if not sink then
+    io.stderr:write("causal-eval results: ", oerr, "\n")
+    return 1
   end
+  local out = sink.file
   local n = 0
   st:scan("records", run.id .. results.SEP, function(_, v)
     out:write(v, "\n")
     n = n + 1
   end)
-  if tmp then
-    local ok, cerr = out:close()
-    if ok then ok, cerr = os.rename(tmp, args.output) end
-    if not ok then
-      os.remove(tmp)
-      io.stderr:write("causal-eval results: ", tostring(cerr), "\n")
-      return 1
-    end
+  local ok, cerr = sink:commit()
+  if not ok then
+    io.stderr:write("causal-eval results: ", cerr, "\n")
+    return 1
+  end
+  if args.output then
     io.stderr:write(("wrote %d records of run %s to %s\n"):format(n, run.id, args.output))
   end
   return 0
