@@ -39,6 +39,11 @@ int ce_cache_get(ce_cache *c, const void *k, size_t kl, ce_buf *value, int *laye
 /* The whole entry of a hit (labels, times, tags) in *e, pointing into blob. */
 int ce_cache_get_entry(ce_cache *c, const void *k, size_t kl, ce_buf *blob, ce_cache_entry *e, int *layer);
 
+/* n gets at once: memory and disk key by key, then one pipelined round trip
+ * to Redis for what is still missing. found[i] = layer + 1 on a hit (values[i]
+ * filled), 0 on a miss. */
+int ce_cache_get_many(ce_cache *c, const char *const *keys, const size_t *lens, int n, ce_buf *values, int *found);
+
 typedef struct {
   double ttl; /* < 0: the default TTL; 0: none */
   const char *const *tags;
