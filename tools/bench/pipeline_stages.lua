@@ -101,7 +101,6 @@ local dir = os.tmpname()
 os.remove(dir)
 local st = assert(results.open(dir))
 assert(st:start_writer{ batch = 256, flush_ms = 5 })
-local drain = {}
 stage("store enqueue x2 (records, scores)", function(pass)
   local prefix = tostring(pass)
   for k = 1, N do
@@ -109,11 +108,12 @@ stage("store enqueue x2 (records, scores)", function(pass)
     st:enqueue("records", prefix .. r[1], r[2], 0, 0)
     st:enqueue("scores", prefix .. r[1], r[3], 0, store_core.DONE)
   end
-  local t0 = clock()
-  assert(st:sync())
-  drain[pass] = (clock() - t0) / N * 1e6
 end)
-io.write(("%-44s %8.1f us/question (not in the total)\n"):format("  then waiting for the writer (sync)", median(drain)))
+-- what is still queued when the enqueues end: the writer thread's backlog
+local t0 = clock()
+assert(st:sync())
+io.write(("%-44s %8.1f us/question (writer thread, not in the total)\n"):format(
+  "  then waiting for the writer (sync)", (clock() - t0) / (3 * N) * 1e6))
 st:close()
 os.execute("rm -rf '" .. dir .. "'")
 
