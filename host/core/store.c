@@ -38,7 +38,9 @@ struct ce_store {
   int failed;
   char fail_msg[700];
   ce_store_tally tally[CE_STORE_SLOTS];
-  size_t since_trim;
+  /* where LMDB mapped data.mdb (found in /proc/self/maps), for trim_map */
+  void *map_addr;
+  size_t map_len;
 };
 
 static int lmdb_fail(ce_err *err, const char *path, const char *what, int rc) {
@@ -47,6 +49,38 @@ static int lmdb_fail(ce_err *err, const char *path, const char *what, int rc) {
   else
     ce_err_setf(err, 1, path, 0, 0, "%s: %s", what, mdb_strerror(rc));
   return -1;
+}
+
+/* LMDB reads pages through a shared map of data.mdb; every page a run
+ * touches stays counted in the process's resident memory although the
+ * kernel could drop it at any time (it is clean and in the page cache). A
+ * long run would show hundreds of megabytes it does not use. Dropping our
+ * view of the map after each commit and during long scans keeps RSS to what
+ * is in use; the next access faults the page back from the page cache.
+ * LMDB only reports the map's address with MDB_FIXEDMAP, so find it by the
+ * file's inode in /proc/self/maps. */
+static void find_map(ce_store *s) {
+  int fd;
+  struct stat st;
+  if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0) return;
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return;
+  char line[1200];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi, off, inode;
+    char perms[8], dev[32];
+    if (sscanf(line, "%lx-%lx %7s %lx %31s %lu", &lo, &hi, perms, &off, dev, &inode) == 6 &&
+        inode == (unsigned long)st.st_ino && off == 0) {
+      s->map_addr = (void *)lo;
+      s->map_len = hi - lo;
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void trim_map(ce_store *s) {
+  if (s->map_addr) madvise(s->map_addr, s->map_len, MADV_DONTNEED);
 }
 
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
@@ -86,6 +120,7 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
     ce_store_free(s);
     return NULL;
   }
+  find_map(s);
   return s;
 }
 
@@ -207,6 +242,7 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
     while (rc == 0 && has_prefix(&key, prefix, pl)) {
       n++;
       if (fn(key.mv_data, key.mv_size, val.mv_data, val.mv_size, ud)) break;
+      if (n % 64 == 0) trim_map(s);
       rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
     }
   } else {
@@ -234,11 +270,13 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
     while (rc == 0 && has_prefix(&key, prefix, pl)) {
       n++;
       if (fn(key.mv_data, key.mv_size, val.mv_data, val.mv_size, ud)) break;
+      if (n % 64 == 0) trim_map(s);
       rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
     }
   }
   mdb_cursor_close(cur);
   mdb_txn_abort(txn);
+  if (n >= 64) trim_map(s);
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(err, s->path, "scan", rc);
   return n;
 }
@@ -298,15 +336,6 @@ int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int 
   return 0;
 }
 
-/* LMDB reads pages through its read-only map; pages a long run touched stay
- * counted in the process's resident memory although the kernel could drop
- * them. Dropping our view now and then keeps RSS to what is in use. */
-static void trim_map(ce_store *s) {
-  MDB_envinfo info;
-  if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr)
-    madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
-}
-
 static void *writer_main(void *arg) {
   ce_store *s = arg;
   pthread_mutex_lock(&s->lock);
@@ -335,17 +364,16 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&s->lock);
 
     int rc = 0;
-    size_t bytes = 0;
     MDB_txn *txn;
     if (!s->failed) {
       rc = mdb_txn_begin(s->env, NULL, 0, &txn);
       for (item *it = batch; rc == 0 && it; it = it->next) {
         MDB_val key = {it->kl, it->data}, val = {it->vl, it->data + it->kl};
         rc = mdb_put(txn, s->dbi[it->db], &key, &val, 0);
-        bytes += it->kl + it->vl;
       }
       if (rc == 0) rc = mdb_txn_commit(txn);
       else mdb_txn_abort(txn);
+      trim_map(s);
     }
     pthread_mutex_lock(&s->lock);
     if (rc != 0 && !s->failed) {
@@ -369,11 +397,6 @@ static void *writer_main(void *arg) {
     s->queued -= (uint64_t)n;
     s->committed_total += (uint64_t)n;
     s->commits++;
-    s->since_trim += bytes;
-    if (s->since_trim > (8u << 20)) {
-      s->since_trim = 0;
-      trim_map(s);
-    }
     pthread_cond_broadcast(&s->idle);
   }
   pthread_mutex_unlock(&s->lock);

@@ -35,6 +35,26 @@ return {
     retry_base = leaf("number", 0.5, { min = 0, help = "first retry delay in seconds (doubles per attempt, with jitter)" }),
     retry_cap = leaf("number", 30, { min = 0, help = "longest retry delay in seconds" }),
   },
+  cache = {
+    mode = leaf("string", "readwrite", { choices = { "readwrite", "read", "write", "off" },
+                                       help = "model calls: look up and store (readwrite), only look up, only store, or off" }),
+    ttl = leaf("integer", -1, { min = -1, help = "seconds an entry stays valid (-1: evaluation.cache_ttl, 0: forever)" }),
+    memory = {
+      max_size_mb = leaf("integer", 256, { min = 0, help = "memory layer bound (0: no memory layer)" }),
+    },
+    disk = {
+      path = leaf("string", "", { help = "disk layer folder, shared by all runs (empty: $XDG_CACHE_HOME/causal-eval/cache)" }),
+      max_size_gb = leaf("number", 4, { min = 0, help = "disk layer bound (0: no disk layer)" }),
+    },
+    redis = {
+      url = leaf("string", "", { help = "redis://[:password@]host[:port][/db] (or $CAUSAL_EVAL_REDIS_URL); empty: no Redis layer" }),
+      host = leaf("string", "", { help = "Redis host, when no url is given" }),
+      port = leaf("integer", 6379, { min = 1, max = 65535, help = "Redis port" }),
+      password = leaf("string", "", { help = "Redis password" }),
+      db = leaf("integer", 0, { min = 0, help = "Redis database number" }),
+      timeout = leaf("number", 0.25, { min = 0.001, help = "Redis connect and command timeout, seconds" }),
+    },
+  },
   store = {
     path = leaf("string", "./causal-eval-data", { help = "folder of the results store (LMDB)" }),
     map_size_mb = leaf("integer", 1024, { min = 1, help = "largest size the store may grow to" }),

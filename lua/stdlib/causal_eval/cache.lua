@@ -1,0 +1,150 @@
+-- SPDX-License-Identifier: MIT
+-- The layered cache (memory -> LMDB on disk -> Redis) as a researcher uses it.
+--
+--   local cache = require "causal_eval.cache"
+--   local c = cache.open()                          -- layers from the configuration
+--   c:set("k", "v", { ttl = 60, tags = { "model_update" } })
+--   c:get("k")                                      -- "v", "memory"
+--   c:invalidate("model_update")                    -- every tagged entry stale, every layer
+--   local f = cache.memoize(expensive, { ttl = 3600, invalidate_on = { "model_update", "task_change" } })
+--   c:preload{ { model = "gpt-4", task = "causal_attribution" }, { model = "*", task = "intervention" } }
+--
+-- The native object (causal_eval.cache_core) is shared by worker threads:
+-- cache.attach(c:id()) in another state.
+local core = require "causal_eval.cache_core"
+local json = require "causal_eval.json"
+local rng = require "causal_eval.rng"
+
+local M = {}
+
+--- The disk layer's folder when the configuration names none: one per user,
+--- shared by every run (not inside a run's data folder).
+function M.default_disk_path()
+  local base = os.getenv("XDG_CACHE_HOME")
+  if not base or base == "" then
+    local home = os.getenv("HOME")
+    base = (home and home ~= "") and (home .. "/.cache") or "/tmp"
+  end
+  return base .. "/causal-eval/cache"
+end
+
+--- Options for cache_core.open from resolved configuration values (the
+--- `cache` section; `evaluation.cache_ttl` when cache.ttl is -1).
+function M.options(values)
+  local c = values.cache
+  local ttl = c.ttl
+  if ttl < 0 then ttl = values.evaluation and values.evaluation.cache_ttl or 0 end
+  local o = { memory_mb = c.memory.max_size_mb, ttl = ttl }
+  if c.disk.max_size_gb > 0 then
+    o.disk_path = c.disk.path ~= "" and c.disk.path or M.default_disk_path()
+    o.disk_gb = c.disk.max_size_gb
+  end
+  local url = os.getenv("CAUSAL_EVAL_REDIS_URL")
+  if c.redis.url ~= "" then url = c.redis.url end
+  if url and url ~= "" then
+    o.redis_url = url
+  elseif c.redis.host ~= "" then
+    o.redis_host, o.redis_port = c.redis.host, c.redis.port
+  end
+  if o.redis_url or o.redis_host then
+    if c.redis.password ~= "" then o.redis_password = c.redis.password end
+    if c.redis.db ~= 0 then o.redis_db = c.redis.db end
+    o.redis_timeout = c.redis.timeout
+  end
+  return o
+end
+
+--- Opens the cache: from opts (cache_core.open's table) or, without them,
+--- from the configuration (config.load's options in cfg_opts).
+function M.open(opts, cfg_opts)
+  if not opts then
+    local cfg, err = require("causal_eval.config").load(cfg_opts or {})
+    if not cfg then return nil, err end
+    opts = M.options(cfg.values)
+  end
+  if opts.disk_path then
+    -- the parent folders of the default path may not exist yet
+    local parent = opts.disk_path:match("^(.*)/[^/]+$")
+    if parent and parent ~= "" then os.execute("mkdir -p '" .. parent:gsub("'", "'\\''") .. "'") end
+  end
+  return core.open(opts)
+end
+
+M.attach = core.attach
+
+-- ---- keys ----
+
+--- Labels as stored with an entry: "k=v" lines, keys sorted.
+function M.labels(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for i, k in ipairs(keys) do out[i] = k .. "=" .. tostring(t[k]):gsub("\n", " ") end
+  return table.concat(out, "\n")
+end
+
+--- Parses labels back into a table.
+function M.parse_labels(s)
+  local t = {}
+  for line in (s or ""):gmatch("[^\n]+") do
+    local k, v = line:match("^([^=]+)=(.*)$")
+    if k then t[k] = v end
+  end
+  return t
+end
+
+-- The parts of a request body that identify it, each as a short string: what
+-- `cache explain` compares. Tables are reduced to a hash of their JSON.
+local function body_parts(body)
+  local parts = {}
+  for k, v in pairs(body) do
+    local s = type(v) == "table" and ("#" .. rng.hex(json.encode(v)):sub(1, 16)) or tostring(v)
+    parts["body." .. k] = s
+  end
+  return parts
+end
+
+--- The cache key of a model call: a hash of the adapter, the model and the
+--- canonical request body (JSON with sorted keys), and the labels that let
+--- preload and explain find it (adapter, model, task, each body field).
+function M.request_key(adapter, model, body, task)
+  local canonical = type(body) == "string" and body or json.encode(body)
+  local key = ("m=%s|t=%s|%s"):format(model, task or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical))
+  local labels = { adapter = adapter, model = model, task = task or "" }
+  if type(body) == "table" then
+    for k, v in pairs(body_parts(body)) do labels[k] = v end
+  end
+  return key, M.labels(labels)
+end
+
+-- ---- memoize ----
+
+--- Wraps fn so that a call with the same arguments returns the stored result.
+--- Arguments and results must be JSON values. opts: ttl, invalidate_on (tags),
+--- name (default: where fn is defined), cache (default: cache.open()).
+function M.memoize(fn, opts)
+  opts = opts or {}
+  local c = opts.cache
+  if not c then
+    local err
+    c, err = M.open()
+    if not c then error("cache.memoize: " .. tostring(err), 2) end
+  end
+  local name = opts.name
+  if not name then
+    local info = debug.getinfo(fn, "S")
+    name = ("%s:%d"):format(info.short_src, info.linedefined)
+  end
+  local set_opts = { ttl = opts.ttl, tags = opts.invalidate_on, labels = M.labels{ fn = name } }
+  return function(...)
+    local key = "fn=" .. name .. "|" .. rng.hex(json.encode(json.array({ ... })))
+    local hit = c:get(key)
+    if hit then return json.decode(hit) end
+    local result = fn(...)
+    c:set(key, json.encode(result), set_opts)
+    return result
+  end
+end
+
+return M
