@@ -16,7 +16,7 @@ function M.request(model, q, key)
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json", "anthropic-version: " .. M.VERSION }
   if key and key ~= "" then headers[#headers + 1] = "x-api-key: " .. key end
-  return { url = model.base_url .. "/messages", headers = headers, body = json.encode(body) }
+  return { url = model.base_url .. "/messages", headers = headers, body = json.encode(body), fields = body }
 end
 
 function M.parse(model, body)

@@ -17,7 +17,7 @@ function M.request(model, q, key)
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json" }
   if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
-  return { url = model.base_url .. "/chat/completions", headers = headers, body = json.encode(body) }
+  return { url = model.base_url .. "/chat/completions", headers = headers, body = json.encode(body), fields = body }
 end
 
 --- The answer text and token usage of a 2xx response, or nil, class, message.

@@ -164,8 +164,10 @@ describe("causal-eval run", function()
   it("resumes after kill -9 without sending a finished question again", function()
     mock = H.mock({ "--questions", qfile, "--accuracy", "0.7", "--latency-ms", "20" })
     local data = dir .. "/resume"
+    -- the cache would (rightly) answer what the killed run had received but
+    -- not yet stored: off, to see exactly what the store kept
     local args = { "--model", "openai:mock@" .. mock.url, "--questions", qfile, "--data", data, "--concurrency", "8",
-                   "--quiet" }
+                   "--quiet", "--cache", "off" }
     -- a random moment in the middle of the run (~700 questions take ~1.8 s)
     math.randomseed(os.time())
     local delay = 0.3 + math.random() * 1.0
@@ -182,7 +184,7 @@ describe("causal-eval run", function()
     require("causal_eval.host").sleep(0.2)
     local sent_before = mock:stats().requests
     mock:reset()
-    local r, rep = run_json({ "--resume", "last", "--data", data })
+    local r, rep = run_json({ "--resume", "last", "--data", data, "--cache", "off" })
     assert(r.code == 0, r.stderr)
     assert.are.equal(run_id, rep.run_id)
     local stats = mock:stats()
@@ -216,6 +218,36 @@ describe("causal-eval run", function()
     local stats = mock:stats()
     assert.are.equal(0, stats.limited, json.encode(stats))
     assert.are.equal(60, stats.requests)
+    mock:stop()
+    mock = nil
+  end)
+
+  it("answers a repeated evaluation from the cache: no request, same scores, 10x faster", function()
+    mock = H.mock({ "--questions", qfile, "--accuracy", "0.7", "--latency-ms", "50" })
+    local cache_dir = dir .. "/cache1"
+    local common = { "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "60", "--concurrency", "4",
+                     "--set", "cache.disk.path=" .. cache_dir }
+    local r1, rep1 = run_json(concat(common, { "--data", dir .. "/c1" }))
+    assert.are.equal(0, r1.code, r1.stderr)
+    assert.are.equal(60, mock:stats().requests)
+    mock:reset()
+    local r2, rep2 = run_json(concat(common, { "--data", dir .. "/c2" }))
+    assert.are.equal(0, r2.code, r2.stderr)
+    assert.are.equal(0, mock:stats().requests)
+    assert.are.equal(rep1.models[1].accuracy, rep2.models[1].accuracy)
+    assert.are.equal(60, rep2.models[1].cached)
+    assert.is_true(rep2.elapsed_s * 10 <= rep1.elapsed_s,
+      ("first run %.3f s, second %.3f s"):format(rep1.elapsed_s, rep2.elapsed_s))
+    local a, b = records(dir .. "/c1", rep1.run_id), records(dir .. "/c2", rep2.run_id)
+    local first = {}
+    for _, rec in ipairs(a) do first[rec.question_id] = rec end
+    for _, rec in ipairs(b) do
+      assert.are.equal("disk", rec.cached)
+      assert.are.same({ first[rec.question_id].parsed, first[rec.question_id].correct }, { rec.parsed, rec.correct })
+    end
+    -- --cache off sends again; --cache write sends and refreshes
+    r2 = run_json(concat(common, { "--data", dir .. "/c3", "--cache", "off" }))
+    assert.are.equal(60, mock:stats().requests)
     mock:stop()
     mock = nil
   end)

@@ -12,8 +12,10 @@ local M = {}
 M.ADAPTERS = { openai = true, anthropic = true, command = true, baseline = true }
 
 local DEFAULTS = {
-  openai = { base_url = "https://api.openai.com/v1", api_key_env = "OPENAI_API_KEY" },
-  anthropic = { base_url = "https://api.anthropic.com/v1", api_key_env = "ANTHROPIC_API_KEY", max_tokens = 512 },
+  -- greedy decoding by default: an evaluation should be repeatable (and cacheable)
+  openai = { base_url = "https://api.openai.com/v1", api_key_env = "OPENAI_API_KEY", temperature = 0 },
+  anthropic = { base_url = "https://api.anthropic.com/v1", api_key_env = "ANTHROPIC_API_KEY", max_tokens = 512,
+                temperature = 0 },
   command = {},
   baseline = {},
 }

@@ -211,6 +211,16 @@ function M.run(opts)
   elseif run.budget_usd and prior_cost >= run.budget_usd then
     stop:set(worker.STOP_BUDGET, ("cost budget reached: $%.4f (--budget-usd %g)"):format(prior_cost, run.budget_usd))
   end
+  local cache
+  if opts.cache_mode and opts.cache_mode ~= "off" and opts.cache_opts then
+    local cerr
+    cache, cerr = require("causal_eval.cache").open(opts.cache_opts)
+    if cache then
+      wcfg.cache = { id = cache:id(), mode = opts.cache_mode }
+    else
+      log(opts, "warning: cache unavailable (%s): every call goes to the model", tostring(cerr))
+    end
+  end
   local t0 = host.clock()
   local cpu0 = host.cpu_time()
   host.trap_signals()
@@ -231,6 +241,8 @@ function M.run(opts)
   end
   local outcomes = group:join()
   host.untrap_signals()
+  local cache_stats = cache and cache:stats()
+  if cache then cache:close() end
   if show then io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency), "\n") end
   local wall = host.clock() - t0
   local cpu = host.cpu_time() - cpu0
@@ -281,7 +293,7 @@ function M.run(opts)
   end
   return exit, {
     run = run, summaries = summaries, message = message, below = below, sent = sent,
-    wall = wall, cpu = cpu, prior = prior,
+    wall = wall, cpu = cpu, prior = prior, cache = cache_stats,
   }
 end
 

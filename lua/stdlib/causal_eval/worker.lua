@@ -60,6 +60,16 @@ local function file_source(cfg, tickets)
   end
 end
 
+-- A call is looked up only when its answer is meant to be the same every
+-- time: greedy decoding or a fixed seed (or the model says cache: always).
+local function cacheable(model, req)
+  if model.cache == "off" then return false end
+  if model.cache == "always" then return true end
+  local f = req.fields
+  if type(f) ~= "table" then return false end
+  return f.temperature == 0 or f.seed ~= nil
+end
+
 -- ---- the worker ----
 
 function M.main(config_json, index)
@@ -82,6 +92,14 @@ function M.main(config_json, index)
     if adapters[i].kind == "http" then use_http = true end
     keys[i] = m.api_key_env and os.getenv(m.api_key_env) or nil
   end
+  -- the layered cache: look a deterministic call up before sending it
+  local cache, cache_read, cache_write
+  if cfg.cache then
+    cache = assert(require("causal_eval.cache").attach(cfg.cache.id))
+    cache_read = cfg.cache.mode == "readwrite" or cfg.cache.mode == "read"
+    cache_write = cfg.cache.mode == "readwrite" or cfg.cache.mode == "write"
+  end
+  local cache_lib = cache and require "causal_eval.cache"
   local K = math.max(1, cfg.concurrency or 8)
   local total_concurrency = cfg.total_concurrency or K
   local tokens_per_request = {} -- per model slot: a running mean, for the token budget headers
@@ -124,7 +142,8 @@ function M.main(config_json, index)
       elseif s.correct then
         tally = tally | store_core.CORRECT
       end
-      if res and res.http_version then rec.http_version = res.http_version end
+        if res and res.http_version then rec.http_version = res.http_version end
+      if item.cached then rec.cached = item.cached end
       -- budgets
       local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0
       if tin + tout > 0 then
@@ -208,6 +227,9 @@ function M.main(config_json, index)
     end
     local answer, class, message = adapters[item.slot].parse(m, res.body)
     if not answer then return fail(item, class, message, status, res.body, started) end
+    if cache_write and item.cache_key then
+      cache:set(item.cache_key, res.body, { labels = item.cache_labels, tags = { "model:" .. m.label } })
+    end
     record(item, answer, nil, res, started)
   end
 
@@ -284,6 +306,23 @@ function M.main(config_json, index)
         table.remove(ready, i)
         tag = tag + 1
         local req = adapters[slot].request(models[slot], item.q, keys[slot])
+        if cache and cacheable(models[slot], req) then
+          item.cache_key, item.cache_labels = cache_lib.request_key(models[slot].adapter,
+            models[slot].model .. "@" .. (models[slot].base_url or ""), req.fields or req.body, item.q.family)
+          if cache_read then
+            local t0 = now()
+            local body, layer = cache:get(item.cache_key)
+            if body then
+              local answer = adapters[slot].parse(models[slot], body)
+              if answer then
+                item.cached = layer
+                record(item, answer, nil, nil, t0)
+                goto continue
+              end
+              cache:delete(item.cache_key) -- a stored body that no longer parses
+            end
+          end
+        end
         req.tag = tag
         req.timeout = models[slot].timeout or cfg.timeout or 60
         req.connect_timeout = models[slot].connect_timeout or cfg.connect_timeout or 10
@@ -298,6 +337,7 @@ function M.main(config_json, index)
           if inflight_gauge then inflight_gauge:add(1) end
         end
       end
+      ::continue::
       if stop:get() then break end
     end
     if stop_code and n_inflight == 0 then break end

@@ -38,6 +38,8 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--resume", arg = "RUN_ID", help = "continue a run (or 'last'): only unfinished questions are sent" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
     { "--fail-under", arg = "ACC", type = "number", help = "exit 1 when a model's accuracy is below ACC (0..1)" },
+    { "--cache", arg = "MODE", choices = { "readwrite", "read", "write", "off" },
+      help = "model-call cache: readwrite (default: cache.mode), read, write or off" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -95,6 +97,7 @@ function M.run(argv, cli)
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
     max_tokens_total = args.max_tokens_total, budget_usd = args.budget_usd,
     resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
+    cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
     fail_under = args.fail_under, progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
   }
   if not exit then
