@@ -208,4 +208,67 @@ function Mock:stop()
   H.rm(self.dir)
 end
 
+-- ---- a real redis-server on loopback ----
+
+local Redis = {}
+Redis.__index = Redis
+
+--- Starts redis-server on 127.0.0.1 and a free port (no persistence).
+--- Returns an object with port, url, pid, cli(args...), stop().
+function H.redis()
+  local dir = H.tmpdir()
+  for attempt = 1, 20 do
+    local port = 20000 + (os.time() * 7919 + attempt * 104729 + math.random(0, 30000)) % 40000
+    local log = dir .. "/redis.log"
+    local p = assert(io.popen(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s >%s 2>&1 & echo $!")
+      :format(port, H.quote(dir), log)))
+    local pid = tonumber(p:read("l"))
+    p:close()
+    local deadline = host.clock() + 5
+    while host.clock() < deadline do
+      local text = H.read(log) or ""
+      if text:find("Ready to accept connections", 1, true) then
+        return setmetatable({ port = port, pid = pid, dir = dir, url = ("redis://127.0.0.1:%d/0"):format(port) }, Redis)
+      end
+      if text:find("Address already in use", 1, true) or text:find("Could not create", 1, true) then break end
+      host.sleep(0.02)
+    end
+    H.sh("kill " .. pid .. " 2>/dev/null")
+  end
+  error("could not start redis-server on a free port")
+end
+
+--- Starts the server again on the same port (after stop_server).
+function Redis:restart()
+  local log = self.dir .. "/redis2.log"
+  local p = assert(io.popen(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s >%s 2>&1 & echo $!")
+    :format(self.port, H.quote(self.dir), log)))
+  self.pid = tonumber(p:read("l"))
+  p:close()
+  local deadline = host.clock() + 5
+  while not (H.read(log) or ""):find("Ready to accept connections", 1, true) do
+    if host.clock() > deadline then error("redis-server did not restart: " .. (H.read(log) or "")) end
+    host.sleep(0.02)
+  end
+end
+
+--- Kills the server but keeps its folder (restart() brings it back).
+function Redis:kill()
+  if self.pid then H.sh("kill " .. self.pid .. " 2>/dev/null; sleep 0.2") end
+  self.pid = nil
+end
+
+function Redis:cli(...)
+  local words = { "redis-cli", "-p", tostring(self.port) }
+  for _, a in ipairs({ ... }) do words[#words + 1] = H.quote(a) end
+  local out = H.sh(table.concat(words, " "))
+  return (out:gsub("%s+$", ""))
+end
+
+function Redis:stop()
+  if self.pid then H.sh("kill " .. self.pid .. " 2>/dev/null; sleep 0.1") end
+  self.pid = nil
+  H.rm(self.dir)
+end
+
 return H

@@ -1,0 +1,264 @@
+-- SPDX-License-Identifier: MIT
+-- The layered cache through Lua: bounds, TTL, tags on every layer, preload,
+-- memoize, a real redis-server (pipelined batches, corruption, outages), and
+-- the `cache` commands.
+local H = require "spec.helpers"
+local host = require "causal_eval.host"
+local json = require "causal_eval.json"
+local cache = require "causal_eval.cache"
+
+local function concat(...)
+  local out = {}
+  for _, t in ipairs({ ... }) do
+    for _, v in ipairs(t) do out[#out + 1] = v end
+  end
+  return out
+end
+
+describe("causal_eval.cache", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rm(dir) end)
+
+  it("keeps the memory layer within its bound, least recently used out first", function()
+    local c = assert(cache.open{ memory_mb = 1, shards = 1 })
+    local v = ("x"):rep(20000)
+    for i = 1, 100 do assert.is_true(c:set("k" .. i, v)) end
+    local st = c:stats().memory
+    assert.is_true(st.bytes <= 1024 * 1024)
+    assert.is_true(st.evictions >= 45)
+    assert.is_nil(c:get("k1"))
+    assert.are.equal(v, c:get("k100"))
+    c:close()
+  end)
+
+  it("expires entries after their TTL on memory and disk", function()
+    local c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/d", disk_gb = 0.1, ttl = 3600 })
+    c:set("short", "v", { ttl = 0.05 })
+    c:set("long", "v")
+    assert.are.equal("v", c:get("short"))
+    host.sleep(0.08)
+    assert.is_nil(c:get("short"))
+    assert.are.equal("v", c:get("long"))
+    local e = c:get_entry("long")
+    assert.is_true(math.abs(e.expires - e.created - 3600) < 1)
+    c:close()
+  end)
+
+  it("invalidates a tag in O(1) on memory and disk, across processes", function()
+    local c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/d", disk_gb = 0.1 })
+    c:set("a", "1", { tags = { "model_update" } })
+    c:set("b", "2", { tags = { "task_change" } })
+    c:set("c", "3")
+    -- another process invalidates through the shared disk layer
+    local r = H.run({ "-e", ([[
+      local c = assert(require("causal_eval.cache").open{ disk_path = %q, disk_gb = 0.1 })
+      assert(c:invalidate("model_update"))]]):format(dir .. "/d") })
+    assert.are.equal(0, r.code, r.stderr)
+    c:close()
+    c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/d", disk_gb = 0.1 })
+    assert.is_nil(c:get("a"))
+    assert.are.equal("2", c:get("b"))
+    assert.are.equal("3", c:get("c"))
+    -- and here, memory included
+    assert.are.equal("2", c:get("b"))
+    c:invalidate("task_change")
+    assert.is_nil(c:get("b"))
+    c:close()
+  end)
+
+  it("preloads the memory layer from the disk layer by label wildcards", function()
+    local d = assert(cache.open{ disk_path = dir .. "/d", disk_gb = 0.1 })
+    local function put(key, model, task) d:set(key, key, { labels = cache.labels{ model = model, task = task } }) end
+    put("1", "gpt-4", "causal_attribution")
+    put("2", "gpt-4", "intervention")
+    put("3", "claude", "intervention")
+    put("4", "claude", "causal_attribution")
+    put("5", "gpt-4o", "causal_attribution")
+    d:close()
+    local c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/d", disk_gb = 0.1 })
+    local n = c:preload{ { model = "gpt-4", task = "causal_attribution" }, { model = "*", task = "intervention" } }
+    assert.are.equal(3, n)
+    for key, layer in pairs({ ["1"] = "memory", ["2"] = "memory", ["3"] = "memory", ["4"] = "disk", ["5"] = "disk" }) do
+      local _, got = c:get(key)
+      assert.are.equal(layer, got, key)
+    end
+    c:close()
+  end)
+
+  it("memoizes a function until an event it depends on", function()
+    local c = assert(cache.open{ memory_mb = 4 })
+    local calls = 0
+    local f = cache.memoize(function(a, b)
+      calls = calls + 1
+      return { sum = a + b }
+    end, { cache = c, ttl = 3600, invalidate_on = { "model_update", "task_change" } })
+    assert.are.same({ sum = 3 }, f(1, 2))
+    assert.are.same({ sum = 3 }, f(1, 2))
+    assert.are.same({ sum = 5 }, f(2, 3))
+    assert.are.equal(2, calls)
+    c:invalidate("task_change")
+    f(1, 2)
+    assert.are.equal(3, calls)
+    c:close()
+  end)
+
+  it("builds request keys from adapter, model and canonical body", function()
+    local k1, l1 = cache.request_key("openai", "m@u", { model = "m", temperature = 0, messages = { { role = "user", content = "q" } } }, "ladder")
+    local k2 = cache.request_key("openai", "m@u", { messages = { { content = "q", role = "user" } }, temperature = 0, model = "m" }, "ladder")
+    local k3 = cache.request_key("openai", "m@u", { model = "m", temperature = 0.5, messages = { { role = "user", content = "q" } } }, "ladder")
+    assert.are.equal(k1, k2)
+    assert.are_not.equal(k1, k3)
+    assert.matches("^m=m@u|t=ladder|%x+$", k1)
+    local labels = cache.parse_labels(l1)
+    assert.are.equal("openai", labels.adapter)
+    assert.are.equal("0", labels["body.temperature"])
+  end)
+
+  describe("with redis-server", function()
+    local redis
+    setup(function() redis = H.redis() end)
+    teardown(function() if redis then redis:stop() end end)
+    before_each(function() redis:cli("FLUSHALL") end)
+
+    it("stores with TTL, reads in pipelined batches, shares between processes", function()
+      local c = assert(cache.open{ redis_url = redis.url })
+      c:set("a", "1", { ttl = 60 })
+      c:set("b", "2")
+      local ttl = tonumber(redis:cli("PTTL", "ce:a"))
+      assert.is_true(ttl > 59000 and ttl <= 60000, tostring(ttl))
+      local vals, layers = c:get_many{ "a", "zz", "b" }
+      assert.are.same({ "1", false, "2" }, vals)
+      assert.are.same({ "redis", false, "redis" }, layers)
+      local r = H.run({ "-e", ([[
+        local c = assert(require("causal_eval.cache").open{ redis_url = %q })
+        io.write((c:get("a")))]]):format(redis.url) })
+      assert.are.equal("1", r.stdout)
+      c:close()
+    end)
+
+    it("promotes Redis hits into memory and disk", function()
+      local c = assert(cache.open{ redis_url = redis.url })
+      c:set("k", "v")
+      c:close()
+      c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/d", disk_gb = 0.1, redis_url = redis.url })
+      local _, layer = c:get("k")
+      assert.are.equal("redis", layer)
+      _, layer = c:get("k")
+      assert.are.equal("memory", layer)
+      c:close()
+      c = assert(cache.open{ disk_path = dir .. "/d", disk_gb = 0.1 })
+      _, layer = c:get("k")
+      assert.are.equal("disk", layer)
+      c:close()
+    end)
+
+    it("invalidates tags in Redis for every client", function()
+      local a = assert(cache.open{ redis_url = redis.url })
+      local b = assert(cache.open{ redis_url = redis.url })
+      a:set("x", "1", { tags = { "model_update" } })
+      assert.are.equal("1", b:get("x"))
+      a:invalidate("model_update")
+      assert.are.equal("1", redis:cli("GET", "ce:tag:model_update"))
+      -- b reads tag versions through a one-second local copy
+      host.sleep(1.05)
+      assert.is_nil(b:get("x"))
+      a:close()
+      b:close()
+    end)
+
+    it("treats a corrupt entry as a miss and deletes it", function()
+      local c = assert(cache.open{ redis_url = redis.url })
+      redis:cli("SET", "ce:bad", "garbage")
+      assert.is_nil(c:get("bad"))
+      assert.are.equal(1, c:stats().redis.corrupt)
+      assert.are.equal("0", redis:cli("EXISTS", "ce:bad"))
+      c:close()
+    end)
+
+    it("reconnects with backoff once Redis is back", function()
+      local c = assert(cache.open{ redis_url = redis.url })
+      c:set("before", "1")
+      redis:kill()
+      assert.is_nil(c:get("before"))          -- lost: a miss, not an error
+      assert.is_false(c:set("during", "2"))   -- no layer took it
+      redis:restart()
+      host.sleep(0.6)                         -- past the first backoff steps
+      assert.is_true(c:set("after", "3"))
+      local other = assert(cache.open{ redis_url = redis.url })
+      assert.are.equal("3", (other:get("after")))
+      other:close()
+      assert.is_true(c:stats().redis.up)
+      c:close()
+    end)
+
+    it("keeps a run going when Redis is lost mid-run, with one warning", function()
+      local mock = H.mock({ "--latency-ms", "20" })
+      local qfile = dir .. "/q.jsonl"
+      assert(H.run({ "generate", "ladder", "--n", "120", "-o", qfile }).code == 0)
+      local victim = H.redis()
+      local cmd = ("(sleep 0.4; kill %d) & %s run --json --quiet --model openai:m@%s --questions %s --concurrency 4 " ..
+        "--data %s --set cache.disk.max_size_gb=0 --set cache.redis.url=%s"):format(victim.pid, H.quote(H.bin), mock.url,
+        qfile, dir .. "/data", victim.url)
+      local r = H.run(cmd)
+      assert.are.equal(0, r.code, r.stderr)
+      local rep = json.decode(r.stdout)
+      assert.are.equal(120, rep.models[1].n)
+      assert.are.equal(0, rep.models[1].errors)
+      local _, warnings = r.stderr:gsub("unreachable", "")
+      assert.are.equal(1, warnings, r.stderr)
+      victim:stop()
+      -- unreachable from the start: the same, one warning
+      r = H.run({ "run", "--json", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--limit", "20",
+                  "--data", dir .. "/data2", "--set", "cache.redis.url=redis://127.0.0.1:1/0" })
+      assert.are.equal(0, r.code, r.stderr)
+      _, warnings = r.stderr:gsub("unreachable", "")
+      assert.are.equal(1, warnings, r.stderr)
+      mock:stop()
+    end)
+  end)
+end)
+
+describe("causal-eval cache", function()
+  local dir, mock, qfile
+  setup(function()
+    dir = H.tmpdir()
+    qfile = dir .. "/q.jsonl"
+    assert(H.run({ "generate", "ladder", "--n", "10", "-o", qfile }).code == 0)
+    mock = H.mock({ "--questions", qfile })
+  end)
+  teardown(function()
+    mock:stop()
+    H.rm(dir)
+  end)
+
+  local function ce(args, env)
+    return H.run(concat(args, { "--set", "cache.disk.path=" .. dir .. "/cache" }), { env = env })
+  end
+
+  it("reports stats, explains a miss by the differing component, prunes and clears", function()
+    local r = ce({ "run", "--quiet", "--model", "openai:a@" .. mock.url, "--questions", qfile, "--data", dir .. "/d" })
+    assert.are.equal(0, r.code, r.stderr)
+    r = ce({ "cache", "stats", "--json" })
+    assert.are.equal(10, json.decode(r.stdout).disk.entries)
+    local qid = json.decode(H.read(qfile):match("^[^\n]+")).id
+    r = ce({ "cache", "explain", qid, "--data", dir .. "/d" })
+    assert.truthy(r.stdout:find("hit in the disk layer", 1, true), r.stdout)
+    -- the same questions to another model name: a miss that names the model
+    ce({ "run", "--quiet", "--model", "openai:b@" .. mock.url, "--questions", qfile, "--data", dir .. "/d", "--cache", "read" })
+    r = ce({ "cache", "explain", qid, "--data", dir .. "/d", "--json" })
+    local out = json.decode(r.stdout)
+    local diffs = {}
+    for _, d in ipairs(out.models[1].differences) do diffs[d.component] = d end
+    assert.are.equal("b", diffs["body.model"].requested)
+    assert.are.equal("a", diffs["body.model"].nearest)
+    r = ce({ "cache", "prune", "--older-than", "7d" })
+    assert.truthy(r.stdout:find("pruned 0 entries", 1, true))
+    r = ce({ "cache", "prune", "--older-than", "bogus" })
+    assert.are.equal(2, r.code)
+    r = ce({ "cache", "clear" })
+    assert.are.equal(0, r.code)
+    r = ce({ "cache", "stats", "--json" })
+    assert.are.equal(0, json.decode(r.stdout).disk.entries)
+  end)
+end)
