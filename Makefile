@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test bench fuzz install clean
+.PHONY: all deps configure build run test bench bench-pipeline fuzz install clean
 
 all: build
 
@@ -30,6 +30,11 @@ test: build
 bench: build
 	bash tools/bench/startup.sh $(BUILD)/causal-eval
 	$(BUILD)/causal-eval tools/bench/generate.lua 5000 5
+	bash tools/bench/cache.sh $(BUILD)
+
+# needs nginx and wrk: tools/install-deps.sh --bench
+bench-pipeline: build
+	bash tools/bench/pipeline.sh $(BUILD)/causal-eval
 
 fuzz: deps
 	bash tools/fuzz/run.sh 60
