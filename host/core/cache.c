@@ -330,33 +330,33 @@ int ce_cache_get_many(ce_cache *c, const char *const *keys, const size_t *lens, 
   return 0;
 }
 
-int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl, const ce_cache_set_opts *o) {
-  ce_cache_entry e;
-  memset(&e, 0, sizeof e);
-  e.created = wall();
-  double ttl = o && o->ttl >= 0 ? o->ttl : c->default_ttl;
-  e.expires = ttl > 0 ? e.created + ttl : 0;
-  e.ntags = o ? o->ntags : 0;
-  if (e.ntags > CE_CACHE_MAX_TAGS) return -1;
-  for (int i = 0; i < e.ntags; i++) {
-    e.tags[i].name = o->tags[i];
-    e.tags[i].len = o->tag_lens[i];
+static int fill_entry(ce_cache *c, ce_cache_entry *e, const void *v, size_t vl, const ce_cache_set_opts *o,
+                      double *ttl) {
+  memset(e, 0, sizeof *e);
+  e->created = wall();
+  *ttl = o && o->ttl >= 0 ? o->ttl : c->default_ttl;
+  e->expires = *ttl > 0 ? e->created + *ttl : 0;
+  e->ntags = o ? o->ntags : 0;
+  if (e->ntags > CE_CACHE_MAX_TAGS) return -1;
+  for (int i = 0; i < e->ntags; i++) {
+    e->tags[i].name = o->tags[i];
+    e->tags[i].len = o->tag_lens[i];
   }
-  e.labels = o && o->labels ? o->labels : "";
-  e.labels_len = o && o->labels ? o->labels_len : 0;
-  e.value = v;
-  e.value_len = vl;
+  e->labels = o && o->labels ? o->labels : "";
+  e->labels_len = o && o->labels ? o->labels_len : 0;
+  e->value = v;
+  e->value_len = vl;
+  return 0;
+}
+
+/* Memory and disk. Returns how many of them took it. */
+static int set_local(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl, const ce_cache_set_opts *o) {
+  ce_cache_entry e;
+  double ttl;
+  if (fill_entry(c, &e, v, vl, o, &ttl) != 0) return 0;
   ce_buf b;
   ce_buf_init(&b);
   int stored = 0;
-  if (c->redis && encode_for(c, CE_CACHE_REDIS, &e, &b) == 0) {
-    if (ce_rediscache_set(c->redis, k, kl, b.data, b.len, ttl) == 0) {
-      stored++;
-      atomic_fetch_add(&c->st[CE_CACHE_REDIS].sets, 1);
-    } else {
-      atomic_fetch_add(&c->st[CE_CACHE_REDIS].errors, 1);
-    }
-  }
   if (c->disk && encode_for(c, CE_CACHE_DISK, &e, &b) == 0) {
     ce_err err;
     if (ce_diskcache_set(c->disk, k, kl, b.data, b.len, e.created, &err) == 0) {
@@ -375,7 +375,66 @@ int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl
     }
   }
   ce_buf_free(&b);
+  return stored;
+}
+
+int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl, const ce_cache_set_opts *o) {
+  ce_cache_entry e;
+  double ttl;
+  if (fill_entry(c, &e, v, vl, o, &ttl) != 0) return -1;
+  int stored = 0;
+  if (c->redis) {
+    ce_buf b;
+    ce_buf_init(&b);
+    if (encode_for(c, CE_CACHE_REDIS, &e, &b) == 0 && ce_rediscache_set(c->redis, k, kl, b.data, b.len, ttl) == 0) {
+      stored++;
+      atomic_fetch_add(&c->st[CE_CACHE_REDIS].sets, 1);
+    } else {
+      atomic_fetch_add(&c->st[CE_CACHE_REDIS].errors, 1);
+    }
+    ce_buf_free(&b);
+  }
+  stored += set_local(c, k, kl, v, vl, o);
   return stored > 0 ? 0 : -1;
+}
+
+int ce_cache_set_many(ce_cache *c, const char *const *keys, const size_t *lens, const char *const *values,
+                      const size_t *vlens, int n, const ce_cache_set_opts *o) {
+  if (n <= 0) return 0;
+  int taken = 0;
+  if (c->redis) {
+    /* encode every entry for Redis, then one pipelined round trip */
+    ce_buf *blobs = calloc((size_t)n, sizeof *blobs);
+    const char **bp = malloc((size_t)n * sizeof *bp);
+    size_t *bl = malloc((size_t)n * sizeof *bl);
+    double *ttls = malloc((size_t)n * sizeof *ttls);
+    int ok = blobs && bp && bl && ttls;
+    double ttl = 0;
+    for (int i = 0; ok && i < n; i++) {
+      ce_cache_entry e;
+      if (fill_entry(c, &e, values[i], vlens[i], o, &ttl) != 0) ok = 0;
+      ce_buf_init(&blobs[i]);
+      if (encode_for(c, CE_CACHE_REDIS, &e, &blobs[i]) != 0) ok = 0;
+      bp[i] = blobs[i].data;
+      bl[i] = blobs[i].len;
+      ttls[i] = ttl;
+    }
+    if (ok && ce_rediscache_set_many(c->redis, keys, lens, bp, bl, ttls, n) == 0) {
+      atomic_fetch_add(&c->st[CE_CACHE_REDIS].sets, (unsigned long long)n);
+      taken = n;
+    } else {
+      atomic_fetch_add(&c->st[CE_CACHE_REDIS].errors, 1);
+    }
+    for (int i = 0; blobs && i < n; i++) ce_buf_free(&blobs[i]);
+    free(blobs);
+    free(bp);
+    free(bl);
+    free(ttls);
+  }
+  int redis_took = taken == n;
+  for (int i = 0; (c->mem || c->disk) && i < n; i++)
+    if (set_local(c, keys[i], lens[i], values[i], vlens[i], o) > 0 && !redis_took) taken++;
+  return taken;
 }
 
 int ce_cache_del(ce_cache *c, const void *k, size_t kl) {

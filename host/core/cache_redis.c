@@ -275,9 +275,11 @@ int ce_rediscache_set_many(ce_rediscache *r, const char *const *keys, const size
   for (int i = 0; i < n; i++) {
     size_t fl = full_key(r, key, sizeof key, keys[i], lens[i]);
     if (ttls[i] > 0) {
-      long ms = (long)(ttls[i] * 1000);
-      int el = snprintf(ex, sizeof ex, "%ld", ms > 0 ? ms : 1);
-      const char *argv[5] = {"SET", key, blobs[i], "PX", ex};
+      /* whole seconds as EX; a fraction needs PX (milliseconds) */
+      int whole = ttls[i] >= 1 && ttls[i] == (double)(long)ttls[i];
+      long amount = whole ? (long)ttls[i] : (long)(ttls[i] * 1000);
+      int el = snprintf(ex, sizeof ex, "%ld", amount > 0 ? amount : 1);
+      const char *argv[5] = {"SET", key, blobs[i], whole ? "EX" : "PX", ex};
       size_t al[5] = {3, fl, blens[i], 2, (size_t)el};
       redisAppendCommandArgv(c, 5, argv, al);
     } else {

@@ -8,6 +8,7 @@
  *   c:get(key)               -- value, "memory"|"disk"|"redis" | nil
  *   c:get_entry(key)         -- { value, created, expires, labels, tags, layer } | nil
  *   c:get_many(keys)         -- { [i] = value or false }, { [i] = layer or false }
+ *   c:set_many({ {key, value}, ... }, opts)   -- one pipelined round trip to Redis
  *   c:delete(key); c:invalidate(tag); c:stats(); c:prune(before); c:clear()
  *   c:preload{ { model = "gpt-4", task = "*" }, ... }   -- label globs
  *   c:each("disk", function(key, entry) ... end)
@@ -224,33 +225,69 @@ static int m_get_many(lua_State *L) {
   return 2;
 }
 
+typedef struct {
+  ce_cache_set_opts o;
+  const char *tags[CE_CACHE_MAX_TAGS];
+  size_t tl[CE_CACHE_MAX_TAGS];
+} set_args;
+
+/* { ttl = , tags = {...}, labels = "" } at idx (strings stay owned by that table) */
+static void read_set_opts(lua_State *L, int idx, set_args *a) {
+  ce_cache_set_opts o = {-1, NULL, NULL, 0, NULL, 0};
+  a->o = o;
+  if (!lua_istable(L, idx)) return;
+  a->o.ttl = opt_number(L, idx, "ttl", -1);
+  if (lua_getfield(L, idx, "tags") == LUA_TTABLE) {
+    int n = (int)luaL_len(L, -1);
+    if (n > CE_CACHE_MAX_TAGS) luaL_error(L, "cache: at most %d tags", CE_CACHE_MAX_TAGS);
+    for (int i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, i + 1);
+      a->tags[i] = luaL_checklstring(L, -1, &a->tl[i]);
+      lua_pop(L, 1);
+    }
+    a->o.tags = a->tags;
+    a->o.tag_lens = a->tl;
+    a->o.ntags = n;
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, idx, "labels") == LUA_TSTRING) a->o.labels = lua_tolstring(L, -1, &a->o.labels_len);
+  lua_pop(L, 1);
+}
+
 static int m_set(lua_State *L) {
   ce_cache *c = check(L);
   size_t kl, vl;
   const char *k = luaL_checklstring(L, 2, &kl), *v = luaL_checklstring(L, 3, &vl);
   luaL_argcheck(L, kl > 0 && kl <= 500, 2, "a cache key has 1 to 500 bytes");
-  ce_cache_set_opts o = {-1, NULL, NULL, 0, NULL, 0};
-  const char *tags[CE_CACHE_MAX_TAGS];
-  size_t tl[CE_CACHE_MAX_TAGS];
-  if (lua_istable(L, 4)) {
-    o.ttl = opt_number(L, 4, "ttl", -1);
-    if (lua_getfield(L, 4, "tags") == LUA_TTABLE) {
-      int n = (int)luaL_len(L, -1);
-      if (n > CE_CACHE_MAX_TAGS) return luaL_error(L, "cache: at most %d tags", CE_CACHE_MAX_TAGS);
-      for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, -1, i + 1);
-        tags[i] = luaL_checklstring(L, -1, &tl[i]);
-        lua_pop(L, 1);
-      }
-      o.tags = tags;
-      o.tag_lens = tl;
-      o.ntags = n;
-    }
-    lua_pop(L, 1);
-    if (lua_getfield(L, 4, "labels") == LUA_TSTRING) o.labels = lua_tolstring(L, -1, &o.labels_len);
-    lua_pop(L, 1);
+  set_args a;
+  read_set_opts(L, 4, &a);
+  lua_pushboolean(L, ce_cache_set(c, k, kl, v, vl, &a.o) == 0);
+  return 1;
+}
+
+/* c:set_many({ {key, value}, ... }, opts) -> how many were stored */
+static int m_set_many(lua_State *L) {
+  ce_cache *c = check(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int n = (int)luaL_len(L, 2);
+  size_t cells = (size_t)(n > 0 ? n : 1);
+  const char **keys = lua_newuserdatauv(L, cells * sizeof *keys, 0);
+  const char **vals = lua_newuserdatauv(L, cells * sizeof *vals, 0);
+  size_t *kl = lua_newuserdatauv(L, cells * sizeof *kl, 0);
+  size_t *vl = lua_newuserdatauv(L, cells * sizeof *vl, 0);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, i + 1);
+    luaL_argcheck(L, lua_istable(L, -1), 2, "a list of {key, value} pairs");
+    lua_rawgeti(L, -1, 1);
+    keys[i] = luaL_checklstring(L, -1, &kl[i]);
+    luaL_argcheck(L, kl[i] > 0 && kl[i] <= 500, 2, "a cache key has 1 to 500 bytes");
+    lua_rawgeti(L, -2, 2);
+    vals[i] = luaL_checklstring(L, -1, &vl[i]);
+    lua_pop(L, 3); /* the pair tables keep the strings alive */
   }
-  lua_pushboolean(L, ce_cache_set(c, k, kl, v, vl, &o) == 0);
+  set_args a;
+  read_set_opts(L, 3, &a);
+  lua_pushinteger(L, ce_cache_set_many(c, keys, kl, vals, vl, n, &a.o));
   return 1;
 }
 
@@ -403,7 +440,7 @@ static int m_close(lua_State *L) {
 static const luaL_Reg funcs[] = {{"open", c_open}, {"attach", c_attach}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},           {"has_layer", m_has_layer}, {"get", m_get},       {"get_entry", m_get_entry},
-  {"get_many", m_get_many}, {"set", m_set},           {"delete", m_delete}, {"invalidate", m_invalidate},
+  {"get_many", m_get_many}, {"set", m_set},           {"set_many", m_set_many},           {"delete", m_delete}, {"invalidate", m_invalidate},
   {"preload", m_preload}, {"each", m_each},           {"prune", m_prune},   {"clear", m_clear},
   {"stats", m_stats},     {"close", m_close},         {NULL, NULL}
 };
