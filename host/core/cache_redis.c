@@ -20,7 +20,7 @@ typedef struct {
 struct ce_rediscache {
   pthread_mutex_t lock;
   redisContext *ctx;
-  char host[256], password[256], prefix[64], where[300];
+  char host[256], password[256], prefix[64], where[280];
   int port, db;
   double timeout;
   double retry_at, backoff;
@@ -101,7 +101,10 @@ void ce_rediscache_free(ce_rediscache *r) {
 
 const char *ce_rediscache_where(ce_rediscache *r) { return r->where; }
 
-static void went_down(ce_rediscache *r, const char *why) {
+static void went_down(ce_rediscache *r, const char *reason) {
+  /* reason may point into the context about to be freed */
+  char why[200];
+  snprintf(why, sizeof why, "%s", reason);
   if (r->ctx) {
     redisFree(r->ctx);
     r->ctx = NULL;
@@ -111,7 +114,7 @@ static void went_down(ce_rediscache *r, const char *why) {
   if (!r->announced_down) {
     r->announced_down = 1;
     if (r->notice) {
-      char msg[512];
+      char msg[600];
       snprintf(msg, sizeof msg, "redis %s unreachable (%s): continuing on the other cache layers", r->where, why);
       r->notice(r->notice_ud, 0, msg);
     }
