@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "http.h"
 
-#include <curl/curl.h>
+#include "curl_lazy.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -27,18 +27,7 @@ struct ce_http {
   int inflight;
 };
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static CURLcode init_rc = CURLE_OK;
-static void global_init(void) { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-int ce_http_global_init(ce_err *err) {
-  pthread_once(&init_once, global_init);
-  if (init_rc != CURLE_OK) {
-    ce_err_setf(err, 1, "http", 0, 0, "curl_global_init: %s", curl_easy_strerror(init_rc));
-    return -1;
-  }
-  return 0;
-}
+int ce_http_global_init(ce_err *err) { return ce_curl_load(err); }
 
 const char *ce_http_error_name(ce_http_error e) {
   switch (e) {
