@@ -104,7 +104,11 @@ describe("causal_eval.cache", function()
   end)
 
   it("builds request keys from adapter, model and canonical body", function()
-    local k1, l1 = cache.request_key("openai", "m@u", { model = "m", temperature = 0, messages = { { role = "user", content = "q" } } }, "ladder")
+    local body = { model = "m", temperature = 0, messages = { { role = "user", content = "q" } } }
+    local k1 = cache.request_key("openai", "m@u", body, "ladder")
+    local l1 = cache.request_labels("openai", "m@u", body, "ladder")
+    -- the JSON an adapter sends is the same key as its table
+    assert.are.equal(k1, cache.request_key("openai", "m@u", json.encode(body), "ladder"))
     local k2 = cache.request_key("openai", "m@u", { messages = { { content = "q", role = "user" } }, temperature = 0, model = "m" }, "ladder")
     local k3 = cache.request_key("openai", "m@u", { model = "m", temperature = 0.5, messages = { { role = "user", content = "q" } } }, "ladder")
     assert.are.equal(k1, k2)

@@ -399,41 +399,67 @@ int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl
 }
 
 int ce_cache_set_many(ce_cache *c, const char *const *keys, const size_t *lens, const char *const *values,
-                      const size_t *vlens, int n, const ce_cache_set_opts *o) {
+                      const size_t *vlens, const char *const *labels, const size_t *label_lens, int n,
+                      const ce_cache_set_opts *o) {
   if (n <= 0) return 0;
+  ce_cache_set_opts base = {-1, NULL, NULL, 0, NULL, 0};
+  if (o) base = *o;
+  ce_buf *blobs = calloc((size_t)n, sizeof *blobs);
+  const char **bp = malloc((size_t)n * sizeof *bp);
+  size_t *bl = malloc((size_t)n * sizeof *bl);
+  double *ttls = malloc((size_t)n * sizeof *ttls), *created = malloc((size_t)n * sizeof *created);
+  ce_cache_entry *es = malloc((size_t)n * sizeof *es);
   int taken = 0;
-  if (c->redis) {
-    /* encode every entry for Redis, then one pipelined round trip */
-    ce_buf *blobs = calloc((size_t)n, sizeof *blobs);
-    const char **bp = malloc((size_t)n * sizeof *bp);
-    size_t *bl = malloc((size_t)n * sizeof *bl);
-    double *ttls = malloc((size_t)n * sizeof *ttls);
-    int ok = blobs && bp && bl && ttls;
-    double ttl = 0;
+  if (!blobs || !bp || !bl || !ttls || !created || !es) goto done;
+  for (int i = 0; i < n; i++) {
+    ce_cache_set_opts oi = base;
+    if (labels && labels[i]) {
+      oi.labels = labels[i];
+      oi.labels_len = label_lens[i];
+    }
+    if (fill_entry(c, &es[i], values[i], vlens[i], &oi, &ttls[i]) != 0) goto done;
+    created[i] = es[i].created;
+    ce_buf_init(&blobs[i]);
+  }
+  int took_remote = 0, took_disk = 0;
+  for (int layer = CE_CACHE_REDIS; layer >= CE_CACHE_DISK; layer--) {
+    if (!ce_cache_has_layer(c, layer)) continue;
+    int ok = 1;
     for (int i = 0; ok && i < n; i++) {
-      ce_cache_entry e;
-      if (fill_entry(c, &e, values[i], vlens[i], o, &ttl) != 0) ok = 0;
-      ce_buf_init(&blobs[i]);
-      if (encode_for(c, CE_CACHE_REDIS, &e, &blobs[i]) != 0) ok = 0;
+      if (encode_for(c, layer, &es[i], &blobs[i]) != 0) ok = 0;
       bp[i] = blobs[i].data;
       bl[i] = blobs[i].len;
-      ttls[i] = ttl;
     }
-    if (ok && ce_rediscache_set_many(c->redis, keys, lens, bp, bl, ttls, n) == 0) {
-      atomic_fetch_add(&c->st[CE_CACHE_REDIS].sets, (unsigned long long)n);
-      taken = n;
+    layer_stats *st = &c->st[layer];
+    if (layer == CE_CACHE_REDIS) {
+      ok = ok && ce_rediscache_set_many(c->redis, keys, lens, bp, bl, ttls, n) == 0;
+      took_remote = ok;
     } else {
-      atomic_fetch_add(&c->st[CE_CACHE_REDIS].errors, 1);
+      ce_err err;
+      ok = ok && ce_diskcache_set_many(c->disk, n, keys, lens, bp, bl, created, &err) == 0;
+      took_disk = ok;
     }
-    for (int i = 0; blobs && i < n; i++) ce_buf_free(&blobs[i]);
-    free(blobs);
-    free(bp);
-    free(bl);
-    free(ttls);
+    if (ok) atomic_fetch_add(&st->sets, (unsigned long long)n);
+    else atomic_fetch_add(&st->errors, 1);
   }
-  int redis_took = taken == n;
-  for (int i = 0; (c->mem || c->disk) && i < n; i++)
-    if (set_local(c, keys[i], lens[i], values[i], vlens[i], o) > 0 && !redis_took) taken++;
+  int took_mem = 0;
+  for (int i = 0; c->mem && i < n; i++) {
+    if (encode_for(c, CE_CACHE_MEMORY, &es[i], &blobs[i]) == 0 &&
+        ce_memcache_set(c->mem, keys[i], lens[i], blobs[i].data, blobs[i].len, es[i].expires,
+                        atomic_load(&c->epoch)) == 0) {
+      atomic_fetch_add(&c->st[CE_CACHE_MEMORY].sets, 1);
+      if (!took_remote && !took_disk) took_mem++;
+    }
+  }
+  taken = took_remote || took_disk ? n : took_mem;
+done:
+  for (int i = 0; blobs && i < n; i++) ce_buf_free(&blobs[i]);
+  free(blobs);
+  free(bp);
+  free(bl);
+  free(ttls);
+  free(created);
+  free(es);
   return taken;
 }
 

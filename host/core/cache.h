@@ -54,9 +54,12 @@ typedef struct {
 } ce_cache_set_opts;
 /* 0, or -1 when no layer took it. */
 int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl, const ce_cache_set_opts *o);
-/* n sets at once: one pipelined round trip to Redis. Returns how many some layer took. */
+/* n sets at once: one transaction on disk, one pipelined round trip to Redis.
+ * labels (may be NULL, or hold NULLs) give each entry its own labels instead
+ * of o->labels. Returns how many some layer took. */
 int ce_cache_set_many(ce_cache *c, const char *const *keys, const size_t *lens, const char *const *values,
-                      const size_t *vlens, int n, const ce_cache_set_opts *o);
+                      const size_t *vlens, const char *const *labels, const size_t *label_lens, int n,
+                      const ce_cache_set_opts *o);
 int ce_cache_del(ce_cache *c, const void *k, size_t kl); /* 1 when some layer had it */
 /* Makes every entry tagged `tag` stale on every layer. */
 int ce_cache_invalidate(ce_cache *c, const char *tag, size_t len);

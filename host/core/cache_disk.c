@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cache_entry.h"
+#include "lmdb_map.h"
 
 struct ce_diskcache {
   MDB_env *env;
@@ -17,7 +18,14 @@ struct ce_diskcache {
   size_t max_bytes;
   char path[1024];
   atomic_ullong evictions;
+  atomic_uint ops;  /* reads and writes since the map was last trimmed */
+  ce_lmdb_map map;  /* see lmdb_map.h */
 };
+
+/* Every 32 operations: keeps a long run's RSS to the pages in use. */
+static void touched(ce_diskcache *d) {
+  if ((atomic_fetch_add(&d->ops, 1) & 31) == 31) ce_lmdb_map_trim(&d->map);
+}
 
 static int fail(ce_err *err, const ce_diskcache *d, const char *what, int rc) {
   if (rc == MDB_MAP_FULL)
@@ -78,6 +86,7 @@ ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) 
     ce_diskcache_free(d);
     return NULL;
   }
+  ce_lmdb_map_find(d->env, &d->map);
   return d;
 }
 
@@ -102,6 +111,7 @@ int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_
     return fail(err, d, "reading the disk cache", rc);
   }
   mdb_txn_abort(txn);
+  touched(d);
   return found;
 }
 
@@ -187,6 +197,46 @@ int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob
     return fail(err, d, "writing the disk cache", rc);
   }
   rc = mdb_txn_commit(txn);
+  touched(d);
+  return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
+}
+
+int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const size_t *klens,
+                          const char *const *blobs, const size_t *blens, const double *created, ce_err *err) {
+  size_t incoming = 0;
+  for (int i = 0; i < n; i++) {
+    if (klens[i] == 0 || klens[i] > 500) {
+      ce_err_setf(err, 1, d->path, 0, 0, "cache keys must have 1 to 500 bytes");
+      return -1;
+    }
+    incoming += klens[i] + blens[i];
+  }
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "writing the disk cache", rc);
+  rc = evict(d, txn, incoming);
+  for (int i = 0; rc == 0 && i < n; i++) {
+    rc = delete_in(d, txn, keys[i], klens[i]);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    char ak[520];
+    MDB_val key = {klens[i], (void *)keys[i]}, val = {blens[i], (void *)blobs[i]};
+    MDB_val akey = {age_key(ak, sizeof ak, created[i], keys[i], klens[i]), ak}, empty = {0, ""};
+    if (rc == 0) rc = mdb_put(txn, d->entries, &key, &val, 0);
+    if (rc == 0) rc = mdb_put(txn, d->age, &akey, &empty, 0);
+  }
+  if (rc == MDB_MAP_FULL) {
+    /* near the map's size: the single-entry path makes room more firmly */
+    mdb_txn_abort(txn);
+    for (int i = 0; i < n; i++)
+      if (ce_diskcache_set(d, keys[i], klens[i], blobs[i], blens[i], created[i], err) != 0) return -1;
+    return 0;
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "writing the disk cache", rc);
+  }
+  rc = mdb_txn_commit(txn);
+  ce_lmdb_map_trim(&d->map);
   return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
 }
 
@@ -268,6 +318,7 @@ long ce_diskcache_scan(ce_diskcache *d, ce_diskcache_visit fn, void *ud, ce_err 
       continue;
     }
     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    if (n % 64 == 0) ce_lmdb_map_trim(&d->map);
   }
   mdb_cursor_close(c);
   if (rc != 0 && rc != MDB_NOTFOUND) {

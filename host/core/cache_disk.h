@@ -22,6 +22,9 @@ int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_
 /* created orders eviction (oldest first). 0 or -1. */
 int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob, size_t bl, double created,
                      ce_err *err);
+/* n entries in one transaction (one commit for many writes). 0 or -1. */
+int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const size_t *klens,
+                          const char *const *blobs, const size_t *blens, const double *created, ce_err *err);
 int ce_diskcache_del(ce_diskcache *d, const void *k, size_t kl, ce_err *err); /* 1, 0, -1 */
 /* The tag's current version (0 when never bumped); bump adds one and returns it. */
 uint64_t ce_diskcache_tag_version(ce_diskcache *d, const char *tag, size_t len);

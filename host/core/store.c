@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "store.h"
+#include "lmdb_map.h"
 
 #include <lmdb.h>
 
@@ -38,9 +39,7 @@ struct ce_store {
   int failed;
   char fail_msg[700];
   ce_store_tally tally[CE_STORE_SLOTS];
-  /* where LMDB mapped data.mdb (found in /proc/self/maps), for trim_map */
-  void *map_addr;
-  size_t map_len;
+  ce_lmdb_map map; /* trimmed after commits and during scans: see lmdb_map.h */
 };
 
 static int lmdb_fail(ce_err *err, const char *path, const char *what, int rc) {
@@ -51,37 +50,7 @@ static int lmdb_fail(ce_err *err, const char *path, const char *what, int rc) {
   return -1;
 }
 
-/* LMDB reads pages through a shared map of data.mdb; every page a run
- * touches stays counted in the process's resident memory although the
- * kernel could drop it at any time (it is clean and in the page cache). A
- * long run would show hundreds of megabytes it does not use. Dropping our
- * view of the map after each commit and during long scans keeps RSS to what
- * is in use; the next access faults the page back from the page cache.
- * LMDB only reports the map's address with MDB_FIXEDMAP, so find it by the
- * file's inode in /proc/self/maps. */
-static void find_map(ce_store *s) {
-  int fd;
-  struct stat st;
-  if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0) return;
-  FILE *f = fopen("/proc/self/maps", "r");
-  if (!f) return;
-  char line[1200];
-  while (fgets(line, sizeof line, f)) {
-    unsigned long lo, hi, off, inode;
-    char perms[8], dev[32];
-    if (sscanf(line, "%lx-%lx %7s %lx %31s %lu", &lo, &hi, perms, &off, dev, &inode) == 6 &&
-        inode == (unsigned long)st.st_ino && off == 0) {
-      s->map_addr = (void *)lo;
-      s->map_len = hi - lo;
-      break;
-    }
-  }
-  fclose(f);
-}
-
-static void trim_map(ce_store *s) {
-  if (s->map_addr) madvise(s->map_addr, s->map_len, MADV_DONTNEED);
-}
+static void trim_map(ce_store *s) { ce_lmdb_map_trim(&s->map); }
 
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
   ce_err_clear(err);
@@ -120,7 +89,7 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
     ce_store_free(s);
     return NULL;
   }
-  find_map(s);
+  ce_lmdb_map_find(s->env, &s->map);
   return s;
 }
 

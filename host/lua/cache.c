@@ -8,7 +8,7 @@
  *   c:get(key)               -- value, "memory"|"disk"|"redis" | nil
  *   c:get_entry(key)         -- { value, created, expires, labels, tags, layer } | nil
  *   c:get_many(keys)         -- { [i] = value or false }, { [i] = layer or false }
- *   c:set_many({ {key, value}, ... }, opts)   -- one pipelined round trip to Redis
+ *   c:set_many({ {key, value [, labels]}, ... }, opts)   -- one disk txn, one Redis round trip
  *   c:delete(key); c:invalidate(tag); c:stats(); c:prune(before); c:clear()
  *   c:preload{ { model = "gpt-4", task = "*" }, ... }   -- label globs
  *   c:each("disk", function(key, entry) ... end)
@@ -265,7 +265,8 @@ static int m_set(lua_State *L) {
   return 1;
 }
 
-/* c:set_many({ {key, value}, ... }, opts) -> how many were stored */
+/* c:set_many({ {key, value [, labels]}, ... }, opts) -> how many were stored.
+ * One disk transaction and one Redis round trip for all of them. */
 static int m_set_many(lua_State *L) {
   ce_cache *c = check(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -273,21 +274,26 @@ static int m_set_many(lua_State *L) {
   size_t cells = (size_t)(n > 0 ? n : 1);
   const char **keys = lua_newuserdatauv(L, cells * sizeof *keys, 0);
   const char **vals = lua_newuserdatauv(L, cells * sizeof *vals, 0);
+  const char **labels = lua_newuserdatauv(L, cells * sizeof *labels, 0);
   size_t *kl = lua_newuserdatauv(L, cells * sizeof *kl, 0);
   size_t *vl = lua_newuserdatauv(L, cells * sizeof *vl, 0);
+  size_t *ll = lua_newuserdatauv(L, cells * sizeof *ll, 0);
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 2, i + 1);
-    luaL_argcheck(L, lua_istable(L, -1), 2, "a list of {key, value} pairs");
+    luaL_argcheck(L, lua_istable(L, -1), 2, "a list of {key, value [, labels]}");
     lua_rawgeti(L, -1, 1);
     keys[i] = luaL_checklstring(L, -1, &kl[i]);
     luaL_argcheck(L, kl[i] > 0 && kl[i] <= 500, 2, "a cache key has 1 to 500 bytes");
     lua_rawgeti(L, -2, 2);
     vals[i] = luaL_checklstring(L, -1, &vl[i]);
-    lua_pop(L, 3); /* the pair tables keep the strings alive */
+    lua_rawgeti(L, -3, 3);
+    labels[i] = lua_isstring(L, -1) ? lua_tolstring(L, -1, &ll[i]) : NULL;
+    if (!labels[i]) ll[i] = 0;
+    lua_pop(L, 4); /* the item tables keep the strings alive */
   }
   set_args a;
   read_set_opts(L, 3, &a);
-  lua_pushinteger(L, ce_cache_set_many(c, keys, kl, vals, vl, n, &a.o));
+  lua_pushinteger(L, ce_cache_set_many(c, keys, kl, vals, vl, labels, ll, n, &a.o));
   return 1;
 }
 

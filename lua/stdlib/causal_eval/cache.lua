@@ -106,16 +106,20 @@ local function body_parts(body)
 end
 
 --- The cache key of a model call: a hash of the adapter, the model and the
---- canonical request body (JSON with sorted keys), and the labels that let
---- preload and explain find it (adapter, model, task, each body field).
+--- canonical request body (a table, or its JSON as the adapters write it:
+--- sorted keys), with the model and task in front so that keys group by them.
 function M.request_key(adapter, model, body, task)
   local canonical = type(body) == "string" and body or json.encode(body)
-  local key = ("m=%s|t=%s|%s"):format(model, task or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical))
+  return ("m=%s|t=%s|%s"):format(model, task or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical))
+end
+
+--- The labels stored with a model call's entry, which preload and `cache
+--- explain` read: adapter, model, task and each body field (tables as a
+--- hash of their JSON). Only needed when writing.
+function M.request_labels(adapter, model, body, task)
   local labels = { adapter = adapter, model = model, task = task or "" }
-  if type(body) == "table" then
-    for k, v in pairs(body_parts(body)) do labels[k] = v end
-  end
-  return key, M.labels(labels)
+  for k, v in pairs(body_parts(body)) do labels[k] = v end
+  return M.labels(labels)
 end
 
 -- ---- memoize ----

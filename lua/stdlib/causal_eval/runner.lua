@@ -214,7 +214,13 @@ function M.run(opts)
   local cache
   if opts.cache_mode and opts.cache_mode ~= "off" and opts.cache_opts then
     local cerr
-    cache, cerr = require("causal_eval.cache").open(opts.cache_opts)
+    -- a run asks for each (question, model) once: a memory layer would only
+    -- hold every answer of the run (hundreds of MB at 200k questions) and
+    -- never be read; disk and Redis are what a later run reads
+    local copts = {}
+    for k, v in pairs(opts.cache_opts) do copts[k] = v end
+    copts.memory_mb = 0
+    cache, cerr = require("causal_eval.cache").open(copts)
     if cache then
       wcfg.cache = { id = cache:id(), mode = opts.cache_mode }
     else

@@ -100,6 +100,17 @@ function M.main(config_json, index)
     cache_write = cfg.cache.mode == "readwrite" or cfg.cache.mode == "write"
   end
   local cache_lib = cache and require "causal_eval.cache"
+  local pending_cache = {}
+  local model_ids = {} -- what the cache knows a model by: its name and where it is served
+  for slot, m in ipairs(cfg.models) do model_ids[slot] = (m.model or m.label) .. "@" .. (m.base_url or "") end
+  for slot in ipairs(cfg.models) do pending_cache[slot] = {} end
+  local function flush_cache(slot)
+    local p = pending_cache[slot]
+    if #p > 0 then
+      cache:set_many(p, { tags = { "model:" .. cfg.models[slot].label } })
+      pending_cache[slot] = {}
+    end
+  end
   local K = math.max(1, cfg.concurrency or 8)
   local total_concurrency = cfg.total_concurrency or K
   local tokens_per_request = {} -- per model slot: a running mean, for the token budget headers
@@ -228,7 +239,11 @@ function M.main(config_json, index)
     local answer, class, message = adapters[item.slot].parse(m, res.body)
     if not answer then return fail(item, class, message, status, res.body, started) end
     if cache_write and item.cache_key then
-      cache:set(item.cache_key, res.body, { labels = item.cache_labels, tags = { "model:" .. m.label } })
+      -- written in batches: one disk transaction for many answers
+      local p = pending_cache[item.slot]
+      p[#p + 1] = { item.cache_key, res.body,
+                    cache_lib.request_labels(m.adapter, model_ids[item.slot], item.cache_fields or {}, item.q.family) }
+      if #p >= 64 then flush_cache(item.slot) end
     end
     record(item, answer, nil, res, started)
   end
@@ -307,8 +322,8 @@ function M.main(config_json, index)
         tag = tag + 1
         local req = adapters[slot].request(models[slot], item.q, keys[slot])
         if cache and cacheable(models[slot], req) then
-          item.cache_key, item.cache_labels = cache_lib.request_key(models[slot].adapter,
-            models[slot].model .. "@" .. (models[slot].base_url or ""), req.fields or req.body, item.q.family)
+          item.cache_key = cache_lib.request_key(models[slot].adapter, model_ids[slot], req.body, item.q.family)
+          item.cache_fields = req.fields
           if cache_read then
             local t0 = now()
             local body, layer = cache:get(item.cache_key)
@@ -362,6 +377,10 @@ function M.main(config_json, index)
     end
   end
   if client then client:close() end
+  if cache then
+    for slot in ipairs(models) do flush_cache(slot) end
+    cache:close()
+  end
   if inflight_gauge and n_inflight > 0 then inflight_gauge:add(-n_inflight) end
   return json.encode({ worker = index, sent = sent, recorded = recorded, abandoned = n_inflight })
 end

@@ -135,9 +135,9 @@ local function request_of(model, rec)
   local ok, adapter = pcall(require, "adapters." .. model.adapter)
   if not ok or adapter.kind ~= "http" then return nil end
   local req = adapter.request(model, { prompt = rec.prompt, id = rec.question_id }, nil)
-  local key, labels = cache.request_key(model.adapter, model.model .. "@" .. (model.base_url or ""), req.fields or req.body,
-    rec.family)
-  return key, cache.parse_labels(labels)
+  local id = (model.model or model.label) .. "@" .. (model.base_url or "")
+  return cache.request_key(model.adapter, id, req.body, rec.family),
+    cache.parse_labels(cache.request_labels(model.adapter, id, req.fields or {}, rec.family))
 end
 
 local function explain_one(c, item)

@@ -34,7 +34,7 @@ local parsers = {
 }
 local ORDER = { "list", "show", "recent", "export", "trend" }
 
-local M = { summary = "list, show, export and compare stored runs" }
+local M = { summary = "list, show and export stored runs; accuracy trends per model" }
 
 function M.help()
   local out = { "usage: causal-eval results list|show|recent|export|trend [options]\n" }
