@@ -14,6 +14,7 @@ int luaopen_causal_eval_threads(lua_State *L);
 int luaopen_causal_eval_shared(lua_State *L);
 int luaopen_causal_eval_store_core(lua_State *L);
 int luaopen_causal_eval_cache_core(lua_State *L);
+int luaopen_causal_eval_metrics(lua_State *L);
 int luaopen_causal_eval_process(lua_State *L);
 int luaopen_causal_eval_scm_core(lua_State *L);
 
@@ -28,6 +29,7 @@ const ce_native_module ce_native_modules[] = {
   {"causal_eval.shared", luaopen_causal_eval_shared},
   {"causal_eval.store_core", luaopen_causal_eval_store_core},
   {"causal_eval.cache_core", luaopen_causal_eval_cache_core},
+  {"causal_eval.metrics", luaopen_causal_eval_metrics},
   {"causal_eval.process", luaopen_causal_eval_process},
   {"causal_eval.rng", luaopen_causal_eval_rng},
   {"causal_eval.scm_core", luaopen_causal_eval_scm_core},

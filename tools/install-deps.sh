@@ -22,7 +22,7 @@ PKGS=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libedit-dev libmicrohttpd-dev
   lua-busted lua-cjson
-  redis-server
+  redis-server prometheus curl
   clang
 )
 if [ "$WITH_BENCH" -eq 1 ]; then

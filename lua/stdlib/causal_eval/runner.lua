@@ -227,6 +227,19 @@ function M.run(opts)
       log(opts, "warning: cache unavailable (%s): every call goes to the model", tostring(cerr))
     end
   end
+  local server, sample
+  if opts.metrics_port then
+    local merr
+    server, merr = require("causal_eval.metrics").serve{ port = opts.metrics_port, bind = opts.metrics_bind }
+    if not server then
+      if cache then cache:close() end
+      st:close()
+      return nil, merr
+    end
+    io.stderr:write(("metrics on http://%s:%d/metrics\n"):format(opts.metrics_bind or "127.0.0.1", server:port()))
+    sample = require("causal_eval.run_metrics").sampler(cache)
+    sample()
+  end
   local t0 = host.clock()
   local cpu0 = host.cpu_time()
   host.trap_signals()
@@ -240,6 +253,7 @@ function M.run(opts)
         log(opts, "\ninterrupted: finishing the writes in progress (Ctrl-C again to quit at once)")
       end
     end
+    if sample then sample() end
     if show and host.clock() - last_draw >= 0.25 then
       last_draw = host.clock()
       io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency))
@@ -247,6 +261,7 @@ function M.run(opts)
   end
   local outcomes = group:join()
   host.untrap_signals()
+  if sample then sample() end
   local cache_stats = cache and cache:stats()
   if cache then cache:close() end
   if show then io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency), "\n") end
@@ -287,6 +302,11 @@ function M.run(opts)
     s.throughput = run.elapsed > 0 and s.n / run.elapsed or json.null
   end
   st:close()
+  if server then
+    -- a last scrape can see the finished run
+    if opts.metrics_linger and opts.metrics_linger > 0 then host.sleep(opts.metrics_linger) end
+    server:stop()
+  end
   local exit = 0
   if run.status == "failed" or code == worker.STOP_AUTH then exit = 1
   elseif run.status == "interrupted" then exit = 130 end

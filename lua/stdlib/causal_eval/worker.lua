@@ -83,6 +83,7 @@ function M.main(config_json, index)
   local done = attach("set", cfg.done)
   local latency = attach("histogram", cfg.latency)
   local inflight_gauge = attach("counter", cfg.inflight)
+  local meter = require("causal_eval.run_metrics").recorder()
   local next_item = cfg.source.kind == "bench" and bench_source(cfg.source, tickets) or file_source(cfg.source, tickets)
   local models = cfg.models
   local adapters, keys = {}, {}
@@ -177,6 +178,7 @@ function M.main(config_json, index)
       end
       if latency and rec.latency_ms then latency:add(rec.latency_ms / 1000) end
     end
+    meter.record(m.label, q.family, rec)
     local key = results.key(cfg.run_id, m.label, q.id)
     -- record and score line (what resume and the tallies count) commit together
     st:enqueue_pair("records", json.encode(rec), "scores", results.score_line(rec), key, item.slot - 1, tally)
@@ -350,6 +352,7 @@ function M.main(config_json, index)
           n_inflight = n_inflight + 1
           sent = sent + 1
           if inflight_gauge then inflight_gauge:add(1) end
+          meter.inflight:add(1)
         end
       end
       ::continue::
@@ -365,6 +368,7 @@ function M.main(config_json, index)
         inflight[res.tag] = nil
         n_inflight = n_inflight - 1
         if inflight_gauge then inflight_gauge:add(-1) end
+        meter.inflight:add(-1)
         if item then on_response(item, res) end
       end
     elseif #ready > 0 or #waiting > 0 then
@@ -382,6 +386,7 @@ function M.main(config_json, index)
     cache:close()
   end
   if inflight_gauge and n_inflight > 0 then inflight_gauge:add(-n_inflight) end
+  if n_inflight > 0 then meter.inflight:add(-n_inflight) end
   return json.encode({ worker = index, sent = sent, recorded = recorded, abandoned = n_inflight })
 end
 

@@ -40,6 +40,9 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--fail-under", arg = "ACC", type = "number", help = "exit 1 when a model's accuracy is below ACC (0..1)" },
     { "--cache", arg = "MODE", choices = { "readwrite", "read", "write", "off" },
       help = "model-call cache: readwrite (default: cache.mode), read, write or off" },
+    { "--metrics-port", arg = "PORT", type = "integer", help = "serve Prometheus metrics on this port during the run (0: any free port)" },
+    { "--metrics-bind", arg = "ADDR", help = "address the metrics listener binds to (default 127.0.0.1)" },
+    { "--metrics-linger", arg = "SECONDS", type = "number", help = "keep serving metrics this long after the run ends" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -98,6 +101,7 @@ function M.run(argv, cli)
     max_tokens_total = args.max_tokens_total, budget_usd = args.budget_usd,
     resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
     cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
+    metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
     fail_under = args.fail_under, progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
   }
   if not exit then

@@ -1,0 +1,82 @@
+-- SPDX-License-Identifier: MIT
+-- The built-in metrics of `causal-eval run`, in the process's registry
+-- (causal_eval.metrics): every worker state registers the same families and
+-- updates them without locks; the runner adds what only it sees (cache
+-- layers, memory) and serves them all on --metrics-port.
+local metrics = require "causal_eval.metrics"
+
+local M = {}
+
+function M.families()
+  return {
+    duration = metrics.histogram("causal_eval_evaluation_duration_seconds",
+      "Time from sending a question to a model to having its answer, per model and task",
+      { "model_name", "task_type" }, { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 }),
+    questions = metrics.counter("causal_eval_questions_total",
+      "Questions answered and scored, per model, task and outcome (correct, wrong, unparseable, error)",
+      { "model_name", "task_type", "outcome" }),
+    errors = metrics.counter("causal_eval_errors_total", "Model calls that failed for good, per model and error class",
+      { "model_name", "error_class" }),
+    tokens = metrics.counter("causal_eval_tokens_total", "Tokens reported by the model servers, per model and direction",
+      { "model_name", "direction" }),
+    inflight = metrics.gauge("causal_eval_requests_in_flight", "Model requests sent and not yet answered"),
+    cache_hits = metrics.counter("causal_eval_cache_hits_total", "Model-call cache hits per layer", { "layer" }),
+    cache_misses = metrics.counter("causal_eval_cache_misses_total", "Model-call cache misses per layer", { "layer" }),
+    memory = metrics.gauge("causal_eval_memory_bytes", "Resident memory of the process"),
+    lua_memory = metrics.gauge("causal_eval_lua_memory_bytes", "Memory held by the Lua state of the runner"),
+  }
+end
+
+--- What a worker updates per record: handles per (model, task) made on first use.
+function M.recorder()
+  local f = M.families()
+  local handles = {}
+  local function h(family, ...)
+    local key = table.concat({ family, ... }, "\0")
+    local s = handles[key]
+    if not s then
+      s = f[family]:labels(...)
+      handles[key] = s
+    end
+    return s
+  end
+  return {
+    inflight = f.inflight:labels(),
+    record = function(model, task, rec)
+      task = task or ""
+      local outcome = rec.error and "error" or rec.unparseable and "unparseable" or rec.correct and "correct" or "wrong"
+      h("questions", model, task, outcome):inc()
+      if rec.error then
+        h("errors", model, rec.error.class or "unknown"):inc()
+      elseif rec.latency_ms then
+        h("duration", model, task):observe(rec.latency_ms / 1000)
+      end
+      if rec.tokens then
+        if rec.tokens.input then h("tokens", model, "input"):inc(rec.tokens.input) end
+        if rec.tokens.output then h("tokens", model, "output"):inc(rec.tokens.output) end
+      end
+    end,
+  }
+end
+
+--- The runner's periodic part: cache layers (as increments of counters) and memory.
+function M.sampler(cache)
+  local f = M.families()
+  local host = require "causal_eval.host"
+  local seen = {}
+  return function()
+    local rss = host.rss()
+    f.memory:set(rss)
+    f.lua_memory:set(collectgarbage("count") * 1024)
+    if cache then
+      for layer, s in pairs(cache:stats()) do
+        local last = seen[layer] or { hits = 0, misses = 0 }
+        if s.hits > last.hits then f.cache_hits:inc(s.hits - last.hits, { layer = layer }) end
+        if s.misses > last.misses then f.cache_misses:inc(s.misses - last.misses, { layer = layer }) end
+        seen[layer] = { hits = s.hits, misses = s.misses }
+      end
+    end
+  end
+end
+
+return M
