@@ -414,6 +414,14 @@ double ce_hist_quantile(ce_hist *h, double q) {
   return -1;
 }
 
+void ce_hist_reset(ce_hist *h) {
+  for (int i = 0; i < HIST_N; i++) atomic_store(&h->b[i], 0);
+  atomic_store(&h->n, 0);
+  pthread_mutex_lock(&h->lock);
+  h->sum = 0;
+  pthread_mutex_unlock(&h->lock);
+}
+
 void ce_hist_free(void *p) {
   ce_hist *h = p;
   if (!h) return;

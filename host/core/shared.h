@@ -74,6 +74,8 @@ void ce_hist_add(ce_hist *h, double v); /* v >= 0 */
 uint64_t ce_hist_count(ce_hist *h);
 double ce_hist_quantile(ce_hist *h, double q); /* -1 when empty */
 double ce_hist_mean(ce_hist *h);
+/* Starts a new window (a tuning interval). Adds racing with it may land in either window. */
+void ce_hist_reset(ce_hist *h);
 void ce_hist_free(void *h);
 
 #endif

@@ -219,8 +219,12 @@ static const luaL_Reg bucket_m[] = {{"take", b_take}, {"set", b_set}, {NULL, NUL
 static const luaL_Reg lines_m[] = {{"next", l_next}, {NULL, NULL}};
 static const luaL_Reg sum_m[] = {{"add", sum_add}, {"get", sum_get}, {NULL, NULL}};
 static const luaL_Reg set_m[] = {{"add", set_add}, {"has", set_has}, {"size", set_size}, {NULL, NULL}};
+static int h_reset(lua_State *L) {
+  ce_hist_reset(check(L, 6));
+  return 0;
+}
 static const luaL_Reg hist_m[] = {
-  {"add", h_add}, {"quantile", h_quantile}, {"count", h_count}, {"mean", h_mean}, {NULL, NULL}
+  {"add", h_add}, {"quantile", h_quantile}, {"count", h_count}, {"mean", h_mean}, {"reset", h_reset}, {NULL, NULL}
 };
 static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m};
 

@@ -171,7 +171,9 @@ function M.run(opts)
 
   local tickets = shared.counter(0, run.total)
   local stop = shared.flag()
-  local bucket = (opts.rate and opts.rate > 0) and shared.bucket(opts.rate, math.max(1, opts.rate / 10)) or nil
+  local rate = opts.rate or 0
+  -- with a tuning policy the bucket exists even unlimited, so the policy can set a rate
+  local bucket = (rate > 0 or opts.policy) and shared.bucket(rate, math.max(1, rate / 10)) or nil
   local tokens_sum, cost_sum = shared.sum(), shared.sum()
   if prior_tokens > 0 then tokens_sum:add(prior_tokens) end
   if prior_cost > 0 then cost_sum:add(prior_cost) end
@@ -196,11 +198,19 @@ function M.run(opts)
   local nworkers = math.max(1, opts.workers or 2)
   local concurrency = math.max(1, opts.concurrency or 64)
   local per_worker = math.max(1, math.ceil(concurrency / nworkers))
+  -- live settings a tuning policy may change: the total concurrency, and
+  -- what the policy reads (responses, 429s, latencies of the interval)
+  local limit = shared.counter(per_worker * nworkers)
+  local responses, limited = shared.counter(0), shared.counter(0)
+  local window = shared.histogram()
+  local max_concurrency = math.max(per_worker * nworkers, opts.max_concurrency or 0)
   local wcfg = {
     run_id = run.id, store = st:id(), tickets = tickets:id(), stop = stop:id(), bucket = bucket and bucket:id() or nil,
     tokens_sum = tokens_sum:id(), cost_sum = cost_sum:id(), done = done:id(), latency = latency:id(),
     inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
     total_concurrency = per_worker * nworkers,
+    limit = limit:id(), responses = responses:id(), limited = limited:id(), window = window:id(), nworkers = nworkers,
+    max_concurrency_per_worker = math.ceil(max_concurrency / nworkers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
     max_tokens_total = run.max_tokens_total, budget_usd = run.budget_usd,
@@ -246,6 +256,10 @@ function M.run(opts)
   local group = threads.start(nworkers, "causal_eval.worker", json.encode(wcfg))
   local show = opts.progress
   local last_draw = 0
+  local tuner = opts.policy and M.tuner(opts, {
+    limit = limit, responses = responses, limited = limited, window = window, bucket = bucket, st = st,
+    nmodels = #run.model_specs, concurrency = per_worker * nworkers, rate = opts.rate,
+  })
   while group:finished() < nworkers do
     host.sleep(0.05)
     if host.interrupts() > 0 then
@@ -254,6 +268,7 @@ function M.run(opts)
       end
     end
     if sample then sample() end
+    if tuner then tuner.tick() end
     if show and host.clock() - last_draw >= 0.25 then
       last_draw = host.clock()
       io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency))
@@ -319,8 +334,90 @@ function M.run(opts)
   end
   return exit, {
     run = run, summaries = summaries, message = message, below = below, sent = sent,
-    wall = wall, cpu = cpu, prior = prior, cache = cache_stats,
+    wall = wall, cpu = cpu, prior = prior, cache = cache_stats, tuning = tuner and tuner.trace or nil,
   }
+end
+
+local function mem_total()
+  local f = io.open("/proc/meminfo", "r")
+  if not f then return nil end
+  local kb = f:read("a"):match("MemTotal:%s*(%d+)")
+  f:close()
+  return kb and tonumber(kb) * 1024
+end
+
+--- Calls opts.policy every opts.tune_interval seconds (0.1) with the
+--- interval's statistics and applies what it returns. The trace keeps one
+--- entry per call: t, concurrency, rate, p50, p95, throughput, responses,
+--- limited (429s), errors.
+function M.tuner(opts, live)
+  local interval = opts.tune_interval or 0.1
+  local settings = { concurrency = live.concurrency, rate = live.rate or 0, batch_size = opts.batch_size or 10 }
+  local t0 = host.clock()
+  local last_t, last_cpu = t0, host.cpu_time()
+  local last_resp, last_lim, last_done, last_err = 0, 0, 0, 0
+  local ncpu = 2
+  do
+    local p = io.popen("nproc 2>/dev/null")
+    if p then
+      ncpu = tonumber(p:read("l")) or 2
+      p:close()
+    end
+  end
+  local ram = mem_total()
+  local self = { trace = {} }
+  function self.tick()
+    local now = host.clock()
+    if now - last_t < interval then return end
+    local dt = now - last_t
+    local resp, lim = live.responses:get(), live.limited:get()
+    local done, errs = 0, 0
+    for slot = 0, live.nmodels - 1 do
+      local t = live.st:tally(slot)
+      done, errs = done + t.done, errs + t.errors
+    end
+    local cpu = host.cpu_time()
+    local n_resp = resp - last_resp
+    local stats = {
+      interval = dt, responses = n_resp, limited = lim - last_lim, errors = errs - last_err,
+      throughput = (done - last_done) / dt,
+      p50 = live.window:count() > 0 and live.window:quantile(0.5) or nil,
+      p95 = live.window:count() > 0 and live.window:quantile(0.95) or nil,
+      cpu = (cpu - last_cpu) / dt / ncpu,
+      memory = ram and (host.rss() / ram) or nil,
+    }
+    stats.rate_429 = n_resp > 0 and stats.limited / n_resp or 0
+    stats.error_rate = (done - last_done) > 0 and stats.errors / (done - last_done) or 0
+    live.window:reset()
+    last_t, last_cpu, last_resp, last_lim, last_done, last_err = now, cpu, resp, lim, done, errs
+    local ok, new = pcall(opts.policy, stats, { concurrency = settings.concurrency, rate = settings.rate,
+                                               batch_size = settings.batch_size })
+    if not ok then
+      io.stderr:write("causal-eval: tuning policy failed: ", tostring(new), " (settings kept)\n")
+      opts.policy = function() return {} end
+      return
+    end
+    if type(new) == "table" then
+      if math.type(new.concurrency) or type(new.concurrency) == "number" then
+        local c = math.max(1, math.floor(new.concurrency))
+        if c ~= settings.concurrency then
+          live.limit:add(c - live.limit:get())
+          settings.concurrency = c
+        end
+      end
+      if type(new.rate) == "number" and new.rate ~= settings.rate and live.bucket then
+        live.bucket:set(new.rate, math.max(1, new.rate / 10))
+        settings.rate = new.rate
+      end
+      if type(new.batch_size) == "number" then settings.batch_size = math.max(1, math.floor(new.batch_size)) end
+    end
+    self.trace[#self.trace + 1] = {
+      t = now - t0, concurrency = settings.concurrency, rate = settings.rate, batch_size = settings.batch_size,
+      p50 = stats.p50, p95 = stats.p95, throughput = stats.throughput, responses = stats.responses,
+      limited = stats.limited, errors = stats.errors,
+    }
+  end
+  return self
 end
 
 --- The --json report of a run.
@@ -331,6 +428,7 @@ function M.report_json(report)
     benchmarks = json.array(run.benchmarks or {}), seed = run.seed,
     elapsed_s = run.elapsed, models = json.array(report.summaries),
     below_threshold = json.array(report.below or {}),
+    tuning = report.tuning and json.array(report.tuning) or nil,
   })
 end
 

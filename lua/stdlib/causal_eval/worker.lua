@@ -114,8 +114,16 @@ function M.main(config_json, index)
   end
   local K = math.max(1, cfg.concurrency or 8)
   local total_concurrency = cfg.total_concurrency or K
+  -- a tuning policy may change the run's concurrency while it works: each
+  -- worker takes its share of the shared limit at every turn of its loop
+  local limit = attach("counter", cfg.limit)
+  local responses = attach("counter", cfg.responses)
+  local limited = attach("counter", cfg.limited)
+  local window = attach("histogram", cfg.window)
+  local nworkers = math.max(1, cfg.nworkers or 1)
+  local K_max = math.max(K, cfg.max_concurrency_per_worker or K)
   local tokens_per_request = {} -- per model slot: a running mean, for the token budget headers
-  local client = use_http and assert(http.client{ max_connections = K }) or nil
+  local client = use_http and assert(http.client{ max_connections = K_max }) or nil
   local jitter = rng.new(rng.hash(cfg.run_id .. "|jitter"), index)
   local retries = cfg.retries or {}
   local max_attempts = retries.max_attempts or 5
@@ -177,6 +185,7 @@ function M.main(config_json, index)
         end
       end
       if latency and rec.latency_ms then latency:add(rec.latency_ms / 1000) end
+      if window and rec.latency_ms then window:add(rec.latency_ms / 1000) end
     end
     meter.record(m.label, q.family, rec)
     local key = results.key(cfg.run_id, m.label, q.id)
@@ -215,6 +224,8 @@ function M.main(config_json, index)
       return fail(item, res.error, res.message, nil, nil, started)
     end
     local status = res.status
+    if responses then responses:add(1) end
+    if status == 429 and limited then limited:add(1) end
     -- the provider's budget headers: slow down before a 429, not after. With
     -- fewer requests left in the window than could be in flight at once, or
     -- fewer tokens than those requests would use, wait for the window to reset.
@@ -291,6 +302,10 @@ function M.main(config_json, index)
   end
 
   while true do
+    if limit then
+      K = math.min(K_max, math.max(1, math.ceil(limit:get() / nworkers)))
+      total_concurrency = K * nworkers
+    end
     local code = stop:get()
     if code then stop_code = code end
     if stop_code == M.STOP_AUTH or stop_code == M.STOP_INTERRUPT then break end

@@ -43,6 +43,9 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--metrics-port", arg = "PORT", type = "integer", help = "serve Prometheus metrics on this port during the run (0: any free port)" },
     { "--metrics-bind", arg = "ADDR", help = "address the metrics listener binds to (default 127.0.0.1)" },
     { "--metrics-linger", arg = "SECONDS", type = "number", help = "keep serving metrics this long after the run ends" },
+    { "--optimize-for", arg = "GOAL", choices = { "throughput", "latency", "memory" },
+      help = "let a tuning policy steer concurrency during the run (AIMD on 429s, latency or memory)" },
+    { "--tune-interval", arg = "SECONDS", type = "number", help = "how often the tuning policy runs (default 0.1)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -88,13 +91,19 @@ function M.run(argv, cli)
   end
   local benches = args.bench
   if (not benches or #benches == 0) and not args.questions then benches = { v.run.suite } end
+  local policy, max_concurrency
+  local concurrency = args.concurrency or v.run.concurrency
+  if args.optimize_for then
+    policy, max_concurrency = require("causal_eval.tuning").for_goal(args.optimize_for, concurrency)
+  end
   local tty = host.isatty(2)
   local json_out = args.json
   local runner = require "causal_eval.runner"
   local exit, report = runner.run{
     models = models, benches = benches, n = args.n or v.run.n, seed = args.seed,
     difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
-    workers = args.workers or v.evaluation.max_workers, concurrency = args.concurrency or v.run.concurrency,
+    workers = args.workers or v.evaluation.max_workers, concurrency = concurrency,
+    policy = policy, max_concurrency = max_concurrency, tune_interval = args.tune_interval,
     rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
     connect_timeout = args.connect_timeout or v.run.connect_timeout,
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
