@@ -34,6 +34,7 @@ static void load(void) {
     {"curl_easy_init", (void **)&ce_curl.easy_init},
     {"curl_easy_setopt", (void **)&ce_curl.easy_setopt},
     {"curl_easy_getinfo", (void **)&ce_curl.easy_getinfo},
+    {"curl_easy_perform", (void **)&ce_curl.easy_perform},
     {"curl_easy_reset", (void **)&ce_curl.easy_reset},
     {"curl_easy_cleanup", (void **)&ce_curl.easy_cleanup},
     {"curl_easy_strerror", (void **)&ce_curl.easy_strerror},

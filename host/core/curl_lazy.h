@@ -18,6 +18,7 @@ typedef struct {
   CURL *(*easy_init)(void);
   CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
   CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  CURLcode (*easy_perform)(CURL *);
   void (*easy_reset)(CURL *);
   void (*easy_cleanup)(CURL *);
   const char *(*easy_strerror)(CURLcode);
@@ -48,6 +49,7 @@ int ce_curl_load(ce_err *err);
 #define curl_easy_init ce_curl.easy_init
 #define curl_easy_setopt ce_curl.easy_setopt
 #define curl_easy_getinfo ce_curl.easy_getinfo
+#define curl_easy_perform ce_curl.easy_perform
 #define curl_easy_reset ce_curl.easy_reset
 #define curl_easy_cleanup ce_curl.easy_cleanup
 #define curl_easy_strerror ce_curl.easy_strerror

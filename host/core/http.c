@@ -354,3 +354,50 @@ void ce_http_result_free(ce_http_result *r) {
   free(r->body);
   r->body = NULL;
 }
+
+/* ---- e-mail ---- */
+
+typedef struct {
+  const char *data;
+  size_t len, pos;
+} mail_src;
+
+static size_t mail_read(char *buf, size_t size, size_t n, void *ud) {
+  mail_src *m = ud;
+  size_t room = size * n, left = m->len - m->pos;
+  size_t k = left < room ? left : room;
+  memcpy(buf, m->data + m->pos, k);
+  m->pos += k;
+  return k;
+}
+
+int ce_http_send_mail(const char *url, const char *from, const char *const *to, int nto, const char *message,
+                      size_t len, long timeout_ms, const char *user, const char *password, ce_err *err) {
+  if (ce_http_global_init(err)) return -1;
+  CURL *e = curl_easy_init();
+  if (!e) {
+    ce_err_setf(err, 1, "mail", 0, 0, "curl_easy_init failed");
+    return -1;
+  }
+  struct curl_slist *rcpt = NULL;
+  for (int i = 0; i < nto; i++) rcpt = curl_slist_append(rcpt, to[i]);
+  mail_src src = {message, len, 0};
+  char errbuf[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, mail_read);
+  curl_easy_setopt(e, CURLOPT_READDATA, &src);
+  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+  if (user) curl_easy_setopt(e, CURLOPT_USERNAME, user);
+  if (password) curl_easy_setopt(e, CURLOPT_PASSWORD, password);
+  CURLcode rc = curl_easy_perform(e);
+  if (rc != CURLE_OK)
+    ce_err_setf(err, 1, "mail", 0, 0, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  curl_slist_free_all(rcpt);
+  curl_easy_cleanup(e);
+  return rc == CURLE_OK ? 0 : -1;
+}

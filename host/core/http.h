@@ -72,4 +72,10 @@ double ce_http_parse_duration(const char *s);
  * from now (never negative); -1 when unreadable. */
 double ce_http_parse_reset(const char *s, double now_epoch);
 
+/* Sends one e-mail over SMTP (smtp:// or smtps:// URL; user and password
+ * may be NULL): message is the whole RFC 5322 text, headers included.
+ * Blocking, within timeout_ms. 0, or -1 with err naming the server's reason. */
+int ce_http_send_mail(const char *url, const char *from, const char *const *to, int nto, const char *message,
+                      size_t len, long timeout_ms, const char *user, const char *password, ce_err *err);
+
 #endif

@@ -187,7 +187,45 @@ static int http_request(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg funcs[] = {{"client", http_client}, {"request", http_request}, {NULL, NULL}};
+/* http.send_mail{ url = "smtp://127.0.0.1:25", from = "a@b", to = {"c@d"}, message = "...",
+ *                 timeout = 10, user = , password = } -> true | nil, message */
+static int http_send_mail(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "url");
+  const char *url = luaL_checkstring(L, -1);
+  lua_getfield(L, 1, "from");
+  const char *from = luaL_checkstring(L, -1);
+  lua_getfield(L, 1, "message");
+  size_t len;
+  const char *msg = luaL_checklstring(L, -1, &len);
+  lua_getfield(L, 1, "timeout");
+  long timeout_ms = (long)(luaL_optnumber(L, -1, 10) * 1000);
+  lua_getfield(L, 1, "user");
+  const char *user = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 1, "password");
+  const char *password = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 1, "to");
+  luaL_argcheck(L, lua_istable(L, -1), 1, "to: a list of addresses");
+  int n = (int)luaL_len(L, -1);
+  luaL_argcheck(L, n >= 1 && n <= 64, 1, "to: 1 to 64 addresses");
+  const char *to[64];
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    to[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+  }
+  ce_err e;
+  if (ce_http_send_mail(url, from, to, n, msg, len, timeout_ms, user, password, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+  {"client", http_client}, {"request", http_request}, {"send_mail", http_send_mail}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"submit", c_submit}, {"poll", c_poll}, {"inflight", c_inflight}, {"close", c_close}, {NULL, NULL}
 };

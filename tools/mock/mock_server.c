@@ -15,7 +15,8 @@
  * progress it answers 429. With --rate-limit it behaves like a provider's
  * request budget: N requests per window of W ms (default 1000), announced in
  * x-ratelimit-remaining-requests / x-ratelimit-reset-requests, and 429 beyond
- * it. With --api-key, a wrong or missing key gets 401.
+ * it. With --api-key, a wrong or missing key gets 401. POST /hook receives
+ * webhooks (the first --fail-hooks N get 500) and GET /hooks lists them.
  * GET /stats reports counts; POST /reset clears them. It prints
  * "mock_server listening on 127.0.0.1:PORT" once ready (--port 0: any port). */
 #include <arpa/inet.h>
@@ -63,6 +64,10 @@ static struct {
   double window_start;
   long window_count;
   atomic_long limited;
+  /* received webhooks */
+  pthread_mutex_t hook_lock;
+  ce_buf hooks;
+  int fail_hooks;
 } cfg;
 
 /* Counts a request against the window. Returns the requests left (may be
@@ -327,6 +332,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     *upload_size = 0;
     return MHD_YES;
   }
+  /* a webhook receiver for alert tests: POST /hook keeps the body (after
+   * failing the first --fail-hooks with 500), GET /hooks returns them as
+   * JSON lines */
+  if (strcmp(method, "POST") == 0 && strcmp(url, "/hook") == 0) {
+    pthread_mutex_lock(&cfg.hook_lock);
+    int fail = cfg.fail_hooks > 0;
+    if (fail) cfg.fail_hooks--;
+    else {
+      ce_buf_add(&cfg.hooks, ctx->body.data ? ctx->body.data : "", ctx->body.len);
+      ce_buf_addc(&cfg.hooks, '\n');
+    }
+    pthread_mutex_unlock(&cfg.hook_lock);
+    return send_text(c, fail ? 500 : 200, fail ? "{\"error\":\"failing on purpose\"}" : "{\"ok\":true}", NULL, NULL);
+  }
+  if (strcmp(method, "GET") == 0 && strcmp(url, "/hooks") == 0) {
+    pthread_mutex_lock(&cfg.hook_lock);
+    enum MHD_Result r = send_text(c, 200, cfg.hooks.data ? cfg.hooks.data : "", "application/x-ndjson", NULL);
+    pthread_mutex_unlock(&cfg.hook_lock);
+    return r;
+  }
   if (strcmp(method, "GET") == 0 && strcmp(url, "/stats") == 0) {
     long twice = 0, answered = 0;
     for (size_t i = 0; i < cfg.cap; i++)
@@ -489,6 +514,8 @@ int main(int argc, char **argv) {
   cfg.stall_ms = 30000;
   cfg.rate_window_ms = 1000;
   pthread_mutex_init(&cfg.window_lock, NULL);
+  pthread_mutex_init(&cfg.hook_lock, NULL);
+  ce_buf_init(&cfg.hooks);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--port")) port = (int)argd(argc, argv, &i);
@@ -503,6 +530,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--retry-after")) cfg.retry_after = argd(argc, argv, &i);
     else if (!strcmp(a, "--stall-ms")) cfg.stall_ms = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--max-concurrent")) cfg.max_concurrent = (int)argd(argc, argv, &i);
+    else if (!strcmp(a, "--fail-hooks")) cfg.fail_hooks = (int)argd(argc, argv, &i);
     else if (!strcmp(a, "--rate-limit")) cfg.rate_limit = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--rate-window-ms")) cfg.rate_window_ms = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--seed")) cfg.seed = (uint64_t)argd(argc, argv, &i);

@@ -256,6 +256,7 @@ function M.run(opts)
   local group = threads.start(nworkers, "causal_eval.worker", json.encode(wcfg))
   local show = opts.progress
   local last_draw = 0
+  local alerting = opts.alerts and M.alerting(opts, run, st, latency, t0)
   local tuner = opts.policy and M.tuner(opts, {
     limit = limit, responses = responses, limited = limited, window = window, bucket = bucket, st = st,
     nmodels = #run.model_specs, concurrency = per_worker * nworkers, rate = opts.rate,
@@ -269,6 +270,7 @@ function M.run(opts)
     end
     if sample then sample() end
     if tuner then tuner.tick() end
+    if alerting then alerting.tick() end
     if show and host.clock() - last_draw >= 0.25 then
       last_draw = host.clock()
       io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency))
@@ -277,6 +279,7 @@ function M.run(opts)
   local outcomes = group:join()
   host.untrap_signals()
   if sample then sample() end
+  if alerting and st:sync() then alerting.tick(true) end
   local cache_stats = cache and cache:stats()
   if cache then cache:close() end
   if show then io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency), "\n") end
@@ -335,6 +338,7 @@ function M.run(opts)
   return exit, {
     run = run, summaries = summaries, message = message, below = below, sent = sent,
     wall = wall, cpu = cpu, prior = prior, cache = cache_stats, tuning = tuner and tuner.trace or nil,
+    alerts = alerting and alerting.events or nil,
   }
 end
 
@@ -420,6 +424,45 @@ function M.tuner(opts, live)
   return self
 end
 
+--- Evaluates the alert rules (opts.alerts, an alerts engine) every
+--- opts.alert_interval seconds (1) over the run's live values; the log
+--- channel's events are kept in the store (meta: alert \0 run \0 n).
+function M.alerting(opts, run, st, latency, t0)
+  local engine = opts.alerts
+  local interval = opts.alert_interval or 1
+  local ram = mem_total()
+  local last_t, last_cpu = host.clock(), host.cpu_time()
+  local seq = 0
+  local self = { events = {} }
+  engine.record = function(ev)
+    seq = seq + 1
+    st:put("meta", ("alert\0%s\0%06d"):format(run.id, seq), json.encode(ev))
+  end
+  function self.tick(force)
+    local now = host.clock()
+    if not force and now - last_t < interval then return end
+    local done, errors = 0, 0
+    for slot = 0, #run.model_specs - 1 do
+      local t = st:tally(slot)
+      done, errors = done + t.done, errors + t.errors
+    end
+    local cpu = host.cpu_time()
+    local values = {
+      questions_done = done, errors = errors, error_rate = done > 0 and errors / done or 0,
+      throughput = done / math.max(1e-9, now - t0),
+      memory_usage_percent = ram and host.rss() / ram * 100 or nil,
+      cpu_usage_percent = (cpu - last_cpu) / math.max(1e-9, now - last_t) * 100,
+    }
+    if latency:count() > 0 then
+      values.p50_latency, values.p95_latency, values.p99_latency =
+        latency:quantile(0.5), latency:quantile(0.95), latency:quantile(0.99)
+    end
+    last_t, last_cpu = now, cpu
+    for _, ev in ipairs(engine:evaluate(values)) do self.events[#self.events + 1] = ev end
+  end
+  return self
+end
+
 --- The --json report of a run.
 function M.report_json(report)
   local run = report.run
@@ -429,6 +472,7 @@ function M.report_json(report)
     elapsed_s = run.elapsed, models = json.array(report.summaries),
     below_threshold = json.array(report.below or {}),
     tuning = report.tuning and json.array(report.tuning) or nil,
+    alerts = report.alerts and json.array(report.alerts) or nil,
   })
 end
 

@@ -46,6 +46,8 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--optimize-for", arg = "GOAL", choices = { "throughput", "latency", "memory" },
       help = "let a tuning policy steer concurrency during the run (AIMD on 429s, latency or memory)" },
     { "--tune-interval", arg = "SECONDS", type = "number", help = "how often the tuning policy runs (default 0.1)" },
+    { "--alerts", arg = "FILE", help = "alert rules and channels (Lua or YAML) evaluated during the run" },
+    { "--alert-interval", arg = "SECONDS", type = "number", help = "how often alert conditions are evaluated (default 1)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -96,6 +98,15 @@ function M.run(argv, cli)
   if args.optimize_for then
     policy, max_concurrency = require("causal_eval.tuning").for_goal(args.optimize_for, concurrency)
   end
+  local alerts
+  if args.alerts then
+    local aerr
+    alerts, aerr = require("causal_eval.alerts").load(args.alerts)
+    if not alerts then
+      io.stderr:write("causal-eval run: ", aerr, "\n")
+      return 2
+    end
+  end
   local tty = host.isatty(2)
   local json_out = args.json
   local runner = require "causal_eval.runner"
@@ -104,6 +115,7 @@ function M.run(argv, cli)
     difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
     workers = args.workers or v.evaluation.max_workers, concurrency = concurrency,
     policy = policy, max_concurrency = max_concurrency, tune_interval = args.tune_interval,
+    alerts = alerts, alert_interval = args.alert_interval,
     rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
     connect_timeout = args.connect_timeout or v.run.connect_timeout,
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
