@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cache_disk.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -97,6 +98,8 @@ void ce_diskcache_free(ce_diskcache *d) {
 }
 
 int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_err *err) {
+  double t0 = ce_io_now();
+  size_t before = out->len;
   MDB_txn *txn;
   int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
   if (rc != 0) return fail(err, d, "reading the disk cache", rc);
@@ -112,6 +115,7 @@ int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_
   }
   mdb_txn_abort(txn);
   touched(d);
+  ce_io_count(CE_IO_LMDB, 1, out->len - before, ce_io_now() - t0);
   return found;
 }
 
@@ -169,6 +173,7 @@ int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob
     ce_err_setf(err, 1, d->path, 0, 0, "cache keys must have 1 to 500 bytes");
     return -1;
   }
+  double t0 = ce_io_now();
   MDB_txn *txn;
   int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
   if (rc != 0) return fail(err, d, "writing the disk cache", rc);
@@ -198,6 +203,7 @@ int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob
   }
   rc = mdb_txn_commit(txn);
   touched(d);
+  ce_io_count(CE_IO_LMDB, 1, kl + bl, ce_io_now() - t0);
   return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
 }
 
@@ -211,6 +217,7 @@ int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const
     }
     incoming += klens[i] + blens[i];
   }
+  double t0 = ce_io_now();
   MDB_txn *txn;
   int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
   if (rc != 0) return fail(err, d, "writing the disk cache", rc);
@@ -237,6 +244,7 @@ int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const
   }
   rc = mdb_txn_commit(txn);
   ce_lmdb_map_trim(&d->map);
+  ce_io_count(CE_IO_LMDB, (uint64_t)n, incoming, ce_io_now() - t0);
   return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cache_redis.h"
+#include "profile.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -170,7 +171,12 @@ static redisContext *conn(ce_rediscache *r) {
 static redisReply *command(ce_rediscache *r, int argc, const char **argv, const size_t *lens) {
   redisContext *c = conn(r);
   if (!c) return NULL;
+  double t0 = ce_io_now();
   redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+  size_t bytes = 0;
+  for (int i = 0; i < argc; i++) bytes += lens[i];
+  if (rep && rep->type == REDIS_REPLY_STRING) bytes += rep->len;
+  ce_io_count(CE_IO_REDIS, 1, bytes, ce_io_now() - t0);
   if (!rep) {
     went_down(r, c->errstr[0] ? c->errstr : "connection lost");
     return NULL;
@@ -241,8 +247,11 @@ int ce_rediscache_get_many(ce_rediscache *r, const char *const *keys, const size
     return -1;
   }
   char key[640];
+  double t0 = ce_io_now();
+  size_t bytes = 0;
   for (int i = 0; i < n; i++) {
     size_t fl = full_key(r, key, sizeof key, keys[i], lens[i]);
+    bytes += fl;
     const char *argv[2] = {"GET", key};
     size_t al[2] = {3, fl};
     redisAppendCommandArgv(c, 2, argv, al);
@@ -259,9 +268,11 @@ int ce_rediscache_get_many(ce_rediscache *r, const char *const *keys, const size
     if (rep->type == REDIS_REPLY_STRING) {
       ce_buf_add(&outs[i], rep->str, rep->len);
       found[i] = !outs[i].oom;
+      bytes += rep->len;
     }
     freeReplyObject(rep);
   }
+  ce_io_count(CE_IO_REDIS, (uint64_t)n, bytes, ce_io_now() - t0);
   pthread_mutex_unlock(&r->lock);
   return res;
 }
@@ -275,7 +286,10 @@ int ce_rediscache_set_many(ce_rediscache *r, const char *const *keys, const size
     return -1;
   }
   char key[640], ex[32];
+  double t0 = ce_io_now();
+  size_t bytes = 0;
   for (int i = 0; i < n; i++) {
+    bytes += lens[i] + blens[i];
     size_t fl = full_key(r, key, sizeof key, keys[i], lens[i]);
     if (ttls[i] > 0) {
       /* whole seconds as EX; a fraction needs PX (milliseconds) */
@@ -302,6 +316,7 @@ int ce_rediscache_set_many(ce_rediscache *r, const char *const *keys, const size
     if (((redisReply *)v)->type == REDIS_REPLY_ERROR) res = -1;
     freeReplyObject(v);
   }
+  ce_io_count(CE_IO_REDIS, (uint64_t)n, bytes, ce_io_now() - t0);
   pthread_mutex_unlock(&r->lock);
   return res;
 }

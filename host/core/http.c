@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "http.h"
+#include "profile.h"
 
 #include "curl_lazy.h"
 
@@ -302,6 +303,7 @@ static void finish(ce_http *h, CURLMsg *msg, ce_http_result *out) {
   curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
   r->bytes_sent = (uint64_t)up;
   r->bytes_received = (uint64_t)down;
+  ce_io_count(CE_IO_HTTP, 1, (uint64_t)up + (uint64_t)down, r->total_time);
   /* hand the body over without copying; the transfer keeps an empty buffer */
   if (t->body.data && !t->body.oom) {
     r->body = t->body.data;
@@ -394,7 +396,9 @@ int ce_http_send_mail(const char *url, const char *from, const char *const *to, 
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
   if (user) curl_easy_setopt(e, CURLOPT_USERNAME, user);
   if (password) curl_easy_setopt(e, CURLOPT_PASSWORD, password);
+  double t0 = ce_io_now();
   CURLcode rc = curl_easy_perform(e);
+  ce_io_count(CE_IO_SMTP, 1, len, ce_io_now() - t0);
   if (rc != CURLE_OK)
     ce_err_setf(err, 1, "mail", 0, 0, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
   curl_slist_free_all(rcpt);

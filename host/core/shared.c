@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "shared.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -227,6 +228,7 @@ int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno) {
     if (n == 0) continue; /* blank lines carry no item */
     *len = (size_t)n;
     *lineno = l->lineno;
+    ce_io_count(CE_IO_FILE, 1, (uint64_t)n, 0);
     rc = 1;
     break;
   }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "store.h"
+#include "profile.h"
 #include "lmdb_map.h"
 
 #include <lmdb.h>
@@ -335,13 +336,17 @@ static void *writer_main(void *arg) {
     int rc = 0;
     MDB_txn *txn;
     if (!s->failed) {
+      double t0 = ce_io_now();
+      uint64_t bytes = 0;
       rc = mdb_txn_begin(s->env, NULL, 0, &txn);
       for (item *it = batch; rc == 0 && it; it = it->next) {
         MDB_val key = {it->kl, it->data}, val = {it->vl, it->data + it->kl};
         rc = mdb_put(txn, s->dbi[it->db], &key, &val, 0);
+        bytes += it->kl + it->vl;
       }
       if (rc == 0) rc = mdb_txn_commit(txn);
       else mdb_txn_abort(txn);
+      ce_io_count(CE_IO_LMDB, (uint64_t)n, bytes, ce_io_now() - t0);
       trim_map(s);
     }
     pthread_mutex_lock(&s->lock);

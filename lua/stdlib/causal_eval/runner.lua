@@ -253,6 +253,11 @@ function M.run(opts)
   local t0 = host.clock()
   local cpu0 = host.cpu_time()
   host.trap_signals()
+  local profiler
+  if opts.profile then
+    profiler = require("causal_eval.profiling").PerformanceProfiler{ memory = false }
+    profiler:start()
+  end
   local group = threads.start(nworkers, "causal_eval.worker", json.encode(wcfg))
   local show = opts.progress
   local last_draw = 0
@@ -278,6 +283,7 @@ function M.run(opts)
   end
   local outcomes = group:join()
   host.untrap_signals()
+  if profiler then profiler:stop() end
   if sample then sample() end
   if alerting and st:sync() then alerting.tick(true) end
   local cache_stats = cache and cache:stats()
@@ -338,7 +344,7 @@ function M.run(opts)
   return exit, {
     run = run, summaries = summaries, message = message, below = below, sent = sent,
     wall = wall, cpu = cpu, prior = prior, cache = cache_stats, tuning = tuner and tuner.trace or nil,
-    alerts = alerting and alerting.events or nil,
+    alerts = alerting and alerting.events or nil, profiler = profiler,
   }
 end
 

@@ -73,6 +73,9 @@ end
 -- ---- the worker ----
 
 function M.main(config_json, index)
+  -- a profile of the run samples this state too
+  local pcore = require "causal_eval.profiling_core"
+  if pcore.active() then pcore.attach() end
   local cfg = assert(json.decode(config_json, "worker config"))
   local st = assert(store_core.attach(cfg.store))
   local tickets = attach("counter", cfg.tickets)

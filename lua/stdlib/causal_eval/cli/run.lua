@@ -48,6 +48,8 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--tune-interval", arg = "SECONDS", type = "number", help = "how often the tuning policy runs (default 0.1)" },
     { "--alerts", arg = "FILE", help = "alert rules and channels (Lua or YAML) evaluated during the run" },
     { "--alert-interval", arg = "SECONDS", type = "number", help = "how often alert conditions are evaluated (default 1)" },
+    { "--profile", help = "profile the run (CPU in every worker, I/O): report on stderr" },
+    { "--profile-out", arg = "PREFIX", help = "with --profile: also write PREFIX.svg (flame graph), PREFIX.folded, PREFIX.json" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -115,7 +117,7 @@ function M.run(argv, cli)
     difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
     workers = args.workers or v.evaluation.max_workers, concurrency = concurrency,
     policy = policy, max_concurrency = max_concurrency, tune_interval = args.tune_interval,
-    alerts = alerts, alert_interval = args.alert_interval,
+    alerts = alerts, alert_interval = args.alert_interval, profile = args.profile or args.profile_out ~= nil,
     rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
     connect_timeout = args.connect_timeout or v.run.connect_timeout,
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
@@ -136,6 +138,22 @@ function M.run(argv, cli)
     io.stdout:write(results.format_summary(report.run, report.summaries))
   end
   if report.message and not args.quiet then io.stderr:write(report.message, "\n") end
+  if report.profiler then
+    io.stderr:write(report.profiler:report{ top = 25 })
+    if args.profile_out then
+      local p = report.profiler
+      for ext, text in pairs({ svg = p:flamegraph{ title = "causal-eval run " .. report.run.id }, folded = p:folded(),
+                               json = require("causal_eval.json").encode(p:analyze()) .. "\n" }) do
+        local f, ferr = io.open(args.profile_out .. "." .. ext, "wb")
+        if not f then
+          io.stderr:write("causal-eval run: ", ferr, "\n")
+        else
+          f:write(text)
+          f:close()
+        end
+      end
+    end
+  end
   if #report.below > 0 and not args.quiet then
     io.stderr:write(("below --fail-under %g: %s\n"):format(args.fail_under, table.concat(report.below, ", ")))
   end
