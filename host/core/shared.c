@@ -430,3 +430,76 @@ void ce_hist_free(void *p) {
   pthread_mutex_destroy(&h->lock);
   free(h);
 }
+
+/* ---- ring ---- */
+
+struct ce_ring {
+  pthread_mutex_t lock;
+  int cap, head, count; /* head: where the next push goes */
+  char **items;
+  size_t *lens;
+};
+
+ce_ring *ce_ring_new(int capacity) {
+  if (capacity < 1) capacity = 1;
+  ce_ring *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->items = calloc((size_t)capacity, sizeof *r->items);
+  r->lens = calloc((size_t)capacity, sizeof *r->lens);
+  if (!r->items || !r->lens) {
+    free(r->items);
+    free(r->lens);
+    free(r);
+    return NULL;
+  }
+  r->cap = capacity;
+  pthread_mutex_init(&r->lock, NULL);
+  return r;
+}
+
+void ce_ring_push(ce_ring *r, const char *s, size_t len) {
+  char *copy = malloc(len + 1);
+  if (!copy) return;
+  memcpy(copy, s, len);
+  copy[len] = '\0';
+  pthread_mutex_lock(&r->lock);
+  free(r->items[r->head]);
+  r->items[r->head] = copy;
+  r->lens[r->head] = len;
+  r->head = (r->head + 1) % r->cap;
+  if (r->count < r->cap) r->count++;
+  pthread_mutex_unlock(&r->lock);
+}
+
+char *ce_ring_pop(ce_ring *r, size_t *len) {
+  pthread_mutex_lock(&r->lock);
+  char *s = NULL;
+  if (r->count > 0) {
+    int oldest = (r->head - r->count + r->cap) % r->cap;
+    s = r->items[oldest];
+    *len = r->lens[oldest];
+    r->items[oldest] = NULL;
+    r->count--;
+  }
+  pthread_mutex_unlock(&r->lock);
+  return s;
+}
+
+void ce_ring_last(ce_ring *r, int n, ce_ring_visit fn, void *ud) {
+  pthread_mutex_lock(&r->lock);
+  for (int i = 0; i < n && i < r->count; i++) {
+    int at = (r->head - 1 - i + r->cap) % r->cap;
+    fn(r->items[at], r->lens[at], ud);
+  }
+  pthread_mutex_unlock(&r->lock);
+}
+
+void ce_ring_free(void *p) {
+  ce_ring *r = p;
+  if (!r) return;
+  for (int i = 0; i < r->cap; i++) free(r->items[i]);
+  free(r->items);
+  free(r->lens);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}

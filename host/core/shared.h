@@ -78,4 +78,15 @@ double ce_hist_mean(ce_hist *h);
 void ce_hist_reset(ce_hist *h);
 void ce_hist_free(void *h);
 
+/* ---- a ring of recent strings (latest records), also a FIFO mailbox ---- */
+typedef struct ce_ring ce_ring;
+ce_ring *ce_ring_new(int capacity);
+void ce_ring_push(ce_ring *r, const char *s, size_t len); /* drops the oldest when full */
+/* The oldest entry, removed (malloc'd, caller frees); NULL when empty. */
+char *ce_ring_pop(ce_ring *r, size_t *len);
+/* Visits up to n of the newest entries, newest first. */
+typedef void (*ce_ring_visit)(const char *s, size_t len, void *ud);
+void ce_ring_last(ce_ring *r, int n, ce_ring_visit fn, void *ud);
+void ce_ring_free(void *r);
+
 #endif

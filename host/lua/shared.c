@@ -20,11 +20,11 @@
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 
-static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", "set", "histogram", NULL};
+static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", "set", "histogram", "ring", NULL};
 static const char *const MTS[] = {"causal_eval.shared_counter", "causal_eval.shared_flag",
                                   "causal_eval.shared_bucket", "causal_eval.shared_lines",
                                   "causal_eval.shared_sum", "causal_eval.shared_set",
-                                  "causal_eval.shared_histogram"};
+                                  "causal_eval.shared_histogram", "causal_eval.shared_ring"};
 
 static void *check(lua_State *L, int kind) {
   LShared *u = luaL_checkudata(L, 1, MTS[kind]);
@@ -226,12 +226,42 @@ static int h_reset(lua_State *L) {
 static const luaL_Reg hist_m[] = {
   {"add", h_add}, {"quantile", h_quantile}, {"count", h_count}, {"mean", h_mean}, {"reset", h_reset}, {NULL, NULL}
 };
-static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m};
+static int r_push(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  ce_ring_push(check(L, 7), s, n);
+  return 0;
+}
+static int r_pop(lua_State *L) {
+  size_t n;
+  char *s = ce_ring_pop(check(L, 7), &n);
+  if (!s) return 0;
+  lua_pushlstring(L, s, n);
+  free(s);
+  return 1;
+}
+static void r_add(const char *s, size_t n, void *ud) {
+  lua_State *L = ud;
+  lua_pushlstring(L, s, n);
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+}
+static int r_last(lua_State *L) {
+  ce_ring *r = check(L, 7);
+  int n = (int)luaL_optinteger(L, 2, 10);
+  lua_newtable(L);
+  ce_ring_last(r, n, r_add, L);
+  return 1;
+}
+static const luaL_Reg ring_m[] = {{"push", r_push}, {"pop", r_pop}, {"last", r_last}, {NULL, NULL}};
+static int s_ring(lua_State *L) {
+  return push_shared(L, 7, ce_ring_new((int)luaL_optinteger(L, 1, 100)), ce_ring_free);
+}
+static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m, ring_m};
 
 static const luaL_Reg funcs[] = {
   {"counter", s_counter}, {"flag", s_flag}, {"bucket", s_bucket}, {"lines", s_lines},
   {"sum", s_sum},         {"set", s_set},       {"histogram", s_hist},
-  {"attach", s_attach},   {NULL, NULL}
+  {"ring", s_ring},       {"attach", s_attach},   {NULL, NULL}
 };
 
 int luaopen_causal_eval_shared(lua_State *L) {

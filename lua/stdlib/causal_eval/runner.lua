@@ -173,7 +173,7 @@ function M.run(opts)
   local stop = shared.flag()
   local rate = opts.rate or 0
   -- with a tuning policy the bucket exists even unlimited, so the policy can set a rate
-  local bucket = (rate > 0 or opts.policy) and shared.bucket(rate, math.max(1, rate / 10)) or nil
+  local bucket = (rate > 0 or opts.policy or opts.repl) and shared.bucket(rate, math.max(1, rate / 10)) or nil
   local tokens_sum, cost_sum = shared.sum(), shared.sum()
   if prior_tokens > 0 then tokens_sum:add(prior_tokens) end
   if prior_cost > 0 then cost_sum:add(prior_cost) end
@@ -201,6 +201,7 @@ function M.run(opts)
   -- live settings a tuning policy may change: the total concurrency, and
   -- what the policy reads (responses, 429s, latencies of the interval)
   local limit = shared.counter(per_worker * nworkers)
+  local paused, recent, policy_box = shared.counter(0), shared.ring(200), shared.ring(16)
   local responses, limited = shared.counter(0), shared.counter(0)
   local window = shared.histogram()
   local max_concurrency = math.max(per_worker * nworkers, opts.max_concurrency or 0)
@@ -210,6 +211,7 @@ function M.run(opts)
     inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
     total_concurrency = per_worker * nworkers,
     limit = limit:id(), responses = responses:id(), limited = limited:id(), window = window:id(), nworkers = nworkers,
+    paused = paused:id(), recent = recent:id(),
     max_concurrency_per_worker = math.ceil(max_concurrency / nworkers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
@@ -252,7 +254,9 @@ function M.run(opts)
   end
   local t0 = host.clock()
   local cpu0 = host.cpu_time()
-  host.trap_signals()
+  -- with --repl the terminal belongs to the REPL (its own thread and state);
+  -- Ctrl-C there interrupts what is typed, run:stop() stops the run
+  if not opts.repl then host.trap_signals() end
   local profiler
   if opts.profile then
     profiler = require("causal_eval.profiling").PerformanceProfiler{ memory = false }
@@ -262,10 +266,19 @@ function M.run(opts)
   local show = opts.progress
   local last_draw = 0
   local alerting = opts.alerts and M.alerting(opts, run, st, latency, t0)
-  local tuner = opts.policy and M.tuner(opts, {
+  local live = {
     limit = limit, responses = responses, limited = limited, window = window, bucket = bucket, st = st,
     nmodels = #run.model_specs, concurrency = per_worker * nworkers, rate = opts.rate,
-  })
+  }
+  local tuner = opts.policy and M.tuner(opts, live)
+  local repl
+  if opts.repl then
+    repl = threads.start(1, "causal_eval.run_repl", json.encode({
+      run_id = run.id, total = run.total, nmodels = #run.model_specs, store = st:id(), limit = limit:id(),
+      paused = paused:id(), stop = stop:id(), bucket = bucket:id(), latency = latency:id(), inflight = inflight:id(),
+      recent = recent:id(), policy_box = policy_box:id(),
+    }))
+  end
   while group:finished() < nworkers do
     host.sleep(0.05)
     if host.interrupts() > 0 then
@@ -274,6 +287,17 @@ function M.run(opts)
       end
     end
     if sample then sample() end
+    local code_box = policy_box:pop()
+    if code_box then
+      -- a policy from the REPL: bytecode, loaded in this state
+      local fn, lerr = load(code_box, "run:policy", "b")
+      if fn then
+        opts.policy = fn
+        tuner = tuner or M.tuner(opts, live)
+      else
+        io.stderr:write("causal-eval: run:policy: ", tostring(lerr), "\n")
+      end
+    end
     if tuner then tuner.tick() end
     if alerting then alerting.tick() end
     if show and host.clock() - last_draw >= 0.25 then
@@ -282,7 +306,11 @@ function M.run(opts)
     end
   end
   local outcomes = group:join()
-  host.untrap_signals()
+  if not opts.repl then host.untrap_signals() end
+  if repl then
+    io.stderr:write(("\n[run %s has finished; leave the REPL (Ctrl-D) for its summary]\n"):format(run.id))
+    repl:join()
+  end
   if profiler then profiler:stop() end
   if sample then sample() end
   if alerting and st:sync() then alerting.tick(true) end

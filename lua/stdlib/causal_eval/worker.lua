@@ -75,7 +75,7 @@ end
 function M.main(config_json, index)
   -- a profile of the run samples this state too
   local pcore = require "causal_eval.profiling_core"
-  if pcore.active() then pcore.attach() end
+  local profiled = pcore.active() and pcore.attach()
   local cfg = assert(json.decode(config_json, "worker config"))
   local st = assert(store_core.attach(cfg.store))
   local tickets = attach("counter", cfg.tickets)
@@ -124,6 +124,8 @@ function M.main(config_json, index)
   local limited = attach("counter", cfg.limited)
   local window = attach("histogram", cfg.window)
   local nworkers = math.max(1, cfg.nworkers or 1)
+  local paused = attach("counter", cfg.paused) -- run:pause() from the live REPL
+  local recent = attach("ring", cfg.recent)    -- run:recent(n)
   local K_max = math.max(K, cfg.max_concurrency_per_worker or K)
   local tokens_per_request = {} -- per model slot: a running mean, for the token budget headers
   local client = use_http and assert(http.client{ max_connections = K_max }) or nil
@@ -191,6 +193,11 @@ function M.main(config_json, index)
       if window and rec.latency_ms then window:add(rec.latency_ms / 1000) end
     end
     meter.record(m.label, q.family, rec)
+    if recent then
+      recent:push(json.encode({ question_id = q.id, model = m.label, family = q.family, parsed = rec.parsed,
+                                correct = rec.correct, latency_ms = rec.latency_ms, error = rec.error and rec.error.class,
+                                cached = rec.cached, at = rec.finished_at }))
+    end
     local key = results.key(cfg.run_id, m.label, q.id)
     -- record and score line (what resume and the tallies count) commit together
     st:enqueue_pair("records", json.encode(rec), "scores", results.score_line(rec), key, item.slot - 1, tally)
@@ -305,6 +312,9 @@ function M.main(config_json, index)
   end
 
   while true do
+    -- a profile started while the run works (run:profile(5)) samples this state too
+    if not profiled and pcore.active() then profiled = pcore.attach() elseif profiled and not pcore.active() then profiled = false end
+    local hold = paused and paused:get() > 0
     if limit then
       K = math.min(K_max, math.max(1, math.ceil(limit:get() / nworkers)))
       total_concurrency = K * nworkers
@@ -321,10 +331,10 @@ function M.main(config_json, index)
       end
       waiting = keep
     end
-    if not stop_code then refill() end
+    if not stop_code and not hold then refill() end
     -- dispatch
     local i = 1
-    while i <= #ready and n_inflight < K and not stop_code do
+    while not hold and i <= #ready and n_inflight < K and not stop_code do
       local item = ready[i]
       local slot = item.slot
       if (pause_until[slot] or 0) > t then
@@ -389,6 +399,8 @@ function M.main(config_json, index)
         meter.inflight:add(-1)
         if item then on_response(item, res) end
       end
+    elseif hold then
+      host.sleep(0.02)
     elseif #ready > 0 or #waiting > 0 then
       -- everything is paused or waiting for a retry time
       local soonest = math.huge

@@ -50,6 +50,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--alert-interval", arg = "SECONDS", type = "number", help = "how often alert conditions are evaluated (default 1)" },
     { "--profile", help = "profile the run (CPU in every worker, I/O): report on stderr" },
     { "--profile-out", arg = "PREFIX", help = "with --profile: also write PREFIX.svg (flame graph), PREFIX.folded, PREFIX.json" },
+    { "--repl", help = "a REPL on the live run while it works (run:stats(), run:pause(), run:set{...}, ...)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -118,6 +119,7 @@ function M.run(argv, cli)
     workers = args.workers or v.evaluation.max_workers, concurrency = concurrency,
     policy = policy, max_concurrency = max_concurrency, tune_interval = args.tune_interval,
     alerts = alerts, alert_interval = args.alert_interval, profile = args.profile or args.profile_out ~= nil,
+    repl = args.repl,
     rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
     connect_timeout = args.connect_timeout or v.run.connect_timeout,
     max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
@@ -125,7 +127,7 @@ function M.run(argv, cli)
     resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
     cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
     metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
-    fail_under = args.fail_under, progress = tty and not args.quiet, quiet = args.quiet, config_values = v,
+    fail_under = args.fail_under, progress = tty and not args.quiet and not args.repl, quiet = args.quiet, config_values = v,
   }
   if not exit then
     io.stderr:write("causal-eval run: ", report, "\n")

@@ -1,0 +1,117 @@
+-- SPDX-License-Identifier: MIT
+-- The REPL of `causal-eval run --repl`: a thread of its own with a Lua state
+-- of its own, on the terminal, while the workers go on. `run` controls the
+-- live run through the same native objects the workers use.
+--
+--   run:stats()                 -- done, total, errors, accuracy so far, rate, p50/p95, in flight, concurrency
+--   run:pause(); run:resume()   -- stop and restart dispatching (answers in flight still arrive)
+--   run:set{ concurrency = 64, rate = 20 }
+--   run:policy(fn)              -- fn(stats, settings) -> settings, as a tuning policy (no upvalues)
+--   run:recent(10)              -- the latest answers
+--   run:profile(5)              -- profile every worker for 5 s and print the report
+--   run:stop()                  -- stop the run cleanly (resumable)
+local json = require "causal_eval.json"
+local host = require "causal_eval.host"
+local shared = require "causal_eval.shared"
+
+local M = {}
+
+local Run = {}
+Run.__index = Run
+
+local function attach(kind, id) return id and assert(shared.attach(kind, id)) or nil end
+
+function M.new(cfg)
+  local self = setmetatable({
+    cfg = cfg, id = cfg.run_id, t0 = host.clock(),
+    store = assert(require("causal_eval.store_core").attach(cfg.store)),
+    limit = attach("counter", cfg.limit), paused = attach("counter", cfg.paused), stop_flag = attach("flag", cfg.stop),
+    bucket = attach("bucket", cfg.bucket), latency = attach("histogram", cfg.latency),
+    inflight = attach("counter", cfg.inflight), ring = attach("ring", cfg.recent), box = attach("ring", cfg.policy_box),
+  }, Run)
+  return self
+end
+
+function Run:stats()
+  local done, errors, correct = 0, 0, 0
+  for slot = 0, self.cfg.nmodels - 1 do
+    local t = self.store:tally(slot)
+    done, errors, correct = done + t.done, errors + t.errors, correct + t.correct
+  end
+  local el = host.clock() - self.t0
+  local n = self.latency:count()
+  return {
+    run_id = self.id, done = done, total = self.cfg.total * self.cfg.nmodels, errors = errors,
+    accuracy = done > 0 and correct / done or nil, rate = el > 0 and done / el or 0,
+    p50 = n > 0 and self.latency:quantile(0.5) or nil, p95 = n > 0 and self.latency:quantile(0.95) or nil,
+    inflight = self.inflight:get(), concurrency = self.limit:get(), paused = self.paused:get() > 0,
+  }
+end
+
+function Run:pause()
+  if self.paused:get() == 0 then self.paused:add(1) end
+  return true
+end
+
+function Run:resume()
+  if self.paused:get() > 0 then self.paused:add(-self.paused:get()) end
+  return true
+end
+
+function Run:set(t)
+  if type(t) ~= "table" then error("run:set{ concurrency = N, rate = RPS }", 2) end
+  if t.concurrency ~= nil then
+    local c = math.tointeger(t.concurrency)
+    if not c or c < 1 then error("concurrency must be a positive integer", 2) end
+    self.limit:add(c - self.limit:get())
+  end
+  if t.rate ~= nil then
+    if type(t.rate) ~= "number" or t.rate < 0 then error("rate must be a number >= 0 (0: none)", 2) end
+    self.bucket:set(t.rate, math.max(1, t.rate / 10))
+  end
+  return self:stats()
+end
+
+--- Installs fn as the run's tuning policy. It runs in the run's own state,
+--- so it is sent as bytecode: it must not rely on upvalues.
+function Run:policy(fn)
+  if type(fn) ~= "function" then error("run:policy(fn): fn(stats, settings) -> settings", 2) end
+  if debug.getupvalue(fn, 1) and debug.getupvalue(fn, 1) ~= "_ENV" then
+    error("run:policy: the function uses upvalues (" .. debug.getupvalue(fn, 1) .. "); write it without them", 2)
+  end
+  self.box:push(string.dump(fn))
+  return true
+end
+
+function Run:recent(n)
+  local out = {}
+  for i, s in ipairs(self.ring:last(n or 10)) do out[i] = json.decode(s) end
+  return out
+end
+
+function Run:profile(seconds)
+  local p = require("causal_eval.profiling").PerformanceProfiler{ memory = false }
+  p:start()
+  host.sleep(seconds or 5)
+  p:stop()
+  io.stdout:write(p:report{ top = 15 })
+  return p:analyze()
+end
+
+function Run:stop()
+  self.stop_flag:set(1, "stopped from the REPL")
+  return true
+end
+
+function M.main(config_json)
+  local cfg = assert(json.decode(config_json))
+  local run = M.new(cfg)
+  local env = setmetatable({ run = run }, { __index = _G })
+  io.stdout:write(("run %s is working; `run` controls it: run:stats(), run:pause(), run:resume(), " ..
+    "run:set{concurrency=64}, run:policy(fn), run:recent(10), run:profile(5), run:stop(). Ctrl-D leaves the REPL " ..
+    "(and, once the run is done, shows its summary).\n"):format(cfg.run_id))
+  require("causal_eval.repl").run{ env = env, history = cfg.history }
+  return "ok"
+end
+
+return M
