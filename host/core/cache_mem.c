@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cache_entry.h"
+#include "profile.h"
 
 #define MAX_SHARDS 64
 
@@ -81,6 +82,7 @@ static void remove_node(shard *sh, node **pp) {
   lru_unlink(sh, n);
   sh->count--;
   sh->bytes -= cost(n);
+  ce_native_add(CE_NATIVE_CACHE_MEMORY, -(int64_t)cost(n));
   free(n);
 }
 
@@ -163,6 +165,7 @@ int ce_memcache_set(ce_memcache *m, const void *k, size_t kl, const void *blob, 
   lru_push_front(sh, n);
   sh->count++;
   sh->bytes += cost(n);
+  ce_native_add(CE_NATIVE_CACHE_MEMORY, (int64_t)cost(n));
   pthread_mutex_unlock(&sh->lock);
   return 0;
 }
@@ -182,6 +185,7 @@ static void clear_shard(shard *sh) {
   node *n = sh->head;
   while (n) {
     node *next = n->next;
+    ce_native_add(CE_NATIVE_CACHE_MEMORY, -(int64_t)cost(n));
     free(n);
     n = next;
   }

@@ -186,3 +186,20 @@ double ce_io_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+/* ---- native memory ---- */
+
+static atomic_llong native_bytes[CE_NATIVE_NKINDS];
+
+void ce_native_add(int kind, int64_t delta) {
+  if (kind >= 0 && kind < CE_NATIVE_NKINDS) atomic_fetch_add_explicit(&native_bytes[kind], delta, memory_order_relaxed);
+}
+
+int64_t ce_native_get(int kind) {
+  return kind >= 0 && kind < CE_NATIVE_NKINDS ? atomic_load(&native_bytes[kind]) : 0;
+}
+
+const char *ce_native_name(int kind) {
+  static const char *const names[] = {"store_queue", "cache_memory"};
+  return kind >= 0 && kind < CE_NATIVE_NKINDS ? names[kind] : "?";
+}

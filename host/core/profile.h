@@ -48,4 +48,10 @@ void ce_io_get(int path, ce_io_totals *out);
 const char *ce_io_path_name(int path);
 double ce_io_now(void); /* a monotonic clock for timing I/O */
 
+/* ---- native memory: bytes held outside the Lua allocators ---- */
+enum { CE_NATIVE_STORE_QUEUE = 0, CE_NATIVE_CACHE_MEMORY, CE_NATIVE_NKINDS };
+void ce_native_add(int kind, int64_t delta);
+int64_t ce_native_get(int kind);
+const char *ce_native_name(int kind);
+
 #endif

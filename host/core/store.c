@@ -269,6 +269,7 @@ static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl
 /* Queues the chain first..last (n items) in one step, so no other thread's
  * items come between them. */
 static void push(ce_store *s, item *first, item *last, int n) {
+  for (item *it = first; it; it = it->next) ce_native_add(CE_NATIVE_STORE_QUEUE, (int64_t)(sizeof *it + it->kl + it->vl));
   pthread_mutex_lock(&s->lock);
   /* backpressure: producers faster than the disk wait rather than let the
    * queue (and the process's memory) grow without bound */
@@ -358,6 +359,7 @@ static void *writer_main(void *arg) {
     }
     for (item *it = batch; it;) {
       item *next = it->next;
+      ce_native_add(CE_NATIVE_STORE_QUEUE, -(int64_t)(sizeof *it + it->kl + it->vl));
       if (!s->failed) {
         ce_store_tally *t = &s->tally[it->slot];
         if (it->tally & CE_TALLY_DONE) t->done++;

@@ -11,7 +11,7 @@
  * gap since the last sample is much longer than the interval, the extra
  * samples are charged to the calling stack plus a "[native]" frame.
  *
- *   core.start(interval)   -- begin a collection (clears the last), attach this state
+ *   core.start(interval, snapshot_interval)  -- begin a collection (clears the last), attach this state
  *   core.attach()          -- attach this state to a running collection (worker threads)
  *   core.stop()            -- end it, detach this state
  *   core.stacks()          -- { [folded] = samples }, total
@@ -34,6 +34,7 @@
 
 static _Thread_local double last_cpu, last_snapshot;
 static _Thread_local size_t last_mem;
+static double snapshot_every = 0.1; /* seconds between memory snapshots */
 
 static double thread_cpu(void) {
   struct timespec ts;
@@ -106,7 +107,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
   last_cpu = now;
   last_mem = mem;
   double w = wall();
-  if (w - last_snapshot >= 0.1) {
+  if (w - last_snapshot >= snapshot_every) {
     last_snapshot = w;
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -138,6 +139,9 @@ static void attach(lua_State *L) {
 static int p_start(lua_State *L) {
   double interval = luaL_optnumber(L, 1, 0.001);
   luaL_argcheck(L, interval > 0, 1, "the sampling interval must be positive");
+  double snap = luaL_optnumber(L, 2, 0.1);
+  luaL_argcheck(L, snap > 0, 2, "the snapshot interval must be positive");
+  snapshot_every = snap;
   ce_prof_start(interval);
   attach(L);
   return 0;
@@ -232,10 +236,20 @@ static int p_io(lua_State *L) {
   return 1;
 }
 
+/* core.native() -> { store_queue = bytes, cache_memory = bytes } */
+static int p_native(lua_State *L) {
+  lua_createtable(L, 0, CE_NATIVE_NKINDS);
+  for (int k = 0; k < CE_NATIVE_NKINDS; k++) {
+    lua_pushinteger(L, (lua_Integer)ce_native_get(k));
+    lua_setfield(L, -2, ce_native_name(k));
+  }
+  return 1;
+}
+
 int luaopen_causal_eval_profiling_core(lua_State *L) {
   static const luaL_Reg funcs[] = {{"start", p_start},   {"attach", p_attach}, {"active", p_active},
                                    {"stop", p_stop},     {"stacks", p_stacks}, {"sites", p_sites},
-                                   {"snapshots", p_snapshots}, {"io", p_io}, {"on_snapshot", p_on_snapshot},
+                                   {"snapshots", p_snapshots}, {"io", p_io}, {"on_snapshot", p_on_snapshot}, {"native", p_native},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

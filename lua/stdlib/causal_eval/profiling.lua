@@ -99,7 +99,7 @@ function Profiler:start()
   self.io_before = core.io()
   self.t0 = host.clock()
   self.mem0 = host.rss()
-  core.start(self.cpu_interval)
+  core.start(self.cpu_interval, self.sampling_interval)
   return self
 end
 
@@ -113,6 +113,7 @@ function Profiler:stop()
   self.sites = core.sites()
   self.snaps = core.snapshots()
   self.io_used = io_delta(self.io_before, core.io())
+  self.native = core.native()
   self.t0 = nil
   return self
 end
@@ -249,7 +250,8 @@ function Profiler:analyze()
   return {
     samples = self.total or 0, elapsed = self.elapsed,
     cpu_hotspots = require("causal_eval.json").array(hot),
-    memory_peaks = { peak_bytes = peak, at = at, growth_mb_s = rate, snapshots = #snaps },
+    memory_peaks = { peak_bytes = peak, at = at, growth_mb_s = rate, snapshots = #snaps,
+                     lua_bytes = host.memory().used, native = self.native },
     io_bottlenecks = require("causal_eval.json").array(io),
     leaks = require("causal_eval.json").array(self:detect_leaks()),
   }
@@ -286,6 +288,11 @@ function Profiler:report(opts)
   line("")
   line(("memory: peak %.1f MB over %d snapshots, growth %s MB/s"):format(a.memory_peaks.peak_bytes / 1048576,
     a.memory_peaks.snapshots, a.memory_peaks.growth_mb_s and ("%.2f"):format(a.memory_peaks.growth_mb_s) or "-"))
+  local native = {}
+  for k, v in pairs(a.memory_peaks.native or {}) do native[#native + 1] = ("%s %.1f KB"):format(k, v / 1024) end
+  table.sort(native)
+  line(("  Lua (this state) %.1f MB; native buffers: %s"):format(a.memory_peaks.lua_bytes / 1048576,
+    #native > 0 and table.concat(native, ", ") or "-"))
   for _, l in ipairs(a.leaks) do
     line(("  growing: %s (+%d entries, +%.1f MB, grew in %d of %d snapshots)"):format(l.site, l.growth_entries,
       l.growth_bytes / 1048576, l.growing, l.snapshots - 1))

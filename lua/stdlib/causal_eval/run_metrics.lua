@@ -24,6 +24,8 @@ function M.families()
     cache_misses = metrics.counter("causal_eval_cache_misses_total", "Model-call cache misses per layer", { "layer" }),
     memory = metrics.gauge("causal_eval_memory_bytes", "Resident memory of the process"),
     lua_memory = metrics.gauge("causal_eval_lua_memory_bytes", "Memory held by the Lua state of the runner"),
+    native_memory = metrics.gauge("causal_eval_native_memory_bytes",
+      "Memory held by native buffers outside the Lua states (store queue, memory cache)", { "kind" }),
   }
 end
 
@@ -68,6 +70,7 @@ function M.sampler(cache)
     local rss = host.rss()
     f.memory:set(rss)
     f.lua_memory:set(collectgarbage("count") * 1024)
+    for kind, bytes in pairs(require("causal_eval.profiling_core").native()) do f.native_memory:set(bytes, { kind = kind }) end
     if cache then
       for layer, s in pairs(cache:stats()) do
         local last = seen[layer] or { hits = 0, misses = 0 }
