@@ -7,13 +7,7 @@ local host = require "causal_eval.host"
 local json = require "causal_eval.json"
 local cache = require "causal_eval.cache"
 
-local function concat(...)
-  local out = {}
-  for _, t in ipairs({ ... }) do
-    for _, v in ipairs(t) do out[#out + 1] = v end
-  end
-  return out
-end
+local concat = H.concat
 
 describe("causal_eval.cache", function()
   local dir

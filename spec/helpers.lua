@@ -37,6 +37,15 @@ function H.sh(cmd)
   return out, ok and 0 or (how == "exit" and code or 128 + code)
 end
 
+--- The lists, one after the other, in a new list.
+function H.concat(...)
+  local out = {}
+  for _, t in ipairs({ ... }) do
+    for _, v in ipairs(t) do out[#out + 1] = v end
+  end
+  return out
+end
+
 function H.tmpdir()
   local out = H.sh("mktemp -d /tmp/causal-eval-spec.XXXXXX")
   return (out:gsub("%s+$", ""))

@@ -8,13 +8,7 @@ local json = require "causal_eval.json"
 local NQ -- questions in the shared file
 local FAST_RETRY = { "--set", "run.retry_base=0.01", "--set", "run.retry_cap=0.05" }
 
-local function concat(...)
-  local out = {}
-  for _, t in ipairs({ ... }) do
-    for _, v in ipairs(t) do out[#out + 1] = v end
-  end
-  return out
-end
+local concat = H.concat
 
 local function run_json(args, opts)
   local r = H.run(concat({ "run", "--json", "--quiet" }, args), opts)

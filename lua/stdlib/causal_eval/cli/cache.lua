@@ -21,13 +21,13 @@ local parsers = {
   stats = argparse.new{ prog = "causal-eval cache stats", summary = "entries, bytes and counters of each layer",
     options = with_common{} },
   prune = argparse.new{ prog = "causal-eval cache prune", summary = "delete expired entries and entries older than a time",
-    options = with_common{ { "--older-than", arg = "AGE", default = "0s", help = "e.g. 7d, 12h, 30m (default: only expired)" } } },
+    options = with_common{ { "--older-than", arg = "AGE", default = "0s", help = "e.g. 7d, 12h, 30m (0s: only expired entries)" } } },
   clear = argparse.new{ prog = "causal-eval cache clear", summary = "delete every entry of every layer",
     options = with_common{} },
   explain = argparse.new{ prog = "causal-eval cache explain",
     summary = "why a question's model call missed the cache: which part of its key differs from the nearest entry",
     options = with_common{
-      { "--run", arg = "RUN_ID", default = "last", help = "the run the question was evaluated in (default: last)" },
+      { "--run", arg = "RUN_ID", default = "last", help = "the run the question was evaluated in" },
       { "--model", arg = "M", help = "the model (default: every model of the run)" },
       { "--data", arg = "DIR", help = "results store folder (default: store.path)" },
     },
@@ -205,18 +205,9 @@ function handlers.explain(c, args, _, values)
 end
 
 function M.run(argv, cli)
-  local sub = argv[1]
-  if sub == nil or sub == "-h" or sub == "--help" then
-    io.stdout:write(M.help())
-    return sub == nil and 2 or 0
-  end
-  local parser = parsers[sub]
-  if not parser then
-    return cli.usage_error("usage: causal-eval cache stats|prune|clear|explain [options]",
-      ("unknown cache command '%s'"):format(sub))
-  end
-  local args, code = cli.parse(parser, table.move(argv, 2, #argv, 1, {}))
-  if not args then return code end
+  local sub, args = cli.subcommand(argv, parsers, M.help, "usage: causal-eval cache stats|prune|clear|explain [options]",
+    "cache")
+  if not sub then return args end
   local cfg, err = config.load{ env = args.env, file = args.config, set = args.set }
   if not cfg then
     io.stderr:write(err, "\n")

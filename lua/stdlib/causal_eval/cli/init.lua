@@ -68,6 +68,23 @@ function M.usage_error(parser_or_usage, msg)
   return 2
 end
 
+--- For commands with subcommands (`results list`, `cache stats`): picks the
+--- parser of argv[1] and parses the rest. Returns the subcommand's name and
+--- its arguments, or nil and an exit status (help printed: 0 with -h, 2
+--- when nothing was given; an unknown one: a usage error).
+function M.subcommand(argv, parsers, help, usage, what)
+  local sub = argv[1]
+  if sub == nil or sub == "-h" or sub == "--help" then
+    io.stdout:write(help())
+    return nil, sub == nil and 2 or 0
+  end
+  local parser = parsers[sub]
+  if not parser then return nil, M.usage_error(usage, ("unknown %s command '%s'"):format(what, sub)) end
+  local args, code = M.parse(parser, table.move(argv, 2, #argv, 1, {}))
+  if not args then return nil, code end
+  return sub, args
+end
+
 --- Parses argv with an argparse parser; on --help prints help and returns nil, 0,
 --- on a usage error prints it and returns nil, 2. Commands use it as
 ---   local args, code = cli.parse(parser, argv); if not args then return code end

@@ -222,19 +222,9 @@ function handlers.trend(st, args)
 end
 
 function M.run(argv, cli)
-  local sub = argv[1]
-  if sub == nil or sub == "-h" or sub == "--help" then
-    io.stdout:write(M.help())
-    return sub == nil and 2 or 0
-  end
-  local parser = parsers[sub]
-  if not parser then
-    return cli.usage_error("usage: causal-eval results list|show|recent|export|trend [options]",
-      ("unknown results command '%s'"):format(sub))
-  end
-  local rest = table.move(argv, 2, #argv, 1, {})
-  local args, code = cli.parse(parser, rest)
-  if not args then return code end
+  local sub, args = cli.subcommand(argv, parsers, M.help,
+    "usage: causal-eval results list|show|recent|export|trend [options]", "results")
+  if not sub then return args end
   local st, err = open_store(args)
   if not st then
     io.stderr:write("causal-eval results: ", err, "\n")
