@@ -16,6 +16,7 @@ int luaopen_causal_eval_store_core(lua_State *L);
 int luaopen_causal_eval_cache_core(lua_State *L);
 int luaopen_causal_eval_metrics(lua_State *L);
 int luaopen_causal_eval_profiling_core(lua_State *L);
+int luaopen_causal_eval_stats_core(lua_State *L);
 int luaopen_causal_eval_process(lua_State *L);
 int luaopen_causal_eval_scm_core(lua_State *L);
 
@@ -32,6 +33,7 @@ const ce_native_module ce_native_modules[] = {
   {"causal_eval.cache_core", luaopen_causal_eval_cache_core},
   {"causal_eval.metrics", luaopen_causal_eval_metrics},
   {"causal_eval.profiling_core", luaopen_causal_eval_profiling_core},
+  {"causal_eval.stats_core", luaopen_causal_eval_stats_core},
   {"causal_eval.process", luaopen_causal_eval_process},
   {"causal_eval.rng", luaopen_causal_eval_rng},
   {"causal_eval.scm_core", luaopen_causal_eval_scm_core},

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* causal_eval.stats_core: the C backend of causal_eval.stats (host/core/stats).
+ *
+ *   core.bootstrap(scores, { iters = 10000, seed = 0, method = "percentile"|"bca", level = 0.95,
+ *                            full = false, threads = 0 })
+ *     -> { mean, low, high, iters, method, reduced }
+ *   core.signflip(diffs, { iters, seed, threads }) -> p
+ *   core.mcnemar(b, c) -> p, exact, statistic
+ */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stats.h"
+
+/* a Lua list of numbers into a malloc'd array; errors name the position */
+static double *numbers(lua_State *L, int idx, int *n) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer len = luaL_len(L, idx);
+  if (len < 1) luaL_error(L, "no scores: at least one is needed");
+  if (len > 100000000) luaL_error(L, "too many scores (%d)", (int)len);
+  double *x = malloc((size_t)len * sizeof *x);
+  if (!x) luaL_error(L, "out of memory");
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_rawgeti(L, idx, i);
+    int isnum;
+    x[i - 1] = lua_tonumberx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (!isnum) {
+      free(x);
+      luaL_error(L, "score %d is not a number", (int)i);
+    }
+  }
+  *n = (int)len;
+  return x;
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer d) {
+  if (!lua_istable(L, t)) return d;
+  lua_getfield(L, t, k);
+  lua_Integer v = luaL_optinteger(L, -1, d);
+  lua_pop(L, 1);
+  return v;
+}
+
+static double opt_num(lua_State *L, int t, const char *k, double d) {
+  if (!lua_istable(L, t)) return d;
+  lua_getfield(L, t, k);
+  double v = luaL_optnumber(L, -1, d);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int s_bootstrap(lua_State *L) {
+  int n;
+  double *x = numbers(L, 1, &n);
+  lua_Integer iters = opt_int(L, 2, "iters", 10000), seed = opt_int(L, 2, "seed", 0);
+  int threads = (int)opt_int(L, 2, "threads", 0);
+  double level = opt_num(L, 2, "level", 0.95);
+  int full = 0, bca = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "full");
+    full = lua_toboolean(L, -1);
+    lua_getfield(L, 2, "method");
+    const char *m = luaL_optstring(L, -1, "percentile");
+    if (strcmp(m, "bca") == 0) bca = 1;
+    else if (strcmp(m, "percentile") != 0) {
+      free(x);
+      return luaL_error(L, "method must be percentile or bca, got '%s'", m);
+    }
+    lua_pop(L, 2);
+  }
+  if (iters < 1 || iters > 100000000) {
+    free(x);
+    return luaL_error(L, "iterations must be between 1 and 100000000, got %d", (int)iters);
+  }
+  if (!(level > 0 && level < 1)) {
+    free(x);
+    return luaL_error(L, "level must be between 0 and 1");
+  }
+  double *means = malloc((size_t)iters * sizeof *means);
+  if (!means) {
+    free(x);
+    return luaL_error(L, "out of memory");
+  }
+  ce_err e;
+  int reduced = ce_stats_boot_means(x, n, (uint64_t)seed, (int)iters, threads, !full, means, &e);
+  if (reduced < 0) {
+    free(x);
+    free(means);
+    return luaL_error(L, "%s", e.msg);
+  }
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += x[i];
+  double lo, hi;
+  if (bca) ce_stats_bca_ci(x, n, means, (int)iters, level, &lo, &hi);
+  else ce_stats_percentile_ci(means, (int)iters, level, &lo, &hi);
+  free(x);
+  free(means);
+  lua_createtable(L, 0, 7);
+  lua_pushnumber(L, sum / n);
+  lua_setfield(L, -2, "mean");
+  lua_pushnumber(L, lo);
+  lua_setfield(L, -2, "low");
+  lua_pushnumber(L, hi);
+  lua_setfield(L, -2, "high");
+  lua_pushinteger(L, iters);
+  lua_setfield(L, -2, "iters");
+  lua_pushstring(L, bca ? "bca" : "percentile");
+  lua_setfield(L, -2, "method");
+  lua_pushboolean(L, reduced == 1);
+  lua_setfield(L, -2, "reduced");
+  lua_pushinteger(L, n);
+  lua_setfield(L, -2, "n");
+  return 1;
+}
+
+static int s_signflip(lua_State *L) {
+  int n;
+  double *d = numbers(L, 1, &n);
+  lua_Integer iters = opt_int(L, 2, "iters", 10000), seed = opt_int(L, 2, "seed", 0);
+  int threads = (int)opt_int(L, 2, "threads", 0);
+  for (int i = 0; i < n; i++)
+    if (!isfinite(d[i])) {
+      free(d);
+      return luaL_error(L, "difference %d is not finite", i + 1);
+    }
+  if (iters < 1) {
+    free(d);
+    return luaL_error(L, "iterations must be positive, got %d", (int)iters);
+  }
+  double p = ce_stats_signflip_p(d, n, (uint64_t)seed, (int)iters, threads);
+  free(d);
+  lua_pushnumber(L, p);
+  return 1;
+}
+
+static int s_mcnemar(lua_State *L) {
+  lua_Integer b = luaL_checkinteger(L, 1), c = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, b >= 0 && c >= 0, 1, "counts must be >= 0");
+  int exact;
+  double stat;
+  double p = ce_stats_mcnemar((long)b, (long)c, &exact, &stat);
+  lua_pushnumber(L, p);
+  lua_pushboolean(L, exact);
+  lua_pushnumber(L, stat);
+  return 3;
+}
+
+static int s_norm_quantile(lua_State *L) {
+  lua_pushnumber(L, ce_stats_norm_quantile(luaL_checknumber(L, 1)));
+  return 1;
+}
+
+int luaopen_causal_eval_stats_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"bootstrap", s_bootstrap}, {"signflip", s_signflip}, {"mcnemar", s_mcnemar},
+                                   {"norm_quantile", s_norm_quantile}, {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  return 1;
+}

@@ -1,0 +1,134 @@
+-- SPDX-License-Identifier: MIT
+-- causal_eval.stats: coverage, null distributions, corrections, bad input.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
+local stats = require "causal_eval.stats"
+local rng = require "causal_eval.rng"
+
+describe("causal_eval.stats", function()
+  it("95% intervals cover the true accuracy in 95% +- 1.5% of 2,000 simulated data sets", function()
+    local r = rng.new(rng.hash("coverage"), 0)
+    local p, n, covered = 0.7, 200, 0
+    for d = 1, 2000 do
+      local x = {}
+      for i = 1, n do x[i] = r:bernoulli(p) and 1 or 0 end
+      local ci = stats.bootstrap(x, { iters = 2000, seed = d })
+      assert.is_true(ci.reduced)
+      if ci.low <= p and p <= ci.high then covered = covered + 1 end
+    end
+    local rate = covered / 2000
+    assert.is_true(math.abs(rate - 0.95) <= 0.015, ("coverage %.4f"):format(rate))
+  end)
+
+  it("gives permutation p-values that are uniform under the null (Kolmogorov-Smirnov)", function()
+    local r = rng.new(rng.hash("null"), 0)
+    local ps = {}
+    for d = 1, 400 do
+      local diffs = {}
+      for i = 1, 60 do diffs[i] = r:uniform(-1, 1) end -- symmetric about 0: the null holds
+      ps[d] = stats.paired(diffs, (function() local z = {} for i = 1, 60 do z[i] = 0 end return z end)(),
+                           { iters = 400, seed = d }).p_permutation
+    end
+    table.sort(ps)
+    local dmax = 0
+    for i, p in ipairs(ps) do
+      dmax = math.max(dmax, math.abs(i / #ps - p), math.abs(p - (i - 1) / #ps))
+    end
+    -- the 1% critical value of the one-sample KS statistic for n = 400
+    assert.is_true(dmax < 1.63 / math.sqrt(400), ("KS D = %.4f"):format(dmax))
+  end)
+
+  it("finds a real difference, with BCa and percentile intervals that agree roughly", function()
+    local r = rng.new(rng.hash("effect"), 0)
+    local a, b = {}, {}
+    for i = 1, 300 do
+      local base = r:uniform(0, 1)
+      a[i] = base + 0.1
+      b[i] = base + r:uniform(-0.05, 0.05)
+    end
+    local res = stats.paired(a, b, { iters = 5000 })
+    assert.is_true(res.low > 0.09 and res.high < 0.11, ("[%g, %g]"):format(res.low, res.high))
+    assert.is_true(res.p_permutation < 0.001)
+    local pc = stats.bootstrap(a, { iters = 5000 })
+    local bca = stats.bootstrap(a, { iters = 5000, method = "bca" })
+    assert.is_true(math.abs(pc.low - bca.low) < 0.01 and math.abs(pc.high - bca.high) < 0.01)
+  end)
+
+  it("gives the same interval for the same seed, whatever the thread count", function()
+    local x = {}
+    for i = 1, 3000 do x[i] = math.sin(i) ^ 2 end
+    local one = stats.bootstrap(x, { iters = 3000, seed = 7, threads = 1 })
+    local four = stats.bootstrap(x, { iters = 3000, seed = 7, threads = 4 })
+    assert.are.same({ one.low, one.high }, { four.low, four.high })
+    assert.are_not.equal(one.low, stats.bootstrap(x, { iters = 3000, seed = 8 }).low)
+  end)
+
+  it("bootstraps per group in one call", function()
+    local x, g = {}, {}
+    for i = 1, 400 do
+      x[i] = (i % 4 == 0) and 1 or 0
+      g[i] = i <= 200 and "ladder" or "chain"
+    end
+    local r = stats.bootstrap(x, { iters = 1000, groups = g })
+    assert.are.equal(0.25, r.mean)
+    assert.are.equal(200, r.groups.ladder.n)
+    assert.is_true(r.groups.chain.low < 0.25 and r.groups.chain.high > 0.25)
+  end)
+
+  it("McNemar on outcomes, and the Holm and Bonferroni corrections", function()
+    local a, b = {}, {}
+    for i = 1, 10 do a[i], b[i] = 0, 0 end
+    a[1], a[2] = 1, 1                      -- b = 2 (a right, b wrong)
+    for i = 3, 10 do b[i] = 1 end          -- c = 8
+    local m = stats.mcnemar(a, b)
+    assert.are.same({ 2, 8, true }, { m.b, m.c, m.exact })
+    assert.is_true(math.abs(m.p - 112 / 1024) < 1e-12)
+    assert.are.same({ 0.03, 0.12, 0.06 }, stats.bonferroni({ 0.01, 0.04, 0.02 }))
+    local holm = stats.holm({ 0.01, 0.04, 0.02 })
+    assert.is_true(math.abs(holm[1] - 0.03) < 1e-12 and math.abs(holm[2] - 0.04) < 1e-12 and math.abs(holm[3] - 0.04) < 1e-12)
+    local rows = stats.compare({ m1 = a, m2 = b, m3 = b }, { iters = 500 })
+    assert.are.equal(3, #rows)
+    assert.is_not_nil(rows[1].mcnemar)
+    assert.is_true(rows[1].p_holm >= rows[1].p_permutation)
+  end)
+
+  it("names bad input", function()
+    local function fails(f, text)
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find(text, 1, true), tostring(err))
+    end
+    fails(function() stats.bootstrap({}) end, "no scores")
+    fails(function() stats.bootstrap({ 1, 0 / 0 }) end, "score 2 is NaN")
+    fails(function() stats.paired({ 1, 2 }, { 1 }) end, "2 scores against 1")
+    fails(function() stats.bootstrap({ 1, 2 }, { iters = 0 }) end, "iterations must be")
+    fails(function() stats.mcnemar({ 1, 2 }, { 1, 0 }) end, "outcome 2 is 2")
+    fails(function() stats.bootstrap({ 1 }, { backend = "opencl" }) end, "OpenCL backend is not available")
+  end)
+end)
+
+describe("causal-eval stats", function()
+  it("reads files of scores and prints text or JSON", function()
+    local dir = H.tmpdir()
+    local a = H.write(dir .. "/a.txt", ("1\n0\n1\n1\n"):rep(50))
+    local b = H.write(dir .. "/b.txt", ("0\n0\n1\n1\n"):rep(50))
+    local r = H.run({ "stats", "bootstrap", a, "--json", "--iters", "2000", "--seed", "3" })
+    assert.are.equal(0, r.code, r.stderr)
+    local j = json.decode(r.stdout)
+    assert.are.equal(0.75, j.mean)
+    assert.is_true(j.reduced)
+    assert.are.same({ "backend", "high", "iters", "low", "mean", "method" },
+      (function() local k = {} for _, f in ipairs({ "backend", "high", "iters", "low", "mean", "method" }) do if j[f] ~= nil then k[#k + 1] = f end end return k end)())
+    r = H.run({ "stats", "bootstrap", a })
+    assert.truthy(r.stdout:find("exact multinomial reduction used", 1, true))
+    r = H.run({ "stats", "paired", a, b })
+    assert.truthy(r.stdout:find("A - B = 0.25", 1, true), r.stdout)
+    r = H.run({ "stats", "mcnemar", a, b, "--json" })
+    assert.are.equal(50, json.decode(r.stdout).b)
+    local bad = H.write(dir .. "/bad.txt", "1\nnan\n")
+    r = H.run({ "stats", "bootstrap", bad })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find(bad .. ":2: not a finite number", 1, true), r.stderr)
+    H.rm(dir)
+  end)
+end)
