@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "philox.h"
@@ -84,7 +85,56 @@ __attribute__((target("avx512f"))) static double resample_sum_avx512(const doubl
   const __m512i m0 = _mm512_set1_epi32((int)M0), m1 = _mm512_set1_epi32((int)M1);
   const __m512i vn = _mm512_set1_epi32((int)n);
   uint32_t blocks = (n + 3) / 4, full = n / 64; /* groups of 16 blocks with all 64 draws inside n */
-  for (uint32_t g = 0; g * 16 < blocks; g++) {
+  uint32_t g = 0;
+  /* two groups at a time while both are whole: their rounds interleave and
+   * hide the multiplier's latency (the additions keep the same order) */
+  {
+    for (; g + 1 < full; g += 2) {
+      __m512i a0 = _mm512_add_epi32(_mm512_set1_epi32((int)(g * 16)), lane);
+      __m512i b0 = _mm512_add_epi32(_mm512_set1_epi32((int)(g * 16 + 16)), lane);
+      __m512i a1 = _mm512_set1_epi32((int)b), b1 = a1;
+      __m512i a2 = _mm512_set1_epi32((int)CE_STATS_TAG_RESAMPLE), b2 = a2;
+      __m512i a3 = _mm512_setzero_si512(), b3 = a3;
+      uint32_t ka = k0, kb = k1;
+      for (int r = 0; r < 10; r++) {
+        __m512i hia0, loa0, hia1, loa1, hib0, lob0, hib1, lob1;
+        mulhilo16(a0, m0, &hia0, &loa0);
+        mulhilo16(b0, m0, &hib0, &lob0);
+        mulhilo16(a2, m1, &hia1, &loa1);
+        mulhilo16(b2, m1, &hib1, &lob1);
+        __m512i vka = _mm512_set1_epi32((int)ka), vkb = _mm512_set1_epi32((int)kb);
+        __m512i na0 = _mm512_xor_si512(_mm512_xor_si512(hia1, a1), vka);
+        __m512i nb0 = _mm512_xor_si512(_mm512_xor_si512(hib1, b1), vka);
+        __m512i na2 = _mm512_xor_si512(_mm512_xor_si512(hia0, a3), vkb);
+        __m512i nb2 = _mm512_xor_si512(_mm512_xor_si512(hib0, b3), vkb);
+        a1 = loa1;
+        b1 = lob1;
+        a3 = loa0;
+        b3 = lob0;
+        a0 = na0;
+        b0 = nb0;
+        a2 = na2;
+        b2 = nb2;
+        ka += W0;
+        kb += W1;
+      }
+      __m512i wa[4] = {a0, a1, a2, a3}, wb[4] = {b0, b1, b2, b3};
+      for (int q = 0; q < 4; q++) {
+        __m512i hi, lo, hj, lj;
+        mulhilo16(wa[q], vn, &hi, &lo);
+        mulhilo16(wb[q], vn, &hj, &lj);
+        if (!x) { /* the probe of the generator alone */
+          acc[q * 2] = _mm512_add_pd(acc[q * 2], _mm512_cvtepu32_pd(_mm512_castsi512_si256(_mm512_xor_si512(hi, hj))));
+          continue;
+        }
+        acc[q * 2] = _mm512_add_pd(acc[q * 2], _mm512_i32gather_pd(_mm512_castsi512_si256(hi), x, 8));
+        acc[q * 2 + 1] = _mm512_add_pd(acc[q * 2 + 1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(hi, 1), x, 8));
+        acc[q * 2] = _mm512_add_pd(acc[q * 2], _mm512_i32gather_pd(_mm512_castsi512_si256(hj), x, 8));
+        acc[q * 2 + 1] = _mm512_add_pd(acc[q * 2 + 1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(hj, 1), x, 8));
+      }
+    }
+  }
+  for (; g * 16 < blocks; g++) {
     __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(g * 16)), lane);
     __m512i c1 = _mm512_set1_epi32((int)b), c2 = _mm512_set1_epi32((int)CE_STATS_TAG_RESAMPLE);
     __m512i c3 = _mm512_setzero_si512();
@@ -108,7 +158,9 @@ __attribute__((target("avx512f"))) static double resample_sum_avx512(const doubl
       mulhilo16(words[q], vn, &hi, &lo);
       idx[q] = hi;
     }
-    if (g < full) {
+    if (!x) { /* the probe of the generator alone: no loads */
+      for (int q = 0; q < 4; q++) acc[q * 2] = _mm512_add_pd(acc[q * 2], _mm512_cvtepu32_pd(_mm512_castsi512_si256(idx[q])));
+    } else if (g < full) {
       for (int q = 0; q < 4; q++) {
         acc[q * 2] = _mm512_add_pd(acc[q * 2], _mm512_i32gather_pd(_mm512_castsi512_si256(idx[q]), x, 8));
         acc[q * 2 + 1] = _mm512_add_pd(acc[q * 2 + 1],
@@ -433,4 +485,54 @@ double ce_stats_mcnemar(long b, long c, int *exact, double *statistic) {
   *exact = 0;
   *statistic = chi2;
   return erfc(sqrt(chi2 / 2));
+}
+
+/* ---- what the machine allows ---- */
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate) {
+  /* the generator and index computation alone, one thread */
+  double t0 = wall_now(), sink = 0;
+  for (int b = 0; b < iters; b++) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) sink += resample_sum_avx512(NULL, (uint32_t)n, (uint32_t)b, 1, 2);
+    else
+#endif
+    {
+      for (uint32_t j = 0; j < (uint32_t)(n + 3) / 4; j++) {
+        uint32_t c[4] = {j, (uint32_t)b, CE_STATS_TAG_RESAMPLE, 0};
+        philox_block(c, 1, 2);
+        sink += c[0];
+      }
+    }
+  }
+  double t1 = wall_now();
+  *rng_rate = (double)n * iters / (t1 - t0);
+  /* random loads from the scores alone (indices precomputed), one thread */
+  uint32_t *ix = malloc((size_t)n * 16 * sizeof *ix);
+  double *x = malloc((size_t)n * sizeof *x);
+  if (!ix || !x) {
+    free(ix);
+    free(x);
+    *gather_rate = 0;
+    return;
+  }
+  for (int i = 0; i < n; i++) x[i] = i;
+  for (int i = 0; i < n * 16; i++) ix[i] = ce_stats_draw(5, 0, (uint32_t)i, (uint32_t)n);
+  double part[8] = {0};
+  double t2 = wall_now();
+  int reps = iters / 16 > 0 ? iters / 16 : 1;
+  for (int r = 0; r < reps; r++)
+    for (int i = 0; i < n * 16; i += 8)
+      for (int q = 0; q < 8; q++) part[q] += x[ix[i + q]];
+  double t3 = wall_now();
+  *gather_rate = (double)n * 16 * reps / (t3 - t2);
+  if (sink + part[0] == -1) *gather_rate += 1; /* keep the work */
+  free(ix);
+  free(x);
 }

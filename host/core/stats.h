@@ -45,6 +45,10 @@ double ce_stats_signflip_p(const double *d, int n, uint64_t seed, int iters, int
  * chi-square with continuity correction. *exact tells which. */
 double ce_stats_mcnemar(long b, long c, int *exact, double *statistic);
 
+/* One thread's rate of draws for the generator and index computation alone,
+ * and for random loads from n scores alone: what bounds the bootstrap. */
+void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate);
+
 double ce_stats_norm_cdf(double z);
 double ce_stats_norm_quantile(double p);
 

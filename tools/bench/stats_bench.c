@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/philox.h"
 #include "core/stats.h"
@@ -32,18 +33,16 @@ int main(int argc, char **argv) {
   double draws = (double)n * iters;
   printf("bootstrap: N=%d, %d resamples, full resampling: %.3f s end to end, %.3g draws/s, CI [%.5f, %.5f]\n", n,
          iters, t1 - t0, draws / (t1 - t0), lo, hi);
-  /* the Philox limit on one thread: blocks of 4 draws */
-  ce_philox_key k = {{1, 2}};
-  uint32_t acc = 0;
-  long blocks = 50000000;
-  double t2 = now();
-  for (long i = 0; i < blocks; i++) {
-    ce_philox_ctr c = {{(uint32_t)i, 7, 0, 0}};
-    ce_philox_ctr o = ce_philox4x32_10(c, k);
-    acc ^= o.v[0] ^ o.v[3];
-  }
-  double t3 = now();
-  printf("philox4x32-10 scalar, one thread: %.3g draws/s (%u)\n", 4.0 * blocks / (t3 - t2), acc & 1);
+  /* the machine's limit for what the bootstrap does: generate + gather */
+  double rng_rate, gather_rate;
+  ce_stats_limits(n, iters / 20 > 100 ? iters / 20 : 100, &rng_rate, &gather_rate);
+  long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+  int used = threads > 0 ? threads : (int)ncores;
+  /* if generating and loading overlapped perfectly, the slower of the two on every thread */
+  double limit = used * (rng_rate < gather_rate ? rng_rate : gather_rate);
+  printf("limits, one thread: Philox4x32-10 + index %.3g draws/s, random loads %.3g/s; on %d threads, overlapped: %.3g draws/s\n",
+         rng_rate, gather_rate, used, limit);
+  printf("achieved: %.0f%% of that limit\n", 100 * draws / (t1 - t0) / limit);
   free(x);
   free(means);
   return 0;
