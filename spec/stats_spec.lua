@@ -132,3 +132,37 @@ describe("causal-eval stats", function()
     H.rm(dir)
   end)
 end)
+
+describe("causal-eval compare", function()
+  it("compares the models of one run, and one model across two runs, with corrected p-values", function()
+    local dir = H.tmpdir()
+    local function run(args)
+      local r = H.run(H.concat({ "run", "--json", "--quiet", "--bench", "ladder,confounding", "--n", "60",
+                                 "--data", dir }, args))
+      assert(r.code == 0, r.stderr)
+      return json.decode(r.stdout).run_id
+    end
+    local one = run({})
+    local r = H.run({ "compare", one, "--data", dir, "--json", "--iters", "2000" })
+    assert.are.equal(0, r.code, r.stderr)
+    local out = json.decode(r.stdout)
+    assert.are.equal(3, #out.rows)
+    for _, row in ipairs(out.rows) do
+      assert.are.equal(120, row.n)
+      assert.is_true(row.p_holm >= row.p_permutation and row.p_bonferroni >= row.p_holm - 1e-12)
+      assert.is_true(row.ci[1] <= row.diff and row.diff <= row.ci[2])
+    end
+    -- the same model and questions twice: no difference at all
+    local a = run({ "--model", "baseline:associational" })
+    local b = run({ "--model", "baseline:associational" })
+    r = H.run({ "compare", a, b, "--data", dir, "--json" })
+    out = json.decode(r.stdout)
+    assert.are.equal(1, #out.rows)
+    assert.are.equal(0, out.rows[1].diff)
+    assert.are.equal(1, out.rows[1].p_mcnemar)
+    r = H.run({ "compare", a, "nope", "--data", dir })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("no run 'nope'", 1, true))
+    H.rm(dir)
+  end)
+end)
