@@ -103,7 +103,42 @@ describe("causal_eval.stats", function()
     fails(function() stats.paired({ 1, 2 }, { 1 }) end, "2 scores against 1")
     fails(function() stats.bootstrap({ 1, 2 }, { iters = 0 }) end, "iterations must be")
     fails(function() stats.mcnemar({ 1, 2 }, { 1, 0 }) end, "outcome 2 is 2")
-    fails(function() stats.bootstrap({ 1 }, { backend = "opencl" }) end, "OpenCL backend is not available")
+    fails(function() stats.bootstrap({ 1 }, { backend = "gpu" }) end, "backend must be auto, c or opencl")
+  end)
+end)
+
+describe("the OpenCL backend on PoCL", function()
+  local core = require "causal_eval.stats_core"
+  local device = core.cl_init("Portable Computing Language")
+
+  it("draws the same resamples as the C backend, bit for bit", function()
+    if not device then
+      pending("no PoCL device here (tools/install-deps.sh installs pocl-opencl-icd)")
+      return
+    end
+    local x = {}
+    for i = 1, 1003 do x[i] = math.sin(i * 0.7) * 3 + i * 1e-3 end
+    local c = core.boot_means(x, { iters = 300, seed = 42 })
+    local cl = core.boot_means(x, { iters = 300, seed = 42, backend = "opencl" })
+    assert.are.same(c, cl)
+    local y = {}
+    for i = 1, 500 do y[i] = i % 3 == 0 and 1 or 0 end
+    local rc, reduced = core.boot_means(y, { iters = 300, seed = 5 })
+    local rcl, reduced_cl = core.boot_means(y, { iters = 300, seed = 5, backend = "opencl" })
+    assert.is_true(reduced and reduced_cl)
+    assert.are.same(rc, rcl)
+    -- so the intervals agree exactly too
+    local ic = stats.bootstrap(x, { iters = 2000, seed = 3, backend = "c", method = "bca" })
+    local io = stats.bootstrap(x, { iters = 2000, seed = 3, backend = "opencl", device = "Portable", method = "bca" })
+    assert.are.same({ ic.low, ic.high }, { io.low, io.high })
+    assert.are.equal("opencl", io.backend)
+    assert.truthy(io.device:find("Portable Computing Language", 1, true))
+  end)
+
+  it("names a device that is not there", function()
+    local ok, err = pcall(stats.bootstrap, { 1, 2, 3 }, { backend = "opencl", device = "no such device" })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("no OpenCL device with double precision matches 'no such device'", 1, true), err)
   end)
 end)
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/stats.h"
+#include "core/stats_cl.h"
 
 /* a Lua list of numbers into a malloc'd array; errors name the position */
 static double *numbers(lua_State *L, int idx, int *n) {
@@ -60,8 +61,11 @@ static int s_bootstrap(lua_State *L) {
   lua_Integer iters = opt_int(L, 2, "iters", 10000), seed = opt_int(L, 2, "seed", 0);
   int threads = (int)opt_int(L, 2, "threads", 0);
   double level = opt_num(L, 2, "level", 0.95);
-  int full = 0, bca = 0;
+  int full = 0, bca = 0, opencl = 0;
   if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "backend");
+    opencl = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "opencl") == 0;
+    lua_pop(L, 1);
     lua_getfield(L, 2, "full");
     full = lua_toboolean(L, -1);
     lua_getfield(L, 2, "method");
@@ -87,7 +91,14 @@ static int s_bootstrap(lua_State *L) {
     return luaL_error(L, "out of memory");
   }
   ce_err e;
-  int reduced = ce_stats_boot_means(x, n, (uint64_t)seed, (int)iters, threads, !full, means, &e);
+  int reduced;
+  if (opencl) {
+    /* the same checks as the C backend, then the device */
+    reduced = ce_stats_boot_means(x, n, (uint64_t)seed, 1, 1, !full, means, &e);
+    if (reduced >= 0) reduced = ce_stats_cl_boot_means(x, n, (uint64_t)seed, (int)iters, !full, means, &e);
+  } else {
+    reduced = ce_stats_boot_means(x, n, (uint64_t)seed, (int)iters, threads, !full, means, &e);
+  }
   if (reduced < 0) {
     free(x);
     free(means);
@@ -155,8 +166,53 @@ static int s_norm_quantile(lua_State *L) {
   return 1;
 }
 
+/* core.cl_init(want, gpu_only) -> "platform / device" | nil, why */
+static int s_cl_init(lua_State *L) {
+  const char *want = luaL_optstring(L, 1, NULL);
+  ce_err e;
+  if (ce_stats_cl_init(want, lua_toboolean(L, 2), &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  lua_pushstring(L, ce_stats_cl_device());
+  return 1;
+}
+
+/* core.boot_means(scores, { iters, seed, backend, full }) -> { means... }, reduced (for tests) */
+static int s_boot_means(lua_State *L) {
+  int n;
+  double *x = numbers(L, 1, &n);
+  lua_Integer iters = opt_int(L, 2, "iters", 100), seed = opt_int(L, 2, "seed", 0);
+  int opencl = 0, full = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "backend");
+    opencl = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "opencl") == 0;
+    lua_getfield(L, 2, "full");
+    full = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+  }
+  double *m = malloc((size_t)(iters > 0 ? iters : 1) * sizeof *m);
+  ce_err e;
+  int r = opencl ? ce_stats_cl_boot_means(x, n, (uint64_t)seed, (int)iters, !full, m, &e)
+                 : ce_stats_boot_means(x, n, (uint64_t)seed, (int)iters, 0, !full, m, &e);
+  free(x);
+  if (r < 0) {
+    free(m);
+    return luaL_error(L, "%s", e.msg);
+  }
+  lua_createtable(L, (int)iters, 0);
+  for (lua_Integer i = 0; i < iters; i++) {
+    lua_pushnumber(L, m[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(m);
+  lua_pushboolean(L, r == 1);
+  return 2;
+}
+
 int luaopen_causal_eval_stats_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {{"bootstrap", s_bootstrap}, {"signflip", s_signflip}, {"mcnemar", s_mcnemar},
+  static const luaL_Reg funcs[] = {{"bootstrap", s_bootstrap}, {"cl_init", s_cl_init}, {"boot_means", s_boot_means}, {"signflip", s_signflip}, {"mcnemar", s_mcnemar},
                                    {"norm_quantile", s_norm_quantile}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

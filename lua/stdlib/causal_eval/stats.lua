@@ -1,8 +1,9 @@
 -- SPDX-License-Identifier: MIT
--- Intervals and paired comparisons for scores, on the C backend (the OpenCL
--- backend of issue 7 is not built yet: `backend = "opencl"` says so, `auto`
--- uses C). Random draws are Philox-keyed by `seed`: the same seed gives the
--- same intervals on any machine and thread count.
+-- Intervals and paired comparisons for scores, on the C backend or OpenCL
+-- (`backend = "auto"`: a GPU when there is one, else C; "opencl": any OpenCL
+-- device, PoCL included; "c"). Random draws are Philox-keyed by `seed`: the
+-- same seed gives the same resampled means, bit for bit, on either backend,
+-- any device and any thread count. The sign-flip test runs on the C backend.
 --
 --   local stats = require "causal_eval.stats"
 --   stats.bootstrap(scores, { iters = 10000, seed = 0, method = "bca", groups = fam })
@@ -19,11 +20,15 @@ M.BACKENDS = { auto = true, c = true, opencl = true }
 local function backend(opts)
   local b = opts.backend or os.getenv("CAUSAL_EVAL_STATS_BACKEND") or "auto"
   if not M.BACKENDS[b] then error(("backend must be auto, c or opencl, got '%s'"):format(tostring(b)), 3) end
-  if b == "opencl" then
-    error("the OpenCL backend is not available in this build (use --backend c, or auto)", 3)
-  end
-  return "c"
+  if b == "c" then return "c" end
+  local want = opts.device or os.getenv("CAUSAL_EVAL_CL_DEVICE")
+  -- auto: a GPU if there is one; opencl: any device (PoCL on a CPU counts)
+  local device, why = core.cl_init(want, b == "auto" and not want)
+  if device then return "opencl", device end
+  if b == "opencl" then error("OpenCL backend: " .. why, 3) end
+  return "c", nil, why
 end
+M.backend = backend
 
 local function check_scores(x, what)
   if type(x) ~= "table" or #x == 0 then error(("%s: no scores"):format(what), 3) end
@@ -34,9 +39,9 @@ local function check_scores(x, what)
   end
 end
 
-local function boot(x, opts)
+local function boot(x, opts, be)
   local r = core.bootstrap(x, { iters = opts.iters or 10000, seed = opts.seed or 0, method = opts.method,
-                                level = opts.level, full = opts.full, threads = opts.threads })
+                                level = opts.level, full = opts.full, threads = opts.threads, backend = be })
   return r
 end
 
@@ -46,9 +51,9 @@ end
 function M.bootstrap(scores, opts)
   opts = opts or {}
   check_scores(scores, "bootstrap")
-  local be = backend(opts)
-  local r = boot(scores, opts)
-  r.backend = be
+  local be, device, why = backend(opts)
+  local r = boot(scores, opts, be)
+  r.backend, r.device, r.fallback = be, device, why
   if opts.groups then
     if #opts.groups ~= #scores then
       error(("bootstrap: %d group labels for %d scores"):format(#opts.groups, #scores), 2)
@@ -61,7 +66,7 @@ function M.bootstrap(scores, opts)
     end
     r.groups = {}
     for k, xs in pairs(by) do
-      local gr = boot(xs, opts)
+      local gr = boot(xs, opts, be)
       gr.backend = be
       r.groups[k] = gr
     end
@@ -80,7 +85,7 @@ function M.paired(a, b, opts)
   local be = backend(opts)
   local d = {}
   for i = 1, #a do d[i] = a[i] - b[i] end
-  local r = boot(d, opts)
+  local r = boot(d, opts, be)
   return {
     diff = r.mean, low = r.low, high = r.high, n = #a, iters = r.iters, method = r.method, reduced = r.reduced,
     p_permutation = core.signflip(d, { iters = opts.iters or 10000, seed = opts.seed or 0, threads = opts.threads }),

@@ -94,7 +94,7 @@ function M.run(argv, cli)
   end
   if sub == "bootstrap" then
     io.stdout:write(("mean %.6g  %g%% CI [%.6g, %.6g]  (%s, %d resamples, backend %s%s)\n"):format(r.mean,
-      (args.level or 0.95) * 100, r.low, r.high, r.method, r.iters, r.backend,
+      (args.level or 0.95) * 100, r.low, r.high, r.method, r.iters, r.backend .. (r.device and (" on " .. r.device) or ""),
       r.reduced and ", two-valued scores: exact multinomial reduction used" or ""))
   elseif sub == "paired" then
     io.stdout:write(("A - B = %.6g  95%% CI [%.6g, %.6g]  sign-flip p = %.4g  (n %d, %d resamples)\n"):format(r.diff,
