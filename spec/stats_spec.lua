@@ -92,6 +92,21 @@ describe("causal_eval.stats", function()
     assert.is_true(rows[1].p_holm >= rows[1].p_permutation)
   end)
 
+  it("scores a batch in one pass, with sums per group", function()
+    local scores, groups = stats.score{
+      answer_type = { "yes_no", "yes_no", "number", "number", "choice", "yes_no" },
+      parsed = { "yes", "no", 0.305, 0.5, "B", nil },
+      truth = { "yes", "yes", 0.3, 0.3, "B", "no" },
+      tolerance = 0.01,
+      group = { "ladder", "ladder", "intervention", "intervention", "chain", "chain" },
+    }
+    assert.are.same({ 1, 0, 1, 0, 1, 0 }, scores)
+    assert.are.same({ n = 2, sum = 1, mean = 0.5 }, groups.ladder)
+    assert.are.same({ n = 2, sum = 1, mean = 0.5 }, groups.chain)
+    assert.has_error(function() stats.score{ answer_type = { "number" }, parsed = { 1 }, truth = { "x" } } end,
+      "question 1: a number answer needs a number truth")
+  end)
+
   it("names bad input", function()
     local function fails(f, text)
       local ok, err = pcall(f)

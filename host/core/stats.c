@@ -536,3 +536,23 @@ void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate) {
   free(ix);
   free(x);
 }
+
+/* ---- bulk scoring ---- */
+
+void ce_stats_score(const ce_stats_item *items, int n, double *score, int ngroups, long *group_n, double *group_sum) {
+  for (int g = 0; g < ngroups; g++) {
+    group_n[g] = 0;
+    group_sum[g] = 0;
+  }
+  for (int i = 0; i < n; i++) {
+    const ce_stats_item *it = &items[i];
+    double s = 0;
+    if (it->kind == 1) s = !isnan(it->number) && fabs(it->number - it->truth_number) <= it->tolerance + 1e-12;
+    else s = it->label && it->truth_label && strcmp(it->label, it->truth_label) == 0;
+    score[i] = s;
+    if (it->group >= 0 && it->group < ngroups) {
+      group_n[it->group]++;
+      group_sum[it->group] += s;
+    }
+  }
+}

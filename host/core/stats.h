@@ -49,6 +49,19 @@ double ce_stats_mcnemar(long b, long c, int *exact, double *statistic);
  * and for random loads from n scores alone: what bounds the bootstrap. */
 void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate);
 
+/* Scoring in bulk, one pass. Per question: kind (0 yes/no and choices: the
+ * parsed label equals the truth; 1 number: |parsed - truth| <= tolerance),
+ * the parsed answer (label, or number; a missing answer is NULL / NaN and
+ * scores 0), the truth, the tolerance, a group (0..ngroups-1, or -1). Writes
+ * score[i] (0 or 1) and per group the count and the sum of scores. */
+typedef struct {
+  int kind;
+  const char *label, *truth_label;
+  double number, truth_number, tolerance;
+  int group;
+} ce_stats_item;
+void ce_stats_score(const ce_stats_item *items, int n, double *score, int ngroups, long *group_n, double *group_sum);
+
 double ce_stats_norm_cdf(double z);
 double ce_stats_norm_quantile(double p);
 

@@ -211,8 +211,102 @@ static int s_boot_means(lua_State *L) {
   return 2;
 }
 
+/* core.score(items) with items = { answer_type = {...}, parsed = {...}, truth = {...},
+ * tolerance = {...} | number, group = {...} } -> scores, { [group] = { n, sum } } */
+static int s_score(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "truth");
+  luaL_argcheck(L, lua_istable(L, -1), 1, "truth: a list");
+  int n = (int)luaL_len(L, -1);
+  int t_truth = lua_gettop(L);
+  lua_getfield(L, 1, "parsed");
+  int t_parsed = lua_gettop(L);
+  lua_getfield(L, 1, "answer_type");
+  int t_type = lua_gettop(L);
+  lua_getfield(L, 1, "tolerance");
+  int t_tol = lua_gettop(L);
+  lua_getfield(L, 1, "group");
+  int t_group = lua_gettop(L);
+  luaL_argcheck(L, lua_istable(L, t_parsed), 1, "parsed: a list");
+  if ((int)luaL_len(L, t_parsed) > n) luaL_error(L, "more parsed answers (%d) than truths (%d)", (int)luaL_len(L, t_parsed), n);
+  ce_stats_item *items = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *items, 0);
+  double *score = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *score, 0);
+  /* groups: labels to numbers, in order of appearance */
+  lua_newtable(L);
+  int t_gid = lua_gettop(L);
+  lua_newtable(L);
+  int t_gnames = lua_gettop(L);
+  int ngroups = 0;
+  for (int i = 0; i < n; i++) {
+    ce_stats_item *it = &items[i];
+    memset(it, 0, sizeof *it);
+    lua_rawgeti(L, t_type, i + 1);
+    const char *kind = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, t_truth, i + 1);
+    lua_rawgeti(L, t_parsed, i + 1);
+    it->kind = (kind && strcmp(kind, "number") == 0) || (!kind && lua_type(L, -2) == LUA_TNUMBER);
+    if (it->kind == 1) {
+      if (lua_type(L, -2) != LUA_TNUMBER) luaL_error(L, "question %d: a number answer needs a number truth", i + 1);
+      it->truth_number = lua_tonumber(L, -2);
+      it->number = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+      if (lua_istable(L, t_tol)) {
+        lua_rawgeti(L, t_tol, i + 1);
+        it->tolerance = luaL_optnumber(L, -1, 0.01);
+        lua_pop(L, 1);
+      } else {
+        it->tolerance = lua_isnumber(L, t_tol) ? lua_tonumber(L, t_tol) : 0.01;
+      }
+    } else {
+      if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "question %d: a label answer needs a label truth", i + 1);
+      it->truth_label = lua_tostring(L, -2); /* the tables keep the strings */
+      it->label = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    }
+    lua_pop(L, 2);
+    it->group = -1;
+    if (lua_istable(L, t_group)) {
+      lua_rawgeti(L, t_group, i + 1);
+      if (!lua_isnil(L, -1)) {
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, t_gid) == LUA_TNIL) {
+          lua_pop(L, 1);
+          lua_pushvalue(L, -1);
+          lua_pushinteger(L, ngroups);
+          lua_rawset(L, t_gid);
+          lua_pushvalue(L, -1);
+          lua_rawseti(L, t_gnames, ngroups + 1);
+          it->group = ngroups++;
+        } else {
+          it->group = (int)lua_tointeger(L, -1);
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  long *gn = lua_newuserdatauv(L, (size_t)(ngroups > 0 ? ngroups : 1) * sizeof *gn, 0);
+  double *gs = lua_newuserdatauv(L, (size_t)(ngroups > 0 ? ngroups : 1) * sizeof *gs, 0);
+  ce_stats_score(items, n, score, ngroups, gn, gs);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushnumber(L, score[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_createtable(L, 0, ngroups);
+  for (int g = 0; g < ngroups; g++) {
+    lua_rawgeti(L, t_gnames, g + 1);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, gn[g]);
+    lua_setfield(L, -2, "n");
+    lua_pushnumber(L, gs[g]);
+    lua_setfield(L, -2, "sum");
+    lua_rawset(L, -3);
+  }
+  return 2;
+}
+
 int luaopen_causal_eval_stats_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {{"bootstrap", s_bootstrap}, {"cl_init", s_cl_init}, {"boot_means", s_boot_means}, {"signflip", s_signflip}, {"mcnemar", s_mcnemar},
+  static const luaL_Reg funcs[] = {{"bootstrap", s_bootstrap}, {"score", s_score}, {"cl_init", s_cl_init}, {"boot_means", s_boot_means}, {"signflip", s_signflip}, {"mcnemar", s_mcnemar},
                                    {"norm_quantile", s_norm_quantile}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

@@ -111,6 +111,16 @@ function M.mcnemar(a, b)
   return { b = n10, c = n01, p = p, exact = exact, statistic = stat, n = #a }
 end
 
+--- Scores a batch in one pass: t = { answer_type = {...}, parsed = {...},
+--- truth = {...}, tolerance = number | {...}, group = {...} }. yes/no and
+--- choices score 1 when the label matches, numbers when within tolerance;
+--- a missing answer scores 0. Returns scores, { [group] = { n, sum, mean } }.
+function M.score(t)
+  local scores, groups = core.score(t)
+  for _, g in pairs(groups) do g.mean = g.n > 0 and g.sum / g.n or 0 end
+  return scores, groups
+end
+
 --- Bonferroni-adjusted p-values (same order).
 function M.bonferroni(ps)
   local out = {}
