@@ -135,14 +135,23 @@ function M.summarize(st, run)
                     lat = {}, tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
     order[i] = key
   end
+  local per_q = #order > 1 and {} or nil -- question -> model -> 0/1, for paired comparisons
   st:scan("scores", run.id .. M.SEP, function(k, v)
-    local _, mk = M.split_key(k)
+    local _, mk, qid = M.split_key(k)
     local m = models[mk]
     if not m then return end
     local s = json.decode(v)
     if type(s) ~= "table" then return end
     m.n = m.n + 1
     local correct = s.c == 1
+    if per_q then
+      local row = per_q[qid]
+      if not row then
+        row = {}
+        per_q[qid] = row
+      end
+      row[mk] = correct and 1 or 0
+    end
     if s.e then
       m.errors = m.errors + 1
       m.error_classes[s.e] = (m.error_classes[s.e] or 0) + 1
@@ -189,7 +198,35 @@ function M.summarize(st, run)
       by_rung = finish_groups(m.rung),
     }
   end
-  return out
+  return out, per_q and M.comparisons(order, models, per_q) or nil
+end
+
+--- Every pair of a run's models on the questions both answered: the paired
+--- difference with a bootstrap interval, McNemar's p, Holm-corrected (the
+--- causal_eval.stats API; a fixed seed, so a table printed twice is the same).
+function M.comparisons(order, models, per_q)
+  local stats = require "causal_eval.stats"
+  local rows, ps = {}, {}
+  for i = 1, #order do
+    for j = i + 1, #order do
+      local a, b = {}, {}
+      for _, row in pairs(per_q) do
+        if row[order[i]] and row[order[j]] then
+          a[#a + 1], b[#b + 1] = row[order[i]], row[order[j]]
+        end
+      end
+      if #a > 0 then
+        local d = stats.paired(b, a, { iters = 2000, seed = 0, backend = "c" })
+        local mc = stats.mcnemar(b, a)
+        rows[#rows + 1] = { a = models[order[i]].model, b = models[order[j]].model, n = #a, diff = d.diff,
+                            ci = { d.low, d.high }, p_mcnemar = mc.p }
+        ps[#ps + 1] = mc.p
+      end
+    end
+  end
+  local holm = stats.holm(ps)
+  for k, r in ipairs(rows) do r.p_holm = holm[k] end
+  return rows
 end
 
 -- ---- the table people read ----
@@ -210,7 +247,7 @@ end
 --- The summary of a run as text: one row per model, then accuracy by family,
 --- difficulty and rung with models as columns (#1, #2, ... as numbered in the
 --- first table). Every accuracy has its Wilson 95% interval.
-function M.format_summary(run, summaries)
+function M.format_summary(run, summaries, comparisons)
   local out = {}
   local function line(s) out[#out + 1] = s end
   line(("run %s: %s%s"):format(run.id, run.status or "?",
@@ -282,6 +319,19 @@ function M.format_summary(run, summaries)
         cells[2] = pad(tostring(n), 5)
         line(table.concat(cells, "  "))
       end
+    end
+  end
+  if comparisons and #comparisons > 0 then
+    line("")
+    line("paired differences (B - A on the questions both answered; McNemar, Holm-corrected):")
+    for _, c in ipairs(comparisons) do
+      local ia, ib
+      for i, s in ipairs(summaries) do
+        if s.model == c.a then ia = i end
+        if s.model == c.b then ib = i end
+      end
+      line(("  #%d - #%d  %+6.1f%%  [%+.1f%%, %+.1f%%]  n=%d  p=%.4g  p(Holm)=%.4g"):format(ib or 0, ia or 0, c.diff * 100,
+        c.ci[1] * 100, c.ci[2] * 100, c.n, c.p_mcnemar, c.p_holm))
     end
   end
   return table.concat(out, "\n") .. "\n"

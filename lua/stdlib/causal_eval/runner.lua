@@ -349,7 +349,7 @@ function M.run(opts)
   run.elapsed = (run.elapsed or 0) + wall
   run.message = message
   results.put_run(st, run)
-  local summaries = results.summarize(st, run)
+  local summaries, comparisons = results.summarize(st, run)
   for _, s in ipairs(summaries) do
     s.throughput = run.elapsed > 0 and s.n / run.elapsed or json.null
   end
@@ -372,6 +372,7 @@ function M.run(opts)
   return exit, {
     run = run, summaries = summaries, message = message, below = below, sent = sent,
     wall = wall, cpu = cpu, prior = prior, cache = cache_stats, tuning = tuner and tuner.trace or nil,
+    comparisons = comparisons,
     alerts = alerting and alerting.events or nil, profiler = profiler,
   }
 end
@@ -507,6 +508,7 @@ function M.report_json(report)
     below_threshold = json.array(report.below or {}),
     tuning = report.tuning and json.array(report.tuning) or nil,
     alerts = report.alerts and json.array(report.alerts) or nil,
+    comparisons = report.comparisons and json.array(report.comparisons) or nil,
   })
 end
 

@@ -94,14 +94,14 @@ function handlers.show(st, args)
     io.stderr:write("causal-eval results: ", err, "\n")
     return 1
   end
-  local summaries = results.summarize(st, run)
+  local summaries, comparisons = results.summarize(st, run)
   for _, s in ipairs(summaries) do
     s.throughput = (run.elapsed or 0) > 0 and s.n / run.elapsed or json.null
   end
   if args.json then
-    io.stdout:write(require("causal_eval.runner").report_json{ run = run, summaries = summaries }, "\n")
+    io.stdout:write(require("causal_eval.runner").report_json{ run = run, summaries = summaries, comparisons = comparisons }, "\n")
   else
-    io.stdout:write(results.format_summary(run, summaries))
+    io.stdout:write(results.format_summary(run, summaries, comparisons))
   end
   return 0
 end

@@ -137,7 +137,7 @@ function M.run(argv, cli)
   if json_out then
     io.stdout:write(runner.report_json(report), "\n")
   else
-    io.stdout:write(results.format_summary(report.run, report.summaries))
+    io.stdout:write(results.format_summary(report.run, report.summaries, report.comparisons))
   end
   if report.message and not args.quiet then io.stderr:write(report.message, "\n") end
   if report.profiler then
