@@ -31,6 +31,7 @@ bench: build
 	bash tools/bench/startup.sh $(BUILD)/causal-eval
 	$(BUILD)/causal-eval tools/bench/generate.lua 5000 5
 	bash tools/bench/cache.sh $(BUILD)
+	bash tools/bench/stats.sh $(BUILD)
 
 # needs nginx and wrk: tools/install-deps.sh --bench
 bench-pipeline: build
