@@ -200,7 +200,7 @@ static double resample_sum(const double *x, uint32_t n, uint32_t b, uint32_t k0,
 /* ---- the two-value reduction ---- */
 
 /* CDF of Binomial(n, p) at 0..n, computed in logs (stable for large n). */
-static double *binomial_cdf(int n, double p) {
+double *ce_stats_binomial_cdf(int n, double p) {
   double *cdf = malloc((size_t)(n + 1) * sizeof *cdf);
   if (!cdf) return NULL;
   double lp = log(p), lq = log1p(-p), acc = 0;
@@ -312,7 +312,7 @@ int ce_stats_boot_means(const double *x, int n, uint64_t seed, int iters, int th
         v1 = t;
       }
       for (int i = 0; i < n; i++) k1 += x[i] == v1;
-      cdf = binomial_cdf(n, (double)k1 / n);
+      cdf = ce_stats_binomial_cdf(n, (double)k1 / n);
       if (cdf) {
         proto.cdf = cdf;
         proto.v0 = v0;

@@ -224,19 +224,6 @@ fail:
   return -1;
 }
 
-/* CDF of Binomial(n, p), as stats.c computes it */
-static double *binomial_cdf(int n, double p) {
-  double *cdf = malloc((size_t)(n + 1) * sizeof *cdf);
-  if (!cdf) return NULL;
-  double lp = log(p), lq = log1p(-p), acc = 0;
-  for (int k = 0; k <= n; k++) {
-    acc += exp(lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * lp + (n - k) * lq);
-    cdf[k] = acc;
-  }
-  cdf[n] = 1.0;
-  return cdf;
-}
-
 int ce_stats_cl_boot_means(const double *x, int n, uint64_t seed, int iters, int reduce, double *out, ce_err *err) {
   if (!ready && ce_stats_cl_init(NULL, 0, err)) return -1;
   double v0 = x[0], v1 = x[0];
@@ -256,7 +243,7 @@ int ce_stats_cl_boot_means(const double *x, int n, uint64_t seed, int iters, int
   if (two) {
     long k1 = 0;
     for (int i = 0; i < n; i++) k1 += x[i] == v1;
-    cdf = binomial_cdf(n, (double)k1 / n);
+    cdf = ce_stats_binomial_cdf(n, (double)k1 / n); /* the very table the C backend uses */
     if (!cdf) two = 0;
   }
   cl_int rc;

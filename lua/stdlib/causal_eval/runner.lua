@@ -311,7 +311,6 @@ function M.run(opts)
     io.stderr:write(("\n[run %s has finished; leave the REPL (Ctrl-D) for its summary]\n"):format(run.id))
     repl:join()
   end
-  if profiler then profiler:stop() end
   if sample then sample() end
   if alerting and st:sync() then alerting.tick(true) end
   local cache_stats = cache and cache:stats()
@@ -320,6 +319,8 @@ function M.run(opts)
   local wall = host.clock() - t0
   local cpu = host.cpu_time() - cpu0
   local ok, werr = st:sync()
+  -- after the last commit, so the profile's I/O counts every write of the run
+  if profiler then profiler:stop() end
 
   local code, reason = stop:get()
   local failures = {}
