@@ -36,28 +36,32 @@ return bench.family{
     local nodes = { table.unpack(LETTERS, 1, n) }
     local m = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
     -- a hypothesis whose truth over the class is the wanted answer: candidates
-    -- in random order, checked until one fits
-    local cands = {}
-    for _, rel in ipairs(RELS) do
+    -- in random order, checked until one fits. They are listed as small
+    -- integers and built as tables only when checked (most questions check a
+    -- few of the 60 to 130); the order is the same shuffle as a list of tables.
+    local codes = {}
+    for r, rel in ipairs(RELS) do
       for i = 1, n do for j = 1, n do
         if i ~= j then
           if rel == "collider" then
             if i < j then
               for k = 1, n do
-                if k ~= i and k ~= j then cands[#cands + 1] = { type = "mec", relation = rel, a = nodes[i], b = nodes[j], var = nodes[k] } end
+                if k ~= i and k ~= j then codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8 + k end
               end
             end
           else
-            cands[#cands + 1] = { type = "mec", relation = rel, a = nodes[i], b = nodes[j] }
+            codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8
           end
         end
       end end
     end
-    ctx:shuffle(cands)
+    ctx:shuffle(codes)
     local want = ctx.want == "yes"
     local solve_mec = require("causal_eval.questions").SOLVERS.mec
     local query
-    for _, q in ipairs(cands) do
+    for _, code in ipairs(codes) do
+      local k, j, i, r = code % 8, code // 8 % 8, code // 64 % 8, code // 512
+      local q = { type = "mec", relation = RELS[r], a = nodes[i], b = nodes[j], var = k > 0 and nodes[k] or nil }
       if (solve_mec(m, q) == "yes") == want then query = q break end
     end
     if not query then m:close() return nil end

@@ -32,14 +32,22 @@ end
 --- What a worker updates per record: handles per (model, task) made on first use.
 function M.recorder()
   local f = M.families()
-  local handles = {}
-  local function h(family, ...)
-    local key = table.concat({ family, ... }, "\0")
-    local s = handles[key]
-    if not s then
-      s = f[family]:labels(...)
-      handles[key] = s
+  -- nested tables of handles: no key strings built per record
+  local cache = {}
+  local function h(family, a, b, c)
+    local t1 = cache[family]
+    if not t1 then t1 = {}; cache[family] = t1 end
+    local t2 = t1[a]
+    if not t2 then t2 = {}; t1[a] = t2 end
+    if c == nil then
+      local s = t2[b]
+      if not s then s = f[family]:labels(a, b); t2[b] = s end
+      return s
     end
+    local t3 = t2[b]
+    if not t3 then t3 = {}; t2[b] = t3 end
+    local s = t3[c]
+    if not s then s = f[family]:labels(a, b, c); t3[c] = s end
     return s
   end
   return {

@@ -52,12 +52,30 @@ local MARKERS = {
   "so the answer is%s*", "thus,?%s*the answer is%s*", "answer would be%s*", "answer is:?%s*",
 }
 
+-- every marker holds one of these words: a text without them has no marker
+local MARKER_WORDS = { "answer", "conclusion", "verdict" }
+local marker_patterns = {} -- word pattern -> the markers followed by it, built once
+
 local function last_marker_value(t, word_pattern)
+  local any = false
+  for _, w in ipairs(MARKER_WORDS) do
+    if t:find(w, 1, true) then
+      any = true
+      break
+    end
+  end
+  if not any then return nil end
+  local pats = marker_patterns[word_pattern]
+  if not pats then
+    pats = {}
+    for i, mk in ipairs(MARKERS) do pats[i] = mk .. "[%(%[\"']?%s*(" .. word_pattern .. ")" end
+    marker_patterns[word_pattern] = pats
+  end
   local best_pos, best
-  for _, mk in ipairs(MARKERS) do
+  for _, pat in ipairs(pats) do
     local init = 1
     while true do
-      local s, e, cap = t:find(mk .. "[%(%[\"']?%s*(" .. word_pattern .. ")", init)
+      local s, e, cap = t:find(pat, init)
       if not s then break end
       if not best_pos or s > best_pos then best_pos, best = s, cap end
       init = e + 1
