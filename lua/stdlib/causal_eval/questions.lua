@@ -220,6 +220,15 @@ local function mec_common(m, dags)
   return c
 end
 
+--- What every DAG of m's Markov equivalence class agrees on: { pa, de },
+--- parent and descendant masks per variable (1-based), or nil and a message.
+--- A generator that asks many hypotheses of one model reads them directly.
+function M.mec_common(m)
+  local dags, err = mec_dags(m)
+  if not dags then return nil, err end
+  return mec_common(m, dags)
+end
+
 local function yes(b) return b and "yes" or "no" end
 
 local SOLVERS = {}
