@@ -13,7 +13,7 @@ MOCK="$BUILD/mock_server"
 for tool in promtool prometheus curl; do
   command -v "$tool" >/dev/null || { echo "metrics_check: $tool not found (tools/install-deps.sh installs it)" >&2; exit 1; }
 done
-T=$(mktemp -d /tmp/ce-metrics-check.XXXXXX)
+T=$(mktemp -d)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -20,7 +20,7 @@ for f in "$BENCH" "$CE" "$MOCK"; do
 done
 command -v redis-server >/dev/null || { echo "SKIP: redis-server not installed (tools/install-deps.sh)"; exit 0; }
 
-T=$(mktemp -d /tmp/ce-cache-bench.XXXXXX)
+T=$(mktemp -d)
 REDIS_PID= MOCK_PID=
 cleanup() {
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true

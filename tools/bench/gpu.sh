@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if ldconfig -p 2>/dev/null | grep -q libnvidia-opencl.so.1 && ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
-  V=$(mktemp -d /tmp/ce-icd.XXXXXX)
+  V=$(mktemp -d)
   trap 'rm -rf "$V"' EXIT
   echo libnvidia-opencl.so.1 >"$V/nvidia.icd"
   for f in /etc/OpenCL/vendors/*.icd; do [ -e "$f" ] && cp "$f" "$V/"; done

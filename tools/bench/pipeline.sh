@@ -53,7 +53,7 @@ done
 WRK=$(command -v wrk || true)
 [ -n "$WRK" ] || skip "wrk not found"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ce-pipeline.XXXXXX")
+T=$(mktemp -d)
 chmod 755 "$T" # nginx workers may run as another user when started by root
 NGINX_PID="" CHILD=""
 

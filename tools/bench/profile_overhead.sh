@@ -10,7 +10,7 @@ BUILD=${1:-build}
 ROUNDS=${ROUNDS:-5}
 N=${N:-20000}
 CE="$BUILD/causal-eval"
-T=$(mktemp -d /tmp/ce-prof-bench.XXXXXX)
+T=$(mktemp -d)
 MOCK_PID=
 cleanup() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT INT TERM

@@ -9,7 +9,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 ROUNDS=${ROUNDS:-5}
-T=$(mktemp -d /tmp/ce-stats-bench.XXXXXX)
+T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for r in $(seq 1 "$ROUNDS"); do "$BUILD/stats_bench" 10000 100000 >"$T/r$r.txt"; done

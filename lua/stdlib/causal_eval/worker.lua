@@ -287,22 +287,22 @@ function M.main(config_json, index)
         source_done = true
         break
       end
-      local todo = {}
+      local open_slots = {} -- models that have not answered this question yet
       for slot, m in ipairs(models) do
-        if not (done and done:has(results.model_key(m.label) .. "\0" .. src.id)) then todo[#todo + 1] = slot end
+        if not (done and done:has(results.model_key(m.label) .. "\0" .. src.id)) then open_slots[#open_slots + 1] = slot end
       end
-      if #todo > 0 then
+      if #open_slots > 0 then
         if src.bad then
-          for _, slot in ipairs(todo) do
+          for _, slot in ipairs(open_slots) do
             record({ q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = src.bad })
           end
         else
           -- a family that fails on one question costs that question, not the run
           local ok, q = pcall(src.make)
           if ok then
-            for _, slot in ipairs(todo) do ready[#ready + 1] = { q = q, slot = slot, attempt = 1 } end
+            for _, slot in ipairs(open_slots) do ready[#ready + 1] = { q = q, slot = slot, attempt = 1 } end
           else
-            for _, slot in ipairs(todo) do
+            for _, slot in ipairs(open_slots) do
               record({ q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = tostring(q) })
             end
           end
