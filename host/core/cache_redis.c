@@ -193,25 +193,10 @@ static size_t full_key(ce_rediscache *r, char *buf, size_t size, const void *k, 
 }
 
 int ce_rediscache_get(ce_rediscache *r, const void *k, size_t kl, ce_buf *out) {
-  char key[640];
-  size_t fl = full_key(r, key, sizeof key, k, kl);
-  if (!fl) return 0;
-  const char *argv[2] = {"GET", key};
-  size_t lens[2] = {3, fl};
-  pthread_mutex_lock(&r->lock);
-  redisReply *rep = command(r, 2, argv, lens);
-  int res = -1;
-  if (rep) {
-    if (rep->type == REDIS_REPLY_STRING) {
-      ce_buf_add(out, rep->str, rep->len);
-      res = out->oom ? 0 : 1;
-    } else {
-      res = 0;
-    }
-    freeReplyObject(rep);
-  }
-  pthread_mutex_unlock(&r->lock);
-  return res;
+  const char *keys[1] = {k};
+  int found = 0;
+  if (ce_rediscache_get_many(r, keys, &kl, 1, out, &found) != 0) return -1;
+  return found;
 }
 
 int ce_rediscache_set(ce_rediscache *r, const void *k, size_t kl, const void *blob, size_t bl, double ttl) {

@@ -2,10 +2,12 @@
 #include "profile.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "philox.h"
 
@@ -202,4 +204,13 @@ int64_t ce_native_get(int kind) {
 const char *ce_native_name(int kind) {
   static const char *const names[] = {"store_queue", "cache_memory"};
   return kind >= 0 && kind < CE_NATIVE_NKINDS ? names[kind] : "?";
+}
+
+int64_t ce_rss_bytes(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }

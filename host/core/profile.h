@@ -48,6 +48,9 @@ void ce_io_get(int path, ce_io_totals *out);
 const char *ce_io_path_name(int path);
 double ce_io_now(void); /* a monotonic clock for timing I/O */
 
+/* Resident memory of the process now, in bytes (0 when unknown). */
+int64_t ce_rss_bytes(void);
+
 /* ---- native memory: bytes held outside the Lua allocators ---- */
 enum { CE_NATIVE_STORE_QUEUE = 0, CE_NATIVE_CACHE_MEMORY, CE_NATIVE_NKINDS };
 void ce_native_add(int kind, int64_t delta);

@@ -200,7 +200,7 @@ static double resample_sum(const double *x, uint32_t n, uint32_t b, uint32_t k0,
 /* ---- the two-value reduction ---- */
 
 /* CDF of Binomial(n, p) at 0..n, computed in logs (stable for large n). */
-double *ce_stats_binomial_cdf(int n, double p) {
+static double *binomial_cdf(int n, double p) {
   double *cdf = malloc((size_t)(n + 1) * sizeof *cdf);
   if (!cdf) return NULL;
   double lp = log(p), lq = log1p(-p), acc = 0;
@@ -211,6 +211,26 @@ double *ce_stats_binomial_cdf(int n, double p) {
   }
   cdf[n] = 1.0;
   return cdf;
+}
+
+double *ce_stats_two_value_cdf(const double *x, int n, double *v0, double *v1) {
+  double a = x[0], b = x[0];
+  for (int i = 0; i < n; i++)
+    if (x[i] != a) {
+      if (b == a) b = x[i];
+      else if (x[i] != b) return NULL; /* a third value */
+    }
+  if (a == b) return NULL;
+  if (b < a) {
+    double t = a;
+    a = b;
+    b = t;
+  }
+  long k1 = 0;
+  for (int i = 0; i < n; i++) k1 += x[i] == b;
+  *v0 = a;
+  *v1 = b;
+  return binomial_cdf(n, (double)k1 / n);
 }
 
 static double reduced_mean(const double *cdf, int n, double v0, double v1, uint64_t seed, uint32_t b) {
@@ -296,29 +316,13 @@ int ce_stats_boot_means(const double *x, int n, uint64_t seed, int iters, int th
   int reduced = 0;
   double *cdf = NULL;
   if (reduce) {
-    double v0 = x[0], v1 = x[0];
-    long k1 = 0;
-    int two = 1;
-    for (int i = 0; i < n && two; i++) {
-      if (x[i] != v0) {
-        if (v1 == v0) v1 = x[i];
-        else if (x[i] != v1) two = 0;
-      }
-    }
-    if (two && v1 != v0) {
-      if (v1 < v0) {
-        double t = v0;
-        v0 = v1;
-        v1 = t;
-      }
-      for (int i = 0; i < n; i++) k1 += x[i] == v1;
-      cdf = ce_stats_binomial_cdf(n, (double)k1 / n);
-      if (cdf) {
-        proto.cdf = cdf;
-        proto.v0 = v0;
-        proto.v1 = v1;
-        reduced = 1;
-      }
+    double v0, v1;
+    cdf = ce_stats_two_value_cdf(x, n, &v0, &v1);
+    if (cdf) {
+      proto.cdf = cdf;
+      proto.v0 = v0;
+      proto.v1 = v1;
+      reduced = 1;
     }
   }
   job jobs[64];

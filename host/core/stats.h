@@ -27,9 +27,10 @@ enum { CE_STATS_TAG_RESAMPLE = 0x73747231u, CE_STATS_TAG_REDUCE = 0x73747232u, C
  * values (returns 1 when it was used, 0 otherwise, -1 on bad input). */
 int ce_stats_boot_means(const double *x, int n, uint64_t seed, int iters, int threads, int reduce, double *out,
                         ce_err *err);
-/* The table both backends invert for the two-value reduction: the CDF of
- * Binomial(n, p) at 0..n (malloc'd; NULL when out of memory). */
-double *ce_stats_binomial_cdf(int n, double p);
+/* The two-value reduction's table, as both backends invert it: when x holds
+ * exactly two distinct values, sets *v0 < *v1 and returns the CDF of
+ * Binomial(n, share of v1) at 0..n (malloc'd); otherwise (or out of memory) NULL. */
+double *ce_stats_two_value_cdf(const double *x, int n, double *v0, double *v1);
 /* The index of draw i of resample b (the definition above). */
 uint32_t ce_stats_draw(uint64_t seed, uint32_t b, uint32_t i, uint32_t n);
 

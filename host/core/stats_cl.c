@@ -226,26 +226,9 @@ fail:
 
 int ce_stats_cl_boot_means(const double *x, int n, uint64_t seed, int iters, int reduce, double *out, ce_err *err) {
   if (!ready && ce_stats_cl_init(NULL, 0, err)) return -1;
-  double v0 = x[0], v1 = x[0];
-  int two = reduce;
-  for (int i = 0; reduce && i < n && two; i++)
-    if (x[i] != v0) {
-      if (v1 == v0) v1 = x[i];
-      else if (x[i] != v1) two = 0;
-    }
-  if (v1 == v0) two = 0;
-  if (two && v1 < v0) {
-    double t = v0;
-    v0 = v1;
-    v1 = t;
-  }
-  double *cdf = NULL;
-  if (two) {
-    long k1 = 0;
-    for (int i = 0; i < n; i++) k1 += x[i] == v1;
-    cdf = ce_stats_binomial_cdf(n, (double)k1 / n); /* the very table the C backend uses */
-    if (!cdf) two = 0;
-  }
+  double v0 = 0, v1 = 0;
+  double *cdf = reduce ? ce_stats_two_value_cdf(x, n, &v0, &v1) : NULL; /* the C backend's very table */
+  int two = cdf != NULL;
   cl_int rc;
   size_t in_bytes = two ? (size_t)(n + 1) * sizeof(double) : (size_t)n * sizeof(double);
   pthread_mutex_lock(&lock);

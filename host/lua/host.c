@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/profile.h"
 #include "runtime.h"
 
 static ce_host *host(lua_State *L) {
@@ -183,15 +184,9 @@ static int h_sleep(lua_State *L) {
 
 /* host.rss() -> current, peak (bytes): what the memory benchmark reports. */
 static int h_rss(lua_State *L) {
-  long pages = 0, resident = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    fclose(f);
-  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  lua_pushinteger(L, (lua_Integer)resident * sysconf(_SC_PAGESIZE));
+  lua_pushinteger(L, (lua_Integer)ce_rss_bytes());
   lua_pushinteger(L, (lua_Integer)ru.ru_maxrss * 1024);
   return 2;
 }

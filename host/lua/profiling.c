@@ -109,13 +109,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
   double w = wall();
   if (w - last_snapshot >= snapshot_every) {
     last_snapshot = w;
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-      if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-      fclose(f);
-    }
-    ce_prof_snapshot(w, (int64_t)resident * 4096);
+    ce_prof_snapshot(w, ce_rss_bytes());
     /* the state that started the collection also snapshots its heap (a Lua
      * function registered by causal_eval.profiling), for leak detection */
     if (lua_getfield(L, LUA_REGISTRYINDEX, "causal_eval.profiling.snapshot") == LUA_TFUNCTION) {

@@ -6,8 +6,8 @@
 -- URL (optional): an OpenAI-style endpoint such as nginx from
 -- tools/bench/pipeline.sh (http://127.0.0.1:PORT/v1); with it the HTTP engine
 -- is timed alone too (the same requests, 32 in flight, no other work).
--- The record-building stage copies causal_eval.worker's record(); keep the two
--- in step when that changes. Figures are microseconds per question, the
+-- The record-building stage calls causal_eval.worker.new_record, as the
+-- worker does (it scores too, so the score stage is counted twice). Figures are microseconds per question, the
 -- median of 3 passes.
 local host = require "causal_eval.host"
 local bench = require "causal_eval.bench"
@@ -81,17 +81,12 @@ stage("score (scoring.score)", function()
   for k = 1, N do scores[k] = scoring.score(qs[k], answers[k].text) end
 end)
 local recs = {}
-stage("build + encode the record (worker record())", function()
+stage("score, build + encode the record (worker.new_record)", function()
+  local worker = require "causal_eval.worker"
   for k = 1, N do
-    local q, answer, s = qs[k], answers[k], scores[k]
-    local rec = {
-      run_id = "20260101-000000-000000", question_id = q.id, model = model.label, family = q.family,
-      domain = q.domain, difficulty = q.difficulty, rung = q.rung, answer_type = q.answer_type,
-      ground_truth = q.ground_truth, tolerance = q.tolerance, prompt = q.prompt, attempts = 1,
-      finished_at = os.time(), day = os.date("!%Y-%m-%d"), latency_ms = 1.5,
-      response = answer.text, tokens = { input = answer.input_tokens, output = answer.output_tokens },
-      parsed = s.parsed, correct = s.correct, score = s.score, http_version = "1.1",
-    }
+    local q, answer = qs[k], answers[k]
+    local rec = worker.new_record("20260101-000000-000000", q, model.label, 1, answer)
+    rec.latency_ms, rec.http_version = 1.5, 1
     recs[k] = { results.key(rec.run_id, model.label, q.id), json.encode(rec), results.score_line(rec) }
   end
 end)
@@ -101,12 +96,11 @@ local dir = os.tmpname()
 os.remove(dir)
 local st = assert(results.open(dir))
 assert(st:start_writer{ batch = 256, flush_ms = 5 })
-stage("store enqueue x2 (records, scores)", function(pass)
+stage("store enqueue (record + score, one pair)", function(pass)
   local prefix = tostring(pass)
   for k = 1, N do
     local r = recs[k]
-    st:enqueue("records", prefix .. r[1], r[2], 0, 0)
-    st:enqueue("scores", prefix .. r[1], r[3], 0, store_core.DONE)
+    st:enqueue_pair("records", r[2], "scores", r[3], prefix .. r[1], 0, store_core.DONE)
   end
 end)
 -- what is still queued when the enqueues end: the writer thread's backlog

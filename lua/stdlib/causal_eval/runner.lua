@@ -115,12 +115,18 @@ local function fmt_duration(s)
   return ("%ds"):format(s)
 end
 
-local function progress_line(run, st, nmodels, prior, t0, latency)
+--- Questions stored (committed) and failed so far, all models together.
+local function totals(st, nmodels)
   local done, errors = 0, 0
   for slot = 0, nmodels - 1 do
     local t = st:tally(slot)
     done, errors = done + t.done, errors + t.errors
   end
+  return done, errors
+end
+
+local function progress_line(run, st, nmodels, prior, t0, latency)
+  local done, errors = totals(st, nmodels)
   local total = run.total * nmodels
   local el = host.clock() - t0
   local rate = el > 0 and done / el or 0
@@ -211,7 +217,7 @@ function M.run(opts)
     inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
     total_concurrency = per_worker * nworkers,
     limit = limit:id(), responses = responses:id(), limited = limited:id(), window = window:id(), nworkers = nworkers,
-    paused = paused:id(), recent = recent:id(),
+    paused = paused:id(), recent = opts.repl and recent:id() or nil, -- run:recent() is the only reader
     max_concurrency_per_worker = math.ceil(max_concurrency / nworkers),
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
     retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
@@ -411,11 +417,7 @@ function M.tuner(opts, live)
     if now - last_t < interval then return end
     local dt = now - last_t
     local resp, lim = live.responses:get(), live.limited:get()
-    local done, errs = 0, 0
-    for slot = 0, live.nmodels - 1 do
-      local t = live.st:tally(slot)
-      done, errs = done + t.done, errs + t.errors
-    end
+    local done, errs = totals(live.st, live.nmodels)
     local cpu = host.cpu_time()
     local n_resp = resp - last_resp
     local stats = {
@@ -477,11 +479,7 @@ function M.alerting(opts, run, st, latency, t0)
   function self.tick(force)
     local now = host.clock()
     if not force and now - last_t < interval then return end
-    local done, errors = 0, 0
-    for slot = 0, #run.model_specs - 1 do
-      local t = st:tally(slot)
-      done, errors = done + t.done, errors + t.errors
-    end
+    local done, errors = totals(st, #run.model_specs)
     local cpu = host.cpu_time()
     local values = {
       questions_done = done, errors = errors, error_rate = done > 0 and errors / done or 0,

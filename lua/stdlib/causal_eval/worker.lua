@@ -60,6 +60,38 @@ local function file_source(cfg, tickets)
   end
 end
 
+local day_of = { t = -1 } -- the UTC day of a second, computed once a second
+
+--- The stored record of one question answered (answer) or failed (err) by
+--- a model, scored, and the tally bits it counts under. What depends on the
+--- transfer (latency, HTTP version, cache layer, cost) the caller adds.
+function M.new_record(run_id, q, label, attempt, answer, err)
+  local t = os.time()
+  if t ~= day_of.t then day_of.t, day_of.day = t, os.date("!%Y-%m-%d", t) end
+  local rec = {
+    run_id = run_id, question_id = q.id, model = label, family = q.family, domain = q.domain,
+    difficulty = q.difficulty, rung = q.rung, answer_type = q.answer_type, ground_truth = q.ground_truth,
+    tolerance = q.tolerance, prompt = q.prompt, attempts = attempt, finished_at = t, day = day_of.day,
+  }
+  local tally = store_core.DONE
+  if err then
+    rec.error = err
+    rec.score = 0
+    return rec, tally | store_core.ERROR
+  end
+  rec.response = answer.text
+  rec.tokens = { input = answer.input_tokens, output = answer.output_tokens }
+  local s = scoring.score(q, answer.text)
+  rec.parsed, rec.correct, rec.score = s.parsed, s.correct, s.score
+  if s.unparseable then
+    rec.unparseable = s.reason
+    tally = tally | store_core.UNPARSEABLE
+  elseif s.correct then
+    tally = tally | store_core.CORRECT
+  end
+  return rec, tally
+end
+
 -- A call is looked up only when its answer is meant to be the same every
 -- time: greedy decoding or a fixed seed (or the model says cache: always).
 local function cacheable(model, req)
@@ -142,32 +174,10 @@ function M.main(config_json, index)
 
   local function record(item, answer, err, res, started)
     local q, m = item.q, models[item.slot]
-    local rec = {
-      run_id = cfg.run_id, question_id = q.id, model = m.label, family = q.family, domain = q.domain,
-      difficulty = q.difficulty, rung = q.rung, answer_type = q.answer_type, ground_truth = q.ground_truth,
-      tolerance = q.tolerance, prompt = q.prompt, attempts = item.attempt, finished_at = os.time(),
-      day = os.date("!%Y-%m-%d"),
-    }
+    local rec, tally = M.new_record(cfg.run_id, q, m.label, item.attempt, answer, err)
     if started then rec.latency_ms = (now() - started) * 1000 end
-    local tally = store_core.DONE
-    if err then
-      rec.error = err
-      rec.score = 0
-      tally = tally | store_core.ERROR
-    else
-      rec.response = answer.text
-      rec.tokens = { input = answer.input_tokens, output = answer.output_tokens }
-      local s = scoring.score(q, answer.text)
-      rec.parsed = s.parsed
-      rec.correct = s.correct
-      rec.score = s.score
-      if s.unparseable then
-        rec.unparseable = s.reason
-        tally = tally | store_core.UNPARSEABLE
-      elseif s.correct then
-        tally = tally | store_core.CORRECT
-      end
-        if res and res.http_version then rec.http_version = res.http_version end
+    if not err then
+      if res and res.http_version then rec.http_version = res.http_version end
       if item.cached then rec.cached = item.cached end
       -- budgets
       local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0

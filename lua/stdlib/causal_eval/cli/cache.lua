@@ -12,10 +12,8 @@ local common = {
   { "--json", help = "print JSON" },
 }
 
-local function with_common(opts)
-  for _, o in ipairs(common) do opts[#opts + 1] = o end
-  return opts
-end
+local cli_options = require("causal_eval.cli").options
+local function with_common(opts) return cli_options(opts, common) end
 
 local parsers = {
   stats = argparse.new{ prog = "causal-eval cache stats", summary = "entries, bytes and counters of each layer",

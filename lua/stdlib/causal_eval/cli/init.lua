@@ -68,6 +68,16 @@ function M.usage_error(parser_or_usage, msg)
   return 2
 end
 
+--- Option lists one after the other, in a new list: a subcommand's own
+--- options followed by those every subcommand of a command takes.
+function M.options(...)
+  local out = {}
+  for _, list in ipairs({ ... }) do
+    for _, o in ipairs(list) do out[#out + 1] = o end
+  end
+  return out
+end
+
 --- For commands with subcommands (`results list`, `cache stats`): picks the
 --- parser of argv[1] and parses the rest. Returns the subcommand's name and
 --- its arguments, or nil and an exit status (help printed: 0 with -h, 2

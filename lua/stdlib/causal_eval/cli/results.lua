@@ -11,10 +11,8 @@ local common = {
   { "--json", help = "print JSON instead of a table" },
 }
 
-local function with_common(opts)
-  for _, o in ipairs(common) do opts[#opts + 1] = o end
-  return opts
-end
+local cli_options = require("causal_eval.cli").options
+local function with_common(opts) return cli_options(opts, common) end
 
 local parsers = {
   list = argparse.new{ prog = "causal-eval results list", summary = "every run in the store, newest first",

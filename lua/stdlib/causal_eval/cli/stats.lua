@@ -10,12 +10,8 @@ local common = {
   { "--backend", arg = "NAME", choices = { "auto", "c", "opencl" }, default = "auto", help = "auto, c or opencl" },
   { "--json", help = "print one JSON object" },
 }
-local function with(extra)
-  local o = {}
-  for _, x in ipairs(extra) do o[#o + 1] = x end
-  for _, x in ipairs(common) do o[#o + 1] = x end
-  return o
-end
+local cli_options = require("causal_eval.cli").options
+local function with(extra) return cli_options(extra, common) end
 
 local parsers = {
   bootstrap = argparse.new{ prog = "causal-eval stats bootstrap", summary = "a bootstrap interval for the mean of a file of scores",
