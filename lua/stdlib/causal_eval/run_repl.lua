@@ -27,7 +27,7 @@ function M.new(cfg)
     store = assert(require("causal_eval.store_core").attach(cfg.store)),
     limit = attach("counter", cfg.limit), paused = attach("counter", cfg.paused), stop_flag = attach("flag", cfg.stop),
     bucket = attach("bucket", cfg.bucket), latency = attach("histogram", cfg.latency),
-    inflight = attach("counter", cfg.inflight), ring = attach("ring", cfg.recent), box = attach("ring", cfg.policy_box),
+    ring = attach("ring", cfg.recent), box = attach("ring", cfg.policy_box),
   }, Run)
   return self
 end
@@ -44,7 +44,9 @@ function Run:stats()
     run_id = self.id, done = done, total = self.cfg.total * self.cfg.nmodels, errors = errors,
     accuracy = done > 0 and correct / done or nil, rate = el > 0 and done / el or 0,
     p50 = n > 0 and self.latency:quantile(0.5) or nil, p95 = n > 0 and self.latency:quantile(0.95) or nil,
-    inflight = self.inflight:get(), concurrency = self.limit:get(), paused = self.paused:get() > 0,
+    -- the workers keep this gauge (causal_eval.run_metrics): read it, not a second count
+    inflight = require("causal_eval.run_metrics").families().inflight:value(),
+    concurrency = self.limit:get(), paused = self.paused:get() > 0,
   }
 end
 

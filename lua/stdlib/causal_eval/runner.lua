@@ -184,7 +184,6 @@ function M.run(opts)
   if prior_tokens > 0 then tokens_sum:add(prior_tokens) end
   if prior_cost > 0 then cost_sum:add(prior_cost) end
   local latency = shared.histogram()
-  local inflight = shared.counter(0)
   local lines
   local source = { kind = run.source.kind }
   if run.source.kind == "file" then
@@ -214,7 +213,7 @@ function M.run(opts)
   local wcfg = {
     run_id = run.id, store = st:id(), tickets = tickets:id(), stop = stop:id(), bucket = bucket and bucket:id() or nil,
     tokens_sum = tokens_sum:id(), cost_sum = cost_sum:id(), done = done:id(), latency = latency:id(),
-    inflight = inflight:id(), source = source, models = run.model_specs, concurrency = per_worker,
+    source = source, models = run.model_specs, concurrency = per_worker,
     total_concurrency = per_worker * nworkers,
     limit = limit:id(), responses = responses:id(), limited = limited:id(), window = window:id(), nworkers = nworkers,
     paused = paused:id(), recent = opts.repl and recent:id() or nil, -- run:recent() is the only reader
@@ -281,7 +280,7 @@ function M.run(opts)
   if opts.repl then
     repl = threads.start(1, "causal_eval.run_repl", json.encode({
       run_id = run.id, total = run.total, nmodels = #run.model_specs, store = st:id(), limit = limit:id(),
-      paused = paused:id(), stop = stop:id(), bucket = bucket:id(), latency = latency:id(), inflight = inflight:id(),
+      paused = paused:id(), stop = stop:id(), bucket = bucket:id(), latency = latency:id(),
       recent = recent:id(), policy_box = policy_box:id(),
     }))
   end

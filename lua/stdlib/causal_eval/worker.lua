@@ -117,7 +117,6 @@ function M.main(config_json, index)
   local cost_sum = attach("sum", cfg.cost_sum)
   local done = attach("set", cfg.done)
   local latency = attach("histogram", cfg.latency)
-  local inflight_gauge = attach("counter", cfg.inflight)
   local meter = require("causal_eval.run_metrics").recorder()
   local next_item = cfg.source.kind == "bench" and bench_source(cfg.source, tickets) or file_source(cfg.source, tickets)
   local models = cfg.models
@@ -389,7 +388,6 @@ function M.main(config_json, index)
           inflight[tag] = item
           n_inflight = n_inflight + 1
           sent = sent + 1
-          if inflight_gauge then inflight_gauge:add(1) end
           meter.inflight:add(1)
         end
       end
@@ -405,7 +403,6 @@ function M.main(config_json, index)
         local item = inflight[res.tag]
         inflight[res.tag] = nil
         n_inflight = n_inflight - 1
-        if inflight_gauge then inflight_gauge:add(-1) end
         meter.inflight:add(-1)
         if item then on_response(item, res) end
       end
@@ -425,7 +422,6 @@ function M.main(config_json, index)
     for slot in ipairs(models) do flush_cache(slot) end
     cache:close()
   end
-  if inflight_gauge and n_inflight > 0 then inflight_gauge:add(-n_inflight) end
   if n_inflight > 0 then meter.inflight:add(-n_inflight) end
   return json.encode({ worker = index, sent = sent, recorded = recorded, abandoned = n_inflight })
 end
