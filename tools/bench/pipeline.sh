@@ -6,7 +6,9 @@
 # /v1/chat/completions with one fixed completion.
 #
 #   1. throughput: causal-eval questions/s vs wrk requests/s, same endpoint,
-#      same concurrency, same request size; target ratio >= 0.5
+#      same concurrency, same request size; target ratio >= 0.5; and, as the
+#      ceiling, libcurl alone sending those requests the way causal-eval does
+#      with no question work (tools/bench/http_floor.c)
 #   2. memory: 200,000 questions at concurrency 256; target peak RSS < 64 MB
 #   3. overhead: host CPU time (user+sys) per question
 #
@@ -97,6 +99,13 @@ elif [ -x /usr/bin/time ]; then
   RUSAGE=gnu
 else
   skip "neither cc (for tools/bench/rusage.c) nor GNU time (/usr/bin/time) found"
+fi
+# the libcurl ceiling: tools/bench/http_floor.c (needs libcurl's headers)
+FLOOR=""
+if cc -O2 -o "$T/http_floor" "$HERE/http_floor.c" -lcurl -lpthread 2>"$T/cc_floor.err"; then
+  FLOOR="$T/http_floor"
+else
+  echo "note: tools/bench/http_floor.c did not build (libcurl4-openssl-dev missing?); no libcurl-alone figure" >&2
 fi
 # measured OUTFILE cmd...: OUTFILE gets "wall user sys maxrss_kb peak_anon_kb peak_file_kb"
 measured() {
@@ -260,6 +269,15 @@ wrk_round() {
   echo "  round $r wrk:         $rps requests/s"
   echo "$rps" >>"$T/wrk.rps"
 }
+# libcurl alone: the same requests as wrk, sent the way causal-eval sends them
+floor_round() {
+  [ -n "$FLOOR" ] || return 0
+  local out
+  out=$(bg_wait "$FLOOR" "$URL/v1/chat/completions" "$T/body.json" "$WORKERS" "$CONCURRENCY" "$TARGET_S") || {
+    echo "  round $r libcurl alone: failed" >&2; return 0; }
+  echo "  round $r libcurl alone: ${out#requests/s } requests/s (no question work)"
+  echo "${out#requests/s }" >>"$T/floor.rps"
+}
 ce_round() {
   ce_run "tp$r" "$T/data" --model "openai:mock@$URL/v1" --bench "$BENCH" --n "$NPF" --seed "$r" \
     --workers "$WORKERS" --concurrency "$CONCURRENCY" || { FAILED=1; return 0; }
@@ -271,10 +289,10 @@ ce_round() {
        "$e2e/s process wall (${R_WALL}s), CPU $cpu us/question (user ${R_USER}s sys ${R_SYS}s), peak RSS $((R_RSS / 1024)) MB"
   echo "$rate" >>"$T/ce.rate"; echo "$e2e" >>"$T/ce.e2e"; echo "$cpu" >>"$T/ce.cpu"
 }
-: >"$T/wrk.rps"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"
+: >"$T/wrk.rps"; : >"$T/floor.rps"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"
 for r in $(seq "$ROUNDS"); do
   # alternate which goes first, so drift on a shared machine hits both alike
-  if [ $((r % 2)) -eq 1 ]; then wrk_round; ce_round; else ce_round; wrk_round; fi
+  if [ $((r % 2)) -eq 1 ]; then wrk_round; floor_round; ce_round; else ce_round; floor_round; wrk_round; fi
 done
 echo "  commands: $(quote "${WRK_CMD[@]}")"
 echo "            $BIN run --model openai:mock@$URL/v1 --bench $BENCH --n $NPF --seed ROUND" \
@@ -290,6 +308,13 @@ if [ -s "$T/ce.rate" ]; then
   echo "causal-eval median: $CE_MED questions/s (in-run elapsed_s; $E2E_MED/s over the whole process)"
   if awk -v x="$RATIO" 'BEGIN { exit !(x >= 0.5) }'; then v=PASS; else v=FAIL; FAILED=1; fi
   echo "throughput ratio:   $RATIO (whole process: $RATIO_E2E), target >= 0.5: $v"
+  if [ -s "$T/floor.rps" ]; then
+    FLOOR_MED=$(median <"$T/floor.rps")
+    echo "libcurl alone:      $FLOOR_MED requests/s median, ratio $(awk -v a="$FLOOR_MED" -v b="$WRK_MED" \
+      'BEGIN { printf "%.3f", a / b }') of wrk: the most this HTTP engine allows with no question work;" \
+      "causal-eval reaches $(awk -v a="$CE_MED" -v b="$FLOOR_MED" 'BEGIN { printf "%.3f", a / b }') of it"
+    echo "  command: $T/http_floor URL BODY $WORKERS $CONCURRENCY $TARGET_S (built from $HERE/http_floor.c)"
+  fi
   echo
   echo "== overhead =="
   echo "CPU per question:   $CPU_MED us median (user+sys of the causal-eval process / questions, rounds above)"
