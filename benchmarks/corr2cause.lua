@@ -18,6 +18,60 @@ local HYPOTHESES = {
 }
 local RELS = { "parent", "child", "ancestor", "descendant", "confounder", "collider" }
 
+-- The candidate hypotheses over n variables, each as a small integer
+-- ((r * 8 + i) * 8 + j) * 8 + k: relation r of variables i, j (and k for a
+-- collider). Built once per n; a question shuffles a copy.
+local CODES = setmetatable({}, { __index = function(t, n)
+  local codes = {}
+  for r, rel in ipairs(RELS) do
+    for i = 1, n do for j = 1, n do
+      if i ~= j then
+        if rel == "collider" then
+          if i < j then
+            for k = 1, n do
+              if k ~= i and k ~= j then codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8 + k end
+            end
+          end
+        else
+          codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8
+        end
+      end
+    end end
+  end
+  t[n] = codes
+  return codes
+end })
+
+-- The statements a prompt over n variables can make, in the order it makes
+-- them: for each pair, whether it correlates, then each set of the other
+-- variables that makes it independent. Built once per n; a question keeps
+-- those that hold in its graph.
+local STATEMENTS = setmetatable({}, { __index = function(t, n)
+  local list = {}
+  for i = 1, n do
+    for j = i + 1, n do
+      local a, b = LETTERS[i], LETTERS[j]
+      local rest = {}
+      for k = 1, n do if k ~= i and k ~= j then rest[#rest + 1] = k end end
+      list[#list + 1] = { i = i, j = j, given = {}, indep = a .. " is independent of " .. b .. ".",
+                          dep = a .. " correlates with " .. b .. "." }
+      for sub = 1, (1 << #rest) - 1 do
+        local given, names = {}, {}
+        for r = 1, #rest do
+          if sub & (1 << (r - 1)) ~= 0 then
+            given[#given + 1] = rest[r]
+            names[#names + 1] = LETTERS[rest[r]]
+          end
+        end
+        list[#list + 1] = { i = i, j = j, given = given,
+                            indep = a .. " and " .. b .. " are independent given " .. bench.join(names) .. "." }
+      end
+    end
+  end
+  t[n] = list
+  return list
+end })
+
 return bench.family{
   name = "corr2cause",
   version = 1,
@@ -39,47 +93,34 @@ return bench.family{
     -- in random order, checked until one fits. They are listed as small
     -- integers and built as tables only when checked (most questions check a
     -- few of the 60 to 130); the order is the same shuffle as a list of tables.
-    local codes = {}
-    for r, rel in ipairs(RELS) do
-      for i = 1, n do for j = 1, n do
-        if i ~= j then
-          if rel == "collider" then
-            if i < j then
-              for k = 1, n do
-                if k ~= i and k ~= j then codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8 + k end
-              end
-            end
-          else
-            codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8
-          end
-        end
-      end end
-    end
+    local all = CODES[n]
+    local codes = table.move(all, 1, #all, 1, {})
     ctx:shuffle(codes)
     local want = ctx.want == "yes"
-    local questions = require "causal_eval.questions"
-    local solve_mec = questions.SOLVERS.mec
-    local common = assert(questions.mec_common(m))
-    local ix = {}
-    for i = 1, n do ix[i] = m.index[nodes[i]] + 1 end
-    -- what the solver would answer, read from the class's common masks (the
-    -- confounder relation needs the DAGs themselves: the solver answers it)
-    local function holds(r, i, j, k)
-      local rel, a, b = RELS[r], ix[i], ix[j]
-      if rel == "parent" then return common.pa[b] & (1 << (a - 1)) ~= 0 end
-      if rel == "child" then return common.pa[a] & (1 << (b - 1)) ~= 0 end
-      if rel == "ancestor" then return common.de[a] & (1 << (b - 1)) ~= 0 end
-      if rel == "descendant" then return common.de[b] & (1 << (a - 1)) ~= 0 end
-      if rel == "collider" then
-        local c = ix[k]
-        return common.pa[c] & (1 << (a - 1)) ~= 0 and common.pa[c] & (1 << (b - 1)) ~= 0
-      end
-      return solve_mec(m, { type = "mec", relation = rel, a = nodes[i], b = nodes[j] }) == "yes"
+    local common = assert(require("causal_eval.questions").mec_common(m))
+    -- what the solver would answer, read from the class's common masks
+    -- (RELS order: parent, child, ancestor, descendant, confounder, collider)
+    local pa, de, cf = common.pa, common.de, common.cf
+    local ix, bit = {}, {}
+    for i = 1, n do
+      ix[i] = m.index[nodes[i]] + 1
+      bit[i] = 1 << (ix[i] - 1)
     end
     local query
     for _, code in ipairs(codes) do
-      local k, j, i, r = code % 8, code // 8 % 8, code // 64 % 8, code // 512
-      if holds(r, i, j, k) == want then
+      local i, j, r = code // 64 % 8, code // 8 % 8, code // 512
+      local h
+      if r == 1 then h = pa[ix[j]] & bit[i] ~= 0
+      elseif r == 2 then h = pa[ix[i]] & bit[j] ~= 0
+      elseif r == 3 then h = de[ix[i]] & bit[j] ~= 0
+      elseif r == 4 then h = de[ix[j]] & bit[i] ~= 0
+      elseif r == 5 then h = cf[ix[i]] & bit[j] ~= 0
+      else
+        local c = pa[ix[code % 8]]
+        h = c & bit[i] ~= 0 and c & bit[j] ~= 0
+      end
+      if h == want then
+        local k = code % 8
         query = { type = "mec", relation = RELS[r], a = nodes[i], b = nodes[j], var = k > 0 and nodes[k] or nil }
         break
       end
@@ -87,29 +128,14 @@ return bench.family{
     if not query then m:close() return nil end
     local function render()
       -- every statement of (conditional) (in)dependence, as a faithful distribution shows them
-      local lines = {}
+      local lines, bit = {}, {}
       local core = m.core
-      for i = 1, n do
-        for j = i + 1, n do
-          local a, b = nodes[i], nodes[j]
-          local rest = {}
-          for k = 1, n do if k ~= i and k ~= j then rest[#rest + 1] = k end end
-          local ma, mb = 1 << m:id(a), 1 << m:id(b)
-          if core:dsep(ma, mb, 0) then lines[#lines + 1] = a .. " is independent of " .. b .. "."
-          else lines[#lines + 1] = a .. " correlates with " .. b .. "." end
-          for sub = 1, (1 << #rest) - 1 do
-            local mask, names = 0, {}
-            for r = 1, #rest do
-              if sub & (1 << (r - 1)) ~= 0 then
-                mask = mask | (1 << m:id(nodes[rest[r]]))
-                names[#names + 1] = nodes[rest[r]]
-              end
-            end
-            if core:dsep(ma, mb, mask) then
-              lines[#lines + 1] = a .. " and " .. b .. " are independent given " .. bench.join(names) .. "."
-            end
-          end
-        end
+      for k = 1, n do bit[k] = 1 << m:id(nodes[k]) end
+      for _, st in ipairs(STATEMENTS[n]) do
+        local mask = 0
+        for _, k in ipairs(st.given) do mask = mask | bit[k] end
+        if core:dsep(bit[st.i], bit[st.j], mask) then lines[#lines + 1] = st.indep
+        elseif st.dep then lines[#lines + 1] = st.dep end
       end
       local hyp = HYPOTHESES[query.relation](query.a, query.b, query.var)
       return ("Suppose there is a closed system of %d variables, %s. All the statistical relations among them are as follows. %s Hypothesis: %s Do the statistical relations imply the hypothesis? Answer yes or no."):format(

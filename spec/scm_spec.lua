@@ -109,6 +109,57 @@ describe("causal_eval.scm", function()
     assert.are.equal(1, #assert(v:mec()))
   end)
 
+  it("intersects the relations of every DAG in the class (mec_common)", function()
+    -- reference: each relation walked on each DAG of core:mec() separately
+    local function reaches(pa, n, s, t, avoid) -- directed path s -> ... -> t not through avoid
+      local seen, stack = {}, { s }
+      while #stack > 0 do
+        local u = table.remove(stack)
+        for v = 1, n do
+          if pa[v] & (1 << (u - 1)) ~= 0 and v ~= avoid and not seen[v] then
+            if v == t then return true end
+            seen[v] = true
+            stack[#stack + 1] = v
+          end
+        end
+      end
+      return false
+    end
+    local rng = require("causal_eval.rng").new(11)
+    local names = { "A", "B", "C", "D", "E", "F" }
+    local checked = 0
+    for _ = 1, 60 do
+      local n = rng:int(3, 6)
+      local edges = {}
+      for i = 1, n do for j = i + 1, n do
+        if rng:bernoulli(0.45) then edges[#edges + 1] = names[i] .. "->" .. names[j] end
+      end end
+      if #edges == 0 then edges[1] = "A->B" end
+      local m = assert(scm.model{ graph = table.concat(edges, ", ") })
+      local c = assert(m.core:mec_common())
+      local dags = assert(m.core:mec())
+      assert.are.equal(#dags, c.dags)
+      local k = #m.names
+      for a = 1, k do for b = 1, k do if a ~= b then
+        local pa, de, cf = true, true, true
+        for _, d in ipairs(dags) do
+          pa = pa and d[b] & (1 << (a - 1)) ~= 0
+          de = de and reaches(d, k, a, b)
+          local any = false
+          for z = 1, k do
+            if z ~= a and z ~= b and reaches(d, k, z, a, b) and reaches(d, k, z, b, a) then any = true end
+          end
+          cf = cf and any
+        end
+        assert.are.equal(pa, c.pa[b] & (1 << (a - 1)) ~= 0)
+        assert.are.equal(de, c.de[a] & (1 << (b - 1)) ~= 0)
+        assert.are.equal(cf, c.cf[a] & (1 << (b - 1)) ~= 0, ("confounder %d %d in %s"):format(a, b, table.concat(edges, ", ")))
+        checked = checked + 1
+      end end end
+    end
+    assert.is_true(checked > 500)
+  end)
+
   it("reports bad models with the variable at fault", function()
     local m, err = scm.model{ graph = "X->Y, Y->X" }
     assert.is_nil(m)

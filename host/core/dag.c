@@ -337,3 +337,73 @@ long ce_pdag_enumerate(const ce_pdag *p, long max, int (*fn)(const ce_dag *g, vo
   enum_rec(&st, 0);
   return st.visited;
 }
+
+/* nodes reachable from z by directed paths of one or more edges that do not
+ * pass through w (w != z) */
+static uint32_t reach_avoiding(const uint32_t *ch, int z, int w) {
+  uint32_t keep = ~CE_BIT(w), r = ch[z] & keep, frontier = r;
+  while (frontier) {
+    uint32_t next = 0;
+    for (uint32_t m = frontier; m; m &= m - 1) next |= ch[lowest(m)];
+    frontier = next & keep & ~r;
+    r |= frontier;
+  }
+  return r;
+}
+
+void ce_dag_relations(const ce_dag *g, ce_mec_common *out) {
+  int n = g->n;
+  uint32_t ch[CE_DAG_MAX];
+  out->n = n;
+  for (int v = 0; v < n; v++) ch[v] = ce_dag_children(g, v);
+  for (int v = 0; v < n; v++) {
+    out->pa[v] = g->pa[v];
+    out->de[v] = ce_dag_descendants(g, ch[v]);
+    out->cf[v] = 0;
+  }
+  /* r[z][w]: reach_avoiding(z, w); r[z][z] unused */
+  uint32_t r[CE_DAG_MAX][CE_DAG_MAX];
+  for (int z = 0; z < n; z++)
+    for (int w = 0; w < n; w++)
+      if (w != z) r[z][w] = reach_avoiding(ch, z, w);
+  for (int a = 0; a < n; a++)
+    for (int b = a + 1; b < n; b++)
+      for (int z = 0; z < n; z++)
+        if (z != a && z != b && (r[z][b] & CE_BIT(a)) && (r[z][a] & CE_BIT(b))) {
+          out->cf[a] |= CE_BIT(b);
+          out->cf[b] |= CE_BIT(a);
+          break;
+        }
+}
+
+typedef struct {
+  ce_mec_common *acc;
+  long seen;
+} common_state;
+
+static int common_visit(const ce_dag *g, void *ud) {
+  common_state *st = ud;
+  ce_mec_common one;
+  ce_dag_relations(g, &one);
+  for (int v = 0; v < g->n; v++) {
+    st->acc->pa[v] &= one.pa[v];
+    st->acc->de[v] &= one.de[v];
+    st->acc->cf[v] &= one.cf[v];
+  }
+  st->seen++;
+  return 0;
+}
+
+long ce_pdag_common(const ce_pdag *p, long max, ce_mec_common *out) {
+  out->n = p->n;
+  for (int v = 0; v < p->n; v++) out->pa[v] = out->de[v] = out->cf[v] = 0xffffffffu;
+  common_state st = {out, 0};
+  long k = ce_pdag_enumerate(p, max, common_visit, &st);
+  uint32_t all = p->n >= 32 ? 0xffffffffu : CE_BIT(p->n) - 1u;
+  for (int v = 0; v < p->n; v++) {
+    out->pa[v] &= all;
+    out->de[v] &= all;
+    out->cf[v] &= all;
+  }
+  return k;
+}

@@ -78,4 +78,21 @@ void ce_dag_cpdag(const ce_dag *g, ce_pdag *out);
  * undirected edges than can be enumerated (over 24). fn returns nonzero to stop. */
 long ce_pdag_enumerate(const ce_pdag *p, long max, int (*fn)(const ce_dag *g, void *ud), void *ud);
 
+/* What every DAG of a class agrees on: the relations a hypothesis about a
+ * hidden DAG can state (corr2cause), as one mask per node. */
+typedef struct {
+  int n;
+  uint32_t pa[CE_DAG_MAX]; /* bit u of pa[v]: u -> v */
+  uint32_t de[CE_DAG_MAX]; /* bit u of de[v]: u is a strict descendant of v */
+  /* bit b of cf[a]: a and b share a cause, some z (neither a nor b) with a
+   * directed path to a that avoids b and one to b that avoids a */
+  uint32_t cf[CE_DAG_MAX];
+} ce_mec_common;
+
+/* The relations of one DAG, as ce_mec_common holds them. */
+void ce_dag_relations(const ce_dag *g, ce_mec_common *out);
+/* Their intersection over the class of the CPDAG p (at most max DAGs).
+ * Returns the number of DAGs, or -1 as ce_pdag_enumerate. */
+long ce_pdag_common(const ce_pdag *p, long max, ce_mec_common *out);
+
 #endif

@@ -365,8 +365,6 @@ static int mec_visit(const ce_dag *g, void *ud) {
   return 0;
 }
 
-typedef struct { lua_State *L; int list; int n; } mec_full_ctx;
-
 static void push_masks(lua_State *L, const uint32_t *m, int n, const char *field) {
   lua_createtable(L, n, 0);
   for (int v = 0; v < n; v++) {
@@ -376,36 +374,28 @@ static void push_masks(lua_State *L, const uint32_t *m, int n, const char *field
   lua_setfield(L, -2, field);
 }
 
-/* each DAG as { pa = {...}, ch = {...}, de = {...} }: parent, child and strict
- * descendant masks, 1-based by variable index + 1 */
-static int mec_full_visit(const ce_dag *g, void *ud) {
-  mec_full_ctx *c = ud;
-  uint32_t ch[CE_DAG_MAX], de[CE_DAG_MAX];
-  for (int v = 0; v < g->n; v++) ch[v] = ce_dag_children(g, v);
-  for (int v = 0; v < g->n; v++) de[v] = ce_dag_descendants(g, ch[v]);
-  lua_createtable(c->L, 0, 3);
-  push_masks(c->L, g->pa, g->n, "pa");
-  push_masks(c->L, ch, g->n, "ch");
-  push_masks(c->L, de, g->n, "de");
-  lua_rawseti(c->L, c->list, ++c->n);
-  return 0;
-}
-
-/* m:mec_masks([max]) -> list of { pa, ch, de } | nil, msg */
-static int m_mec_masks(lua_State *L) {
+/* m:mec_common([max]) -> { pa, de, cf, dags } | nil, msg: the relations every
+ * DAG of the class agrees on (ce_pdag_common), masks 1-based by variable
+ * index + 1, and the class's size */
+static int m_mec_common(lua_State *L) {
   ce_scm *m = check_model(L);
   lua_Integer max = luaL_optinteger(L, 2, 100000);
   luaL_argcheck(L, max > 0, 2, "max must be positive");
   ce_pdag p;
   ce_dag_cpdag(ce_scm_dag(m), &p);
-  lua_newtable(L);
-  mec_full_ctx c = {L, lua_gettop(L), 0};
-  luaL_checkstack(L, 6, NULL);
-  if (ce_pdag_enumerate(&p, (long)max, mec_full_visit, &c) < 0) {
+  ce_mec_common c;
+  long k = ce_pdag_common(&p, (long)max, &c);
+  if (k < 0) {
     luaL_pushfail(L);
     lua_pushliteral(L, "the equivalence class has too many undirected edges to enumerate (over 24)");
     return 2;
   }
+  lua_createtable(L, 0, 4);
+  push_masks(L, c.pa, c.n, "pa");
+  push_masks(L, c.de, c.n, "de");
+  push_masks(L, c.cf, c.n, "cf");
+  lua_pushinteger(L, k);
+  lua_setfield(L, -2, "dags");
   return 1;
 }
 
@@ -458,7 +448,8 @@ static const luaL_Reg scm_methods[] = {
   {"directed_path", m_directed_path}, {"backdoor", m_backdoor},
   {"frontdoor", m_frontdoor}, {"instrument", m_instrument},
   {"vstructures", m_vstructures}, {"cpdag", m_cpdag},
-  {"mec", m_mec},           {"mec_masks", m_mec_masks},
+  {"mec", m_mec},
+  {"mec_common", m_mec_common},
   {"close", m_close},
   {NULL, NULL}
 };

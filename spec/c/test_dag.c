@@ -98,5 +98,46 @@ int main(void) {
 
   /* reachable: from A in the chain given nothing reaches B and C */
   CHECK(ce_dag_reachable(&chain, CE_BIT(A), 0) == (CE_BIT(B) | CE_BIT(C)));
+  /* relations common to a class: W -> Z <- V pins Z, and Meek's first rule
+   * orients Z -> X and Z -> Y, so X and Y share the cause Z in the one DAG */
+  {
+    enum { W, V, Z, X, Y };
+    ce_dag g;
+    ce_dag_init(&g, 5);
+    ce_dag_add_edge(&g, W, Z);
+    ce_dag_add_edge(&g, V, Z);
+    ce_dag_add_edge(&g, Z, X);
+    ce_dag_add_edge(&g, Z, Y);
+    ce_pdag p;
+    ce_dag_cpdag(&g, &p);
+    ce_mec_common c;
+    CHECK(ce_pdag_common(&p, 1000, &c) == 1);
+    CHECK(c.pa[Z] == (CE_BIT(W) | CE_BIT(V)) && c.pa[X] == CE_BIT(Z));
+    CHECK(c.de[W] == (CE_BIT(Z) | CE_BIT(X) | CE_BIT(Y)) && c.de[X] == 0);
+    CHECK(c.cf[X] == CE_BIT(Y) && c.cf[Y] == CE_BIT(X));
+    CHECK(c.cf[W] == 0 && c.cf[Z] == 0); /* W and V meet only at Z: no shared cause */
+  }
+  /* A - B - C: three DAGs, which agree on no edge and no shared cause (B is
+   * one in A <- B -> C only) */
+  {
+    ce_dag g;
+    ce_dag_init(&g, 3);
+    ce_dag_add_edge(&g, 0, 1);
+    ce_dag_add_edge(&g, 1, 2);
+    ce_pdag p;
+    ce_dag_cpdag(&g, &p);
+    ce_mec_common c;
+    CHECK(ce_pdag_common(&p, 1000, &c) == 3);
+    int none = 1;
+    for (int v = 0; v < 3; v++) none &= c.pa[v] == 0 && c.de[v] == 0 && c.cf[v] == 0;
+    CHECK(none);
+    ce_dag fork;
+    ce_dag_init(&fork, 3);
+    ce_dag_add_edge(&fork, 1, 0);
+    ce_dag_add_edge(&fork, 1, 2);
+    ce_mec_common one;
+    ce_dag_relations(&fork, &one);
+    CHECK(one.cf[0] == CE_BIT(2) && one.de[1] == (CE_BIT(0) | CE_BIT(2)));
+  }
   return check_report("test_dag");
 }

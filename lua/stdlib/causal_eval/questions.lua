@@ -145,88 +145,29 @@ function RELATIONS.collider(m, a)
 end
 
 -- Relations over the Markov equivalence class (corr2cause): true when they
--- hold in every DAG of the class. Each DAG comes from the engine as parent
--- bitmasks; the walks below stay on bitmasks (a class can hold 120 DAGs and
--- a generator asks dozens of hypotheses of it).
-local function mec_dags(m)
-  local dags = m._mec_masks -- the class is a property of the graph: once per model
-  if dags then return dags end
-  local err
-  dags, err = m.core:mec_masks(100000)
-  if not dags then return nil, err end
-  m._mec_masks = dags
-  return dags
-end
-
--- a directed path s -> ... -> t (1-based indices) that avoids the node avoid
-local function reaches(ch, s, t, avoid)
-  local tbit, abit = 1 << (t - 1), avoid and (1 << (avoid - 1)) or 0
-  local seen, frontier = 0, ch[s]
-  while frontier ~= 0 do
-    if frontier & tbit ~= 0 then return true end
-    frontier = frontier & ~abit & ~seen
-    seen = seen | frontier
-    local nxt = 0
-    local f = frontier
-    local v = 1
-    while f ~= 0 do
-      if f & 1 ~= 0 then nxt = nxt | ch[v] end
-      f = f >> 1
-      v = v + 1
-    end
-    frontier = nxt & ~seen
-  end
-  return false
-end
-
--- rel over one DAG of the class, the variables given as 1-based indices
-local function dag_relation(d, rel, ia, ib, ic, n)
-  if rel == "parent" then return d.pa[ib] & (1 << (ia - 1)) ~= 0 end
-  if rel == "child" then return d.pa[ia] & (1 << (ib - 1)) ~= 0 end
-  if rel == "ancestor" then return reaches(d.ch, ia, ib) end
-  if rel == "descendant" then return reaches(d.ch, ib, ia) end
-  if rel == "confounder" then
-    for z = 1, n do
-      if z ~= ia and z ~= ib and reaches(d.ch, z, ia, ib) and reaches(d.ch, z, ib, ia) then return true end
-    end
-    return false
-  end
-  -- collider: a -> c <- b
-  local c = d.pa[ic]
-  return c & (1 << (ia - 1)) ~= 0 and c & (1 << (ib - 1)) ~= 0
-end
-
+-- hold in every DAG of the class. The engine enumerates the class and
+-- intersects each DAG's relations (ce_pdag_common): parents, descendants and
+-- shared causes as masks, once per model (a class can hold 120 DAGs and a
+-- generator asks dozens of hypotheses of it).
 local MEC_RELATIONS = { parent = true, child = true, ancestor = true, descendant = true, confounder = true, collider = true }
 
--- What every DAG of the class agrees on, as masks (1-based): parents and
--- descendants common to all of them. One pass over the class answers the
--- parent, child, ancestor, descendant and collider relations of every pair.
-local function mec_common(m, dags)
-  local c = m._mec_common
+local function mec_common(m)
+  local c = m._mec_common -- the class is a property of the graph: once per model
   if c then return c end
-  local n = #m.names
-  local pa, de = {}, {}
-  local all = (1 << n) - 1
-  for v = 1, n do pa[v], de[v] = all, all end
-  for _, d in ipairs(dags) do
-    local dp, dd = d.pa, d.de
-    for v = 1, n do
-      pa[v] = pa[v] & dp[v]
-      de[v] = de[v] & dd[v]
-    end
-  end
-  c = { pa = pa, de = de }
+  local err
+  c, err = m.core:mec_common(100000)
+  if not c then return nil, err end
   m._mec_common = c
   return c
 end
 
---- What every DAG of m's Markov equivalence class agrees on: { pa, de },
---- parent and descendant masks per variable (1-based), or nil and a message.
---- A generator that asks many hypotheses of one model reads them directly.
+--- What every DAG of m's Markov equivalence class agrees on, as masks per
+--- variable (1-based, bit i-1 for variable i): { pa, de, cf, dags } with
+--- parents, strict descendants, variables sharing a cause, and the class's
+--- size; or nil and a message. A generator that asks many hypotheses of one
+--- model reads them directly.
 function M.mec_common(m)
-  local dags, err = mec_dags(m)
-  if not dags then return nil, err end
-  return mec_common(m, dags)
+  return mec_common(m)
 end
 
 local function yes(b) return b and "yes" or "no" end
@@ -314,23 +255,16 @@ function SOLVERS.mec(m, qu)
   end
   local ia, ib = index(qu.a, "a"), index(qu.b, "b")
   local ic = rel == "collider" and index(qu.var, "var") or nil
-  local dags, err = mec_dags(m)
-  if not dags then return nil, err end
-  if rel ~= "confounder" then
-    local c = mec_common(m, dags)
-    local v
-    if rel == "parent" then v = c.pa[ib] & (1 << (ia - 1)) ~= 0
-    elseif rel == "child" then v = c.pa[ia] & (1 << (ib - 1)) ~= 0
-    elseif rel == "ancestor" then v = c.de[ia] & (1 << (ib - 1)) ~= 0
-    elseif rel == "descendant" then v = c.de[ib] & (1 << (ia - 1)) ~= 0
-    else v = c.pa[ic] & (1 << (ia - 1)) ~= 0 and c.pa[ic] & (1 << (ib - 1)) ~= 0 end
-    return yes(v), #dags
-  end
-  local n = #m.names
-  for _, d in ipairs(dags) do
-    if not dag_relation(d, rel, ia, ib, ic, n) then return "no", #dags end
-  end
-  return "yes", #dags
+  local c, err = mec_common(m)
+  if not c then return nil, err end
+  local v
+  if rel == "parent" then v = c.pa[ib] & (1 << (ia - 1)) ~= 0
+  elseif rel == "child" then v = c.pa[ia] & (1 << (ib - 1)) ~= 0
+  elseif rel == "ancestor" then v = c.de[ia] & (1 << (ib - 1)) ~= 0
+  elseif rel == "descendant" then v = c.de[ib] & (1 << (ia - 1)) ~= 0
+  elseif rel == "confounder" then v = ia ~= ib and c.cf[ia] & (1 << (ib - 1)) ~= 0
+  else v = c.pa[ic] & (1 << (ia - 1)) ~= 0 and c.pa[ic] & (1 << (ib - 1)) ~= 0 end
+  return yes(v), c.dags
 end
 
 function SOLVERS.choice(m, qu)
