@@ -57,6 +57,10 @@ WRK=$(command -v wrk || true)
 
 T=$(mktemp -d)
 chmod 755 "$T" # nginx workers may run as another user when started by root
+# the response cache starts empty in every run of this script, as a new
+# user's does, and the answers it stores go with $T rather than into the
+# user's own cache (~/.cache/causal-eval)
+export XDG_CACHE_HOME="$T/xdg-cache"
 NGINX_PID="" CHILD=""
 
 stop_pid() { # pid: TERM, wait up to 5 s, then KILL
