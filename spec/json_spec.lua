@@ -25,6 +25,8 @@ describe("causal_eval.json", function()
 
   it("escapes strings and reads escapes, surrogate pairs included", function()
     assert.are.equal('"a\\"b\\\\c\\n\\t\\u0001é"', json.encode('a"b\\c\n\t\1é'))
+    -- every byte that needs an escape, among runs of plain text
+    assert.are.equal('"x\\b\\f\\r\\u001f\\u007fy ~"', json.encode("x\b\f\r\31\127y ~"))
     assert.are.equal("x\u{e9}\u{1F600}/", json.decode('"x\\u00e9\\ud83d\\ude00\\/"'))
   end)
 

@@ -51,6 +51,13 @@ void ce_buf_adds(ce_buf *b, const char *s) { ce_buf_add(b, s, strlen(s)); }
 
 /* ---- writer ---- */
 
+/* 1 for the bytes a JSON string cannot hold as they are: prompts are long
+ * runs of plain text, skipped a table lookup per byte and copied at once */
+static const unsigned char needs_escape[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   if (ce_buf_reserve(b, n + 2)) return;
@@ -58,7 +65,8 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    const char *esc = NULL;
+    if (!needs_escape[c]) continue;
+    const char *esc;
     char u[7];
     if (c == '"') esc = "\\\"";
     else if (c == '\\') esc = "\\\\";
@@ -67,16 +75,14 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
     else if (c == '\t') esc = "\\t";
     else if (c == '\b') esc = "\\b";
     else if (c == '\f') esc = "\\f";
-    else if (c < 0x20 || c == 0x7f) {
+    else {
       u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
       u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
       esc = u;
     }
-    if (esc) {
-      ce_buf_add(b, s + start, i - start);
-      ce_buf_adds(b, esc);
-      start = i + 1;
-    }
+    ce_buf_add(b, s + start, i - start);
+    ce_buf_adds(b, esc);
+    start = i + 1;
   }
   ce_buf_add(b, s + start, n - start);
   ce_buf_addc(b, '"');

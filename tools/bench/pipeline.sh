@@ -8,7 +8,8 @@
 #   1. throughput: causal-eval questions/s vs wrk requests/s, same endpoint,
 #      same concurrency, same request size; target ratio >= 0.5; and, as the
 #      ceiling, libcurl alone sending those requests the way causal-eval does
-#      with no question work (tools/bench/http_floor.c)
+#      with no question work (tools/bench/http_floor.c); and causal-eval on
+#      questions generated beforehand (--questions), generation excluded
 #   2. memory: 200,000 questions at concurrency 256; target peak RSS < 64 MB
 #   3. overhead: host CPU time (user+sys) per question
 #
@@ -57,7 +58,7 @@ WRK=$(command -v wrk || true)
 
 T=$(mktemp -d)
 chmod 755 "$T" # nginx workers may run as another user when started by root
-# the response cache starts empty in every run of this script, as a new
+# the response cache starts empty in every run (ce_run empties it), as a new
 # user's does, and the answers it stores go with $T rather than into the
 # user's own cache (~/.cache/causal-eval)
 export XDG_CACHE_HOME="$T/xdg-cache"
@@ -184,14 +185,16 @@ echo "endpoint: nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') on $URL/v1/chat/compl
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 
 # ---- helpers ----
-# run_json FILE: "status n errors elapsed_s families" of a `run --json` report
+# run_json FILE: "status n errors elapsed_s families cached" of a `run --json` report
 run_json() {
   F=$1 "$BIN" -e '
     local json = require "causal_eval.json"
     local f = assert(io.open(os.getenv("F"), "rb")); local d = assert(json.decode(f:read("a"))); f:close()
-    local n, e = 0, 0
-    for _, m in ipairs(d.models or {}) do n = n + (tonumber(m.n) or 0); e = e + (tonumber(m.errors) or 0) end
-    print(d.status, n, e, d.elapsed_s, #(d.benchmarks or {}))'
+    local n, e, c = 0, 0, 0
+    for _, m in ipairs(d.models or {}) do
+      n = n + (tonumber(m.n) or 0); e = e + (tonumber(m.errors) or 0); c = c + (tonumber(m.cached) or 0)
+    end
+    print(d.status, n, e, d.elapsed_s, #(d.benchmarks or {}), c)'
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 quote() { local s="" a; for a in "$@"; do s+=" $(printf '%q' "$a")"; done; echo "${s# }"; }
@@ -205,16 +208,25 @@ ce_run() {
   local cmd=("$BIN" run "$@" --data "$data" --quiet --json)
   LAST_CMD=$(quote "${cmd[@]}")
   local rc=0
+  # each run starts with an empty response cache of its own
+  rm -rf "$XDG_CACHE_HOME"
   measured "$T/$tag.cost" "${cmd[@]}" >"$T/$tag.json" 2>"$T/$tag.err" || rc=$?
   if [ "$rc" -ne 0 ]; then
     echo "FAILED ($tag, exit $rc): $LAST_CMD" >&2; tail -n 5 "$T/$tag.err" >&2; return 1
   fi
-  local st e fams
-  read -r st R_N e R_ELAPSED fams < <(run_json "$T/$tag.json")
+  local st e fams cached
+  read -r st R_N e R_ELAPSED fams cached < <(run_json "$T/$tag.json")
   read -r R_WALL R_USER R_SYS R_RSS R_ANON R_FILE <"$T/$tag.cost"
   R_FAMS=$fams
   if [ "$st" != completed ] || [ "$e" != 0 ]; then
     echo "FAILED ($tag): status $st, $e errors of $R_N: $LAST_CMD" >&2; return 1
+  fi
+  # the answers must cross HTTP: only a question asked twice in one run (the
+  # same prompt drawn again: about a quarter of corr2cause's, whose graphs
+  # are small) may come from the cache
+  R_CACHED=${cached:-0}
+  if [ $((R_CACHED * 10)) -gt "$R_N" ]; then
+    echo "FAILED ($tag): $R_CACHED of $R_N answers came from the response cache: $LAST_CMD" >&2; return 1
   fi
   rm -rf "$data"
 }
@@ -289,14 +301,29 @@ ce_round() {
   rate=$(awk -v n="$R_N" -v t="$R_ELAPSED" 'BEGIN { printf "%.0f", n / t }')
   e2e=$(awk -v n="$R_N" -v t="$R_WALL" 'BEGIN { printf "%.0f", n / t }')
   cpu=$(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
-  echo "  round $r causal-eval: $rate questions/s in the run ($R_N in ${R_ELAPSED}s)," \
+  echo "  round $r causal-eval: $rate questions/s in the run ($R_N in ${R_ELAPSED}s, $R_CACHED from the cache)," \
        "$e2e/s process wall (${R_WALL}s), CPU $cpu us/question (user ${R_USER}s sys ${R_SYS}s), peak RSS $((R_RSS / 1024)) MB"
   echo "$rate" >>"$T/ce.rate"; echo "$e2e" >>"$T/ce.e2e"; echo "$cpu" >>"$T/ce.cpu"
 }
-: >"$T/wrk.rps"; : >"$T/floor.rps"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"
+# the same pipeline on questions generated beforehand (--questions): what the
+# rest of the pipeline costs without generation and rendering (informational)
+ce_file_round() {
+  # a seed no other round uses: the response cache must not answer them
+  "$BIN" generate "$BENCH" --n "$NPF" --seed $((1000 + r)) -o "$T/questions.jsonl" >/dev/null 2>&1 || {
+    echo "  (generate failed: no --questions round)" >&2; return 0; }
+  ce_run "tpf$r" "$T/data" --model "openai:mock@$URL/v1" --questions "$T/questions.jsonl" \
+    --workers "$WORKERS" --concurrency "$CONCURRENCY" || { FAILED=1; return 0; }
+  local rate cpu
+  rate=$(awk -v n="$R_N" -v t="$R_ELAPSED" 'BEGIN { printf "%.0f", n / t }')
+  cpu=$(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
+  echo "  round $r causal-eval --questions FILE: $rate questions/s ($R_CACHED from the cache), CPU $cpu us/question (no generation)"
+  echo "$rate" >>"$T/cef.rate"
+}
+: >"$T/wrk.rps"; : >"$T/floor.rps"; : >"$T/cef.rate"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"
 for r in $(seq "$ROUNDS"); do
   # alternate which goes first, so drift on a shared machine hits both alike
-  if [ $((r % 2)) -eq 1 ]; then wrk_round; floor_round; ce_round; else ce_round; floor_round; wrk_round; fi
+  if [ $((r % 2)) -eq 1 ]; then wrk_round; floor_round; ce_round; ce_file_round
+  else ce_file_round; ce_round; floor_round; wrk_round; fi
 done
 echo "  commands: $(quote "${WRK_CMD[@]}")"
 echo "            $BIN run --model openai:mock@$URL/v1 --bench $BENCH --n $NPF --seed ROUND" \
@@ -318,6 +345,11 @@ if [ -s "$T/ce.rate" ]; then
       'BEGIN { printf "%.3f", a / b }') of wrk: the most this HTTP engine allows with no question work;" \
       "causal-eval reaches $(awk -v a="$CE_MED" -v b="$FLOOR_MED" 'BEGIN { printf "%.3f", a / b }') of it"
     echo "  command: $T/http_floor URL BODY $WORKERS $CONCURRENCY $TARGET_S (built from $HERE/http_floor.c)"
+  fi
+  if [ -s "$T/cef.rate" ]; then
+    CEF_MED=$(median <"$T/cef.rate")
+    echo "without generation: $CEF_MED questions/s median with --questions FILE (generated beforehand)," \
+         "ratio $(awk -v a="$CEF_MED" -v b="$WRK_MED" 'BEGIN { printf "%.3f", a / b }') of wrk"
   fi
   echo
   echo "== overhead =="
