@@ -36,6 +36,7 @@ struct ce_store {
   pthread_cond_t wake, idle;
   item *head, *tail;
   uint64_t queued, enqueued_total, committed_total, commits;
+  uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
   int batch, flush_ms;
   int failed;
   char fail_msg[700];
@@ -269,12 +270,19 @@ static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl
 /* Queues the chain first..last (n items) in one step, so no other thread's
  * items come between them. */
 static void push(ce_store *s, item *first, item *last, int n) {
-  for (item *it = first; it; it = it->next) ce_native_add(CE_NATIVE_STORE_QUEUE, (int64_t)(sizeof *it + it->kl + it->vl));
+  uint64_t bytes = 0;
+  for (item *it = first; it; it = it->next) bytes += it->kl + it->vl;
+  ce_native_add(CE_NATIVE_STORE_QUEUE, (int64_t)(bytes + (uint64_t)n * sizeof *first));
   pthread_mutex_lock(&s->lock);
   /* backpressure: producers faster than the disk wait rather than let the
-   * queue (and the process's memory) grow without bound */
-  while (s->running && !s->failed && !s->stopping && s->queued >= CE_STORE_MAX_QUEUED)
+   * queue (and the process's memory) grow without bound; an item larger
+   * than the byte bound still goes through once the queue is empty */
+  while (s->running && !s->failed && !s->stopping &&
+         (s->queued >= CE_STORE_MAX_QUEUED ||
+          (s->queued > 0 && s->queued_bytes + bytes > CE_STORE_MAX_QUEUED_BYTES)))
     pthread_cond_wait(&s->idle, &s->lock);
+  s->queued_bytes += bytes;
+  if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
   if (s->tail) s->tail->next = first;
   else s->head = first;
   s->tail = last;
@@ -365,6 +373,7 @@ static void *writer_main(void *arg) {
     for (item *it = batch; it;) {
       item *next = it->next;
       ce_native_add(CE_NATIVE_STORE_QUEUE, -(int64_t)(sizeof *it + it->kl + it->vl));
+      s->queued_bytes -= it->kl + it->vl;
       if (!s->failed) {
         ce_store_tally *t = &s->tally[it->slot];
         if (it->tally & CE_TALLY_DONE) t->done++;
@@ -408,6 +417,13 @@ uint64_t ce_store_queued(ce_store *s) {
   uint64_t q = s->queued;
   pthread_mutex_unlock(&s->lock);
   return q;
+}
+
+void ce_store_queued_bytes(ce_store *s, uint64_t *now, uint64_t *peak) {
+  pthread_mutex_lock(&s->lock);
+  *now = s->queued_bytes;
+  *peak = s->queued_bytes_peak;
+  pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t ce_store_commits(ce_store *s) {

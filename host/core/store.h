@@ -19,8 +19,11 @@ enum { CE_STORE_RUNS = 0, CE_STORE_RECORDS, CE_STORE_META, CE_STORE_SCORES, CE_S
 /* tally bits of a queued record */
 enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNPARSEABLE = 8 };
 #define CE_STORE_SLOTS 64
-/* queued records beyond which enqueue waits for the writer */
+/* queued records, or bytes of them, beyond which enqueue waits for the
+ * writer: records carry prompts and answers (1-2 KB, or far more), so a
+ * bound on their count alone let a lagging writer's queue reach 16 MB */
 #define CE_STORE_MAX_QUEUED 16384
+#define CE_STORE_MAX_QUEUED_BYTES (4u << 20)
 
 typedef struct ce_store ce_store;
 
@@ -58,6 +61,8 @@ typedef struct {
 } ce_store_tally;
 void ce_store_tally_get(ce_store *s, int slot, ce_store_tally *out);
 uint64_t ce_store_queued(ce_store *s); /* waiting for a commit */
+/* bytes of them (keys and values), and the most there have been at once */
+void ce_store_queued_bytes(ce_store *s, uint64_t *now, uint64_t *peak);
 uint64_t ce_store_commits(ce_store *s);
 
 #endif
