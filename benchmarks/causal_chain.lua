@@ -36,9 +36,7 @@ return bench.family{
     local kind = ctx:pick(KINDS)
     local n = ctx:size() + 1
     local nodes, edges = chain_graph(ctx, n)
-    local m0 = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
-    local order = m0:topo()
-    m0:close()
+    local order = bench.topo({ nodes = nodes, edges = edges })
     local m = ctx:random_model({ nodes = order, edges = edges })
     local u, units = ctx.domain.unit, ctx.domain.units
     local want = ctx.want == "yes"

@@ -198,6 +198,30 @@ function Ctx:random_dag(n, density, max_parents)
   return { nodes = names, edges = edges }
 end
 
+--- The nodes of a graph ({nodes, edges}) in the order a model of it gives
+--- (m:topo()): parents first, ties by position in graph.nodes. For a
+--- generator that needs the order before it builds the model.
+function M.topo(graph)
+  local nodes, idx, pa = graph.nodes, {}, {}
+  for i, n in ipairs(nodes) do idx[n], pa[i] = i, 0 end
+  for _, e in ipairs(graph.edges) do
+    local from, to = idx[e[1]], idx[e[2]]
+    if not from or not to then error(("bench.topo: edge %s -> %s names an unknown node"):format(e[1], e[2]), 2) end
+    pa[to] = pa[to] | (1 << (from - 1))
+  end
+  local out, done, n = {}, 0, #nodes
+  for k = 1, n do
+    local next_v
+    for v = 1, n do
+      if done & (1 << (v - 1)) == 0 and pa[v] & ~done == 0 then next_v = v break end
+    end
+    if not next_v then error("bench.topo: the graph has a cycle", 2) end
+    done = done | (1 << (next_v - 1))
+    out[k] = nodes[next_v]
+  end
+  return out
+end
+
 --- Random tables for a graph ({nodes, edges}); returns the scm model.
 --- opts.deterministic: 0/1 tables; opts.lo/hi bound the probabilities;
 --- opts.strong: parents move the probability by at least this much.
