@@ -56,7 +56,7 @@ end
 
 return bench.family{
   name = "causal_attribution",
-  version = 1,
+  version = 2,
   rungs = { 2 },
   description = "causation vs correlation: common causes, reverse causation, spurious association, selection bias",
   generate = function(ctx)

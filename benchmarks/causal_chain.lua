@@ -29,7 +29,7 @@ end
 
 return bench.family{
   name = "causal_chain",
-  version = 1,
+  version = 2,
   rungs = { 2, 3 },
   description = "multi-step chains and mediation: ancestors, blocking, direct vs indirect effects",
   generate = function(ctx)

@@ -16,7 +16,7 @@ local ROLE_GRAPH = {
 
 return bench.family{
   name = "confounding",
-  version = 1,
+  version = 2,
   rungs = { 2 },
   description = "confounders, valid adjustment sets, Simpson's paradox with numbers",
   generate = function(ctx)

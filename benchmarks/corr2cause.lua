@@ -42,6 +42,60 @@ local CODES = setmetatable({}, { __index = function(t, n)
   return codes
 end })
 
+-- A connected DAG over n nodes, each pair joined (lower to higher) with
+-- probability one half, at most 3 parents each; drawn again until connected.
+-- Unlike ctx:random_dag, whose spanning tree gives V2 the parent V1, a
+-- collider V1 -> V3 <- V2 is possible over three nodes: without one no
+-- hypothesis holds over the whole class, and 3-variable questions could only
+-- answer no.
+local function any_dag(ctx, n)
+  local names = {}
+  for i = 1, n do names[i] = "V" .. i end
+  while true do
+    local edges, npa, comp = {}, {}, {}
+    for i = 1, n do npa[i], comp[i] = 0, i end
+    local function root(v) while comp[v] ~= v do v = comp[v] end return v end
+    for i = 1, n do
+      for j = i + 1, n do
+        if npa[j] < 3 and ctx:chance(0.5) then
+          edges[#edges + 1] = { names[i], names[j] }
+          npa[j] = npa[j] + 1
+          comp[root(i)] = root(j)
+        end
+      end
+    end
+    local r, connected = root(1), true
+    for v = 2, n do if root(v) ~= r then connected = false end end
+    if connected then return { nodes = names, edges = edges } end
+  end
+end
+
+-- a -> c <- b with a and b not adjacent, in a list of edges {from, to}
+local function has_vstructure(edges)
+  local pa, adj = {}, {}
+  for _, e in ipairs(edges) do
+    local a, b = e[1], e[2]
+    pa[b] = pa[b] or {}
+    pa[b][#pa[b] + 1] = a
+    adj[a .. b], adj[b .. a] = true, true
+  end
+  for _, ps in pairs(pa) do
+    for i = 1, #ps do
+      for j = i + 1, #ps do
+        if not adj[ps[i] .. ps[j]] then return true end
+      end
+    end
+  end
+  return false
+end
+
+-- a list as long as CODES[n], to shuffle for its draws alone
+local SCRATCH = setmetatable({}, { __index = function(t, n)
+  local l = table.move(CODES[n], 1, #CODES[n], 1, {})
+  t[n] = l
+  return l
+end })
+
 -- The statements a prompt over n variables can make, in the order it makes
 -- them: for each pair, whether it correlates, then each set of the other
 -- variables that makes it independent. Built once per n; a question keeps
@@ -74,12 +128,12 @@ end })
 
 return bench.family{
   name = "corr2cause",
-  version = 1,
+  version = 2,
   rungs = { 2 },
   description = "from stated (in)dependencies to causal relations, answered over the equivalence class",
   generate = function(ctx)
     local n = ({ easy = 3, medium = 4, hard = 5 })[ctx.difficulty]
-    local g = ctx:random_dag(n, 0.4, 3)
+    local g = any_dag(ctx, n)
     -- letters in a shuffled order, so the alphabet does not give the causal order away
     local letters = { table.unpack(LETTERS, 1, n) }
     ctx:shuffle(letters)
@@ -87,6 +141,16 @@ return bench.family{
     for i, v in ipairs(g.nodes) do rename[v] = letters[i] end
     local edges = {}
     for i, e in ipairs(g.edges) do edges[i] = { rename[e[1]], rename[e[2]] } end
+    local want = ctx.want == "yes"
+    if want and not has_vstructure(edges) then
+      -- without a v-structure every edge of the class can point either way,
+      -- so no relation holds in all its DAGs and no hypothesis can be true:
+      -- the attempt fails, as most failing corr2cause attempts do. The
+      -- shuffle's draws are still taken (on a scratch list) so that the next
+      -- attempt draws what it always did.
+      ctx:shuffle(SCRATCH[n])
+      return nil
+    end
     local nodes = { table.unpack(LETTERS, 1, n) }
     local m = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
     -- a hypothesis whose truth over the class is the wanted answer: candidates
@@ -96,7 +160,6 @@ return bench.family{
     local all = CODES[n]
     local codes = table.move(all, 1, #all, 1, {})
     ctx:shuffle(codes)
-    local want = ctx.want == "yes"
     local common = assert(require("causal_eval.questions").mec_common(m))
     -- what the solver would answer, read from the class's common masks
     -- (RELS order: parent, child, ancestor, descendant, confounder, collider)

@@ -42,7 +42,7 @@ local KINDS = { "deterministic", "deterministic", "ett", "necessity" }
 
 return bench.family{
   name = "counterfactual",
-  version = 1,
+  version = 2,
   rungs = { 3 },
   description = "deterministic and probabilistic 'had X not happened, would Y' questions",
   generate = function(ctx)

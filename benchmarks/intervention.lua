@@ -41,7 +41,7 @@ local KINDS = { "sign", "sign", "sign", "value", "do_prob", "backdoor", "backdoo
 
 return bench.family{
   name = "intervention",
-  version = 1,
+  version = 2,
   rungs = { 2 },
   description = "effects of do(X): sign and size of the ATE, back-door and front-door adjustment",
   generate = function(ctx)

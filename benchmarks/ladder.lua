@@ -127,7 +127,7 @@ end
 
 return bench.family{
   name = "ladder",
-  version = 1,
+  version = 2,
   rungs = { 1, 2, 3 },
   description = "CLadder's ten query types over its ten graph shapes, rungs 1-3",
   generate = function(ctx)

@@ -111,6 +111,43 @@ describe("causal-eval generate", function()
     for fam, c in pairs(counts) do assert.are.same({ yes = 100, no = 100 }, c, fam) end
   end)
 
+  it("balances yes and no within each difficulty, so the size does not give the answer away", function()
+    -- corr2cause once answered no to every 3-variable question, and the
+    -- kit's retries moved yes answers toward the sizes where they are easier
+    for _, name in ipairs(FAMILIES) do
+      local fam = assert(bench.load(name))
+      local c = {}
+      for q in bench.generate(fam, assert(bench.options{ render = false }), 5, 600) do
+        if q.answer_type == "yes_no" then
+          local d = c[q.difficulty] or { yes = 0, n = 0 }
+          c[q.difficulty] = d
+          d.n = d.n + 1
+          if q.ground_truth == "yes" then d.yes = d.yes + 1 end
+        end
+      end
+      for diff, d in pairs(c) do
+        if d.n >= 60 then
+          local share = d.yes / d.n
+          assert.is_true(share > 0.35 and share < 0.65, ("%s %s: %d yes of %d"):format(name, diff, d.yes, d.n))
+        end
+      end
+    end
+  end)
+
+  it("generates every family at every difficulty", function()
+    for _, name in ipairs(FAMILIES) do
+      local fam = assert(bench.load(name))
+      for _, diff in ipairs(bench.DIFFICULTIES) do
+        local n = 0
+        for q in bench.generate(fam, assert(bench.options{ difficulty = diff, render = false }), 3, 20) do
+          assert.are.equal(diff, q.difficulty)
+          n = n + 1
+        end
+        assert.are.equal(20, n, name .. " " .. diff)
+      end
+    end
+  end)
+
   it("writes a file atomically and reports the counts", function()
     local out = dir .. "/q.jsonl"
     local r = H.run({ "generate", "confounding", "--n", "10", "-o", out })

@@ -459,11 +459,14 @@ function M.question(fam, opts, seed, index)
     want = want_yes and "yes" or "no",
     perturb = st.perturb, adversarial = opts.adversarial,
   }, Ctx)
+  -- drawn once: a question that needs several attempts keeps its size and
+  -- domain, so the wanted answer cannot drift toward the sizes where it is
+  -- easier to find (which made the answer predictable from the size)
+  ctx.difficulty = opts.difficulty or ctx:pick(M.DIFFICULTIES)
+  ctx.domain_name = opts.domain or ctx:pick(stories.ORDER)
+  ctx.domain = stories[ctx.domain_name]
   local q, answer, value
   for attempt = 1, M.MAX_ATTEMPTS do
-    ctx.difficulty = opts.difficulty or ctx:pick(M.DIFFICULTIES)
-    ctx.domain_name = opts.domain or ctx:pick(stories.ORDER)
-    ctx.domain = stories[ctx.domain_name]
     ctx.attempt = attempt
     q = fam.generate(ctx)
     if q then
@@ -479,7 +482,10 @@ function M.question(fam, opts, seed, index)
       q.model_obj:close()
     end
   end
-  if not q then error(("family %s: question %d: generate returned nothing"):format(fam.name, index), 0) end
+  if not q then
+    error(("family %s: question %d: generate returned nothing in %d attempts (difficulty %s, domain %s)"):format(
+      fam.name, index, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name), 0)
+  end
   if q.render then
     -- the prompt is written last, from its own text stream, unless the caller
     -- asked for content only
