@@ -203,6 +203,20 @@ describe("causal-eval generate", function()
     end
   end)
 
+  it("names a family that cannot produce a question, and leaves no file", function()
+    local path = H.write(dir .. "/never.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "never", version = 1, generate = function() return nil end }
+    ]])
+    local out = dir .. "/never.jsonl"
+    local r = H.run({ "generate", path, "--n", "2", "--difficulty", "hard", "-o", out })
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: family never: question 0: generate returned nothing in 200 attempts (difficulty hard", r.stderr, 1, true)
+    assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
+    assert.is_nil(H.read(out))
+    assert.is_nil(H.read(out .. ".tmp"))
+  end)
+
   it("loads a family from a file", function()
     local path = H.write(dir .. "/tiny.lua", [[
       local bench = require "causal_eval.bench"

@@ -69,16 +69,29 @@ function M.run(argv, cli)
   local out = sink.file
   local counts = {}
   local total = 0
-  for _, fam in ipairs(fams) do
-    local c = { yes = 0, no = 0, other = 0 }
-    counts[#counts + 1] = { fam.name, c }
-    for q in bench.generate(fam, opts, args.seed, args.n) do
-      out:write(json.encode(q), "\n")
-      total = total + 1
-      if q.ground_truth == "yes" then c.yes = c.yes + 1
-      elseif q.ground_truth == "no" then c.no = c.no + 1
-      else c.other = c.other + 1 end
+  -- a family that cannot produce a question is the family's error, told as
+  -- such (no traceback) and leaving no partial file; a bug inside a family's
+  -- code keeps its traceback, which points at the family's line
+  local ok, gerr = xpcall(function()
+    for _, fam in ipairs(fams) do
+      local c = { yes = 0, no = 0, other = 0 }
+      counts[#counts + 1] = { fam.name, c }
+      for q in bench.generate(fam, opts, args.seed, args.n) do
+        out:write(json.encode(q), "\n")
+        total = total + 1
+        if q.ground_truth == "yes" then c.yes = c.yes + 1
+        elseif q.ground_truth == "no" then c.no = c.no + 1
+        else c.other = c.other + 1 end
+      end
     end
+  end, function(e)
+    if type(e) == "string" and e:match("^family [%w_]+: ") then return e end
+    return debug.traceback(tostring(e), 2)
+  end)
+  if not ok then
+    sink:abort()
+    io.stderr:write("causal-eval generate: ", tostring(gerr), "\n")
+    return 1
   end
   local ok, cerr = sink:commit()
   if not ok then
