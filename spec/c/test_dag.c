@@ -24,6 +24,16 @@ static long mec_size(const ce_dag *g) {
   return ce_pdag_enumerate(&p, 1000000, count_dags, &n);
 }
 
+/* the relations common to the class of the DAG with these edges; the class's size */
+static long class_common(int n, const int (*edges)[2], int nedges, ce_mec_common *out) {
+  ce_dag g;
+  ce_dag_init(&g, n);
+  for (int i = 0; i < nedges; i++) ce_dag_add_edge(&g, edges[i][0], edges[i][1]);
+  ce_pdag p;
+  ce_dag_cpdag(&g, &p);
+  return ce_pdag_common(&p, 1000, out);
+}
+
 int main(void) {
   /* chain A -> B -> C */
   const int chain_e[][2] = {{A, B}, {B, C}};
@@ -102,16 +112,9 @@ int main(void) {
    * orients Z -> X and Z -> Y, so X and Y share the cause Z in the one DAG */
   {
     enum { W, V, Z, X, Y };
-    ce_dag g;
-    ce_dag_init(&g, 5);
-    ce_dag_add_edge(&g, W, Z);
-    ce_dag_add_edge(&g, V, Z);
-    ce_dag_add_edge(&g, Z, X);
-    ce_dag_add_edge(&g, Z, Y);
-    ce_pdag p;
-    ce_dag_cpdag(&g, &p);
+    const int e[][2] = {{W, Z}, {V, Z}, {Z, X}, {Z, Y}};
     ce_mec_common c;
-    CHECK(ce_pdag_common(&p, 1000, &c) == 1);
+    CHECK(class_common(5, e, 4, &c) == 1);
     CHECK(c.pa[Z] == (CE_BIT(W) | CE_BIT(V)) && c.pa[X] == CE_BIT(Z));
     CHECK(c.de[W] == (CE_BIT(Z) | CE_BIT(X) | CE_BIT(Y)) && c.de[X] == 0);
     CHECK(c.cf[X] == CE_BIT(Y) && c.cf[Y] == CE_BIT(X));
@@ -120,14 +123,9 @@ int main(void) {
   /* A - B - C: three DAGs, which agree on no edge and no shared cause (B is
    * one in A <- B -> C only) */
   {
-    ce_dag g;
-    ce_dag_init(&g, 3);
-    ce_dag_add_edge(&g, 0, 1);
-    ce_dag_add_edge(&g, 1, 2);
-    ce_pdag p;
-    ce_dag_cpdag(&g, &p);
+    const int e[][2] = {{0, 1}, {1, 2}};
     ce_mec_common c;
-    CHECK(ce_pdag_common(&p, 1000, &c) == 3);
+    CHECK(class_common(3, e, 2, &c) == 3);
     int none = 1;
     for (int v = 0; v < 3; v++) none &= c.pa[v] == 0 && c.de[v] == 0 && c.cf[v] == 0;
     CHECK(none);
