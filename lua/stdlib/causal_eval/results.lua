@@ -102,6 +102,49 @@ function M.quantile(sorted, p)
   return sorted[math.min(r, n)]
 end
 
+-- Latencies in bounded memory: a count per bucket 1/1024 wide in log space
+-- (values within 0.1% share one), with the exact count, sum, min and max.
+-- Keeping every latency for exact ranks cost 8 MB at 200,000 questions and
+-- grew with the run; a run's summary must not.
+local LOG_STEP = math.log(1 + 1 / 1024)
+local ZERO = math.mininteger -- the bucket of latencies <= 0
+
+function M.latencies()
+  return { n = 0, sum = 0, min = math.huge, max = -math.huge, buckets = {} }
+end
+
+function M.latency_add(h, v)
+  h.n, h.sum = h.n + 1, h.sum + v
+  if v < h.min then h.min = v end
+  if v > h.max then h.max = v end
+  local k = v > 0 and math.floor(math.log(v) / LOG_STEP) or ZERO
+  h.buckets[k] = (h.buckets[k] or 0) + 1
+end
+
+--- Nearest-rank quantiles of the latencies for each p in ps (ascending):
+--- within 0.1% of the exact ones, the extreme ranks exact.
+function M.latency_quantiles(h, ps)
+  local out = {}
+  if h.n == 0 then return out end
+  local keys = {}
+  for k in pairs(h.buckets) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local i, cum = 1, 0
+  for j, p in ipairs(ps) do
+    local r = math.min(h.n, math.max(1, math.ceil(p * h.n)))
+    while cum + h.buckets[keys[i]] < r do
+      cum = cum + h.buckets[keys[i]]
+      i = i + 1
+    end
+    local k = keys[i]
+    local v = k == ZERO and 0 or math.exp((k + 0.5) * LOG_STEP)
+    if r == 1 or v < h.min then v = h.min end
+    if r == h.n or v > h.max then v = h.max end
+    out[j] = v
+  end
+  return out
+end
+
 local function group_add(groups, key, correct)
   if key == nil then return end
   key = tostring(key)
@@ -132,7 +175,7 @@ function M.summarize(st, run)
   for i, label in ipairs(run.models or {}) do
     local key = M.model_key(label)
     models[key] = { model = label, n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {},
-                    lat = {}, tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
+                    lat = M.latencies(), tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
     order[i] = key
   end
   local per_q = #order > 1 and {} or nil -- question -> model -> 0/1, for paired comparisons
@@ -161,7 +204,7 @@ function M.summarize(st, run)
       m.scored = m.scored + 1
     end
     if correct then m.correct = m.correct + 1 end
-    if type(s.l) == "number" and not s.e then m.lat[#m.lat + 1] = s.l end
+    if type(s.l) == "number" and not s.e then M.latency_add(m.lat, s.l) end
     m.tokens_in = m.tokens_in + (tonumber(s.ti) or 0)
     m.tokens_out = m.tokens_out + (tonumber(s.to) or 0)
     if s.cached then m.cached = m.cached + 1 end
@@ -173,9 +216,8 @@ function M.summarize(st, run)
   local wall = (run.finished or os.time()) - (run.started or run.created or os.time())
   for _, key in ipairs(order) do
     local m = models[key]
-    table.sort(m.lat)
-    local sum = 0
-    for _, l in ipairs(m.lat) do sum = sum + l end
+    local lat = m.lat
+    local q = M.latency_quantiles(lat, { 0.5, 0.95, 0.99 })
     local lo, hi = M.wilson(m.correct, m.n)
     out[#out + 1] = {
       model = m.model, n = m.n, scored = m.scored, correct = m.correct,
@@ -185,10 +227,10 @@ function M.summarize(st, run)
       unparseable_rate = m.n > 0 and m.unparseable / m.n or 0,
       errors = m.errors, error_classes = m.error_classes,
       latency_ms = {
-        mean = #m.lat > 0 and sum / #m.lat or json.null,
-        p50 = M.quantile(m.lat, 0.5) or json.null,
-        p95 = M.quantile(m.lat, 0.95) or json.null,
-        p99 = M.quantile(m.lat, 0.99) or json.null,
+        mean = lat.n > 0 and lat.sum / lat.n or json.null,
+        p50 = q[1] or json.null,
+        p95 = q[2] or json.null,
+        p99 = q[3] or json.null,
       },
       throughput = wall > 0 and m.n / wall or json.null,
       tokens = { input = m.tokens_in, output = m.tokens_out, total = m.tokens_in + m.tokens_out },
