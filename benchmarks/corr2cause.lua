@@ -89,13 +89,6 @@ local function has_vstructure(edges)
   return false
 end
 
--- a list as long as CODES[n], to shuffle for its draws alone
-local SCRATCH = setmetatable({}, { __index = function(t, n)
-  local l = table.move(CODES[n], 1, #CODES[n], 1, {})
-  t[n] = l
-  return l
-end })
-
 -- The statements a prompt over n variables can make, in the order it makes
 -- them: for each pair, whether it correlates, then each set of the other
 -- variables that makes it independent. Built once per n; a question keeps
@@ -145,10 +138,8 @@ return bench.family{
     if want and not has_vstructure(edges) then
       -- without a v-structure every edge of the class can point either way,
       -- so no relation holds in all its DAGs and no hypothesis can be true:
-      -- the attempt fails, as most failing corr2cause attempts do. The
-      -- shuffle's draws are still taken (on a scratch list) so that the next
-      -- attempt draws what it always did.
-      ctx:shuffle(SCRATCH[n])
+      -- the attempt fails before any model is built, as most failing
+      -- corr2cause attempts do
       return nil
     end
     local nodes = { table.unpack(LETTERS, 1, n) }
