@@ -140,8 +140,7 @@ end)
 describe("run --alerts", function()
   it("evaluates rules during a run and keeps the events in the store", function()
     local dir = H.tmpdir()
-    local qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "ladder", "--n", "30", "-o", qfile }).code == 0)
+    local qfile = H.questions(dir, { "ladder", "--n", "30" })
     local mock = H.mock({ "--questions", qfile, "--latency-ms", "40" })
     local rules = H.write(dir .. "/alerts.yaml", ([[
 rules:

@@ -196,8 +196,7 @@ describe("causal_eval.cache", function()
 
     it("keeps a run going when Redis is lost mid-run, with one warning", function()
       local mock = H.mock({ "--latency-ms", "20" })
-      local qfile = dir .. "/q.jsonl"
-      assert(H.run({ "generate", "ladder", "--n", "120", "-o", qfile }).code == 0)
+      local qfile = H.questions(dir, { "ladder", "--n", "120" })
       local victim = H.redis()
       local cmd = ("(sleep 0.4; kill %d) & %s run --json --quiet --model openai:m@%s --questions %s --concurrency 4 " ..
         "--data %s --set cache.disk.max_size_gb=0 --set cache.redis.url=%s"):format(victim.pid, H.quote(H.bin), mock.url,
@@ -225,8 +224,7 @@ describe("causal-eval cache", function()
   local dir, mock, qfile
   setup(function()
     dir = H.tmpdir()
-    qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "ladder", "--n", "10", "-o", qfile }).code == 0)
+    qfile = H.questions(dir, { "ladder", "--n", "10" })
     mock = H.mock({ "--questions", qfile })
   end)
   teardown(function()

@@ -181,6 +181,14 @@ Mock.__index = Mock
 
 --- Starts tools/mock's server on a free loopback port with the given flags
 --- (a list). Returns an object with url (the /v1 base), port, stats(), reset(), stop().
+--- Writes `causal-eval generate ARGS... -o DIR/q.jsonl` and returns the path.
+function H.questions(dir, args)
+  local path = dir .. "/q.jsonl"
+  local r = H.run(H.concat({ "generate" }, args, { "-o", path }))
+  assert(r.code == 0, r.stderr)
+  return path
+end
+
 function H.mock(flags)
   local dir = H.tmpdir()
   local words = { H.quote(H.mock_bin), "--port", "0" }

@@ -72,8 +72,7 @@ end)
 describe("causal-eval run --metrics-port", function()
   it("exposes the built-in metrics while it runs", function()
     local dir = H.tmpdir()
-    local qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "ladder", "--n", "40", "-o", qfile }).code == 0)
+    local qfile = H.questions(dir, { "ladder", "--n", "40" })
     local mock = H.mock({ "--questions", qfile, "--latency-ms", "30", "--accuracy", "0.5" })
     local cmd = ("%s run --model openai:m@%s --questions %s --concurrency 2 --data %s --cache off --quiet " ..
       "--metrics-port 0 --metrics-linger 5 >%s/out 2>%s/err & echo $!"):format(H.quote(H.bin), mock.url, qfile, dir, dir, dir)

@@ -55,8 +55,7 @@ describe("causal_eval.profiling", function()
   end)
 
   it("counts HTTP and LMDB traffic of a run exactly", function()
-    local qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "ladder", "--n", "200", "-o", qfile }).code == 0)
+    local qfile = H.questions(dir, { "ladder", "--n", "200" })
     local mock = H.mock({ "--questions", qfile })
     local r = H.run({ "run", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--data", dir .. "/d",
                       "--cache", "off", "--profile-out", dir .. "/run" })

@@ -8,8 +8,7 @@ local PROMPT = "ce> "
 describe("causal-eval run --repl", function()
   it("pauses, resumes, retunes and stops a live run", function()
     local dir = H.tmpdir()
-    local qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "ladder", "--n", "300", "-o", qfile }).code == 0)
+    local qfile = H.questions(dir, { "ladder", "--n", "300" })
     local mock = H.mock({ "--questions", qfile, "--latency-ms", "30" })
     local t = H.pty({ "run", "--repl", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--concurrency", "2",
                       "--data", dir .. "/d", "--cache", "off" },

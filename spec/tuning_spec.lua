@@ -45,8 +45,7 @@ end)
 describe("run --optimize-for throughput", function()
   it("settles AIMD within 20% of a server's limit of 24, with under 2% 429s once settled", function()
     local dir = H.tmpdir()
-    local qfile = dir .. "/q.jsonl"
-    assert(H.run({ "generate", "all", "--n", "400", "--seed", "2", "-o", qfile }).code == 0)
+    local qfile = H.questions(dir, { "all", "--n", "400", "--seed", "2" })
     local mock = H.mock({ "--questions", qfile, "--latency-ms", "20", "--max-concurrent", "24", "--retry-after", "0.05" })
     local r = H.run({ "run", "--json", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile,
                       "--concurrency", "12", "--optimize-for", "throughput", "--data", dir .. "/d", "--cache", "off",

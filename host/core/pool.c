@@ -99,20 +99,21 @@ void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
     }
     return realloc(ptr, nsize);
   }
+  if (ptr && osize == 0) osize = 1; /* Lua never allocates 0 bytes; be safe with class_of */
   int was_small = ptr && osize <= CE_POOL_MAX_SMALL, small = nsize <= CE_POOL_MAX_SMALL;
   if (nsize == 0) {
     if (!ptr) return NULL;
-    if (was_small) small_free(p, ptr, osize ? osize : 1);
+    if (was_small) small_free(p, ptr, osize);
     else free(ptr);
     return NULL;
   }
   if (!ptr) return small ? small_alloc(p, nsize) : malloc(nsize);
   if (!was_small && !small) return realloc(ptr, nsize);
-  if (was_small && small && class_of(osize ? osize : 1) == class_of(nsize)) return ptr;
+  if (was_small && small && class_of(osize) == class_of(nsize)) return ptr;
   void *q = small ? small_alloc(p, nsize) : malloc(nsize);
   if (!q) return was_small && nsize < osize ? ptr : NULL; /* a small block can stay where it is */
   memcpy(q, ptr, osize < nsize ? osize : nsize);
-  if (was_small) small_free(p, ptr, osize ? osize : 1);
+  if (was_small) small_free(p, ptr, osize);
   else free(ptr);
   return q;
 }

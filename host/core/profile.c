@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "philox.h"
 
 #define MAX_SNAPSHOTS 512
@@ -183,11 +184,7 @@ const char *ce_io_path_name(int path) {
   return path >= 0 && path < CE_IO_NPATHS ? names[path] : "?";
 }
 
-double ce_io_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+double ce_io_now(void) { return ce_clock_mono(); }
 
 /* ---- native memory ---- */
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "philox.h"
 
 static int cores(void) {
@@ -493,15 +494,9 @@ double ce_stats_mcnemar(long b, long c, int *exact, double *statistic) {
 
 /* ---- what the machine allows ---- */
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate) {
   /* the generator and index computation alone, one thread */
-  double t0 = wall_now(), sink = 0;
+  double t0 = ce_clock_mono(), sink = 0;
   for (int b = 0; b < iters; b++) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f")) sink += resample_sum_avx512(NULL, (uint32_t)n, (uint32_t)b, 1, 2);
@@ -515,7 +510,7 @@ void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate) {
       }
     }
   }
-  double t1 = wall_now();
+  double t1 = ce_clock_mono();
   *rng_rate = (double)n * iters / (t1 - t0);
   /* random loads from the scores alone (indices precomputed), one thread */
   uint32_t *ix = malloc((size_t)n * 16 * sizeof *ix);
@@ -529,12 +524,12 @@ void ce_stats_limits(int n, int iters, double *rng_rate, double *gather_rate) {
   for (int i = 0; i < n; i++) x[i] = i;
   for (int i = 0; i < n * 16; i++) ix[i] = ce_stats_draw(5, 0, (uint32_t)i, (uint32_t)n);
   double part[8] = {0};
-  double t2 = wall_now();
+  double t2 = ce_clock_mono();
   int reps = iters / 16 > 0 ? iters / 16 : 1;
   for (int r = 0; r < reps; r++)
     for (int i = 0; i < n * 16; i += 8)
       for (int q = 0; q < 8; q++) part[q] += x[ix[i + q]];
-  double t3 = wall_now();
+  double t3 = ce_clock_mono();
   *gather_rate = (double)n * 16 * reps / (t3 - t2);
   if (sink + part[0] == -1) *gather_rate += 1; /* keep the work */
   free(ix);

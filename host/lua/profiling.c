@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/profile.h"
 #include "runtime.h"
 
@@ -35,18 +36,6 @@
 static _Thread_local double last_cpu, last_snapshot;
 static _Thread_local size_t last_mem;
 static double snapshot_every = 0.1; /* seconds between memory snapshots */
-
-static double thread_cpu(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double wall(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static size_t state_memory(lua_State *L) {
   ce_host *h = ce_host_of(L);
@@ -95,7 +84,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
-  double now = thread_cpu(), interval = ce_prof_interval();
+  double now = ce_clock_thread_cpu(), interval = ce_prof_interval();
   double gap = now - last_cpu;
   if (gap < interval) return;
   uint64_t n = (uint64_t)(gap / interval);
@@ -106,7 +95,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
   sample(L, native ? 1 : n, native, mem);
   last_cpu = now;
   last_mem = mem;
-  double w = wall();
+  double w = ce_clock_mono();
   if (w - last_snapshot >= snapshot_every) {
     last_snapshot = w;
     ce_prof_snapshot(w, ce_rss_bytes());
@@ -115,7 +104,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
     if (lua_getfield(L, LUA_REGISTRYINDEX, "causal_eval.profiling.snapshot") == LUA_TFUNCTION) {
       if (lua_pcall(L, 0, 0, 0) != LUA_OK) lua_pop(L, 1);
       /* the profiler's own walk is not the program's time */
-      last_cpu = thread_cpu();
+      last_cpu = ce_clock_thread_cpu();
       last_mem = state_memory(L);
     } else {
       lua_pop(L, 1);
@@ -124,9 +113,9 @@ static void hook(lua_State *L, lua_Debug *ar) {
 }
 
 static void attach(lua_State *L) {
-  last_cpu = thread_cpu();
+  last_cpu = ce_clock_thread_cpu();
   last_mem = state_memory(L);
-  last_snapshot = wall();
+  last_snapshot = ce_clock_mono();
   lua_sethook(L, hook, LUA_MASKCOUNT, EVERY);
 }
 

@@ -432,7 +432,36 @@ static int m_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg scm_funcs[] = {{"new", scm_new}, {NULL, NULL}};
+/* scm.topo(n, parents) -> the order a model of this graph gives (0-based
+ * indices; ce_dag_topo: parents first, ties by index) | nil, msg. parents:
+ * a parent mask per node, 1-based by node index + 1. For a generator that
+ * needs the order before it builds the model. */
+static int scm_topo(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= CE_DAG_MAX, 1, "at most 32 nodes");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  ce_dag g;
+  ce_dag_init(&g, (int)n);
+  for (int v = 0; v < n; v++) {
+    lua_rawgeti(L, 2, v + 1);
+    g.pa[v] = (uint32_t)luaL_optinteger(L, -1, 0) & (n >= 32 ? 0xffffffffu : CE_BIT(n) - 1u);
+    lua_pop(L, 1);
+  }
+  int order[CE_DAG_MAX];
+  if (ce_dag_topo(&g, order, NULL, NULL) != 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "the graph has a cycle");
+    return 2;
+  }
+  lua_createtable(L, (int)n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushinteger(L, order[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static const luaL_Reg scm_funcs[] = {{"new", scm_new}, {"topo", scm_topo}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

@@ -27,6 +27,7 @@ local rng = require "causal_eval.rng"
 local json = require "causal_eval.json"
 local questions = require "causal_eval.questions"
 local scm = require "causal_eval.scm"
+local scm_core = require "causal_eval.scm_core"
 
 local M = {}
 
@@ -199,8 +200,9 @@ function Ctx:random_dag(n, density, max_parents)
 end
 
 --- The nodes of a graph ({nodes, edges}) in the order a model of it gives
---- (m:topo()): parents first, ties by position in graph.nodes. For a
---- generator that needs the order before it builds the model.
+--- (m:topo()): the engine's order, parents first, ties by position in
+--- graph.nodes. For a generator that needs the order before it builds the
+--- model.
 function M.topo(graph)
   local nodes, idx, pa = graph.nodes, {}, {}
   for i, n in ipairs(nodes) do idx[n], pa[i] = i, 0 end
@@ -209,17 +211,10 @@ function M.topo(graph)
     if not from or not to then error(("bench.topo: edge %s -> %s names an unknown node"):format(e[1], e[2]), 2) end
     pa[to] = pa[to] | (1 << (from - 1))
   end
-  local out, done, n = {}, 0, #nodes
-  for k = 1, n do
-    local next_v
-    for v = 1, n do
-      if done & (1 << (v - 1)) == 0 and pa[v] & ~done == 0 then next_v = v break end
-    end
-    if not next_v then error("bench.topo: the graph has a cycle", 2) end
-    done = done | (1 << (next_v - 1))
-    out[k] = nodes[next_v]
-  end
-  return out
+  local order, err = scm_core.topo(#nodes, pa)
+  if not order then error("bench.topo: " .. err, 2) end
+  for k, v in ipairs(order) do order[k] = nodes[v + 1] end
+  return order
 end
 
 --- Random tables for a graph ({nodes, edges}); returns the scm model.

@@ -166,9 +166,7 @@ end
 --- parents, strict descendants, variables sharing a cause, and the class's
 --- size; or nil and a message. A generator that asks many hypotheses of one
 --- model reads them directly.
-function M.mec_common(m)
-  return mec_common(m)
-end
+M.mec_common = mec_common
 
 local function yes(b) return b and "yes" or "no" end
 

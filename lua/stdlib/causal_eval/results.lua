@@ -94,14 +94,6 @@ function M.wilson(k, n, z)
   return math.max(0, centre - half), math.min(1, centre + half)
 end
 
---- The p-quantile of a sorted list (nearest rank).
-function M.quantile(sorted, p)
-  local n = #sorted
-  if n == 0 then return nil end
-  local r = math.max(1, math.ceil(p * n))
-  return sorted[math.min(r, n)]
-end
-
 -- Latencies in bounded memory: a count per bucket 1/1024 wide in log space
 -- (values within 0.1% share one), with the exact count, sum, min and max.
 -- Keeping every latency for exact ranks cost 8 MB at 200,000 questions and
