@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pool.h"
+#include "core/util/pool.h"
 
 static const char HOST_KEY = 'h'; /* registry key: its address */
 

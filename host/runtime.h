@@ -9,7 +9,7 @@
 #include <lua.h>
 #include <stddef.h>
 
-#include "core/paths.h"
+#include "core/util/paths.h"
 
 #ifndef CE_VERSION
 #define CE_VERSION "0.0.0"
@@ -23,7 +23,7 @@ typedef struct ce_host {
   size_t mem_used;    /* bytes the allocator has handed out and not freed */
   size_t mem_peak;
   size_t mem_limit;   /* 0: none; allocations beyond it fail as out of memory */
-  struct ce_pool *pool; /* the state's small blocks (core/pool.h) */
+  struct ce_pool *pool; /* the state's small blocks (core/util/pool.h) */
 } ce_host;
 
 typedef struct {

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cache.h"
-#include "core/shared.h"
+#include "core/cache/cache.h"
+#include "core/util/shared.h"
 
 #define CACHE_MT "causal_eval.cache"
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/profile.h"
+#include "core/observe/profile.h"
 #include "runtime.h"
 
 static ce_host *host(lua_State *L) {

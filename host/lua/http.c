@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/http.h"
+#include "core/io/http.h"
 
 #define CLIENT_MT "causal_eval.http_client"
 #define POLL_MAX 256

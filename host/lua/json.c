@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/util/json.h"
 
 #define BUF_MT "causal_eval.json_buffer"
 #define ARRAY_MT "causal_eval.json_array"

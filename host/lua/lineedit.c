@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/lineedit.h"
+#include "core/io/lineedit.h"
 
 #define LINEEDIT_MT "causal_eval.lineedit"
 

@@ -15,8 +15,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/metrics.h"
-#include "core/metrics_http.h"
+#include "core/observe/metrics.h"
+#include "core/observe/metrics_http.h"
 
 #define METRIC_MT "causal_eval.metric"
 #define SERIES_MT "causal_eval.metric_series"

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "core/proc.h"
+#include "core/io/proc.h"
 
 static int p_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);

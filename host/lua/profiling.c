@@ -26,8 +26,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
-#include "core/profile.h"
+#include "core/util/clock.h"
+#include "core/observe/profile.h"
 #include "runtime.h"
 
 #define EVERY 4000

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "core/pty.h"
+#include "core/io/pty.h"
 
 #define PTY_MT "causal_eval.pty"
 

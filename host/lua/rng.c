@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "core/philox.h"
+#include "core/stats/philox.h"
 
 #define RNG_MT "causal_eval.rng"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/scm.h"
+#include "core/engine/scm.h"
 
 #define SCM_MT "causal_eval.scm_model"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/shared.h"
+#include "core/util/shared.h"
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stats.h"
-#include "core/stats_cl.h"
+#include "core/stats/stats.h"
+#include "core/stats/stats_cl.h"
 
 /* a Lua list of numbers into a malloc'd array; errors name the position */
 static double *numbers(lua_State *L, int idx, int *n) {

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/shared.h"
-#include "core/store.h"
+#include "core/util/shared.h"
+#include "core/store/store.h"
 
 #define STORE_MT "causal_eval.store"
 

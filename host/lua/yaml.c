@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "core/yaml_tree.h"
+#include "core/util/yaml_tree.h"
 
 #define WALK_MT "causal_eval.yaml_walk"
 

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/cache.h"
-#include "core/cache_disk.h"
-#include "core/cache_mem.h"
+#include "core/cache/cache.h"
+#include "core/cache/cache_disk.h"
+#include "core/cache/cache_mem.h"
 
 static char dir[256];
 

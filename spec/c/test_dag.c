@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "check.h"
-#include "core/dag.h"
+#include "core/engine/dag.h"
 
 enum { A, B, C, D, E };
 

@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "core/http.h"
+#include "core/io/http.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
 

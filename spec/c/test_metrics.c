@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/metrics.h"
+#include "core/observe/metrics.h"
 
 static ce_series *hot;
 

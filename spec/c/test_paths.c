@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/paths.h"
+#include "core/util/paths.h"
 
 static void make_root(const char *dir) {
   char cmd[2048];

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "check.h"
-#include "core/philox.h"
-#include "core/pool.h"
+#include "core/stats/philox.h"
+#include "core/util/pool.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/proc.h"
+#include "core/io/proc.h"
 
 int main(void) {
   ce_proc_result r;

@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
-#include "core/pty.h"
+#include "core/io/pty.h"
 
 /* Reads until needle shows up or 5 s pass; returns 1 when found. */
 static int read_until(ce_pty *p, const char *needle, char *buf, size_t size) {

@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "core/scm.h"
+#include "core/engine/scm.h"
 
 #define CLOSE(a, b, tol) CHECK(fabs((a) - (b)) <= (tol))
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "core/shared.h"
+#include "core/util/shared.h"
 
 static ce_counter *tickets;
 static ce_set *seen;

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "core/philox.h"
-#include "core/stats.h"
+#include "core/stats/philox.h"
+#include "core/stats/stats.h"
 
 int main(void) {
   ce_err e;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/store.h"
+#include "core/store/store.h"
 
 static char dir[256];
 

@@ -2,7 +2,7 @@
 /* Unit tests for host/core/yaml_tree: core-schema scalars, collections, anchors,
  * merges, limits and located error messages. No Lua involved. Each failing
  * check prints file:line; the exit status is 1 when any check failed. */
-#include "core/yaml_tree.h"
+#include "core/util/yaml_tree.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/cache.h"
-#include "core/cache_disk.h"
-#include "core/cache_mem.h"
+#include "core/cache/cache.h"
+#include "core/cache/cache_disk.h"
+#include "core/cache/cache_mem.h"
 
 static double now(void) {
   struct timespec ts;

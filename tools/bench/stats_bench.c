@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/philox.h"
-#include "core/stats.h"
+#include "core/stats/philox.h"
+#include "core/stats/stats.h"
 
 static double now(void) {
   struct timespec ts;

@@ -5,7 +5,7 @@
  * recurses at most root->height levels, which the loader bounds by max_depth.
  * Any broken invariant traps, which libFuzzer reports as a crash.
  * Build and run: tools/fuzz/run.sh SECONDS */
-#include "core/yaml_tree.h"
+#include "core/util/yaml_tree.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -34,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/json.h"
-#include "core/philox.h"
+#include "core/util/json.h"
+#include "core/stats/philox.h"
 
 typedef struct {
   uint64_t hash;          /* of the prompt; 0: empty slot */

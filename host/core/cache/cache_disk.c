@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/cache/cache_disk.h"
+#include "core/observe/profile.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/cache/cache_entry.h"
+#include "core/store/lmdb_map.h"
+
+struct ce_diskcache {
+  MDB_env *env;
+  MDB_dbi entries, age, tags;
+  size_t max_bytes;
+  char path[1024];
+  atomic_ullong evictions;
+  atomic_uint ops;  /* reads and writes since the map was last trimmed */
+  ce_lmdb_map map;  /* see lmdb_map.h */
+};
+
+/* Every 32 operations: keeps a long run's RSS to the pages in use. */
+static void touched(ce_diskcache *d) {
+  if ((atomic_fetch_add(&d->ops, 1) & 31) == 31) ce_lmdb_map_trim(&d->map);
+}
+
+static int fail(ce_err *err, const ce_diskcache *d, const char *what, int rc) {
+  if (rc == MDB_MAP_FULL)
+    ce_err_setf(err, 1, d->path, 0, 0, "%s: the disk cache is full", what);
+  else
+    ce_err_setf(err, 1, d->path, 0, 0, "%s: %s", what, mdb_strerror(rc));
+  return -1;
+}
+
+static void put_time(char out[8], double t) {
+  uint64_t us = t > 0 ? (uint64_t)(t * 1e6) : 0;
+  for (int i = 7; i >= 0; i--) {
+    out[i] = (char)(us & 0xff);
+    us >>= 8;
+  }
+}
+
+/* eviction order: microseconds since the epoch, big-endian, then the key */
+static size_t age_key(char *buf, size_t size, double created, const void *k, size_t kl) {
+  put_time(buf, created);
+  size_t n = kl < size - 8 ? kl : size - 8;
+  memcpy(buf + 8, k, n);
+  return 8 + n;
+}
+
+ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) {
+  ce_err_clear(err);
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    ce_err_setf(err, 1, dir, 0, 0, "cannot create the cache folder: %s", strerror(errno));
+    return NULL;
+  }
+  ce_diskcache *d = calloc(1, sizeof *d);
+  if (!d) {
+    ce_err_setf(err, 1, dir, 0, 0, "out of memory");
+    return NULL;
+  }
+  snprintf(d->path, sizeof d->path, "%s", dir);
+  d->max_bytes = max_bytes;
+  int rc = mdb_env_create(&d->env);
+  /* room above the bound so that eviction, not MDB_MAP_FULL, keeps it in size */
+  if (rc == 0) rc = mdb_env_set_mapsize(d->env, max_bytes + max_bytes / 2 + (64u << 20));
+  if (rc == 0) rc = mdb_env_set_maxdbs(d->env, 4);
+  if (rc == 0) rc = mdb_env_set_maxreaders(d->env, 512);
+  /* a cache may lose its last writes on a power cut, never its integrity */
+  if (rc == 0) rc = mdb_env_open(d->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0644);
+  MDB_txn *txn = NULL;
+  if (rc == 0) rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc == 0) rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &d->entries);
+  if (rc == 0) rc = mdb_dbi_open(txn, "age", MDB_CREATE, &d->age);
+  if (rc == 0) rc = mdb_dbi_open(txn, "tags", MDB_CREATE, &d->tags);
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+  }
+  if (rc != 0) {
+    if (txn) mdb_txn_abort(txn);
+    fail(err, d, "opening the disk cache", rc);
+    ce_diskcache_free(d);
+    return NULL;
+  }
+  ce_lmdb_map_find(d->env, &d->map);
+  return d;
+}
+
+void ce_diskcache_free(ce_diskcache *d) {
+  if (!d) return;
+  if (d->env) mdb_env_close(d->env);
+  free(d);
+}
+
+int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_err *err) {
+  double t0 = ce_io_now();
+  size_t before = out->len;
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return fail(err, d, "reading the disk cache", rc);
+  MDB_val key = {kl, (void *)k}, val;
+  rc = mdb_get(txn, d->entries, &key, &val);
+  int found = 0;
+  if (rc == 0) {
+    ce_buf_add(out, val.mv_data, val.mv_size);
+    found = out->oom ? 0 : 1;
+  } else if (rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "reading the disk cache", rc);
+  }
+  mdb_txn_abort(txn);
+  touched(d);
+  ce_io_count(CE_IO_LMDB, 1, out->len - before, ce_io_now() - t0);
+  return found;
+}
+
+/* Bytes held by live pages of the three databases. */
+static uint64_t live_bytes(ce_diskcache *d, MDB_txn *txn) {
+  uint64_t total = 0;
+  MDB_dbi dbs[3] = {d->entries, d->age, d->tags};
+  for (int i = 0; i < 3; i++) {
+    MDB_stat st;
+    if (mdb_stat(txn, dbs[i], &st) == 0)
+      total += (uint64_t)st.ms_psize * (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+  }
+  return total;
+}
+
+static int delete_in(ce_diskcache *d, MDB_txn *txn, const void *k, size_t kl) {
+  MDB_val key = {kl, (void *)k}, val;
+  int rc = mdb_get(txn, d->entries, &key, &val);
+  if (rc != 0) return rc;
+  ce_cache_entry e;
+  if (ce_cache_entry_decode(val.mv_data, val.mv_size, 0, &e) == 0) {
+    char ak[520];
+    MDB_val akey = {age_key(ak, sizeof ak, e.created, k, kl), ak};
+    mdb_del(txn, d->age, &akey, NULL);
+  }
+  return mdb_del(txn, d->entries, &key, NULL);
+}
+
+/* Oldest first until live pages are under 90% of the bound. */
+static int evict(ce_diskcache *d, MDB_txn *txn, size_t incoming) {
+  uint64_t target = d->max_bytes - d->max_bytes / 10;
+  if (live_bytes(d, txn) + incoming <= d->max_bytes) return 0;
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(txn, d->age, &c);
+  if (rc != 0) return rc;
+  MDB_val ak, av;
+  int n = 0;
+  while ((rc = mdb_cursor_get(c, &ak, &av, MDB_FIRST)) == 0) {
+    const char *key = (const char *)ak.mv_data + 8;
+    size_t kl = ak.mv_size - 8;
+    MDB_val key_v = {kl, (void *)key};
+    mdb_del(txn, d->entries, &key_v, NULL);
+    mdb_cursor_del(c, 0);
+    atomic_fetch_add(&d->evictions, 1);
+    /* live_bytes walks three stats: check it every 32 deletions */
+    if (++n % 32 == 0 && live_bytes(d, txn) + incoming <= target) break;
+  }
+  mdb_cursor_close(c);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob, size_t bl, double created,
+                     ce_err *err) {
+  if (kl == 0 || kl > 500) {
+    ce_err_setf(err, 1, d->path, 0, 0, "cache keys must have 1 to 500 bytes");
+    return -1;
+  }
+  double t0 = ce_io_now();
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "writing the disk cache", rc);
+  rc = delete_in(d, txn, k, kl);
+  if (rc == MDB_NOTFOUND) rc = 0;
+  if (rc == 0) rc = evict(d, txn, bl + kl);
+  char ak[520];
+  MDB_val key = {kl, (void *)k}, val = {bl, (void *)blob};
+  MDB_val akey = {age_key(ak, sizeof ak, created, k, kl), ak}, empty = {0, ""};
+  if (rc == 0) rc = mdb_put(txn, d->entries, &key, &val, 0);
+  if (rc == 0) rc = mdb_put(txn, d->age, &akey, &empty, 0);
+  if (rc == MDB_MAP_FULL) {
+    /* the bound is near the map's size: make room for certain and try once more */
+    mdb_txn_abort(txn);
+    rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+    if (rc != 0) return fail(err, d, "writing the disk cache", rc);
+    size_t saved = d->max_bytes;
+    d->max_bytes = d->max_bytes / 2;
+    rc = evict(d, txn, bl + kl);
+    d->max_bytes = saved;
+    if (rc == 0) rc = mdb_put(txn, d->entries, &key, &val, 0);
+    if (rc == 0) rc = mdb_put(txn, d->age, &akey, &empty, 0);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "writing the disk cache", rc);
+  }
+  rc = mdb_txn_commit(txn);
+  touched(d);
+  ce_io_count(CE_IO_LMDB, 1, kl + bl, ce_io_now() - t0);
+  return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
+}
+
+int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const size_t *klens,
+                          const char *const *blobs, const size_t *blens, const double *created, ce_err *err) {
+  size_t incoming = 0;
+  for (int i = 0; i < n; i++) {
+    if (klens[i] == 0 || klens[i] > 500) {
+      ce_err_setf(err, 1, d->path, 0, 0, "cache keys must have 1 to 500 bytes");
+      return -1;
+    }
+    incoming += klens[i] + blens[i];
+  }
+  double t0 = ce_io_now();
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "writing the disk cache", rc);
+  rc = evict(d, txn, incoming);
+  for (int i = 0; rc == 0 && i < n; i++) {
+    rc = delete_in(d, txn, keys[i], klens[i]);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    char ak[520];
+    MDB_val key = {klens[i], (void *)keys[i]}, val = {blens[i], (void *)blobs[i]};
+    MDB_val akey = {age_key(ak, sizeof ak, created[i], keys[i], klens[i]), ak}, empty = {0, ""};
+    if (rc == 0) rc = mdb_put(txn, d->entries, &key, &val, 0);
+    if (rc == 0) rc = mdb_put(txn, d->age, &akey, &empty, 0);
+  }
+  if (rc == MDB_MAP_FULL) {
+    /* near the map's size: the single-entry path makes room more firmly */
+    mdb_txn_abort(txn);
+    for (int i = 0; i < n; i++)
+      if (ce_diskcache_set(d, keys[i], klens[i], blobs[i], blens[i], created[i], err) != 0) return -1;
+    return 0;
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "writing the disk cache", rc);
+  }
+  rc = mdb_txn_commit(txn);
+  ce_lmdb_map_trim(&d->map);
+  ce_io_count(CE_IO_LMDB, (uint64_t)n, incoming, ce_io_now() - t0);
+  return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
+}
+
+int ce_diskcache_del(ce_diskcache *d, const void *k, size_t kl, ce_err *err) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "deleting from the disk cache", rc);
+  rc = delete_in(d, txn, k, kl);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return 0;
+  }
+  if (rc == 0) rc = mdb_txn_commit(txn);
+  else mdb_txn_abort(txn);
+  return rc == 0 ? 1 : fail(err, d, "deleting from the disk cache", rc);
+}
+
+uint64_t ce_diskcache_tag_version(ce_diskcache *d, const char *tag, size_t len) {
+  MDB_txn *txn;
+  if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0) return 0;
+  MDB_val key = {len, (void *)tag}, val;
+  uint64_t v = 0;
+  if (mdb_get(txn, d->tags, &key, &val) == 0 && val.mv_size == 8) memcpy(&v, val.mv_data, 8);
+  mdb_txn_abort(txn);
+  return v;
+}
+
+uint64_t ce_diskcache_tag_bump(ce_diskcache *d, const char *tag, size_t len, ce_err *err) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) {
+    fail(err, d, "invalidating in the disk cache", rc);
+    return 0;
+  }
+  MDB_val key = {len, (void *)tag}, val;
+  uint64_t v = 0;
+  if (mdb_get(txn, d->tags, &key, &val) == 0 && val.mv_size == 8) memcpy(&v, val.mv_data, 8);
+  v++;
+  MDB_val nv = {8, &v};
+  rc = mdb_put(txn, d->tags, &key, &nv, 0);
+  if (rc == 0) rc = mdb_txn_commit(txn);
+  else mdb_txn_abort(txn);
+  if (rc != 0) {
+    fail(err, d, "invalidating in the disk cache", rc);
+    return 0;
+  }
+  return v;
+}
+
+long ce_diskcache_scan(ce_diskcache *d, ce_diskcache_visit fn, void *ud, ce_err *err) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "scanning the disk cache", rc);
+  MDB_cursor *c;
+  rc = mdb_cursor_open(txn, d->entries, &c);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "scanning the disk cache", rc);
+  }
+  long n = 0, deleted = 0;
+  MDB_val k, v;
+  rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    n++;
+    int what = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ud);
+    if (what == 2) break;
+    if (what == 1) {
+      ce_cache_entry e;
+      if (ce_cache_entry_decode(v.mv_data, v.mv_size, 0, &e) == 0) {
+        char ak[520];
+        MDB_val akey = {age_key(ak, sizeof ak, e.created, k.mv_data, k.mv_size), ak};
+        mdb_del(txn, d->age, &akey, NULL);
+      }
+      rc = mdb_cursor_del(c, 0);
+      if (rc != 0) break;
+      deleted++;
+      rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+      if (rc == EINVAL || rc == MDB_NOTFOUND) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+      continue;
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    if (n % 64 == 0) ce_lmdb_map_trim(&d->map);
+  }
+  mdb_cursor_close(c);
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return fail(err, d, "scanning the disk cache", rc);
+  }
+  if (deleted) rc = mdb_txn_commit(txn);
+  else {
+    mdb_txn_abort(txn);
+    rc = 0;
+  }
+  return rc == 0 ? n : fail(err, d, "scanning the disk cache", rc);
+}
+
+long ce_diskcache_prune_before(ce_diskcache *d, double before, ce_err *err) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc != 0) return fail(err, d, "pruning the disk cache", rc);
+  MDB_cursor *c;
+  rc = mdb_cursor_open(txn, d->age, &c);
+  long n = 0;
+  char limit[8];
+  put_time(limit, before);
+  MDB_val ak, av;
+  while (rc == 0 && (rc = mdb_cursor_get(c, &ak, &av, MDB_FIRST)) == 0) {
+    if (ak.mv_size < 8 || memcmp(ak.mv_data, limit, 8) >= 0) break;
+    MDB_val key = {ak.mv_size - 8, (char *)ak.mv_data + 8};
+    mdb_del(txn, d->entries, &key, NULL);
+    rc = mdb_cursor_del(c, 0);
+    n++;
+  }
+  if (rc == 0 || rc == MDB_NOTFOUND) {
+    mdb_cursor_close(c);
+    rc = mdb_txn_commit(txn);
+  } else {
+    mdb_txn_abort(txn);
+  }
+  return rc == 0 ? n : fail(err, d, "pruning the disk cache", rc);
+}
+
+int ce_diskcache_clear(ce_diskcache *d, ce_err *err) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc == 0) rc = mdb_drop(txn, d->entries, 0);
+  if (rc == 0) rc = mdb_drop(txn, d->age, 0);
+  if (rc == 0) rc = mdb_txn_commit(txn);
+  else if (txn) mdb_txn_abort(txn);
+  return rc == 0 ? 0 : fail(err, d, "clearing the disk cache", rc);
+}
+
+void ce_diskcache_stats_get(ce_diskcache *d, ce_diskcache_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->max_bytes = d->max_bytes;
+  out->evictions = atomic_load(&d->evictions);
+  MDB_txn *txn;
+  if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0) return;
+  MDB_stat st;
+  if (mdb_stat(txn, d->entries, &st) == 0) out->entries = st.ms_entries;
+  out->bytes = live_bytes(d, txn);
+  mdb_txn_abort(txn);
+}

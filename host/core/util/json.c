@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/util/json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- buffer ---- */
+
+void ce_buf_init(ce_buf *b) { memset(b, 0, sizeof *b); }
+
+void ce_buf_free(ce_buf *b) {
+  free(b->data);
+  ce_buf_init(b);
+}
+
+int ce_buf_reserve(ce_buf *b, size_t extra) {
+  if (b->oom) return -1;
+  if (b->len + extra + 1 <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + extra + 1) {
+    if (cap > ((size_t)-1) / 2) { b->oom = 1; return -1; }
+    cap *= 2;
+  }
+  char *d = realloc(b->data, cap);
+  if (!d) {
+    b->oom = 1;
+    return -1;
+  }
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+void ce_buf_add(ce_buf *b, const char *s, size_t n) {
+  if (ce_buf_reserve(b, n)) return;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void ce_buf_addc(ce_buf *b, char c) {
+  if (ce_buf_reserve(b, 1)) return;
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
+
+void ce_buf_adds(ce_buf *b, const char *s) { ce_buf_add(b, s, strlen(s)); }
+
+/* ---- writer ---- */
+
+/* 1 for the bytes a JSON string cannot hold as they are: prompts are long
+ * runs of plain text, skipped a table lookup per byte and copied at once */
+static const unsigned char needs_escape[256] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
+void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  if (ce_buf_reserve(b, n + 2)) return;
+  ce_buf_addc(b, '"');
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!needs_escape[c]) continue;
+    const char *esc;
+    char u[7];
+    if (c == '"') esc = "\\\"";
+    else if (c == '\\') esc = "\\\\";
+    else if (c == '\n') esc = "\\n";
+    else if (c == '\r') esc = "\\r";
+    else if (c == '\t') esc = "\\t";
+    else if (c == '\b') esc = "\\b";
+    else if (c == '\f') esc = "\\f";
+    else {
+      u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+      u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
+      esc = u;
+    }
+    ce_buf_add(b, s + start, i - start);
+    ce_buf_adds(b, esc);
+    start = i + 1;
+  }
+  ce_buf_add(b, s + start, n - start);
+  ce_buf_addc(b, '"');
+}
+
+/* Fast path: v is the double nearest to r / 10^d for a small d (0..6) and a
+ * small integer r, which covers probabilities, percentages and counts. The
+ * division is correctly rounded, so r / 10^d == v proves the decimal reads
+ * back as v, and it is the shortest once trailing zeros are dropped. */
+static int write_short_decimal(ce_buf *b, double v) {
+  static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  for (int d = 0; d <= 6; d++) {
+    double x = v * scale[d];
+    if (!(fabs(x) < 9007199254740992.0)) return 0; /* 2^53 */
+    double r = nearbyint(x);
+    if (r / scale[d] != v) continue;
+    long long n = (long long)r;
+    char digits[32];
+    int neg = n < 0 || (n == 0 && signbit(v));
+    unsigned long long u = n < 0 ? (unsigned long long)(-(n + 1)) + 1 : (unsigned long long)n;
+    int len = snprintf(digits, sizeof digits, "%llu", u);
+    char out[48];
+    int o = 0;
+    if (neg) out[o++] = '-';
+    if (d == 0) {
+      memcpy(out + o, digits, (size_t)len);
+      o += len;
+      out[o++] = '.';
+      out[o++] = '0';
+    } else {
+      int intlen = len - d;
+      if (intlen <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -intlen; i++) out[o++] = '0';
+        memcpy(out + o, digits, (size_t)len);
+        o += len;
+      } else {
+        memcpy(out + o, digits, (size_t)intlen);
+        o += intlen;
+        out[o++] = '.';
+        memcpy(out + o, digits + intlen, (size_t)d);
+        o += d;
+      }
+      while (out[o - 1] == '0' && out[o - 2] != '.') o--; /* d was the smallest: rarely trims */
+    }
+    ce_buf_add(b, out, (size_t)o);
+    return 1;
+  }
+  return 0;
+}
+
+int ce_json_write_double(ce_buf *b, double v) {
+  if (!isfinite(v)) return -1;
+  if (write_short_decimal(b, v)) return 0;
+  char tmp[40];
+  /* a double nearest a decimal of <= 15 digits prints as that decimal at %.15g;
+   * otherwise 16 or 17 digits round-trip */
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  ce_buf_adds(b, tmp);
+  if (!strpbrk(tmp, ".eEn")) ce_buf_add(b, ".0", 2);
+  return 0;
+}
+
+void ce_json_write_int(ce_buf *b, int64_t v) {
+  char tmp[24];
+  int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+  ce_buf_add(b, tmp, (size_t)n);
+}
+
+/* ---- parser ---- */
+
+typedef struct {
+  const char *s, *end, *start;
+  const char *name;
+  unsigned max_depth, depth;
+  const ce_json_handler *h;
+  void *ud;
+  ce_err *err;
+  ce_buf *scratch;
+} parser;
+
+static int fail(parser *p, const char *at, int code, const char *what) {
+  unsigned line = 1, col = 1;
+  for (const char *c = p->start; c < at && c < p->end; c++) {
+    if (*c == '\n') { line++; col = 1; }
+    else if (((unsigned char)*c & 0xC0) != 0x80) col++;
+  }
+  ce_err_setf(p->err, code, p->name, line, col, "%s", what);
+  return -1;
+}
+
+static void skip_ws(parser *p) {
+  while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
+}
+
+static int stop(parser *p, const char *at) { return fail(p, at, CE_JSON_ESTOP, "rejected by the reader"); }
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static int read_u4(parser *p, const char *at, unsigned *out) {
+  if (p->end - at < 4) return -1;
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval((unsigned char)at[i]);
+    if (h < 0) return -1;
+    v = v * 16 + (unsigned)h;
+  }
+  *out = v;
+  return 0;
+}
+
+static void put_utf8(ce_buf *b, unsigned cp) {
+  char o[4];
+  size_t n;
+  if (cp < 0x80) { o[0] = (char)cp; n = 1; }
+  else if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+  else if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+  } else {
+    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+  }
+  ce_buf_add(b, o, n);
+}
+
+/* Reads a string at p->s (on the quote); hands it to emit (string or key). */
+static int parse_string(parser *p, int is_key) {
+  const char *q = ++p->s, *run = q;
+  int escaped = 0;
+  p->scratch->len = 0;
+  for (;;) {
+    if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
+    unsigned char c = (unsigned char)*q;
+    if (c == '"') break;
+    if (c < 0x20) return fail(p, q, CE_JSON_ESYNTAX, "control character in string (escape it)");
+    if (c != '\\') { q++; continue; }
+    escaped = 1;
+    ce_buf_add(p->scratch, run, (size_t)(q - run));
+    if (q + 1 >= p->end) return fail(p, q, CE_JSON_ESYNTAX, "unterminated string");
+    char e = q[1];
+    q += 2;
+    switch (e) {
+      case '"': ce_buf_addc(p->scratch, '"'); break;
+      case '\\': ce_buf_addc(p->scratch, '\\'); break;
+      case '/': ce_buf_addc(p->scratch, '/'); break;
+      case 'b': ce_buf_addc(p->scratch, '\b'); break;
+      case 'f': ce_buf_addc(p->scratch, '\f'); break;
+      case 'n': ce_buf_addc(p->scratch, '\n'); break;
+      case 'r': ce_buf_addc(p->scratch, '\r'); break;
+      case 't': ce_buf_addc(p->scratch, '\t'); break;
+      case 'u': {
+        unsigned cp;
+        if (read_u4(p, q, &cp)) return fail(p, q - 2, CE_JSON_ESYNTAX, "bad \\u escape (four hex digits)");
+        q += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          unsigned lo;
+          if (q + 1 < p->end && q[0] == '\\' && q[1] == 'u' && read_u4(p, q + 2, &lo) == 0 &&
+              lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            q += 6;
+          } else {
+            return fail(p, q - 6, CE_JSON_ESYNTAX, "lone UTF-16 surrogate in \\u escape");
+          }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          return fail(p, q - 6, CE_JSON_ESYNTAX, "lone UTF-16 surrogate in \\u escape");
+        }
+        put_utf8(p->scratch, cp);
+        break;
+      }
+      default: return fail(p, q - 2, CE_JSON_ESYNTAX, "unknown escape in string");
+    }
+    run = q;
+  }
+  const char *s;
+  size_t n;
+  if (escaped) {
+    ce_buf_add(p->scratch, run, (size_t)(q - run));
+    if (p->scratch->oom) return fail(p, q, CE_JSON_ENOMEM, "out of memory");
+    s = p->scratch->data ? p->scratch->data : "";
+    n = p->scratch->len;
+  } else {
+    s = p->s;
+    n = (size_t)(q - p->s);
+  }
+  const char *at = p->s - 1;
+  p->s = q + 1;
+  int rc = is_key ? (p->h->key ? p->h->key(p->ud, s, n) : 0) : (p->h->string ? p->h->string(p->ud, s, n) : 0);
+  return rc ? stop(p, at) : 0;
+}
+
+static int parse_number(parser *p) {
+  const char *q = p->s, *at = p->s;
+  int is_int = 1;
+  if (q < p->end && *q == '-') q++;
+  if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number");
+  if (*q == '0') {
+    q++;
+    if (q < p->end && *q >= '0' && *q <= '9') return fail(p, at, CE_JSON_ESYNTAX, "number with a leading zero");
+  } else {
+    while (q < p->end && *q >= '0' && *q <= '9') q++;
+  }
+  if (q < p->end && *q == '.') {
+    is_int = 0;
+    q++;
+    if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (digits after '.')");
+    while (q < p->end && *q >= '0' && *q <= '9') q++;
+  }
+  if (q < p->end && (*q == 'e' || *q == 'E')) {
+    is_int = 0;
+    q++;
+    if (q < p->end && (*q == '+' || *q == '-')) q++;
+    if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (exponent)");
+    while (q < p->end && *q >= '0' && *q <= '9') q++;
+  }
+  char tmp[64];
+  size_t n = (size_t)(q - at);
+  char *num = tmp;
+  if (n >= sizeof tmp) { /* absurdly long digits: spell them out in the scratch buffer */
+    p->scratch->len = 0;
+    ce_buf_add(p->scratch, at, n);
+    if (p->scratch->oom) return fail(p, at, CE_JSON_ENOMEM, "out of memory");
+    num = p->scratch->data;
+  } else {
+    memcpy(num, at, n);
+    num[n] = '\0';
+  }
+  p->s = q;
+  int rc = 0;
+  if (is_int) {
+    errno = 0;
+    long long v = strtoll(num, NULL, 10);
+    if (errno == ERANGE) is_int = 0;
+    else rc = p->h->integer ? p->h->integer(p->ud, (int64_t)v) : 0;
+  }
+  if (!is_int) {
+    double d = strtod(num, NULL);
+    rc = p->h->number ? p->h->number(p->ud, d) : 0;
+  }
+  return rc ? stop(p, at) : 0;
+}
+
+static int literal(parser *p, const char *word) {
+  size_t n = strlen(word);
+  if ((size_t)(p->end - p->s) < n || memcmp(p->s, word, n) != 0)
+    return fail(p, p->s, CE_JSON_ESYNTAX, "unexpected character");
+  p->s += n;
+  return 0;
+}
+
+static int parse_value(parser *p);
+
+static int parse_array(parser *p) {
+  const char *at = p->s++;
+  if (++p->depth > p->max_depth) return fail(p, at, CE_JSON_EDEPTH, "nested too deep");
+  if (p->h->begin_array && p->h->begin_array(p->ud)) return stop(p, at);
+  skip_ws(p);
+  if (p->s < p->end && *p->s == ']') {
+    p->s++;
+  } else {
+    for (;;) {
+      if (parse_value(p)) return -1;
+      skip_ws(p);
+      if (p->s < p->end && *p->s == ',') { p->s++; continue; }
+      if (p->s < p->end && *p->s == ']') { p->s++; break; }
+      return fail(p, p->s, CE_JSON_ESYNTAX, p->s < p->end ? "expected ',' or ']'" : "unterminated array");
+    }
+  }
+  p->depth--;
+  return p->h->end_array && p->h->end_array(p->ud) ? stop(p, at) : 0;
+}
+
+static int parse_object(parser *p) {
+  const char *at = p->s++;
+  if (++p->depth > p->max_depth) return fail(p, at, CE_JSON_EDEPTH, "nested too deep");
+  if (p->h->begin_object && p->h->begin_object(p->ud)) return stop(p, at);
+  skip_ws(p);
+  if (p->s < p->end && *p->s == '}') {
+    p->s++;
+  } else {
+    for (;;) {
+      skip_ws(p);
+      if (p->s >= p->end || *p->s != '"')
+        return fail(p, p->s, CE_JSON_ESYNTAX, p->s < p->end ? "expected a string key" : "unterminated object");
+      if (parse_string(p, 1)) return -1;
+      skip_ws(p);
+      if (p->s >= p->end || *p->s != ':') return fail(p, p->s, CE_JSON_ESYNTAX, "expected ':' after the key");
+      p->s++;
+      if (parse_value(p)) return -1;
+      skip_ws(p);
+      if (p->s < p->end && *p->s == ',') { p->s++; continue; }
+      if (p->s < p->end && *p->s == '}') { p->s++; break; }
+      return fail(p, p->s, CE_JSON_ESYNTAX, p->s < p->end ? "expected ',' or '}'" : "unterminated object");
+    }
+  }
+  p->depth--;
+  return p->h->end_object && p->h->end_object(p->ud) ? stop(p, at) : 0;
+}
+
+static int parse_value(parser *p) {
+  skip_ws(p);
+  if (p->s >= p->end) return fail(p, p->s, CE_JSON_ESYNTAX, "unexpected end of input");
+  const char *at = p->s;
+  switch (*p->s) {
+    case '{': return parse_object(p);
+    case '[': return parse_array(p);
+    case '"': return parse_string(p, 0);
+    case 't':
+      if (literal(p, "true")) return -1;
+      return p->h->boolean && p->h->boolean(p->ud, 1) ? stop(p, at) : 0;
+    case 'f':
+      if (literal(p, "false")) return -1;
+      return p->h->boolean && p->h->boolean(p->ud, 0) ? stop(p, at) : 0;
+    case 'n':
+      if (literal(p, "null")) return -1;
+      return p->h->null && p->h->null(p->ud) ? stop(p, at) : 0;
+    default:
+      if (*p->s == '-' || (*p->s >= '0' && *p->s <= '9')) return parse_number(p);
+      return fail(p, p->s, CE_JSON_ESYNTAX, "unexpected character");
+  }
+}
+
+int ce_json_parse(const char *text, size_t len, const char *name, unsigned max_depth,
+                  const ce_json_handler *h, void *ud, ce_buf *scratch, ce_err *err) {
+  ce_err_clear(err);
+  parser p;
+  memset(&p, 0, sizeof p);
+  p.s = p.start = text;
+  p.end = text + len;
+  p.name = name ? name : "<json>";
+  p.max_depth = max_depth ? max_depth : 512;
+  p.h = h;
+  p.ud = ud;
+  p.err = err;
+  ce_buf own;
+  ce_buf_init(&own);
+  p.scratch = scratch ? scratch : &own;
+  int rc = parse_value(&p);
+  if (rc == 0) {
+    skip_ws(&p);
+    if (p.s < p.end) rc = fail(&p, p.s, CE_JSON_ESYNTAX, "unexpected text after the value");
+  }
+  ce_buf_free(&own);
+  return rc;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON without Lua types: an event parser (the caller builds its own values
+ * from callbacks, so nothing is built twice), and the pieces of a writer
+ * (string escaping, shortest round-trip numbers) over a growable buffer. */
+#ifndef CE_JSON_H
+#define CE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/util/err.h"
+
+/* ---- growable byte buffer ---- */
+typedef struct {
+  char *data;
+  size_t len, cap;
+  int oom; /* an append failed: the content is incomplete */
+} ce_buf;
+
+void ce_buf_init(ce_buf *b);
+void ce_buf_free(ce_buf *b);
+int ce_buf_reserve(ce_buf *b, size_t extra); /* 0 or -1 (and oom set) */
+void ce_buf_add(ce_buf *b, const char *s, size_t n);
+void ce_buf_addc(ce_buf *b, char c);
+void ce_buf_adds(ce_buf *b, const char *s);
+
+/* ---- writing ---- */
+/* "..." with the escapes JSON requires; bytes >= 0x80 pass through (UTF-8). */
+void ce_json_write_string(ce_buf *b, const char *s, size_t n);
+/* The shortest decimal that reads back as the same double; integral values
+ * keep a ".0" so a float stays a float. NaN and infinities are not JSON:
+ * returns -1 and writes nothing. */
+int ce_json_write_double(ce_buf *b, double v);
+void ce_json_write_int(ce_buf *b, int64_t v);
+
+/* ---- parsing ---- */
+typedef struct {
+  /* each returns 0 to go on, nonzero to stop with an error ("stopped by caller") */
+  int (*null)(void *ud);
+  int (*boolean)(void *ud, int v);
+  int (*integer)(void *ud, int64_t v);  /* a number without fraction or exponent that fits */
+  int (*number)(void *ud, double v);
+  int (*string)(void *ud, const char *s, size_t n);
+  int (*begin_array)(void *ud);
+  int (*end_array)(void *ud);
+  int (*begin_object)(void *ud);
+  int (*key)(void *ud, const char *s, size_t n);
+  int (*end_object)(void *ud);
+} ce_json_handler;
+
+enum { CE_JSON_ESYNTAX = 1, CE_JSON_EDEPTH, CE_JSON_ESTOP, CE_JSON_ENOMEM };
+
+/* Parses exactly one value (surrounding whitespace allowed). name prefixes
+ * messages ("file:line:col: ..."). max_depth 0 means 512. scratch holds
+ * decoded strings; pass a buffer the caller frees (so a callback that never
+ * returns, e.g. a Lua error, leaks nothing), or NULL for an internal one. */
+int ce_json_parse(const char *text, size_t len, const char *name, unsigned max_depth,
+                  const ce_json_handler *h, void *ud, ce_buf *scratch, ce_err *err);
+
+#endif
