@@ -150,6 +150,29 @@ describe("the OpenCL backend on PoCL", function()
     assert.truthy(io.device:find("Portable Computing Language", 1, true))
   end)
 
+  it("is the commands' default only when evaluation.enable_gpu is true", function()
+    if not device then
+      pending("no PoCL device here (tools/install-deps.sh installs pocl-opencl-icd)")
+      return
+    end
+    local dir = H.tmpdir()
+    local a = H.write(dir .. "/a.txt", ("1\n0\n1\n"):rep(20))
+    -- naming a device makes "auto" take it even though PoCL is no GPU
+    local function backend_with(gpu, extra)
+      local r = H.run(H.concat({ "stats", "bootstrap", a, "--json", "--iters", "200" }, extra or {}),
+        { env = { CAUSAL_EVAL_EVALUATION_ENABLE_GPU = gpu, CAUSAL_EVAL_CL_DEVICE = "Portable",
+                  CAUSAL_EVAL_STATS_BACKEND = false } })
+      assert.are.equal(0, r.code, r.stderr)
+      return json.decode(r.stdout).backend
+    end
+    assert.are.equal("c", backend_with("false"))
+    assert.are.equal("opencl", backend_with("true"))
+    -- a backend asked for by name wins over the setting
+    assert.are.equal("opencl", backend_with("false", { "--backend", "opencl" }))
+    assert.are.equal("c", backend_with("true", { "--backend", "c" }))
+    H.rm(dir)
+  end)
+
   it("names a device that is not there", function()
     local ok, err = pcall(stats.bootstrap, { 1, 2, 3 }, { backend = "opencl", device = "no such device" })
     assert.is_false(ok)

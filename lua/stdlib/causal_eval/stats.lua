@@ -17,8 +17,21 @@ local M = {}
 
 M.BACKENDS = { auto = true, c = true, opencl = true }
 
+-- What a call that names no backend gets. A library user gets "auto"; the
+-- commands set it from evaluation.enable_gpu, so a machine whose
+-- configuration says no GPU never loads the OpenCL driver.
+local default_backend = "auto"
+
+--- Sets the default backend from a configuration's evaluation section:
+--- enable_gpu true is "auto" (a GPU when present, else C), false is "c".
+--- Returns the backend chosen.
+function M.configure(evaluation)
+  default_backend = (type(evaluation) == "table" and evaluation.enable_gpu) and "auto" or "c"
+  return default_backend
+end
+
 local function backend(opts)
-  local b = opts.backend or os.getenv("CAUSAL_EVAL_STATS_BACKEND") or "auto"
+  local b = opts.backend or os.getenv("CAUSAL_EVAL_STATS_BACKEND") or default_backend
   if not M.BACKENDS[b] then error(("backend must be auto, c or opencl, got '%s'"):format(tostring(b)), 3) end
   if b == "c" then return "c" end
   local want = opts.device or os.getenv("CAUSAL_EVAL_CL_DEVICE")

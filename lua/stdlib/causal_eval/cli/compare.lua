@@ -61,7 +61,13 @@ function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
   if args.iters < 1 then return cli.usage_error(parser, "--iters must be >= 1") end
-  local dir = args.data or (config.load{} and config.load{}.values.store.path) or "./causal-eval-data"
+  local cfg, cerr = config.load{}
+  if not cfg then
+    io.stderr:write(cerr, "\n")
+    return 2
+  end
+  stats.configure(cfg.values.evaluation)
+  local dir = args.data or cfg.values.store.path
   local st, err = results.open(dir)
   if not st then
     io.stderr:write("causal-eval compare: ", tostring(err), "\n")

@@ -7,7 +7,8 @@ local stats = require "causal_eval.stats"
 local common = {
   { "--iters", arg = "B", type = "integer", default = 10000, help = "resamples" },
   { "--seed", arg = "S", type = "integer", default = 0, help = "seed of the Philox draws" },
-  { "--backend", arg = "NAME", choices = { "auto", "c", "opencl" }, default = "auto", help = "auto, c or opencl" },
+  { "--backend", arg = "NAME", choices = { "auto", "c", "opencl" },
+    help = "auto, c or opencl (default: auto when evaluation.enable_gpu is true, else c)" },
   { "--json", help = "print one JSON object" },
 }
 local cli_options = require("causal_eval.cli").options
@@ -67,6 +68,11 @@ function M.run(argv, cli)
   local sub, args = cli.subcommand(argv, parsers, M.help, "usage: causal-eval stats bootstrap|paired|mcnemar [options] FILE...", "stats")
   if not sub then return args end
   if args.iters and args.iters < 1 then return cli.usage_error(parsers[sub], "--iters must be >= 1") end
+  if not args.backend then
+    local cfg, cerr = require("causal_eval.config").load{}
+    if not cfg then return fail(cerr) end
+    stats.configure(cfg.values.evaluation)
+  end
   local files = sub == "bootstrap" and { args.FILE } or { args.A, args.B }
   local data = {}
   for i, f in ipairs(files) do
