@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Lua state creation for the host and (later) for each worker thread: standard
- * libraries, native modules in package.preload, the embedded stdlib searcher,
- * module paths, an accounting allocator, and protected calls with tracebacks
- * and Ctrl-C interruption. */
+/* Lua states for the main thread and for every worker thread
+ * (causal_eval.threads): standard libraries, the native modules of modules.h
+ * in package.preload, the embedded stdlib searcher, module paths, an
+ * accounting allocator over a small-block pool, and protected calls with
+ * tracebacks (Ctrl-C interruption on the main thread only). */
 #ifndef CE_RUNTIME_H
 #define CE_RUNTIME_H
 
