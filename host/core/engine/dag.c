@@ -77,7 +77,8 @@ uint32_t ce_dag_mediators(const ce_dag *g, uint32_t x, uint32_t y) {
   return ce_dag_descendants(g, x) & ce_dag_ancestors(g, y) & ~(x | y);
 }
 
-void ce_dag_cut_out(const ce_dag *g, uint32_t set, ce_dag *out) {
+/* the graph with every edge out of the nodes of set removed */
+static void cut_out(const ce_dag *g, uint32_t set, ce_dag *out) {
   *out = *g;
   for (int v = 0; v < g->n; v++) out->pa[v] &= ~set;
 }
@@ -136,7 +137,7 @@ int ce_dag_backdoor(const ce_dag *g, uint32_t x, uint32_t y, uint32_t z) {
   if (z & (x | y)) return 0;
   if (z & ce_dag_descendants(g, x)) return 0;
   ce_dag cut;
-  ce_dag_cut_out(g, x, &cut);
+  cut_out(g, x, &cut);
   return ce_dag_dsep(&cut, x, y, z);
 }
 
@@ -147,9 +148,9 @@ int ce_dag_frontdoor(const ce_dag *g, uint32_t x, uint32_t y, uint32_t z) {
   for (uint32_t m = z; m; m &= m - 1) without.pa[lowest(m)] = 0;
   if (ce_dag_directed_path(&without, x, y)) return 0;
   ce_dag cut;
-  ce_dag_cut_out(g, x, &cut);
+  cut_out(g, x, &cut);
   if (!ce_dag_dsep(&cut, x, z, 0)) return 0; /* an open back-door path x ... z */
-  ce_dag_cut_out(g, z, &cut);
+  cut_out(g, z, &cut);
   return ce_dag_dsep(&cut, z, y, x);        /* x blocks back-door paths z ... y */
 }
 
@@ -160,7 +161,7 @@ int ce_dag_instrument(const ce_dag *g, uint32_t z, uint32_t x, uint32_t y, uint3
   if (w & ce_dag_descendants(g, y)) return 0;
   if (ce_dag_dsep(g, z, x, w)) return 0; /* not relevant to x */
   ce_dag cut;
-  ce_dag_cut_out(g, x, &cut);
+  cut_out(g, x, &cut);
   return ce_dag_dsep(&cut, z, y, w);
 }
 

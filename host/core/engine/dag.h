@@ -33,8 +33,7 @@ uint32_t ce_dag_descendants(const ce_dag *g, uint32_t set);
 /* Nodes on a directed path from a member of x to a member of y, x and y excluded. */
 uint32_t ce_dag_mediators(const ce_dag *g, uint32_t x, uint32_t y);
 
-/* The graph with every edge out of (or into) the nodes of set removed. */
-void ce_dag_cut_out(const ce_dag *g, uint32_t set, ce_dag *out);
+/* The graph with every edge into the nodes of set removed. */
 void ce_dag_cut_in(const ce_dag *g, uint32_t set, ce_dag *out);
 
 /* Nodes d-connected to some member of x given z (members of z excluded). */

@@ -47,7 +47,8 @@ static void completions_free(ce_completions *c) {
   c->n = c->cap = 0;
 }
 
-int ce_mkdirs(const char *path, ce_err *err) {
+/* mkdir -p; 0 or -1 + err */
+static int mkdirs(const char *path, ce_err *err) {
   char buf[4096];
   size_t len = strlen(path);
   if (len == 0 || len >= sizeof buf) {
@@ -173,7 +174,7 @@ ce_lineedit *ce_lineedit_open(const ce_lineedit_cfg *cfg, ce_err *err) {
     char *slash = le->history_path ? strrchr(le->history_path, '/') : NULL;
     if (slash && slash != le->history_path) {
       *slash = '\0';
-      int rc = ce_mkdirs(le->history_path, err);
+      int rc = mkdirs(le->history_path, err);
       *slash = '/';
       if (rc) {
         ce_lineedit_close(le);

@@ -40,7 +40,4 @@ int ce_lineedit_add_history(ce_lineedit *le, const char *entry, ce_err *err);
 int ce_lineedit_is_tty(const ce_lineedit *le);
 void ce_lineedit_close(ce_lineedit *le); /* NULL-safe */
 
-/* mkdir -p; 0 or -1 + err. */
-int ce_mkdirs(const char *path, ce_err *err);
-
 #endif

@@ -73,14 +73,6 @@ static char *dup(const char *s) {
   return d;
 }
 
-ce_metric *ce_metric_find(const char *name) {
-  pthread_mutex_lock(&registry_lock);
-  ce_metric *m = registry;
-  while (m && strcmp(m->name, name) != 0) m = m->next;
-  pthread_mutex_unlock(&registry_lock);
-  return m;
-}
-
 ce_metric *ce_metric_register(ce_metric_kind kind, const char *name, const char *help, const char *const *labels,
                               int nlabels, const double *buckets, int nbuckets, ce_err *err) {
   ce_err_clear(err);

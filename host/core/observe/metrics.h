@@ -27,7 +27,6 @@ typedef struct ce_series ce_series;
  * err set on a bad name, a conflict or too many labels. */
 ce_metric *ce_metric_register(ce_metric_kind kind, const char *name, const char *help, const char *const *labels,
                               int nlabels, const double *buckets, int nbuckets, ce_err *err);
-ce_metric *ce_metric_find(const char *name);
 ce_metric_kind ce_metric_kind_of(const ce_metric *m);
 int ce_metric_nlabels(const ce_metric *m);
 const char *ce_metric_label_name(const ce_metric *m, int i);

@@ -356,7 +356,7 @@ void ce_stats_percentile_ci(double *means, int iters, double level, double *lo, 
   *hi = quantile(means, iters, 1 - a);
 }
 
-double ce_stats_norm_cdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+static double norm_cdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
 
 /* Acklam's rational approximation, refined by one Newton step on erfc. */
 double ce_stats_norm_quantile(double p) {
@@ -385,7 +385,7 @@ double ce_stats_norm_quantile(double p) {
     x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
   }
-  double e = ce_stats_norm_cdf(x) - p;
+  double e = norm_cdf(x) - p;
   double u = e * sqrt(2 * M_PI) * exp(x * x / 2);
   return x - u / (1 + x * u / 2);
 }
@@ -417,8 +417,8 @@ void ce_stats_bca_ci(const double *x, int n, double *means, int iters, double le
   double acc = den > 0 ? num / (6 * pow(den, 1.5)) : 0;
   double alpha = (1 - level) / 2;
   double za = ce_stats_norm_quantile(alpha), zb = ce_stats_norm_quantile(1 - alpha);
-  double a1 = ce_stats_norm_cdf(z0 + (z0 + za) / (1 - acc * (z0 + za)));
-  double a2 = ce_stats_norm_cdf(z0 + (z0 + zb) / (1 - acc * (z0 + zb)));
+  double a1 = norm_cdf(z0 + (z0 + za) / (1 - acc * (z0 + za)));
+  double a2 = norm_cdf(z0 + (z0 + zb) / (1 - acc * (z0 + zb)));
   *lo = quantile(means, iters, a1);
   *hi = quantile(means, iters, a2);
 }

@@ -66,7 +66,6 @@ typedef struct {
 } ce_stats_item;
 void ce_stats_score(const ce_stats_item *items, int n, double *score, int ngroups, long *group_n, double *group_sum);
 
-double ce_stats_norm_cdf(double z);
 double ce_stats_norm_quantile(double p);
 
 #endif
