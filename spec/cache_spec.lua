@@ -178,6 +178,41 @@ describe("causal_eval.cache", function()
       c:close()
     end)
 
+    -- every pipeline entry is tagged; the scan once held the layer's lock
+    -- into the tag check and hung. Under `timeout` a regression fails.
+    it("preloads, walks and explains tagged entries without hanging", function()
+      local script = ([[
+        local cache = require "causal_eval.cache"
+        local c = assert(cache.open{ redis_url = %q })
+        c:set("a", "1", { tags = { "model:x" }, labels = cache.labels{ model = "m", task = "t" } })
+        c:set("b", "2", { tags = { "model:x" }, labels = cache.labels{ model = "n", task = "t" } })
+        local c2 = assert(cache.open{ memory_mb = 4, redis_url = %q })
+        local n = c2:preload{ { model = "m", task = "*" } }
+        local seen = 0
+        c2:each("redis", function(key) seen = seen + 1; c2:get(key); return false end)
+        io.write(n, " ", seen)]]):format(redis.url, redis.url)
+      local r = H.run("timeout 20 " .. H.quote(H.bin) .. " -e " .. H.quote(script))
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("1 2", r.stdout)
+      -- the command a user runs: a miss makes explain walk the Redis layer
+      local qfile = H.questions(dir, { "ladder", "--n", "3" })
+      local mock = H.mock()
+      local function ce(args)
+        return H.run(H.concat({ "timeout", "20", H.bin }, args, { "--set", "cache.disk.max_size_gb=0",
+          "--set", "cache.redis.url=" .. redis.url }), { bin = false })
+      end
+      r = ce({ "run", "--quiet", "--model", "openai:a@" .. mock.url, "--questions", qfile, "--data", dir .. "/d" })
+      assert.are.equal(0, r.code, r.stderr)
+      r = ce({ "run", "--quiet", "--model", "openai:b@" .. mock.url, "--questions", qfile, "--data", dir .. "/d",
+               "--cache", "off" })
+      assert.are.equal(0, r.code, r.stderr)
+      local qid = json.decode(H.read(qfile):match("^[^\n]+")).id
+      r = ce({ "cache", "explain", qid, "--data", dir .. "/d" })
+      mock:stop()
+      assert.are.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("the nearest entry (redis layer) differs in 2 components", 1, true), r.stdout)
+    end)
+
     it("reconnects with backoff once Redis is back", function()
       local c = assert(cache.open{ redis_url = redis.url })
       c:set("before", "1")

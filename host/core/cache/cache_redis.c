@@ -364,51 +364,111 @@ uint64_t ce_rediscache_tag_bump(ce_rediscache *r, const char *tag, size_t len) {
   return v;
 }
 
+/* One SCAN page's entries, copied out so that the visitor runs without the
+ * lock: it checks tag versions and may delete, both of which take the lock
+ * (a visitor called under it hung `cache preload` and `cache explain`). */
+typedef struct {
+  size_t koff, klen, voff, vlen;
+} page_item;
+
+/* With the lock held: the next page's non-tag entries into data/items.
+ * Returns their count, or -1 when Redis went away. */
+static long scan_page(ce_rediscache *r, char *cursor, size_t csize, const char *match, ce_buf *data,
+                      page_item **items, size_t *cap) {
+  const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "200"};
+  size_t lens[6] = {4, strlen(cursor), 5, strlen(match), 5, 3};
+  redisReply *rep = command(r, 6, argv, lens);
+  if (!rep) return -1;
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING) {
+    freeReplyObject(rep);
+    snprintf(cursor, csize, "0");
+    return 0;
+  }
+  snprintf(cursor, csize, "%s", rep->element[0]->str);
+  redisReply *keys = rep->element[1];
+  size_t pl = strlen(r->prefix);
+  redisContext *c = r->ctx;
+  size_t asked = 0;
+  for (size_t i = 0; i < keys->elements; i++) {
+    redisReply *k = keys->element[i];
+    if (k->len < pl || (k->len >= pl + 4 && memcmp(k->str + pl, "tag:", 4) == 0)) continue;
+    const char *a[2] = {"GET", k->str};
+    size_t l[2] = {3, k->len};
+    redisAppendCommandArgv(c, 2, a, l);
+    asked++;
+  }
+  if (asked > *cap) {
+    page_item *grown = realloc(*items, asked * sizeof **items);
+    if (!grown) {
+      freeReplyObject(rep);
+      went_down(r, "out of memory");
+      return -1;
+    }
+    *items = grown;
+    *cap = asked;
+  }
+  data->len = 0;
+  long n = 0;
+  size_t got = 0;
+  for (size_t i = 0; i < keys->elements && got < asked; i++) {
+    redisReply *k = keys->element[i];
+    if (k->len < pl || (k->len >= pl + 4 && memcmp(k->str + pl, "tag:", 4) == 0)) continue;
+    got++;
+    void *v = NULL;
+    if (redisGetReply(c, &v) != REDIS_OK || !v) {
+      freeReplyObject(rep);
+      went_down(r, c->errstr[0] ? c->errstr : "connection lost");
+      return -1;
+    }
+    redisReply *val = v;
+    if (val->type == REDIS_REPLY_STRING) {
+      page_item *it = &(*items)[n++];
+      it->koff = data->len;
+      it->klen = k->len - pl;
+      ce_buf_add(data, k->str + pl, it->klen);
+      ce_buf_addc(data, '\0'); /* visitors get NUL-terminated keys and values, as from hiredis */
+      it->voff = data->len;
+      it->vlen = val->len;
+      ce_buf_add(data, val->str, val->len);
+      ce_buf_addc(data, '\0');
+    }
+    freeReplyObject(val);
+  }
+  freeReplyObject(rep);
+  if (data->oom) {
+    went_down(r, "out of memory");
+    return -1;
+  }
+  return n;
+}
+
 long ce_rediscache_scan(ce_rediscache *r, const char *glob, ce_rediscache_visit fn, void *ud) {
   char match[600], cursor[32] = "0";
   snprintf(match, sizeof match, "%s%s", r->prefix, glob && *glob ? glob : "*");
-  size_t pl = strlen(r->prefix);
+  ce_buf data;
+  ce_buf_init(&data);
+  page_item *items = NULL;
+  size_t cap = 0;
   long n = 0;
   int stop = 0;
-  pthread_mutex_lock(&r->lock);
   do {
-    const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
-    size_t lens[6] = {4, strlen(cursor), 5, strlen(match), 5, 4};
-    redisReply *rep = command(r, 6, argv, lens);
-    if (!rep) {
-      pthread_mutex_unlock(&r->lock);
-      return -1;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-      freeReplyObject(rep);
+    pthread_mutex_lock(&r->lock);
+    long got = scan_page(r, cursor, sizeof cursor, match, &data, &items, &cap);
+    pthread_mutex_unlock(&r->lock);
+    if (got < 0) {
+      n = -1;
       break;
     }
-    snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-    redisReply *keys = rep->element[1];
-    for (size_t i = 0; i < keys->elements && !stop; i++) {
-      redisReply *k = keys->element[i];
-      if (k->len < pl || (k->len >= pl + 4 && memcmp(k->str + pl, "tag:", 4) == 0)) continue;
-      const char *argv2[2] = {"GET", k->str};
-      size_t l2[2] = {3, k->len};
-      redisReply *v = command(r, 2, argv2, l2);
-      if (!v) break;
-      if (v->type == REDIS_REPLY_STRING) {
-        n++;
-        int what = fn(k->str + pl, k->len - pl, v->str, v->len, ud);
-        if (what == 1) {
-          const char *argv3[2] = {"UNLINK", k->str};
-          size_t l3[2] = {6, k->len};
-          redisReply *d = command(r, 2, argv3, l3);
-          if (d) freeReplyObject(d);
-        } else if (what == 2) {
-          stop = 1;
-        }
-      }
-      freeReplyObject(v);
+    for (long i = 0; i < got && !stop; i++) {
+      const page_item *it = &items[i];
+      n++;
+      int what = fn(data.data + it->koff, it->klen, data.data + it->voff, it->vlen, ud);
+      if (what == 1) ce_rediscache_del(r, data.data + it->koff, it->klen);
+      else if (what == 2) stop = 1;
     }
-    freeReplyObject(rep);
   } while (!stop && strcmp(cursor, "0") != 0);
-  pthread_mutex_unlock(&r->lock);
+  ce_buf_free(&data);
+  free(items);
   return n;
 }
 

@@ -48,7 +48,9 @@ int ce_rediscache_set_many(ce_rediscache *r, const char *const *keys, const size
 uint64_t ce_rediscache_tag_version(ce_rediscache *r, const char *tag, size_t len);
 uint64_t ce_rediscache_tag_bump(ce_rediscache *r, const char *tag, size_t len);
 /* Visits entries whose key (without the prefix) matches glob; fn returns 1
- * to delete the entry, 2 to stop. Returns the count visited or -1. */
+ * to delete the entry, 2 to stop. fn runs without the layer's lock, a page
+ * of entries at a time, so it may call the layer again (tag versions).
+ * Returns the count visited or -1. */
 typedef int (*ce_rediscache_visit)(const char *k, size_t kl, const char *blob, size_t bl, void *ud);
 long ce_rediscache_scan(ce_rediscache *r, const char *glob, ce_rediscache_visit fn, void *ud);
 int ce_rediscache_up(ce_rediscache *r); /* 1 connected now */
