@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +153,7 @@ static int l_next(lua_State *L) {
   if (rc <= 0) {
     luaL_pushfail(L);
     if (rc < 0) {
-      lua_pushliteral(L, "read error");
+      lua_pushfstring(L, "read error: %s", strerror(errno));
       return 2;
     }
     return 1;

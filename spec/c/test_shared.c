@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/util/shared.h"
@@ -23,6 +24,52 @@ static void *take(void *arg) {
     ce_hist_add(hist, 0.001 * (double)(t % 100 + 1));
   }
   return NULL;
+}
+
+/* The lines of a question file: a line of spaces or a byte order mark must
+ * not take the place of a question. */
+static void check_lines(void) {
+  char dir[] = "/tmp/test_shared_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char path[64];
+  snprintf(path, sizeof path, "%s/q.jsonl", dir);
+  FILE *f = fopen(path, "wb");
+  fputs("\xef\xbb\xbf{\"id\":1}\r\n\n   \n\t \r\n{\"id\":2}\n \xef\xbb\xbf\n{\"id\":3}", f);
+  fclose(f);
+  ce_err e;
+  ce_lines *l = ce_lines_open(path, &e);
+  CHECK(l != NULL);
+  char *line;
+  size_t len;
+  long no;
+  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK_STR(line, "{\"id\":1}");
+  CHECK(len == 8 && no == 1);
+  free(line);
+  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK_STR(line, "{\"id\":2}");
+  CHECK(no == 5);
+  free(line);
+  /* a byte order mark past line 1 is text, and the line reaches the reader */
+  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK(no == 6 && len == 4);
+  free(line);
+  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK_STR(line, "{\"id\":3}");
+  CHECK(no == 7);
+  free(line);
+  CHECK(ce_lines_next(l, &line, &len, &no) == 0);
+  CHECK(line == NULL);
+  ce_lines_free(l);
+
+  CHECK(ce_lines_open(dir, &e) == NULL);
+  CHECK_CONTAINS(e.msg, "is a directory");
+  snprintf(path, sizeof path, "%s/none.jsonl", dir);
+  CHECK(ce_lines_open(path, &e) == NULL);
+  CHECK_CONTAINS(e.msg, "none.jsonl: cannot open: No such file");
+  snprintf(path, sizeof path, "%s/q.jsonl", dir);
+  remove(path);
+  rmdir(dir);
 }
 
 int main(void) {
@@ -90,5 +137,6 @@ int main(void) {
 
   ce_set_free(seen);
   ce_hist_free(hist);
+  check_lines();
   return check_report("test_shared");
 }

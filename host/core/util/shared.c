@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ---- registry ---- */
@@ -198,6 +199,14 @@ ce_lines *ce_lines_open(const char *path, ce_err *err) {
     ce_err_setf(err, 1, path, 0, 0, "cannot open: %s", strerror(errno));
     return NULL;
   }
+  /* fopen succeeds on a directory; only the first read would fail, after a
+   * run has started */
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    ce_err_setf(err, 1, path, 0, 0, "is a directory");
+    return NULL;
+  }
   ce_lines *l = calloc(1, sizeof *l);
   if (!l) {
     fclose(f);
@@ -209,30 +218,46 @@ ce_lines *ce_lines_open(const char *path, ce_err *err) {
   return l;
 }
 
+static int blank(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f' && s[i] != '\v') return 0;
+  return 1;
+}
+
+/* A line of only spaces carries no item either: the scan that counts a
+ * file's items and the readers that take them must skip the same lines, or
+ * a ticket goes to the blank line and the file's last item is never read.
+ * An editor's UTF-8 byte order mark is not part of line 1's text. */
 int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno) {
   *line = NULL;
   size_t cap = 0;
   pthread_mutex_lock(&l->lock);
   ssize_t n;
-  int rc;
+  int rc, saved = 0;
   for (;;) {
     n = getline(line, &cap, l->f);
     if (n < 0) {
       rc = ferror(l->f) ? -1 : 0;
+      saved = errno;
       free(*line);
       *line = NULL;
       break;
     }
     l->lineno++;
+    ce_io_count(CE_IO_FILE, 1, (uint64_t)n, 0);
+    if (l->lineno == 1 && n >= 3 && memcmp(*line, "\xef\xbb\xbf", 3) == 0) {
+      memmove(*line, *line + 3, (size_t)n - 2); /* with the terminating NUL */
+      n -= 3;
+    }
     while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r')) (*line)[--n] = '\0';
-    if (n == 0) continue; /* blank lines carry no item */
+    if (blank(*line, (size_t)n)) continue;
     *len = (size_t)n;
     *lineno = l->lineno;
-    ce_io_count(CE_IO_FILE, 1, (uint64_t)n, 0);
     rc = 1;
     break;
   }
   pthread_mutex_unlock(&l->lock);
+  if (rc < 0) errno = saved; /* for the caller's message */
   return rc;
 }
 

@@ -47,8 +47,11 @@ void ce_bucket_free(void *b);
 
 /* ---- lines of a file, handed out one at a time to any thread ---- */
 typedef struct ce_lines ce_lines;
+/* NULL + err for a file that cannot be read or is a directory. */
 ce_lines *ce_lines_open(const char *path, ce_err *err);
-/* 1: *line (malloc'd, no newline) and its 1-based number; 0: end; -1 error. */
+/* 1: *line (malloc'd, no newline) and its 1-based number; 0: end; -1 error
+ * (errno says which). Lines of only white space are skipped, and a UTF-8 byte
+ * order mark is dropped from line 1. */
 int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno);
 void ce_lines_free(void *l);
 
