@@ -252,6 +252,30 @@ describe("causal_eval.cache", function()
       assert.are.equal(1, warnings, r.stderr)
       mock:stop()
     end)
+
+    -- a stopped Redis still accepts connections (the kernel completes them)
+    -- but answers nothing: each reconnect looked like a recovery until the
+    -- next command timed out
+    it("gives up on a stopped Redis for a while, with one warning and no false recovery", function()
+      local mock = H.mock({ "--latency-ms", "10" })
+      local qfile = H.questions(dir, { "ladder", "--n", "400" })
+      local victim = H.redis()
+      local cmd = ("(sleep 0.3; kill -STOP %d) & %s run --json --quiet --model openai:m@%s --questions %s --concurrency 4 " ..
+        "--data %s --set cache.disk.max_size_gb=0 --set cache.redis.url=%s"):format(victim.pid, H.quote(H.bin), mock.url,
+        qfile, dir .. "/data", victim.url)
+      local r = H.run(cmd)
+      H.sh("kill -CONT " .. victim.pid)
+      victim:stop()
+      mock:stop()
+      assert.are.equal(0, r.code, r.stderr)
+      local rep = json.decode(r.stdout)
+      assert.are.equal(400, rep.models[1].n)
+      assert.are.equal(0, rep.models[1].errors)
+      local _, warnings = r.stderr:gsub("unreachable", "")
+      local _, recovered = r.stderr:gsub("reconnected", "")
+      assert.are.equal(1, warnings, r.stderr)
+      assert.are.equal(0, recovered, r.stderr)
+    end)
   end)
 end)
 

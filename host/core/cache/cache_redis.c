@@ -3,6 +3,7 @@
 #include "core/observe/profile.h"
 
 #include <hiredis/hiredis.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,12 @@ void ce_rediscache_free(ce_rediscache *r) {
 
 const char *ce_rediscache_where(ce_rediscache *r) { return r->where; }
 
-static void went_down(ce_rediscache *r, const char *reason) {
+/* Closes the connection and waits before the next try. A try of a dead
+ * server fails at once, but one of a slow or stopped server costs a whole
+ * timeout with the lock held, which every other thread waits out: after a
+ * timeout the wait is 20 timeouts at least, so tries take a small share of
+ * the time. */
+static void went_down(ce_rediscache *r, const char *reason, int slow) {
   /* reason may point into the context about to be freed */
   char why[200];
   snprintf(why, sizeof why, "%s", reason);
@@ -110,7 +116,10 @@ static void went_down(ce_rediscache *r, const char *reason) {
     redisFree(r->ctx);
     r->ctx = NULL;
   }
-  r->backoff = r->backoff > 0 ? (r->backoff * 2 > 30 ? 30 : r->backoff * 2) : 0.25;
+  double first = slow ? 20 * r->timeout : 0.25;
+  double next = r->backoff > 0 ? r->backoff * 2 : first;
+  if (next < first) next = first;
+  r->backoff = next > 30 ? 30 : next;
   r->retry_at = now_s() + r->backoff;
   if (!r->announced_down) {
     r->announced_down = 1;
@@ -122,38 +131,75 @@ static void went_down(ce_rediscache *r, const char *reason) {
   }
 }
 
-/* With the lock held: a usable context, or NULL while Redis is down. */
+/* A context that failed. hiredis reports a command that timed out as EAGAIN
+ * ("Resource temporarily unavailable"), said here in words; that and a
+ * connect that timed out mean a slow server, not a dead one. */
+static void lost(ce_rediscache *r, redisContext *c) {
+  int slow = c->err == REDIS_ERR_IO &&
+             (strcmp(c->errstr, strerror(EAGAIN)) == 0 || strcmp(c->errstr, strerror(ETIMEDOUT)) == 0);
+  char why[200];
+  if (slow) snprintf(why, sizeof why, "no answer within %gs", r->timeout);
+  else snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "connection lost");
+  went_down(r, why, slow);
+}
+
+/* With the lock held: a usable context, or NULL while Redis is down. A
+ * connection counts only once Redis answers on it: a stopped (SIGSTOP) or
+ * swamped server still accepts connections, and taking that for a recovery
+ * reset the backoff and announced a false "reconnected" every few tenths of
+ * a second while each command waited out its timeout. */
 static redisContext *conn(ce_rediscache *r) {
   if (r->ctx) return r->ctx;
   if (now_s() < r->retry_at) return NULL;
   redisContext *c = redisConnectWithTimeout(r->host, r->port, tv_of(r->timeout));
-  if (!c || c->err) {
-    char why[200];
-    snprintf(why, sizeof why, "%s", c ? c->errstr : "out of memory");
-    if (c) redisFree(c);
-    went_down(r, why);
+  if (!c) {
+    went_down(r, "out of memory", 0);
+    return NULL;
+  }
+  r->ctx = c;
+  if (c->err) {
+    lost(r, c);
     return NULL;
   }
   redisSetTimeout(c, tv_of(r->timeout));
-  r->ctx = c;
   redisReply *rep = NULL;
   if (r->password[0]) {
     rep = redisCommand(c, "AUTH %s", r->password);
-    int bad = !rep || rep->type == REDIS_REPLY_ERROR;
+    if (!rep) {
+      lost(r, c);
+      return NULL;
+    }
+    int bad = rep->type == REDIS_REPLY_ERROR;
     char why[200];
-    snprintf(why, sizeof why, "AUTH: %s", rep && rep->str ? rep->str : c->errstr);
-    if (rep) freeReplyObject(rep);
+    snprintf(why, sizeof why, "AUTH: %s", rep->str ? rep->str : "refused");
+    freeReplyObject(rep);
     if (bad) {
-      went_down(r, why);
+      went_down(r, why, 0);
       return NULL;
     }
   }
   if (r->db) {
     rep = redisCommand(c, "SELECT %d", r->db);
-    int bad = !rep || rep->type == REDIS_REPLY_ERROR;
-    if (rep) freeReplyObject(rep);
+    if (!rep) {
+      lost(r, c);
+      return NULL;
+    }
+    int bad = rep->type == REDIS_REPLY_ERROR;
+    freeReplyObject(rep);
     if (bad) {
-      went_down(r, "SELECT failed");
+      went_down(r, "SELECT failed", 0);
+      return NULL;
+    }
+  } else {
+    rep = redisCommand(c, "PING");
+    if (!rep) {
+      lost(r, c);
+      return NULL;
+    }
+    int bad = rep->type == REDIS_REPLY_ERROR;
+    freeReplyObject(rep);
+    if (bad) {
+      went_down(r, "PING failed", 0);
       return NULL;
     }
   }
@@ -178,7 +224,7 @@ static redisReply *command(ce_rediscache *r, int argc, const char **argv, const 
   if (rep && rep->type == REDIS_REPLY_STRING) bytes += rep->len;
   ce_io_count(CE_IO_REDIS, 1, bytes, ce_io_now() - t0);
   if (!rep) {
-    went_down(r, c->errstr[0] ? c->errstr : "connection lost");
+    lost(r, c);
     return NULL;
   }
   return rep;
@@ -245,7 +291,7 @@ int ce_rediscache_get_many(ce_rediscache *r, const char *const *keys, const size
   for (int i = 0; i < n; i++) {
     void *v = NULL;
     if (redisGetReply(c, &v) != REDIS_OK || !v) {
-      went_down(r, c->errstr[0] ? c->errstr : "connection lost");
+      lost(r, c);
       res = -1;
       break;
     }
@@ -294,7 +340,7 @@ int ce_rediscache_set_many(ce_rediscache *r, const char *const *keys, const size
   for (int i = 0; i < n; i++) {
     void *v = NULL;
     if (redisGetReply(c, &v) != REDIS_OK || !v) {
-      went_down(r, c->errstr[0] ? c->errstr : "connection lost");
+      lost(r, c);
       res = -1;
       break;
     }
@@ -401,7 +447,7 @@ static long scan_page(ce_rediscache *r, char *cursor, size_t csize, const char *
     page_item *grown = realloc(*items, asked * sizeof **items);
     if (!grown) {
       freeReplyObject(rep);
-      went_down(r, "out of memory");
+      went_down(r, "out of memory", 0);
       return -1;
     }
     *items = grown;
@@ -417,7 +463,7 @@ static long scan_page(ce_rediscache *r, char *cursor, size_t csize, const char *
     void *v = NULL;
     if (redisGetReply(c, &v) != REDIS_OK || !v) {
       freeReplyObject(rep);
-      went_down(r, c->errstr[0] ? c->errstr : "connection lost");
+      lost(r, c);
       return -1;
     }
     redisReply *val = v;
@@ -436,7 +482,7 @@ static long scan_page(ce_rediscache *r, char *cursor, size_t csize, const char *
   }
   freeReplyObject(rep);
   if (data->oom) {
-    went_down(r, "out of memory");
+    went_down(r, "out of memory", 0);
     return -1;
   }
   return n;
