@@ -110,3 +110,39 @@ describe("adapters", function()
     assert.are.equal(rung1, right1)
   end)
 end)
+
+describe("the network", function()
+  local host = require "causal_eval.host"
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rm(dir) end)
+
+  -- two 100 MB replies once took 1.24 GB and wrote 200 MB to the store and the cache
+  it("cuts a reply over the size limit while it arrives, and records it as too_large, not retried", function()
+    local mock = H.mock({ "--fault-huge", "1", "--huge-mb", "100" })
+    local qfile = H.questions(dir, { "ladder", "--n", "2" })
+    local t0 = host.clock()
+    H.run({ "run", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--data", dir .. "/data",
+            "--set", "cache.disk.path=" .. dir .. "/cache" })
+    local stats = mock:stats()
+    mock:stop()
+    assert.is_true(host.clock() - t0 < 30)
+    assert.are.equal(2, stats.huge) -- once per question: not retried
+    local r = H.run({ "results", "export", "last", "--data", dir .. "/data" })
+    assert.are.equal(0, r.code, r.stderr)
+    local n = 0
+    for line in r.stdout:gmatch("[^\n]+") do
+      local rec = json.decode(line)
+      n = n + 1
+      assert.are.equal("too_large", rec.error.class)
+      assert.truthy(rec.error.message:find("larger than the 4 MiB limit (setting run.max_response_mb)", 1, true),
+        rec.error.message)
+      assert.are.equal(1, rec.attempts)
+      assert.is_true(#line < 20000)
+    end
+    assert.are.equal(2, n)
+    -- nothing of the replies reached the store or the cache
+    local du = H.sh("du -sk " .. H.quote(dir))
+    assert.is_true(tonumber(du:match("^(%d+)")) < 20 * 1024, du)
+  end)
+end)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* causal_eval.http: the HTTP engine (host/core/http) for one thread.
  *
- *   local c = http.client{ max_connections = 64 }
+ *   local c = http.client{ max_connections = 64, max_body = 4 << 20 }
  *   c:submit{ tag = 7, url = u, headers = { "Content-Type: application/json" }, body = s,
  *             timeout = 60, connect_timeout = 10 }
  *   for _, r in ipairs(c:poll(0.05)) do ... r.tag, r.status, r.body, r.error ... end
@@ -26,7 +26,11 @@ static ce_http *check_client(lua_State *L) {
   return u->h;
 }
 
-static int new_client(lua_State *L, int max_connections) {
+/* The setting a too-large reply's message names unless the caller names
+ * another: the program's bound on replies. */
+#define MAX_BODY_SETTING "run.max_response_mb"
+
+static int new_client(lua_State *L, int max_connections, size_t max_body, const char *what) {
   LClient *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->h = NULL;
   luaL_setmetatable(L, CLIENT_MT);
@@ -37,18 +41,27 @@ static int new_client(lua_State *L, int max_connections) {
     lua_pushstring(L, e.msg);
     return 2;
   }
+  ce_http_set_max_body(u->h, max_body, what);
   return 1;
 }
 
+/* http.client{ max_connections = 16, max_body = bytes (default 4 MiB),
+ *              max_body_setting = "run.max_response_mb" } */
 static int http_client(lua_State *L) {
-  lua_Integer maxc = 16;
+  lua_Integer maxc = 16, max_body = 0;
+  const char *what = MAX_BODY_SETTING;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "max_connections") != LUA_TNIL) maxc = luaL_checkinteger(L, -1);
-    lua_pop(L, 1);
+    if (lua_getfield(L, 1, "max_body") != LUA_TNIL) {
+      max_body = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, max_body >= 1, 1, "max_body must be a positive number of bytes");
+    }
+    if (lua_getfield(L, 1, "max_body_setting") != LUA_TNIL) what = luaL_checkstring(L, -1);
+    lua_pop(L, 3); /* the table keeps the string alive */
   }
   luaL_argcheck(L, maxc >= 1 && maxc <= 65536, 1, "max_connections out of range");
-  return new_client(L, (int)maxc);
+  return new_client(L, (int)maxc, (size_t)max_body, what);
 }
 
 /* Reads a request table at idx; headers are kept alive by the table itself. */
@@ -167,7 +180,7 @@ static int http_request(lua_State *L) {
   const char *hdrs[64];
   ce_http_req r;
   read_request(L, 1, &r, hdrs, 64);
-  if (new_client(L, 1) != 1) return 2;
+  if (new_client(L, 1, 0, MAX_BODY_SETTING) != 1) return 2;
   LClient *u = lua_touserdata(L, -1);
   ce_err e;
   if (ce_http_submit(u->h, &r, &e) != 0) {

@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/io/http.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
+#define HUGE_BODY ((size_t)100 << 20)
 
-int main(void) {
+static void test_parsing(void) {
   /* OpenAI's reset durations */
   CHECK(NEAR(ce_http_parse_duration("1s"), 1));
   CHECK(NEAR(ce_http_parse_duration("6m0s"), 360));
@@ -25,5 +34,191 @@ int main(void) {
   CHECK(NEAR(ce_http_parse_reset("2026-11-25T23:00:00Z", now), 0)); /* past: now */
   CHECK(NEAR(ce_http_parse_reset("250ms", now), 0.25));
   CHECK(ce_http_parse_reset("never", now) < 0);
+}
+
+/* ---- a loopback server: one reply per connection, chosen by the path ---- */
+
+static int listen_fd, port;
+static atomic_size_t last_sent; /* body bytes the last huge reply got out before the client hung up */
+
+static int send_all(int fd, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+    if (k <= 0) return -1;
+    s += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* 100 MB of body, with a length or chunked, until the client hangs up */
+static void send_huge(int fd, int chunked) {
+  static char block[65536];
+  memset(block, 'x', sizeof block);
+  char head[200];
+  snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\n%s\r\nConnection: close\r\n\r\n",
+           chunked ? "Transfer-Encoding: chunked" : "Content-Length: 104857600");
+  if (send_all(fd, head, strlen(head))) return;
+  size_t sent = 0;
+  while (sent < HUGE_BODY) {
+    if (chunked && send_all(fd, "10000\r\n", 7)) break;
+    if (send_all(fd, block, sizeof block)) break;
+    if (chunked && send_all(fd, "\r\n", 2)) break;
+    sent += sizeof block;
+  }
+  if (chunked && sent == HUGE_BODY) send_all(fd, "0\r\n\r\n", 5);
+  atomic_store(&last_sent, sent);
+}
+
+static void *serve(void *ud) {
+  (void)ud;
+  for (;;) {
+    int c = accept(listen_fd, NULL, NULL);
+    if (c < 0) return NULL;
+    char req[4096];
+    ssize_t n = recv(c, req, sizeof req - 1, 0);
+    if (n <= 0) {
+      close(c);
+      continue;
+    }
+    req[n] = '\0';
+    if (strncmp(req, "GET /quit ", 10) == 0) {
+      close(c);
+      return NULL;
+    }
+    if (strncmp(req, "GET /length ", 12) == 0) send_huge(c, 0);
+    else if (strncmp(req, "GET /chunked ", 13) == 0) send_huge(c, 1);
+    else if (strncmp(req, "GET /redirect ", 14) == 0) {
+      const char *moved = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      send_all(c, moved, strlen(moved));
+    } else {
+      const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      send_all(c, ok, strlen(ok));
+    }
+    close(c);
+  }
+}
+
+static int start_server(pthread_t *t) {
+  listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 16) != 0 ||
+      getsockname(listen_fd, (struct sockaddr *)&a, &len) != 0)
+    return -1;
+  port = ntohs(a.sin_port);
+  return pthread_create(t, NULL, serve, NULL);
+}
+
+/* One blocking request; a refused submit comes back as a result too. */
+static ce_http_result fetch(ce_http *h, const char *path_or_url) {
+  char url[300];
+  if (strstr(path_or_url, "://")) snprintf(url, sizeof url, "%s", path_or_url);
+  else snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path_or_url);
+  ce_http_req r;
+  memset(&r, 0, sizeof r);
+  r.url = url;
+  r.timeout_ms = 30000;
+  ce_http_result res;
+  memset(&res, 0, sizeof res);
+  ce_err e;
+  if (ce_http_submit(h, &r, &e) != 0) {
+    res.error = CE_HTTP_EOTHER;
+    snprintf(res.errmsg, sizeof res.errmsg, "submit: %.150s", e.msg);
+    return res;
+  }
+  int n;
+  do n = ce_http_poll(h, 100, &res, 1, &e);
+  while (n == 0);
+  CHECK(n == 1);
+  return res;
+}
+
+static void test_body_limit(void) {
+  ce_err e;
+  ce_http *h = ce_http_new(1, &e);
+  CHECK(h != NULL);
+  if (!h) return;
+
+  /* the default: 4 MiB, refused while it arrives (a chunked body has no length to refuse up front) */
+  ce_http_result r = fetch(h, "/chunked");
+  CHECK(r.error == CE_HTTP_ETOOLARGE);
+  CHECK_STR(ce_http_error_name(r.error), "too_large");
+  CHECK_CONTAINS(r.errmsg, "larger than the 4 MiB limit");
+  CHECK(r.body_len == 0);
+  CHECK(r.bytes_received <= CE_HTTP_MAX_BODY_DEFAULT);
+  usleep(100000); /* the server notices the hang-up */
+  CHECK(atomic_load(&last_sent) < HUGE_BODY / 4);
+  ce_http_result_free(&r);
+
+  /* a bound set by a setting, which the message names */
+  ce_http_set_max_body(h, (size_t)1 << 20, "run.max_response_mb");
+  r = fetch(h, "/length");
+  CHECK(r.error == CE_HTTP_ETOOLARGE);
+  CHECK_CONTAINS(r.errmsg, "larger than the 1 MiB limit (setting run.max_response_mb)");
+  CHECK(r.bytes_received <= (size_t)1 << 20);
+  ce_http_result_free(&r);
+  r = fetch(h, "/chunked");
+  CHECK(r.error == CE_HTTP_ETOOLARGE);
+  CHECK(r.bytes_received <= (size_t)1 << 20);
+  ce_http_result_free(&r);
+
+  /* a body that fits, on the same handle after the cut-off ones */
+  ce_http_set_max_body(h, 2, NULL);
+  r = fetch(h, "/small");
+  CHECK(r.error == CE_HTTP_OK && r.status == 200 && r.body_len == 2);
+  ce_http_result_free(&r);
+  ce_http_set_max_body(h, 1, NULL);
+  r = fetch(h, "/small");
+  CHECK(r.error == CE_HTTP_ETOOLARGE);
+  CHECK_CONTAINS(r.errmsg, "larger than the 1 bytes limit: cut off");
+  ce_http_result_free(&r);
+  ce_http_free(h);
+}
+
+static void test_protocols(void) {
+  ce_err e;
+  ce_http *h = ce_http_new(1, &e);
+  CHECK(h != NULL);
+  if (!h) return;
+  /* a base URL of file:/// once read a local file into the store */
+  ce_http_result r = fetch(h, "file:///etc/passwd");
+  CHECK(r.error == CE_HTTP_EURL);
+  CHECK_STR(ce_http_error_name(r.error), "bad_url");
+  CHECK(r.body_len == 0);
+  ce_http_result_free(&r);
+  char url[100];
+  snprintf(url, sizeof url, "ftp://127.0.0.1:%d/", port);
+  r = fetch(h, url);
+  CHECK(r.error == CE_HTTP_EURL);
+  ce_http_result_free(&r);
+  /* a redirect is not followed, and could not reach file:// if it were */
+  r = fetch(h, "/redirect");
+  CHECK(r.error == CE_HTTP_OK && r.status == 302 && r.body_len == 0);
+  ce_http_result_free(&r);
+  ce_http_free(h);
+}
+
+int main(void) {
+  test_parsing();
+  pthread_t server;
+  if (start_server(&server) != 0) {
+    fprintf(stderr, "test_http: cannot listen on loopback\n");
+    return 1;
+  }
+  test_body_limit();
+  test_protocols();
+  ce_err e;
+  ce_http *h = ce_http_new(1, &e);
+  if (h) {
+    ce_http_result r = fetch(h, "/quit");
+    ce_http_result_free(&r);
+    ce_http_free(h);
+  }
+  pthread_join(server, NULL);
+  close(listen_fd);
   return check_report("test_http");
 }

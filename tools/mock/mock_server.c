@@ -5,13 +5,14 @@
  *               [--latency-ms MS] [--fault-429 R] [--fault-500 R] [--fault-stall R]
  *               [--fault-malformed R] [--fault-drop R] [--retry-after S]
  *               [--stall-ms MS] [--max-concurrent N] [--api-key KEY] [--seed S]
- *               [--rate-limit N [--rate-window-ms W]]
+ *               [--rate-limit N [--rate-window-ms W]] [--fault-huge R [--huge-mb MB]]
  *
  * It answers a question it was given (matched by its prompt) correctly with
  * probability P, decided by a hash of the prompt and the seed, so a run is
  * reproducible; unknown prompts get "yes". Faults are drawn per attempt at the
  * given rates: 429 with Retry-After, 500, a stall past the client's timeout,
- * malformed JSON, a dropped connection. Over --max-concurrent requests in
+ * malformed JSON, a dropped connection, a reply of --huge-mb MB (default 100)
+ * streamed without a length. Over --max-concurrent requests in
  * progress it answers 429. With --rate-limit it behaves like a provider's
  * request budget: N requests per window of W ms (default 1000), announced in
  * x-ratelimit-remaining-requests / x-ratelimit-reset-requests, and 429 beyond
@@ -48,7 +49,7 @@ typedef struct {
 } entry;
 
 static struct {
-  double accuracy, f429, f500, fstall, fmalformed, fdrop, retry_after;
+  double accuracy, f429, f500, fstall, fmalformed, fdrop, fhuge, retry_after, huge_mb;
   long latency_ms, stall_ms;
   int max_concurrent;
   const char *api_key;
@@ -56,7 +57,7 @@ static struct {
   entry *table;
   size_t cap, count;
   atomic_int in_progress;
-  atomic_long requests, ok, s429, s500, stalls, malformed, drops, s401, busy;
+  atomic_long requests, ok, s429, s500, stalls, malformed, drops, s401, busy, huge;
   atomic_long other_attempts;
   /* a provider's request budget: --rate-limit N per --rate-window-ms W */
   long rate_limit, rate_window_ms;
@@ -313,6 +314,60 @@ static void answer_text(entry *e, uint64_t ph, char *out, size_t size) {
   }
 }
 
+/* ---- a huge reply, made as it is sent (a 100 MB body is never in memory) ---- */
+
+typedef struct {
+  uint64_t left; /* bytes of content still to send */
+  int stage;     /* 0 head, 1 content, 2 tail, 3 done */
+  size_t pos;
+} huge_state;
+
+static const char HUGE_HEAD[] = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"";
+static const char HUGE_TAIL[] = "\"},\"finish_reason\":\"stop\"}]}";
+
+static ssize_t huge_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  huge_state *h = cls;
+  size_t n = 0;
+  while (n < max && h->stage < 3) {
+    const char *part = h->stage == 0 ? HUGE_HEAD : HUGE_TAIL;
+    if (h->stage == 1) {
+      size_t k = max - n < h->left ? max - n : (size_t)h->left;
+      memset(buf + n, 'x', k);
+      n += k;
+      h->left -= k;
+      if (h->left == 0) h->stage = 2;
+      continue;
+    }
+    size_t len = strlen(part) - h->pos;
+    size_t k = max - n < len ? max - n : len;
+    memcpy(buf + n, part + h->pos, k);
+    n += k;
+    h->pos += k;
+    if (h->pos == strlen(part)) {
+      h->stage++;
+      h->pos = 0;
+    }
+  }
+  return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static enum MHD_Result send_huge(struct MHD_Connection *c) {
+  huge_state *h = calloc(1, sizeof *h);
+  if (!h) return MHD_NO;
+  h->left = (uint64_t)(cfg.huge_mb * 1024 * 1024);
+  if (h->left == 0) h->stage = 2;
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, huge_read, h, free);
+  if (!resp) {
+    free(h);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
 typedef struct { ce_buf body; } conn_ctx;
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -363,16 +418,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char buf[512];
     snprintf(buf, sizeof buf,
              "{\"requests\":%ld,\"ok\":%ld,\"429\":%ld,\"500\":%ld,\"stall\":%ld,\"malformed\":%ld,\"drop\":%ld,"
-             "\"401\":%ld,\"busy\":%ld,\"limited\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
+             "\"401\":%ld,\"busy\":%ld,\"limited\":%ld,\"huge\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
              atomic_load(&cfg.requests), atomic_load(&cfg.ok), atomic_load(&cfg.s429), atomic_load(&cfg.s500),
              atomic_load(&cfg.stalls), atomic_load(&cfg.malformed), atomic_load(&cfg.drops),
-             atomic_load(&cfg.s401), atomic_load(&cfg.busy), atomic_load(&cfg.limited), answered, twice);
+             atomic_load(&cfg.s401), atomic_load(&cfg.busy), atomic_load(&cfg.limited), atomic_load(&cfg.huge), answered,
+             twice);
     return send_text(c, 200, buf, NULL, NULL);
   }
   if (strcmp(method, "POST") == 0 && strcmp(url, "/reset") == 0) {
     atomic_store(&cfg.requests, 0); atomic_store(&cfg.ok, 0); atomic_store(&cfg.s429, 0);
     atomic_store(&cfg.s500, 0); atomic_store(&cfg.stalls, 0); atomic_store(&cfg.malformed, 0);
     atomic_store(&cfg.drops, 0); atomic_store(&cfg.s401, 0); atomic_store(&cfg.busy, 0); atomic_store(&cfg.limited, 0);
+    atomic_store(&cfg.huge, 0);
     for (size_t i = 0; i < cfg.cap; i++) {
       atomic_store(&cfg.table[i].answered, 0);
       atomic_store(&cfg.table[i].attempts, 0);
@@ -453,6 +510,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   } else if (u < (acc += cfg.fdrop)) {
     atomic_fetch_add(&cfg.drops, 1);
     ret = MHD_NO; /* close the connection without a response */
+  } else if (u < (acc += cfg.fhuge)) {
+    atomic_fetch_add(&cfg.huge, 1);
+    ret = send_huge(c);
   } else {
     char answer[200];
     answer_text(e, ph, answer, sizeof answer);
@@ -513,6 +573,7 @@ int main(int argc, char **argv) {
   cfg.retry_after = 1;
   cfg.stall_ms = 30000;
   cfg.rate_window_ms = 1000;
+  cfg.huge_mb = 100;
   pthread_mutex_init(&cfg.window_lock, NULL);
   pthread_mutex_init(&cfg.hook_lock, NULL);
   ce_buf_init(&cfg.hooks);
@@ -527,6 +588,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--fault-stall")) cfg.fstall = argd(argc, argv, &i);
     else if (!strcmp(a, "--fault-malformed")) cfg.fmalformed = argd(argc, argv, &i);
     else if (!strcmp(a, "--fault-drop")) cfg.fdrop = argd(argc, argv, &i);
+    else if (!strcmp(a, "--fault-huge")) cfg.fhuge = argd(argc, argv, &i);
+    else if (!strcmp(a, "--huge-mb")) cfg.huge_mb = argd(argc, argv, &i);
     else if (!strcmp(a, "--retry-after")) cfg.retry_after = argd(argc, argv, &i);
     else if (!strcmp(a, "--stall-ms")) cfg.stall_ms = (long)argd(argc, argv, &i);
     else if (!strcmp(a, "--max-concurrent")) cfg.max_concurrent = (int)argd(argc, argv, &i);

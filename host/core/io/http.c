@@ -18,6 +18,8 @@ typedef struct transfer {
   CURL *easy;
   struct curl_slist *headers;
   ce_buf body;
+  size_t max_body;
+  int too_large; /* the body passed max_body: on_body aborted the transfer */
   ce_http_result res;
 } transfer;
 
@@ -26,6 +28,8 @@ struct ce_http {
   transfer *free_list;
   transfer *active; /* in the multi handle: freed by ce_http_free if never finished */
   int inflight;
+  size_t max_body;
+  char max_body_what[64]; /* the setting named in the too-large message; "" none */
 };
 
 int ce_http_global_init(ce_err *err) { return ce_curl_load(err); }
@@ -36,6 +40,8 @@ const char *ce_http_error_name(ce_http_error e) {
     case CE_HTTP_ETIMEOUT: return "timeout";
     case CE_HTTP_ECONNECT: return "connect";
     case CE_HTTP_ERESET: return "reset";
+    case CE_HTTP_ETOOLARGE: return "too_large";
+    case CE_HTTP_EURL: return "bad_url";
     default: return "transport";
   }
 }
@@ -86,11 +92,18 @@ double ce_http_parse_reset(const char *s, double now_epoch) {
   return ce_http_parse_duration(s);
 }
 
+/* Returning less than len aborts the transfer: on out of memory, and as
+ * soon as the body passes its bound (a chunked body announces no length for
+ * CURLOPT_MAXFILESIZE to refuse up front). */
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
+  if (len > t->max_body - t->body.len) {
+    t->too_large = 1;
+    return 0;
+  }
   ce_buf_add(&t->body, ptr, len);
-  return t->body.oom ? 0 : len; /* 0 aborts the transfer on out of memory */
+  return t->body.oom ? 0 : len;
 }
 
 static int header_is(const char *line, size_t len, const char *name, const char **value) {
@@ -147,7 +160,30 @@ ce_http *ce_http_new(int max_connections, ce_err *err) {
   curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_connections);
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)max_connections);
   curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  h->max_body = CE_HTTP_MAX_BODY_DEFAULT;
   return h;
+}
+
+void ce_http_set_max_body(ce_http *h, size_t bytes, const char *what) {
+  h->max_body = bytes ? bytes : CE_HTTP_MAX_BODY_DEFAULT;
+  snprintf(h->max_body_what, sizeof h->max_body_what, "%s", what ? what : "");
+}
+
+/* http and https only, for the URL and any redirect: a base URL of
+ * file:///... once read a local file into the store. The string form is
+ * libcurl 7.85+; older ones (7.66 is the floor) take the bitmask. */
+static int only_http(CURL *e) {
+  if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK)
+    return 0;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  long mask = CURLPROTO_HTTP | CURLPROTO_HTTPS;
+  if (curl_easy_setopt(e, CURLOPT_PROTOCOLS, mask) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, mask) == CURLE_OK)
+    return 0;
+#pragma GCC diagnostic pop
+  return -1;
 }
 
 static void transfer_free(transfer *t) {
@@ -201,6 +237,8 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   t->next = NULL;
   t->body.len = 0;
   t->body.oom = 0;
+  t->max_body = h->max_body;
+  t->too_large = 0;
   curl_slist_free_all(t->headers);
   t->headers = NULL;
   memset(&t->res, 0, sizeof t->res);
@@ -212,7 +250,14 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   t->res.reset_tokens = -1;
 
   CURL *e = t->easy;
+  if (only_http(e) != 0) {
+    t->next = h->free_list;
+    h->free_list = t;
+    ce_err_setf(err, 1, "http", 0, 0, "libcurl cannot restrict requests to http and https");
+    return -1;
+  }
   curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -278,8 +323,21 @@ static ce_http_error classify(CURLcode rc) {
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM: return CE_HTTP_ERESET;
+    case CURLE_FILESIZE_EXCEEDED: return CE_HTTP_ETOOLARGE;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: return CE_HTTP_EURL;
     default: return CE_HTTP_EOTHER;
   }
+}
+
+static void too_large_message(const ce_http *h, const transfer *t, char *out, size_t size) {
+  char limit[48];
+  if (t->max_body % (1u << 20) == 0) snprintf(limit, sizeof limit, "%zu MiB", t->max_body >> 20);
+  else snprintf(limit, sizeof limit, "%zu bytes", t->max_body);
+  if (h->max_body_what[0])
+    snprintf(out, size, "the reply is larger than the %s limit (setting %s): cut off", limit, h->max_body_what);
+  else
+    snprintf(out, size, "the reply is larger than the %s limit: cut off", limit);
 }
 
 static void finish(ce_http *h, CURLMsg *msg, ce_http_result *out) {
@@ -288,8 +346,9 @@ static void finish(ce_http *h, CURLMsg *msg, ce_http_result *out) {
   curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
   CURLcode rc = msg->data.result;
   ce_http_result *r = &t->res;
-  r->error = classify(rc);
-  if (rc != CURLE_OK) snprintf(r->errmsg, sizeof r->errmsg, "%s", curl_easy_strerror(rc));
+  r->error = t->too_large ? CE_HTTP_ETOOLARGE : classify(rc);
+  if (r->error == CE_HTTP_ETOOLARGE) too_large_message(h, t, r->errmsg, sizeof r->errmsg);
+  else if (rc != CURLE_OK) snprintf(r->errmsg, sizeof r->errmsg, "%s", curl_easy_strerror(rc));
   long status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   r->status = rc == CURLE_OK ? (int)status : 0;
@@ -305,7 +364,7 @@ static void finish(ce_http *h, CURLMsg *msg, ce_http_result *out) {
   r->bytes_received = (uint64_t)down;
   ce_io_count(CE_IO_HTTP, 1, (uint64_t)up + (uint64_t)down, r->total_time);
   /* hand the body over without copying; the transfer keeps an empty buffer */
-  if (t->body.data && !t->body.oom) {
+  if (t->body.data && !t->body.oom && r->error != CE_HTTP_ETOOLARGE) {
     r->body = t->body.data;
     r->body_len = t->body.len;
     ce_buf_init(&t->body);

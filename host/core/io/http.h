@@ -31,8 +31,15 @@ typedef enum {
   CE_HTTP_ETIMEOUT,     /* connect or total timeout */
   CE_HTTP_ECONNECT,     /* could not connect or resolve */
   CE_HTTP_ERESET,       /* the connection dropped: nothing or a partial response */
+  CE_HTTP_ETOOLARGE,    /* the body passed the client's limit: cut off, nothing kept */
+  CE_HTTP_EURL,         /* not an http:// or https:// URL libcurl can use */
   CE_HTTP_EOTHER
 } ce_http_error;
+
+/* The default bound on a response body. A model's answer is a few KB; a
+ * runaway or hostile server could otherwise fill memory, the store and the
+ * cache (two 100 MB replies took 1.24 GB). */
+#define CE_HTTP_MAX_BODY_DEFAULT ((size_t)4 << 20)
 
 typedef struct {
   uint64_t tag;
@@ -54,7 +61,13 @@ typedef struct {
 /* Once per process, before any thread uses the engine. */
 int ce_http_global_init(ce_err *err);
 
+/* Only http:// and https:// URLs are fetched, and no redirect leaves them. */
 ce_http *ce_http_new(int max_connections, ce_err *err);
+/* Bounds every later response body of h at bytes (0: the default). A larger
+ * body is aborted while it arrives, never buffered whole, and fails with
+ * CE_HTTP_ETOOLARGE; the message names the limit and, when given, the
+ * setting that chose it (what, e.g. "run.max_response_mb"). */
+void ce_http_set_max_body(ce_http *h, size_t bytes, const char *what);
 void ce_http_free(ce_http *h); /* aborts what is in flight; NULL-safe */
 int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err);
 int ce_http_inflight(const ce_http *h);
@@ -63,7 +76,7 @@ int ce_http_inflight(const ce_http *h);
 int ce_http_poll(ce_http *h, int timeout_ms, ce_http_result *out, int max, ce_err *err);
 void ce_http_result_free(ce_http_result *r);
 
-const char *ce_http_error_name(ce_http_error e); /* "timeout", "connect", "reset", ... */
+const char *ce_http_error_name(ce_http_error e); /* "timeout", "connect", "reset", "too_large", "bad_url", ... */
 
 /* "1.5s", "6m0s", "20ms", "3" (seconds) as provider headers write durations: seconds or -1 */
 double ce_http_parse_duration(const char *s);

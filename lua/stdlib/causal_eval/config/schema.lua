@@ -34,6 +34,8 @@ return {
     max_attempts = leaf("integer", 5, { min = 1, max = 100, help = "tries per question for retryable failures" }),
     retry_base = leaf("number", 0.5, { min = 0, help = "first retry delay in seconds (doubles per attempt, with jitter)" }),
     retry_cap = leaf("number", 30, { min = 0, help = "longest retry delay in seconds" }),
+    max_response_mb = leaf("number", 4, { min = 0.001, max = 4096,
+      help = "largest model reply in MiB; a larger one is cut off while it arrives and stored as error too_large" }),
   },
   cache = {
     mode = leaf("string", "readwrite", { choices = { "readwrite", "read", "write", "off" },
