@@ -3,7 +3,12 @@
 -- anthropic-version header.
 local json = require "causal_eval.json"
 
-local M = { kind = "http", VERSION = "2023-06-01" }
+local M = {
+  kind = "http",
+  VERSION = "2023-06-01",
+  defaults = { base_url = "https://api.anthropic.com/v1", api_key_env = "ANTHROPIC_API_KEY", max_tokens = 512,
+               temperature = 0 },
+}
 
 function M.request(model, q, key)
   local body = {

@@ -12,6 +12,15 @@ local questions = require "causal_eval.questions"
 
 local M = { kind = "local" }
 
+local KINDS = { random = true, always_yes = true, associational = true }
+
+function M.check(model)
+  if not KINDS[model.model] then
+    return nil, ("unknown baseline '%s' (random, always_yes, associational)"):format(tostring(model.model))
+  end
+  return true
+end
+
 local function yn(b) return b and "Yes." or "No." end
 
 local function labels(q)

@@ -4,7 +4,15 @@
 -- program (a path or a name on PATH); model.args adds arguments.
 local process = require "causal_eval.process"
 
-local M = { kind = "local" }
+-- "command:./model.sh" fills model.command.
+local M = { kind = "local", spec_field = "command" }
+
+function M.check(model)
+  if type(model.command) ~= "string" or model.command == "" then
+    return nil, "the command adapter needs a command (command:./model.sh, or command: in the models file)"
+  end
+  return true
+end
 
 function M.answer(model, q)
   local argv = { model.command }

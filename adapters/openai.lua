@@ -3,7 +3,11 @@
 -- server, Ollama, LM Studio): POST {base_url}/chat/completions.
 local json = require "causal_eval.json"
 
-local M = { kind = "http" }
+local M = {
+  kind = "http",
+  -- greedy decoding by default: an evaluation should be repeatable (and cacheable)
+  defaults = { base_url = "https://api.openai.com/v1", api_key_env = "OPENAI_API_KEY", temperature = 0 },
+}
 
 --- The request for one question: url, headers, body.
 function M.request(model, q, key)

@@ -27,9 +27,9 @@ describe("causal_eval.models", function()
     assert.are.equal("m", m.model)
     assert.are.equal(1, m.price.input)
     local _, err = models.resolve("bad", { bad = { adapter = "openai", temprature = 0 } })
-    assert.truthy(err:find("model 'bad': unknown field 'temprature'", 1, true), err)
+    assert.truthy(err:find("model 'bad': unknown field 'temprature' (did you mean 'temperature'?)", 1, true), err)
     _, err = models.resolve("bad", { bad = { adapter = "openai", max_tokens = "many" } })
-    assert.truthy(err:find("field 'max_tokens' should be a number", 1, true), err)
+    assert.truthy(err:find("max_tokens must be an integer >= 1, got string \"many\"", 1, true), err)
   end)
 
   it("names what is wrong with a bad spec", function()
@@ -50,6 +50,161 @@ describe("causal_eval.models", function()
     assert.is_nil(c)
     assert.truthy(err:find(f, 1, true), err)
     H.rm(dir)
+  end)
+end)
+
+describe("the models file", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rm(dir) end)
+
+  -- a price of the wrong type once crashed every worker, and resume the same way
+  it("checks every field of every model on load, naming the file read and the line", function()
+    local f = H.write(dir .. "/m.yaml", table.concat({
+      "models:",
+      "  cheap:",
+      "    adapter: openai",
+      "    price: { input: cheap, output: 1 }",
+      "  typo:",
+      "    adapter: openai",
+      "    temprature: 0",
+      "  words:",
+      "    adapter: command",
+      "    command: ./m.sh",
+      "    args: { a: 1 }",
+      "  nowhere:",
+      "    adapter: openai",
+      "    base_url: ftp://example.com/v1",
+      "  fine:",
+      "    adapter: openai",
+      "    model: m",
+      "version: 2",
+    }, "\n") .. "\n")
+    local cat, err = models.catalog(f)
+    assert.is_nil(cat)
+    local want = {
+      f .. ":4:12: model 'cheap': price input must be a number >= 0 (USD per million tokens), got string \"cheap\"",
+      f .. ":7:5: model 'typo': unknown field 'temprature' (did you mean 'temperature'?)",
+      f .. ":11:11: model 'words': args must be a list, got a mapping",
+      f .. ":14:15: model 'nowhere': base_url 'ftp://example.com/v1': only http:// and https:// URLs are allowed",
+      f .. ":18:1: unknown key 'version' (the file holds 'models:')",
+    }
+    for _, line in ipairs(want) do assert.truthy(err:find(line, 1, true), err) end
+    assert.is_nil(err:find("configs/models.yaml", 1, true))
+    -- the run stops before anything starts, naming the file; no traceback
+    local r = H.run({ "run", "--model", "fine", "--bench", "ladder", "--n", "1", "--data", dir .. "/d" },
+      { env = { CAUSAL_EVAL_MODELS = f } })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find(f .. ":4:12: model 'cheap'", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
+    assert.is_nil(r.stderr:find("^run ", 1), r.stderr)
+  end)
+
+  it("refuses a models file named by CAUSAL_EVAL_MODELS that is not there", function()
+    local r = H.run({ "run", "--model", "baseline:random", "--bench", "ladder", "--n", "1", "--data", dir .. "/d" },
+      { env = { CAUSAL_EVAL_MODELS = dir .. "/missing.yaml" } })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find(dir .. "/missing.yaml", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("CAUSAL_EVAL_MODELS", 1, true), r.stderr)
+    local _, err = models.catalog(dir .. "/missing.yaml")
+    assert.truthy(err:find("missing.yaml", 1, true), err)
+  end)
+
+  it("checks a stored model again on resume", function()
+    local m = assert(models.resolve("openai:m@http://127.0.0.1:9/v1", {}))
+    assert.are.equal(m, models.check_resolved(m, "run 1"))
+    m.price = { input = "cheap" }
+    local _, err = models.check_resolved(m, "run 1")
+    assert.truthy(err:find("run 1: model 'openai:m@http://127.0.0.1:9/v1': price input must be a number", 1, true), err)
+  end)
+
+  it("accepts only http and https base URLs with a host and a port that exists", function()
+    for _, url in ipairs({ "http://127.0.0.1:8000/v1", "https://api.example.com/v1", "http://[::1]:8000/v1",
+                           "http://user:pw@h/v1", "HTTP://h" }) do
+      assert(models.resolve("openai:m@" .. url, {}))
+    end
+    for url, why in pairs({
+      notaurl = "is not a URL",
+      ["ftp://h/v1"] = "only http:// and https://",
+      ["file:///etc/passwd"] = "only http:// and https://",
+      ["http://h:99999/v1"] = "port must be a number from 1 to 65535",
+      ["http://h:0"] = "port must be a number from 1 to 65535",
+      ["http://[::1"] = "an IPv6 host is written [ADDRESS]",
+      ["http:///v1"] = "has no host",
+      ["http://h o/v1"] = "contains a space",
+    }) do
+      local m, err = models.resolve("openai:m@" .. url, {})
+      assert.is_nil(m, url)
+      assert.truthy(err:find(why, 1, true), err)
+      assert.truthy(err:find("model 'openai:m@" .. url .. "'", 1, true), err)
+    end
+    -- before the run starts: nothing is stored, nothing is read
+    local r = H.run({ "run", "--model", "openai:m@file:///etc/passwd", "--bench", "ladder", "--n", "1",
+                      "--data", dir .. "/d" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("only http:// and https://", 1, true), r.stderr)
+    r = H.run({ "results", "list", "--data", dir .. "/d" })
+    assert.is_nil(r.stdout:find("running", 1, true), r.stdout)
+  end)
+end)
+
+describe("adapters on the module path", function()
+  local dir, saved
+  before_each(function()
+    dir = H.tmpdir()
+    H.sh("mkdir -p " .. H.quote(dir .. "/adapters"))
+    saved = package.path
+    package.path = dir .. "/?.lua;" .. package.path
+  end)
+  after_each(function()
+    package.path = saved
+    H.rm(dir)
+  end)
+
+  it("runs a protocol added as one file in a folder of CAUSAL_EVAL_PATH", function()
+    H.write(dir .. "/adapters/echo.lua", [[
+local M = { kind = "local", fields = { word = "string" } }
+function M.answer(model, q) return { text = model.word or "Yes." } end
+return M
+]])
+    local m = assert(models.resolve("echo:anything", {}))
+    assert.are.equal("echo", m.adapter)
+    assert.truthy(table.concat(models.adapter_names(), ","):find("echo", 1, true))
+    local f = H.write(dir .. "/m.yaml", "models:\n  polite:\n    adapter: echo\n    word: \"No.\"\n")
+    local r = H.run({ "run", "--json", "--quiet", "--model", "echo:x", "--model", "polite", "--bench", "ladder",
+                      "--n", "4", "--data", dir .. "/d" }, { env = { CAUSAL_EVAL_PATH = dir, CAUSAL_EVAL_MODELS = f } })
+    assert.are.equal(0, r.code, r.stderr)
+    local rep = json.decode(r.stdout)
+    assert.are.equal(4, rep.models[1].n)
+    assert.are.equal(0, rep.models[1].errors)
+    r = H.run({ "results", "export", "last", "--data", dir .. "/d" })
+    local said = {}
+    for line in r.stdout:gmatch("[^\n]+") do
+      local rec = json.decode(line)
+      said[rec.model] = rec.response
+    end
+    assert.are.same({ ["echo:x"] = "Yes.", polite = "No." }, said)
+  end)
+
+  it("names the file and what is missing when an adapter is wrong", function()
+    local cases = {
+      nothing = { "return 42", "an adapter returns a table (kind and its functions), got integer 42" },
+      nokind = { "return { answer = function() end }", "kind must be \"http\" or \"local\", got nil" },
+      noparse = { "return { kind = 'http', request = function() end }", 'kind "http" needs a function parse, got nil' },
+      broken = { "local x = = 1", "broken.lua:1:" },
+      raises = { "error('no key here')", "raises.lua:1: no key here" },
+    }
+    for name, case in pairs(cases) do
+      H.write(dir .. "/adapters/" .. name .. ".lua", case[1])
+      local m, err = models.resolve(name .. ":x", {})
+      assert.is_nil(m, name)
+      assert.truthy(err:find(case[2], 1, true), err)
+      assert.truthy(err:find(dir .. "/adapters/" .. name .. ".lua", 1, true), err)
+    end
+    local _, err = models.resolve("nosuch:x", {})
+    assert.truthy(err:find("unknown adapter 'nosuch' (known: ", 1, true), err)
+    assert.truthy(err:find("openai", 1, true), err)
+    assert.truthy(err:find("adapters/nosuch.lua in a folder of CAUSAL_EVAL_PATH", 1, true), err)
   end)
 end)
 

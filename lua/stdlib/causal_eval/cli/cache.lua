@@ -130,8 +130,8 @@ end
 
 -- the labels of the request the run made for this record
 local function request_of(model, rec)
-  local ok, adapter = pcall(require, "adapters." .. model.adapter)
-  if not ok or adapter.kind ~= "http" then return nil end
+  local adapter = require("causal_eval.models").adapter(model.adapter)
+  if not adapter or adapter.kind ~= "http" then return nil end
   local req = adapter.request(model, { prompt = rec.prompt, id = rec.question_id }, nil)
   local id = (model.model or model.label) .. "@" .. (model.base_url or "")
   return cache.request_key(model.adapter, id, req.body, rec.family),
