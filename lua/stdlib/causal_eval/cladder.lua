@@ -1,8 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- CLadder (Jin et al., NeurIPS 2023) files, recomputed exactly: model files
 -- (every groundtruth quantity by enumeration, Pearl's NDE/NIE) and question
--- files (each label from the question's own fields by the rules of
--- ../shared/data/cladder/README.md section 3, or from the model's tables).
+-- files (each label from the question's own fields by the rules of the
+-- CLadder data README, spec/data/cladder/README.md section 3, or from the
+-- model's tables). Bad input of any kind is an error naming the field, never
+-- a raise out of this module with a source position in it.
 -- Fields that give the answer away (answer, meta.groundtruth, meta.flipped,
 -- meta.bad_candidate_set, reasoning.step5, reasoning.end) are never read.
 local scm = require "causal_eval.scm"
@@ -73,7 +75,8 @@ end
 
 --- Tables keyed "p(V | A, B)" -> { V = {parents, p} } or nil, message.
 function M.tables(params, where)
-  if type(params) ~= "table" then return nil, where .. ": expected an object of tables" end
+  if params == nil then return nil, where .. ": missing" end
+  if type(params) ~= "table" or next(params) == nil then return nil, where .. ": expected an object of tables" end
   local out = {}
   for key, v in pairs(params) do
     local var, parents = M.parse_table_key(key)
@@ -85,16 +88,37 @@ function M.tables(params, where)
   return out
 end
 
---- The engine model of a CLadder model entry.
-function M.model(entry, where)
-  where = where or ("model " .. tostring(entry.model_id))
-  local t, err = M.tables(entry.params, where .. ".params")
+-- The variables of a model entry's graph: its `structure`, else its graph_id's.
+local function graph_vars(entry)
+  local edges = type(entry.structure) == "string" and entry.structure or M.GRAPHS[entry.graph_id]
+  if not edges then return { "X", "Y" }, nil end
+  local seen, out = {}, {}
+  for name in edges:gmatch("[%w_]+") do
+    if not seen[name] then seen[name] = true; out[#out + 1] = name end
+  end
+  return out, edges
+end
+
+--- The engine model of a CLadder model entry, or nil and a message naming
+--- the field ("params: missing table for 'Y' ...").
+function M.model(entry)
+  local t, err = M.tables(entry.params, "params")
   if not t then return nil, err end
+  local names, edges = graph_vars(entry)
+  for _, name in ipairs(names) do
+    if not t[name] then
+      return nil, ("params: missing table for '%s'%s"):format(name, edges and (" (graph " .. edges .. ")") or "")
+    end
+  end
   local vars = {}
   for name, v in pairs(t) do vars[#vars + 1] = { name = name, parents = v.parents, p = v.p } end
+  -- the engine treats a larger model as a programming error and raises
+  if #vars > scm.MAX_VARS then
+    return nil, ("params: %d tables; the engine takes at most %d variables"):format(#vars, scm.MAX_VARS)
+  end
   table.sort(vars, function(a, b) return a.name < b.name end)
   local m, merr = scm.from_list(vars)
-  if not m then return nil, where .. ": " .. merr end
+  if not m then return nil, "params: " .. merr:gsub("^scm: ", "") end
   return m
 end
 
@@ -125,14 +149,27 @@ function M.cladder_natural(m, which)
   return total - p0
 end
 
+local function has(m, ...)
+  for _, v in ipairs({ ... }) do
+    if not m.index[v] then return nil, ("the model has no variable '%s'"):format(v) end
+  end
+  return true
+end
+
 --- Exact value of one groundtruth key, or nil, message.
 function M.quantity(m, key)
   local v = key:match("^P%(([%w_]+)=1%)$")
-  if v then return m:p{ [v] = 1 } end
-  local x = key:match("^P%(Y=1 | X=(%d)%)$")
+  if v then
+    local ok, err = has(m, v)
+    if not ok then return nil, err end
+    return m:p{ [v] = 1 }
+  end
+  local ok, err = has(m, "X", "Y")
+  if not ok then return nil, err end
+  local x = key:match("^P%(Y=1 | X=([01])%)$")
   if x then return m:p({ Y = 1 }, { X = tonumber(x) }) end
   local eff = key:match("^(%u+)%(Y | X%)$")
-  if eff and m[eff:lower()] and ({ ATE = true, ETT = true, NDE = true, NIE = true })[eff] then
+  if eff and ({ ATE = true, ETT = true, NDE = true, NIE = true })[eff] then
     return m[eff:lower()](m, "X", "Y")
   end
   return nil, ("unknown groundtruth key '%s'"):format(key)
@@ -156,8 +193,15 @@ end
 
 local function need(t, key, where)
   local v = t[key]
-  if v == nil then error({ field = where .. "." .. key, msg = "missing field" }, 0) end
+  if v == nil then error({ field = where .. "." .. key, msg = "missing" }, 0) end
   return v
+end
+
+-- a given_info table as a flat list, or a field error naming its key
+local function flat_given(v, k, key)
+  local flat, err = flatten(v, k, "")
+  if not flat then error({ field = ("meta.given_info['%s']"):format(key), msg = err:gsub("^: ", "") }, 0) end
+  return flat
 end
 
 local function given_table(gi, key)
@@ -181,7 +225,7 @@ local function given_table(gi, key)
       for _, p in ipairs(want_pa) do if not set[p] then ok = false end end
       if ok then
         -- reorder to the wanted parents
-        local flat = assert(flatten(v, #pa, k))
+        local flat = flat_given(v, #pa, k)
         local out = {}
         for idx = 0, (1 << #pa) - 1 do
           local src = 0
@@ -202,7 +246,7 @@ end
 local function accessor(gi, key)
   local v, k = given_table(gi, key)
   local _, pa = M.parse_table_key(key)
-  local flat = (type(v) == "table" and v.__flat) or assert(flatten(v, #pa, k))
+  local flat = (type(v) == "table" and v.__flat) or flat_given(v, #pa, k)
   return function(...)
     local idx = 0
     for _, b in ipairs({ ... }) do idx = (idx << 1) | b end
@@ -224,6 +268,12 @@ local function gi_get(gi, key)
   return nil
 end
 
+-- a query type without a rule for the question's graph
+local function no_rule(qt, graph)
+  if graph == nil then return { field = "meta.graph_id", msg = "missing" } end
+  return { field = "meta.graph_id", msg = ("no %s rule for graph '%s'"):format(qt, graph) }
+end
+
 local function threshold_answer(v, sign)
   if math.abs(v) < M.THRESHOLD then return "no" end
   return (v * sign > 0) and "yes" or "no"
@@ -231,6 +281,11 @@ end
 
 local function number(v, field)
   if type(v) ~= "number" then error({ field = field, msg = "expected a number" }, 0) end
+  return v
+end
+
+local function binary(v, field)
+  if v ~= 0 and v ~= 1 then error({ field = field, msg = "expected 0 or 1" }, 0) end
   return v
 end
 
@@ -242,7 +297,7 @@ function FIELDS.marginal(q, meta, gi)
   local px = number(gi_get(gi, "P(X)"), "meta.given_info['P(X)']")
   local pyx = gi_get(gi, "P(Y | X)")
   if type(pyx) ~= "table" then error({ field = "meta.given_info['P(Y | X)']", msg = "missing or not a list" }, 0) end
-  local p = px * number(pyx[2], "P(Y | X)[2]") + (1 - px) * number(pyx[1], "P(Y | X)[1]")
+  local p = px * number(pyx[2], "meta.given_info['P(Y | X)'][2]") + (1 - px) * number(pyx[1], "meta.given_info['P(Y | X)'][1]")
   return M.marginal_answer(p, meta), ("P(Y=1)=%.6f"):format(p)
 end
 
@@ -255,6 +310,9 @@ function FIELDS.correlation(q, meta, gi)
   local a = number(gi_get(gi, "P(X=1)"), "meta.given_info['P(X=1)']")
   local b = number(gi_get(gi, "P(Y=1, X=0)"), "meta.given_info['P(Y=1, X=0)']")
   local c = number(gi_get(gi, "P(Y=1, X=1)"), "meta.given_info['P(Y=1, X=1)']")
+  if a == 0 or a == 1 then
+    error({ field = "meta.given_info['P(X=1)']", msg = ("%s leaves P(Y | X) undefined"):format(a) }, 0)
+  end
   local v = c / a - b / (1 - a)
   return threshold_answer(v, s(flag(meta.treated)) * s(flag(meta.result)) * s(flag(meta.polarity))), ("v=%.6f"):format(v)
 end
@@ -286,11 +344,14 @@ function FIELDS.ate(q, meta, gi, graph)
     for u = 0, 1 do v = v + (u == 1 and pu() or 1 - pu()) * (py(u, 1) - py(u, 0)) end
   elseif graph == "IV" then
     local py, px = accessor(gi, "p(Y | V2)"), accessor(gi, "p(X | V2)")
+    if px(1) == px(0) then
+      error({ field = "meta.given_info['p(X | V2)']", msg = "V2 does not move X: the Wald ratio is undefined" }, 0)
+    end
     v = (py(1) - py(0)) / (px(1) - px(0))
   elseif graph == "frontdoor" then
     v = frontdoor_value(gi)
   else
-    error({ field = "meta.graph_id", msg = ("no ate rule for graph '%s'"):format(tostring(graph)) }, 0)
+    error(no_rule("ate", graph), 0)
   end
   if not flag(meta.treated) then v = -v end
   return threshold_answer(v, s(flag(meta.result)) * s(flag(meta.polarity))), ("ate=%.6f"):format(v)
@@ -319,7 +380,7 @@ function FIELDS.ett(q, meta, gi, graph)
       return nil, ("ett in the confounding graph: the stratum effects %.4f and %.4f differ in sign or are small, and P(V1 | X) is not given"):format(d0, d1)
     end
   else
-    error({ field = "meta.graph_id", msg = ("no ett rule for graph '%s'"):format(tostring(graph)) }, 0)
+    error(no_rule("ett", graph), 0)
   end
   return threshold_answer(v, -s(flag(meta.result)) * s(flag(meta.polarity))), ("ett=%.6f"):format(v)
 end
@@ -329,7 +390,7 @@ function FIELDS.nde(q, meta, gi, graph)
     return nil, "nde in the arrowhead graph needs P(Y | X, V2, V3), which the question does not give"
   end
   if graph ~= "mediation" then
-    error({ field = "meta.graph_id", msg = ("no nde rule for graph '%s'"):format(tostring(graph)) }, 0)
+    error(no_rule("nde", graph), 0)
   end
   local py, pm = accessor(gi, "p(Y | X, V2)"), accessor(gi, "p(V2 | X)")
   local v = 0
@@ -353,7 +414,7 @@ function FIELDS.nie(q, meta, gi, graph)
   elseif graph == "frontdoor" then
     v = frontdoor_value(gi)
   else
-    error({ field = "meta.graph_id", msg = ("no nie rule for graph '%s'"):format(tostring(graph)) }, 0)
+    error(no_rule("nie", graph), 0)
   end
   return threshold_answer(v, s(flag(meta.polarity))), ("nie=%.6f"):format(v)
 end
@@ -361,7 +422,9 @@ end
 local function graph_model(graph_id, q)
   local edges = M.GRAPHS[graph_id]
   if not edges and type(q.reasoning) == "table" and type(q.reasoning.step1) == "string" then edges = q.reasoning.step1 end
-  if not edges then error({ field = "meta.graph_id", msg = ("unknown graph '%s'"):format(tostring(graph_id)) }, 0) end
+  if not edges then
+    error({ field = "meta.graph_id", msg = graph_id == nil and "missing" or ("unknown graph '%s'"):format(graph_id) }, 0)
+  end
   return assert(scm.model{ graph = edges })
 end
 
@@ -370,6 +433,15 @@ function FIELDS.backadj(q, meta, gi, graph)
     error({ field = "meta.given_info", msg = "expected [set1, set2]" }, 0)
   end
   local m = graph_model(graph, q)
+  for i = 1, 2 do
+    for j, v in ipairs(gi[i]) do
+      if type(v) ~= "string" or not m.index[v] then
+        m:close()
+        error({ field = ("meta.given_info[%d][%d]"):format(i, j),
+                msg = type(v) == "string" and ("no variable '%s' in the graph"):format(v) or "expected a variable name" }, 0)
+      end
+    end
+  end
   local s1, s2 = gi[1], gi[2]
   if not flag(meta.polarity) then s1, s2 = s2, s1 end
   local v1, v2 = m:backdoor("X", "Y", s1), m:backdoor("X", "Y", s2)
@@ -403,7 +475,7 @@ function FIELDS.exp_away(q, meta, gi)
   if type(row_t) ~= "table" or type(row_o) ~= "table" then
     error({ field = "meta.given_info['P(Y | X, V3)']", msg = "expected [[...], [...]]" }, 0)
   end
-  local bracket = number(row_t[b + 1], "P(Y | X, V3)") - number(row_o[b + 1], "P(Y | X, V3)")
+  local bracket = number(row_t[b + 1], "meta.given_info['P(Y | X, V3)']") - number(row_o[b + 1], "meta.given_info['P(Y | X, V3)']")
   local sign = bracket > 0 and 1 or (bracket < 0 and -1 or 0)
   return (sign * s(flag(meta.polarity)) * s(flag(meta.result)) > 0) and "yes" or "no", ("bracket=%.6f"):format(bracket)
 end
@@ -439,11 +511,11 @@ FIELDS["det-counterfactual"] = function(q, meta, gi, graph)
   local action = need(meta, "action", "meta")
   for _, v in ipairs(m:topo()) do
     if v == "X" then
-      values[v] = number(action, "meta.action") == 1
+      values[v] = binary(action, "meta.action") == 1
     elseif roots[v] then
       local e = evidence[v]
       if e == nil then error({ field = "meta.given_info." .. v, msg = "missing evidence for a root" }, 0) end
-      values[v] = number(e, "meta.given_info." .. v) == 1
+      values[v] = e == 1
     else
       local expr = eqs[v]
       if not expr then error({ field = "reasoning.step4", msg = "no equation for " .. v }, 0) end
@@ -459,28 +531,73 @@ FIELDS["det-counterfactual"] = function(q, meta, gi, graph)
   end
   m:close()
   local y = values.Y and 1 or 0
-  local pol = number(need(meta, "polarity", "meta"), "meta.polarity")
-  return (y == pol) and "yes" or "no", ("Y=%d"):format(y)
+  return (y == binary(need(meta, "polarity", "meta"), "meta.polarity")) and "yes" or "no", ("Y=%d"):format(y)
+end
+
+local FLAGS = { "polarity", "treated", "result", "baseline" }
+
+-- What every question of a type needs, before any rule reads it: a known
+-- type, yes/no flags, and given_info numbers that are probabilities (a
+-- difference key such as collider_bias's lies in [-1, 1]) or, for the
+-- deterministic questions, 0/1 evidence.
+local function check_meta(meta)
+  local qt = meta.query_type
+  if qt == nil then error({ field = "meta.query_type", msg = "missing" }, 0) end
+  if type(qt) ~= "string" or not FIELDS[qt] then
+    error({ field = "meta.query_type", msg = ("unknown query type %s"):format(type(qt) == "string" and ("'" .. qt .. "'") or "(not a string)") }, 0)
+  end
+  if meta.graph_id ~= nil and type(meta.graph_id) ~= "string" then
+    error({ field = "meta.graph_id", msg = "expected a graph name" }, 0)
+  end
+  for _, k in ipairs(FLAGS) do
+    local v = meta[k]
+    if v ~= nil and v ~= true and v ~= false and v ~= 0 and v ~= 1 then
+      error({ field = "meta." .. k, msg = "expected true, false, 1 or 0" }, 0)
+    end
+  end
+  local gi = meta.given_info
+  if qt == "det-counterfactual" then
+    if gi == nil then return end
+    if type(gi) ~= "table" then error({ field = "meta.given_info", msg = "expected an object of 0/1 values" }, 0) end
+    for k, v in pairs(gi) do binary(v, "meta.given_info." .. tostring(k)) end
+    return
+  end
+  if gi == nil then error({ field = "meta.given_info", msg = "missing" }, 0) end
+  if type(gi) ~= "table" then error({ field = "meta.given_info", msg = "expected an object" }, 0) end
+  if qt == "backadj" then return end -- two sets of names, read by the rule
+  local function walk(v, field, lo)
+    if type(v) == "number" then
+      if v ~= v or v < lo or v > 1 then error({ field = field, msg = ("%.17g is outside [%d, 1]"):format(v, lo) }, 0) end
+    elseif type(v) == "table" then
+      for i, x in ipairs(v) do walk(x, ("%s[%d]"):format(field, i), lo) end
+    else
+      error({ field = field, msg = "expected a number or a list of numbers" }, 0)
+    end
+  end
+  for k, v in pairs(gi) do
+    local key = tostring(k)
+    walk(v, ("meta.given_info['%s']"):format(key), key:find("%)%s*%-%s*[pP]%s*%(") and -1 or 0)
+  end
 end
 
 --- The answer of a CLadder question from its own fields: answer, detail;
 --- nil, reason when undecidable; raises {field, msg} on bad input.
 function M.answer_from_fields(q)
   local meta = q.meta
-  if type(meta) ~= "table" then error({ field = "meta", msg = "missing field" }, 0) end
-  local qt = meta.query_type
-  local f = FIELDS[qt]
-  if not f then error({ field = "meta.query_type", msg = ("unknown query type '%s'"):format(tostring(qt)) }, 0) end
-  local gi = meta.given_info
-  if gi == nil and qt ~= "det-counterfactual" then error({ field = "meta.given_info", msg = "missing field" }, 0) end
-  return f(q, meta, gi, meta.graph_id)
+  if type(meta) ~= "table" then error({ field = "meta", msg = "missing" }, 0) end
+  check_meta(meta)
+  return FIELDS[meta.query_type](q, meta, meta.given_info, meta.graph_id)
 end
 
 --- The answer of a CLadder question from its model's tables (exact, Pearl).
 function M.answer_from_model(q, m, entry)
   local meta = q.meta
+  if type(meta) ~= "table" then error({ field = "meta", msg = "missing" }, 0) end
+  check_meta(meta)
   local qt = meta.query_type
   if qt == "backadj" or qt == "collider_bias" then return M.answer_from_fields(q) end
+  local ok, err = has(m, "X", "Y", qt == "exp_away" and "V3" or nil)
+  if not ok then error({ field = "meta.model_id", msg = err }, 0) end
   if qt == "marginal" then
     local p = assert(m:p{ Y = 1 })
     return M.marginal_answer(p, meta), ("P(Y=1)=%.6f"):format(p)
@@ -505,12 +622,15 @@ function M.answer_from_model(q, m, entry)
   elseif qt == "det-counterfactual" then
     local given = {}
     local ev = type(meta.given_info) == "table" and meta.given_info or {}
-    for k, v in pairs(ev) do given[k] = number(v, "meta.given_info." .. k) end
-    local p = assert(m:counterfactual{ event = { Y = 1 }, ["do"] = { X = number(need(meta, "action", "meta"), "meta.action") }, given = given })
+    for k, v in pairs(ev) do
+      if not m.index[k] then error({ field = "meta.given_info." .. tostring(k), msg = "the model has no such variable" }, 0) end
+      given[k] = v
+    end
+    local p = assert(m:counterfactual{ event = { Y = 1 }, ["do"] = { X = binary(need(meta, "action", "meta"), "meta.action") }, given = given })
     local y = p >= 0.5 and 1 or 0
-    return (y == number(need(meta, "polarity", "meta"), "meta.polarity")) and "yes" or "no", ("Y=%d"):format(y)
+    return (y == binary(need(meta, "polarity", "meta"), "meta.polarity")) and "yes" or "no", ("Y=%d"):format(y)
   end
-  error({ field = "meta.query_type", msg = ("unknown query type '%s'"):format(tostring(qt)) }, 0)
+  error({ field = "meta.query_type", msg = ("unknown query type '%s'"):format(qt) }, 0)
 end
 
 --- Why a label differs from the exact answer (reason class).

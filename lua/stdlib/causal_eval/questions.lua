@@ -22,26 +22,58 @@ local json = require "causal_eval.json"
 
 local M = {}
 
+-- a value from a file, in a message: never "nil" or a table's address
+local function what(v)
+  if v == nil then return "nothing" end
+  if v == json.null then return "null" end
+  if type(v) == "table" then return "a list or object" end
+  if type(v) == "string" then return "'" .. v .. "'" end
+  if type(v) == "number" then return tostring(v) end
+  return "a " .. type(v)
+end
+
+-- "query.relation: missing" or "query.relation: unknown graph relation 'x'"
+local function unknown(field, kind, v)
+  if v == nil then return field .. ": missing" end
+  return ("%s: unknown %s %s"):format(field, kind, what(v))
+end
+
 M.THRESHOLD = 0.005 -- effects smaller than this are "no effect" (CLadder's rule)
 M.TOLERANCE = 0.01  -- default tolerance of numeric answers
 
---- Builds the engine model of a question: graph.nodes/edges and model = list
---- of {name, parents, p}. Returns model or nil, message.
-function M.model_of(q)
+--- The text of a caught error for a person: a field error as it is, a
+--- string without the source position error() puts in front of it.
+function M.message(e)
+  if type(e) ~= "string" then return tostring(e) end
+  local prev
+  repeat
+    prev = e
+    e = e:gsub("^[^\n]-%.lua:%d+: ", "", 1)
+  until e == prev
+  return e
+end
+
+local function list_of(v, field)
+  if type(v) ~= "table" then error(("%s: expected a list, got %s"):format(field, what(v)), 0) end
+  return v
+end
+
+local function build_model(q)
   local vars = {}
   if type(q.model) == "table" and #q.model > 0 then
     for i, v in ipairs(q.model) do
       if type(v) ~= "table" or type(v.name) ~= "string" then
         return nil, ("model[%d]: expected {name, parents, p}"):format(i)
       end
-      vars[#vars + 1] = { v.name, name = v.name, parents = v.parents or {}, p = v.p }
+      vars[#vars + 1] = { v.name, name = v.name, parents = v.parents and list_of(v.parents, ("model[%d].parents"):format(i)) or {}, p = v.p }
     end
   elseif type(q.graph) == "table" then
     local parents, order = {}, {}
-    for _, n in ipairs(q.graph.nodes or {}) do
+    for i, n in ipairs(q.graph.nodes and list_of(q.graph.nodes, "graph.nodes") or {}) do
+      if type(n) ~= "string" then return nil, ("graph.nodes[%d]: expected a variable name"):format(i) end
       if not parents[n] then parents[n] = {}; order[#order + 1] = n end
     end
-    for i, e in ipairs(q.graph.edges or {}) do
+    for i, e in ipairs(q.graph.edges and list_of(q.graph.edges, "graph.edges") or {}) do
       if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" then
         return nil, ("graph.edges[%d]: expected [from, to]"):format(i)
       end
@@ -51,11 +83,31 @@ function M.model_of(q)
       table.insert(parents[e[2]], e[1])
     end
     for _, n in ipairs(order) do vars[#vars + 1] = { n, name = n, parents = parents[n] } end
+  elseif q.graph == nil then
+    return nil, "graph: missing"
   else
-    return nil, "missing graph"
+    return nil, "graph: expected an object with nodes and edges"
   end
-  if #vars == 0 then return nil, "empty graph" end
-  return scm.model{ vars = vars }
+  if #vars == 0 then return nil, "graph: no variables" end
+  -- the engine treats a larger model as a programming error and raises
+  if #vars > scm.MAX_VARS then
+    return nil, ("%s: %d variables; the engine takes at most %d"):format(q.model and "model" or "graph", #vars, scm.MAX_VARS)
+  end
+  local m, err = scm.model{ vars = vars }
+  if not m then return nil, "model: " .. err:gsub("^scm: ", "") end
+  return m
+end
+
+--- Builds the engine model of a question: graph.nodes/edges and model = list
+--- of {name, parents, p}. Returns model or nil, message naming the field;
+--- never raises, whatever the file holds.
+function M.model_of(q)
+  local ok, m, err = pcall(build_model, q)
+  if not ok then
+    local msg = M.message(m)
+    return nil, msg:find("^model") and msg or "model: " .. msg
+  end
+  return m, err
 end
 
 local function need(t, field, kind)
@@ -66,21 +118,33 @@ local function need(t, field, kind)
 end
 
 -- A probability term: {event=, given=, ["do"]=} or {value = c}.
-local function term(m, t, what)
-  if type(t) ~= "table" then return nil, what .. ": expected a table" end
+-- An assignment {X = 1, Z = 0} from a file, checked before the engine sees
+-- it (the engine raises on misuse); nil stays nil.
+local function assignment(v, field)
+  if v == nil then return nil end
+  if type(v) ~= "table" then error(("%s: expected an object of 0/1 values, got %s"):format(field, what(v)), 0) end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" then error(("%s: expected an object of 0/1 values, got a list"):format(field), 0) end
+    if x ~= 0 and x ~= 1 then error(("%s.%s: expected 0 or 1, got %s"):format(field, k, what(x)), 0) end
+  end
+  return v
+end
+
+local function term(m, t, field)
+  if type(t) ~= "table" then return nil, field .. ": expected a table" end
   if t.value ~= nil then
-    if type(t.value) ~= "number" then return nil, what .. ".value: expected a number" end
+    if type(t.value) ~= "number" then return nil, field .. ".value: expected a number" end
     return t.value
   end
-  if type(t.event) ~= "table" then return nil, what .. ".event: expected a table" end
-  return m:p(t.event, t.given, t["do"])
+  if type(t.event) ~= "table" then return nil, field .. ".event: expected a table" end
+  return m:p(assignment(t.event, field .. ".event"), assignment(t.given, field .. ".given"), assignment(t["do"], field .. ".do"))
 end
 
 local EFFECTS = { ate = true, ett = true, nde = true, nie = true }
 
 local function effect(m, qu)
   local kind = qu.effect or "ate"
-  if not EFFECTS[kind] then return nil, ("query.effect: unknown effect '%s'"):format(tostring(kind)) end
+  if not EFFECTS[kind] then return nil, ("query.effect: unknown effect %s"):format(what(kind)) end
   local x, err = need(qu, "treatment", "string")
   if not x then return nil, err end
   local y, err2 = need(qu, "outcome", "string")
@@ -88,10 +152,17 @@ local function effect(m, qu)
   return m[kind](m, x, y)
 end
 
-local function as_list(v)
+-- a variable or a list of them; anything else names its field
+local function as_list(v, field)
   if v == nil then return {} end
   if type(v) == "string" then return { v } end
-  return v
+  if type(v) == "table" then
+    for i, n in ipairs(v) do
+      if type(n) ~= "string" then error(("%s[%d]: expected a variable name"):format(field, i), 0) end
+    end
+    return v
+  end
+  error(("%s: expected a variable name or a list of them"):format(field), 0)
 end
 
 -- Graph relations, on the DAG of the model.
@@ -131,11 +202,18 @@ function RELATIONS.path_avoiding(m, s, t, avoid)
   end
   return false
 end
-function RELATIONS.independent(m, a) return m:dsep(as_list(a.a), as_list(a.b), as_list(a.given)) end
-function RELATIONS.backdoor(m, a) return m:backdoor(as_list(a.treatment), as_list(a.outcome), as_list(a.set)) end
-function RELATIONS.frontdoor(m, a) return m:frontdoor(as_list(a.treatment), as_list(a.outcome), as_list(a.set)) end
+function RELATIONS.independent(m, a)
+  return m:dsep(as_list(a.a, "query.a"), as_list(a.b, "query.b"), as_list(a.given, "query.given"))
+end
+function RELATIONS.backdoor(m, a)
+  return m:backdoor(as_list(a.treatment, "query.treatment"), as_list(a.outcome, "query.outcome"), as_list(a.set, "query.set"))
+end
+function RELATIONS.frontdoor(m, a)
+  return m:frontdoor(as_list(a.treatment, "query.treatment"), as_list(a.outcome, "query.outcome"), as_list(a.set, "query.set"))
+end
 function RELATIONS.instrument(m, a)
-  return m:instrument(as_list(a.var), as_list(a.treatment), as_list(a.outcome), as_list(a.given))
+  return m:instrument(as_list(a.var, "query.var"), as_list(a.treatment, "query.treatment"),
+                      as_list(a.outcome, "query.outcome"), as_list(a.given, "query.given"))
 end
 -- b is a collider between a and c: a -> b <- c
 function RELATIONS.collider(m, a)
@@ -188,7 +266,7 @@ function SOLVERS.prob_compare(m, qu)
   if math.abs(d) < threshold then return "no", d end
   if qu.relation == ">" then return yes(d > 0), d end
   if qu.relation == "<" then return yes(d < 0), d end
-  return nil, ("query.relation: expected '>' or '<', got %s"):format(tostring(qu.relation))
+  return nil, ("query.relation: expected '>' or '<', got %s"):format(what(qu.relation))
 end
 
 function SOLVERS.effect_sign(m, qu)
@@ -198,7 +276,7 @@ function SOLVERS.effect_sign(m, qu)
   if math.abs(v) < threshold then return "no", v end
   if qu.direction == "increase" then return yes(v > 0), v end
   if qu.direction == "decrease" then return yes(v < 0), v end
-  return nil, ("query.direction: expected 'increase' or 'decrease', got %s"):format(tostring(qu.direction))
+  return nil, ("query.direction: expected 'increase' or 'decrease', got %s"):format(what(qu.direction))
 end
 
 function SOLVERS.effect_value(m, qu)
@@ -209,7 +287,8 @@ end
 
 function SOLVERS.counterfactual(m, qu)
   if type(qu.event) ~= "table" then return nil, "query.event: expected a table" end
-  local v, err = m:counterfactual{ event = qu.event, ["do"] = qu["do"], given = qu.given }
+  local v, err = m:counterfactual{ event = assignment(qu.event, "query.event"), ["do"] = assignment(qu["do"], "query.do"),
+                                   given = assignment(qu.given, "query.given") }
   if v == nil then return nil, err end
   return v, v
 end
@@ -217,7 +296,8 @@ end
 function SOLVERS.counterfactual_value(m, qu)
   local var, err = need(qu, "var", "string")
   if not var then return nil, err end
-  local p, err2 = m:counterfactual{ event = { [var] = 1 }, ["do"] = qu["do"], given = qu.given }
+  local p, err2 = m:counterfactual{ event = { [var] = 1 }, ["do"] = assignment(qu["do"], "query.do"),
+                                    given = assignment(qu.given, "query.given") }
   if p == nil then return nil, err2 end
   if p > 1e-9 and p < 1 - 1e-9 then
     return nil, ("query: '%s' is not determined by the evidence (P=%g); counterfactual_value needs a deterministic model"):format(var, p)
@@ -226,29 +306,44 @@ function SOLVERS.counterfactual_value(m, qu)
   return yes(value == (qu.value or 1)), value
 end
 
+-- the single-variable arguments of each relation (lists go through as_list)
+local NAMES = { causes = { "from", "to" }, direct_cause = { "from", "to" }, mediator = { "from", "to", "var" },
+                common_cause = { "a", "b" }, collider = { "var", "a", "b" } }
+
 function SOLVERS.graph(m, qu)
   local f = RELATIONS[qu.relation]
   if not f or qu.relation == "path_avoiding" then
-    return nil, ("query.relation: unknown graph relation '%s'"):format(tostring(qu.relation))
+    return nil, unknown("query.relation", "graph relation", qu.relation)
+  end
+  local names = NAMES[qu.relation] or {}
+  if qu.relation == "common_cause" and qu.via ~= nil then names = { "a", "b", "via" } end
+  for _, field in ipairs(names) do
+    local v = qu[field]
+    if v == nil then return nil, ("query.%s: missing"):format(field) end
+    if type(v) ~= "string" then return nil, ("query.%s: expected a variable name, got %s"):format(field, what(v)) end
+    if not m.index[v] then return nil, ("query.%s: unknown variable '%s'"):format(field, v) end
   end
   local ok, v = pcall(f, m, qu)
-  if not ok then return nil, "query: " .. tostring(v) end
+  if not ok then return nil, M.message(v) end
   if qu.negate then v = not v end -- "does X have no effect on Y?"
   return yes(v), v
 end
 
 function SOLVERS.adjust_compare(m, qu)
-  local s1 = m:backdoor(as_list(qu.treatment), as_list(qu.outcome), as_list(qu.set1))
-  local s2 = m:backdoor(as_list(qu.treatment), as_list(qu.outcome), as_list(qu.set2))
+  local x, y = as_list(qu.treatment, "query.treatment"), as_list(qu.outcome, "query.outcome")
+  local s1 = m:backdoor(x, y, as_list(qu.set1, "query.set1"))
+  local s2 = m:backdoor(x, y, as_list(qu.set2, "query.set2"))
   return yes(s1 and not s2), { s1, s2 }
 end
 
 function SOLVERS.mec(m, qu)
   local rel = qu.relation
-  if not MEC_RELATIONS[rel] then return nil, ("query.relation: unknown mec relation '%s'"):format(tostring(rel)) end
+  if not MEC_RELATIONS[rel] then return nil, unknown("query.relation", "mec relation", rel) end
   local function index(name, field)
     local i = type(name) == "string" and m.index[name]
-    if not i then error(("query.%s: unknown variable '%s'"):format(field, tostring(name)), 0) end
+    if name == nil then error(("query.%s: missing"):format(field), 0) end
+    if type(name) ~= "string" then error(("query.%s: expected a variable name, got %s"):format(field, what(name)), 0) end
+    if not i then error(("query.%s: unknown variable '%s'"):format(field, name), 0) end
     return i + 1
   end
   local ia, ib = index(qu.a, "a"), index(qu.b, "b")
@@ -271,9 +366,13 @@ function SOLVERS.choice(m, qu)
   for i, c in ipairs(qu.choices) do
     if type(c) ~= "table" or type(c.query) ~= "table" then return nil, ("query.choices[%d]: expected {label, query}"):format(i) end
     local s = SOLVERS[c.query.type]
-    if not s then return nil, ("query.choices[%d].query.type: unknown '%s'"):format(i, tostring(c.query.type)) end
+    if not s then return nil, unknown(("query.choices[%d].query.type"):format(i), "query type", c.query.type) end
     local a, err = s(m, c.query)
-    if a == nil then return nil, ("query.choices[%d]: %s"):format(i, err) end
+    if a == nil then
+      -- "query.choices[2].query.a: ..." names the field inside the option
+      if err:find("^query") then return nil, ("query.choices[%d].%s"):format(i, err) end
+      return nil, ("query.choices[%d]: %s"):format(i, err)
+    end
     if a == "yes" then
       if found then return nil, "query.choices: more than one option is correct" end
       found = c.label
@@ -291,9 +390,11 @@ M.SOLVERS = SOLVERS
 function M.solve(q, model)
   if type(q) ~= "table" then return nil, "expected a question object" end
   local qu = q.query
-  if type(qu) ~= "table" then return nil, "missing field 'query'" end
+  if qu == nil then return nil, "query: missing" end
+  if type(qu) ~= "table" then return nil, "query: expected an object" end
+  if qu.type == nil then return nil, "query.type: missing" end
   local solver = SOLVERS[qu.type]
-  if not solver then return nil, ("query.type: unknown query type '%s'"):format(tostring(qu.type)) end
+  if not solver then return nil, unknown("query.type", "query type", qu.type) end
   local m, err = model, nil
   if not m then
     m, err = M.model_of(q)
@@ -301,7 +402,13 @@ function M.solve(q, model)
   end
   local ok, a, v = pcall(solver, m, qu)
   if not model then m:close() end
-  if not ok then return nil, tostring(a) end
+  -- the engine raises on a name the model does not have: "query: unknown variable 'Q'"
+  if not ok then
+    local msg = M.message(a)
+    return nil, msg:find("^query") and msg or "query: " .. msg
+  end
+  -- an engine failure ("scm: variable 'X' has no table") is the model's
+  if a == nil and type(v) == "string" then return nil, (v:gsub("^scm: ", "model: ")) end
   return a, v
 end
 
@@ -330,14 +437,21 @@ function M.model_fields(m)
   return { nodes = topo, edges = json.array(m:edges()) }, list
 end
 
---- Checks a stored answer against the recomputed one.
+--- Checks a stored answer against the recomputed one: true or false and
+--- the two values; nil and a message when the stored one is missing or of
+--- the wrong kind (an invalid question, not a disagreement).
 function M.agrees(q, answer, value)
+  local gt = q.ground_truth
+  if gt == nil then return nil, "ground_truth: missing" end
   if q.answer_type == "number" or type(answer) == "number" then
-    local gt = q.ground_truth
-    if type(gt) ~= "number" then return false, "ground_truth is not a number" end
+    if type(gt) ~= "number" then return nil, "ground_truth: expected a number, got " .. what(gt) end
     return math.abs(gt - answer) <= 1e-9, ("stored %.12g, exact %.12g"):format(gt, answer)
   end
-  return q.ground_truth == answer, ("stored %s, exact %s"):format(tostring(q.ground_truth), tostring(answer))
+  if type(gt) ~= "string" then return nil, "ground_truth: expected a string, got " .. what(gt) end
+  if (answer == "yes" or answer == "no") and gt ~= "yes" and gt ~= "no" then
+    return nil, 'ground_truth: expected "yes" or "no", got ' .. what(gt)
+  end
+  return gt == answer, ("stored %s, exact %s"):format(gt, tostring(answer))
 end
 
 return M

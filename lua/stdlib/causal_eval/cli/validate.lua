@@ -5,6 +5,7 @@ local argparse = require "causal_eval.argparse"
 local json = require "causal_eval.json"
 local cladder = require "causal_eval.cladder"
 local questions = require "causal_eval.questions"
+local question_file = require "causal_eval.question_file"
 
 local parser = argparse.new{
   prog = "causal-eval validate",
@@ -15,9 +16,11 @@ compared with the stored value), models-exact.json (needs --models), a CLadder
 question file (each label recomputed from the question's own fields, or from
 its model's tables with --models), or a JSON-lines file of this project's
 questions (each ground truth recomputed from the graph, model and query).
-Prints a table per query type, every disagreement with its reason, and ends
-with "N checked, M disagree". Exit status: 1 when some input could not be read
-(or, with --strict, when something disagrees), else 0.]],
+Prints a table per query type, every disagreement with its reason, every
+invalid item with its file, item or line and field, and ends with
+"N checked, M disagree" (N items read, M of them disagreeing; ", K invalid"
+when some are). Exit status: 1 when a file could not be read or an item is
+invalid (or, with --strict, when something disagrees), else 0.]],
   options = {
     { "--models", arg = "MODELS.json", help = "CLadder model file: take values and labels from the models' tables" },
     { "--dump", arg = "OUT.jsonl", help = "write one JSON line per item with the exact result" },
@@ -30,23 +33,31 @@ with "N checked, M disagree". Exit status: 1 when some input could not be read
 local M = { summary = "recompute CLadder and generated questions exactly, report disagreements",
             help = function() return parser:help() end }
 
+local message = questions.message
+
 -- ---- reading ----
+
+local BOM = "\239\187\191"
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local s = f:read("a")
+  local s, rerr, code = f:read("a")
   f:close()
+  -- io.open succeeds on a directory; reading it is what fails
+  if not s then return nil, ("%s: %s"):format(path, code == 21 and "is a directory" or tostring(rerr)) end
+  if s:sub(1, 3) == BOM then s = s:sub(4) end
   return s
 end
 
--- Items of a file: a JSON array, or JSON lines. Returns items, or nil + message;
--- bad lines of a JSON-lines file come back as { __error = msg } items.
+-- Items of a file: a JSON array, or JSON lines. Returns items, or nil +
+-- message; a line that is not a JSON object comes back as an
+-- { __error = "FILE:LINE:COL: ..." } item, and every line's item knows its
+-- __line.
 local function read_items(path)
   local text, err = read_file(path)
   if not text then return nil, err end
-  local first = text:match("^%s*(.)")
-  if first == "[" then
+  if text:match("^%s*%[") then
     local v, jerr = json.decode(text, path)
     if v == nil then return nil, jerr end
     return v
@@ -55,10 +66,12 @@ local function read_items(path)
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     n = n + 1
     if line:match("%S") then
-      local v, jerr = json.decode(line, path .. ":" .. n)
+      local v, jerr = question_file.decode(line, n, path)
       if v == nil then items[#items + 1] = { __error = jerr, __line = n }
+      elseif type(v) ~= "table" then
+        items[#items + 1] = { __error = ("%s:%d: expected a JSON object"):format(path, n), __line = n }
       else
-        if type(v) == "table" then v.__line = n end
+        v.__line = n
         items[#items + 1] = v
       end
     end
@@ -78,14 +91,34 @@ local function kind_of(items)
   return "unknown"
 end
 
+local KIND_NAMES = { exact = "exact values (models-exact.json)", cladder_questions = "CLadder questions",
+                     questions = "questions", unknown = "neither models nor questions" }
+
+-- An id as a message shows it, or nil when it is not one.
+local function name_of(v)
+  if type(v) == "string" or math.type(v) == "integer" then return tostring(v) end
+  return nil
+end
+
+-- Where an item is: "FILE:LINE" in JSON lines, "FILE: item N" in an array.
+local function locate(path, idx, it)
+  if type(it) == "table" and it.__line then return ("%s:%d"):format(path, it.__line) end
+  return ("%s: item %d"):format(path, idx)
+end
+
+local function field_error(e)
+  if type(e) == "table" and e.field then return ("field %s: %s"):format(e.field, e.msg) end
+  return message(e)
+end
+
 -- ---- report ----
 
 local Report = {}
 Report.__index = Report
 
-local function new_report(title)
-  return setmetatable({ title = title, rows = {}, order = {}, disagreements = {}, undecidable = {},
-                        invalid = {}, items = 0, items_disagree = 0 }, Report)
+local function new_report(path, title, dump)
+  return setmetatable({ file = path, title = title, dump_file = dump, rows = {}, order = {}, disagreements = {},
+                        undecidable = {}, invalid = {}, items = 0, items_disagree = 0, items_invalid = 0 }, Report)
 end
 
 function Report:row(kind)
@@ -102,6 +135,26 @@ function Report:count(kind, outcome)
   local r = self:row(kind)
   r.checked = r.checked + 1
   r[outcome] = r[outcome] + 1
+end
+
+-- One invalid check of the current item: the message names file, item or
+-- line, and field. An item counts as invalid once, however many of its
+-- checks are.
+function Report:invalid_check(kind, msg, item_state)
+  self.invalid[#self.invalid + 1] = msg
+  self:count(kind, "invalid")
+  if not item_state.invalid then
+    item_state.invalid = true
+    self.items_invalid = self.items_invalid + 1
+  end
+end
+
+-- One JSON line per item in --dump, naming the file (several may be checked).
+function Report:dump(idx, it, t)
+  if not self.dump_file then return end
+  t.file, t.item = self.file, idx
+  if type(it) == "table" and it.__line then t.line = it.__line end
+  self.dump_file:write(json.encode(t), "\n")
 end
 
 function Report:print(out, quiet)
@@ -151,158 +204,214 @@ end
 
 -- ---- checks ----
 
-local function check_models(items, report, dump, lookup)
-  for idx, entry in ipairs(items) do
-    local id = type(entry) == "table" and entry.model_id or idx - 1
+-- Runs check(idx, item, state) on every item. A check that raises all the
+-- same (a case no rule foresaw) costs its item, not the remaining ones.
+local function each_item(items, report, check)
+  for idx, it in ipairs(items) do
+    report.items = report.items + 1
+    local state = {}
+    local ok, err = pcall(check, idx, it, state)
+    if not ok then
+      report:invalid_check("(unchecked)", ("%s: could not be checked: %s"):format(locate(report.file, idx, it), message(err)), state)
+    end
+  end
+end
+
+local function unreadable(report, idx, it, state)
+  local where = locate(report.file, idx, it)
+  local msg = type(it) == "table" and it.__error or (where .. ": expected a JSON object")
+  report:invalid_check("(unreadable)", msg, state)
+  report:dump(idx, it, { answer = json.null, reason = msg })
+end
+
+local function effect_kind(key)
+  return key:match("^P%(Y=1 |") and "P(Y=1 | X=x)" or key:match("^P%(") and "P(V=1)" or key:match("^(%u+)%(") or key
+end
+
+-- lookup: model_id -> entry of --models, for a file of exact values
+local function check_models(items, report, lookup, models_path)
+  each_item(items, report, function(idx, entry, state)
     if type(entry) ~= "table" or entry.__error then
-      report.invalid[#report.invalid + 1] = ("item %d: %s"):format(idx, entry and entry.__error or "not an object")
-      report:count("(unreadable)", "invalid")
+      unreadable(report, idx, entry, state)
     else
-      local params_entry = entry
-      if entry.params == nil and lookup then params_entry = lookup[id] end
-      local stored = entry.groundtruth or entry.exact
-      if not params_entry or type(stored) ~= "table" then
-        local field = not params_entry and "params (no model with this id in --models)" or "groundtruth"
-        report.invalid[#report.invalid + 1] = ("model %s: missing field %s"):format(tostring(id), field)
-        report:count("(invalid)", "invalid")
-      else
-        local m, err = cladder.model(params_entry)
-        if not m then
-          report.invalid[#report.invalid + 1] = ("model %s: %s"):format(tostring(id), err)
-          report:count("(invalid)", "invalid")
-        else
-          report.items = report.items + 1
-          local exact, any = {}, false
-          local keys = {}
-          for k in pairs(stored) do keys[#keys + 1] = k end
-          table.sort(keys)
-          for _, key in ipairs(keys) do
-            local kind = key:match("^P%(Y=1 |") and "P(Y=1 | X=x)" or key:match("^P%(") and "P(V=1)" or key:match("^(%u+)%(") or key
-            local v, qerr = cladder.quantity(m, key)
-            if v == nil then
-              report.invalid[#report.invalid + 1] = ("model %s: %s"):format(tostring(id), qerr)
-              report:count(kind, "invalid")
-            else
-              exact[key] = v
-              local sv = stored[key]
-              if type(sv) ~= "number" then
-                report.invalid[#report.invalid + 1] = ("model %s: %s is not a number"):format(tostring(id), key)
-                report:count(kind, "invalid")
-              elseif math.abs(sv - v) <= cladder.TOLERANCE then
-                report:count(kind, "agree")
-              else
-                any = true
-                report:count(kind, "disagree")
-                report.disagreements[#report.disagreements + 1] = ("model %s (%s) %s: stored %.9g, exact %.9g, diff %.2e: %s"):format(
-                  tostring(id), tostring(params_entry.graph_id), key, sv, v, sv - v, cladder.model_reason(m, params_entry, key, sv))
-              end
-            end
-          end
-          if any then report.items_disagree = report.items_disagree + 1 end
-          if dump then dump:write(json.encode({ model_id = id, exact = exact }), "\n") end
-          m:close()
+      local id = name_of(entry.model_id)
+      local label = locate(report.file, idx, entry) .. (id and (" (model " .. id .. ")") or "")
+      local field = entry.exact ~= nil and "exact" or "groundtruth"
+      local stored = entry[field]
+      local params_entry, problem = entry, nil
+      if entry.params == nil and lookup then
+        params_entry = lookup[entry.model_id]
+        if not params_entry then problem = ("field model_id: no model with this id in %s"):format(models_path) end
+      end
+      if not problem and type(stored) ~= "table" then
+        problem = ("field %s: %s"):format(field, stored == nil and "missing" or "expected an object of values")
+      end
+      if not problem then
+        for k in pairs(stored) do
+          if type(k) ~= "string" then problem = ("field %s: expected an object of values, not a list"):format(field) end
         end
       end
-    end
-  end
-end
-
-local function field_error(e)
-  if type(e) == "table" and e.field then return ("field %s: %s"):format(e.field, e.msg) end
-  return tostring(e)
-end
-
-local function check_cladder_questions(items, report, dump, lookup)
-  local models = {}
-  for idx, q in ipairs(items) do
-    local id = type(q) == "table" and q.question_id or ("#" .. idx)
-    if type(q) ~= "table" or q.__error then
-      report.invalid[#report.invalid + 1] = ("item %d: %s"):format(idx, q and q.__error or "not an object")
-      report:count("(unreadable)", "invalid")
-    else
-      local qt = type(q.meta) == "table" and q.meta.query_type or "(no query type)"
-      local kind = tostring(qt)
-      local entry, m
-      if lookup then
-        local mid = type(q.meta) == "table" and q.meta.model_id
-        entry = mid ~= nil and lookup[mid]
-        if entry then
-          m = models[mid]
-          if not m then m = cladder.model(entry); models[mid] = m end
-        end
+      local m
+      if not problem then
+        m, problem = cladder.model(params_entry)
+        if problem and params_entry ~= entry then problem = ("model %s of %s: %s"):format(id, models_path, problem) end
       end
-      local ok, ans, detail
-      if lookup and not m then
-        ok, ans = false, { field = "meta.model_id", msg = "no such model in --models" }
-      elseif m then
-        ok, ans, detail = pcall(cladder.answer_from_model, q, m, entry)
+      if problem then
+        report:invalid_check("(invalid)", label .. ": " .. problem, state)
+        report:dump(idx, entry, { model_id = entry.model_id, exact = json.null, reason = problem })
       else
-        ok, ans, detail = pcall(cladder.answer_from_fields, q)
-      end
-      if not ok then
-        report.invalid[#report.invalid + 1] = ("question %s (%s): %s"):format(tostring(id), kind, field_error(ans))
-        report:count(kind, "invalid")
-        if dump then dump:write(json.encode({ question_id = id, answer = json.null, reason = field_error(ans) }), "\n") end
-      else
-        report.items = report.items + 1
-        local graph = type(q.meta) == "table" and q.meta.graph_id or "?"
-        if ans == nil then
-          report:count(kind, "undecidable")
-          report.undecidable[#report.undecidable + 1] = ("question %s (%s, %s, model %s): %s"):format(
-            tostring(id), kind, tostring(graph), tostring(q.meta.model_id), detail)
-          if dump then dump:write(json.encode({ question_id = id, answer = json.null, reason = detail }), "\n") end
-        else
-          local agree = ans == q.answer
-          if agree then report:count(kind, "agree")
+        local exact, any = {}, false
+        local keys = {}
+        for k in pairs(stored) do keys[#keys + 1] = k end
+        table.sort(keys)
+        for _, key in ipairs(keys) do
+          local kind = effect_kind(key)
+          local ok, v, qerr = pcall(cladder.quantity, m, key)
+          if not ok then v, qerr = nil, message(v) end
+          local sv = stored[key]
+          if v == nil then
+            report:invalid_check(kind, ("%s: field %s['%s']: %s"):format(label, field, key, qerr), state)
+          elseif type(sv) ~= "number" then
+            exact[key] = v
+            report:invalid_check(kind, ("%s: field %s['%s']: expected a number"):format(label, field, key), state)
+          elseif math.abs(sv - v) <= cladder.TOLERANCE then
+            exact[key] = v
+            report:count(kind, "agree")
           else
+            exact[key] = v
+            any = true
             report:count(kind, "disagree")
-            report.items_disagree = report.items_disagree + 1
-            local mm = m
-            if not mm and lookup == nil and M.reason_models and type(q.meta) == "table" then
-              mm = M.reason_models[q.meta.model_id]
-            end
-            report.disagreements[#report.disagreements + 1] = ("question %s (%s, %s, model %s): label %s, exact %s (%s): %s"):format(
-              tostring(id), kind, tostring(graph), tostring(q.meta.model_id), tostring(q.answer), ans, detail,
-              cladder.question_reason(q, mm, entry))
+            report.disagreements[#report.disagreements + 1] = ("model %s (%s) %s: stored %.9g, exact %.9g, diff %.2e: %s"):format(
+              id or ("#" .. idx), name_of(params_entry.graph_id) or "?", key, sv, v, sv - v,
+              cladder.model_reason(m, params_entry, key, sv))
           end
-          if dump then
-            dump:write(json.encode({ question_id = id, answer = ans,
-              reason = (m and "from the model's tables: " or "from the question's fields: ") .. detail }), "\n")
+        end
+        if any then report.items_disagree = report.items_disagree + 1 end
+        report:dump(idx, entry, { model_id = entry.model_id, exact = exact })
+        m:close()
+      end
+    end
+  end)
+end
+
+-- "question 52 (ett, diamondcut, model 4)", leaving out what the item lacks
+local function describe(q, qt)
+  local parts = { qt }
+  local meta = type(q.meta) == "table" and q.meta or {}
+  parts[#parts + 1] = name_of(meta.graph_id)
+  local mid = name_of(meta.model_id)
+  if mid then parts[#parts + 1] = "model " .. mid end
+  return ("question %s (%s)"):format(name_of(q.question_id) or "?", table.concat(parts, ", "))
+end
+
+local function check_cladder_questions(items, report, lookup, models_path)
+  local models, model_errors = {}, {}
+  each_item(items, report, function(idx, q, state)
+    if type(q) ~= "table" or q.__error then
+      unreadable(report, idx, q, state)
+    else
+      local meta = type(q.meta) == "table" and q.meta or {}
+      local kind = type(meta.query_type) == "string" and meta.query_type or "(no query type)"
+      local qid = name_of(q.question_id)
+      local label = ("%s (%s%s)"):format(locate(report.file, idx, q), qid and ("question " .. qid .. ", ") or "", kind)
+      local problem
+      if q.answer == nil then problem = "field answer: missing"
+      elseif q.answer ~= "yes" and q.answer ~= "no" then problem = 'field answer: expected "yes" or "no"' end
+      local entry, m
+      if not problem and lookup then
+        local mid = meta.model_id
+        entry = mid ~= nil and lookup[mid]
+        if not entry then
+          problem = ("field meta.model_id: %s"):format(mid == nil and "missing" or ("no such model in " .. models_path))
+        else
+          if models[mid] == nil then models[mid], model_errors[mid] = cladder.model(entry) end
+          m = models[mid]
+          if not m then
+            problem = ("field meta.model_id: model %s of %s is invalid: %s"):format(name_of(mid), models_path, model_errors[mid])
+            models[mid] = false
           end
         end
       end
-    end
-  end
-  for _, m in pairs(models) do m:close() end
-end
-
-local function check_questions(items, report, dump)
-  for idx, q in ipairs(items) do
-    local id = type(q) == "table" and q.id or ("#" .. idx)
-    if type(q) ~= "table" or q.__error then
-      report.invalid[#report.invalid + 1] = ("line %s: %s"):format(tostring(q and q.__line or idx), q and q.__error or "not an object")
-      report:count("(unreadable)", "invalid")
-    else
-      local kind = type(q.query) == "table" and tostring(q.query.type) or "(no query)"
-      local ans, value = questions.solve(q)
-      if ans == nil then
-        report.invalid[#report.invalid + 1] = ("question %s (line %s): %s"):format(tostring(id), tostring(q.__line or idx), value)
-        report:count(kind, "invalid")
-        if dump then dump:write(json.encode({ question_id = id, answer = json.null, reason = value }), "\n") end
+      local ok, ans, detail = false, nil, nil
+      if not problem then
+        if m then ok, ans, detail = pcall(cladder.answer_from_model, q, m, entry)
+        else ok, ans, detail = pcall(cladder.answer_from_fields, q) end
+        if not ok then problem = field_error(ans) end
+      end
+      if problem then
+        report:invalid_check(kind, label .. ": " .. problem, state)
+        report:dump(idx, q, { question_id = q.question_id, answer = json.null, reason = problem })
+      elseif ans == nil then
+        report:count(kind, "undecidable")
+        report.undecidable[#report.undecidable + 1] = ("%s: %s"):format(describe(q, kind), detail)
+        report:dump(idx, q, { question_id = q.question_id, answer = json.null, reason = detail })
       else
-        report.items = report.items + 1
-        local ok, detail = questions.agrees(q, ans, value)
-        if ok then report:count(kind, "agree")
+        if ans == q.answer then report:count(kind, "agree")
         else
           report:count(kind, "disagree")
           report.items_disagree = report.items_disagree + 1
-          report.disagreements[#report.disagreements + 1] = ("question %s (%s, line %s): %s: stored ground_truth differs from the exact answer"):format(
-            tostring(id), kind, tostring(q.__line or idx), detail)
+          local mm = m
+          if not mm and lookup == nil and M.reason_models then mm = M.reason_models[meta.model_id] end
+          report.disagreements[#report.disagreements + 1] = ("%s: label %s, exact %s (%s): %s"):format(
+            describe(q, kind), q.answer, ans, detail, cladder.question_reason(q, mm, entry))
         end
-        if dump then dump:write(json.encode({ question_id = id, answer = ans, reason = "from the question's graph, model and query" }), "\n") end
+        report:dump(idx, q, { question_id = q.question_id, answer = ans,
+          reason = (m and "from the model's tables: " or "from the question's fields: ") .. detail })
       end
     end
+  end)
+  for _, m in pairs(models) do if m then m:close() end end
+end
+
+local function check_questions(items, report)
+  each_item(items, report, function(idx, q, state)
+    if type(q) ~= "table" or q.__error then
+      unreadable(report, idx, q, state)
+    else
+      local id = name_of(q.id)
+      local kind = type(q.query) == "table" and type(q.query.type) == "string" and q.query.type or "(no query)"
+      local where = locate(report.file, idx, q)
+      local label = where .. (id and (" (question " .. id .. ")") or "")
+      local ans, value = questions.solve(q)
+      local agree, detail
+      if ans ~= nil then
+        agree, detail = questions.agrees(q, ans, value)
+        if agree == nil then ans, value = nil, detail end
+      end
+      if ans == nil then
+        report:invalid_check(kind, label .. ": " .. value, state)
+        report:dump(idx, q, { question_id = q.id, answer = json.null, reason = value })
+      else
+        if agree then report:count(kind, "agree")
+        else
+          report:count(kind, "disagree")
+          report.items_disagree = report.items_disagree + 1
+          report.disagreements[#report.disagreements + 1] = ("%s (%s): %s: stored ground_truth differs from the exact answer"):format(
+            label, kind, detail)
+        end
+        report:dump(idx, q, { question_id = q.id, answer = ans, reason = "from the question's graph, model and query" })
+      end
+    end
+  end)
+end
+
+local function fail(msg)
+  io.stderr:write("causal-eval validate: ", msg, "\n")
+  return 1
+end
+
+-- The --models file as a lookup model_id -> entry; it must hold models.
+local function load_models(path)
+  local items, err = read_items(path)
+  if not items then return nil, err end
+  local kind = kind_of(items)
+  if kind ~= "models" then
+    return nil, ("--models %s: holds %s, not CLadder models (the file with params, such as models.json)"):format(
+      path, KIND_NAMES[kind])
   end
+  local lookup = {}
+  for _, e in ipairs(items) do if type(e) == "table" and e.model_id ~= nil then lookup[e.model_id] = e end end
+  return lookup
 end
 
 function M.run(argv, cli)
@@ -310,65 +419,61 @@ function M.run(argv, cli)
   if not args then return code end
   local lookup
   if args.models then
-    local items, err = read_items(args.models)
-    if not items then
-      io.stderr:write("causal-eval validate: ", tostring(err), "\n")
-      return 1
-    end
-    lookup = {}
-    for _, e in ipairs(items) do if type(e) == "table" and e.model_id ~= nil then lookup[e.model_id] = e end end
+    local err
+    lookup, err = load_models(args.models)
+    if not lookup then return fail(err) end
   end
   local dump
   if args.dump then
     local derr
     dump, derr = io.open(args.dump, "wb")
-    if not dump then
-      io.stderr:write("causal-eval validate: ", tostring(derr), "\n")
-      return 1
-    end
+    if not dump then return fail(derr) end
   end
-  local unreadable, total, total_disagree = false, 0, 0
+  local failed, total, total_disagree, total_invalid = false, 0, 0, 0
   for _, path in ipairs(args.FILE) do
     local items, err = read_items(path)
+    local kind = items and kind_of(items)
+    local report
     if not items then
-      io.stderr:write("causal-eval validate: ", tostring(err), "\n")
-      unreadable = true
-    else
-      local kind = kind_of(items)
-      local report
-      if kind == "models" then
-        report = new_report(("%s: %d CLadder models, values recomputed exactly"):format(path, #items))
-        check_models(items, report, dump, nil)
-      elseif kind == "exact" then
-        if not lookup then
-          io.stderr:write(("causal-eval validate: %s holds exact values only; give the models with --models\n"):format(path))
-          unreadable = true
-        else
-          report = new_report(("%s: %d exact value sets, recomputed from %s"):format(path, #items, args.models))
-          check_models(items, report, dump, lookup)
-        end
-      elseif kind == "cladder_questions" then
-        report = new_report(("%s: %d CLadder questions, labels recomputed from %s"):format(
-          path, #items, lookup and ("the model tables of " .. args.models) or "the questions' own fields"))
-        check_cladder_questions(items, report, dump, lookup)
-      elseif kind == "questions" then
-        report = new_report(("%s: %d questions, ground truth recomputed from graph, model and query"):format(path, #items))
-        check_questions(items, report, dump)
+      io.stderr:write("causal-eval validate: ", err, "\n")
+      failed = true
+    elseif #items == 0 then
+      io.stderr:write(("causal-eval validate: %s: no items (the file is empty)\n"):format(path))
+      failed = true
+    elseif kind == "models" then
+      report = new_report(path, ("%s: %d CLadder models, values recomputed exactly"):format(path, #items), dump)
+      check_models(items, report)
+    elseif kind == "exact" then
+      if not lookup then
+        io.stderr:write(("causal-eval validate: %s holds exact values only; give the models with --models\n"):format(path))
+        failed = true
       else
-        io.stderr:write(("causal-eval validate: %s: not a model or question file\n"):format(path))
-        unreadable = true
+        report = new_report(path, ("%s: %d exact value sets, recomputed from %s"):format(path, #items, args.models), dump)
+        check_models(items, report, lookup, args.models)
       end
-      if report then
-        report:print(io.stdout, args.quiet)
-        if #report.invalid > 0 then unreadable = true end
-        total = total + report.items
-        total_disagree = total_disagree + report.items_disagree
-      end
+    elseif kind == "cladder_questions" then
+      report = new_report(path, ("%s: %d CLadder questions, labels recomputed from %s"):format(
+        path, #items, lookup and ("the model tables of " .. args.models) or "the questions' own fields"), dump)
+      check_cladder_questions(items, report, lookup, args.models)
+    elseif kind == "questions" then
+      report = new_report(path, ("%s: %d questions, ground truth recomputed from graph, model and query"):format(path, #items), dump)
+      check_questions(items, report)
+    else
+      io.stderr:write(("causal-eval validate: %s: not a model or question file\n"):format(path))
+      failed = true
+    end
+    if report then
+      report:print(io.stdout, args.quiet)
+      if report.items_invalid > 0 then failed = true end
+      total = total + report.items
+      total_disagree = total_disagree + report.items_disagree
+      total_invalid = total_invalid + report.items_invalid
     end
   end
   if dump then dump:close() end
-  io.stdout:write(("%d checked, %d disagree\n"):format(total, total_disagree))
-  if unreadable then return 1 end
+  io.stdout:write(("%d checked, %d disagree%s\n"):format(total, total_disagree,
+    total_invalid > 0 and (", %d invalid"):format(total_invalid) or ""))
+  if failed then return 1 end
   if args.strict and total_disagree > 0 then return 1 end
   return 0
 end

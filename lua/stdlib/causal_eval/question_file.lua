@@ -1,0 +1,219 @@
+-- SPDX-License-Identifier: MIT
+-- A question file of `causal-eval run --questions`: JSON lines in the format
+-- `causal-eval generate` writes (docs/questions.md).
+--
+--   local info, err = question_file.scan("q.jsonl", limit) -- before a run
+--   local next_item = question_file.source(cfg, tickets)   -- in a worker
+--
+-- scan() reads the questions once before anything is sent and refuses what
+-- must not start a run: a file that cannot be read, a directory, no
+-- questions, no line that is a question, and duplicate ids (both would be
+-- paid for and one answer would overwrite the other). source() hands a
+-- worker one item per ticket: { id, make } for a question, { id, bad } for a
+-- line that is not one, which the run stores as a `bad_question` record
+-- naming file:line and field rather than skipping it. Both read lines through
+-- the same reader (causal_eval.shared lines: blank lines and a byte order mark
+-- skipped) and build items with the same function, so the count scan() gives
+-- and the items the workers take agree line for line.
+local json = require "causal_eval.json"
+local shared = require "causal_eval.shared"
+
+local M = {}
+
+M.ANSWER_TYPES = { yes_no = true, number = true, choice = true }
+
+-- a value as a message shows it: short, and never the word nil
+local function show(v)
+  if type(v) == "string" then
+    if #v > 40 then v = v:sub(1, 37) .. "..." end
+    return (("%q"):format(v):gsub("\\\n", "\\n"))
+  end
+  if type(v) == "number" then return tostring(v) end
+  if v == json.null then return "null" end
+  if type(v) == "table" then return next(v) == nil and "an empty list or object" or "a list or object" end
+  return "a " .. type(v)
+end
+
+-- The labels a choice question is scored against, as scoring.extract reads
+-- them: the query's options when it has them, else the `choices` list.
+local function choice_labels(q)
+  local qc = type(q.query) == "table" and q.query.choices
+  if type(qc) == "table" then
+    local labels = {}
+    for i, c in ipairs(qc) do
+      if type(c) ~= "table" or type(c.label) ~= "string" then
+        return nil, ("field query.choices[%d].label: expected a string"):format(i)
+      end
+      labels[i] = c.label
+    end
+    return labels
+  end
+  if q.choices == nil then return nil, "field choices: missing (a choice question lists its labels)" end
+  if type(q.choices) ~= "table" then return nil, "field choices: expected a list of labels, got " .. show(q.choices) end
+  for i, c in ipairs(q.choices) do
+    if type(c) ~= "string" then return nil, ("field choices[%d]: expected a string, got %s"):format(i, show(c)) end
+  end
+  return q.choices
+end
+
+--- The id a question is stored under: a non-empty string or an integer
+--- (as text), else nil.
+function M.id_of(v)
+  if type(v) == "string" and v ~= "" then return v end
+  if math.type(v) == "integer" then return tostring(v) end
+  return nil
+end
+
+--- What keeps a decoded object from being asked and scored, as
+--- "field F: problem"; nil when it is a question.
+function M.check(q)
+  if q.id == nil then return "field id: missing" end
+  if not M.id_of(q.id) then return "field id: expected a non-empty string or an integer, got " .. show(q.id) end
+  if q.prompt == nil then return "field prompt: missing" end
+  if type(q.prompt) ~= "string" or not q.prompt:find("%S") then
+    return "field prompt: expected the text to ask, got " .. show(q.prompt)
+  end
+  local at = q.answer_type
+  if at == nil then return "field answer_type: missing" end
+  if not M.ANSWER_TYPES[at] then return "field answer_type: expected yes_no, number or choice, got " .. show(at) end
+  local gt = q.ground_truth
+  if gt == nil then return "field ground_truth: missing" end
+  if at == "yes_no" then
+    if gt ~= "yes" and gt ~= "no" then return 'field ground_truth: expected "yes" or "no", got ' .. show(gt) end
+  elseif at == "number" then
+    if type(gt) ~= "number" then return "field ground_truth: expected a number, got " .. show(gt) end
+    local tol = q.tolerance
+    if tol ~= nil and (type(tol) ~= "number" or tol < 0) then
+      return "field tolerance: expected a number >= 0, got " .. show(tol)
+    end
+  else
+    local labels, err = choice_labels(q)
+    if not labels then return err end
+    local found = false
+    for _, l in ipairs(labels) do if l == gt then found = true end end
+    if not found then return ("field ground_truth: %s is not one of the choices"):format(show(gt)) end
+  end
+  return nil
+end
+
+--- Line `no` of `path` decoded: the value, or nil and "FILE:LINE:COL: message".
+function M.decode(line, no, path)
+  local v, err = json.decode(line, path)
+  if v ~= nil then return v end
+  -- the decoder counts lines within the one line it was given: say which
+  local col, msg = err:sub(#path + 2):match("^1:(%d+): (.*)$")
+  return nil, col and ("%s:%d:%s: %s"):format(path, no, col, msg) or ("%s:%d: %s"):format(path, no, err)
+end
+
+--- The item of line `no` of `path`: { id, make } or { id, bad = message }.
+--- A line without a usable id is known as "line-N".
+function M.item(line, no, path)
+  local where = ("%s:%d"):format(path, no)
+  local fallback = "line-" .. no
+  if not line:find("^%s*{") then
+    return { id = fallback, bad = where .. ": expected a JSON object, one question per line" }
+  end
+  local q, err = M.decode(line, no, path)
+  if q == nil then return { id = fallback, bad = err } end
+  local id = M.id_of(q.id) or fallback
+  local problem = M.check(q)
+  if problem then return { id = id, bad = where .. ": " .. problem } end
+  q.id = id
+  return { id = id, make = function() return q end }
+end
+
+-- Each first line of the ids in `wanted` (read again: the scan keeps only
+-- hashes of the ids, so a large file costs 8 bytes per question).
+local function first_lines(path, wanted, last)
+  local lines = shared.lines(path)
+  local first = {}
+  while lines do
+    local line, no = lines:next()
+    if not line or no > last then break end
+    local id = M.item(line, no, path).id
+    if wanted[id] and not first[id] then first[id] = no end
+  end
+  return first
+end
+
+local function duplicates_message(path, dups)
+  if #dups == 1 then
+    local d = dups[1]
+    return ("%s:%d: duplicate id %s, first on line %d: each question needs its own id"):format(path, d.line, show(d.id), d.first)
+  end
+  local parts = {}
+  for i = 1, math.min(#dups, 5) do
+    parts[i] = ("line %d repeats %s of line %d"):format(dups[i].line, show(dups[i].id), dups[i].first)
+  end
+  if #dups > 5 then parts[#parts + 1] = ("%d more"):format(#dups - 5) end
+  return ("%s: %d duplicate ids: %s; each question needs its own id"):format(path, #dups, table.concat(parts, ", "))
+end
+
+--- Reads the first `limit` questions of a file (all without a limit) before
+--- a run: { count = items the run will take, bad = lines that are not
+--- questions }, or nil and a message naming the file (and line) when the
+--- file must not be run.
+function M.scan(path, limit)
+  local lines, err = shared.lines(path)
+  if not lines then return nil, err end
+  local ids = shared.set()
+  local n, bad, first_bad, maybe = 0, 0, nil, {}
+  while not limit or n < limit do
+    local line, no = lines:next()
+    if not line then
+      if no then return nil, ("%s: %s"):format(path, no) end
+      break
+    end
+    n = n + 1
+    local it = M.item(line, no, path)
+    if it.bad then
+      bad = bad + 1
+      first_bad = first_bad or it.bad
+    end
+    if not ids:add(it.id) then maybe[#maybe + 1] = { id = it.id, line = no } end
+  end
+  if #maybe > 0 then
+    local wanted = {}
+    for _, d in ipairs(maybe) do wanted[d.id] = true end
+    local first = first_lines(path, wanted, maybe[#maybe].line)
+    local dups = {}
+    for _, d in ipairs(maybe) do
+      -- a line that is its id's first is a collision of two ids' hashes
+      if first[d.id] and first[d.id] < d.line then
+        d.first = first[d.id]
+        dups[#dups + 1] = d
+      end
+    end
+    if #dups > 0 then return nil, duplicates_message(path, dups) end
+  end
+  if n == 0 then
+    if limit == 0 then return { count = 0, bad = 0 } end
+    return nil, path .. ": no questions: the file is empty or holds only blank lines"
+  end
+  if bad == n then
+    return nil, ("%s: no line is a question (JSON lines with id, prompt, answer_type and ground_truth, as `causal-eval generate` writes); %s"):format(
+      path, first_bad)
+  end
+  return { count = n, bad = bad }
+end
+
+--- A worker's reader of a scanned file: cfg = { lines = id of the run's
+--- shared lines, path }, tickets = the run's shared counter. Returns a
+--- function giving the next item, or nil when the run's tickets or the file
+--- are used up.
+function M.source(cfg, tickets)
+  local lines = assert(shared.attach("lines", cfg.lines))
+  return function()
+    local ticket = tickets:next()
+    if not ticket then return nil end
+    local line, no = lines:next()
+    if not line then
+      -- a read error after the scan: this ticket's question is lost, and says so
+      if no then return { id = "unread-" .. ticket, bad = ("%s: %s"):format(cfg.path, no) } end
+      return nil
+    end
+    return M.item(line, no, cfg.path)
+  end
+end
+
+return M
