@@ -21,16 +21,12 @@ local function log(opts, fmt, ...)
   if not opts.quiet then io.stderr:write(fmt:format(...), "\n") end
 end
 
+-- the questions a --questions file gives the run; nil, message when the file
+-- must not run (unreadable, a directory, empty, duplicate ids: causal_eval.question_file)
 local function count_lines(path, limit)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local n = 0
-  for line in f:lines() do
-    if line:find("%S") then n = n + 1 end
-    if limit and n >= limit then break end
-  end
-  f:close()
-  return n
+  local info, err = require("causal_eval.question_file").scan(path, limit)
+  if not info then return nil, err end
+  return info.count
 end
 
 --- The run's models as resolved tables; nil, message on a bad spec.

@@ -44,20 +44,9 @@ local function bench_source(cfg, tickets)
   end
 end
 
+-- items of a --questions file: { id, make } or { id, bad } (causal_eval.question_file)
 local function file_source(cfg, tickets)
-  local lines = attach("lines", cfg.lines)
-  return function()
-    if not tickets:next() then return nil end
-    local line, no = lines:next()
-    if not line then return nil end
-    local q, err = json.decode(line, cfg.path .. ":" .. no)
-    if type(q) ~= "table" or type(q.prompt) ~= "string" or q.id == nil then
-      local id = type(q) == "table" and q.id or ("line-" .. no)
-      return { id = tostring(id), bad = err or ("%s:%d: a question needs id and prompt"):format(cfg.path, no) }
-    end
-    q.id = tostring(q.id)
-    return { id = q.id, make = function() return q end }
-  end
+  return require("causal_eval.question_file").source(cfg, tickets)
 end
 
 local day_of = { t = -1 } -- the UTC day of a second, computed once a second

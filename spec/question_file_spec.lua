@@ -1,0 +1,210 @@
+-- SPDX-License-Identifier: MIT
+-- Question files of `run --questions`: what refuses a file before anything
+-- is sent, what becomes a bad_question record naming file:line and field,
+-- and that the scan and the workers read the same lines.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
+local shared = require "causal_eval.shared"
+local qf = require "causal_eval.question_file"
+
+local function q(id, extra)
+  local t = { id = id, prompt = "Does X cause Y? Answer yes or no.", answer_type = "yes_no", ground_truth = "yes" }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return json.encode(t)
+end
+
+local function lines(...) return table.concat({ ... }, "\n") .. "\n" end
+
+local function run(args, opts)
+  local r = H.run(H.concat({ "run", "--json", "--quiet" }, args), opts)
+  local ok, rep = pcall(json.decode, r.stdout)
+  return r, ok and rep or nil
+end
+
+local function records(data, run_id)
+  local r = H.run({ "results", "export", run_id, "--data", data })
+  assert(r.code == 0, r.stderr)
+  local out = {}
+  for line in r.stdout:gmatch("[^\n]+") do
+    local rec = assert(json.decode(line))
+    out[rec.question_id] = rec
+  end
+  return out
+end
+
+-- runs stored in a results folder (none when the folder holds no store)
+local function stored_runs(data)
+  local r = H.run({ "results", "list", "--data", data, "--json" })
+  if r.code ~= 0 then return 0 end
+  return #assert(json.decode(r.stdout))
+end
+
+-- a user never sees the program's insides
+local function clean(text)
+  assert.is_nil(text:find("traceback", 1, true), text)
+  assert.is_nil(text:find("internal error", 1, true), text)
+  assert.is_nil(text:find("%.lua:%d"), text)
+  assert.is_nil(text:find("%f[%w]nil%f[%W]"), text)
+end
+
+describe("question_file.item", function()
+  local function bad(line) return qf.item(line, 7, "q.jsonl").bad end
+
+  it("takes a question and keeps its id as text", function()
+    local it = qf.item(q(12), 3, "q.jsonl")
+    assert.are.equal("12", it.id)
+    assert.is_nil(it.bad)
+    assert.are.equal("12", it.make().id)
+  end)
+
+  it("names file:line and the field of every problem", function()
+    assert.are.equal("q.jsonl:7:2: expected a string key", bad("{oops"))
+    assert.are.equal("q.jsonl:7: expected a JSON object, one question per line", bad("[1, 2]"))
+    assert.are.equal("q.jsonl:7: field id: missing", bad('{"prompt": "p"}'))
+    assert.are.equal("q.jsonl:7: field id: expected a non-empty string or an integer, got 1.5", bad(q(1.5)))
+    assert.are.equal("q.jsonl:7: field prompt: missing", bad('{"id": "a"}'))
+    assert.are.equal('q.jsonl:7: field prompt: expected the text to ask, got "  "', bad(q("a", { prompt = "  " })))
+    assert.are.equal("q.jsonl:7: field answer_type: missing", bad('{"id": "a", "prompt": "p", "ground_truth": "yes"}'))
+    assert.are.equal('q.jsonl:7: field answer_type: expected yes_no, number or choice, got "bool"',
+                     bad(q("a", { answer_type = "bool" })))
+    assert.are.equal("q.jsonl:7: field ground_truth: missing", bad('{"id": "a", "prompt": "p", "answer_type": "yes_no"}'))
+    assert.are.equal('q.jsonl:7: field ground_truth: expected "yes" or "no", got "Yes"', bad(q("a", { ground_truth = "Yes" })))
+    assert.are.equal("q.jsonl:7: field ground_truth: expected a number, got \"0.5\"",
+                     bad(q("a", { answer_type = "number", ground_truth = "0.5" })))
+    assert.are.equal("q.jsonl:7: field tolerance: expected a number >= 0, got -1",
+                     bad(q("a", { answer_type = "number", ground_truth = 0.5, tolerance = -1 })))
+    assert.are.equal("q.jsonl:7: field choices: missing (a choice question lists its labels)",
+                     bad(q("a", { answer_type = "choice", ground_truth = "B" })))
+    assert.are.equal('q.jsonl:7: field ground_truth: "D" is not one of the choices',
+                     bad(q("a", { answer_type = "choice", ground_truth = "D", choices = { "A", "B" } })))
+    assert.is_nil(bad(q("a", { answer_type = "choice", ground_truth = "B", choices = { "A", "B" } })))
+    assert.is_nil(bad(q("a", { answer_type = "number", ground_truth = 0.25, tolerance = 0.05 })))
+  end)
+
+  it("keeps a bad line's id when it has one, else calls it line-N", function()
+    assert.are.equal("a", qf.item('{"id": "a"}', 4, "f").id)
+    assert.are.equal("line-4", qf.item("{oops", 4, "f").id)
+    assert.are.equal("line-4", qf.item('{"id": {}}', 4, "f").id)
+  end)
+end)
+
+describe("question_file.scan", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("counts the questions the workers will take, blank lines and a byte order mark aside", function()
+    local f = H.write(dir .. "/ok.jsonl", "\239\187\191" .. q("a") .. "\n   \n\t\n" .. lines(q("b"), "{bad", q("c")))
+    local info = assert(qf.scan(f))
+    assert.are.equal(4, info.count)
+    assert.are.equal(1, info.bad)
+    assert.are.equal(2, qf.scan(f, 2).count)
+    -- the workers' reader takes exactly those lines, in order
+    local l = shared.lines(f)
+    local tickets = shared.counter(0, info.count)
+    local next_item = qf.source({ lines = l:id(), path = f }, tickets)
+    local got = {}
+    for it in next_item do got[#got + 1] = it.bad and ("bad " .. it.bad) or it.id end
+    assert.are.same({ "a", "b", "bad " .. f .. ":5:2: expected a string key", "c" }, got)
+  end)
+
+  it("refuses duplicate ids, naming both lines", function()
+    local f = H.write(dir .. "/dup.jsonl", lines(q("a"), q("b"), "", q("a")))
+    local info, err = qf.scan(f)
+    assert.is_nil(info)
+    assert.are.equal(f .. ':4: duplicate id "a", first on line 1: each question needs its own id', err)
+    -- an integer id and its text are one id; a bad line's id counts too
+    f = H.write(dir .. "/dup2.jsonl", lines(q(7), q("7"), q("x"), '{"id": "x"}', q("y")))
+    info, err = qf.scan(f)
+    assert.is_nil(info)
+    assert.matches("2 duplicate ids: line 2 repeats \"7\" of line 1, line 4 repeats \"x\" of line 3", err, 1, true)
+    -- beyond --limit nothing is asked, so nothing is duplicated
+    assert.are.equal(3, assert(qf.scan(f, 1) and qf.scan(H.write(dir .. "/d3.jsonl", lines(q(1), q(2), q(3), q(1))), 3)).count)
+  end)
+
+  it("refuses an empty file, a directory, a missing file and a file with no question", function()
+    local cases = {
+      { H.write(dir .. "/empty.jsonl", ""), "empty.jsonl: no questions: the file is empty or holds only blank lines" },
+      { H.write(dir .. "/blank.jsonl", "\239\187\191\n  \n"), "blank.jsonl: no questions" },
+      { dir, dir .. ": is a directory" },
+      { dir .. "/none.jsonl", "none.jsonl: cannot open: No such file or directory" },
+      { H.write(dir .. "/array.json", '[\n  {"id": 1}\n]\n'), "array.json: no line is a question" },
+    }
+    for _, c in ipairs(cases) do
+      local info, err = qf.scan(c[1])
+      assert.is_nil(info, c[1])
+      assert.matches(c[2], err, 1, true)
+      clean(err)
+    end
+    assert.are.equal(0, qf.scan(dir .. "/empty.jsonl", 0).count)
+  end)
+end)
+
+describe("causal-eval run --questions", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("answers every question of a file with blank lines, spaces and a byte order mark", function()
+    local f = H.write(dir .. "/spaces.jsonl", "\239\187\191" .. lines(q("a"), "   ", q("b"), "", "\t ", q("c", { ground_truth = "no" })))
+    local r, rep = run({ "--model", "baseline:always_yes", "--questions", f, "--data", dir .. "/s" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(3, rep.models[1].n)
+    assert.are.equal(0, rep.models[1].errors)
+    assert.are.equal(2, rep.models[1].correct)
+    local recs = records(dir .. "/s", rep.run_id)
+    assert.is_truthy(recs.a and recs.b and recs.c)
+  end)
+
+  it("stores each line that is not a question as a bad_question record naming file:line and field", function()
+    local f = H.write(dir .. "/mixed.jsonl", lines(
+      q("ok"),
+      '{"id": "nogt", "prompt": "Is it? Answer yes or no.", "answer_type": "yes_no"}',
+      q("cased", { ground_truth = "Yes" }),
+      '{"id": "a", "prompt": "Is it?", oops}',
+      q({ 1 })))
+    local r, rep = run({ "--model", "baseline:always_yes", "--questions", f, "--data", dir .. "/m" })
+    clean(r.stderr)
+    assert.are.equal(5, rep.models[1].n)
+    assert.are.equal(4, rep.models[1].error_classes.bad_question)
+    assert.are.equal(1, rep.models[1].correct)
+    local recs = records(dir .. "/m", rep.run_id)
+    assert.are.equal(f .. ":2: field ground_truth: missing", recs.nogt.error.message)
+    assert.are.equal(f .. ':3: field ground_truth: expected "yes" or "no", got "Yes"', recs.cased.error.message)
+    assert.are.equal(f .. ":4:33: expected a string key", recs["line-4"].error.message)
+    assert.are.equal(f .. ":5: field id: expected a non-empty string or an integer, got a list or object",
+                     recs["line-5"].error.message)
+    for _, rec in pairs(recs) do
+      if rec.error then assert.are.equal("bad_question", rec.error.class) end
+    end
+  end)
+
+  it("refuses duplicate ids before anything is sent", function()
+    local f = H.write(dir .. "/dup.jsonl", lines(q("a"), q("b"), q("a")))
+    local mock = H.mock({ "--questions", f, "--accuracy", "1" })
+    local r = H.run({ "run", "--model", "openai:mock@" .. mock.url, "--questions", f, "--data", dir .. "/d" })
+    local sent = mock:stats().requests
+    mock:stop()
+    assert.are.equal(1, r.code)
+    assert.matches(f .. ':3: duplicate id "a", first on line 1', r.stderr, 1, true)
+    clean(r.stderr)
+    assert.are.equal(0, sent)
+    assert.are.equal(0, stored_runs(dir .. "/d"))
+  end)
+
+  it("refuses an empty file, a directory and a file with no question, exit 1, no run stored", function()
+    local cases = {
+      { H.write(dir .. "/empty.jsonl", ""), "no questions: the file is empty" },
+      { dir, dir .. ": is a directory" },
+      { H.write(dir .. "/none.jsonl", lines('{"id": 1}', '{"id": 2}')), "none.jsonl: no line is a question" },
+    }
+    for i, c in ipairs(cases) do
+      local data = dir .. "/e" .. i
+      local r = H.run({ "run", "--model", "baseline:always_yes", "--questions", c[1], "--data", data })
+      assert.are.equal(1, r.code, c[1])
+      assert.matches(c[2], r.stderr, 1, true)
+      clean(r.stderr)
+      assert.are.equal(0, stored_runs(data), c[1])
+    end
+  end)
+end)
