@@ -51,13 +51,44 @@ void ce_buf_adds(ce_buf *b, const char *s) { ce_buf_add(b, s, strlen(s)); }
 
 /* ---- writer ---- */
 
-/* 1 for the bytes a JSON string cannot hold as they are: prompts are long
+/* 1 for the bytes a JSON string cannot hold as they are, 2 for the first
+ * byte of a multi-byte sequence, which must be checked: prompts are long
  * runs of plain text, skipped a table lookup per byte and copied at once */
 static const unsigned char needs_escape[256] = {
   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+  ['"'] = 1, ['\\'] = 1, [0x7f] = 1, [0x80 ... 0xff] = 2,
 };
 
+/* The length (2-4) of the well-formed UTF-8 sequence at s, or minus the
+ * length of its maximal ill-formed subpart (Unicode 15, section 3.9, table
+ * 3-7: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0], lo = 0x80, hi = 0xbf;
+  int need;
+  if (c >= 0xc2 && c <= 0xdf) need = 1;
+  else if (c >= 0xe0 && c <= 0xef) {
+    need = 2;
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    need = 3;
+    if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+  } else {
+    return -1;
+  }
+  for (int k = 1; k <= need; k++) {
+    if ((size_t)k >= n || s[k] < lo || s[k] > hi) return -k;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return need + 1;
+}
+
+/* JSON text is UTF-8 (RFC 8259), and a reply may hold any bytes. Each
+ * maximal ill-formed subpart becomes U+FFFD, as WHATWG and Unicode
+ * recommend: a \u escape names a character, not a byte, so no escape could
+ * keep the bytes, and every JSON reader accepts the result. */
 void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   if (ce_buf_reserve(b, n + 2)) return;
@@ -66,6 +97,18 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (!needs_escape[c]) continue;
+    if (needs_escape[c] == 2) {
+      int len = utf8_seq((const unsigned char *)s + i, n - i);
+      if (len > 0) {
+        i += (size_t)len - 1;
+        continue;
+      }
+      ce_buf_add(b, s + start, i - start);
+      ce_buf_add(b, "\xef\xbf\xbd", 3);
+      i += (size_t)-len - 1;
+      start = i + 1;
+      continue;
+    }
     const char *esc;
     char u[7];
     if (c == '"') esc = "\\\"";

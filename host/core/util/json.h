@@ -25,7 +25,8 @@ void ce_buf_addc(ce_buf *b, char c);
 void ce_buf_adds(ce_buf *b, const char *s);
 
 /* ---- writing ---- */
-/* "..." with the escapes JSON requires; bytes >= 0x80 pass through (UTF-8). */
+/* "..." with the escapes JSON requires; UTF-8 passes through, and each
+ * ill-formed sequence in s becomes U+FFFD, so the output is always UTF-8. */
 void ce_json_write_string(ce_buf *b, const char *s, size_t n);
 /* The shortest decimal that reads back as the same double; integral values
  * keep a ".0" so a float stays a float. NaN and infinities are not JSON:

@@ -3,7 +3,7 @@
 -- renamed over PATH on commit, so an interrupted command never leaves half a
 -- file where a whole one was expected.
 --
---   local out, err = outfile.open(path)   -- path nil: standard output
+--   local out, err = outfile.open(path)   -- path nil or "-": standard output
 --   out.file:write(...)
 --   local ok, err = out:commit()          -- or out:abort()
 local M = {}
@@ -11,8 +11,12 @@ local M = {}
 local Out = {}
 Out.__index = Out
 
+--- True when path means standard output: none, or "-" as in most tools
+--- (a file really named - is ./-).
+function M.is_stdout(path) return path == nil or path == "-" end
+
 function M.open(path)
-  if not path then return setmetatable({ file = io.stdout }, Out) end
+  if M.is_stdout(path) then return setmetatable({ file = io.stdout }, Out) end
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end

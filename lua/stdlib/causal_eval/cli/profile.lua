@@ -23,12 +23,11 @@ options:
 
 local M = { summary = "profile a Lua script: CPU hotspots, memory, I/O, flame graph", help = function() return USAGE end }
 
-local function write(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
-  f:write(text)
-  f:close()
-  return true
+local function write(path, text) -- "-": standard output
+  local out, err = require("causal_eval.outfile").open(path)
+  if not out then return nil, err end
+  out.file:write(text)
+  return out:commit()
 end
 
 function M.run(argv, cli)

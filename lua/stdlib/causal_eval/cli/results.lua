@@ -144,6 +144,12 @@ function handlers.export(st, args)
   local out = sink.file
   local n = 0
   st:scan("records", run.id .. results.SEP, function(_, v)
+    -- records stored before the encoder repaired replies may hold invalid
+    -- UTF-8: encoded again, each bad sequence becomes U+FFFD
+    if not utf8.len(v) then
+      local doc = json.decode(v)
+      if doc ~= nil then v = json.encode(doc) end
+    end
     out:write(v, "\n")
     n = n + 1
   end)
@@ -152,7 +158,7 @@ function handlers.export(st, args)
     io.stderr:write("causal-eval results: ", cerr, "\n")
     return 1
   end
-  if args.output then
+  if not outfile.is_stdout(args.output) then
     io.stderr:write(("wrote %d records of run %s to %s\n"):format(n, run.id, args.output))
   end
   return 0
