@@ -295,6 +295,30 @@ describe("causal-eval cache", function()
     return H.run(concat(args, { "--set", "cache.disk.path=" .. dir .. "/cache" }), { env = env })
   end
 
+  -- a bad URL once reached the cache's C side and came back as an internal error with a traceback
+  it("refuses a bad Redis URL before anything starts, naming the key and where it came from", function()
+    local cfg = H.write(dir .. "/bad.yaml", "development:\n  cache:\n    redis:\n      url: \"redis://a b\"\n")
+    for _, case in ipairs({
+      { { "--set", "cache.redis.url=notaurl" }, nil,
+        "--set cache.redis.url=notaurl: cache.redis.url: expected redis://[:password@]host[:port][/db], got string \"notaurl\"" },
+      { {}, { CAUSAL_EVAL_CACHE_REDIS_URL = "redis://h:99999" },
+        "CAUSAL_EVAL_CACHE_REDIS_URL: cache.redis.url: expected redis://" },
+      { { "--config", cfg }, nil, cfg .. ":4:12: development.cache.redis.url: expected redis://" },
+      { {}, { CAUSAL_EVAL_REDIS_URL = "http://x" },
+        "CAUSAL_EVAL_REDIS_URL: expected redis://[:password@]host[:port][/db], got 'http://x'" },
+    }) do
+      local r = ce(concat({ "cache", "stats" }, case[1]), case[2])
+      assert.are_not.equal(0, r.code)
+      assert.truthy(r.stderr:find(case[3], 1, true), r.stderr)
+      assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
+    end
+    local r = ce({ "run", "--model", "baseline:random", "--bench", "ladder", "--n", "1", "--data", dir .. "/never",
+                   "--set", "cache.redis.url=notaurl" })
+    assert.are.equal(2, r.code)
+    assert.truthy(r.stderr:find("cache.redis.url: expected redis://", 1, true), r.stderr)
+    assert.is_nil(H.read(dir .. "/never/data.mdb"), "a run was stored")
+  end)
+
   it("reports stats, explains a miss by the differing component, prunes and clears", function()
     local r = ce({ "run", "--quiet", "--model", "openai:a@" .. mock.url, "--questions", qfile, "--data", dir .. "/d" })
     assert.are.equal(0, r.code, r.stderr)

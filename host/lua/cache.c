@@ -13,6 +13,7 @@
  *   c:preload{ { model = "gpt-4", task = "*" }, ... }   -- label globs
  *   c:each("disk", function(key, entry) ... end)
  *   cache_core.attach(c:id())
+ *   cache_core.parse_redis_url(url)   -- { host, port, db } | nil, message
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -103,6 +104,28 @@ static int c_open(lua_State *L) {
     return luaL_error(L, "cache: out of memory");
   }
   u->c = c;
+  return 1;
+}
+
+/* cache_core.parse_redis_url(url) -> { host, port, db } | nil, message:
+ * what the configuration checks a url with, before anything connects */
+static int c_parse_redis_url(lua_State *L) {
+  const char *url = luaL_checkstring(L, 1);
+  ce_redis_cfg rc;
+  memset(&rc, 0, sizeof rc);
+  char buf[512];
+  if (ce_redis_parse_url(url, &rc, buf, sizeof buf) != 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "expected redis://[:password@]host[:port][/db]");
+    return 2;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, rc.host ? rc.host : "127.0.0.1");
+  lua_setfield(L, -2, "host");
+  lua_pushinteger(L, rc.port ? rc.port : 6379);
+  lua_setfield(L, -2, "port");
+  lua_pushinteger(L, rc.db);
+  lua_setfield(L, -2, "db");
   return 1;
 }
 
@@ -443,7 +466,8 @@ static int m_close(lua_State *L) {
   return 0;
 }
 
-static const luaL_Reg funcs[] = {{"open", c_open}, {"attach", c_attach}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {
+  {"open", c_open}, {"attach", c_attach}, {"parse_redis_url", c_parse_redis_url}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},           {"has_layer", m_has_layer}, {"get", m_get},       {"get_entry", m_get_entry},
   {"get_many", m_get_many}, {"set", m_set},           {"set_many", m_set_many},           {"delete", m_delete}, {"invalidate", m_invalidate},

@@ -10,6 +10,7 @@
 #include "core/cache/cache.h"
 #include "core/cache/cache_disk.h"
 #include "core/cache/cache_mem.h"
+#include "core/cache/cache_redis.h"
 
 static char dir[256];
 
@@ -299,8 +300,34 @@ static void test_threads_and_processes(void) {
   ce_cache_free(c);
 }
 
+static void test_redis_url(void) {
+  char buf[512];
+  ce_redis_cfg rc;
+  memset(&rc, 0, sizeof rc);
+  CHECK(ce_redis_parse_url("redis://:pw@cache.example.com:6380/2", &rc, buf, sizeof buf) == 0);
+  CHECK_STR(rc.host, "cache.example.com");
+  CHECK_STR(rc.password, "pw");
+  CHECK(rc.port == 6380 && rc.db == 2);
+  memset(&rc, 0, sizeof rc);
+  CHECK(ce_redis_parse_url("redis://[::1]:6381", &rc, buf, sizeof buf) == 0);
+  CHECK_STR(rc.host, "::1");
+  CHECK(rc.port == 6381);
+  CHECK(ce_redis_parse_url("redis://localhost", &rc, buf, sizeof buf) == 0);
+  /* what the configuration refuses with the key's name */
+  const char *bad[] = {"notaurl", "http://h:6379", "redis://h:99999", "redis://h:0", "redis://h:", "redis://h/x",
+                       "redis://a b", "redis://h:x:1", "redis://[::1", "redis://[::1]x", NULL};
+  for (int i = 0; bad[i]; i++) {
+    memset(&rc, 0, sizeof rc);
+    if (ce_redis_parse_url(bad[i], &rc, buf, sizeof buf) == 0) {
+      fprintf(stderr, "accepted %s\n", bad[i]);
+      CHECK(0);
+    }
+  }
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/ce-test-cache.%d", (int)getpid());
+  test_redis_url();
   test_entry();
   test_memory_lru();
   test_layers();

@@ -3,6 +3,7 @@
 #include "core/observe/profile.h"
 
 #include <hiredis/hiredis.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,14 +67,27 @@ int ce_redis_parse_url(const char *url, ce_redis_cfg *cfg, char *buf, size_t siz
       cfg->db = (int)db;
     }
   }
-  char *colon = strrchr(p, ':');
+  char *colon;
+  int v6 = *p == '[';
+  if (v6) { /* redis://[::1]:6379 */
+    char *close = strchr(p, ']');
+    if (!close || (close[1] && close[1] != ':')) return -1;
+    *close = '\0';
+    colon = close[1] ? close + 1 : NULL;
+    p++;
+  } else {
+    colon = strrchr(p, ':');
+  }
   if (colon) {
     *colon = '\0';
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535) return -1;
+    if (end == colon + 1 || *end || port <= 0 || port > 65535) return -1;
     cfg->port = (int)port;
   }
+  /* a host name or address: "notaurl" is one, "a b" or "h:x:1" are not */
+  for (const char *c = p; *c; c++)
+    if (!isalnum((unsigned char)*c) && !strchr(v6 ? ":." : "-._", *c)) return -1;
   if (*p) cfg->host = p;
   return 0;
 }

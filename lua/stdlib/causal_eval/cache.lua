@@ -39,10 +39,10 @@ function M.options(values)
     o.disk_path = c.disk.path ~= "" and c.disk.path or M.default_disk_path()
     o.disk_gb = c.disk.max_size_gb
   end
-  local url = os.getenv("CAUSAL_EVAL_REDIS_URL")
-  if c.redis.url ~= "" then url = c.redis.url end
+  local url, from = os.getenv("CAUSAL_EVAL_REDIS_URL"), "CAUSAL_EVAL_REDIS_URL"
+  if c.redis.url ~= "" then url, from = c.redis.url, "cache.redis.url" end
   if url and url ~= "" then
-    o.redis_url = url
+    o.redis_url, o.redis_url_from = url, from
   elseif c.redis.host ~= "" then
     o.redis_host, o.redis_port = c.redis.host, c.redis.port
   end
@@ -61,6 +61,11 @@ function M.open(opts, cfg_opts)
     local cfg, err = require("causal_eval.config").load(cfg_opts or {})
     if not cfg then return nil, err end
     opts = M.options(cfg.values)
+  end
+  if opts.redis_url then
+    -- a bad URL is the user's input here, not a programming error
+    local ok, err = core.parse_redis_url(opts.redis_url)
+    if not ok then return nil, ("%s: %s, got '%s'"):format(opts.redis_url_from or "redis_url", err, opts.redis_url) end
   end
   if opts.disk_path then
     -- the parent folders of the default path may not exist yet

@@ -76,6 +76,10 @@ function M.check(spec, v)
     local hint = spec.type == "string" and type(v) ~= "table" and " (quote it to make it a string)" or ""
     return nil, ("expected %s, got %s%s"):format(spec.type, describe(v), hint)
   end
+  if spec.check then -- a format the type alone does not say (a URL)
+    local ok, why = spec.check(v)
+    if not ok then return nil, ("%s, got %s"):format(why, describe(v)) end
+  end
   if spec.min and v < spec.min then return nil, ("must be >= %s, got %s"):format(spec.min, v) end
   if spec.max and v > spec.max then return nil, ("must be <= %s, got %s"):format(spec.max, v) end
   if spec.choices then
@@ -89,7 +93,7 @@ local BOOL_WORDS = { ["1"] = true, yes = true, on = true, ["0"] = false, no = fa
 
 --- Parses text given on the command line or in a variable for a setting.
 function M.parse_text(spec, text)
-  if spec.type == "string" then return text end
+  if spec.type == "string" then return M.check(spec, text) end -- choices and formats too
   if spec.type == "boolean" and BOOL_WORDS[text:lower()] ~= nil then return BOOL_WORDS[text:lower()] end
   local v, err = yaml.resolve(text)
   if v == nil then return nil, err end

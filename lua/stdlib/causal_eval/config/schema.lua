@@ -11,6 +11,12 @@ local function leaf(kind, default, spec)
   return spec
 end
 
+-- the parser the cache itself uses, so that what passes here opens there
+local function redis_url(v)
+  if v == "" then return true end
+  return require("causal_eval.cache_core").parse_redis_url(v)
+end
+
 return {
   evaluation = {
     batch_size = leaf("integer", 10, { min = 1, help = "questions handed to a worker at a time" }),
@@ -49,7 +55,8 @@ return {
       max_size_gb = leaf("number", 4, { min = 0, help = "disk layer bound (0: no disk layer)" }),
     },
     redis = {
-      url = leaf("string", "", { help = "redis://[:password@]host[:port][/db] (or $CAUSAL_EVAL_REDIS_URL); empty: no Redis layer" }),
+      url = leaf("string", "", { check = redis_url,
+        help = "redis://[:password@]host[:port][/db] (or $CAUSAL_EVAL_REDIS_URL); empty: no Redis layer" }),
       host = leaf("string", "", { help = "Redis host, when no url is given" }),
       port = leaf("integer", 6379, { min = 1, max = 65535, help = "Redis port" }),
       password = leaf("string", "", { help = "Redis password" }),
