@@ -306,6 +306,8 @@ describe("causal-eval cache", function()
       { { "--config", cfg }, nil, cfg .. ":4:12: development.cache.redis.url: expected redis://" },
       { {}, { CAUSAL_EVAL_REDIS_URL = "http://x" },
         "CAUSAL_EVAL_REDIS_URL: expected redis://[:password@]host[:port][/db], got 'http://x'" },
+      -- text from --set was never checked against the choices either
+      { { "--set", "cache.mode=bogus" }, nil, "cache.mode: must be one of readwrite, read, write, off" },
     }) do
       local r = ce(concat({ "cache", "stats" }, case[1]), case[2])
       assert.are_not.equal(0, r.code)

@@ -186,6 +186,21 @@ return M
     assert.are.same({ ["echo:x"] = "Yes.", polite = "No." }, said)
   end)
 
+  it("the adapter of docs/authoring.md builds its request and reads a reply", function()
+    package.path = H.root .. "/docs/examples/?.lua;" .. package.path
+    local m = assert(models.resolve("llamacpp:any", {}))
+    assert.are.equal("http://127.0.0.1:8080", m.base_url)
+    local a = assert(models.adapter("llamacpp"))
+    local req = a.request(m, { prompt = "Does X cause Y?" }, nil)
+    assert.are.equal("http://127.0.0.1:8080/completion", req.url)
+    assert.are.same({ prompt = "Does X cause Y?", n_predict = 256, temperature = 0 }, json.decode(req.body))
+    local ans = assert(a.parse(m, '{"content":"Yes.","tokens_evaluated":12,"tokens_predicted":2,"stop":true}'))
+    assert.are.same({ "Yes.", 12, 2 }, { ans.text, ans.input_tokens, ans.output_tokens })
+    local ok, class = a.parse(m, "{}")
+    assert.is_nil(ok)
+    assert.are.equal("malformed", class)
+  end)
+
   it("names the file and what is missing when an adapter is wrong", function()
     local cases = {
       nothing = { "return 42", "an adapter returns a table (kind and its functions), got integer 42" },
