@@ -310,6 +310,7 @@ function M.catalog(file)
     if kind == "io" and env and file == env then msg = msg .. " (from CAUSAL_EVAL_MODELS)" end
     return nil, msg
   end
+  if doc == yaml.null then doc = {} end -- an empty file: no named models
   local top = marks[""] or {}
   if type(doc) ~= "table" or (next(doc) ~= nil and #doc > 0) then
     return nil, ("%s:%d:%d: expected a mapping with 'models:', got %s"):format(shown, top.line or 1, top.column or 1,
@@ -332,12 +333,16 @@ function M.catalog(file)
     return nil, table.concat(problems, "\n")
   end
   local names = {}
-  for name in pairs(models) do names[#names + 1] = tostring(name) end
-  table.sort(names)
+  for name in pairs(models) do names[#names + 1] = name end
+  table.sort(names, function(x, y) return tostring(x) < tostring(y) end)
   for _, name in ipairs(names) do
     local errs = {}
-    entry_errors(models[name], errs)
-    if #errs > 0 then problems[#problems + 1] = format_errors(shown, name, errs, marks) end
+    if type(name) ~= "string" then
+      errs[1] = { message = "a model's name must be text (quote it)" }
+    else
+      entry_errors(models[name], errs)
+    end
+    if #errs > 0 then problems[#problems + 1] = format_errors(shown, tostring(name), errs, marks) end
   end
   if #problems > 0 then return nil, table.concat(problems, "\n") end
   catalog_file[models] = shown
