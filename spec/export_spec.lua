@@ -18,7 +18,9 @@ describe("causal-eval results export", function()
 
   it("writes valid UTF-8 whatever bytes a reply held", function()
     -- FF FE: never UTF-8; C3 A9: é; E2 82: a sequence cut short
-    local model = H.write(dir .. "/model.sh", "#!/bin/sh\nprintf 'Yes \\377\\376 caf\\303\\251 \\342\\202'\n")
+    -- it reads the prompt: one that exits unread can still kill the run by SIGPIPE (process.run)
+    local model = H.write(dir .. "/model.sh",
+      "#!/bin/sh\ncat >/dev/null\nprintf 'Yes \\377\\376 caf\\303\\251 \\342\\202'\n")
     H.sh("chmod +x " .. H.quote(model))
     local r = H.run({ "run", "--quiet", "--model", "command:" .. model, "--bench", "ladder", "--n", "2",
                       "--data", dir .. "/d" })
