@@ -2,70 +2,77 @@
 -- Causation versus correlation. Two variables are associated; does one cause
 -- the other? The structure decides: a direct or indirect cause (yes), a
 -- common cause, reverse causation, selection on a common effect (no). The
--- adversarial variant also reports a strong association in data, which is
--- true but beside the point.
+-- adversarial variant also reports what experts make of the association,
+-- which is beside the point.
 local bench = require "causal_eval.bench"
 
--- core structures over A (asked cause), B (asked effect) and helpers C, D
-local SHAPES = {
-  direct = { answer = "yes", edges = { { "A", "B" } } },
-  chain = { answer = "yes", edges = { { "A", "C" }, { "C", "B" } } },
-  confounded_direct = { answer = "yes", edges = { { "C", "A" }, { "C", "B" }, { "A", "B" } } },
-  common_cause = { answer = "no", edges = { { "C", "A" }, { "C", "B" } } },
-  reverse = { answer = "no", edges = { { "B", "A" } } },
-  reverse_chain = { answer = "no", edges = { { "B", "C" }, { "C", "A" } } },
-  selection = { answer = "no", edges = { { "A", "C" }, { "B", "C" } }, select = "C" },
+-- Core structures over A (asked cause), B (asked effect) and C, grouped by
+-- what the prompt reports (the association in all the data, or within a
+-- selected group) and by their number of edges. The two questions of a pair
+-- take the same group, one a yes shape and one a no shape, so neither the
+-- number of edges nor the kind of report gives the answer away.
+local GROUPS = {
+  { report = "data", nodes = { "A", "B" }, yes = { direct = { { "A", "B" } } }, no = { reverse = { { "B", "A" } } } },
+  { report = "data", yes = { chain = { { "A", "C" }, { "C", "B" } } },
+    no = { common_cause = { { "C", "A" }, { "C", "B" } }, reverse_chain = { { "B", "C" }, { "C", "A" } } } },
+  { report = "data",
+    yes = { confounded_direct = { { "C", "A" }, { "C", "B" }, { "A", "B" } }, mediated_direct = { { "A", "C" }, { "C", "B" }, { "A", "B" } } },
+    no = { confounded_reverse = { { "C", "A" }, { "C", "B" }, { "B", "A" } }, mediated_reverse = { { "B", "C" }, { "C", "A" }, { "B", "A" } } } },
+  { report = "selected", yes = { selected_effect = { { "A", "B" }, { "B", "C" } } }, no = { selection = { { "A", "C" }, { "B", "C" } } } },
+  { report = "selected", yes = { selection_direct = { { "A", "C" }, { "B", "C" }, { "A", "B" } } },
+    no = { selection_reverse = { { "A", "C" }, { "B", "C" }, { "B", "A" } } } },
 }
-local YES = { "direct", "chain", "confounded_direct" }
-local NO = { "common_cause", "reverse", "reverse_chain", "selection" }
-
-local function build(ctx, shape)
-  local edges = {}
-  for _, e in ipairs(shape.edges) do edges[#edges + 1] = { e[1], e[2] } end
-  local nodes = { "A", "B", "C" }
-  -- extra variables for harder questions, attached without touching A -> B paths
-  local extra = ({ easy = 0, medium = 2, hard = 4 })[ctx.difficulty]
-  for i = 1, extra do
-    local v = "E" .. i
-    nodes[#nodes + 1] = v
-    local other = ctx:pick(nodes)
-    if other ~= v then
-      if ctx:chance(0.5) then edges[#edges + 1] = { v, other } else edges[#edges + 1] = { other, v } end
-    end
+-- shape names in a fixed order (pairs over a table's keys have none)
+for _, g in ipairs(GROUPS) do
+  for _, side in ipairs({ "yes", "no" }) do
+    local names = {}
+    for name in pairs(g[side]) do names[#names + 1] = name end
+    table.sort(names)
+    g[side .. "_names"] = names
   end
-  return nodes, edges
 end
 
--- topological order of the nodes for labelling in commonsense order
-local function topo(nodes, edges)
-  local indeg, out, order = {}, {}, {}
-  for _, n in ipairs(nodes) do indeg[n] = 0; out[n] = {} end
-  for _, e in ipairs(edges) do indeg[e[2]] = indeg[e[2]] + 1; table.insert(out[e[1]], e[2]) end
-  local queue = {}
-  for _, n in ipairs(nodes) do if indeg[n] == 0 then queue[#queue + 1] = n end end
-  while #queue > 0 do
-    local n = table.remove(queue, 1)
-    order[#order + 1] = n
-    for _, c in ipairs(out[n]) do
-      indeg[c] = indeg[c] - 1
-      if indeg[c] == 0 then queue[#queue + 1] = c end
-    end
+-- Extra variables for harder questions, each joined to the graph by one edge
+-- in either direction: no new path between A and B runs through them.
+local EXTRA = { easy = 0, medium = 2, hard = 4 }
+
+local function extras(ctx, nodes)
+  local out = {}
+  local all = { table.unpack(nodes) }
+  for i = 1, EXTRA[ctx.difficulty] do
+    local v = "E" .. i
+    local other = ctx:pick(all)
+    out[#out + 1] = ctx:chance(0.5) and { v, other } or { other, v }
+    all[#all + 1] = v
   end
-  return #order == #nodes and order or nil
+  return all, out
 end
 
 return bench.family{
   name = "causal_attribution",
-  version = 2,
+  version = 3,
   rungs = { 2 },
   description = "causation vs correlation: common causes, reverse causation, spurious association, selection bias",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 700000, medium = 17000000, hard = 380000000,
+    method = "estimated: n^2/2(r+3) from the r repeats the kit drew again in n = 100,000 questions (7115, 283, 10)" },
   generate = function(ctx)
-    local name = ctx:pick(ctx.want == "yes" and YES or NO)
-    local shape = SHAPES[name]
-    local nodes, edges = build(ctx, shape)
-    local order = topo(nodes, edges)
-    if not order then return nil end
+    local group, nodes, extra = ctx:shared(function()
+      local g = ctx:pick(GROUPS)
+      return g, extras(ctx, g.nodes or { "A", "B", "C" })
+    end)
+    local name = ctx:pick(group[ctx.want .. "_names"])
+    local edges = {}
+    for _, e in ipairs(group[ctx.want][name]) do edges[#edges + 1] = { e[1], e[2] } end
+    for _, e in ipairs(extra) do edges[#edges + 1] = e end
+    local order = bench.topo({ nodes = nodes, edges = edges })
     local m = ctx:random_model({ nodes = order, edges = edges }, { lo = 0.1, hi = 0.9 })
+    -- what the study reports: P(B | A) against P(B | not A), in the selected
+    -- group (C = 1) or in all the data, clear of rounding
+    local given1, given0 = { A = 1 }, { A = 0 }
+    if group.report == "selected" then given1.C, given0.C = 1, 1 end
+    local p1, p0 = assert(m:p({ B = 1 }, given1)), assert(m:p({ B = 1 }, given0))
+    if math.abs(p1 - p0) < 0.02 then m:close() return nil end
     local function render()
       local words = ctx:label(order)
       local a, b = words.A, words.B
@@ -74,19 +81,12 @@ return bench.family{
         ("A study of %s found the following causal relationships, and no others: "):format(units),
         ctx:describe_edges(m, words),
       }
-      local d
-      if shape.select then
-        local c = words[shape.select]
-        d = assert(m:p({ B = 1 }, { A = 1, [shape.select] = 1 })) - assert(m:p({ B = 1 }, { A = 0, [shape.select] = 1 }))
-        parts[#parts + 1] = (" The study only looked at %s that %s. Among them, those that %s were %s likely to be ones that %s."):format(
-          units, c.yes, a.yes, d >= 0 and "more" or "less", b.yes)
-      elseif ctx.adversarial or ctx:text_chance(0.5) then
-        local p1, p0 = assert(m:p({ B = 1 }, { A = 1 })), assert(m:p({ B = 1 }, { A = 0 }))
-        d = p1 - p0
-        if math.abs(d) >= 0.01 then
-          parts[#parts + 1] = (" In the data, %s that %s are %s likely to be ones that %s (%s against %s)."):format(
-            units, a.yes, d > 0 and "more" or "less", b.yes, bench.pct(p1), bench.pct(p0))
-        end
+      local stat = ("%s that %s are %s likely to be ones that %s (%s against %s)."):format(
+        units, a.yes, p1 > p0 and "more" or "less", b.yes, bench.pct(p1), bench.pct(p0))
+      if group.report == "selected" then
+        parts[#parts + 1] = (" The study only looked at %s that %s. Among them, %s"):format(units, words.C.yes, stat)
+      else
+        parts[#parts + 1] = " In the data, " .. stat
       end
       if ctx.adversarial then
         parts[#parts + 1] = (" Many experts take this association as proof that %s drives %s."):format(a.name, b.name)
@@ -104,6 +104,7 @@ return bench.family{
     return {
       model = m, rung = 2, structure = name, render = render,
       query = { type = "graph", relation = "causes", from = "A", to = "B" },
+      shows = group.report .. ":" .. bench.pct(p1) .. "/" .. bench.pct(p0),
     }
   end,
 }

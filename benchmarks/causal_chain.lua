@@ -27,67 +27,65 @@ local function chain_graph(ctx, n)
   return nodes, edges, k
 end
 
-return bench.family{
-  name = "causal_chain",
-  version = 2,
-  rungs = { 2, 3 },
-  description = "multi-step chains and mediation: ancestors, blocking, direct vs indirect effects",
-  generate = function(ctx)
-    local kind = ctx:pick(KINDS)
-    local n = ctx:size() + 1
-    local nodes, edges = chain_graph(ctx, n)
+-- The graph of a pair and what can be asked about it, split by answer:
+-- ordered pairs with or without a causal path (ancestor); a pair joined by
+-- a path and a third variable that does or does not make them independent
+-- (blocking); variables that are or are not mediators between the first
+-- and the last (mediator). Drawn from the pair's stream until both answers
+-- can be asked, so the yes and the no question share the graph.
+local function chain_pair(ctx, kind)
+  for _ = 1, 20 do
+    local nodes, edges = chain_graph(ctx, ctx:size() + 1)
     local order = bench.topo({ nodes = nodes, edges = edges })
-    local m = ctx:random_model({ nodes = order, edges = edges })
-    local u, units = ctx.domain.unit, ctx.domain.units
-    local want = ctx.want == "yes"
-    local query, rung = nil, 2
-    local ask -- what the text needs: a function of the words
+    local m = ctx:random_model({ nodes = order, edges = edges }, { graph_only = true })
     local core = m.core
     local bit = {}
     for _, v in ipairs(order) do bit[v] = 1 << m:id(v) end
+    local cands = { yes = {}, no = {} }
+    local function add(holds, c) local l = cands[holds and "yes" or "no"] l[#l + 1] = c end
     if kind == "ancestor" then
-      local pairs_ = {}
       for i = 1, #order do for j = 1, #order do
-        if i ~= j and core:directed_path(bit[order[i]], bit[order[j]]) == want then pairs_[#pairs_ + 1] = { order[i], order[j] } end
+        if i ~= j then add(core:directed_path(bit[order[i]], bit[order[j]]), { order[i], order[j] }) end
       end end
-      if #pairs_ == 0 then m:close() return nil end
-      local p = ctx:pick(pairs_)
-      query = { type = "graph", relation = "causes", from = p[1], to = p[2] }
-      ask = function(words)
-        return ("Does %s affect %s, directly or through other variables?"):format(words[p[1]].name, words[p[2]].name)
-      end
     elseif kind == "blocking" then
-      local cands = {}
       for i = 1, #order do for j = i + 1, #order do
         local a, b = order[i], order[j]
         if core:directed_path(bit[a], bit[b]) then
           for _, z in ipairs(order) do
-            if z ~= a and z ~= b and core:dsep(bit[a], bit[b], bit[z]) == want then cands[#cands + 1] = { a, b, z } end
+            if z ~= a and z ~= b then add(core:dsep(bit[a], bit[b], bit[z]), { a, b, z }) end
           end
         end
       end end
-      if #cands == 0 then m:close() return nil end
-      local c = ctx:pick(cands)
-      query = { type = "graph", relation = "independent", a = c[1], b = c[2], given = json.array({ c[3] }) }
-      ask = function(words)
-        return ("Among %s that all share the same value of %s, are %s and %s statistically independent?"):format(
-          units, words[c[3]].name, words[c[1]].name, words[c[2]].name)
-      end
-    elseif kind == "mediator" then
+    else -- mediator
       local a, b = order[1], order[#order]
-      if not m:directed_path(a, b) then m:close() return nil end
-      local meds = {}
-      for _, v in ipairs(m:mediators(a, b)) do meds[v] = true end
-      local cands = {}
-      for _, v in ipairs(order) do if v ~= a and v ~= b and (meds[v] == true) == want then cands[#cands + 1] = v end end
-      if #cands == 0 then m:close() return nil end
-      local v = ctx:pick(cands)
-      query = { type = "graph", relation = "mediator", from = a, to = b, var = v }
-      ask = function(words)
-        return ("Does some of the effect of %s on %s pass through %s?"):format(words[a].name, words[b].name, words[v].name)
+      if m:directed_path(a, b) then
+        local meds = {}
+        for _, v in ipairs(m:mediators(a, b)) do meds[v] = true end
+        for _, v in ipairs(order) do if v ~= a and v ~= b then add(meds[v] == true, { a, b, v }) end end
       end
-    else -- direct / indirect effect signs in a mediation triangle (rung 3)
-      m:close()
+    end
+    m:close()
+    if #cands.yes > 0 and #cands.no > 0 then return order, edges, cands end
+  end
+end
+
+return bench.family{
+  name = "causal_chain",
+  version = 3,
+  rungs = { 2, 3 },
+  description = "multi-step chains and mediation: ancestors, blocking, direct vs indirect effects",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 100000, medium = 100000, hard = 100000,
+    method = "measured: 100,000 made at each difficulty without running out (up to 27 draws a pair); a lower bound" },
+  generate = function(ctx)
+    local kind = ctx.pair:pick(KINDS)
+    local u, units = ctx.domain.unit, ctx.domain.units
+    local want = ctx.want == "yes"
+    local m, order, query, shows
+    local rung = 2
+    local ask -- what the text needs: a function of the words
+    if kind == "direct" or kind == "indirect" then
+      -- the sign of a natural effect in a mediation triangle (rung 3)
       local g = { nodes = { "V1", "V2", "V3" }, edges = { { "V1", "V2" }, { "V1", "V3" }, { "V2", "V3" } } }
       m = ctx:random_model(g)
       order = m:topo()
@@ -97,6 +95,7 @@ return bench.family{
       if math.abs(v) < 0.02 then m:close() return nil end
       local up = (v > 0) == want
       query = { type = "effect_sign", effect = effect, treatment = "V1", outcome = "V3", direction = up and "increase" or "decrease" }
+      shows = bench.tables_key(m)
       ask = function(words)
         local tables = ctx:describe_tables(m, words) .. " "
         if effect == "nde" then
@@ -105,6 +104,29 @@ return bench.family{
         end
         return tables .. ("Does %s %s the chance that a %s %s through its effect on %s alone?"):format(
           words.V1.name, up and "raise" or "lower", u, words.V3.yes, words.V2.name)
+      end
+    else
+      local edges, cands
+      order, edges, cands = ctx:shared(chain_pair, ctx, kind)
+      if not order then return nil end
+      m = ctx:random_model({ nodes = order, edges = edges })
+      local c = ctx:pick(cands[ctx.want])
+      if kind == "ancestor" then
+        query = { type = "graph", relation = "causes", from = c[1], to = c[2] }
+        ask = function(words)
+          return ("Does %s affect %s, directly or through other variables?"):format(words[c[1]].name, words[c[2]].name)
+        end
+      elseif kind == "blocking" then
+        query = { type = "graph", relation = "independent", a = c[1], b = c[2], given = json.array({ c[3] }) }
+        ask = function(words)
+          return ("Among %s that all share the same value of %s, are %s and %s statistically independent?"):format(
+            units, words[c[3]].name, words[c[1]].name, words[c[2]].name)
+        end
+      else
+        query = { type = "graph", relation = "mediator", from = c[1], to = c[2], var = c[3] }
+        ask = function(words)
+          return ("Does some of the effect of %s on %s pass through %s?"):format(words[c[1]].name, words[c[2]].name, words[c[3]].name)
+        end
       end
     end
     local function render()
@@ -115,6 +137,6 @@ return bench.family{
       for nn, w in pairs(words) do variables[nn] = w.name end
       return prompt, variables
     end
-    return { model = m, query = query, rung = rung, query_kind = kind, render = render }
+    return { model = m, query = query, rung = rung, query_kind = kind, render = render, shows = shows }
   end,
 }

@@ -1,31 +1,103 @@
 -- SPDX-License-Identifier: MIT
 -- Confounding: which variable is a confounder, whether an adjustment set is
--- valid, and Simpson's paradox with numbers, where the association in the
--- pooled data points the other way from the causal effect.
+-- valid (in random graphs), and Simpson's paradox with numbers, where the
+-- association in the pooled data points the other way from the causal effect.
 local bench = require "causal_eval.bench"
 local json = require "causal_eval.json"
 
 local KINDS = { "which", "valid_set", "simpson", "simpson" }
 local LETTERS = { "A", "B", "C", "D" }
 
--- X = V2, Y = V4; V1 confounds, V3 mediates, V5 is a common effect, V6 an instrument
-local ROLE_GRAPH = {
-  nodes = { "V6", "V1", "V2", "V3", "V4", "V5" },
-  edges = { { "V6", "V2" }, { "V1", "V2" }, { "V1", "V4" }, { "V2", "V3" }, { "V3", "V4" }, { "V2", "V5" }, { "V4", "V5" } },
-}
+-- sets of up to two of the variables in list
+local function small_sets(list)
+  local out = { {} }
+  for i = 1, #list do
+    out[#out + 1] = { list[i] }
+    for j = i + 1, #list do out[#out + 1] = { list[i], list[j] } end
+  end
+  return out
+end
+
+-- bit masks of the nodes each node's edges point to, by node
+local function children_masks(g, id)
+  local ch = {}
+  for _, n in ipairs(g.nodes) do ch[n] = 0 end
+  for _, e in ipairs(g.edges) do ch[e[1]] = ch[e[1]] | (1 << id[e[2]]) end
+  return ch
+end
+
+-- the nodes reachable from v by directed paths that do not pass through avoid
+local function reach(v, avoid, ch, names, id)
+  local seen, frontier = 0, ch[v] & ~(1 << id[avoid])
+  while frontier ~= 0 do
+    seen = seen | frontier
+    local next_ = 0
+    for i, n in ipairs(names) do
+      if frontier & (1 << (i - 1)) ~= 0 then next_ = next_ | ch[n] end
+    end
+    frontier = next_ & ~seen & ~(1 << id[avoid])
+  end
+  return seen
+end
+
+-- A random graph with a treatment X and an outcome Y it affects, the
+-- variables that confound the effect (a directed path to each that avoids
+-- the other, as the common_cause query has it) and those that do not, and
+-- the small adjustment sets that are valid and those that are not. Drawn
+-- until both kinds of variable and of set exist, so the yes and the no
+-- question of a pair are asked about one graph.
+local function role_graph(ctx)
+  for _ = 1, 50 do
+    local g = ctx:random_dag(ctx:size() + 1)
+    local m = ctx:random_model(g, { graph_only = true })
+    local order = m:topo()
+    local i = ctx:int(1, #order - 1)
+    local x, y = order[i], order[ctx:int(i + 1, #order)]
+    local id = {}
+    for k, n in ipairs(g.nodes) do id[n] = k - 1 end
+    local core, bx, by = m.core, 1 << m:id(x), 1 << m:id(y)
+    if core:directed_path(bx, by) then
+      local ch = children_masks(g, id)
+      local others, conf, plain = {}, {}, {}
+      for _, v in ipairs(order) do
+        if v ~= x and v ~= y then
+          others[#others + 1] = v
+          local is = reach(v, y, ch, g.nodes, id) & (1 << id[x]) ~= 0 and reach(v, x, ch, g.nodes, id) & (1 << id[y]) ~= 0
+          if is then conf[#conf + 1] = v else plain[#plain + 1] = v end
+        end
+      end
+      local valid, invalid = {}, {}
+      for _, set in ipairs(small_sets(others)) do
+        local mask = 0
+        for _, v in ipairs(set) do mask = mask | (1 << m:id(v)) end
+        if core:backdoor(bx, by, mask) then valid[#valid + 1] = set else invalid[#invalid + 1] = set end
+      end
+      m:close()
+      if #conf > 0 and #plain > 0 and #valid > 0 and #invalid > 0 then
+        return { graph = g, x = x, y = y, conf = conf, plain = plain, valid = valid, invalid = invalid }
+      end
+    else
+      m:close()
+    end
+  end
+end
 
 return bench.family{
   name = "confounding",
-  version = 2,
+  version = 3,
   rungs = { 2 },
   description = "confounders, valid adjustment sets, Simpson's paradox with numbers",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 100000, medium = 4600000, hard = 62000000,
+    method = "easy measured (100,000 made, a lower bound); medium and hard estimated: n^2/2(r+3) from r repeats in n = 100,000 (1068, 77)" },
   generate = function(ctx)
-    local kind = ctx:pick(KINDS)
+    local kind = ctx.pair:pick(KINDS)
     local u, units = ctx.domain.unit, ctx.domain.units
     local want = ctx.want == "yes"
     if kind == "which" or kind == "valid_set" then
-      local m = ctx:random_model(ROLE_GRAPH, { graph_only = true })
-      local x, y = "V2", "V4"
+      local r = ctx:shared(role_graph, ctx)
+      if not r then return nil end
+      local m, x, y = ctx:random_model(r.graph, { graph_only = true }), r.x, r.y
       local intro = function(words)
         return ("Consider %s in a world where only these causal relationships hold: "):format(units) ..
           ctx:describe_edges(m, words) .. " "
@@ -36,7 +108,11 @@ return bench.family{
         return variables
       end
       if kind == "which" then
-        local opts = { "V1", "V3", "V5", "V6" }
+        -- one confounder among up to three variables that are not
+        local opts = { ctx:pick(r.conf) }
+        local plain = { table.unpack(r.plain) }
+        ctx:shuffle(plain)
+        for k = 1, math.min(3, #plain) do opts[#opts + 1] = plain[k] end
         ctx:shuffle(opts)
         local choices, labels = {}, {}
         for i, v in ipairs(opts) do
@@ -56,10 +132,7 @@ return bench.family{
         return { model = m, query = { type = "choice", choices = choices }, rung = 2, query_kind = kind,
                  choices = json.array(labels), render = render }
       end
-      local sets = { {}, { "V1" }, { "V3" }, { "V5" }, { "V1", "V3" }, { "V1", "V5" }, { "V1", "V6" }, { "V6" } }
-      ctx:shuffle(sets)
-      local chosen
-      for _, s in ipairs(sets) do if m:backdoor(x, y, s) == want then chosen = s break end end
+      local chosen = ctx:pick(want and r.valid or r.invalid)
       local function render()
         local words = ctx:label(m:topo())
         local names = {}
@@ -113,7 +186,7 @@ return bench.family{
       for n, w in pairs(words) do variables[n] = w.name end
       return prompt, variables
     end
-    return { model = m, rung = 2, query_kind = kind, render = render,
+    return { model = m, rung = 2, query_kind = kind, render = render, shows = bench.tables_key(m),
              query = { type = "effect_sign", effect = "ate", treatment = "X", outcome = "Y", direction = up and "increase" or "decrease" } }
   end,
 }

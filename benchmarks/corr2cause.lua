@@ -8,47 +8,24 @@ local bench = require "causal_eval.bench"
 
 local LETTERS = { "A", "B", "C", "D", "E", "F" }
 
+-- variables per difficulty: three are too few (30 distinct questions in all)
+local SIZE = { easy = 4, medium = 5, hard = 6 }
+
+-- Hypotheses, each in one direction only: "A directly causes B" is asked as
+-- parent(A, B), never as child(B, A), which would read the same.
 local HYPOTHESES = {
   parent = function(a, b) return ("%s directly causes %s."):format(a, b) end,
-  child = function(a, b) return ("%s directly causes %s."):format(b, a) end,
   ancestor = function(a, b) return ("%s causes %s, directly or through other variables."):format(a, b) end,
-  descendant = function(a, b) return ("%s causes %s, directly or through other variables."):format(b, a) end,
   confounder = function(a, b) return ("%s and %s share a common cause among the variables."):format(a, b) end,
   collider = function(a, b, c) return ("%s and %s both directly cause %s."):format(a, b, c) end,
 }
-local RELS = { "parent", "child", "ancestor", "descendant", "confounder", "collider" }
-
--- The candidate hypotheses over n variables, each as a small integer
--- ((r * 8 + i) * 8 + j) * 8 + k: relation r of variables i, j (and k for a
--- collider). Built once per n; a question shuffles a copy.
-local CODES = setmetatable({}, { __index = function(t, n)
-  local codes = {}
-  for r, rel in ipairs(RELS) do
-    for i = 1, n do for j = 1, n do
-      if i ~= j then
-        if rel == "collider" then
-          if i < j then
-            for k = 1, n do
-              if k ~= i and k ~= j then codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8 + k end
-            end
-          end
-        else
-          codes[#codes + 1] = ((r * 8 + i) * 8 + j) * 8
-        end
-      end
-    end end
-  end
-  t[n] = codes
-  return codes
-end })
+local RELS = { "parent", "ancestor", "confounder", "collider" }
 
 -- A connected DAG over n nodes, each pair joined (lower to higher) with
 -- probability one half, at most 3 parents each; drawn again until connected.
--- Unlike ctx:random_dag, whose spanning tree gives V2 the parent V1, a
--- collider V1 -> V3 <- V2 is possible over three nodes: without one no
--- hypothesis holds over the whole class, and 3-variable questions could only
--- answer no.
-local function any_dag(ctx, n)
+-- Unlike ctx:random_dag, whose spanning tree gives V2 the parent V1, any
+-- collider is possible.
+local function any_dag(r, n)
   local names = {}
   for i = 1, n do names[i] = "V" .. i end
   while true do
@@ -57,15 +34,15 @@ local function any_dag(ctx, n)
     local function root(v) while comp[v] ~= v do v = comp[v] end return v end
     for i = 1, n do
       for j = i + 1, n do
-        if npa[j] < 3 and ctx:chance(0.5) then
+        if npa[j] < 3 and r:bernoulli(0.5) then
           edges[#edges + 1] = { names[i], names[j] }
           npa[j] = npa[j] + 1
           comp[root(i)] = root(j)
         end
       end
     end
-    local r, connected = root(1), true
-    for v = 2, n do if root(v) ~= r then connected = false end end
+    local first, connected = root(1), true
+    for v = 2, n do if root(v) ~= first then connected = false end end
     if connected then return { nodes = names, edges = edges } end
   end
 end
@@ -119,67 +96,122 @@ local STATEMENTS = setmetatable({}, { __index = function(t, n)
   return list
 end })
 
-return bench.family{
-  name = "corr2cause",
-  version = 2,
-  rungs = { 2 },
-  description = "from stated (in)dependencies to causal relations, answered over the equivalence class",
-  generate = function(ctx)
-    local n = ({ easy = 3, medium = 4, hard = 5 })[ctx.difficulty]
-    local g = any_dag(ctx, n)
-    -- letters in a shuffled order, so the alphabet does not give the causal order away
+-- Every hypothesis over n letters, split by relation into those that hold
+-- over the whole class (yes) and those that do not (no), in a fixed order;
+-- each a small integer (i * 8 + j) * 8 + k over letters i, j (and k).
+local function hypotheses(m, n)
+  local common = assert(require("causal_eval.questions").mec_common(m))
+  local pa, de, cf = common.pa, common.de, common.cf
+  local ix, bit = {}, {}
+  for i = 1, n do
+    ix[i] = m.index[LETTERS[i]] + 1
+    bit[i] = 1 << (ix[i] - 1)
+  end
+  local lists = {}
+  for _, rel in ipairs(RELS) do lists[rel] = { yes = {}, no = {} } end
+  local par, anc, con, col = lists.parent, lists.ancestor, lists.confounder, lists.collider
+  local function add(l, holds, code)
+    l = holds and l.yes or l.no
+    l[#l + 1] = code
+  end
+  for i = 1, n do
+    for j = 1, n do
+      if i ~= j then
+        local code = (i * 8 + j) * 8
+        add(par, pa[ix[j]] & bit[i] ~= 0, code)
+        add(anc, de[ix[i]] & bit[j] ~= 0, code)
+        if i < j then
+          add(con, cf[ix[i]] & bit[j] ~= 0, code)
+          local both = bit[i] | bit[j]
+          for k = 1, n do
+            if k ~= i and k ~= j then add(col, pa[ix[k]] & both == both, code + k) end
+          end
+        end
+      end
+    end
+  end
+  return lists
+end
+
+-- The class a prompt describes, as a string: its skeleton and v-structures
+-- (two DAGs are Markov equivalent exactly when these agree), so DAGs of one
+-- class, whose prompts read the same, count as one question.
+local function class_key(edges)
+  local skel, pa, adj = {}, {}, {}
+  for i, e in ipairs(edges) do
+    local a, b = e[1], e[2]
+    skel[i] = a < b and a .. b or b .. a
+    pa[b] = pa[b] or {}
+    pa[b][#pa[b] + 1] = a
+    adj[a .. b], adj[b .. a] = true, true
+  end
+  table.sort(skel)
+  local vs = {}
+  for c, ps in pairs(pa) do
+    for i = 1, #ps do
+      for j = i + 1, #ps do
+        local a, b = ps[i], ps[j]
+        if not adj[a .. b] then vs[#vs + 1] = (a < b and a .. b or b .. a) .. ">" .. c end
+      end
+    end
+  end
+  table.sort(vs)
+  return table.concat(skel, ",") .. "|" .. table.concat(vs, ",")
+end
+
+-- Shared by the pair: the graph (so the statements, the prompt's bulk) and
+-- the relation asked, with the hypotheses of that relation that hold over
+-- the class and those that do not; each question then takes one of its
+-- answer. Drawn until some relation has both; a graph with a v-structure
+-- nearly always has one, so this returns nothing only in theory.
+local function pair_class(ctx, n)
+  for _ = 1, 100 do
+    local g = any_dag(ctx.rng, n)
     local letters = { table.unpack(LETTERS, 1, n) }
     ctx:shuffle(letters)
     local rename = {}
     for i, v in ipairs(g.nodes) do rename[v] = letters[i] end
     local edges = {}
     for i, e in ipairs(g.edges) do edges[i] = { rename[e[1]], rename[e[2]] } end
-    local want = ctx.want == "yes"
-    if want and not has_vstructure(edges) then
-      -- without a v-structure every edge of the class can point either way,
-      -- so no relation holds in all its DAGs and no hypothesis can be true:
-      -- the attempt fails before any model is built, as most failing
-      -- corr2cause attempts do
-      return nil
+    -- without a v-structure every edge of the class can point either way
+    -- and no hypothesis holds over all of it: no yes question
+    if has_vstructure(edges) then
+      local m = ctx:random_model({ nodes = { table.unpack(LETTERS, 1, n) }, edges = edges }, { graph_only = true })
+      local lists = hypotheses(m, n)
+      m:close()
+      local both = {}
+      for _, name in ipairs(RELS) do
+        if #lists[name].yes > 0 and #lists[name].no > 0 then both[#both + 1] = name end
+      end
+      if #both > 0 then
+        local rel = ctx:pick(both)
+        return { edges = edges, rel = rel, lists = lists[rel], class = class_key(edges) }
+      end
     end
+  end
+end
+
+return bench.family{
+  name = "corr2cause",
+  version = 3,
+  rungs = { 2 },
+  description = "from stated (in)dependencies to causal relations, answered over the equivalence class",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 1944, medium = 192200, hard = 7300000,
+    method = "easy and medium exact: every graph the generator can draw enumerated, 2 x the hypotheses that hold, over "
+      .. "each class and relation (fewer than those that do not); hard estimated: n^2/2(r+3) from 675 repeats in n = 100,000" },
+  generate = function(ctx)
+    local n = SIZE[ctx.difficulty]
+    local shape = ctx:shared(pair_class, ctx, n)
+    if not shape then return nil end
+    local edges, rel = shape.edges, shape.rel
+    local choices = shape.lists[ctx.want]
+    local code = choices[ctx:int(1, #choices)]
+    local third = code % 8
+    local h = { LETTERS[code // 64], LETTERS[code // 8 % 8], third > 0 and LETTERS[third] or nil }
+    local query = { type = "mec", relation = rel, a = h[1], b = h[2], var = h[3] }
+    local m = ctx:random_model({ nodes = { table.unpack(LETTERS, 1, n) }, edges = edges }, { graph_only = true })
     local nodes = { table.unpack(LETTERS, 1, n) }
-    local m = ctx:random_model({ nodes = nodes, edges = edges }, { graph_only = true })
-    -- a hypothesis whose truth over the class is the wanted answer: candidates
-    -- in random order, checked until one fits. They are listed as small
-    -- integers and built as tables only when checked (most questions check a
-    -- few of the 60 to 130); the order is the same shuffle as a list of tables.
-    local all = CODES[n]
-    local codes = table.move(all, 1, #all, 1, {})
-    ctx:shuffle(codes)
-    local common = assert(require("causal_eval.questions").mec_common(m))
-    -- what the solver would answer, read from the class's common masks
-    -- (RELS order: parent, child, ancestor, descendant, confounder, collider)
-    local pa, de, cf = common.pa, common.de, common.cf
-    local ix, bit = {}, {}
-    for i = 1, n do
-      ix[i] = m.index[nodes[i]] + 1
-      bit[i] = 1 << (ix[i] - 1)
-    end
-    local query
-    for _, code in ipairs(codes) do
-      local i, j, r = code // 64 % 8, code // 8 % 8, code // 512
-      local h
-      if r == 1 then h = pa[ix[j]] & bit[i] ~= 0
-      elseif r == 2 then h = pa[ix[i]] & bit[j] ~= 0
-      elseif r == 3 then h = de[ix[i]] & bit[j] ~= 0
-      elseif r == 4 then h = de[ix[j]] & bit[i] ~= 0
-      elseif r == 5 then h = cf[ix[i]] & bit[j] ~= 0
-      else
-        local c = pa[ix[code % 8]]
-        h = c & bit[i] ~= 0 and c & bit[j] ~= 0
-      end
-      if h == want then
-        local k = code % 8
-        query = { type = "mec", relation = RELS[r], a = nodes[i], b = nodes[j], var = k > 0 and nodes[k] or nil }
-        break
-      end
-    end
-    if not query then m:close() return nil end
     local function render()
       -- every statement of (conditional) (in)dependence, as a faithful distribution shows them
       local lines, bit = {}, {}
@@ -191,10 +223,11 @@ return bench.family{
         if core:dsep(bit[st.i], bit[st.j], mask) then lines[#lines + 1] = st.indep
         elseif st.dep then lines[#lines + 1] = st.dep end
       end
-      local hyp = HYPOTHESES[query.relation](query.a, query.b, query.var)
+      local hyp = HYPOTHESES[rel](h[1], h[2], h[3])
       return ("Suppose there is a closed system of %d variables, %s. All the statistical relations among them are as follows. %s Hypothesis: %s Do the statistical relations imply the hypothesis? Answer yes or no."):format(
         n, bench.join(nodes), table.concat(lines, " "), hyp), {}
     end
-    return { model = m, query = query, rung = 2, query_kind = query.relation, render = render }
+    return { model = m, query = query, rung = 2, query_kind = rel, render = render,
+             key = shape.class .. "|" .. rel .. ":" .. h[1] .. h[2] .. (h[3] or "") }
   end,
 }

@@ -42,11 +42,16 @@ local KINDS = { "deterministic", "deterministic", "ett", "necessity" }
 
 return bench.family{
   name = "counterfactual",
-  version = 2,
+  version = 3,
   rungs = { 3 },
   description = "deterministic and probabilistic 'had X not happened, would Y' questions",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 100000, medium = 1100000, hard = 1200000000,
+    method = "easy measured (100,000 made, a lower bound); medium and hard estimated: n^2/2(r+3) from r repeats in n = 100,000 (4181, 1)" },
   generate = function(ctx)
-    local kind = ctx:pick(KINDS)
+    -- the kind is the pair's: a kind that needs more attempts for one answer
+    -- cannot then lean toward the other
+    local kind = ctx.pair:pick(KINDS)
     local u, units = ctx.domain.unit, ctx.domain.units
     if kind == "deterministic" then
       local g = ctx:random_dag(ctx:size(), nil, 2)
@@ -84,7 +89,7 @@ return bench.family{
         for n, w in pairs(words) do if n ~= "__unit" then variables[n] = w.name end end
         return prompt, variables
       end
-      return { model = m, rung = 3, query_kind = kind, render = render,
+      return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
                query = { type = "counterfactual_value", var = y, value = ask, ["do"] = d, given = given } }
     end
     if kind == "ett" then
@@ -106,7 +111,7 @@ return bench.family{
         for n, w in pairs(words) do variables[n] = w.name end
         return prompt, variables
       end
-      return { model = m, rung = 3, query_kind = kind, render = render,
+      return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
                query = { type = "effect_sign", effect = "ett", treatment = x, outcome = y,
                          direction = more and "decrease" or "increase" } }
     end
@@ -131,7 +136,7 @@ return bench.family{
       for n, wd in pairs(words) do variables[n] = wd.name end
       return prompt, variables
     end
-    return { model = m, rung = 3, query_kind = kind, render = render,
+    return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
              query = { type = "counterfactual", event = { [y] = 0 }, ["do"] = { [x] = 0 }, given = { [x] = 1, [y] = 1 } } }
   end,
 }

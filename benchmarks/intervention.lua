@@ -38,34 +38,101 @@ local function names(words, set)
 end
 
 local KINDS = { "sign", "sign", "sign", "value", "do_prob", "backdoor", "backdoor", "frontdoor" }
+local EXTRA = { easy = 1, medium = 2, hard = 3 }
+
+-- The front-door graph: U (V1, never measured) -> X (V2), U -> Y (V4),
+-- X -> M (V3) -> Y, extra variables hanging off it by one edge each, and the
+-- edges one more could add, split into those that keep M a front-door route
+-- and those that break it. Both kinds exist, so the yes and the no question
+-- of a pair add one edge each to the same graph.
+local function frontdoor_graph(ctx)
+  local nodes = { "V1", "V2", "V3", "V4" }
+  local edges = { { "V1", "V2" }, { "V1", "V4" }, { "V2", "V3" }, { "V3", "V4" } }
+  for i = 1, EXTRA[ctx.difficulty] do
+    local v, other = "E" .. i, ctx:pick(nodes)
+    edges[#edges + 1] = ctx:chance(0.5) and { v, other } or { other, v }
+    nodes[#nodes + 1] = v
+  end
+  local order = bench.topo({ nodes = nodes, edges = edges })
+  local has = {}
+  for _, e in ipairs(edges) do has[e[1] .. ">" .. e[2]] = true end
+  local keep, break_ = {}, {}
+  for i = 1, #order do
+    for j = i + 1, #order do
+      local a, b = order[i], order[j]
+      if not has[a .. ">" .. b] and not has[b .. ">" .. a] then
+        local g = { nodes = order, edges = { table.unpack(edges) } }
+        g.edges[#g.edges + 1] = { a, b }
+        local m = ctx:random_model(g, { graph_only = true })
+        local list = m:frontdoor("V2", "V4", { "V3" }) and keep or break_
+        list[#list + 1] = { a, b }
+        m:close()
+      end
+    end
+  end
+  return order, edges, keep, break_
+end
+
+-- A random graph, a treatment and an outcome it affects, and (for the
+-- back-door kind) the small adjustment sets that are valid and those that
+-- are not, both present: shared by the two questions of a pair.
+local function pair_graph(ctx, kind)
+  for _ = 1, 20 do
+    local g = ctx:random_dag(ctx:size())
+    local m = ctx:random_model(g, { graph_only = true })
+    local x, y = pick_pair(ctx, m)
+    if x then
+      local valid, invalid = {}, {}
+      if kind == "backdoor" then
+        local others = {}
+        for _, v in ipairs(m:topo()) do if v ~= x and v ~= y then others[#others + 1] = v end end
+        for _, set in ipairs(subsets(others, 2)) do
+          local list = m:backdoor(x, y, set) and valid or invalid
+          list[#list + 1] = set
+        end
+      end
+      m:close()
+      if kind ~= "backdoor" or (#valid > 0 and #invalid > 0) then return g, x, y, valid, invalid end
+    else
+      m:close()
+    end
+  end
+end
 
 return bench.family{
   name = "intervention",
-  version = 2,
+  version = 3,
   rungs = { 2 },
   description = "effects of do(X): sign and size of the ATE, back-door and front-door adjustment",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 100000, medium = 100000, hard = 940000,
+    method = "easy and medium measured (100,000 made, a lower bound); hard estimated: n^2/2(r+3) from 5268 repeats in n = 100,000" },
   generate = function(ctx)
-    local kind = ctx:pick(KINDS)
-    local m, x, y
+    local kind = ctx.pair:pick(KINDS)
+    local want = ctx.want == "yes"
+    local m, x, y, chosen
     if kind == "frontdoor" then
-      -- U (unobserved) -> X, U -> Y, X -> M -> Y; sometimes broken by X -> Y or U -> M
-      local edges = { { "V1", "V2" }, { "V1", "V4" }, { "V2", "V3" }, { "V3", "V4" } }
-      local broken = ctx.want == "no"
-      if broken then edges[#edges + 1] = ctx:chance(0.5) and { "V2", "V4" } or { "V1", "V3" } end
-      m = ctx:random_model({ nodes = { "V1", "V2", "V3", "V4" }, edges = edges })
+      local order, edges, keep, break_ = ctx:shared(frontdoor_graph, ctx)
+      local cands = want and keep or break_
+      if #cands == 0 then return nil end
+      local g = { nodes = order, edges = { table.unpack(edges) } }
+      g.edges[#g.edges + 1] = ctx:pick(cands)
+      m = ctx:random_model(g)
       x, y = "V2", "V4"
     else
-      m = ctx:random_model(ctx:random_dag(ctx:size()))
-      x, y = pick_pair(ctx, m)
-      if not x then m:close() return nil end
+      local g, valid, invalid
+      g, x, y, valid, invalid = ctx:shared(pair_graph, ctx, kind)
+      if not g then return nil end
+      m = ctx:random_model(g)
+      if kind == "backdoor" then chosen = ctx:pick(want and valid or invalid) end
     end
     -- content: the query (and what the text needs to say it)
     local query, rung = nil, 2
-    local up, xv, chosen
+    local up, xv
     if kind == "sign" then
       local v = assert(m:ate(x, y))
       if math.abs(v) < 0.02 then m:close() return nil end -- keep signs clear of the threshold
-      up = (v > 0) == (ctx.want == "yes")
+      up = (v > 0) == want
       query = { type = "effect_sign", effect = "ate", treatment = x, outcome = y, direction = up and "increase" or "decrease" }
     elseif kind == "value" then
       query = { type = "effect_value", effect = "ate", treatment = x, outcome = y }
@@ -73,14 +140,6 @@ return bench.family{
       xv = ctx:int(0, 1)
       query = { type = "prob", event = { [y] = 1 }, ["do"] = { [x] = xv } }
     elseif kind == "backdoor" then
-      local others = {}
-      for _, v in ipairs(m:topo()) do if v ~= x and v ~= y then others[#others + 1] = v end end
-      local cands = subsets(others, 2)
-      ctx:shuffle(cands)
-      for _, s in ipairs(cands) do
-        if m:backdoor(x, y, s) == (ctx.want == "yes") then chosen = s break end
-      end
-      if not chosen then m:close() return nil end
       query = { type = "graph", relation = "backdoor", treatment = x, outcome = y, set = json.array(chosen) }
     else -- frontdoor
       query = { type = "graph", relation = "frontdoor", treatment = "V2", outcome = "V4", set = json.array({ "V3" }) }
@@ -120,6 +179,8 @@ return bench.family{
       for n, w in pairs(words) do variables[n] = w.name end
       return intro .. body .. tables .. " " .. question, variables
     end
-    return { model = m, query = query, rung = rung, query_kind = kind, render = render }
+    local graph_only = kind == "backdoor" or kind == "frontdoor" -- the prompt states no tables
+    return { model = m, query = query, rung = rung, query_kind = kind, render = render,
+             shows = not graph_only and bench.tables_key(m) or nil }
   end,
 }

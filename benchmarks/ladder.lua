@@ -6,11 +6,13 @@ local bench = require "causal_eval.bench"
 local json = require "causal_eval.json"
 local scm = require "causal_eval.scm"
 
--- graph shape -> edges, and the query types CLadder asks on it
+-- graph shape -> edges, and the query types CLadder asks on it, less two
+-- whose answer is always no (a fork's back-door sets are both valid; the two
+-- causes of a collision are uncorrelated), which a model could learn by shape
 local GRAPHS = {
   chain = { edges = "X->V2,V2->Y", queries = { "marginal", "correlation", "ate", "ett", "nie", "backadj", "det" } },
-  fork = { edges = "X->Y,V2->Y", queries = { "marginal", "correlation", "ate", "ett", "backadj", "det" } },
-  collision = { edges = "X->V3,Y->V3", queries = { "marginal", "correlation", "backadj", "collider_bias", "exp_away" } },
+  fork = { edges = "X->Y,V2->Y", queries = { "marginal", "correlation", "ate", "ett", "det" } },
+  collision = { edges = "X->V3,Y->V3", queries = { "marginal", "backadj", "collider_bias", "exp_away" } },
   confounding = { edges = "V1->X,V1->Y,X->Y", queries = { "marginal", "correlation", "ate", "ett", "backadj", "det" } },
   mediation = { edges = "X->V2,X->Y,V2->Y", queries = { "marginal", "correlation", "ate", "ett", "nde", "nie", "backadj", "det" } },
   frontdoor = { edges = "V1->X,X->V3,V1->Y,V3->Y", queries = { "marginal", "correlation", "ate", "ett", "nie", "backadj", "det" } },
@@ -127,13 +129,18 @@ end
 
 return bench.family{
   name = "ladder",
-  version = 2,
+  version = 3,
   rungs = { 1, 2, 3 },
   description = "CLadder's ten query types over its ten graph shapes, rungs 1-3",
+  -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
+  capacity = { easy = 210000, medium = 210000, hard = 210000,
+    method = "estimated: n^2/2(r+3) from 7600 repeats in n = 100,000, about 650,000 in all, shared by the three difficulties (the shapes have no size)" },
   generate = function(ctx)
-    local shape = ctx:pick(SHAPES)
+    -- shape and query type are the pair's, so the yes and the no question
+    -- are asked alike
+    local shape = ctx.pair:pick(SHAPES)
     local spec = GRAPHS[shape]
-    local kind = ctx:pick(spec.queries)
+    local kind = ctx.pair:pick(spec.queries)
     local edges, order = spec.parsed, spec.order
     local m, eqs
     if kind == "det" then
@@ -217,6 +224,7 @@ return bench.family{
       for n, w in pairs(words) do variables[n] = w.name end
       return prompt, variables
     end
-    return { model = m, query = query, rung = RUNG[kind], graph_shape = shape, query_kind = kind, render = render }
+    return { model = m, query = query, rung = RUNG[kind], graph_shape = shape, query_kind = kind, render = render,
+             shows = bench.tables_key(m) }
   end,
 }

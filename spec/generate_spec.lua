@@ -5,7 +5,10 @@ local json = require "causal_eval.json"
 local bench = require "causal_eval.bench"
 local questions = require "causal_eval.questions"
 
-local FAMILIES = { "causal_attribution", "intervention", "counterfactual", "causal_chain", "confounding", "ladder", "corr2cause" }
+-- the shipped families; the specs run over whatever the search path holds
+-- (bench.list()), so a family added on CAUSAL_EVAL_PATH is tested as well
+local SHIPPED = { "causal_attribution", "intervention", "counterfactual", "causal_chain", "confounding", "ladder", "corr2cause" }
+local FAMILIES = bench.list()
 local REQUIRED = { "id", "family", "domain", "difficulty", "rung", "prompt", "answer_type", "ground_truth", "graph", "query" }
 
 local function lines(s)
@@ -15,12 +18,18 @@ local function lines(s)
 end
 
 describe("benchmark families", function()
-  it("ships the seven families", function()
-    local list = bench.list()
-    table.sort(list)
-    local want = { table.unpack(FAMILIES) }
-    table.sort(want)
-    assert.are.same(want, list)
+  it("ships the seven families, at version 3, and lists every family on the search path", function()
+    local listed = {}
+    for _, n in ipairs(FAMILIES) do listed[n] = true end
+    for _, n in ipairs(SHIPPED) do
+      assert.is_true(listed[n], n)
+      assert.are.equal(3, assert(bench.load(n)).version, n)
+    end
+    local files = 0
+    for _, f in ipairs(require("causal_eval.host").listdir(H.root .. "/benchmarks")) do
+      if f:match("%.lua$") and f ~= "stories.lua" then files = files + 1 end
+    end
+    assert.are.equal(#SHIPPED, files)
   end)
 
   for _, name in ipairs(FAMILIES) do
@@ -83,7 +92,7 @@ describe("causal-eval generate", function()
     local b = H.run({ "generate", "all", "--n", "20", "--seed", "5" })
     assert.are.equal(0, a.code, a.stderr)
     assert.are.equal(a.stdout, b.stdout)
-    assert.are.equal(7 * 20, #lines(a.stdout))
+    assert.are.equal(#FAMILIES * 20, #lines(a.stdout))
     local c = H.run({ "generate", "all", "--n", "20", "--seed", "6" })
     assert.are_not.equal(a.stdout, c.stdout)
   end)
@@ -226,9 +235,145 @@ describe("causal-eval generate", function()
                  query = { type = "graph", relation = "causes", from = ctx.want == "yes" and "A" or "B", to = ctx.want == "yes" and "B" or "A" } }
       end }
     ]])
-    local r = H.run({ "generate", path, "--n", "4" })
+    -- one graph, asked one way round and the other: one pair is all it has
+    local r = H.run({ "generate", path, "--n", "2" })
     assert.are.equal(0, r.code, r.stderr)
     local qs = lines(r.stdout)
     assert.are.equal("tiny", qs[1].family)
+    r = H.run({ "generate", path, "--n", "4" })
+    assert.are.equal(1, r.code)
+    assert.matches("family tiny: question 2: 10000 draws in a row repeated earlier questions: no new easy question is left",
+      r.stderr, 1, true)
+  end)
+end)
+
+describe("a generated set (families version 3)", function()
+  local dir_for_capacity
+  setup(function() dir_for_capacity = H.tmpdir() end)
+  teardown(function() H.rm(dir_for_capacity) end)
+
+  it("never repeats a prompt, and the questions are the same in any order of asking", function()
+    -- corr2cause once repeated 86% of its easy prompts at --n 3000
+    for _, name in ipairs(FAMILIES) do
+      local fam = assert(bench.load(name))
+      local opts = assert(bench.options{ difficulty = "easy" })
+      local seen, list = {}, {}
+      for q in bench.generate(fam, opts, 4, 400) do
+        assert.is_nil(seen[q.prompt], name .. ": question " .. q.index .. " repeats question " .. tostring(seen[q.prompt]))
+        seen[q.prompt] = q.index
+        list[#list + 1] = q
+      end
+      -- a worker asks for questions out of order, and for ids first: the
+      -- same questions, the same ids
+      local fresh = assert(bench.options{ difficulty = "easy" })
+      for _, i in ipairs({ 399, 17, 250, 0, 398 }) do
+        assert.are.equal(list[i + 1].id, bench.question_id(fam, fresh, 4, i))
+        assert.are.same(list[i + 1], bench.question(fam, fresh, 4, i))
+      end
+    end
+  end)
+
+  it("writes the same questions whatever the order of generation, and ids that are a function of the index", function()
+    local fam = assert(bench.load("corr2cause"))
+    local a = {}
+    for q in bench.generate(fam, assert(bench.options{ difficulty = "easy", render = false }), 8, 300) do a[#a + 1] = q end
+    local opts = assert(bench.options{ difficulty = "easy", render = false })
+    for i = 299, 0, -1 do assert.are.same(a[i + 1], bench.question(fam, opts, 8, i)) end
+  end)
+
+  it("reports each family's capacity and refuses --n beyond it, leaving no file", function()
+    local r = H.run({ "generate", "all", "--capacity" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("\ncorr2cause%s+1944%s+192200%s", r.stdout)
+    for _, name in ipairs(SHIPPED) do assert.matches("\n" .. name .. ": [^\n]+", r.stdout) end
+    local out = dir_for_capacity .. "/c.jsonl"
+    r = H.run({ "generate", "corr2cause", "--difficulty", "easy", "--n", "1945", "-o", out })
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: family corr2cause: 1945 questions would need 1945 distinct easy ones, and it can make only 1944",
+      r.stderr, 1, true)
+    assert.is_nil(H.read(out))
+    -- mixed difficulties: a third of the set is easy
+    r = H.run({ "generate", "corr2cause", "--n", "6000" })
+    assert.are.equal(1, r.code)
+    assert.matches("2000 distinct easy ones", r.stderr, 1, true)
+  end)
+
+  it("makes every distinct easy corr2cause question there is, each once", function()
+    local r = H.run({ "generate", "corr2cause", "--difficulty", "easy", "--n", "1944", "--seed", "3" })
+    assert.are.equal(0, r.code, r.stderr)
+    local seen, n = {}, 0
+    for _, q in ipairs(lines(r.stdout)) do
+      assert.is_nil(seen[q.prompt])
+      seen[q.prompt] = true
+      n = n + 1
+    end
+    assert.are.equal(1944, n)
+  end)
+end)
+
+describe("a family added by a user", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("is found on the search path, and `all`, validate and the family specs take it in", function()
+    if os.getenv("CE_SPEC_EIGHTH_FAMILY") then return end -- the run below
+    H.sh("mkdir -p " .. H.quote(dir .. "/path/benchmarks"))
+    H.write(dir .. "/path/benchmarks/instrument.lua", H.read(H.root .. "/docs/examples/instrument.lua"))
+    local env = { CAUSAL_EVAL_PATH = dir .. "/path", CE_SPEC_EIGHTH_FAMILY = "1" }
+    local r = H.run({ "generate", "all", "--n", "4", "-o", dir .. "/all.jsonl" }, { env = env })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("instrument 2 yes / 2 no", r.stderr, 1, true)
+    assert.are.equal((#SHIPPED + 1) * 4, #lines(H.read(dir .. "/all.jsonl")))
+    -- the specs that once counted seven families, with the eighth on the path
+    r = H.run({ "busted", "--lua=" .. H.bin, "--filter=ships", "--filter=complete%squestions", "--filter=byte%-identical",
+                "--filter=every%sfamily", "--filter=own%sgenerated", "spec/generate_spec.lua", "spec/validate_spec.lua" },
+              { bin = false, cwd = H.root, env = env })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.matches("[1-9]%d* successes / 0 failures / 0 errors", r.stdout)
+  end)
+
+  it("must be named as its file", function()
+    local path = H.write(dir .. "/wrongname.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "other", version = 1, generate = function() end }
+    ]])
+    local r = H.run({ "generate", path, "--n", "2" })
+    assert.are.equal(2, r.code)
+    assert.matches("causal-eval generate: " .. path .. ": field name: 'other' differs from the file's name 'wrongname'",
+      r.stderr, 1, true)
+    H.sh("mkdir -p " .. H.quote(dir .. "/p2/benchmarks"))
+    path = H.write(dir .. "/p2/benchmarks/mine.lua", H.read(path))
+    r = H.run({ "generate", "mine" }, { env = { CAUSAL_EVAL_PATH = dir .. "/p2" } })
+    assert.are.equal(2, r.code)
+    assert.matches(path .. ": field name: 'other' differs from the file's name 'mine'", r.stderr, 1, true)
+  end)
+
+  it("is told which edge names an unknown node, and where, with no traceback", function()
+    local path = H.write(dir .. "/badedge.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "badedge", version = 1, generate = function(ctx)
+        local m = ctx:random_model({ nodes = { "A", "B" }, edges = { { "A", "B" }, { "A", "Q" } } })
+        return { model = m, prompt = "?", rung = 2, query = { type = "graph", relation = "causes", from = "A", to = "B" } }
+      end }
+    ]])
+    local out = dir .. "/bad.jsonl"
+    local r = H.run({ "generate", path, "--n", "2", "-o", out })
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: family badedge: " .. path .. ":3: random_model: graph.edges[2] (A -> Q) names Q, which is not in graph.nodes",
+      r.stderr, 1, true)
+    assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
+    assert.is_nil(H.read(out))
+    path = H.write(dir .. "/badtopo.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "badtopo", version = 1, generate = function(ctx)
+        bench.topo({ nodes = { "A" }, edges = { { "Z", "A" } } })
+      end }
+    ]])
+    r = H.run({ "generate", path, "--n", "2" })
+    assert.are.equal(1, r.code)
+    assert.matches("family badtopo: " .. path .. ":3: bench.topo: graph.edges[1] (Z -> A) names Z, which is not in graph.nodes",
+      r.stderr, 1, true)
+    assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
   end)
 end)

@@ -32,9 +32,17 @@ local scm_core = require "causal_eval.scm_core"
 local M = {}
 
 M.DIFFICULTIES = { "easy", "medium", "hard" }
-M.PERTURBATIONS = { "anti_commonsense", "nonsense", "renamed", "paraphrase" }
 M.SIZES = { easy = { 3, 4 }, medium = { 5, 6 }, hard = { 7, 8 } }
 M.MAX_ATTEMPTS = 200
+-- the one list of perturbations: options, ids, the command-line flags and
+-- their help all read it
+M.PERTURBATIONS = { "anti_commonsense", "nonsense", "renamed", "paraphrase" }
+M.PERTURBATION_HELP = {
+  anti_commonsense = "stories whose causal order contradicts common sense",
+  nonsense = "invented words for the variables",
+  renamed = "variables named by letters",
+  paraphrase = "vary the wording of templates",
+}
 
 local Family = {}
 Family.__index = Family
@@ -47,17 +55,29 @@ function M.family(def)
   return setmetatable(def, Family)
 end
 
---- Loads a family: a file path, or the module benchmarks.<name>.
+-- A family file is used by its file name (`generate NAME`, ids, the results'
+-- family column); a `name` field that says otherwise would file its questions
+-- under a name nobody asked for.
+local function checked(fam, file, want)
+  if getmetatable(fam) ~= Family then return nil, file .. ": does not return bench.family{...}" end
+  if want and fam.name ~= want then
+    return nil, ("%s: field name: '%s' differs from the file's name '%s' (a family is used by its file name)"):format(
+      file, fam.name, want)
+  end
+  fam.file = file
+  return fam
+end
+
+--- Loads a family: a file path, or the module benchmarks.<name> found on the
+--- search path (CAUSAL_EVAL_PATH, then the program's root).
 function M.load(name)
   if type(name) ~= "string" then return nil, "benchmark name must be a string" end
-  local chunk, err
   if name:find("/", 1, true) or name:match("%.lua$") then
-    chunk, err = loadfile(name)
+    local chunk, err = loadfile(name)
     if not chunk then return nil, err end
     local ok, fam = pcall(chunk)
     if not ok then return nil, ("%s: %s"):format(name, fam) end
-    if getmetatable(fam) ~= Family then return nil, name .. ": does not return bench.family{...}" end
-    return fam
+    return checked(fam, name, name:match("([^/]+)%.lua$"))
   end
   if not name:match("^[%w_]+$") then return nil, ("bad benchmark name '%s'"):format(name) end
   local ok, fam = pcall(require, "benchmarks." .. name)
@@ -68,20 +88,29 @@ function M.load(name)
     end
     return nil, tostring(fam)
   end
-  if getmetatable(fam) ~= Family then return nil, ("benchmarks.%s does not return bench.family{...}"):format(name) end
-  return fam
+  local file = package.searchpath("benchmarks." .. name, package.path) or ("benchmarks." .. name)
+  return checked(fam, file, name)
 end
 
---- Names of the families shipped in <root>/benchmarks.
+--- Names of the families on the search path: every benchmarks/ folder that
+--- `require "benchmarks.<name>"` looks in (CAUSAL_EVAL_PATH, the program's
+--- root, ...), sorted; a name found twice is the one require loads.
 function M.list()
   local host = require "causal_eval.host"
-  local root = host.root()
-  local out = {}
-  if not root then return out end
-  for _, f in ipairs(host.listdir(root .. "/benchmarks") or {}) do
-    local n = f:match("^([%w_]+)%.lua$")
-    if n and n ~= "stories" then out[#out + 1] = n end
+  local out, seen = {}, {}
+  for template in package.path:gmatch("[^;]+") do
+    local dir = template:match("^(.*)%?%.lua$")
+    if dir then
+      for _, f in ipairs(host.listdir(dir .. "benchmarks") or {}) do
+        local n = f:match("^([%w_]+)%.lua$")
+        if n and n ~= "stories" and not seen[n] then
+          seen[n] = true
+          out[#out + 1] = n
+        end
+      end
+    end
   end
+  table.sort(out)
   return out
 end
 
@@ -105,6 +134,18 @@ function M.families(names)
     fams[i] = fam
   end
   return fams, out
+end
+
+-- The family generating now: a kit function a family misuses names it.
+local current
+
+-- Misuse of the kit by a family's code: the message names the family and the
+-- line of its file that made the call (level 1 is the kit function's caller),
+-- and is raised as the family's error, which `generate` prints as it is.
+local function misuse(level, msg)
+  local info = debug.getinfo(level + 2, "Sl")
+  local where = (info and info.currentline > 0) and (info.short_src .. ":" .. info.currentline .. ": ") or ""
+  error((current and ("family " .. current.name .. ": ") or "") .. where .. msg, 0)
 end
 
 -- ---- text helpers ----
@@ -143,6 +184,8 @@ end
 local Ctx = {}
 Ctx.__index = Ctx
 
+local GOLDEN = -7046029254386353131 -- 0x9E3779B97F4A7C15: mixes a counter into a Philox key
+
 -- Content draws (graph, tables, query) come from ctx.rng; the words of the
 -- prompt from ctx.text, a separate stream. So a question's content is the same
 -- whether or not its prompt is rendered (generate --no-prompt), and a change of
@@ -154,6 +197,30 @@ function Ctx:shuffle(list) return self.rng:shuffle(list) end
 function Ctx:flag(name) return self.perturb[name] == true end
 function Ctx:text_chance(p) return self.text:bernoulli(p) end
 function Ctx:text_pick(list) return self.text:pick(list) end
+
+--- Runs fn(...) with every content draw taken from a stream of the pair,
+--- which both questions of a pair share, and returns what fn returns: what
+--- fn builds (a graph, the variables a question may ask about) is the same
+--- for the yes question and the no question, so it cannot tell them apart.
+--- fn must draw only through ctx, and nothing it draws may depend on
+--- ctx.want, since it must suit both answers. Each call of an attempt has a
+--- stream of its own that restarts at every attempt, and its result is kept
+--- for the sibling question: treat it as read-only, and return plain data,
+--- not models.
+function Ctx:shared(fn, ...)
+  local slot = self.shared_n + 1
+  self.shared_n = slot
+  local memo = self.memo
+  local r = memo[slot]
+  if not r then
+    local own = self.rng
+    self.rng = rng.new(self.pair_key ~ (slot * GOLDEN), self.pair_index)
+    r = table.pack(fn(...))
+    self.rng = own
+    memo[slot] = r
+  end
+  return table.unpack(r, 1, r.n)
+end
 
 --- A probability in [lo, hi] with two decimals: prompts show exactly the
 --- numbers the model uses.
@@ -206,13 +273,16 @@ end
 function M.topo(graph)
   local nodes, idx, pa = graph.nodes, {}, {}
   for i, n in ipairs(nodes) do idx[n], pa[i] = i, 0 end
-  for _, e in ipairs(graph.edges) do
+  for k, e in ipairs(graph.edges) do
     local from, to = idx[e[1]], idx[e[2]]
-    if not from or not to then error(("bench.topo: edge %s -> %s names an unknown node"):format(e[1], e[2]), 2) end
+    if not from or not to then
+      misuse(1, ("bench.topo: graph.edges[%d] (%s -> %s) names %s, which is not in graph.nodes"):format(
+        k, tostring(e[1]), tostring(e[2]), tostring(from and e[2] or e[1])))
+    end
     pa[to] = pa[to] | (1 << (from - 1))
   end
   local order, err = scm_core.topo(#nodes, pa)
-  if not order then error("bench.topo: " .. err, 2) end
+  if not order then misuse(1, "bench.topo: " .. err) end
   for k, v in ipairs(order) do order[k] = nodes[v + 1] end
   return order
 end
@@ -224,7 +294,14 @@ function Ctx:random_model(graph, opts)
   opts = opts or {}
   local parents = {}
   for _, n in ipairs(graph.nodes) do parents[n] = {} end
-  for _, e in ipairs(graph.edges) do local ps = parents[e[2]]; ps[#ps + 1] = e[1] end
+  for k, e in ipairs(graph.edges) do
+    local ps = parents[e[2]]
+    if not ps or not parents[e[1]] then
+      misuse(1, ("random_model: graph.edges[%d] (%s -> %s) names %s, which is not in graph.nodes"):format(
+        k, tostring(e[1]), tostring(e[2]), tostring(ps and e[1] or e[2])))
+    end
+    ps[#ps + 1] = e[1]
+  end
   local lo, hi = math.floor((opts.lo or 0.05) * 100 + 0.5), math.floor((opts.hi or 0.95) * 100 + 0.5)
   local r = self.rng
   local vars = {}
@@ -254,7 +331,7 @@ function Ctx:random_model(graph, opts)
     vars[vi] = { name = n, parents = parents[n], p = p }
   end
   local m, err = scm.from_list(vars)
-  if not m then error("bench: " .. err, 2) end
+  if not m then misuse(1, "random_model: " .. err:gsub("^scm: ", "")) end
   return m
 end
 
@@ -382,13 +459,60 @@ function Ctx:describe_tables(m, words)
   return table.concat(out)
 end
 
+-- ---- question identity ----
+
+-- A question's identity is what the prompt states, words aside: the graph
+-- and the query with every node named by its place in the graph's order
+-- (the place ctx:label gives words by), plus whatever else the family says
+-- the prompt shows (`shows`), or the family's own `key` instead. Two prompts
+-- that read the same then have the same identity; two questions that differ
+-- only in their story words count as one, so a set cannot pass a reworded
+-- copy off as a new question.
+-- a copy of a query with every node name (as a value or a key) replaced by
+-- its place; json.encode then writes it with sorted keys
+local function positional(v, pos)
+  if type(v) == "string" then return pos[v] or v end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[pos[k] or k] = positional(x, pos) end
+  if next(v) == nil then return json.array(out) end
+  return out
+end
+
+--- The default identity of a question from its graph ({nodes in order,
+--- edges}) and query, as a string.
+function M.identity(graph, query)
+  local pos = {}
+  for i, n in ipairs(graph.nodes) do pos[n] = "#" .. i end
+  local edges = {}
+  for i, e in ipairs(graph.edges) do edges[i] = pos[e[1]] .. ">" .. pos[e[2]] end
+  table.sort(edges)
+  return #graph.nodes .. ":" .. table.concat(edges, ",") .. "|" .. json.encode(positional(query, pos))
+end
+
+--- Every table of a model, in its order: for `shows` when a prompt states
+--- them.
+function M.tables_key(m)
+  local out = {}
+  for _, n in ipairs(m:topo()) do
+    local t = m:table(n)
+    if t then out[#out + 1] = table.concat(t, " ") end
+  end
+  return table.concat(out, "/")
+end
+
 -- ---- generation ----
 
+-- the perturbations asked for, in the one order ids and files use
+local function perturb_list(opts)
+  local out = {}
+  for _, p in ipairs(M.PERTURBATIONS) do if opts.perturb and opts.perturb[p] then out[#out + 1] = p end end
+  return out
+end
+
 local function canonical_options(opts)
-  local perturb = {}
-  for _, p in ipairs(M.PERTURBATIONS) do if opts.perturb and opts.perturb[p] then perturb[#perturb + 1] = p end end
   return ("difficulty=%s;domain=%s;perturb=%s;adversarial=%s"):format(
-    opts.difficulty or "*", opts.domain or "*", table.concat(perturb, ","), opts.adversarial and "1" or "0")
+    opts.difficulty or "*", opts.domain or "*", table.concat(perturb_list(opts), ","), opts.adversarial and "1" or "0")
 end
 
 --- Validates generation options; returns normalised options or nil, message.
@@ -403,16 +527,22 @@ function M.options(opts)
     return nil, ("unknown domain '%s' (%s)"):format(o.domain, table.concat(stories.ORDER, ", "))
   end
   for _, p in ipairs(opts.perturb or {}) do
-    local known = false
-    for _, k in ipairs(M.PERTURBATIONS) do if k == p then known = true end end
-    if not known then return nil, ("unknown perturbation '%s' (%s)"):format(p, table.concat(M.PERTURBATIONS, ", ")) end
+    if not M.PERTURBATION_HELP[p] then
+      return nil, ("unknown perturbation '%s' (%s)"):format(p, table.concat(M.PERTURBATIONS, ", "))
+    end
     o.perturb[p] = true
   end
   return o
 end
 
+-- Philox keys of a question's streams: the key of draw c of a pair is the
+-- run's key mixed with c, and each purpose has its own salt, so no two
+-- streams of a run overlap.
+local SALT_PAIR, SALT_TEXT, SALT_DIFFICULTY, SALT_DOMAIN, SALT_YES =
+  0x2545F4914F6CDD1D, 0x5bd1e995, 0x27d4eb2f165667c5, 0x165667b19e3779f9, 0x61c8864680b583eb
+
 -- What stays the same for every question of one (family, options, seed):
--- worked out once per run.
+-- worked out once per run, with the plan of which draws its pairs use.
 local function run_state(fam, opts, seed)
   local cache = opts._runs
   if not cache then
@@ -426,43 +556,76 @@ local function run_state(fam, opts, seed)
   end
   local st = per_fam[seed]
   if st then return st end
-  local perturb = {}
-  for _, p in ipairs(M.PERTURBATIONS) do if opts.perturb and opts.perturb[p] then perturb[#perturb + 1] = p end end
   local key = fam.name .. "|" .. fam.version .. "|" .. canonical_options(opts) .. "|" .. seed
-  st = { key = key .. "|", base = rng.hash(key), perturbations = json.array(perturb),
-         stories = require "benchmarks.stories", perturb = opts.perturb or {} }
+  st = { key = key .. "|", base = rng.hash(key), perturbations = json.array(perturb_list(opts)), seed = seed,
+         stories = require "benchmarks.stories", perturb = opts.perturb or {},
+         plan = { upto = 0, seen = {}, redraw = {} } }
   per_fam[seed] = st
   return st
+end
+
+-- The id formula, in one place: a stable function of (family, version,
+-- options, seed, index), whatever draw the question ends up using.
+local function id_of(fam, st, index)
+  return fam.name .. "-" .. rng.hex(st.key .. index)
 end
 
 --- The id question index of a run will have, without generating it (a
 --- resumed run skips done questions this way).
 function M.question_id(fam, opts, seed, index)
-  local st = run_state(fam, opts, seed)
-  return fam.name .. "-" .. rng.hex(st.key .. index)
+  return id_of(fam, run_state(fam, opts, seed), index)
 end
 
---- Generates question index (0-based) of a family. Returns the question table.
-function M.question(fam, opts, seed, index)
-  local st = run_state(fam, opts, seed)
-  local stories, base = st.stories, st.base
-  -- balanced answers: one "yes" and one "no" per pair, order from the pair's stream
-  local first_yes = rng.new(base, 2 * (index // 2) + 1):bernoulli(0.5)
-  local want_yes = (index % 2 == 0) == first_yes
+-- A pair's difficulty and domain: both questions of a pair share them, and
+-- they go round in shuffled blocks (3 pairs, one per difficulty; 7 pairs,
+-- one per domain), so a set holds each in equal shares and half of each
+-- share answers yes.
+local function block_pick(st, salt, list, p, slot)
+  local n = #list
+  local b = p // n
+  local memo = st[slot]
+  if not memo or memo.b ~= b then
+    memo = { b = b, order = rng.new(st.base ~ salt, b):shuffle({ table.unpack(list) }) }
+    st[slot] = memo
+  end
+  return memo.order[p % n + 1]
+end
+
+local function difficulty_of(st, opts, p)
+  return opts.difficulty or block_pick(st, SALT_DIFFICULTY, M.DIFFICULTIES, p, "dblock")
+end
+
+-- One question's content (draw c of its pair), not rendered; with its
+-- identity hash.
+local function draw(fam, st, opts, p, side, c)
+  local index = 2 * p + side
+  local stories = st.stories
+  local key = st.base ~ (c * GOLDEN)
+  local first_yes = rng.new(key ~ SALT_YES, p):bernoulli(0.5)
   local ctx = setmetatable({
-    rng = rng.new(base, 2 * index), index = index, seed = seed,
-    want = want_yes and "yes" or "no",
+    rng = rng.new(key, index), index = index, seed = st.seed, family = fam.name,
+    want = ((side == 0) == first_yes) and "yes" or "no",
     perturb = st.perturb, adversarial = opts.adversarial,
+    difficulty = difficulty_of(st, opts, p),
+    domain_name = opts.domain or block_pick(st, SALT_DOMAIN, stories.ORDER, p, "oblock"),
   }, Ctx)
-  -- drawn once: a question that needs several attempts keeps its size and
-  -- domain, so the wanted answer cannot drift toward the sizes where it is
-  -- easier to find (which made the answer predictable from the size)
-  ctx.difficulty = opts.difficulty or ctx:pick(M.DIFFICULTIES)
-  ctx.domain_name = opts.domain or ctx:pick(stories.ORDER)
   ctx.domain = stories[ctx.domain_name]
+  local pair_key = key ~ SALT_PAIR
+  ctx.pair_key, ctx.pair_index = pair_key, p
+  -- what ctx:shared built for one question of the pair, the other reuses
+  local memo = st.memo
+  if not memo or memo.p ~= p or memo.c ~= c then
+    memo = { p = p, c = c }
+    st.memo = memo
+  end
+  ctx.memo = memo
   local q, answer, value
+  current = fam
   for attempt = 1, M.MAX_ATTEMPTS do
-    ctx.attempt = attempt
+    ctx.attempt, ctx.shared_n = attempt, 0
+    -- the pair's stream starts afresh at every attempt: what a family draws
+    -- from it is the same for both questions of the pair
+    ctx.pair = rng.new(pair_key, p)
     q = fam.generate(ctx)
     if q then
       if type(q.model) ~= "table" or not q.model.core then
@@ -477,15 +640,115 @@ function M.question(fam, opts, seed, index)
       q.model_obj:close()
     end
   end
+  current = nil
   if not q then
-    error(("family %s: question %d: generate returned nothing in %d attempts (difficulty %s, domain %s)"):format(
-      fam.name, index, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name), 0)
+    return nil, ("family %s: question %d: generate returned nothing in %d attempts (difficulty %s, domain %s)"):format(
+      fam.name, index, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name)
   end
+  local id = q.key
+  if id == nil then
+    if q.shows ~= nil and type(q.shows) ~= "string" then
+      error(("family %s: question %d: field shows must be a string"):format(fam.name, index), 0)
+    end
+    id = M.identity(q.graph, q.query) .. (q.shows and ("|" .. q.shows) or "")
+  elseif type(id) ~= "string" then
+    error(("family %s: question %d: field key must be a string"):format(fam.name, index), 0)
+  end
+  q.key, q.shows = nil, nil
+  q.ground_truth, q.ctx, q.text_key = answer, ctx, key ~ SALT_TEXT
+  return q, rng.hash(id)
+end
+
+-- Draws a pair may take before generation gives up: at least MAX_REDRAWS,
+-- and where a family states its capacity, 100 times it (the last distinct
+-- pairs of a small space are rare draws: corr2cause's last easy pair took up
+-- to 15,045 draws in 8 seeds), up to a million.
+M.MAX_REDRAWS = 10000
+M.MAX_EMPTY = 10 -- draws in a row that give no question before generation gives up
+
+local function redraw_limit(fam, d)
+  local cap = fam.capacity and fam.capacity[d]
+  if not cap then return M.MAX_REDRAWS end
+  return math.min(1000000, math.max(M.MAX_REDRAWS, 100 * cap))
+end
+
+local function capacity_note(fam, d)
+  local cap = fam.capacity and fam.capacity[d]
+  if cap then return ("; it makes at most %d distinct %s questions"):format(cap, d) end
+  return ""
+end
+
+-- The first draw of pair p whose two questions differ from each other and
+-- from every question of the pairs before it (recorded in the plan).
+local function plan_pair(fam, st, opts, p)
+  local plan = st.plan
+  local seen = plan.seen
+  local d = difficulty_of(st, opts, p)
+  local limit = redraw_limit(fam, d)
+  local empty = 0 -- draws in a row of which a question came to nothing
+  for c = 0, limit - 1 do
+    local a, ka = draw(fam, st, opts, p, 0, c)
+    local b, kb
+    if a and not seen[ka] then b, kb = draw(fam, st, opts, p, 1, c) end
+    if a and b and kb ~= ka and not seen[kb] then
+      seen[ka], seen[kb] = true, true
+      if c > 0 then plan.redraw[p] = c end
+      plan.upto = p + 1
+      return a, b
+    end
+    if a then a.model_obj:close() end
+    if b then b.model_obj:close() end
+    -- a graph the pair shares may admit no question at all, and another
+    -- draw may; a family that never gives one is told so
+    local nothing = (not a and ka) or (a and not b and kb) or nil
+    if nothing then
+      empty = empty + 1
+      if empty == M.MAX_EMPTY then error(nothing, 0) end
+    else
+      empty = 0
+    end
+  end
+  error(("family %s: question %d: %d draws in a row repeated earlier questions: no new %s question is left%s"):format(
+    fam.name, 2 * p, limit, d, capacity_note(fam, d)), 0)
+end
+
+-- Question index's content. No question of a set repeats an earlier one: a
+-- pair whose draw would repeat takes the next draw, so question i depends on
+-- the pairs before it, which the plan walks through once, in order, and
+-- remembers as the few pairs that needed another draw. Generating in order
+-- draws each pair once; a worker that jumps ahead plans the pairs between.
+local function content(fam, st, opts, index)
+  local p, side = index // 2, index % 2
+  local plan = st.plan
+  while plan.upto < p do
+    local a, b = plan_pair(fam, st, opts, plan.upto)
+    a.model_obj:close()
+    b.model_obj:close()
+  end
+  if plan.upto == p then
+    local a, b = plan_pair(fam, st, opts, p)
+    for _, q in pairs(plan.held or {}) do q.model_obj:close() end
+    plan.held, plan.held_p = { [0] = a, [1] = b }, p
+  end
+  local held = plan.held_p == p and plan.held
+  local q = held and held[side]
+  if q then
+    held[side] = nil
+    return q
+  end
+  return (draw(fam, st, opts, p, side, plan.redraw[p] or 0))
+end
+
+--- Generates question index (0-based) of a family. Returns the question table.
+function M.question(fam, opts, seed, index)
+  local st = run_state(fam, opts, seed)
+  local q = content(fam, st, opts, index)
+  local ctx = q.ctx
   if q.render then
     -- the prompt is written last, from its own text stream, unless the caller
     -- asked for content only
     if opts.render ~= false then
-      ctx.text = rng.new(base ~ 0x5bd1e995, index)
+      ctx.text = rng.new(q.text_key, index)
       local prompt, variables = q.render()
       q.prompt = prompt
       q.variables = variables or q.variables
@@ -494,8 +757,7 @@ function M.question(fam, opts, seed, index)
   end
   if opts.render == false then q.prompt, q.variables = nil, nil end
   q.model_obj:close()
-  q.model_obj = nil
-  q.ground_truth = answer
+  q.model_obj, q.ctx, q.text_key = nil, nil, nil
   if q.answer_type == "number" then q.tolerance = q.tolerance or questions.TOLERANCE end
   q.perturbations = st.perturbations
   q.adversarial = ctx.adversarial or nil
@@ -505,7 +767,7 @@ function M.question(fam, opts, seed, index)
   q.seed = seed
   q.domain = q.domain or ctx.domain_name
   q.difficulty = q.difficulty or ctx.difficulty
-  q.id = fam.name .. "-" .. rng.hex(st.key .. index)
+  q.id = id_of(fam, st, index)
   if not q.rung then error(("family %s: question %d has no rung"):format(fam.name, index), 0) end
   return q
 end
@@ -518,6 +780,42 @@ function M.generate(fam, opts, seed, n)
     if i >= n then return nil end
     return M.question(fam, opts, seed, i)
   end
+end
+
+--- How many of the first n questions of a run are of each difficulty.
+function M.demand(fam, opts, seed, n)
+  if opts.difficulty then return { [opts.difficulty] = n } end
+  local st = run_state(fam, opts, seed)
+  local out = {}
+  for _, d in ipairs(M.DIFFICULTIES) do out[d] = 0 end
+  local pairs_, k = (n + 1) // 2, #M.DIFFICULTIES
+  local full = pairs_ // k
+  for _, d in ipairs(M.DIFFICULTIES) do out[d] = 2 * full end
+  for p = full * k, pairs_ - 1 do
+    local d = difficulty_of(st, opts, p)
+    out[d] = out[d] + 2
+  end
+  if n % 2 == 1 then
+    local d = difficulty_of(st, opts, pairs_ - 1)
+    out[d] = out[d] - 1
+  end
+  return out
+end
+
+--- true, or nil and a message when the first n questions of a run would ask
+--- a family for more distinct questions of some difficulty than it can make
+--- (its `capacity`).
+function M.check_capacity(fam, opts, seed, n)
+  if not fam.capacity then return true end
+  local need = M.demand(fam, opts, seed, n)
+  for _, d in ipairs(M.DIFFICULTIES) do
+    local cap = fam.capacity[d]
+    if cap and (need[d] or 0) > cap then
+      return nil, ("family %s: %d questions would need %d distinct %s ones, and it can make only %d (see generate --capacity)"):format(
+        fam.name, n, need[d], d, cap)
+    end
+  end
+  return true
 end
 
 return M

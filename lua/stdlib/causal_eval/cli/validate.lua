@@ -26,6 +26,7 @@ invalid (or, with --strict, when something disagrees), else 0.]],
     { "--dump", arg = "OUT.jsonl", help = "write one JSON line per item with the exact result" },
     { "--strict", help = "exit with status 1 when any item disagrees" },
     { "--quiet", help = "print only the tables and the summary line, not each disagreement" },
+    { "--audit", help = "instead: audit generated question files for repeats, balance and surface cues (docs/questions.md)" },
   },
   positionals = { { "FILE", multiple = true, help = "files to check" } },
 }
@@ -417,6 +418,7 @@ end
 function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
+  if args.audit then return require("causal_eval.audit").main(args.FILE) end
   local lookup
   if args.models then
     local err
