@@ -20,6 +20,16 @@ int main(void) {
   CHECK(r.out.len == sizeof big);
   ce_proc_result_free(&r);
 
+  /* a program that exits without reading its input: the parent's write
+   * fails with EPIPE, and the SIGPIPE it raises must not kill the caller
+   * (a command: model that ignored its prompt ended a whole run, exit 141) */
+  char *deaf[] = {"sh", "-c", "exit 0", NULL};
+  for (int i = 0; i < 20; i++) {
+    CHECK(ce_proc_run(deaf, big, sizeof big, 10000, 1 << 20, &r, &e) == 0);
+    CHECK(r.exit_code == 0);
+    ce_proc_result_free(&r);
+  }
+
   char *fail[] = {"sh", "-c", "echo oops >&2; exit 3", NULL};
   CHECK(ce_proc_run(fail, NULL, 0, 5000, 1 << 20, &r, &e) == 0);
   CHECK(r.exit_code == 3);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,16 @@ int ce_proc_run(char *const argv[], const char *input, size_t input_len, long ti
     return -1;
   }
   fcntl(in[1], F_SETFL, O_NONBLOCK);
+  /* A child that exits without reading its input makes our write fail with
+   * EPIPE and raises SIGPIPE, whose default action would end the whole
+   * process (every worker, the run). It is blocked on this thread while we
+   * write, and one raised here is taken off the queue before unblocking;
+   * SIGPIPE stays fatal elsewhere, as `causal-eval ... | head` expects. */
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  int broken_pipe = 0;
   size_t written = 0;
   int in_open = 1, out_open = 1, err_open = 1;
   if (!input || input_len == 0) {
@@ -102,6 +113,7 @@ int ce_proc_run(char *const argv[], const char *input, size_t input_len, long ti
     if (iin >= 0 && (fds[iin].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t w = write(in[1], input + written, input_len - written);
       if (w > 0) written += (size_t)w;
+      if (w < 0 && errno == EPIPE) broken_pipe = 1;
       if (w < 0 && errno != EAGAIN) written = input_len;
       if (written >= input_len) {
         close(in[1]);
@@ -127,6 +139,11 @@ int ce_proc_run(char *const argv[], const char *input, size_t input_len, long ti
       }
     }
   }
+  if (broken_pipe && !sigismember(&old_set, SIGPIPE)) {
+    static const struct timespec no_wait = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 && errno == EINTR) {}
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, NULL);
   if (in_open) close(in[1]);
   if (out_open) close(out[0]);
   if (err_open) close(er[0]);
