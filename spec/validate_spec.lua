@@ -340,6 +340,19 @@ describe("causal-eval validate on hostile input", function()
     assert.are.same({ [DATA .. "/det-sample.json"] = 12, [g] = 3 }, files)
   end)
 
+  it("dumps to standard output with --dump -, the report going to stderr", function()
+    local r = H.run({ "validate", DATA .. "/det-sample.json", "--dump", "-" }, { cwd = dir })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    local n = 0
+    for line in r.stdout:gmatch("[^\n]+") do
+      assert.is_table(json.decode(line), line)
+      n = n + 1
+    end
+    assert.are.equal(12, n)
+    assert.truthy(r.stderr:find("12 checked, 0 disagree", 1, true), r.stderr)
+    assert.is_nil(H.read(dir .. "/-"))
+  end)
+
   it("refuses a file of questions given as --models", function()
     local r = H.run({ "validate", DATA .. "/questions-sample.json", "--models", DATA .. "/questions-sample.json" })
     assert.are.equal(1, r.code)

@@ -425,11 +425,16 @@ function M.run(argv, cli)
     lookup, err = load_models(args.models)
     if not lookup then return fail(err) end
   end
-  local dump
+  -- --dump - puts the JSON lines on standard output; the report then goes to stderr
+  local dump_out, dump
+  local text = io.stdout
   if args.dump then
+    local outfile = require "causal_eval.outfile"
     local derr
-    dump, derr = io.open(args.dump, "wb")
-    if not dump then return fail(derr) end
+    dump_out, derr = outfile.open(args.dump)
+    if not dump_out then return fail(derr) end
+    dump = dump_out.file
+    if outfile.is_stdout(args.dump) then text = io.stderr end
   end
   local failed, total, total_disagree, total_invalid = false, 0, 0, 0
   for _, path in ipairs(args.FILE) do
@@ -465,15 +470,18 @@ function M.run(argv, cli)
       failed = true
     end
     if report then
-      report:print(io.stdout, args.quiet)
+      report:print(text, args.quiet)
       if report.items_invalid > 0 then failed = true end
       total = total + report.items
       total_disagree = total_disagree + report.items_disagree
       total_invalid = total_invalid + report.items_invalid
     end
   end
-  if dump then dump:close() end
-  io.stdout:write(("%d checked, %d disagree%s\n"):format(total, total_disagree,
+  if dump_out then
+    local ok, cerr = dump_out:commit()
+    if not ok then return fail(cerr) end
+  end
+  text:write(("%d checked, %d disagree%s\n"):format(total, total_disagree,
     total_invalid > 0 and (", %d invalid"):format(total_invalid) or ""))
   if failed then return 1 end
   if args.strict and total_disagree > 0 then return 1 end
