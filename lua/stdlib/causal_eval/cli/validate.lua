@@ -351,10 +351,8 @@ local function check_cladder_questions(items, report, lookup, models_path)
         else
           report:count(kind, "disagree")
           report.items_disagree = report.items_disagree + 1
-          local mm = m
-          if not mm and lookup == nil and M.reason_models then mm = M.reason_models[meta.model_id] end
           report.disagreements[#report.disagreements + 1] = ("%s: label %s, exact %s (%s): %s"):format(
-            describe(q, kind), q.answer, ans, detail, cladder.question_reason(q, mm, entry))
+            describe(q, kind), q.answer, ans, detail, cladder.question_reason(q, m, entry))
         end
         report:dump(idx, q, { question_id = q.question_id, answer = ans,
           reason = (m and "from the model's tables: " or "from the question's fields: ") .. detail })
