@@ -81,7 +81,7 @@ return bench.family{
     local kind = ctx.pair:pick(KINDS)
     local u, units = ctx.domain.unit, ctx.domain.units
     local want = ctx.want == "yes"
-    local m, order, query, shows
+    local m, order, query, tables
     local rung = 2
     local ask -- what the text needs: a function of the words
     if kind == "direct" or kind == "indirect" then
@@ -95,7 +95,7 @@ return bench.family{
       if math.abs(v) < 0.02 then m:close() return nil end
       local up = (v > 0) == want
       query = { type = "effect_sign", effect = effect, treatment = "V1", outcome = "V3", direction = up and "increase" or "decrease" }
-      shows = bench.tables_key(m)
+      tables = true -- the prompt states them
       ask = function(words)
         local tables = ctx:describe_tables(m, words) .. " "
         if effect == "nde" then
@@ -137,6 +137,6 @@ return bench.family{
       for nn, w in pairs(words) do variables[nn] = w.name end
       return prompt, variables
     end
-    return { model = m, query = query, rung = rung, query_kind = kind, render = render, shows = shows }
+    return { model = m, query = query, rung = rung, query_kind = kind, render = render, shows_tables = tables }
   end,
 }

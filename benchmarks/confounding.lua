@@ -50,14 +50,22 @@ local function role_graph(ctx)
   for _ = 1, 50 do
     local g = ctx:random_dag(ctx:size() + 1)
     local m = ctx:random_model(g, { graph_only = true })
-    local order = m:topo()
-    local i = ctx:int(1, #order - 1)
-    local x, y = order[i], order[ctx:int(i + 1, #order)]
-    local id = {}
+    local core, order = m.core, m:topo()
+    local id, bit = {}, {}
     for k, n in ipairs(g.nodes) do id[n] = k - 1 end
-    local core, bx, by = m.core, 1 << m:id(x), 1 << m:id(y)
-    if core:directed_path(bx, by) then
-      local ch = children_masks(g, id)
+    for _, n in ipairs(order) do bit[n] = 1 << m:id(n) end
+    local ch = children_masks(g, id)
+    -- every treatment and outcome it affects, in random order, before
+    -- another graph (a graph costs more than a pair)
+    local cands = {}
+    for i = 1, #order - 1 do
+      for j = i + 1, #order do
+        if core:directed_path(bit[order[i]], bit[order[j]]) then cands[#cands + 1] = { order[i], order[j] } end
+      end
+    end
+    ctx:shuffle(cands)
+    for _, c in ipairs(cands) do
+      local x, y = c[1], c[2]
       local others, conf, plain = {}, {}, {}
       for _, v in ipairs(order) do
         if v ~= x and v ~= y then
@@ -66,19 +74,20 @@ local function role_graph(ctx)
           if is then conf[#conf + 1] = v else plain[#plain + 1] = v end
         end
       end
-      local valid, invalid = {}, {}
-      for _, set in ipairs(small_sets(others)) do
-        local mask = 0
-        for _, v in ipairs(set) do mask = mask | (1 << m:id(v)) end
-        if core:backdoor(bx, by, mask) then valid[#valid + 1] = set else invalid[#invalid + 1] = set end
+      if #conf > 0 and #plain > 0 then
+        local valid, invalid = {}, {}
+        for _, set in ipairs(small_sets(others)) do
+          local mask = 0
+          for _, v in ipairs(set) do mask = mask | bit[v] end
+          if core:backdoor(bit[x], bit[y], mask) then valid[#valid + 1] = set else invalid[#invalid + 1] = set end
+        end
+        if #valid > 0 and #invalid > 0 then
+          m:close()
+          return { graph = g, x = x, y = y, conf = conf, plain = plain, valid = valid, invalid = invalid }
+        end
       end
-      m:close()
-      if #conf > 0 and #plain > 0 and #valid > 0 and #invalid > 0 then
-        return { graph = g, x = x, y = y, conf = conf, plain = plain, valid = valid, invalid = invalid }
-      end
-    else
-      m:close()
     end
+    m:close()
   end
 end
 
@@ -186,7 +195,7 @@ return bench.family{
       for n, w in pairs(words) do variables[n] = w.name end
       return prompt, variables
     end
-    return { model = m, rung = 2, query_kind = kind, render = render, shows = bench.tables_key(m),
+    return { model = m, rung = 2, query_kind = kind, render = render, shows_tables = true,
              query = { type = "effect_sign", effect = "ate", treatment = "X", outcome = "Y", direction = up and "increase" or "decrease" } }
   end,
 }

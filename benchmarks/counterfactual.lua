@@ -89,7 +89,7 @@ return bench.family{
         for n, w in pairs(words) do if n ~= "__unit" then variables[n] = w.name end end
         return prompt, variables
       end
-      return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
+      return { model = m, rung = 3, query_kind = kind, render = render, shows_tables = true,
                query = { type = "counterfactual_value", var = y, value = ask, ["do"] = d, given = given } }
     end
     if kind == "ett" then
@@ -111,7 +111,7 @@ return bench.family{
         for n, w in pairs(words) do variables[n] = w.name end
         return prompt, variables
       end
-      return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
+      return { model = m, rung = 3, query_kind = kind, render = render, shows_tables = true,
                query = { type = "effect_sign", effect = "ett", treatment = x, outcome = y,
                          direction = more and "decrease" or "increase" } }
     end
@@ -136,7 +136,7 @@ return bench.family{
       for n, wd in pairs(words) do variables[n] = wd.name end
       return prompt, variables
     end
-    return { model = m, rung = 3, query_kind = kind, render = render, shows = bench.tables_key(m),
+    return { model = m, rung = 3, query_kind = kind, render = render, shows_tables = true,
              query = { type = "counterfactual", event = { [y] = 0 }, ["do"] = { [x] = 0 }, given = { [x] = 1, [y] = 1 } } }
   end,
 }

@@ -5,17 +5,6 @@
 local bench = require "causal_eval.bench"
 local json = require "causal_eval.json"
 
-local function pick_pair(ctx, m)
-  -- treatment and outcome with a directed path from one to the other
-  local order = m:topo()
-  for _ = 1, 20 do
-    local i = ctx:int(1, #order - 1)
-    local j = ctx:int(i + 1, #order)
-    if m:directed_path(order[i], order[j]) then return order[i], order[j] end
-  end
-  return nil
-end
-
 local function subsets(list, max)
   local out = { {} }
   for _, v in ipairs(list) do
@@ -54,21 +43,26 @@ local function frontdoor_graph(ctx)
     nodes[#nodes + 1] = v
   end
   local order = bench.topo({ nodes = nodes, edges = edges })
-  local has = {}
+  local has, cands = {}, {}
   for _, e in ipairs(edges) do has[e[1] .. ">" .. e[2]] = true end
-  local keep, break_ = {}, {}
   for i = 1, #order do
     for j = i + 1, #order do
       local a, b = order[i], order[j]
-      if not has[a .. ">" .. b] and not has[b .. ">" .. a] then
-        local g = { nodes = order, edges = { table.unpack(edges) } }
-        g.edges[#g.edges + 1] = { a, b }
-        local m = ctx:random_model(g, { graph_only = true })
-        local list = m:frontdoor("V2", "V4", { "V3" }) and keep or break_
-        list[#list + 1] = { a, b }
-        m:close()
-      end
+      if not has[a .. ">" .. b] and not has[b .. ">" .. a] then cands[#cands + 1] = { a, b } end
     end
+  end
+  -- a model for each edge tried: try them in random order and stop at
+  -- three of each kind
+  ctx:shuffle(cands)
+  local keep, break_ = {}, {}
+  for _, c in ipairs(cands) do
+    local g = { nodes = order, edges = { table.unpack(edges) } }
+    g.edges[#g.edges + 1] = c
+    local m = ctx:random_model(g, { graph_only = true })
+    local list = m:frontdoor("V2", "V4", { "V3" }) and keep or break_
+    m:close()
+    if #list < 3 then list[#list + 1] = c end
+    if #keep >= 3 and #break_ >= 3 then break end
   end
   return order, edges, keep, break_
 end
@@ -80,22 +74,34 @@ local function pair_graph(ctx, kind)
   for _ = 1, 20 do
     local g = ctx:random_dag(ctx:size())
     local m = ctx:random_model(g, { graph_only = true })
-    local x, y = pick_pair(ctx, m)
-    if x then
-      local valid, invalid = {}, {}
-      if kind == "backdoor" then
-        local others = {}
-        for _, v in ipairs(m:topo()) do if v ~= x and v ~= y then others[#others + 1] = v end end
-        for _, set in ipairs(subsets(others, 2)) do
-          local list = m:backdoor(x, y, set) and valid or invalid
-          list[#list + 1] = set
-        end
+    local order = m:topo()
+    -- every treatment and outcome it affects, in random order, before
+    -- another graph
+    local cands = {}
+    for i = 1, #order - 1 do
+      for j = i + 1, #order do
+        if m:directed_path(order[i], order[j]) then cands[#cands + 1] = { order[i], order[j] } end
       end
-      m:close()
-      if kind ~= "backdoor" or (#valid > 0 and #invalid > 0) then return g, x, y, valid, invalid end
-    else
-      m:close()
     end
+    ctx:shuffle(cands)
+    for _, c in ipairs(cands) do
+      local x, y = c[1], c[2]
+      if kind ~= "backdoor" then
+        m:close()
+        return g, x, y
+      end
+      local valid, invalid, others = {}, {}, {}
+      for _, v in ipairs(order) do if v ~= x and v ~= y then others[#others + 1] = v end end
+      for _, set in ipairs(subsets(others, 2)) do
+        local list = m:backdoor(x, y, set) and valid or invalid
+        list[#list + 1] = set
+      end
+      if #valid > 0 and #invalid > 0 then
+        m:close()
+        return g, x, y, valid, invalid
+      end
+    end
+    m:close()
   end
 end
 
@@ -179,8 +185,7 @@ return bench.family{
       for n, w in pairs(words) do variables[n] = w.name end
       return intro .. body .. tables .. " " .. question, variables
     end
-    local graph_only = kind == "backdoor" or kind == "frontdoor" -- the prompt states no tables
     return { model = m, query = query, rung = rung, query_kind = kind, render = render,
-             shows = not graph_only and bench.tables_key(m) or nil }
+             shows_tables = kind ~= "backdoor" and kind ~= "frontdoor" } -- those two prompts state no tables
   end,
 }

@@ -225,6 +225,6 @@ return bench.family{
       return prompt, variables
     end
     return { model = m, query = query, rung = RUNG[kind], graph_shape = shape, query_kind = kind, render = render,
-             shows = bench.tables_key(m) }
+             shows_tables = true }
   end,
 }

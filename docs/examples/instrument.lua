@@ -69,7 +69,7 @@ return bench.family{
     end
     -- the prompt states the graph and the query and nothing else (no
     -- tables), which is what the kit takes as a question's identity by
-    -- default; a prompt that stated the tables would say shows = bench.tables_key(m)
+    -- default; a prompt that stated the tables would add shows_tables = true
     return { model = m, query = query, rung = 2, render = render }
   end,
 }

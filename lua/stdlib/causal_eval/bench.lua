@@ -463,42 +463,55 @@ end
 
 -- A question's identity is what the prompt states, words aside: the graph
 -- and the query with every node named by its place in the graph's order
--- (the place ctx:label gives words by), plus whatever else the family says
--- the prompt shows (`shows`), or the family's own `key` instead. Two prompts
--- that read the same then have the same identity; two questions that differ
--- only in their story words count as one, so a set cannot pass a reworded
--- copy off as a new question.
--- a copy of a query with every node name (as a value or a key) replaced by
--- its place; json.encode then writes it with sorted keys
-local function positional(v, pos)
-  if type(v) == "string" then return pos[v] or v end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[pos[k] or k] = positional(x, pos) end
-  if next(v) == nil then return json.array(out) end
-  return out
-end
+-- (the place ctx:label gives words by), the tables when the prompt states
+-- them (`shows_tables`), and whatever else the family says the prompt shows
+-- (`shows`); or the family's own `key` instead. Two prompts that read the
+-- same then have the same identity; two questions that differ only in their
+-- story words count as one, so a set cannot pass a reworded copy off as a
+-- new question.
 
---- The default identity of a question from its graph ({nodes in order,
---- edges}) and query, as a string.
-function M.identity(graph, query)
-  local pos = {}
-  for i, n in ipairs(graph.nodes) do pos[n] = "#" .. i end
-  local edges = {}
-  for i, e in ipairs(graph.edges) do edges[i] = pos[e[1]] .. ">" .. pos[e[2]] end
-  table.sort(edges)
-  return #graph.nodes .. ":" .. table.concat(edges, ",") .. "|" .. json.encode(positional(query, pos))
-end
+local PLACE = setmetatable({}, { __index = function(t, i)
+  local v = '"#' .. i .. '"'
+  t[i] = v
+  return v
+end })
 
---- Every table of a model, in its order: for `shows` when a prompt states
---- them.
-function M.tables_key(m)
-  local out = {}
-  for _, n in ipairs(m:topo()) do
-    local t = m:table(n)
-    if t then out[#out + 1] = table.concat(t, " ") end
+-- string.pack formats for a table of 2^k numbers
+local pack = string.pack
+local PACK = setmetatable({}, { __index = function(t, n)
+  local v = ("d"):rep(n)
+  t[n] = v
+  return v
+end })
+
+--- The default identity of a question, as a string, from q.graph (nodes
+--- in order), q.model (a list in the same order, as questions carry it),
+--- q.query and q.shows; tables: whether the prompt states the tables.
+function M.identity(q, tables)
+  local nodes, model = q.graph.nodes, q.model
+  local pos, names = {}, {}
+  for i, n in ipairs(nodes) do pos[n], names[n] = i, PLACE[i] end
+  local out, o = { #nodes }, 1
+  for _, v in ipairs(model) do
+    local pa = v.parents
+    o = o + 1
+    out[o] = "|"
+    for k = 1, #pa do
+      o = o + 1
+      out[o] = pos[pa[k]] .. ","
+    end
+    local t = tables and v.p
+    if t then
+      o = o + 1
+      out[o] = pack(PACK[#t], table.unpack(t))
+    end
   end
-  return table.concat(out, "/")
+  -- node names in the query become places (an object whose keys are nodes
+  -- keeps their names' order)
+  out[o + 1] = "|"
+  out[o + 2] = (json.encode(q.query):gsub('"([^"\\]*)"', names))
+  out[o + 3] = q.shows and ("|" .. q.shows) or ""
+  return table.concat(out)
 end
 
 -- ---- generation ----
@@ -601,24 +614,21 @@ local function draw(fam, st, opts, p, side, c)
   local index = 2 * p + side
   local stories = st.stories
   local key = st.base ~ (c * GOLDEN)
-  local first_yes = rng.new(key ~ SALT_YES, p):bernoulli(0.5)
-  local ctx = setmetatable({
-    rng = rng.new(key, index), index = index, seed = st.seed, family = fam.name,
-    want = ((side == 0) == first_yes) and "yes" or "no",
-    perturb = st.perturb, adversarial = opts.adversarial,
-    difficulty = difficulty_of(st, opts, p),
-    domain_name = opts.domain or block_pick(st, SALT_DOMAIN, stories.ORDER, p, "oblock"),
-  }, Ctx)
-  ctx.domain = stories[ctx.domain_name]
-  local pair_key = key ~ SALT_PAIR
-  ctx.pair_key, ctx.pair_index = pair_key, p
   -- what ctx:shared built for one question of the pair, the other reuses
   local memo = st.memo
   if not memo or memo.p ~= p or memo.c ~= c then
-    memo = { p = p, c = c }
+    memo = { p = p, c = c, first_yes = rng.new(key ~ SALT_YES, p):bernoulli(0.5) }
     st.memo = memo
   end
-  ctx.memo = memo
+  local domain_name = opts.domain or block_pick(st, SALT_DOMAIN, stories.ORDER, p, "oblock")
+  local ctx = setmetatable({
+    rng = rng.new(key, index), index = index, seed = st.seed, family = fam.name,
+    want = ((side == 0) == memo.first_yes) and "yes" or "no",
+    perturb = st.perturb, adversarial = opts.adversarial,
+    difficulty = difficulty_of(st, opts, p), domain_name = domain_name, domain = stories[domain_name],
+    pair_key = key ~ SALT_PAIR, pair_index = p, memo = memo, pair = false, attempt = 0, shared_n = 0,
+  }, Ctx)
+  local pair_key = ctx.pair_key
   local q, answer, value
   current = fam
   for attempt = 1, M.MAX_ATTEMPTS do
@@ -650,11 +660,11 @@ local function draw(fam, st, opts, p, side, c)
     if q.shows ~= nil and type(q.shows) ~= "string" then
       error(("family %s: question %d: field shows must be a string"):format(fam.name, index), 0)
     end
-    id = M.identity(q.graph, q.query) .. (q.shows and ("|" .. q.shows) or "")
+    id = M.identity(q, q.shows_tables)
   elseif type(id) ~= "string" then
     error(("family %s: question %d: field key must be a string"):format(fam.name, index), 0)
   end
-  q.key, q.shows = nil, nil
+  q.key, q.shows, q.shows_tables = nil, nil, nil
   q.ground_truth, q.ctx, q.text_key = answer, ctx, key ~ SALT_TEXT
   return q, rng.hash(id)
 end
