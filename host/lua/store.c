@@ -2,29 +2,39 @@
 /* causal_eval.store_core: the LMDB results store (host/core/store), shared
  * between threads by id like causal_eval.shared objects.
  *
- *   local st = store.open{ path = "causal-eval-data", map_size_mb = 1024, sync = true }
+ *   local st = store.open{ path = "causal-eval-data", map_size_mb = 1024, sync = true,
+ *                          raise_damage = false }
  *   st:put("runs", id, json); st:get("runs", id); st:delete("meta", "last")
  *   st:scan("records", prefix, function(k, v) ... end, { reverse = true, limit = 10 })
  *   st:start_writer{ batch = 256, flush_ms = 5 }
  *   st:enqueue("records", key, value, slot, tally)   -- from any thread
- *   st:enqueue_pair("records", rec, "scores", line, key, slot, tally) -- one transaction
- *   st:sync(); st:tally(slot)
+ *   st:enqueue_record(key, record, score_line, slot, tally) -- records + scores, one transaction
+ *   st:sync(); st:tally(slot); st:replayed()
  *   store.attach(st:id())                           -- in another thread's state
- */
+ *   store.check(dir, { salvage = "out.jsonl" })     -- report lines, status
+ *   store.DATABASES                                 -- { "runs", "records", "meta", "scores" }
+ *
+ * A failure returns nil, message, kind: kind "damaged" when data.mdb is
+ * damaged, "full" when the disk or the map is. With raise_damage, damage
+ * raises instead: an error table { damaged = true, message = ... } (its
+ * tostring is the message), so that a command reading many records cannot
+ * carry on with a partial answer. */
 #include <lauxlib.h>
 #include <lua.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util/shared.h"
+#include "core/store/check.h"
 #include "core/store/store.h"
+#include "core/util/shared.h"
 
 #define STORE_MT "causal_eval.store"
+#define DAMAGE_MT "causal_eval.store_damage"
 
-typedef struct { uint64_t id; ce_store *s; } LStore;
+typedef struct { uint64_t id; ce_store *s; int raise_damage; } LStore;
 
-static const char *const DBS[] = {"runs", "records", "meta", "scores", NULL};
+static const char *DBS[CE_STORE_NDB + 1]; /* ce_store_db_names, NULL-ended for luaL_checkoption */
 
 static ce_store *check(lua_State *L) {
   LStore *u = luaL_checkudata(L, 1, STORE_MT);
@@ -33,9 +43,27 @@ static ce_store *check(lua_State *L) {
 }
 
 static int fail(lua_State *L, const ce_err *e) {
+  LStore *u = luaL_testudata(L, 1, STORE_MT);
+  if (u && u->raise_damage && e->code == CE_STORE_EDAMAGED) {
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "damaged");
+    lua_pushstring(L, e->msg);
+    lua_setfield(L, -2, "message");
+    luaL_setmetatable(L, DAMAGE_MT);
+    return lua_error(L);
+  }
   luaL_pushfail(L);
   lua_pushstring(L, e->msg);
-  return 2;
+  if (e->code == CE_STORE_EDAMAGED) lua_pushliteral(L, "damaged");
+  else if (e->code == CE_STORE_EFULL) lua_pushliteral(L, "full");
+  else lua_pushnil(L);
+  return 3;
+}
+
+static int damage_tostring(lua_State *L) {
+  lua_getfield(L, 1, "message");
+  return 1;
 }
 
 static int st_open(lua_State *L) {
@@ -47,13 +75,17 @@ static int st_open(lua_State *L) {
   luaL_argcheck(L, map >= 1, 1, "map_size_mb must be positive");
   lua_getfield(L, 1, "sync");
   int sync = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+  lua_getfield(L, 1, "raise_damage");
+  int raise_damage = lua_toboolean(L, -1);
   LStore *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
   u->id = 0;
+  u->raise_damage = 0;
   luaL_setmetatable(L, STORE_MT);
   ce_err e;
   ce_store *s = ce_store_open(path, (size_t)map, sync, &e);
   if (!s) return fail(L, &e);
+  u->raise_damage = raise_damage;
   u->id = ce_shared_register(s, "store", ce_store_free);
   if (!u->id) {
     ce_store_free(s);
@@ -74,6 +106,7 @@ static int st_attach(lua_State *L) {
   LStore *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->id = id;
   u->s = s;
+  u->raise_damage = 0;
   luaL_setmetatable(L, STORE_MT);
   return 1;
 }
@@ -213,6 +246,32 @@ static int m_enqueue_pair(lua_State *L) {
   return 0;
 }
 
+/* st:enqueue_record(key, record, score_line, slot, tally): a results
+ * record and its score line, committed together (records, scores) */
+static int m_enqueue_record(lua_State *L) {
+  ce_store *s = check(L);
+  size_t kl, rl, sl;
+  const char *k = luaL_checklstring(L, 2, &kl);
+  const char *rec = luaL_checklstring(L, 3, &rl);
+  const char *line = luaL_checklstring(L, 4, &sl);
+  lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);
+  luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
+  if (ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
+                            (unsigned)tally) != 0)
+    return luaL_error(L, "store: out of memory queueing a record");
+  return 0;
+}
+
+/* st:replayed() -> records a journal gave back at open, and a message when
+ * a journal could not be replayed (nil otherwise) */
+static int m_replayed(lua_State *L) {
+  const char *msg;
+  lua_pushinteger(L, (lua_Integer)ce_store_replayed(check(L), &msg));
+  if (*msg) lua_pushstring(L, msg);
+  else lua_pushnil(L);
+  return 2;
+}
+
 static int m_sync(lua_State *L) {
   ce_store *s = check(L);
   ce_err e;
@@ -252,15 +311,51 @@ static int m_close(lua_State *L) {
   return 0;
 }
 
-static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {NULL, NULL}};
+/* store.check(dir, { salvage = FILE }) -> report (JSON lines), intact,
+ * how (nil, or how the check's process ended when it did not finish);
+ * nil, message when there is nothing to check or the salvage file cannot
+ * be written. The walk runs in a child process. */
+static int st_check(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  const char *salvage = NULL;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "salvage");
+    salvage = luaL_optstring(L, -1, NULL);
+  }
+  ce_buf rep;
+  ce_buf_init(&rep);
+  char how[200];
+  ce_err e;
+  int rc = ce_store_check_child(dir, salvage, &rep, how, sizeof how, &e);
+  if (rc < 0) {
+    ce_buf_free(&rep);
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  lua_pushlstring(L, rep.data ? rep.data : "", rep.len);
+  ce_buf_free(&rep);
+  lua_pushboolean(L, rc == 1 && !how[0]);
+  if (how[0]) lua_pushstring(L, how);
+  else lua_pushnil(L);
+  return 3;
+}
+
+static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"check", st_check}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
   {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue}, {"enqueue_pair", m_enqueue_pair},
+  {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
   {NULL, NULL}
 };
 
 int luaopen_causal_eval_store_core(lua_State *L) {
+  for (int i = 0; i < CE_STORE_NDB; i++) DBS[i] = ce_store_db_names[i];
+  luaL_newmetatable(L, DAMAGE_MT);
+  lua_pushcfunction(L, damage_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
   luaL_newmetatable(L, STORE_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
@@ -270,6 +365,12 @@ int luaopen_causal_eval_store_core(lua_State *L) {
   lua_setfield(L, -2, "__close");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
+  lua_createtable(L, CE_STORE_NDB, 0);
+  for (int i = 0; i < CE_STORE_NDB; i++) {
+    lua_pushstring(L, ce_store_db_names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "DATABASES");
   lua_pushinteger(L, CE_TALLY_DONE);
   lua_setfield(L, -2, "DONE");
   lua_pushinteger(L, CE_TALLY_ERROR);

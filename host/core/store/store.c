@@ -1,63 +1,345 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/store/store.h"
-#include "core/observe/profile.h"
-#include "core/store/lmdb_map.h"
-
-#include <lmdb.h>
+/* Opening the store, reads, and one-transaction writes. LMDB writes; reads
+ * go through pages.h over our own read-only map of data.mdb, inside an LMDB
+ * read transaction (which keeps the pages of its snapshot from being
+ * reused), so that a damaged file gives an error naming where it is
+ * damaged instead of a crash or a silently short answer. */
+#include "core/store/pages.h"
+#include "core/store/record.h"
+#include "core/store/store_int.h"
+#include "core/store/syserr.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 
-static const char *const DB_NAMES[CE_STORE_NDB] = {"runs", "records", "meta", "scores"};
+const char *const ce_store_db_names[CE_STORE_NDB] = {"runs", "records", "meta", "scores"};
 
-typedef struct item {
-  struct item *next;
-  int db, slot;
-  int more; /* the next item belongs to the same transaction */
-  unsigned tally;
-  size_t kl, vl;
-  char data[]; /* key, then value */
-} item;
+/* A key as a person can read it: the \0 between a run, a model and a
+ * question shows as \0, other odd bytes as \xNN. */
+static void render_key(const unsigned char *k, size_t kl, char *out, size_t n) {
+  size_t o = 0;
+  for (size_t i = 0; i < kl && o + 8 < n; i++) {
+    unsigned char c = k[i];
+    if (c == 0) o += (size_t)snprintf(out + o, n - o, "\\0");
+    else if (c == '"' || c == '\\') o += (size_t)snprintf(out + o, n - o, "\\%c", c);
+    else if (c >= 0x20 && c < 0x7f) out[o++] = (char)c;
+    else o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+  }
+  if (o + 8 >= n && kl) o += (size_t)snprintf(out + o, n - o, "...");
+  out[o < n ? o : n - 1] = '\0';
+}
 
-struct ce_store {
-  MDB_env *env;
-  MDB_dbi dbi[CE_STORE_NDB];
-  char path[1024];
-  /* writer */
-  pthread_t thread;
-  int running, stopping;
-  pthread_mutex_t lock;
-  pthread_cond_t wake, idle;
-  item *head, *tail;
-  uint64_t queued, enqueued_total, committed_total, commits;
-  uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
-  int batch, flush_ms;
-  int failed;
-  char fail_msg[700];
-  ce_store_tally tally[CE_STORE_SLOTS];
-  ce_lmdb_map map; /* trimmed after commits and during scans: see lmdb_map.h */
-};
-
-static int lmdb_fail(ce_err *err, const char *path, const char *what, int rc) {
-  if (rc == MDB_MAP_FULL)
-    ce_err_setf(err, 1, path, 0, 0, "%s: the store is full (raise store.map_size_mb)", what);
-  else
-    ce_err_setf(err, 1, path, 0, 0, "%s: %s", what, mdb_strerror(rc));
+static int damaged(ce_store *s, ce_err *err, int db, const ce_pdamage *d) {
+  char near[420] = "", key[300];
+  if (d->has_near) {
+    render_key(d->near, d->nearl, key, sizeof key);
+    snprintf(near, sizeof near, ", near key \"%s\"", key);
+  }
+  ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s/data.mdb is damaged (database %s): %s%s", s->path,
+              db >= 0 ? ce_store_db_names[db] : "main", d->what, near);
   return -1;
 }
 
-static void trim_map(ce_store *s) { ce_lmdb_map_trim(&s->map); }
+int ce_store_lmdb_fail(ce_store *s, ce_err *err, const char *what, int rc, const ce_guard *g) {
+  char m[400];
+  const char *path = s ? s->path : "";
+  if (rc == CE_GUARD_FAULT || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+      rc == MDB_VERSION_MISMATCH) {
+    if (rc == CE_GUARD_FAULT) ce_guard_describe(g, m, sizeof m);
+    else snprintf(m, sizeof m, "%s", mdb_strerror(rc));
+    ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s/data.mdb is damaged: %s: %s", path, what, m);
+    if (s) {
+      s->damaged = 1;
+      snprintf(s->damage_msg, sizeof s->damage_msg, "%s", err->msg);
+    }
+  } else if (rc == MDB_MAP_FULL) {
+    ce_err_setf(err, CE_STORE_EFULL, path, 0, 0, "%s: the store is full (raise store.map_size_mb)", what);
+  } else if (rc == ENOSPC || rc == EIO || rc == EFBIG || rc == EDQUOT) {
+    ce_write_error(rc, path, m, sizeof m);
+    ce_err_setf(err, rc == EIO && !ce_disk_full(path) ? 1 : CE_STORE_EFULL, NULL, 0, 0, "%s: %s", what, m);
+  } else {
+    ce_err_setf(err, 1, path, 0, 0, "%s: %s", what, mdb_strerror(rc));
+  }
+  return -1;
+}
+
+static int abort_txn(void *arg) {
+  mdb_txn_abort(arg);
+  return 0;
+}
+
+void ce_store_abort_after_fault(MDB_txn *txn) {
+  if (!txn) return;
+  ce_guard g;
+  ce_guard_run(&g, abort_txn, txn);
+}
+
+typedef struct {
+  ce_store *s;
+  MDB_txn *txn;
+  unsigned flags;
+} begin_args;
+
+static int begin_txn(void *arg) {
+  begin_args *a = arg;
+  return mdb_txn_begin(a->s->env, NULL, a->flags, &a->txn);
+}
+
+static int refuse_if_damaged(ce_store *s, ce_err *err) {
+  if (!s->damaged) return 0;
+  ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s", s->damage_msg);
+  return -1;
+}
+
+/* ---- our view of data.mdb ---- */
+
+typedef struct {
+  MDB_txn *txn;
+  ce_pfile f;
+  ce_pmeta meta;
+  uint64_t t[2]; /* the metas' transaction ids when the view began */
+} view;
+
+/* The map, grown to cover len bytes when the file outgrew it. */
+static const unsigned char *map_for(ce_store *s, size_t len) {
+  pthread_mutex_lock(&s->map_lock);
+  if (len > s->rmap_len) {
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (p != MAP_FAILED) {
+      struct oldmap *o = malloc(sizeof *o);
+      if (o) {
+        *o = (struct oldmap){s->old_maps, (void *)s->rmap, s->rmap_len};
+        s->old_maps = o;
+        s->rmap = p;
+        s->rmap_len = len;
+        s->rtrim = (ce_lmdb_map){p, len};
+      } else {
+        munmap(p, len);
+      }
+    }
+  }
+  const unsigned char *base = len <= s->rmap_len ? s->rmap : NULL;
+  pthread_mutex_unlock(&s->map_lock);
+  return base;
+}
+
+static size_t file_size(ce_store *s) {
+  struct stat st;
+  return fstat(s->fd, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* 0; -1 + err (LMDB failed); -2 + d (damaged) */
+static int view_begin(ce_store *s, view *v, ce_pdamage *d, ce_err *err) {
+  memset(v, 0, sizeof *v);
+  ce_guard g;
+  begin_args b = {s, NULL, MDB_RDONLY};
+  int rc = ce_guard_run(&g, begin_txn, &b);
+  if (rc) {
+    if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(b.txn);
+    return ce_store_lmdb_fail(s, err, "reading", rc, &g);
+  }
+  MDB_txn *txn = b.txn;
+  v->txn = txn;
+  size_t len = file_size(s);
+  const unsigned char *base = map_for(s, len);
+  int use;
+  if (!base || ce_pmeta_pick(base, len, &v->meta, &use, d) != 0) {
+    if (!base) snprintf(d->what, sizeof d->what, "the file cannot be mapped");
+    return -2;
+  }
+  /* the pages of that snapshot were written before its meta page */
+  len = file_size(s);
+  if (!(base = map_for(s, len))) {
+    snprintf(d->what, sizeof d->what, "the file cannot be mapped");
+    return -2;
+  }
+  v->f = (ce_pfile){base, len / s->psize, s->psize};
+  v->t[0] = ce_pmeta_txnid(base, s->psize, 0);
+  v->t[1] = ce_pmeta_txnid(base, s->psize, 1);
+  if (v->meta.txnid < mdb_txn_id(txn)) {
+    snprintf(d->what, sizeof d->what, "its newest meta page is older than LMDB's own view of it");
+    return -2;
+  }
+  return 0;
+}
+
+/* A commit since the view began can tear the meta page it read (this
+ * process reading it while another writes it): then a retry, not damage. */
+static int view_changed(const view *v) {
+  if (!v->f.base || v->f.npages < 2) return 0;
+  return ce_pmeta_txnid(v->f.base, v->f.psize, 0) != v->t[0] || ce_pmeta_txnid(v->f.base, v->f.psize, 1) != v->t[1];
+}
+
+static void view_end(view *v) {
+  if (!v->txn) return;
+  ce_guard g;
+  ce_guard_run(&g, abort_txn, v->txn);
+  v->txn = NULL;
+}
+
+/* The tree of database db. 0, or -1 + d. */
+static int view_db(const view *v, int db, ce_pdb *out, uint16_t *scratch, ce_pdamage *d) {
+  ce_pcur c;
+  ce_pcur_init(&c, &v->f, &v->meta.main, CE_PK_MAIN, scratch, d);
+  const char *name = ce_store_db_names[db];
+  size_t nl = strlen(name);
+  int r = ce_pcur_seek_ge(&c, name, nl);
+  if (r < 0) return -1;
+  const unsigned char *k, *val;
+  size_t kl, vl;
+  if (r == 1) ce_pcur_key(&c, &k, &kl);
+  if (r == 0 || kl != nl || memcmp(k, name, nl) != 0) {
+    out->root = CE_P_INVALID;
+    out->depth = 0;
+    out->entries = 0;
+    return 1; /* not there: a new store */
+  }
+  if (ce_pcur_value(&c, &val, &vl) != 0) return -1;
+  if (ce_pdb_parse(val, vl, out) != 0) {
+    ce_pdamage_near(d, name, nl);
+    d->page = c.st[c.top].pgno;
+    snprintf(d->what, sizeof d->what, "the record of database %s on page %" PRIu64 " is damaged", name, d->page);
+    return -1;
+  }
+  return 0;
+}
+
+static uint16_t *new_scratch(ce_store *s, ce_err *err) {
+  uint16_t *p = malloc(s->psize / 2 * sizeof *p);
+  if (!p) ce_err_setf(err, 1, s->path, 0, 0, "out of memory");
+  return p;
+}
+
+/* ---- open and close ---- */
+
+typedef struct {
+  const view *v;
+  uint16_t *scratch;
+  ce_pdamage *d;
+  int db, missing;
+} dbs_args;
+
+/* -2 + d when damaged: LMDB's list of databases holds ours and nothing
+ * else (all four, or none in a new store), each with a sound record */
+static int check_dbs(void *arg) {
+  dbs_args *a = arg;
+  ce_pcur c;
+  ce_pcur_init(&c, &a->v->f, &a->v->meta.main, CE_PK_MAIN, a->scratch, a->d);
+  int found = 0;
+  for (int r = ce_pcur_seek_ge(&c, NULL, 0); r != 0; r = ce_pcur_next(&c)) {
+    if (r < 0) return -2;
+    const unsigned char *k, *val;
+    size_t kl, vl;
+    ce_pcur_key(&c, &k, &kl);
+    for (a->db = 0; a->db < CE_STORE_NDB; a->db++)
+      if (kl == strlen(ce_store_db_names[a->db]) && memcmp(k, ce_store_db_names[a->db], kl) == 0) break;
+    ce_pdb pdb;
+    if (a->db == CE_STORE_NDB || ce_pcur_value(&c, &val, &vl) != 0 || ce_pdb_parse(val, vl, &pdb) != 0 ||
+        pdb.flags != 0 || (pdb.root != CE_P_INVALID && pdb.root >= a->v->f.npages)) {
+      ce_pdamage_near(a->d, k, kl);
+      a->d->page = c.st[c.top].pgno;
+      snprintf(a->d->what, sizeof a->d->what, "page %" PRIu64 " lists %s", a->d->page,
+               a->db == CE_STORE_NDB ? "a database the store does not have" : "a database with a damaged record");
+      if (a->db == CE_STORE_NDB) a->db = -1;
+      return -2;
+    }
+    found++;
+  }
+  a->db = -1;
+  a->missing = found == 0;
+  if (found && found != CE_STORE_NDB) {
+    snprintf(a->d->what, sizeof a->d->what, "only %d of its %d databases are listed", found, CE_STORE_NDB);
+    return -2;
+  }
+  return 0;
+}
+
+typedef struct {
+  ce_store *s;
+  MDB_txn *txn;
+  int missing;
+} dbi_args;
+
+static int open_dbis(void *arg) {
+  dbi_args *a = arg;
+  int r = mdb_txn_begin(a->s->env, NULL, a->missing ? 0 : MDB_RDONLY, &a->txn);
+  for (int i = 0; r == 0 && i < CE_STORE_NDB; i++)
+    r = mdb_dbi_open(a->txn, ce_store_db_names[i], a->missing ? MDB_CREATE : 0, &a->s->dbi[i]);
+  if (r == 0) r = mdb_txn_commit(a->txn);
+  else if (a->txn) mdb_txn_abort(a->txn);
+  a->txn = NULL;
+  return r;
+}
+
+static int open_dbs(ce_store *s, ce_err *err) {
+  uint16_t *scratch = new_scratch(s, err);
+  if (!scratch) return -1;
+  ce_pdamage d;
+  view v = {0};
+  dbs_args a = {&v, scratch, &d, -1, 0};
+  int rc = 0;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    memset(&d, 0, sizeof d);
+    a.missing = 0;
+    a.db = -1;
+    rc = view_begin(s, &v, &d, err);
+    if (rc == -1) break;
+    if (rc == 0) {
+      ce_guard g;
+      rc = ce_guard_run(&g, check_dbs, &a);
+      if (rc == CE_GUARD_FAULT) {
+        ce_guard_describe(&g, d.what, sizeof d.what);
+        rc = -2;
+      }
+    }
+    int again = rc == -2 && view_changed(&v);
+    view_end(&v);
+    if (!again) break;
+  }
+  free(scratch);
+  if (rc == -1) return -1;
+  if (rc == -2) return damaged(s, err, a.db, &d);
+  /* a read transaction when every database exists: opening a store to read
+   * it writes nothing */
+  ce_guard g;
+  dbi_args b = {s, NULL, a.missing};
+  int r = ce_guard_run(&g, open_dbis, &b);
+  if (r == CE_GUARD_FAULT) ce_store_abort_after_fault(b.txn);
+  return r ? ce_store_lmdb_fail(s, err, "opening the store's databases", r, &g) : 0;
+}
+
+static int replay_journals(ce_store *s);
+
+typedef struct {
+  MDB_env *env;
+  const char *dir;
+  unsigned flags;
+} env_args;
+
+static int open_env(void *arg) {
+  env_args *a = arg;
+  return mdb_env_open(a->env, a->dir, a->flags, 0644);
+}
 
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
   ce_err_clear(err);
+  char m[400];
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-    ce_err_setf(err, 1, dir, 0, 0, "cannot create the store folder: %s", strerror(errno));
+    ce_err_setf(err, errno == ENOSPC ? CE_STORE_EFULL : 1, dir, 0, 0, "cannot create the store folder: %s",
+                errno == ENOSPC ? ce_write_error(errno, dir, m, sizeof m) : strerror(errno));
+    return NULL;
+  }
+  char file[1100];
+  snprintf(file, sizeof file, "%s/data.mdb", dir);
+  struct stat st;
+  /* LMDB would take an empty data.mdb for a new store and start afresh */
+  if (stat(file, &st) == 0 && st.st_size == 0) {
+    ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s is damaged: the file is empty", file);
     return NULL;
   }
   ce_store *s = calloc(1, sizeof *s);
@@ -65,370 +347,411 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
     ce_err_setf(err, 1, dir, 0, 0, "out of memory");
     return NULL;
   }
+  s->fd = -1;
   snprintf(s->path, sizeof s->path, "%s", dir);
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->map_lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   pthread_cond_init(&s->idle, NULL);
   int rc = mdb_env_create(&s->env);
+  if (rc == 0) rc = mdb_env_set_assert(s->env, ce_guard_lmdb_assert);
   if (rc == 0) rc = mdb_env_set_maxdbs(s->env, 8);
   if (rc == 0) rc = mdb_env_set_mapsize(s->env, (map_mb ? map_mb : 1024) * (size_t)1024 * 1024);
   if (rc == 0) rc = mdb_env_set_maxreaders(s->env, 256);
   /* NOTLS: read transactions belong to whoever opened them, not to a thread */
   unsigned flags = MDB_NOTLS | (sync ? 0 : MDB_NOSYNC);
-  if (rc == 0) rc = mdb_env_open(s->env, dir, flags, 0644);
+  ce_guard g;
+  env_args ea = {s->env, dir, flags};
+  if (rc == 0) rc = ce_guard_run(&g, open_env, &ea);
   if (rc != 0) {
-    lmdb_fail(err, dir, "cannot open the store", rc);
+    ce_store_lmdb_fail(s, err, "cannot open the store", rc, &g);
     ce_store_free(s);
     return NULL;
   }
-  MDB_txn *txn;
-  rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-  for (int i = 0; rc == 0 && i < CE_STORE_NDB; i++) rc = mdb_dbi_open(txn, DB_NAMES[i], MDB_CREATE, &s->dbi[i]);
-  if (rc == 0) rc = mdb_txn_commit(txn);
-  else mdb_txn_abort(txn);
-  if (rc != 0) {
-    lmdb_fail(err, dir, "cannot open the store's databases", rc);
+  MDB_stat ms;
+  MDB_envinfo info;
+  if (mdb_env_get_fd(s->env, &s->fd) != 0 || mdb_env_stat(s->env, &ms) != 0 || mdb_env_info(s->env, &info) != 0) {
+    ce_err_setf(err, 1, dir, 0, 0, "cannot open the store: LMDB gives no file");
+    ce_store_free(s);
+    return NULL;
+  }
+  s->psize = ms.ms_psize;
+  size_t len = info.me_mapsize > file_size(s) ? info.me_mapsize : file_size(s);
+  void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, 0);
+  if (p == MAP_FAILED) {
+    ce_err_setf(err, 1, dir, 0, 0, "cannot map the store: %s", strerror(errno));
+    ce_store_free(s);
+    return NULL;
+  }
+  s->rmap = p;
+  s->rmap_len = len;
+  s->rtrim = (ce_lmdb_map){p, len};
+  if (open_dbs(s, err) != 0) {
     ce_store_free(s);
     return NULL;
   }
   ce_lmdb_map_find(s->env, &s->map);
+  replay_journals(s);
   return s;
 }
 
-static void *writer_main(void *arg);
-
-int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
-  if (s->running) return 0;
-  s->batch = batch > 0 ? batch : 256;
-  s->flush_ms = flush_ms >= 0 ? flush_ms : 5;
-  s->running = 1;
-  if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
-    s->running = 0;
-    ce_err_setf(err, 1, s->path, 0, 0, "cannot start the store writer: %s", strerror(errno));
-    return -1;
-  }
-  return 0;
-}
-
-static void stop_writer(ce_store *s) {
-  if (!s->running) return;
-  pthread_mutex_lock(&s->lock);
-  s->stopping = 1;
-  pthread_cond_broadcast(&s->wake);
-  pthread_mutex_unlock(&s->lock);
-  pthread_join(s->thread, NULL);
-  s->running = 0;
+long ce_store_replayed(ce_store *s, const char **msg) {
+  *msg = s->replay_msg;
+  return s->replayed;
 }
 
 void ce_store_free(void *p) {
   ce_store *s = p;
   if (!s) return;
-  stop_writer(s);
-  item *it = s->head;
-  while (it) {
-    item *n = it->next;
-    free(it);
-    it = n;
-  }
+  ce_store_stop_writer(s);
+  ce_store_free_queue(s);
   if (s->env) mdb_env_close(s->env);
+  if (s->rmap) munmap((void *)s->rmap, s->rmap_len);
+  for (struct oldmap *o = s->old_maps; o;) {
+    struct oldmap *n = o->next;
+    munmap(o->p, o->len);
+    free(o);
+    o = n;
+  }
   pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->map_lock);
   pthread_cond_destroy(&s->wake);
   pthread_cond_destroy(&s->idle);
   free(s);
 }
 
-int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err) {
+/* ---- journals of processes that were killed ---- */
+
+typedef struct {
+  ce_store *s;
   MDB_txn *txn;
-  int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-  if (rc) return lmdb_fail(err, s->path, "begin", rc);
-  MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-  rc = mdb_put(txn, s->dbi[db], &key, &val, 0);
-  if (rc) {
-    mdb_txn_abort(txn);
-    return lmdb_fail(err, s->path, "put", rc);
+  int rc, ok;
+  const ce_jitem *it;
+  int n;
+  ce_guard g;
+} replay_ctx;
+
+/* Puts a journaled record unless the store holds a newer copy (a later
+ * process wrote that key again). */
+static int put_frame(void *arg) {
+  replay_ctx *c = arg;
+  int rc = 0;
+  if (!c->txn) rc = mdb_txn_begin(c->s->env, NULL, 0, &c->txn);
+  for (int i = 0; rc == 0 && i < c->n; i++) {
+    const ce_jitem *it = &c->it[i];
+    if (it->db < 0 || it->db >= CE_STORE_NDB) continue;
+    MDB_val key = {it->kl, (void *)it->k}, old, val = {it->vl, (void *)it->v};
+    const void *pv;
+    size_t pl;
+    uint64_t have = 0, mine = 0;
+    const char *why;
+    ce_rec_open(it->db, it->k, it->kl, it->v, it->vl, &pv, &pl, &mine, &why);
+    int g = mdb_get(c->txn, c->s->dbi[it->db], &key, &old);
+    if (g == 0 && ce_rec_open(it->db, it->k, it->kl, old.mv_data, old.mv_size, &pv, &pl, &have, &why) == CE_REC_OK &&
+        have >= mine)
+      continue;
+    if (g != 0 && g != MDB_NOTFOUND) rc = g;
+    else rc = mdb_put(c->txn, c->s->dbi[it->db], &key, &val, 0);
   }
-  rc = mdb_txn_commit(txn);
-  return rc ? lmdb_fail(err, s->path, "commit", rc) : 0;
+  return rc;
+}
+
+static int replay_frame(void *ud, const ce_jitem *it, int n) {
+  replay_ctx *c = ud;
+  if (c->rc) return 1;
+  c->it = it;
+  c->n = n;
+  c->rc = ce_guard_run(&c->g, put_frame, c);
+  if (c->rc == CE_GUARD_FAULT) {
+    ce_store_abort_after_fault(c->txn);
+    c->txn = NULL;
+  }
+  return c->rc != 0;
+}
+
+static int end_replay(void *arg) {
+  replay_ctx *c = arg;
+  int rc = 0;
+  if (c->ok && c->rc == 0) rc = mdb_txn_commit(c->txn);
+  else mdb_txn_abort(c->txn);
+  c->txn = NULL;
+  return rc;
+}
+
+static int replay_finish(void *ud, int ok) {
+  replay_ctx *c = ud;
+  if (c->txn) {
+    c->ok = ok;
+    int rc = ce_guard_run(&c->g, end_replay, c);
+    if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(c->txn);
+    c->txn = NULL;
+    if (!c->rc) c->rc = rc;
+  }
+  return ok && c->rc == 0 ? 0 : -1;
+}
+
+static int replay_journals(ce_store *s) {
+  replay_ctx c;
+  memset(&c, 0, sizeof c);
+  c.s = s;
+  ce_err e;
+  long n = ce_journal_replay(s->path, replay_frame, replay_finish, &c, &e);
+  if (n < 0) {
+    /* the journal stays for the next open; what LMDB said is the better news */
+    if (c.rc) ce_store_lmdb_fail(s, &e, "replaying the journal of a run that was killed", c.rc, &c.g);
+    snprintf(s->replay_msg, sizeof s->replay_msg, "%s", e.msg);
+    return -1;
+  }
+  s->replayed = n;
+  return 0;
+}
+
+/* ---- one-transaction writes ---- */
+
+typedef struct {
+  ce_store *s;
+  MDB_txn *txn;
+  int db, del;
+  const void *k, *v;
+  size_t kl, vl;
+  const unsigned char *hdr;
+} put_args;
+
+static int put_one(void *arg) {
+  put_args *a = arg;
+  int rc = mdb_txn_begin(a->s->env, NULL, 0, &a->txn);
+  if (rc) return rc;
+  MDB_val key = {a->kl, (void *)a->k}, val = {CE_REC_HDR + a->vl, NULL};
+  if (a->del) {
+    rc = mdb_del(a->txn, a->s->dbi[a->db], &key, NULL);
+    if (rc == MDB_NOTFOUND) rc = 0;
+  } else {
+    rc = mdb_put(a->txn, a->s->dbi[a->db], &key, &val, MDB_RESERVE);
+    if (rc == 0) {
+      memcpy(val.mv_data, a->hdr, CE_REC_HDR);
+      memcpy((char *)val.mv_data + CE_REC_HDR, a->v, a->vl);
+    }
+  }
+  if (rc == 0) rc = mdb_txn_commit(a->txn);
+  else mdb_txn_abort(a->txn);
+  a->txn = NULL;
+  return rc;
+}
+
+static int write_one(ce_store *s, put_args *a, const char *what, ce_err *err) {
+  if (refuse_if_damaged(s, err)) return -1;
+  ce_guard g;
+  int rc = ce_guard_run(&g, put_one, a);
+  if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(a->txn);
+  return rc ? ce_store_lmdb_fail(s, err, what, rc, &g) : 0;
+}
+
+int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err) {
+  unsigned char hdr[CE_REC_HDR];
+  ce_rec_header(hdr, db, ce_rec_stamp(), k, kl, v, vl);
+  put_args a = {s, NULL, db, 0, k, v, kl, vl, hdr};
+  return write_one(s, &a, "put", err);
+}
+
+int ce_store_del(ce_store *s, int db, const void *k, size_t kl, ce_err *err) {
+  put_args a = {s, NULL, db, 1, k, NULL, kl, 0, NULL};
+  return write_one(s, &a, "delete", err);
+}
+
+/* ---- reads ---- */
+
+typedef struct {
+  char *p;
+  size_t cap;
+} buf;
+
+static int buf_set(buf *b, const void *src, size_t n) {
+  if (n + 1 > b->cap) {
+    size_t cap = (n + 1) * 2;
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p, src, n);
+  b->p[n] = '\0';
+  return 0;
+}
+
+/* The value under the cursor, checked against its header and copied
+ * into vb. 0, or -1 + d. */
+static int take_value(ce_pcur *c, int db, buf *kb, buf *vb, size_t *kl, size_t *vl) {
+  const unsigned char *k, *raw;
+  size_t rl;
+  ce_pcur_key(c, &k, kl);
+  if (ce_pcur_value(c, &raw, &rl) != 0) return -1;
+  const void *v;
+  uint64_t stamp;
+  const char *why;
+  if (ce_rec_open(db, k, *kl, raw, rl, &v, vl, &stamp, &why) == CE_REC_DAMAGED) {
+    ce_pdamage_near(c->d, k, *kl);
+    c->d->page = c->st[c->top].pgno;
+    snprintf(c->d->what, sizeof c->d->what, "a value on page %" PRIu64 " is damaged (%s)", c->d->page, why);
+    return -1;
+  }
+  if (buf_set(kb, k, *kl) != 0 || buf_set(vb, v, *vl) != 0) {
+    snprintf(c->d->what, sizeof c->d->what, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+static int has_prefix(const char *k, size_t kl, const void *p, size_t pl) {
+  return kl >= pl && memcmp(k, p, pl) == 0;
+}
+
+typedef struct {
+  const view *v;
+  ce_pcur *c;
+  int db, reverse, step;
+  uint16_t *scratch;
+  ce_pdamage *d;
+  const void *from;
+  size_t fl;
+  buf *kb, *vb;
+  size_t kl, vl;
+} read_args;
+
+/* 1 positioned, 0 no key there, -2 damaged */
+static int seek(void *arg) {
+  read_args *a = arg;
+  ce_pdb pdb;
+  if (view_db(a->v, a->db, &pdb, a->scratch, a->d) < 0) return -2;
+  ce_pcur_init(a->c, &a->v->f, &pdb, CE_PK_USER, a->scratch, a->d);
+  int r = a->reverse ? ce_pcur_seek_lt(a->c, a->from, a->fl) : ce_pcur_seek_ge(a->c, a->from, a->fl);
+  return r < 0 ? -2 : r;
+}
+
+/* 0 with the key and value copied, -2 damaged */
+static int take(void *arg) {
+  read_args *a = arg;
+  return take_value(a->c, a->db, a->kb, a->vb, &a->kl, &a->vl) == 0 ? 0 : -2;
+}
+
+static int step(void *arg) {
+  read_args *a = arg;
+  int r = a->reverse ? ce_pcur_prev(a->c) : ce_pcur_next(a->c);
+  return r < 0 ? -2 : r;
+}
+
+/* fn under a guard: a fault (the file cut while it is read) is damage too */
+static int guarded(read_args *a, int (*fn)(void *)) {
+  ce_guard g;
+  int r = ce_guard_run(&g, fn, a);
+  if (r == CE_GUARD_FAULT) {
+    ce_guard_describe(&g, a->d->what, sizeof a->d->what);
+    r = -2;
+  }
+  return r;
+}
+
+/* Positions a cursor on database db for a read: forward at the first key
+ * >= from, or backward at the last key < from (NULL: the end). 1, 0 (none),
+ * -1 + err. The view stays open when it returns >= 0. */
+static int position(ce_store *s, read_args *a, view *v, ce_err *err) {
+  for (int attempt = 0;; attempt++) {
+    memset(a->d, 0, sizeof *a->d);
+    int rc = view_begin(s, v, a->d, err);
+    if (rc == -1) return -1;
+    if (rc == 0) {
+      a->v = v;
+      rc = guarded(a, seek);
+      if (rc >= 0) return rc;
+    }
+    int again = attempt < 3 && view_changed(v);
+    view_end(v);
+    if (!again) return damaged(s, err, a->db, a->d);
+  }
 }
 
 int ce_store_get(ce_store *s, int db, const void *k, size_t kl, char **v, size_t *vl, ce_err *err) {
   *v = NULL;
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-  if (rc) return lmdb_fail(err, s->path, "begin", rc);
-  MDB_val key = {kl, (void *)k}, val;
-  rc = mdb_get(txn, s->dbi[db], &key, &val);
-  int found = 0;
-  if (rc == 0) {
-    *v = malloc(val.mv_size + 1);
-    if (*v) {
-      memcpy(*v, val.mv_data, val.mv_size);
-      (*v)[val.mv_size] = '\0';
-      *vl = val.mv_size;
-      found = 1;
-    } else {
+  uint16_t *scratch = new_scratch(s, err);
+  if (!scratch) return -1;
+  view vw = {0};
+  ce_pcur c;
+  ce_pdamage d;
+  buf kb = {0}, vb = {0};
+  read_args a = {&vw, &c, db, 0, 0, scratch, &d, k, kl, &kb, &vb, 0, 0};
+  int r = position(s, &a, &vw, err);
+  if (r == 1) {
+    if (guarded(&a, take) != 0) r = damaged(s, err, db, &d);
+    else if (a.kl != kl || memcmp(kb.p, k, kl) != 0) r = 0;
+    else {
+      *v = vb.p;
+      *vl = a.vl;
+      vb.p = NULL;
+    }
+  }
+  view_end(&vw);
+  free(kb.p);
+  free(vb.p);
+  free(scratch);
+  return r;
+}
+
+long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn, void *ud,
+                   ce_err *err) {
+  uint16_t *scratch = new_scratch(s, err);
+  if (!scratch) return -1;
+  view vw = {0};
+  ce_pcur c;
+  ce_pdamage d;
+  buf kb = {0}, vb = {0};
+  read_args a = {&vw, &c, db, reverse, 0, scratch, &d, pl ? prefix : NULL, pl, &kb, &vb, 0, 0};
+  /* backward: start below the first key after the prefix's range, which is
+   * the prefix with its last byte (not 0xff) bumped */
+  char *after = NULL;
+  if (reverse && pl) {
+    after = malloc(pl);
+    if (!after) {
+      free(scratch);
       ce_err_setf(err, 1, s->path, 0, 0, "out of memory");
-      found = -1;
+      return -1;
     }
-  } else if (rc != MDB_NOTFOUND) {
-    found = lmdb_fail(err, s->path, "get", rc);
+    memcpy(after, prefix, pl);
+    size_t al = pl;
+    while (al > 0 && (unsigned char)after[al - 1] == 0xff) al--;
+    if (al > 0) after[al - 1]++;
+    a.from = al ? after : NULL;
+    a.fl = al;
   }
-  mdb_txn_abort(txn);
-  return found;
-}
-
-int ce_store_del(ce_store *s, int db, const void *k, size_t kl, ce_err *err) {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-  if (rc) return lmdb_fail(err, s->path, "begin", rc);
-  MDB_val key = {kl, (void *)k};
-  rc = mdb_del(txn, s->dbi[db], &key, NULL);
-  if (rc && rc != MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
-    return lmdb_fail(err, s->path, "delete", rc);
-  }
-  rc = mdb_txn_commit(txn);
-  return rc ? lmdb_fail(err, s->path, "commit", rc) : 0;
-}
-
-static int has_prefix(const MDB_val *k, const void *p, size_t pl) {
-  return k->mv_size >= pl && memcmp(k->mv_data, p, pl) == 0;
-}
-
-long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn,
-                   void *ud, ce_err *err) {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-  if (rc) return lmdb_fail(err, s->path, "begin", rc);
-  MDB_cursor *cur;
-  rc = mdb_cursor_open(txn, s->dbi[db], &cur);
-  if (rc) {
-    mdb_txn_abort(txn);
-    return lmdb_fail(err, s->path, "cursor", rc);
-  }
-  MDB_val key = {pl, (void *)prefix}, val;
+  int r = position(s, &a, &vw, err);
   long n = 0;
-  if (!reverse) {
-    rc = pl ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE) : mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    while (rc == 0 && has_prefix(&key, prefix, pl)) {
-      n++;
-      if (fn(key.mv_data, key.mv_size, val.mv_data, val.mv_size, ud)) break;
-      if (n % 64 == 0) trim_map(s);
-      rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+  int complete = 0;
+  while (r == 1) {
+    if (guarded(&a, take) != 0) {
+      r = damaged(s, err, db, &d);
+      break;
     }
-  } else {
-    /* start after the last key with the prefix: the prefix with its last byte bumped */
-    int positioned = 0;
-    if (pl) {
-      char *after = malloc(pl);
-      size_t al = pl;
-      if (after) {
-        memcpy(after, prefix, pl);
-        while (al > 0 && (unsigned char)after[al - 1] == 0xff) al--;
-        if (al > 0) {
-          after[al - 1]++;
-          MDB_val a = {al, after};
-          rc = mdb_cursor_get(cur, &a, &val, MDB_SET_RANGE);
-          key = a;
-          if (rc == 0) rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
-          else rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-          positioned = 1;
-        }
-        free(after);
-      }
+    if (!has_prefix(kb.p, a.kl, prefix, pl)) {
+      r = 0;
+      break;
     }
-    if (!positioned) rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-    while (rc == 0 && has_prefix(&key, prefix, pl)) {
-      n++;
-      if (fn(key.mv_data, key.mv_size, val.mv_data, val.mv_size, ud)) break;
-      if (n % 64 == 0) trim_map(s);
-      rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
-    }
+    n++;
+    if (fn(kb.p, a.kl, vb.p, a.vl, ud)) break;
+    if (n % 64 == 0) ce_lmdb_map_trim(&s->rtrim);
+    r = guarded(&a, step);
+    if (r == -2) r = damaged(s, err, db, &d);
+    complete = r == 0;
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
-  if (n >= 64) trim_map(s);
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(err, s->path, "scan", rc);
-  return n;
-}
-
-static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl, int slot, unsigned tally) {
-  item *it = malloc(sizeof *it + kl + vl);
-  if (!it) return NULL;
-  it->next = NULL;
-  it->db = db;
-  it->more = 0;
-  it->slot = slot >= 0 && slot < CE_STORE_SLOTS ? slot : 0;
-  it->tally = tally;
-  it->kl = kl;
-  it->vl = vl;
-  memcpy(it->data, k, kl);
-  memcpy(it->data + kl, v, vl);
-  return it;
-}
-
-/* Queues the chain first..last (n items) in one step, so no other thread's
- * items come between them. */
-static void push(ce_store *s, item *first, item *last, int n) {
-  uint64_t bytes = 0;
-  for (item *it = first; it; it = it->next) bytes += it->kl + it->vl;
-  ce_native_add(CE_NATIVE_STORE_QUEUE, (int64_t)(bytes + (uint64_t)n * sizeof *first));
-  pthread_mutex_lock(&s->lock);
-  /* backpressure: producers faster than the disk wait rather than let the
-   * queue (and the process's memory) grow without bound; an item larger
-   * than the byte bound still goes through once the queue is empty */
-  while (s->running && !s->failed && !s->stopping &&
-         (s->queued >= CE_STORE_MAX_QUEUED ||
-          (s->queued > 0 && s->queued_bytes + bytes > CE_STORE_MAX_QUEUED_BYTES)))
-    pthread_cond_wait(&s->idle, &s->lock);
-  s->queued_bytes += bytes;
-  if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
-  if (s->tail) s->tail->next = first;
-  else s->head = first;
-  s->tail = last;
-  s->queued += (uint64_t)n;
-  s->enqueued_total += (uint64_t)n;
-  pthread_cond_signal(&s->wake);
-  pthread_mutex_unlock(&s->lock);
-}
-
-int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
-                     unsigned tally) {
-  item *it = new_item(db, k, kl, v, vl, slot, tally);
-  if (!it) return -1;
-  push(s, it, it, 1);
-  return 0;
-}
-
-int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int db2, const void *v2, size_t v2l,
-                          const void *k, size_t kl, int slot, unsigned tally) {
-  item *a = new_item(db1, k, kl, v1, v1l, slot, 0);
-  item *b = new_item(db2, k, kl, v2, v2l, slot, tally);
-  if (!a || !b) {
-    free(a);
-    free(b);
-    return -1;
+  /* a whole database read: as many records as LMDB counted in it, or some
+   * went missing without breaking a page */
+  if (r == 0 && complete && !pl && !reverse && (uint64_t)n != c.db.entries) {
+    memset(&d, 0, sizeof d);
+    snprintf(d.what, sizeof d.what, "it holds %ld records where its count says %" PRIu64, n, c.db.entries);
+    r = damaged(s, err, db, &d);
   }
-  a->more = 1;
-  a->next = b;
-  push(s, a, b, 2);
-  return 0;
-}
-
-static void *writer_main(void *arg) {
-  ce_store *s = arg;
-  pthread_mutex_lock(&s->lock);
-  for (;;) {
-    while (!s->head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
-    if (!s->head && s->stopping) break;
-    if (s->queued < (uint64_t)s->batch && !s->stopping && s->flush_ms > 0) {
-      /* let a batch fill: one fsync for many records */
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += (long)s->flush_ms * 1000000L;
-      ts.tv_sec += ts.tv_nsec / 1000000000L;
-      ts.tv_nsec %= 1000000000L;
-      pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-    }
-    item *batch = s->head, *last = NULL;
-    int n = 0;
-    for (item *it = s->head; it; it = it->next) {
-      if (n >= s->batch && !(last && last->more)) break;
-      last = it;
-      n++;
-    }
-    s->head = last->next;
-    if (!s->head) s->tail = NULL;
-    last->next = NULL;
-    pthread_mutex_unlock(&s->lock);
-
-    int rc = 0;
-    MDB_txn *txn;
-    if (!s->failed) {
-      double t0 = ce_io_now();
-      uint64_t bytes = 0;
-      rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-      long puts = 0;
-      for (item *it = batch; rc == 0 && it; it = it->next) {
-        MDB_val key = {it->kl, it->data}, val = {it->vl, it->data + it->kl};
-        rc = mdb_put(txn, s->dbi[it->db], &key, &val, 0);
-        bytes += it->kl + it->vl;
-        /* keys arrive in no order, so each put may read a leaf page no other
-         * has, and the kernel maps up to 16 pages around each one it faults
-         * in: a batch of 512 puts could add 32 MB to RSS before the commit */
-        if (++puts % 32 == 0) trim_map(s);
-      }
-      if (rc == 0) rc = mdb_txn_commit(txn);
-      else mdb_txn_abort(txn);
-      ce_io_count(CE_IO_LMDB, (uint64_t)n, bytes, ce_io_now() - t0);
-      trim_map(s);
-    }
-    pthread_mutex_lock(&s->lock);
-    if (rc != 0 && !s->failed) {
-      s->failed = 1;
-      ce_err e;
-      lmdb_fail(&e, s->path, "committing results", rc);
-      snprintf(s->fail_msg, sizeof s->fail_msg, "%s", e.msg);
-    }
-    for (item *it = batch; it;) {
-      item *next = it->next;
-      ce_native_add(CE_NATIVE_STORE_QUEUE, -(int64_t)(sizeof *it + it->kl + it->vl));
-      s->queued_bytes -= it->kl + it->vl;
-      if (!s->failed) {
-        ce_store_tally *t = &s->tally[it->slot];
-        if (it->tally & CE_TALLY_DONE) t->done++;
-        if (it->tally & CE_TALLY_ERROR) t->errors++;
-        if (it->tally & CE_TALLY_CORRECT) t->correct++;
-        if (it->tally & CE_TALLY_UNPARSEABLE) t->unparseable++;
-      }
-      free(it);
-      it = next;
-    }
-    s->queued -= (uint64_t)n;
-    s->committed_total += (uint64_t)n;
-    s->commits++;
-    pthread_cond_broadcast(&s->idle);
-  }
-  pthread_mutex_unlock(&s->lock);
-  return NULL;
-}
-
-int ce_store_sync(ce_store *s, ce_err *err) {
-  pthread_mutex_lock(&s->lock);
-  uint64_t target = s->enqueued_total;
-  if (s->running) {
-    pthread_cond_signal(&s->wake);
-    while (s->committed_total < target && !s->failed) pthread_cond_wait(&s->idle, &s->lock);
-  }
-  int failed = s->failed;
-  if (failed) ce_err_setf(err, 1, NULL, 0, 0, "%s", s->fail_msg);
-  pthread_mutex_unlock(&s->lock);
-  return failed ? -1 : 0;
-}
-
-void ce_store_tally_get(ce_store *s, int slot, ce_store_tally *out) {
-  pthread_mutex_lock(&s->lock);
-  *out = s->tally[slot >= 0 && slot < CE_STORE_SLOTS ? slot : 0];
-  pthread_mutex_unlock(&s->lock);
-}
-
-uint64_t ce_store_queued(ce_store *s) {
-  pthread_mutex_lock(&s->lock);
-  uint64_t q = s->queued;
-  pthread_mutex_unlock(&s->lock);
-  return q;
-}
-
-void ce_store_queued_bytes(ce_store *s, uint64_t *now, uint64_t *peak) {
-  pthread_mutex_lock(&s->lock);
-  *now = s->queued_bytes;
-  *peak = s->queued_bytes_peak;
-  pthread_mutex_unlock(&s->lock);
-}
-
-uint64_t ce_store_commits(ce_store *s) {
-  pthread_mutex_lock(&s->lock);
-  uint64_t c = s->commits;
-  pthread_mutex_unlock(&s->lock);
-  return c;
+  view_end(&vw);
+  if (n >= 64) ce_lmdb_map_trim(&s->rtrim);
+  free(after);
+  free(kb.p);
+  free(vb.p);
+  free(scratch);
+  return r < 0 ? -1 : n;
 }

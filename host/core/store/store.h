@@ -13,8 +13,13 @@
 
 /* runs: one entry per run; records: one per question and model (prompt,
  * response, score...); scores: the same keys with a compact summary, for
- * tables without reading whole records; meta: small facts ("last" run). */
+ * tables without reading whole records; meta: small facts ("last" run).
+ * The names are LMDB's and every layer takes them from here. */
 enum { CE_STORE_RUNS = 0, CE_STORE_RECORDS, CE_STORE_META, CE_STORE_SCORES, CE_STORE_NDB };
+extern const char *const ce_store_db_names[CE_STORE_NDB];
+
+/* ce_err codes beside 1 (any other failure) */
+enum { CE_STORE_EDAMAGED = 2, CE_STORE_EFULL = 3 };
 
 /* tally bits of a queued record */
 enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNPARSEABLE = 8 };
@@ -28,9 +33,16 @@ enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNP
 typedef struct ce_store ce_store;
 
 /* dir is created if missing. map_mb bounds the database size. sync = 0 trades
- * durability on power loss (not on a crash of the process) for speed. */
+ * durability on power loss (not on a crash of the process) for speed.
+ * Opening puts into LMDB what the journals of processes that were killed
+ * hold (journal.h). A damaged data.mdb fails with CE_STORE_EDAMAGED and a
+ * message naming the file, the database, the page and a key near the fault;
+ * so does any later read that meets damage (reads check every page they
+ * touch and every value's checksum: pages.h, record.h). */
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err);
 void ce_store_free(void *store); /* stops the writer after it commits what is queued */
+/* Records a journal replay put back at open (0 when none), and its failure message ("" when none). */
+long ce_store_replayed(ce_store *s, const char **msg);
 
 /* One-transaction operations, usable from any thread. */
 int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err);
@@ -46,7 +58,8 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
 /* The writer. batch: records a transaction takes at most; flush_ms: how long
  * the writer waits for a fuller batch. */
 int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err);
-/* Queues a copy; slot (0..63) and tally say how to count it once committed. 0 or -1. */
+/* Queues a copy, written to the journal first; slot (0..63) and tally say
+ * how to count it once committed. 0, or -1 when out of memory. */
 int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
                      unsigned tally);
 /* Queues two values under one key (db1 then db2) that are committed in the

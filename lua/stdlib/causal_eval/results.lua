@@ -15,6 +15,12 @@ local M = {}
 
 M.SEP = "\0"
 
+--- The store's databases by name (results.DB.records == "records"): the
+--- names live in host/core/store/store.h alone.
+M.DB = {}
+for _, name in ipairs(store_core.DATABASES) do M.DB[name] = name end
+local DB = M.DB
+
 function M.new_run_id(now)
   now = now or os.time()
   local host = require "causal_eval.host"
@@ -35,33 +41,43 @@ function M.split_key(k)
   return k:match("^([^%z]*)%z([^%z]*)%z(.*)$")
 end
 
---- Opens the store of a data folder (config store.* settings).
+--- Opens the store of a data folder (config store.* settings). Damage met
+--- by any read raises an error table { damaged = true, message = ... }
+--- (cfg.raise_damage = false: returns nil, message, "damaged" instead), so
+--- no caller carries on with part of what it asked for. A failed open
+--- returns nil, message, kind ("damaged", "full" or nil).
 function M.open(dir, cfg)
   cfg = cfg or {}
-  return store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false }
+  return store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false,
+                          raise_damage = cfg.raise_damage ~= false }
 end
 
+--- The run with this id ("last": the latest), or nil, message.
 function M.get_run(st, id)
   if id == "last" then
-    id = st:get("meta", "last")
-    if not id then return nil, "no runs in this store yet" end
+    local last, err = st:get(DB.meta, "last")
+    if err then return nil, err end
+    if not last then return nil, "no runs in this store yet" end
+    id = last
   end
-  local v = st:get("runs", id)
+  local v, err = st:get(DB.runs, id)
+  if err then return nil, err end
   if not v then return nil, ("no run '%s' in this store"):format(id) end
   return json.decode(v, "run " .. id)
 end
 
 function M.put_run(st, run)
-  assert(st:put("runs", run.id, json.encode(run)))
-  assert(st:put("meta", "last", run.id))
+  assert(st:put(DB.runs, run.id, json.encode(run)))
+  assert(st:put(DB.meta, "last", run.id))
 end
 
---- Runs, newest first: list of run tables (at most limit).
+--- Runs, newest first: list of run tables (at most limit); nil, message.
 function M.list_runs(st, limit)
   local out = {}
-  st:scan("runs", "", function(_, v)
+  local ok, err = st:scan(DB.runs, "", function(_, v)
     out[#out + 1] = json.decode(v) or { id = "?" }
   end, { reverse = true, limit = limit or 0 })
+  if not ok then return nil, err end
   return out
 end
 
@@ -161,7 +177,8 @@ end
 --- Per-model summaries of a run from the scores database: n, scored (parsed
 --- answers), accuracy over scored-or-not (unparseable and errors count as
 --- wrong), a Wilson 95% interval, unparseable, errors by class, latencies,
---- tokens, and accuracy by family, difficulty and rung.
+--- tokens, and accuracy by family, difficulty and rung. nil, message when
+--- the scores cannot be read.
 function M.summarize(st, run)
   local models, order = {}, {}
   for i, label in ipairs(run.models or {}) do
@@ -171,7 +188,7 @@ function M.summarize(st, run)
     order[i] = key
   end
   local per_q = #order > 1 and {} or nil -- question -> model -> 0/1, for paired comparisons
-  st:scan("scores", run.id .. M.SEP, function(k, v)
+  local ok, err = st:scan(DB.scores, run.id .. M.SEP, function(k, v)
     local _, mk, qid = M.split_key(k)
     local m = models[mk]
     if not m then return end
@@ -204,6 +221,7 @@ function M.summarize(st, run)
     group_add(m.diff, s.d, correct)
     group_add(m.rung, s.r, correct)
   end)
+  if not ok then return nil, err end
   local out = {}
   local wall = (run.finished or os.time()) - (run.started or run.created or os.time())
   for _, key in ipairs(order) do
@@ -241,10 +259,16 @@ end
 function M.comparisons(order, models, per_q)
   local stats = require "causal_eval.stats"
   local rows, ps = {}, {}
+  -- in question order: pairs() visits them in an order that changes from
+  -- one process to the next, and so did the bootstrap's resamples
+  local qids = {}
+  for q in pairs(per_q) do qids[#qids + 1] = q end
+  table.sort(qids)
   for i = 1, #order do
     for j = i + 1, #order do
       local a, b = {}, {}
-      for _, row in pairs(per_q) do
+      for _, q in ipairs(qids) do
+        local row = per_q[q]
         if row[order[i]] and row[order[j]] then
           a[#a + 1], b[#b + 1] = row[order[i]], row[order[j]]
         end

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- causal-eval results list | show | recent | export | trend
+-- causal-eval results list | show | recent | export | trend | check
 local argparse = require "causal_eval.argparse"
 local config = require "causal_eval.config"
 local json = require "causal_eval.json"
@@ -29,28 +29,52 @@ local parsers = {
       { "--model", arg = "M", multiple = true, help = "only these models (default: all)" },
       { "--days", arg = "N", type = "integer", default = 30, help = "how many days back" },
     } },
+  check = argparse.new{ prog = "causal-eval results check",
+    summary = "read every page and record of the store; report what is damaged (exit 1), and save what is not",
+    options = with_common{
+      { "--salvage", arg = "OUT.jsonl", help = "write every readable record as a JSON line (db, key, value)" },
+    } },
 }
-local ORDER = { "list", "show", "recent", "export", "trend" }
+local ORDER = { "list", "show", "recent", "export", "trend", "check" }
+local USAGE = "usage: causal-eval results list|show|recent|export|trend|check [options]"
 
-local M = { summary = "list, show and export stored runs; accuracy trends per model" }
+local M = { summary = "list, show and export stored runs; accuracy trends per model; check a damaged store" }
 
 function M.help()
-  local out = { "usage: causal-eval results list|show|recent|export|trend [options]\n" }
+  local out = { USAGE .. "\n" }
   for _, name in ipairs(ORDER) do out[#out + 1] = parsers[name]:help() end
   return table.concat(out, "\n")
 end
 
-local function open_store(args)
-  local dir = args.data
-  if not dir then
-    local cfg = config.load{}
-    dir = cfg and cfg.values.store.path or "./causal-eval-data"
-  end
+local function data_dir(args)
+  if args.data then return args.data end
+  local cfg = config.load{}
+  return cfg and cfg.values.store.path or "./causal-eval-data"
+end
+
+local function has_store(dir)
   local f = io.open(dir .. "/data.mdb", "rb")
-  if not f then return nil, ("no results store in %s (run `causal-eval run` first, or pass --data DIR)"):format(dir) end
+  if not f then return false end
   f:close()
-  local st, err = results.open(dir)
-  if not st then return nil, ("cannot open the results store %s: %s"):format(dir, err) end
+  return true
+end
+
+-- what a person can do about a damaged store
+local function damage_hint(dir)
+  return ("`causal-eval results check --data %s` lists every damaged record; with --salvage FILE it saves the rest")
+    :format(dir)
+end
+
+local function open_store(args)
+  local dir = data_dir(args)
+  if not has_store(dir) then
+    return nil, ("no results store in %s (run `causal-eval run` first, or pass --data DIR)"):format(dir)
+  end
+  local st, err, kind = results.open(dir)
+  if not st then
+    if kind == "damaged" then return nil, err .. "\n" .. damage_hint(dir) end
+    return nil, ("cannot open the results store %s: %s"):format(dir, err)
+  end
   return st
 end
 
@@ -64,10 +88,17 @@ local function run_row(run)
   }
 end
 
+-- A store read that failed for a reason other than damage (which the store
+-- raises itself): stop the command with its message, not a traceback.
+local function need(v, ...)
+  if v == nil then error({ store_error = (...) }, 0) end
+  return v, ...
+end
+
 local handlers = {}
 
 function handlers.list(st, args)
-  local runs = results.list_runs(st)
+  local runs = need(results.list_runs(st))
   if args.json then
     local rows = {}
     for i, r in ipairs(runs) do rows[i] = run_row(r) end
@@ -92,7 +123,7 @@ function handlers.show(st, args)
     io.stderr:write("causal-eval results: ", err, "\n")
     return 1
   end
-  local summaries, comparisons = results.summarize(st, run)
+  local summaries, comparisons = need(results.summarize(st, run))
   for _, s in ipairs(summaries) do
     s.throughput = (run.elapsed or 0) > 0 and s.n / run.elapsed or json.null
   end
@@ -105,12 +136,12 @@ function handlers.show(st, args)
 end
 
 function handlers.recent(st, args)
-  local runs = results.list_runs(st, math.max(1, args.limit))
+  local runs = need(results.list_runs(st, math.max(1, args.limit)))
   local rows = {}
   for i, run in ipairs(runs) do
     local row = run_row(run)
     row.accuracy = {}
-    for _, s in ipairs(results.summarize(st, run)) do
+    for _, s in ipairs(need(results.summarize(st, run))) do
       row.accuracy[#row.accuracy + 1] = { model = s.model, n = s.n, accuracy = s.accuracy, ci = s.ci }
     end
     row.accuracy = json.array(row.accuracy)
@@ -173,12 +204,12 @@ function handlers.trend(st, args)
     for _, m in ipairs(args.model) do wanted[results.model_key(m)] = m end
   end
   local cells, labels = {}, {}
-  for _, run in ipairs(results.list_runs(st)) do
+  for _, run in ipairs(need(results.list_runs(st))) do
     -- runs are newest first; one created before the window can still have
     -- finished inside it, so stop only a day earlier
     if (run.created or 0) < since - 86400 then break end
     for _, label in ipairs(run.models or {}) do labels[results.model_key(label)] = label end
-    st:scan("scores", run.id .. results.SEP, function(k, v)
+    need(st:scan(results.DB.scores, run.id .. results.SEP, function(k, v)
       local _, mk = results.split_key(k)
       if wanted and not wanted[mk] then return end
       local s = json.decode(v)
@@ -192,7 +223,7 @@ function handlers.trend(st, args)
       c.n = c.n + 1
       if s.c == 1 then c.correct = c.correct + 1 end
       c.runs[run.id] = true
-    end)
+    end))
   end
   local rows = {}
   for _, c in pairs(cells) do
@@ -225,18 +256,102 @@ function handlers.trend(st, args)
   return 0
 end
 
+-- A key as stored: run \0 model \0 question, shown with \0 between.
+local function show_key(k) return (k:gsub("%z", "\\0"):gsub("[%c\127-\255]", function(ch)
+  return ("\\x%02x"):format(ch:byte())
+end)) end
+
+local function check_line(f)
+  local where = f.page and (" page %d"):format(f.page) or ""
+  local text = ("%s (database %s%s): %s"):format(f.finding == "missing" and "lost" or "damaged", f.db, where, f.what)
+  if f.key then text = text .. (" - key \"%s\""):format(show_key(f.key)) end
+  if f.from or f.to then
+    text = text .. (" - the records from %s to %s"):format(f.from and ('"' .. show_key(f.from) .. '"') or "the first",
+      f.to and ('"' .. show_key(f.to) .. '"') or "the last")
+  end
+  return text
+end
+
+-- `results check` walks the store in a child process (store_core.check):
+-- nothing a damaged file does can take this one down with it.
+local function check(args)
+  local dir = data_dir(args)
+  if not has_store(dir) then
+    io.stderr:write(("causal-eval results: no results store in %s (nothing to check)\n"):format(dir))
+    return 1
+  end
+  local report, intact, how = require("causal_eval.store_core").check(dir, { salvage = args.salvage })
+  if not report then
+    io.stderr:write("causal-eval results: ", intact, "\n")
+    return 1
+  end
+  local findings, sum = {}, nil
+  for line in report:gmatch("[^\n]+") do
+    local o = json.decode(line)
+    if type(o) == "table" then
+      if o.summary then sum = o.summary else findings[#findings + 1] = o end
+    end
+  end
+  if args.json then
+    io.stdout:write(json.encode({ store = dir, intact = intact, findings = json.array(findings), summary = sum,
+                                  salvage = args.salvage, stopped = how }), "\n")
+    return intact and 0 or 1
+  end
+  local out = io.stdout
+  if sum then
+    out:write(("%s/data.mdb: %d pages of %d bytes%s\n"):format(dir, sum.pages, sum.page_size,
+      type(sum.transaction) == "number" and (", transaction %d"):format(sum.transaction) or ""))
+  end
+  for _, f in ipairs(findings) do out:write(check_line(f), "\n") end
+  if sum then
+    local parts = {}
+    for _, name in ipairs(require("causal_eval.store_core").DATABASES) do
+      local d = sum.databases[name]
+      local p = ("%s %d"):format(name, d.read)
+      if d.recovered > 0 then p = p .. (" (+%d recovered from damaged pages)"):format(d.recovered) end
+      if type(d.expected) == "number" and d.expected > d.read + d.recovered then
+        p = p .. (" of %d"):format(d.expected)
+      end
+      parts[#parts + 1] = p
+    end
+    out:write("records read: ", table.concat(parts, ", "), "\n")
+    if sum.legacy > 0 then
+      out:write(("%d records were written before records carried checksums: their pages are checked, not their bytes\n")
+        :format(sum.legacy))
+    end
+  end
+  if how then out:write("the check did not finish: ", how, "\n") end
+  if args.salvage and not how then
+    out:write(("saved %d readable records to %s\n"):format(sum and sum.salvaged or 0, args.salvage))
+  end
+  out:write(intact and "the store is intact\n" or "the store is damaged\n")
+  return intact and 0 or 1
+end
+
 function M.run(argv, cli)
-  local sub, args = cli.subcommand(argv, parsers, M.help,
-    "usage: causal-eval results list|show|recent|export|trend [options]", "results")
+  local sub, args = cli.subcommand(argv, parsers, M.help, USAGE, "results")
   if not sub then return args end
+  if sub == "check" then return check(args) end
   local st, err = open_store(args)
   if not st then
     io.stderr:write("causal-eval results: ", err, "\n")
     return 1
   end
-  local rc = handlers[sub](st, args)
+  local ok, rc = pcall(handlers[sub], st, args)
   st:close()
-  return rc
+  if ok then return rc end
+  -- damage met while reading (raised by the store: see results.open), or a
+  -- failed read: nothing partial is reported as done
+  if sub == "export" and args.output and not outfile.is_stdout(args.output) then os.remove(args.output .. ".tmp") end
+  if type(rc) == "table" and rc.damaged then
+    io.stderr:write("causal-eval results: ", rc.message, "\n", damage_hint(data_dir(args)), "\n")
+    return 1
+  end
+  if type(rc) == "table" and rc.store_error then
+    io.stderr:write("causal-eval results: ", tostring(rc.store_error), "\n")
+    return 1
+  end
+  error(rc, 0)
 end
 
 return M

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's insides, shared by store.c (open, reads, single writes) and
+ * writer.c (the queue, its journal and the writer thread). */
+#ifndef CE_STORE_INT_H
+#define CE_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "core/store/guard.h"
+#include "core/store/journal.h"
+#include "core/store/lmdb_map.h"
+#include "core/store/store.h"
+
+typedef struct item {
+  struct item *next;
+  int db, slot, seg; /* seg: the journal file holding it, -1 none */
+  int more;          /* the next item belongs to the same transaction */
+  unsigned tally;
+  size_t kl, vl;     /* vl counts the record header */
+  char data[];       /* key, then the framed value */
+} item;
+
+struct ce_store {
+  MDB_env *env;
+  MDB_dbi dbi[CE_STORE_NDB];
+  char path[1024];
+  int fd;          /* LMDB's data.mdb */
+  unsigned psize;
+  /* our read-only map of data.mdb (pages.h reads through it); maps the
+   * file outgrew are kept until close, since a reader may still use them */
+  pthread_mutex_t map_lock;
+  const unsigned char *rmap;
+  size_t rmap_len;
+  struct oldmap { struct oldmap *next; void *p; size_t len; } *old_maps;
+  int damaged; /* a write met damage: no more writes, which could spread it */
+  char damage_msg[640];
+  long replayed;
+  char replay_msg[640];
+  /* writer */
+  ce_journal *jr;
+  pthread_t thread;
+  int running, stopping;
+  pthread_mutex_t lock;
+  pthread_cond_t wake, idle;
+  item *head, *tail;
+  uint64_t queued, enqueued_total, committed_total, commits;
+  uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
+  int batch, flush_ms;
+  int failed;
+  char fail_msg[700];
+  ce_store_tally tally[CE_STORE_SLOTS];
+  ce_lmdb_map map;  /* LMDB's map, trimmed after commits: see lmdb_map.h */
+  ce_lmdb_map rtrim; /* ours */
+};
+
+/* Sets err for LMDB's rc (or a guard's fault) met doing what. */
+int ce_store_lmdb_fail(ce_store *s, ce_err *err, const char *what, int rc, const ce_guard *g);
+/* Releases a write transaction a fault cut short (its lock above all). */
+void ce_store_abort_after_fault(MDB_txn *txn);
+void ce_store_stop_writer(ce_store *s);
+void ce_store_free_queue(ce_store *s);
+
+#endif

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* The store's writer: any thread queues records, one thread commits them
+ * in batches. A record goes to the journal when it is queued, so a kill
+ * before its commit loses nothing that was received (journal.h). */
+#include "core/observe/profile.h"
+#include "core/store/record.h"
+#include "core/store/store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void *writer_main(void *arg);
+
+int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
+  if (s->running) return 0;
+  if (s->damaged) {
+    ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s", s->damage_msg);
+    return -1;
+  }
+  s->batch = batch > 0 ? batch : 256;
+  s->flush_ms = flush_ms >= 0 ? flush_ms : 5;
+  if (!s->jr && !(s->jr = ce_journal_open(s->path, err))) return -1;
+  s->running = 1;
+  if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+    s->running = 0;
+    ce_err_setf(err, 1, s->path, 0, 0, "cannot start the store writer: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+void ce_store_stop_writer(ce_store *s) {
+  if (s->running) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    s->running = 0;
+  }
+  /* what a failed commit left out stays in the journal for the next open */
+  ce_journal_close(s->jr, s->failed);
+  s->jr = NULL;
+}
+
+void ce_store_free_queue(ce_store *s) {
+  item *it = s->head;
+  while (it) {
+    item *n = it->next;
+    free(it);
+    it = n;
+  }
+  s->head = s->tail = NULL;
+}
+
+static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl, int slot, unsigned tally,
+                      uint64_t stamp) {
+  item *it = malloc(sizeof *it + kl + CE_REC_HDR + vl);
+  if (!it) return NULL;
+  it->next = NULL;
+  it->db = db;
+  it->more = 0;
+  it->seg = -1;
+  it->slot = slot >= 0 && slot < CE_STORE_SLOTS ? slot : 0;
+  it->tally = tally;
+  it->kl = kl;
+  it->vl = CE_REC_HDR + vl;
+  memcpy(it->data, k, kl);
+  ce_rec_header((unsigned char *)it->data + kl, db, stamp, k, kl, v, vl);
+  memcpy(it->data + kl + CE_REC_HDR, v, vl);
+  return it;
+}
+
+/* Journals then queues the chain first..last (n items) in one step, so no
+ * other thread's items come between them. */
+static void push(ce_store *s, item *first, item *last, int n) {
+  uint64_t bytes = 0;
+  ce_jitem ji[2];
+  int k = 0;
+  for (item *it = first; it; it = it->next) {
+    bytes += it->kl + it->vl;
+    if (k < 2) ji[k++] = (ce_jitem){it->db, it->data, it->data + it->kl, it->kl, it->vl};
+  }
+  ce_native_add(CE_NATIVE_STORE_QUEUE, (int64_t)(bytes + (uint64_t)n * sizeof *first));
+  pthread_mutex_lock(&s->lock);
+  /* durable before anything else happens to it: a kill from here on loses
+   * nothing, since the next open replays the journal */
+  if (s->jr && !s->failed) {
+    ce_err e;
+    int seg = ce_journal_append(s->jr, ji, k, &e);
+    if (seg >= 0) {
+      for (item *it = first; it; it = it->next) it->seg = seg;
+    } else {
+      /* without its journal the run could lose answers on a kill: stop it
+       * the way a failed commit does */
+      s->failed = 1;
+      snprintf(s->fail_msg, sizeof s->fail_msg, "%s", e.msg);
+    }
+  }
+  /* backpressure: producers faster than the disk wait rather than let the
+   * queue (and the process's memory) grow without bound; an item larger
+   * than the byte bound still goes through once the queue is empty */
+  while (s->running && !s->failed && !s->stopping &&
+         (s->queued >= CE_STORE_MAX_QUEUED ||
+          (s->queued > 0 && s->queued_bytes + bytes > CE_STORE_MAX_QUEUED_BYTES)))
+    pthread_cond_wait(&s->idle, &s->lock);
+  s->queued_bytes += bytes;
+  if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
+  if (s->tail) s->tail->next = first;
+  else s->head = first;
+  s->tail = last;
+  s->queued += (uint64_t)n;
+  s->enqueued_total += (uint64_t)n;
+  pthread_cond_signal(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+}
+
+int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
+                     unsigned tally) {
+  item *it = new_item(db, k, kl, v, vl, slot, tally, ce_rec_stamp());
+  if (!it) return -1;
+  push(s, it, it, 1);
+  return 0;
+}
+
+int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int db2, const void *v2, size_t v2l,
+                          const void *k, size_t kl, int slot, unsigned tally) {
+  uint64_t stamp = ce_rec_stamp();
+  item *a = new_item(db1, k, kl, v1, v1l, slot, 0, stamp);
+  item *b = new_item(db2, k, kl, v2, v2l, slot, tally, stamp);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return -1;
+  }
+  a->more = 1;
+  a->next = b;
+  push(s, a, b, 2);
+  return 0;
+}
+
+typedef struct {
+  ce_store *s;
+  MDB_txn *txn;
+  item *batch;
+  uint64_t bytes;
+} commit_args;
+
+static int put_batch(void *arg) {
+  commit_args *a = arg;
+  ce_store *s = a->s;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &a->txn);
+  long puts = 0;
+  for (item *it = a->batch; rc == 0 && it; it = it->next) {
+    MDB_val key = {it->kl, it->data}, val = {it->vl, it->data + it->kl};
+    rc = mdb_put(a->txn, s->dbi[it->db], &key, &val, 0);
+    a->bytes += it->kl + it->vl;
+    /* keys arrive in no order, so each put may read a leaf page no other
+     * has, and the kernel maps up to 16 pages around each one it faults
+     * in: a batch of 512 puts could add 32 MB to RSS before the commit */
+    if (++puts % 32 == 0) ce_lmdb_map_trim(&s->map);
+  }
+  if (rc == 0) rc = mdb_txn_commit(a->txn);
+  else if (a->txn) mdb_txn_abort(a->txn);
+  a->txn = NULL;
+  return rc;
+}
+
+static int commit(ce_store *s, item *batch, int n, ce_err *err) {
+  double t0 = ce_io_now();
+  commit_args a = {s, NULL, batch, 0};
+  ce_guard g;
+  int rc = ce_guard_run(&g, put_batch, &a);
+  if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(a.txn);
+  ce_io_count(CE_IO_LMDB, (uint64_t)n, a.bytes, ce_io_now() - t0);
+  ce_lmdb_map_trim(&s->map);
+  return rc ? ce_store_lmdb_fail(s, err, "committing results", rc, &g) : 0;
+}
+
+static void *writer_main(void *arg) {
+  ce_store *s = arg;
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    while (!s->head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
+    if (!s->head && s->stopping) break;
+    if (s->queued < (uint64_t)s->batch && !s->stopping && s->flush_ms > 0) {
+      /* let a batch fill: one fsync for many records */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += (long)s->flush_ms * 1000000L;
+      ts.tv_sec += ts.tv_nsec / 1000000000L;
+      ts.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    }
+    item *batch = s->head, *last = NULL;
+    int n = 0;
+    for (item *it = s->head; it; it = it->next) {
+      if (n >= s->batch && !(last && last->more)) break;
+      last = it;
+      n++;
+    }
+    s->head = last->next;
+    if (!s->head) s->tail = NULL;
+    last->next = NULL;
+    int failed = s->failed;
+    pthread_mutex_unlock(&s->lock);
+
+    ce_err e;
+    int rc = failed ? 0 : commit(s, batch, n, &e);
+    pthread_mutex_lock(&s->lock);
+    if (rc != 0 && !s->failed) {
+      s->failed = 1;
+      snprintf(s->fail_msg, sizeof s->fail_msg, "%s", e.msg);
+    }
+    for (item *it = batch; it;) {
+      item *next = it->next;
+      ce_native_add(CE_NATIVE_STORE_QUEUE, -(int64_t)(sizeof *it + it->kl + it->vl));
+      s->queued_bytes -= it->kl + it->vl;
+      if (!s->failed) {
+        ce_store_tally *t = &s->tally[it->slot];
+        if (it->tally & CE_TALLY_DONE) t->done++;
+        if (it->tally & CE_TALLY_ERROR) t->errors++;
+        if (it->tally & CE_TALLY_CORRECT) t->correct++;
+        if (it->tally & CE_TALLY_UNPARSEABLE) t->unparseable++;
+        if (it->seg >= 0 && s->jr) ce_journal_committed(s->jr, it->seg, 1);
+      }
+      free(it);
+      it = next;
+    }
+    s->queued -= (uint64_t)n;
+    s->committed_total += (uint64_t)n;
+    s->commits++;
+    pthread_cond_broadcast(&s->idle);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+int ce_store_sync(ce_store *s, ce_err *err) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t target = s->enqueued_total;
+  if (s->running) {
+    pthread_cond_signal(&s->wake);
+    while (s->committed_total < target && !s->failed) pthread_cond_wait(&s->idle, &s->lock);
+  }
+  int failed = s->failed;
+  if (failed) ce_err_setf(err, 1, NULL, 0, 0, "%s", s->fail_msg);
+  pthread_mutex_unlock(&s->lock);
+  return failed ? -1 : 0;
+}
+
+void ce_store_tally_get(ce_store *s, int slot, ce_store_tally *out) {
+  pthread_mutex_lock(&s->lock);
+  *out = s->tally[slot >= 0 && slot < CE_STORE_SLOTS ? slot : 0];
+  pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t ce_store_queued(ce_store *s) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t q = s->queued;
+  pthread_mutex_unlock(&s->lock);
+  return q;
+}
+
+void ce_store_queued_bytes(ce_store *s, uint64_t *now, uint64_t *peak) {
+  pthread_mutex_lock(&s->lock);
+  *now = s->queued_bytes;
+  *peak = s->queued_bytes_peak;
+  pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t ce_store_commits(ce_store *s) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t c = s->commits;
+  pthread_mutex_unlock(&s->lock);
+  return c;
+}
