@@ -203,11 +203,13 @@ static int h_cpu_time(lua_State *L) {
 /* Long runs catch SIGINT/SIGTERM as a request to stop cleanly: the handler
  * only counts, and the run's main loop polls host.interrupts(). A second
  * signal while trapped is the user insisting: restore the default action. */
-static atomic_int interrupts;
+static atomic_int interrupts, first_signal; /* the first one names the stop: Ctrl-C or a kill */
 static struct sigaction old_int, old_term;
 static int trapped;
 
 static void on_signal(int sig) {
+  int none = 0;
+  atomic_compare_exchange_strong(&first_signal, &none, sig);
   if (atomic_fetch_add(&interrupts, 1) >= 1) {
     signal(sig, SIG_DFL);
     raise(sig);
@@ -225,6 +227,7 @@ static int h_trap_signals(lua_State *L) {
     trapped = 1;
   }
   atomic_store(&interrupts, 0);
+  atomic_store(&first_signal, 0);
   (void)L;
   return 0;
 }
@@ -239,9 +242,14 @@ static int h_untrap_signals(lua_State *L) {
   return 0;
 }
 
+/* host.interrupts() -> count, "SIGINT" | "SIGTERM" (the first, when count > 0) */
 static int h_interrupts(lua_State *L) {
   lua_pushinteger(L, atomic_load(&interrupts));
-  return 1;
+  int sig = atomic_load(&first_signal);
+  if (sig == SIGTERM) lua_pushliteral(L, "SIGTERM");
+  else if (sig == SIGINT) lua_pushliteral(L, "SIGINT");
+  else lua_pushnil(L);
+  return 2;
 }
 
 static const luaL_Reg host_funcs[] = {

@@ -104,11 +104,20 @@ static int u_release(lua_State *L) {
   return 0;
 }
 
+/* counter:next([n]) -> first, count (n at a time, fewer at the limit) | fail */
 static int c_next(lua_State *L) {
-  int64_t v = ce_counter_next(check(L, 0));
-  if (v < 0) luaL_pushfail(L);
-  else lua_pushinteger(L, v);
-  return 1;
+  ce_counter *c = check(L, 0);
+  lua_Integer n = luaL_optinteger(L, 2, 1);
+  luaL_argcheck(L, n >= 1, 2, "must be positive");
+  int64_t got;
+  int64_t v = ce_counter_take(c, n, &got);
+  if (v < 0) {
+    luaL_pushfail(L);
+    return 1;
+  }
+  lua_pushinteger(L, v);
+  lua_pushinteger(L, got);
+  return 2;
 }
 static int c_get(lua_State *L) {
   lua_pushinteger(L, ce_counter_get(check(L, 0)));

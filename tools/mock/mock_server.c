@@ -56,7 +56,7 @@ static struct {
   uint64_t seed;
   entry *table;
   size_t cap, count;
-  atomic_int in_progress;
+  atomic_int in_progress, max_in_progress; /* the most handled at once since the last reset */
   atomic_long requests, ok, s429, s500, stalls, malformed, drops, s401, busy, huge;
   atomic_long other_attempts;
   /* a provider's request budget: --rate-limit N per --rate-window-ms W */
@@ -418,11 +418,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     char buf[512];
     snprintf(buf, sizeof buf,
              "{\"requests\":%ld,\"ok\":%ld,\"429\":%ld,\"500\":%ld,\"stall\":%ld,\"malformed\":%ld,\"drop\":%ld,"
-             "\"401\":%ld,\"busy\":%ld,\"limited\":%ld,\"huge\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld}",
+             "\"401\":%ld,\"busy\":%ld,\"limited\":%ld,\"huge\":%ld,\"questions_answered\":%ld,\"answered_more_than_once\":%ld,"
+             "\"in_flight\":%d,\"max_in_flight\":%d}",
              atomic_load(&cfg.requests), atomic_load(&cfg.ok), atomic_load(&cfg.s429), atomic_load(&cfg.s500),
              atomic_load(&cfg.stalls), atomic_load(&cfg.malformed), atomic_load(&cfg.drops),
              atomic_load(&cfg.s401), atomic_load(&cfg.busy), atomic_load(&cfg.limited), atomic_load(&cfg.huge), answered,
-             twice);
+             twice, atomic_load(&cfg.in_progress), atomic_load(&cfg.max_in_progress));
     return send_text(c, 200, buf, NULL, NULL);
   }
   if (strcmp(method, "POST") == 0 && strcmp(url, "/reset") == 0) {
@@ -430,6 +431,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     atomic_store(&cfg.s500, 0); atomic_store(&cfg.stalls, 0); atomic_store(&cfg.malformed, 0);
     atomic_store(&cfg.drops, 0); atomic_store(&cfg.s401, 0); atomic_store(&cfg.busy, 0); atomic_store(&cfg.limited, 0);
     atomic_store(&cfg.huge, 0);
+    atomic_store(&cfg.max_in_progress, atomic_load(&cfg.in_progress));
     for (size_t i = 0; i < cfg.cap; i++) {
       atomic_store(&cfg.table[i].answered, 0);
       atomic_store(&cfg.table[i].attempts, 0);
@@ -466,6 +468,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
   }
   int now = atomic_fetch_add(&cfg.in_progress, 1) + 1;
+  for (int max = atomic_load(&cfg.max_in_progress); now > max;)
+    if (atomic_compare_exchange_weak(&cfg.max_in_progress, &max, now)) break;
   enum MHD_Result ret;
   if (cfg.max_concurrent > 0 && now > cfg.max_concurrent) {
     atomic_fetch_add(&cfg.busy, 1);

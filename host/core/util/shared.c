@@ -98,6 +98,14 @@ int64_t ce_counter_next(ce_counter *c) {
   return v;
 }
 
+int64_t ce_counter_take(ce_counter *c, int64_t n, int64_t *got) {
+  int64_t v = atomic_fetch_add(&c->v, n);
+  *got = 0;
+  if (c->limit >= 0 && v >= c->limit) return -1;
+  *got = (c->limit >= 0 && v + n > c->limit) ? c->limit - v : n;
+  return v;
+}
+
 int64_t ce_counter_get(ce_counter *c) { return atomic_load(&c->v); }
 void ce_counter_add(ce_counter *c, int64_t d) { atomic_fetch_add(&c->v, d); }
 void ce_counter_free(void *c) { free(c); }
