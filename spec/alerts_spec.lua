@@ -173,4 +173,22 @@ channels:
     mock:stop()
     H.rm(dir)
   end)
+
+  it("gives rules the requests in flight and the share of 429s", function()
+    local dir = H.tmpdir()
+    local mock = H.mock({ "--latency-ms", "40", "--fault-429", "0.5", "--retry-after", "0.01" })
+    local rules = H.write(dir .. "/alerts.yaml", [[
+rules:
+  - { name: busy, condition: inflight >= 1, channels: [log] }
+  - { name: throttled, condition: rate_429 > 0.2, channels: [log] }
+]])
+    local r = H.run({ "run", "--json", "--model", "openai:m@" .. mock.url, "--bench", "ladder", "--n", "40",
+                      "--concurrency", "4", "--data", dir .. "/d", "--cache", "off", "--alerts", rules,
+                      "--alert-interval", "0.1", "--set", "run.retry_base=0.01", "--set", "run.retry_cap=0.02" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stderr:find("ALERT [warning] busy: inflight >= 1", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("ALERT [warning] throttled: rate_429 > 0.2", 1, true), r.stderr)
+    mock:stop()
+    H.rm(dir)
+  end)
 end)

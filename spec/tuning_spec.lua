@@ -42,6 +42,32 @@ describe("tuning policies", function()
   end)
 end)
 
+describe("a policy's batch size", function()
+  it("changes how many questions a worker takes at a time while the run works", function()
+    local dir = H.tmpdir()
+    local mock = H.mock({ "--latency-ms", "20" })
+    local calls = 0
+    local code, rep = require("causal_eval.runner").run{
+      models = { "openai:m@" .. mock.url }, benches = { "ladder" }, n = 150, data = dir .. "/d", quiet = true,
+      cache_mode = "off", workers = 2, concurrency = 4, batch_size = 1, tune_interval = 0.05,
+      policy = function(_, settings)
+        calls = calls + 1
+        -- the batches of one taken before are sent by now: count afresh
+        if calls == 4 then mock:reset() end
+        -- the next batch takes what is left: one worker, two requests in flight
+        return { batch_size = 1000 }
+      end,
+    }
+    assert.are.equal(0, code, rep)
+    assert.are.equal(1000, rep.tuning[#rep.tuning].batch_size)
+    local stats = mock:stats()
+    assert.is_true(calls > 4 and stats.requests > 20, json.encode(stats))
+    assert.is_true(stats.max_in_flight <= 2, json.encode(stats))
+    mock:stop()
+    H.rm(dir)
+  end)
+end)
+
 describe("run --optimize-for throughput", function()
   it("settles AIMD within 20% of a server's limit of 24, with under 2% 429s once settled", function()
     local dir = H.tmpdir()
@@ -52,7 +78,7 @@ describe("run --optimize-for throughput", function()
                       "--set", "run.retry_base=0.05" })
     assert.are.equal(0, r.code, r.stderr)
     local rep = json.decode(r.stdout)
-    assert.are.equal(2800, rep.models[1].n)
+    assert.are.equal(#require("causal_eval.bench").list() * 400, rep.models[1].n)
     assert.are.equal(0, rep.models[1].errors)
     -- settled: from the first time it reached the limit
     local settle

@@ -52,9 +52,9 @@ function M.recorder()
   end
   return {
     inflight = f.inflight:labels(),
-    record = function(model, task, rec)
+    -- outcome: as causal_eval.run.outcome decided it for the stored record
+    record = function(model, task, rec, outcome)
       task = task or ""
-      local outcome = rec.error and "error" or rec.unparseable and "unparseable" or rec.correct and "correct" or "wrong"
       h("questions", model, task, outcome):inc()
       if rec.error then
         h("errors", model, rec.error.class or "unknown"):inc()

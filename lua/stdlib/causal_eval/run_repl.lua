@@ -5,7 +5,7 @@
 --
 --   run:stats()                 -- done, total, errors, accuracy so far, rate, p50/p95, in flight, concurrency
 --   run:pause(); run:resume()   -- stop and restart dispatching (answers in flight still arrive)
---   run:set{ concurrency = 64, rate = 20 }
+--   run:set{ concurrency = 64, rate = 20, batch_size = 50 }
 --   run:policy(fn)              -- fn(stats, settings) -> settings, as a tuning policy (no upvalues)
 --   run:recent(10)              -- the latest answers
 --   run:profile(5)              -- profile every worker for 5 s and print the report
@@ -25,7 +25,8 @@ function M.new(cfg)
   local self = setmetatable({
     cfg = cfg, id = cfg.run_id, t0 = host.clock(),
     store = assert(require("causal_eval.store_core").attach(cfg.store)),
-    limit = attach("counter", cfg.limit), paused = attach("counter", cfg.paused), stop_flag = attach("flag", cfg.stop),
+    limit = attach("counter", cfg.limit), batch = attach("counter", cfg.batch),
+    paused = attach("counter", cfg.paused), stop_flag = attach("flag", cfg.stop),
     bucket = attach("bucket", cfg.bucket), latency = attach("histogram", cfg.latency),
     ring = attach("ring", cfg.recent), box = attach("ring", cfg.policy_box),
   }, Run)
@@ -33,11 +34,7 @@ function M.new(cfg)
 end
 
 function Run:stats()
-  local done, errors, correct = 0, 0, 0
-  for slot = 0, self.cfg.nmodels - 1 do
-    local t = self.store:tally(slot)
-    done, errors, correct = done + t.done, errors + t.errors, correct + t.correct
-  end
+  local done, errors, correct = require("causal_eval.run.outcome").totals(self.store, self.cfg.nmodels)
   local el = host.clock() - self.t0
   local n = self.latency:count()
   return {
@@ -46,7 +43,7 @@ function Run:stats()
     p50 = n > 0 and self.latency:quantile(0.5) or nil, p95 = n > 0 and self.latency:quantile(0.95) or nil,
     -- the workers keep this gauge (causal_eval.run_metrics): read it, not a second count
     inflight = require("causal_eval.run_metrics").families().inflight:value(),
-    concurrency = self.limit:get(), paused = self.paused:get() > 0,
+    concurrency = self.limit:get(), batch_size = self.batch:get(), paused = self.paused:get() > 0,
   }
 end
 
@@ -61,16 +58,25 @@ function Run:resume()
 end
 
 function Run:set(t)
-  if type(t) ~= "table" then error("run:set{ concurrency = N, rate = RPS }", 2) end
+  if type(t) ~= "table" then error("run:set{ concurrency = N, rate = RPS, batch_size = N }", 2) end
+  local lo, hi = self.cfg.min_concurrency or 1, self.cfg.max_concurrency or math.huge
+  local c, b = nil, nil
   if t.concurrency ~= nil then
-    local c = math.tointeger(t.concurrency)
-    if not c or c < 1 then error("concurrency must be a positive integer", 2) end
-    self.limit:add(c - self.limit:get())
+    -- below one per worker some worker could send nothing; the connection
+    -- pools were sized for the ceiling
+    c = math.tointeger(t.concurrency)
+    if not c or c < lo or c > hi then
+      error(("concurrency must be a whole number from %d (one per worker) to %d in this run"):format(lo, hi), 2)
+    end
   end
-  if t.rate ~= nil then
-    if type(t.rate) ~= "number" or t.rate < 0 then error("rate must be a number >= 0 (0: none)", 2) end
-    self.bucket:set(t.rate, math.max(1, t.rate / 10))
+  if t.rate ~= nil and (type(t.rate) ~= "number" or t.rate < 0) then error("rate must be a number >= 0 (0: none)", 2) end
+  if t.batch_size ~= nil then
+    b = math.tointeger(t.batch_size)
+    if not b or b < 1 then error("batch_size must be a positive whole number", 2) end
   end
+  if c then self.limit:add(c - self.limit:get()) end
+  if t.rate ~= nil then self.bucket:set(t.rate, math.max(1, t.rate / 10)) end
+  if b then self.batch:add(b - self.batch:get()) end
   return self:stats()
 end
 

@@ -1,17 +1,28 @@
 -- SPDX-License-Identifier: MIT
 -- `causal-eval run` as a library: sets up a run (or resumes one), starts the
--- worker threads (causal_eval.worker), shows progress, turns Ctrl-C into a
--- clean stop, and summarises the results from the store.
+-- worker threads (causal_eval.worker), shows progress, turns Ctrl-C or
+-- SIGTERM into a clean stop, and summarises the results from the store.
 --
 --   local runner = require "causal_eval.runner"
 --   local code, report = runner.run{ models = {"baseline:random"}, benches = {"ladder"}, n = 50 }
+--
+-- run() is a sequence of named stages with plain data between them: open
+-- the store, begin (a new run or a resumed one, locked), settle its dispatch
+-- settings, read what is already stored (prior), prepare the shared objects,
+-- write the run as running, supervise the workers, conclude (status, exit)
+-- and summarise. Once the run is written as running, any failure, even an
+-- internal error, writes it as failed with the message.
 local json = require "causal_eval.json"
 local host = require "causal_eval.host"
 local shared = require "causal_eval.shared"
 local threads = require "causal_eval.threads"
+local lockfile = require "causal_eval.lockfile"
 local models_mod = require "causal_eval.models"
 local results = require "causal_eval.results"
 local worker = require "causal_eval.worker"
+local outcome = require "causal_eval.run.outcome"
+local settings = require "causal_eval.run.settings"
+local live_mod = require "causal_eval.run.live"
 
 local M = {}
 
@@ -19,6 +30,12 @@ M.DEFAULT_MODELS = { "baseline:random", "baseline:always_yes", "baseline:associa
 
 local function log(opts, fmt, ...)
   if not opts.quiet then io.stderr:write(fmt:format(...), "\n") end
+end
+
+-- the first line of an error, without the Lua position in front
+local function plain(err)
+  local line = tostring(err):match("^[^\n]*")
+  return (line:gsub("^[^:\n]*%.lua:%d+: ", ""))
 end
 
 -- the questions a --questions file gives the run; nil, message when the file
@@ -82,25 +99,130 @@ local function new_run(opts)
   return run
 end
 
--- keys of the (model, question) pairs already stored, and what they spent
-local function done_set(st, run)
-  local set = shared.set()
-  local prices, tokens, cost = {}, 0, 0
+-- ---- the run lock ----
+
+-- One lock per run, not per store: the defect it prevents is two processes
+-- sending the same run's questions. Different runs write different keys,
+-- and LMDB already orders writers across processes, so a store-wide lock
+-- would only forbid evaluating two models side by side in one store.
+local function lock_path(data, run_id) return ("%s/run-%s.lock"):format(data, run_id) end
+
+local function lock_run(data, run_id)
+  local lk, err, pid = lockfile.take(lock_path(data, run_id))
+  if lk then return lk end
+  if pid then
+    return nil, ("run %s is in progress in process %d (lock %s): wait for it to end, or stop it (kill -TERM %d) and resume then")
+      :format(run_id, pid, lock_path(data, run_id), pid)
+  end
+  return nil, ("cannot lock run %s: %s"):format(run_id, err)
+end
+
+-- ---- stages ----
+
+-- A new run, or the stored one to resume, with its lock held.
+local function begin(st, data, opts)
+  if not opts.resume then
+    local run, err = new_run(opts)
+    if not run then return nil, err end
+    local lk, lerr = lock_run(data, run.id)
+    if not lk then return nil, lerr end
+    return run, lk
+  end
+  local run, err = results.get_run(st, opts.resume)
+  if not run then return nil, err end
+  local lk, lerr = lock_run(data, run.id)
+  if not lk then return nil, lerr end
+  -- read again under the lock: a run that just ended has its final state
+  local again, gerr = results.get_run(st, run.id)
+  if not again then
+    lk:release()
+    return nil, gerr
+  end
+  run = again
+  if run.status == "completed" and not opts.retry_errors then log(opts, "run %s is already complete", run.id) end
+  return run, lk
+end
+
+-- The dispatch settings: given ones, else the run's stored ones, else the
+-- configuration's.
+local function settle(run, opts)
+  local given = {}
+  for _, s in ipairs(settings.LIST) do given[s[1]] = opts[s[1]] end
+  local err = settings.check(given)
+  if err then return nil, err end
+  local stored = run.dispatch
+  if not stored and (run.max_tokens_total or run.budget_usd) then
+    -- a run stored before its settings were kept its budgets alone
+    stored = { max_tokens_total = run.max_tokens_total, budget_usd = run.budget_usd }
+  end
+  local values = opts.config_values or assert(require("causal_eval.config").load{ file = false, environ = {} }).values
+  local s = settings.resolve(stored, given, settings.defaults(values))
+  -- a worker needs one request in flight at least
+  s.nworkers = math.min(s.workers, s.concurrency)
+  if s.nworkers < s.workers then
+    log(opts, "note: %d worker%s, as many as --concurrency %d allows", s.nworkers, s.nworkers > 1 and "s" or "",
+      s.concurrency)
+  end
+  s.max_concurrency = settings.ceiling(s.concurrency)
+  if s.optimize_for then
+    local perr
+    s.policy, perr = require("causal_eval.tuning").for_goal(s.optimize_for, s.concurrency)
+    if not s.policy then return nil, perr end
+  end
+  return s
+end
+
+-- What the run already holds: the (model, question) pairs stored, what
+-- they spent, and with retry_errors the transient failures to send again
+-- (left out of the set) and the other failures kept.
+local function prior_of(st, run, retry_errors)
+  local p = { done = shared.set(), n = 0, tokens = 0, cost = 0, resend = {}, kept = {}, nresend = 0 }
+  local prices = {}
   for _, m in ipairs(run.model_specs) do prices[results.model_key(m.label)] = m.price end
-  local n = 0
-  st:scan("scores", run.id .. results.SEP, function(k, v)
+  -- a partial set would send again what is stored: a read error ends here
+  local ok, err = st:scan("scores", run.id .. results.SEP, function(k, v)
     local _, mk, qid = results.split_key(k)
-    set:add(mk .. results.SEP .. qid)
-    n = n + 1
     local s = json.decode(v)
+    local e = type(s) == "table" and s.e or nil
+    if e and retry_errors then
+      local bucket = outcome.TRANSIENT[e] and p.resend or p.kept
+      bucket[e] = (bucket[e] or 0) + 1
+      if outcome.TRANSIENT[e] then
+        p.nresend = p.nresend + 1
+        return
+      end
+    end
+    p.done:add(mk .. results.SEP .. qid)
+    p.n = p.n + 1
     if type(s) == "table" then
       local ti, to = tonumber(s.ti) or 0, tonumber(s.to) or 0
-      tokens = tokens + ti + to
-      local p = prices[mk]
-      if type(p) == "table" then cost = cost + (ti * (p.input or 0) + to * (p.output or 0)) / 1e6 end
+      p.tokens = p.tokens + ti + to
+      p.cost = p.cost + outcome.cost(prices[mk], ti, to)
     end
   end)
-  return set, n, tokens, cost
+  if not ok then return nil, err end
+  return p
+end
+
+local function class_counts(t)
+  local parts = {}
+  for k, n in pairs(t) do parts[#parts + 1] = ("%s %d"):format(k, n) end
+  table.sort(parts)
+  return table.concat(parts, ", ")
+end
+
+local function note_retry(opts, p)
+  local kept = 0
+  for _, n in pairs(p.kept) do kept = kept + n end
+  if p.nresend > 0 then
+    log(opts, "sending again %d answer%s that failed for a transient reason (%s)", p.nresend,
+      p.nresend > 1 and "s" or "", class_counts(p.resend))
+  else
+    log(opts, "no answer failed for a transient reason: nothing to send again")
+  end
+  if kept > 0 then
+    log(opts, "not sent again: %d that would fail the same way (%s)", kept, class_counts(p.kept))
+  end
 end
 
 local function fmt_duration(s)
@@ -111,18 +233,8 @@ local function fmt_duration(s)
   return ("%ds"):format(s)
 end
 
---- Questions stored (committed) and failed so far, all models together.
-local function totals(st, nmodels)
-  local done, errors = 0, 0
-  for slot = 0, nmodels - 1 do
-    local t = st:tally(slot)
-    done, errors = done + t.done, errors + t.errors
-  end
-  return done, errors
-end
-
 local function progress_line(run, st, nmodels, prior, t0, latency)
-  local done, errors = totals(st, nmodels)
+  local done, errors = outcome.totals(st, nmodels)
   local total = run.total * nmodels
   local el = host.clock() - t0
   local rate = el > 0 and done / el or 0
@@ -132,364 +244,345 @@ local function progress_line(run, st, nmodels, prior, t0, latency)
     rate > 0 and fmt_duration(left / rate) or "?", errors, p95)
 end
 
---- Runs (or resumes) an evaluation. opts: models (specs), benches, n, seed,
---- difficulty, domain, questions (file), limit, workers, concurrency, rate,
---- timeout, connect_timeout, max_attempts, retry_base, retry_cap,
---- max_tokens_total, budget_usd, resume (run id or "last"), data (folder),
---- store_cfg, progress (bool), quiet, config_values.
---- Returns an exit status and { run = .., summaries = .., message = .. }.
-function M.run(opts)
-  local data = opts.data or "./causal-eval-data"
-  local st, serr = results.open(data, opts.store_cfg)
-  if not st then return nil, ("cannot open the results store %s: %s"):format(data, serr) end
-  local run, err
-  if opts.resume then
-    run, err = results.get_run(st, opts.resume)
-    if not run then
-      st:close()
-      return nil, err
-    end
-    if run.status == "completed" then
-      log(opts, "run %s is already complete", run.id)
-    end
-  else
-    run, err = new_run(opts)
-    if not run then
-      st:close()
-      return nil, err
-    end
-  end
-  -- always, even when quiet: it is what --resume needs after a crash
-  io.stderr:write("run ", run.id, "\n")
-  if opts.on_run_id then opts.on_run_id(run.id) end
+-- The cache the workers share, or nil; nil, message when it cannot be set up.
+local function open_cache(opts)
+  if not (opts.cache_mode and opts.cache_mode ~= "off" and opts.cache_opts) then return nil end
+  -- a run asks for each (question, model) once: a memory layer would only
+  -- hold every answer of the run (hundreds of MB at 200k questions) and
+  -- never be read; disk and Redis are what a later run reads
+  local copts = {}
+  for k, v in pairs(opts.cache_opts) do copts[k] = v end
+  copts.memory_mb = 0
+  local ok, cache, cerr = pcall(require("causal_eval.cache").open, copts)
+  if not ok then return nil, plain(cache) end
+  if not cache then log(opts, "warning: cache unavailable (%s): every call goes to the model", tostring(cerr)) end
+  return cache or false
+end
 
-  -- budgets belong to the run: a resume keeps them unless given again
-  if opts.max_tokens_total then run.max_tokens_total = opts.max_tokens_total end
-  if opts.budget_usd then run.budget_usd = opts.budget_usd end
-  local done, prior, prior_tokens, prior_cost = done_set(st, run)
-  run.status, run.started = "running", os.time()
-  run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
-  results.put_run(st, run)
-
-  local tickets = shared.counter(0, run.total)
-  local stop = shared.flag()
-  local rate = opts.rate or 0
-  -- with a tuning policy the bucket exists even unlimited, so the policy can set a rate
-  local bucket = (rate > 0 or opts.policy or opts.repl) and shared.bucket(rate, math.max(1, rate / 10)) or nil
-  local tokens_sum, cost_sum = shared.sum(), shared.sum()
-  if prior_tokens > 0 then tokens_sum:add(prior_tokens) end
-  if prior_cost > 0 then cost_sum:add(prior_cost) end
-  local latency = shared.histogram()
-  local lines
+-- The native objects the workers, the tuner, the alerts and the REPL share,
+-- and the workers' configuration. nil, message when a resource is missing.
+local function prepare(run, s, prior, opts, st)
+  local ctx = { run = run, s = s, prior = prior, st = st, nmodels = #run.model_specs }
   local source = { kind = run.source.kind }
   if run.source.kind == "file" then
-    local lerr
-    lines, lerr = shared.lines(run.source.path)
-    if not lines then
-      st:close()
-      return nil, lerr
-    end
+    local lines, lerr = shared.lines(run.source.path)
+    if not lines then return nil, lerr end
+    ctx.lines = lines
     source.lines, source.path = lines:id(), run.source.path
   else
     source.benches, source.n, source.seed, source.options = run.source.benches, run.source.n, run.source.seed, run.source.options
   end
-  local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
-  assert(st:start_writer{ batch = math.max(batch, 64), flush_ms = 5 })
-
-  local nworkers = math.max(1, opts.workers or 2)
-  local concurrency = math.max(1, opts.concurrency or 64)
-  local per_worker = math.max(1, math.ceil(concurrency / nworkers))
-  -- live settings a tuning policy may change: the total concurrency, and
-  -- what the policy reads (responses, 429s, latencies of the interval)
-  local limit = shared.counter(per_worker * nworkers)
-  local paused, recent, policy_box = shared.counter(0), shared.ring(200), shared.ring(16)
-  local responses, limited = shared.counter(0), shared.counter(0)
-  local window = shared.histogram()
-  local max_concurrency = math.max(per_worker * nworkers, opts.max_concurrency or 0)
-  local wcfg = {
-    run_id = run.id, store = st:id(), tickets = tickets:id(), stop = stop:id(), bucket = bucket and bucket:id() or nil,
-    tokens_sum = tokens_sum:id(), cost_sum = cost_sum:id(), done = done:id(), latency = latency:id(),
-    source = source, models = run.model_specs, concurrency = per_worker,
-    total_concurrency = per_worker * nworkers,
-    limit = limit:id(), responses = responses:id(), limited = limited:id(), window = window:id(), nworkers = nworkers,
-    paused = paused:id(), recent = opts.repl and recent:id() or nil, -- run:recent() is the only reader
-    max_concurrency_per_worker = math.ceil(max_concurrency / nworkers),
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-    retries = { max_attempts = opts.max_attempts, base = opts.retry_base, cap = opts.retry_cap },
-    max_tokens_total = run.max_tokens_total, budget_usd = run.budget_usd,
-  }
-  if run.max_tokens_total and prior_tokens >= run.max_tokens_total then
-    stop:set(worker.STOP_BUDGET, ("token budget reached: %d tokens (--max-tokens-total %d)"):format(
-      math.floor(prior_tokens), run.max_tokens_total))
-  elseif run.budget_usd and prior_cost >= run.budget_usd then
-    stop:set(worker.STOP_BUDGET, ("cost budget reached: $%.4f (--budget-usd %g)"):format(prior_cost, run.budget_usd))
-  end
-  local cache
-  if opts.cache_mode and opts.cache_mode ~= "off" and opts.cache_opts then
-    local cerr
-    -- a run asks for each (question, model) once: a memory layer would only
-    -- hold every answer of the run (hundreds of MB at 200k questions) and
-    -- never be read; disk and Redis are what a later run reads
-    local copts = {}
-    for k, v in pairs(opts.cache_opts) do copts[k] = v end
-    copts.memory_mb = 0
-    cache, cerr = require("causal_eval.cache").open(copts)
-    if cache then
-      wcfg.cache = { id = cache:id(), mode = opts.cache_mode }
-    else
-      log(opts, "warning: cache unavailable (%s): every call goes to the model", tostring(cerr))
-    end
-  end
-  local server, sample
+  local cache, cerr = open_cache(opts)
+  if cache == nil and cerr then return nil, cerr end
+  ctx.cache = cache or nil
   if opts.metrics_port then
-    local merr
-    server, merr = require("causal_eval.metrics").serve{ port = opts.metrics_port, bind = opts.metrics_bind }
+    local server, merr = require("causal_eval.metrics").serve{ port = opts.metrics_port, bind = opts.metrics_bind }
     if not server then
-      if cache then cache:close() end
-      st:close()
+      if ctx.cache then ctx.cache:close() end
       return nil, merr
     end
-    io.stderr:write(("metrics on http://%s:%d/metrics\n"):format(opts.metrics_bind or "127.0.0.1", server:port()))
-    sample = require("causal_eval.run_metrics").sampler(cache)
-    sample()
+    ctx.server = server
+  end
+  ctx.stop = shared.flag()
+  -- with a tuning policy or a REPL the bucket exists even unlimited, so either can set a rate
+  local rate = s.rate or 0
+  ctx.bucket = (rate > 0 or s.policy or opts.policy or opts.repl) and shared.bucket(rate, math.max(1, rate / 10)) or nil
+  ctx.tokens_sum, ctx.cost_sum = shared.sum(), shared.sum()
+  if prior.tokens > 0 then ctx.tokens_sum:add(prior.tokens) end
+  if prior.cost > 0 then ctx.cost_sum:add(prior.cost) end
+  ctx.latency = shared.histogram()
+  local tickets = shared.counter(0, run.total)
+  -- live settings a tuning policy or run:set may change, and what a policy reads
+  ctx.live = {
+    limit = shared.counter(s.concurrency), batch = shared.counter(s.batch_size),
+    responses = shared.counter(0), limited = shared.counter(0), window = shared.histogram(),
+    bucket = ctx.bucket, latency = ctx.latency, st = st, nmodels = ctx.nmodels, rate = s.rate,
+    min_concurrency = s.nworkers, max_concurrency = s.max_concurrency,
+  }
+  ctx.paused, ctx.recent, ctx.policy_box = shared.counter(0), shared.ring(200), shared.ring(16)
+  local live = ctx.live
+  ctx.wcfg = {
+    run_id = run.id, store = st:id(), tickets = tickets:id(), stop = ctx.stop:id(),
+    bucket = ctx.bucket and ctx.bucket:id() or nil,
+    tokens_sum = ctx.tokens_sum:id(), cost_sum = ctx.cost_sum:id(), done = prior.done:id(), latency = ctx.latency:id(),
+    source = source, models = run.model_specs, nworkers = s.nworkers,
+    concurrency = s.concurrency, max_concurrency = s.max_concurrency,
+    limit = live.limit:id(), batch = live.batch:id(), responses = live.responses:id(), limited = live.limited:id(),
+    window = live.window:id(), paused = ctx.paused:id(),
+    recent = opts.repl and ctx.recent:id() or nil, -- run:recent() is the only reader
+    timeout = s.timeout, connect_timeout = s.connect_timeout,
+    retries = { max_attempts = s.max_attempts, base = s.retry_base, cap = s.retry_cap },
+    max_tokens_total = s.max_tokens_total, budget_usd = s.budget_usd,
+    cache = ctx.cache and { id = ctx.cache:id(), mode = opts.cache_mode } or nil,
+  }
+  ctx.keep = { tickets = tickets } -- alive until the workers are done
+  local why = outcome.over_budget(prior.tokens, prior.cost, s.max_tokens_total, s.budget_usd)
+  if why then ctx.stop:set(worker.STOP_BUDGET, why) end
+  return ctx
+end
+
+-- Starts the workers (and the REPL) and watches them until all are done:
+-- signals, the progress line, a policy from the REPL, the tuner, alerts.
+local function supervise(ctx, opts)
+  local run, s, st = ctx.run, ctx.s, ctx.st
+  if ctx.server then
+    io.stderr:write(("metrics on http://%s:%d/metrics\n"):format(opts.metrics_bind or "127.0.0.1", ctx.server:port()))
+    ctx.sample = require("causal_eval.run_metrics").sampler(ctx.cache)
+    ctx.sample()
   end
   local t0 = host.clock()
-  local cpu0 = host.cpu_time()
+  ctx.t0, ctx.cpu0 = t0, host.cpu_time()
   -- with --repl the terminal belongs to the REPL (its own thread and state);
   -- Ctrl-C there interrupts what is typed, run:stop() stops the run
   if not opts.repl then host.trap_signals() end
-  local profiler
   if opts.profile then
-    profiler = require("causal_eval.profiling").PerformanceProfiler{ memory = false }
-    profiler:start()
+    ctx.profiler = require("causal_eval.profiling").PerformanceProfiler{ memory = false }
+    ctx.profiler:start()
   end
-  local group = threads.start(nworkers, "causal_eval.worker", json.encode(wcfg))
-  local show = opts.progress
-  local last_draw = 0
-  local alerting = opts.alerts and M.alerting(opts, run, st, latency, t0)
-  local live = {
-    limit = limit, responses = responses, limited = limited, window = window, bucket = bucket, st = st,
-    nmodels = #run.model_specs, concurrency = per_worker * nworkers, rate = opts.rate,
-  }
-  local tuner = opts.policy and M.tuner(opts, live)
+  ctx.group = threads.start(s.nworkers, "causal_eval.worker", json.encode(ctx.wcfg))
+  local live = ctx.live
+  ctx.alerting = opts.alerts and live_mod.alerting(opts.alerts, opts.alert_interval, run.id, live, t0)
+  local policy = opts.policy or s.policy
+  ctx.tuner = policy and live_mod.tuner(policy, s.tune_interval, live)
   local repl
   if opts.repl then
     repl = threads.start(1, "causal_eval.run_repl", json.encode({
-      run_id = run.id, total = run.total, nmodels = #run.model_specs, store = st:id(), limit = limit:id(),
-      paused = paused:id(), stop = stop:id(), bucket = bucket:id(), latency = latency:id(),
-      recent = recent:id(), policy_box = policy_box:id(),
+      run_id = run.id, total = run.total, nmodels = ctx.nmodels, store = st:id(), limit = live.limit:id(),
+      batch = live.batch:id(), paused = ctx.paused:id(), stop = ctx.stop:id(), bucket = ctx.bucket:id(),
+      latency = ctx.latency:id(), recent = ctx.recent:id(), policy_box = ctx.policy_box:id(),
+      min_concurrency = live.min_concurrency, max_concurrency = live.max_concurrency,
     }))
   end
-  while group:finished() < nworkers do
-    host.sleep(0.05)
-    if host.interrupts() > 0 then
-      if stop:set(worker.STOP_INTERRUPT, "interrupted") then
-        log(opts, "\ninterrupted: finishing the writes in progress (Ctrl-C again to quit at once)")
+  local show, last_draw, last_sample = opts.progress, 0, 0
+  while ctx.group:finished() < s.nworkers do
+    -- short naps: the run's elapsed time is measured here, and 50 ms naps
+    -- made a 60 ms run take 100 ms (a cached run's speed-up halved under load)
+    host.sleep(0.01)
+    local n, sig = host.interrupts()
+    if n > 0 and ctx.stop:set(worker.STOP_INTERRUPT, sig or "interrupted") then
+      if sig == "SIGTERM" then
+        log(opts, "\nSIGTERM received: finishing the writes in progress (a second signal quits at once)")
+      else
+        log(opts, "\ninterrupted (Ctrl-C): finishing the writes in progress (Ctrl-C again to quit at once)")
       end
     end
-    if sample then sample() end
-    local code_box = policy_box:pop()
+    if ctx.sample and host.clock() - last_sample >= 0.05 then
+      last_sample = host.clock()
+      ctx.sample()
+    end
+    local code_box = ctx.policy_box:pop()
     if code_box then
       -- a policy from the REPL: bytecode, loaded in this state
       local fn, lerr = load(code_box, "run:policy", "b")
       if fn then
-        opts.policy = fn
-        tuner = tuner or M.tuner(opts, live)
+        if ctx.tuner then ctx.tuner.policy = fn else ctx.tuner = live_mod.tuner(fn, s.tune_interval, live) end
       else
         io.stderr:write("causal-eval: run:policy: ", tostring(lerr), "\n")
       end
     end
-    if tuner then tuner.tick() end
-    if alerting then alerting.tick() end
+    if ctx.tuner then ctx.tuner.tick() end
+    if ctx.alerting then ctx.alerting.tick() end
     if show and host.clock() - last_draw >= 0.25 then
       last_draw = host.clock()
-      io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency))
+      io.stderr:write(progress_line(run, st, ctx.nmodels, ctx.prior.n, t0, ctx.latency))
     end
   end
-  local outcomes = group:join()
+  local outcomes = ctx.group:join()
+  ctx.group = nil
   if not opts.repl then host.untrap_signals() end
   if repl then
     io.stderr:write(("\n[run %s has finished; leave the REPL (Ctrl-D) for its summary]\n"):format(run.id))
     repl:join()
   end
-  if sample then sample() end
-  if alerting and st:sync() then alerting.tick(true) end
-  local cache_stats = cache and cache:stats()
-  if cache then cache:close() end
-  if show then io.stderr:write(progress_line(run, st, #run.model_specs, prior, t0, latency), "\n") end
-  local wall = host.clock() - t0
-  local cpu = host.cpu_time() - cpu0
-  local ok, werr = st:sync()
-  -- after the last commit, so the profile's I/O counts every write of the run
-  if profiler then profiler:stop() end
+  if ctx.sample then ctx.sample() end
+  -- every record committed: the last alert values and progress line count them all
+  ctx.synced, ctx.sync_err = st:sync()
+  if ctx.alerting and ctx.synced then ctx.alerting.tick(true) end
+  if ctx.cache then
+    ctx.cache_stats = ctx.cache:stats()
+    ctx.cache:close()
+    ctx.cache = nil
+  end
+  if show then io.stderr:write(progress_line(run, st, ctx.nmodels, ctx.prior.n, t0, ctx.latency), "\n") end
+  ctx.wall = host.clock() - t0
+  ctx.cpu = host.cpu_time() - ctx.cpu0
+  return outcomes
+end
 
-  local code, reason = stop:get()
-  local failures = {}
+-- Models none of whose questions got an answer: "label (n: classes)".
+local function all_failed(summaries)
+  local out = {}
+  for _, m in ipairs(summaries) do
+    if m.n > 0 and m.errors == m.n then
+      out[#out + 1] = ("%s (%d: %s)"):format(m.model, m.n, class_counts(m.error_classes))
+    end
+  end
+  return out
+end
+
+-- The run's status, message and exit status from how it ended.
+local function conclude(ctx, outcomes, opts)
+  local run = ctx.run
+  local ok, werr = ctx.synced, ctx.sync_err
+  -- after the last commit, so the profile's I/O counts every write of the run
+  if ctx.profiler then ctx.profiler:stop() end
+  local code, reason = ctx.stop:get()
+  local failures, sent = {}, 0
   for i, o in ipairs(outcomes) do
-    if not o.ok then failures[#failures + 1] = ("worker %d: %s"):format(i, o.error) end
+    if o.ok then
+      local r = json.decode(o.result)
+      if type(r) == "table" then sent = sent + (r.sent or 0) end
+    else
+      failures[#failures + 1] = ("worker %d: %s"):format(i, plain(o.error))
+    end
   end
-  local sent = 0
-  for _, o in ipairs(outcomes) do
-    local r = o.ok and json.decode(o.result)
-    if type(r) == "table" then sent = sent + (r.sent or 0) end
-  end
-  local message
+  ctx.sent = sent
+  local message, exit
   if not ok then
     run.status, message = "failed", "writing results failed: " .. tostring(werr)
   elseif #failures > 0 then
     run.status, message = "failed", table.concat(failures, "\n")
   elseif code == worker.STOP_INTERRUPT then
-    run.status, message = "interrupted", ("interrupted; resume with: causal-eval run --resume %s"):format(run.id)
+    local by = (reason == "SIGTERM" or reason == "SIGINT") and (" by " .. reason) or (reason ~= "" and (" (" .. reason .. ")") or "")
+    run.status, message = "interrupted", ("interrupted%s; resume with: causal-eval run --resume %s"):format(by, run.id)
+    exit = reason == "SIGTERM" and 143 or 130
   elseif code == worker.STOP_AUTH then
-    run.status, message = "stopped", reason
+    run.status, message, exit = "stopped", reason, 1
   elseif code == worker.STOP_BUDGET then
     run.status, message = "stopped", reason .. ("; completed results are kept (causal-eval run --resume %s continues)"):format(run.id)
   else
     run.status = "completed"
   end
   run.finished = os.time()
-  run.elapsed = (run.elapsed or 0) + wall
-  run.message = message
-  results.put_run(st, run)
-  local summaries, comparisons = results.summarize(st, run)
-  for _, s in ipairs(summaries) do
-    s.throughput = run.elapsed > 0 and s.n / run.elapsed or json.null
+  run.elapsed = (run.elapsed or 0) + ctx.wall
+  local summaries, comparisons = results.summarize(ctx.st, run)
+  if not summaries then
+    run.status, message, summaries, comparisons = "failed", comparisons, {}, nil
   end
-  st:close()
-  if server then
+  local failed = all_failed(summaries)
+  if run.status == "completed" and #failed > 0 then
+    -- nothing useful from a model is not a success
+    if #failed == #summaries then
+      run.status = "failed"
+      message = "every question failed: " .. table.concat(failed, "; ")
+    else
+      message = "every question of " .. table.concat(failed, "; ") .. " failed"
+    end
+    exit = 1
+  end
+  if run.status == "failed" then exit = 1 end
+  run.message = message
+  results.put_run(ctx.st, run)
+  return exit or 0, summaries, comparisons
+end
+
+local function release(state)
+  if state.ctx then
+    local ctx = state.ctx
+    if ctx.group then
+      -- an internal error while workers run: stop them before they are joined
+      ctx.stop:set(worker.STOP_INTERRUPT, "internal error")
+      ctx.group:join()
+      ctx.group = nil
+    end
+    if ctx.cache then ctx.cache:close() end
+    if ctx.server then ctx.server:stop() end
+  end
+  if state.st then state.st:close() end
+  if state.lock then state.lock:release() end
+  host.untrap_signals()
+end
+
+local function run_stages(opts, state)
+  local data = opts.data or "./causal-eval-data"
+  local st, serr = results.open(data, opts.store_cfg)
+  if not st then return nil, ("cannot open the results store %s: %s"):format(data, serr) end
+  state.st = st
+  local run, lk = begin(st, data, opts)
+  if not run then return nil, lk end
+  state.lock, state.run = lk, run
+  local s, err = settle(run, opts)
+  if not s then return nil, err end
+  local prior, rerr = prior_of(st, run, opts.retry_errors)
+  if not prior then return nil, rerr end
+  if opts.retry_errors then note_retry(opts, prior) end
+  local ctx, perr = prepare(run, s, prior, opts, st)
+  if not ctx then return nil, perr end
+  state.ctx = ctx
+  local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
+  assert(st:start_writer{ batch = batch, flush_ms = 5 })
+
+  -- always, even when quiet: it is what --resume needs after a crash
+  io.stderr:write("run ", run.id, "\n")
+  if opts.on_run_id then opts.on_run_id(run.id) end
+  run.dispatch = {}
+  for _, d in ipairs(settings.LIST) do run.dispatch[d[1]] = s[d[1]] end
+  run.status, run.started = "running", os.time()
+  run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
+  results.put_run(st, run)
+  state.written = true
+
+  local outcomes = supervise(ctx, opts)
+  local exit, summaries, comparisons = conclude(ctx, outcomes, opts)
+  for _, sm in ipairs(summaries) do
+    sm.throughput = run.elapsed > 0 and sm.n / run.elapsed or json.null
+  end
+  if ctx.server then
     -- a last scrape can see the finished run
     if opts.metrics_linger and opts.metrics_linger > 0 then host.sleep(opts.metrics_linger) end
-    server:stop()
   end
-  local exit = 0
-  if run.status == "failed" or code == worker.STOP_AUTH then exit = 1
-  elseif run.status == "interrupted" then exit = 130 end
   local below = {}
   if opts.fail_under then
-    for _, s in ipairs(summaries) do
-      if type(s.accuracy) ~= "number" or s.accuracy < opts.fail_under then below[#below + 1] = s.model end
+    for _, sm in ipairs(summaries) do
+      if type(sm.accuracy) ~= "number" or sm.accuracy < opts.fail_under then below[#below + 1] = sm.model end
     end
     if #below > 0 and exit == 0 then exit = 1 end
   end
   return exit, {
-    run = run, summaries = summaries, message = message, below = below, sent = sent,
-    wall = wall, cpu = cpu, prior = prior, cache = cache_stats, tuning = tuner and tuner.trace or nil,
-    comparisons = comparisons,
-    alerts = alerting and alerting.events or nil, profiler = profiler,
+    run = run, summaries = summaries, message = run.message, below = below, sent = ctx.sent,
+    wall = ctx.wall, cpu = ctx.cpu, prior = prior.n, cache = ctx.cache_stats, tuning = ctx.tuner and ctx.tuner.trace or nil,
+    comparisons = comparisons, alerts = ctx.alerting and ctx.alerting.events or nil, profiler = ctx.profiler,
+    retry = opts.retry_errors and { resent = prior.resend, kept = prior.kept } or nil,
   }
 end
 
-local function mem_total()
-  local f = io.open("/proc/meminfo", "r")
-  if not f then return nil end
-  local kb = f:read("a"):match("MemTotal:%s*(%d+)")
-  f:close()
-  return kb and tonumber(kb) * 1024
+--- Runs (or resumes) an evaluation. opts: models (specs), benches, n, seed,
+--- difficulty, domain, questions (file), limit, the dispatch settings of
+--- causal_eval.run.settings (workers, concurrency, rate, timeout,
+--- connect_timeout, max_attempts, retry_base, retry_cap, batch_size,
+--- max_tokens_total, budget_usd, optimize_for, tune_interval: given ones
+--- win, else a resumed run's, else config_values'), policy (a function),
+--- resume (run id or "last"), retry_errors, data (folder), store_cfg,
+--- cache_mode, cache_opts, metrics_port, alerts, repl, profile, progress,
+--- quiet, fail_under, config_values.
+--- Returns an exit status and { run = .., summaries = .., message = .. },
+--- or nil and a message when the run could not start.
+-- An error raised as { message = ... } is an expected failure met deep down
+-- (a damaged store); anything else is an internal error.
+local function catch(err)
+  if type(err) == "table" and err.message then return err end
+  return debug.traceback(err)
 end
 
---- Calls opts.policy every opts.tune_interval seconds (0.1) with the
---- interval's statistics and applies what it returns. The trace keeps one
---- entry per call: t, concurrency, rate, p50, p95, throughput, responses,
---- limited (429s), errors.
-function M.tuner(opts, live)
-  local interval = opts.tune_interval or 0.1
-  local settings = { concurrency = live.concurrency, rate = live.rate or 0, batch_size = opts.batch_size or 10 }
-  local t0 = host.clock()
-  local last_t, last_cpu = t0, host.cpu_time()
-  local last_resp, last_lim, last_done, last_err = 0, 0, 0, 0
-  local ncpu = 2
-  do
-    local p = io.popen("nproc 2>/dev/null")
-    if p then
-      ncpu = tonumber(p:read("l")) or 2
-      p:close()
+function M.run(opts)
+  local state = {}
+  local ok, exit, report = xpcall(run_stages, catch, opts, state)
+  if not ok then
+    -- the run, if written, is marked failed with the message
+    local msg = type(exit) == "table" and tostring(exit.message) or "internal error: " .. plain(exit)
+    if state.written then
+      state.run.status, state.run.message, state.run.finished = "failed", msg, os.time()
+      pcall(results.put_run, state.st, state.run)
     end
+    pcall(release, state)
+    return nil, msg
   end
-  local ram = mem_total()
-  local self = { trace = {} }
-  function self.tick()
-    local now = host.clock()
-    if now - last_t < interval then return end
-    local dt = now - last_t
-    local resp, lim = live.responses:get(), live.limited:get()
-    local done, errs = totals(live.st, live.nmodels)
-    local cpu = host.cpu_time()
-    local n_resp = resp - last_resp
-    local stats = {
-      interval = dt, responses = n_resp, limited = lim - last_lim, errors = errs - last_err,
-      throughput = (done - last_done) / dt,
-      p50 = live.window:count() > 0 and live.window:quantile(0.5) or nil,
-      p95 = live.window:count() > 0 and live.window:quantile(0.95) or nil,
-      cpu = (cpu - last_cpu) / dt / ncpu,
-      memory = ram and (host.rss() / ram) or nil,
-    }
-    stats.rate_429 = n_resp > 0 and stats.limited / n_resp or 0
-    stats.error_rate = (done - last_done) > 0 and stats.errors / (done - last_done) or 0
-    live.window:reset()
-    last_t, last_cpu, last_resp, last_lim, last_done, last_err = now, cpu, resp, lim, done, errs
-    local ok, new = pcall(opts.policy, stats, { concurrency = settings.concurrency, rate = settings.rate,
-                                               batch_size = settings.batch_size })
-    if not ok then
-      io.stderr:write("causal-eval: tuning policy failed: ", tostring(new), " (settings kept)\n")
-      opts.policy = function() return {} end
-      return
-    end
-    if type(new) == "table" then
-      if math.type(new.concurrency) or type(new.concurrency) == "number" then
-        local c = math.max(1, math.floor(new.concurrency))
-        if c ~= settings.concurrency then
-          live.limit:add(c - live.limit:get())
-          settings.concurrency = c
-        end
-      end
-      if type(new.rate) == "number" and new.rate ~= settings.rate and live.bucket then
-        live.bucket:set(new.rate, math.max(1, new.rate / 10))
-        settings.rate = new.rate
-      end
-      if type(new.batch_size) == "number" then settings.batch_size = math.max(1, math.floor(new.batch_size)) end
-    end
-    self.trace[#self.trace + 1] = {
-      t = now - t0, concurrency = settings.concurrency, rate = settings.rate, batch_size = settings.batch_size,
-      p50 = stats.p50, p95 = stats.p95, throughput = stats.throughput, responses = stats.responses,
-      limited = stats.limited, errors = stats.errors,
-    }
+  if not exit and state.written then
+    state.run.status, state.run.message, state.run.finished = "failed", report, os.time()
+    pcall(results.put_run, state.st, state.run)
   end
-  return self
-end
-
---- Evaluates the alert rules (opts.alerts, an alerts engine) every
---- opts.alert_interval seconds (1) over the run's live values; the log
---- channel's events are kept in the store (meta: alert \0 run \0 n).
-function M.alerting(opts, run, st, latency, t0)
-  local engine = opts.alerts
-  local interval = opts.alert_interval or 1
-  local ram = mem_total()
-  local last_t, last_cpu = host.clock(), host.cpu_time()
-  local seq = 0
-  local self = { events = {} }
-  engine.record = function(ev)
-    seq = seq + 1
-    st:put("meta", ("alert\0%s\0%06d"):format(run.id, seq), json.encode(ev))
-  end
-  function self.tick(force)
-    local now = host.clock()
-    if not force and now - last_t < interval then return end
-    local done, errors = totals(st, #run.model_specs)
-    local cpu = host.cpu_time()
-    local values = {
-      questions_done = done, errors = errors, error_rate = done > 0 and errors / done or 0,
-      throughput = done / math.max(1e-9, now - t0),
-      memory_usage_percent = ram and host.rss() / ram * 100 or nil,
-      cpu_usage_percent = (cpu - last_cpu) / math.max(1e-9, now - last_t) * 100,
-    }
-    if latency:count() > 0 then
-      values.p50_latency, values.p95_latency, values.p99_latency =
-        latency:quantile(0.5), latency:quantile(0.95), latency:quantile(0.99)
-    end
-    last_t, last_cpu = now, cpu
-    for _, ev in ipairs(engine:evaluate(values)) do self.events[#self.events + 1] = ev end
-  end
-  return self
+  release(state)
+  return exit, report
 end
 
 --- The --json report of a run.
@@ -503,6 +596,7 @@ function M.report_json(report)
     tuning = report.tuning and json.array(report.tuning) or nil,
     alerts = report.alerts and json.array(report.alerts) or nil,
     comparisons = report.comparisons and json.array(report.comparisons) or nil,
+    retry_errors = report.retry,
   })
 end
 

@@ -93,7 +93,7 @@ end
 --- and the most concurrency it may ask for.
 function M.for_goal(goal, concurrency)
   if goal == "throughput" then
-    local max = math.max(4 * concurrency, 256)
+    local max = require("causal_eval.run.settings").ceiling(concurrency)
     return M.aimd{ min = 1, max = max }, max
   elseif goal == "latency" then
     local max = math.max(2 * concurrency, 64)

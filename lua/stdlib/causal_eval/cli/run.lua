@@ -36,6 +36,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--max-tokens-total", arg = "N", type = "integer", help = "stop dispatching after this many tokens" },
     { "--budget-usd", arg = "USD", type = "number", help = "stop dispatching after this cost (prices in configs/models.yaml)" },
     { "--resume", arg = "RUN_ID", help = "continue a run (or 'last'): only unfinished questions are sent" },
+    { "--retry-errors", help = "with --resume: send again the questions that failed for a transient reason" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
     { "--fail-under", arg = "ACC", type = "number", help = "exit 1 when a model's accuracy is below ACC (0..1)" },
     { "--cache", arg = "MODE", choices = { "readwrite", "read", "write", "off" },
@@ -70,24 +71,34 @@ function M.run(argv, cli)
     return 2
   end
   local v = cfg.values
-  for _, check in ipairs({
-    { args.n, "--n", 1 }, { args.limit, "--limit", 0 }, { args.workers, "--workers", 1 },
-    { args.concurrency, "--concurrency", 1 }, { args.rate, "--rate", 0 }, { args.max_attempts, "--max-attempts", 1 },
-    { args.max_tokens_total, "--max-tokens-total", 1 }, { args.budget_usd, "--budget-usd", 0 },
-  }) do
-    if check[1] and check[1] < check[3] then
-      return cli.usage_error(parser, ("%s must be >= %s"):format(check[2], check[3]))
+  -- dispatch settings given on this command line (flags or --set): a
+  -- resumed run keeps its own for the others
+  local settings = require "causal_eval.run.settings"
+  local given = {}
+  for _, s in ipairs(settings.LIST) do
+    local name, path = s[1], s[3]
+    if args[name] ~= nil then given[name] = args[name]
+    elseif path and (cfg:source(path) or ""):find("^%-%-set ") then given[name] = cfg:get(path) end
+  end
+  local bad = settings.check(given)
+  if not bad then
+    for _, check in ipairs({ { args.n, "--n", 1 }, { args.limit, "--limit", 0 } }) do
+      if check[1] and check[1] < check[3] then bad = ("%s must be >= %s"):format(check[2], check[3]) end
     end
   end
+  if bad then return cli.usage_error(parser, bad) end
   if args.fail_under and (args.fail_under < 0 or args.fail_under > 1) then
     return cli.usage_error(parser, "--fail-under must be between 0 and 1")
   end
-  local function given(list) return list ~= nil and #list > 0 end
-  if args.questions and (given(args.bench) or args.n) then
+  local function listed(list) return list ~= nil and #list > 0 end
+  if args.questions and (listed(args.bench) or args.n) then
     return cli.usage_error(parser, "--questions and --bench/--n exclude each other")
   end
-  if args.resume and (given(args.model) or given(args.bench) or args.questions or args.n) then
+  if args.resume and (listed(args.model) or listed(args.bench) or args.questions or args.n) then
     return cli.usage_error(parser, "--resume continues a run as it was started: no --model, --bench, --n or --questions")
+  end
+  if args.retry_errors and not args.resume then
+    return cli.usage_error(parser, "--retry-errors sends again the failures of a stored run: give it with --resume RUN_ID")
   end
   local models = args.model
   if not models or #models == 0 then
@@ -96,11 +107,6 @@ function M.run(argv, cli)
   end
   local benches = args.bench
   if (not benches or #benches == 0) and not args.questions then benches = { v.run.suite } end
-  local policy, max_concurrency
-  local concurrency = args.concurrency or v.run.concurrency
-  if args.optimize_for then
-    policy, max_concurrency = require("causal_eval.tuning").for_goal(args.optimize_for, concurrency)
-  end
   local alerts
   if args.alerts then
     local aerr
@@ -113,22 +119,18 @@ function M.run(argv, cli)
   local tty = host.isatty(2)
   local json_out = args.json
   local runner = require "causal_eval.runner"
-  local exit, report = runner.run{
+  local opts = {
     models = models, benches = benches, n = args.n or v.run.n, seed = args.seed,
     difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
-    workers = args.workers or v.evaluation.max_workers, concurrency = concurrency,
-    policy = policy, max_concurrency = max_concurrency, tune_interval = args.tune_interval,
     alerts = alerts, alert_interval = args.alert_interval, profile = args.profile or args.profile_out ~= nil,
-    repl = args.repl,
-    rate = args.rate or v.run.rate, timeout = args.timeout or v.run.timeout,
-    connect_timeout = args.connect_timeout or v.run.connect_timeout,
-    max_attempts = args.max_attempts or v.run.max_attempts, retry_base = v.run.retry_base, retry_cap = v.run.retry_cap,
-    max_tokens_total = args.max_tokens_total, budget_usd = args.budget_usd,
-    resume = args.resume, data = args.data or v.store.path, store_cfg = v.store,
+    repl = args.repl, resume = args.resume, retry_errors = args.retry_errors,
+    data = args.data or v.store.path, store_cfg = v.store,
     cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
     metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
     fail_under = args.fail_under, progress = tty and not args.quiet and not args.repl, quiet = args.quiet, config_values = v,
   }
+  for name, value in pairs(given) do opts[name] = value end
+  local exit, report = runner.run(opts)
   if not exit then
     io.stderr:write("causal-eval run: ", report, "\n")
     return 1
