@@ -97,8 +97,8 @@ return bench.family{
   rungs = { 2 },
   description = "confounders, valid adjustment sets, Simpson's paradox with numbers",
   -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
-  capacity = { easy = 100000, medium = 4600000, hard = 62000000,
-    method = "easy measured (100,000 made, a lower bound); medium and hard estimated: n^2/2(r+3) from r repeats in n = 100,000 (1068, 77)" },
+  capacity = { easy = 100000, medium = 7300000, hard = 98000000,
+    method = "easy measured (100,000 made, a lower bound); medium and hard estimated: n^2/2(r+3) from r repeats in n = 100,000 (675, 48)" },
   generate = function(ctx)
     local kind = ctx.pair:pick(KINDS)
     local u, units = ctx.domain.unit, ctx.domain.units

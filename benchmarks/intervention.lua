@@ -111,8 +111,8 @@ return bench.family{
   rungs = { 2 },
   description = "effects of do(X): sign and size of the ATE, back-door and front-door adjustment",
   -- distinct questions at each difficulty (generate --capacity, docs/questions.md)
-  capacity = { easy = 100000, medium = 100000, hard = 940000,
-    method = "easy and medium measured (100,000 made, a lower bound); hard estimated: n^2/2(r+3) from 5268 repeats in n = 100,000" },
+  capacity = { easy = 100000, medium = 520000, hard = 980000,
+    method = "easy measured (100,000 made, a lower bound); medium and hard estimated: n^2/2(r+3) from r repeats in n = 100,000 (9440, 5078)" },
   generate = function(ctx)
     local kind = ctx.pair:pick(KINDS)
     local want = ctx.want == "yes"
