@@ -177,6 +177,10 @@ channels:
   it("gives rules the requests in flight and the share of 429s", function()
     local dir = H.tmpdir()
     local mock = H.mock({ "--latency-ms", "40", "--fault-429", "0.5", "--retry-after", "0.01" })
+    finally(function()
+      mock:stop()
+      H.rm(dir)
+    end)
     local rules = H.write(dir .. "/alerts.yaml", [[
 rules:
   - { name: busy, condition: inflight >= 1, channels: [log] }
@@ -188,7 +192,5 @@ rules:
     assert.are.equal(0, r.code, r.stderr)
     assert.truthy(r.stderr:find("ALERT [warning] busy: inflight >= 1", 1, true), r.stderr)
     assert.truthy(r.stderr:find("ALERT [warning] throttled: rate_429 > 0.2", 1, true), r.stderr)
-    mock:stop()
-    H.rm(dir)
   end)
 end)

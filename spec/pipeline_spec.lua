@@ -44,10 +44,12 @@ describe("causal-eval run", function()
     NQ = #lines
     H.write(qfile, table.concat(lines, "\n") .. "\n")
   end)
-  teardown(function()
+  -- a failed test leaves its mock running: stop it before the next starts one
+  after_each(function()
     if mock then mock:stop() end
-    H.rm(dir)
+    mock = nil
   end)
+  teardown(function() H.rm(dir) end)
 
   it("evaluates the three baselines with no network and prints a table", function()
     local r = H.run({ "run", "--bench", "ladder,confounding", "--n", "30", "--data", dir .. "/base" })

@@ -46,6 +46,10 @@ describe("a policy's batch size", function()
   it("changes how many questions a worker takes at a time while the run works", function()
     local dir = H.tmpdir()
     local mock = H.mock({ "--latency-ms", "20" })
+    finally(function()
+      mock:stop()
+      H.rm(dir)
+    end)
     local calls = 0
     local code, rep = require("causal_eval.runner").run{
       models = { "openai:m@" .. mock.url }, benches = { "ladder" }, n = 150, data = dir .. "/d", quiet = true,
@@ -63,8 +67,6 @@ describe("a policy's batch size", function()
     local stats = mock:stats()
     assert.is_true(calls > 4 and stats.requests > 20, json.encode(stats))
     assert.is_true(stats.max_in_flight <= 2, json.encode(stats))
-    mock:stop()
-    H.rm(dir)
   end)
 end)
 
