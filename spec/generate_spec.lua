@@ -71,6 +71,23 @@ describe("benchmark families", function()
     assert.matches("unknown perturbation 'sideways'", err, 1, true)
   end)
 
+  it("takes the perturbations from one list: flags, help, options", function()
+    -- generate once kept its own copy of the list for its flags
+    table.insert(bench.PERTURBATIONS, "mirrored")
+    bench.PERTURBATION_HELP.mirrored = "a perturbation for this spec"
+    package.loaded["causal_eval.cli.generate"] = nil
+    local ok, gen = pcall(require, "causal_eval.cli.generate")
+    local opts = bench.options{ perturb = { "mirrored" } }
+    table.remove(bench.PERTURBATIONS)
+    bench.PERTURBATION_HELP.mirrored = nil
+    package.loaded["causal_eval.cli.generate"] = nil
+    assert(ok, gen)
+    assert.matches("%-%-mirrored%s+a perturbation for this spec", gen.help())
+    assert.is_true(opts.perturb.mirrored)
+    local args = { BENCH = { "ladder" }, n = 1, seed = 0, mirrored = true }
+    assert.is_nil(gen.options(args).perturb.mirrored) -- gone with the list again
+  end)
+
   it("restricts difficulty and domain", function()
     local fam = assert(bench.load("intervention"))
     for q in bench.generate(fam, assert(bench.options{ difficulty = "hard", domain = "climate" }), 3, 10) do

@@ -174,6 +174,16 @@ describe("causal_eval.scm", function()
     assert.has_error(function() scm.model{ graph = "X -> -> Y" } end)
   end)
 
+  it("raises on an edge of a graph list that is not two names, naming the edge", function()
+    -- {"A"} once failed inside the library with "table index is nil"
+    for _, g in ipairs({ { { "A", "B" }, { "A" } }, { { "A", "B" }, "B->C" }, { { "A", "B" }, { 1, 2 } } }) do
+      local ok, err = pcall(scm.model, { graph = g, vars = { A = 0.5 } })
+      assert.is_false(ok)
+      assert.matches("graph: edge 2 must be {from, to}, two variable names", err, 1, true)
+      assert.is_nil(err:find("scm.lua", 1, true), err)
+    end
+  end)
+
   it("raises on unknown names in queries and returns nil on impossible evidence", function()
     local m = confounded()
     assert.has_error(function() m:p{ W = 1 } end, "unknown variable 'W'")

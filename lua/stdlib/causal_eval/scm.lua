@@ -33,7 +33,14 @@ Model.__index = Model
 
 --- Parses "A->B, B->C" (or a list of {from, to}) into a list of edges.
 function M.parse_graph(g)
-  if type(g) == "table" then return g end
+  if type(g) == "table" then
+    for i, e in ipairs(g) do
+      if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" then
+        error(("graph: edge %d must be {from, to}, two variable names"):format(i), 3)
+      end
+    end
+    return g
+  end
   if type(g) ~= "string" then error("graph must be a string like 'A->B, B->C' or a list of edges", 3) end
   local edges = {}
   for item in g:gmatch("[^,;]+") do
