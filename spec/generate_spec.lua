@@ -243,6 +243,23 @@ describe("causal-eval generate", function()
     assert.is_nil(H.read(out .. ".tmp"))
   end)
 
+  it("names a family that cannot give one of the answers, and leaves no file", function()
+    -- version 2 let the other answer through after 200 attempts: a kind that
+    -- was always no went unnoticed, and the set was not balanced
+    local path = H.write(dir .. "/always.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "always", version = 1, generate = function(ctx)
+        local m = ctx:random_model({ nodes = { "A", "B" }, edges = { { "A", "B" } } })
+        return { model = m, prompt = "?", rung = 2, query = { type = "graph", relation = "causes", from = "A", to = "B" } }
+      end }
+    ]])
+    local out = dir .. "/always.jsonl"
+    local r = H.run({ "generate", path, "--n", "2", "-o", out })
+    assert.are.equal(1, r.code)
+    assert.matches("^causal%-eval generate: family always: question [01]: no question answering no in 200 attempts", r.stderr)
+    assert.is_nil(H.read(out))
+  end)
+
   it("loads a family from a file", function()
     local path = H.write(dir .. "/tiny.lua", [[
       local bench = require "causal_eval.bench"
@@ -391,6 +408,20 @@ describe("a family added by a user", function()
     assert.are.equal(1, r.code)
     assert.matches("family badtopo: " .. path .. ":3: bench.topo: graph.edges[1] (Z -> A) names Z, which is not in graph.nodes",
       r.stderr, 1, true)
+    assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
+    path = H.write(dir .. "/badwords.lua", [[
+      local bench = require "causal_eval.bench"
+      return bench.family{ name = "badwords", version = 1, generate = function(ctx)
+        local m = ctx:random_model({ nodes = { "A", "B" }, edges = { { "A", "B" } } })
+        local yes = ctx.want == "yes"
+        return { model = m, rung = 2, query = { type = "graph", relation = "causes", from = yes and "A" or "B", to = yes and "B" or "A" },
+                 render = function() return ctx:describe_edges(m, ctx:label({ "A" })) end }
+      end }
+    ]])
+    r = H.run({ "generate", path, "--n", "2" })
+    assert.are.equal(1, r.code)
+    -- render's return is a tail call: its line is gone, the file is named
+    assert.matches("family badwords: " .. path .. ": describe_edges: words has no entry for node B", r.stderr, 1, true)
     assert.is_nil(r.stderr:find("traceback", 1, true), r.stderr)
   end)
 end)

@@ -140,11 +140,19 @@ end
 local current
 
 -- Misuse of the kit by a family's code: the message names the family and the
--- line of its file that made the call (level 1 is the kit function's caller),
--- and is raised as the family's error, which `generate` prints as it is.
+-- line of its file that made the call (level 1 is the kit function's caller;
+-- when that call was a tail call its line is gone, and the family's file is
+-- named alone), and is raised as the family's error, which `generate` prints
+-- as it is.
 local function misuse(level, msg)
-  local info = debug.getinfo(level + 2, "Sl")
-  local where = (info and info.currentline > 0) and (info.short_src .. ":" .. info.currentline .. ": ") or ""
+  local where = ""
+  local callee = debug.getinfo(level + 1, "t")
+  local info = not (callee and callee.istailcall) and debug.getinfo(level + 2, "Sl")
+  if info and info.currentline > 0 then
+    where = info.short_src .. ":" .. info.currentline .. ": "
+  elseif current and current.file then
+    where = current.file .. ": "
+  end
   error((current and ("family " .. current.name .. ": ") or "") .. where .. msg, 0)
 end
 
@@ -405,7 +413,11 @@ function Ctx:describe_edges(m, words)
   local paraphrase = self:flag("paraphrase")
   for i, e in ipairs(m:edges()) do
     local form = paraphrase and self.text:pick(EDGE_FORMS) or EDGE_FORMS[1]
-    out[i] = form(words[e[1]].name, words[e[2]].name)
+    local a, b = words[e[1]], words[e[2]]
+    if not a or not b then
+      misuse(1, ("describe_edges: words has no entry for node %s (ctx:label must be given every node)"):format(a and e[2] or e[1]))
+    end
+    out[i] = form(a.name, b.name)
   end
   return table.concat(out, " ")
 end
@@ -430,6 +442,10 @@ function Ctx:describe_tables(m, words)
     local pa = m:parents(n)
     local t = m:table(n)
     local k = #pa
+    if not words[n] then
+      misuse(1, ("describe_tables: words has no entry for node %s (ctx:label must be given every node)"):format(n))
+    end
+    if not t then misuse(1, ("describe_tables: node %s has no table (a graph-only model)"):format(n)) end
     local yes = words[n].yes
     if k == 0 then
       out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
@@ -646,14 +662,21 @@ local function draw(fam, st, opts, p, side, c)
       answer, value = questions.solve(q, q.model_obj)
       if answer == nil then error(("family %s: question %d: %s"):format(fam.name, index, tostring(value)), 0) end
       q.answer_type = q.answer_type or questions.answer_type(q.query)
-      if q.answer_type ~= "yes_no" or answer == ctx.want or attempt == M.MAX_ATTEMPTS then break end
+      if q.answer_type ~= "yes_no" or answer == ctx.want then break end
       q.model_obj:close()
+      q.wrong = true
     end
   end
   current = nil
   if not q then
     return nil, ("family %s: question %d: generate returned nothing in %d attempts (difficulty %s, domain %s)"):format(
       fam.name, index, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name)
+  end
+  if q.wrong then
+    -- a question of the other answer would unbalance the set (version 2 let
+    -- it through, and a kind that was always no went unnoticed)
+    return nil, ("family %s: question %d: no question answering %s in %d attempts (difficulty %s, domain %s)"):format(
+      fam.name, index, ctx.want, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name)
   end
   local id = q.key
   if id == nil then
@@ -759,7 +782,9 @@ function M.question(fam, opts, seed, index)
     -- asked for content only
     if opts.render ~= false then
       ctx.text = rng.new(q.text_key, index)
+      current = fam
       local prompt, variables = q.render()
+      current = nil
       q.prompt = prompt
       q.variables = variables or q.variables
     end
