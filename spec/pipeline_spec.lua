@@ -240,8 +240,12 @@ describe("causal-eval run", function()
     assert.are.equal(0, mock:stats().requests)
     assert.are.equal(rep1.models[1].accuracy, rep2.models[1].accuracy)
     assert.are.equal(60, rep2.models[1].cached)
-    assert.is_true(rep2.elapsed_s * 10 <= rep1.elapsed_s,
-      ("first run %.3f s, second %.3f s"):format(rep1.elapsed_s, rep2.elapsed_s))
+    -- 10x faster per answer. Not the runs' wall times: the second run's is
+    -- mostly starting threads and Lua states, which a loaded machine or a
+    -- sanitizer build stretches (0.05 s became 0.10 s) while the first run's
+    -- is the model's fixed 50 ms sleeps, so their ratio failed under load
+    local l1, l2 = rep1.models[1].latency_ms.p50, rep2.models[1].latency_ms.p50
+    assert.is_true(l1 >= 50 and l2 * 10 <= l1, ("median answer: first run %.3f ms, second %.3f ms"):format(l1, l2))
     local a, b = records(dir .. "/c1", rep1.run_id), records(dir .. "/c2", rep2.run_id)
     local first = {}
     for _, rec in ipairs(a) do first[rec.question_id] = rec end
