@@ -164,13 +164,19 @@ describe("causal-eval run", function()
     -- not yet stored: off, to see exactly what the store kept
     local args = { "--model", "openai:mock@" .. mock.url, "--questions", qfile, "--data", data, "--concurrency", "8",
                    "--quiet", "--cache", "off" }
-    -- a random moment in the middle of the run (~700 questions take ~1.8 s)
+    -- a random moment in the middle of the run (~700 questions take ~1.8 s
+    -- once sending starts), counted from the run id on stderr: the start
+    -- before it takes 0.14 s here and 0.54 s under ASan, and a kill timed
+    -- from the launch sometimes came first
     math.randomseed(os.time())
-    local delay = 0.3 + math.random() * 1.0
-    local cmd = { "timeout", "-s", "KILL", ("%.2f"):format(delay), H.bin, "run" }
-    for _, a in ipairs(args) do cmd[#cmd + 1] = a end
-    local killed = H.run(cmd, { bin = false })
-    assert.are.equal(128 + 9, killed.code, ("not killed after %.2fs: %s"):format(delay, killed.stderr))
+    local delay = math.random() * 1.0
+    local words = { H.quote(H.bin), "run" }
+    for _, a in ipairs(args) do words[#words + 1] = H.quote(a) end
+    local err = dir .. "/killed.err"
+    local out = H.run(("%s 2>%s >/dev/null & p=$!; for i in $(seq 400); do grep -q '^run ' %s && break; sleep 0.05; done; " ..
+      "sleep %.2f; kill -KILL $p; wait $p; echo $?"):format(table.concat(words, " "), H.quote(err), H.quote(err), delay))
+    local killed = { code = tonumber(out.stdout:match("(%d+)%s*$")), stderr = H.read(err) or "" }
+    assert.are.equal(128 + 9, killed.code, ("not killed %.2fs after it started: %s"):format(delay, killed.stderr))
     local run_id = killed.stderr:match("run (%d+%-%d+%-%x+)")
     assert.is_not_nil(run_id)
     local before = #records(data, run_id)
@@ -193,7 +199,7 @@ describe("causal-eval run", function()
     assert.are.equal(run_id, rep.run_id)
     local stats = mock:stats()
     -- the stored ones are not asked again; only the rest (and those in flight at the kill)
-    assert.are.equal(NQ - before, stats.requests, ("killed at %.2fs with %d stored, %d sent; after: %s"):format(delay, before, sent_before, json.encode(stats)))
+    assert.are.equal(NQ - before, stats.requests, ("killed %.2fs in with %d stored, %d sent; after: %s"):format(delay, before, sent_before, json.encode(stats)))
     assert.are.equal(0, stats.answered_more_than_once)
     local resumed = records(data, run_id)
     assert.are.equal(NQ, #resumed)

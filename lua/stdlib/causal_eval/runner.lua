@@ -512,15 +512,17 @@ local function run_stages(opts, state)
   local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
   assert(st:start_writer{ batch = batch, flush_ms = 5 })
 
-  -- always, even when quiet: it is what --resume needs after a crash
-  io.stderr:write("run ", run.id, "\n")
-  if opts.on_run_id then opts.on_run_id(run.id) end
   run.dispatch = {}
   for _, d in ipairs(settings.LIST) do run.dispatch[d[1]] = s[d[1]] end
   run.status, run.started = "running", os.time()
   run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
   results.put_run(st, run)
   state.written = true
+  -- always, even when quiet: it is what --resume needs after a crash, so
+  -- only once the run is stored (printed before, a kill in between left an
+  -- id that no resume could find)
+  io.stderr:write("run ", run.id, "\n")
+  if opts.on_run_id then opts.on_run_id(run.id) end
 
   local outcomes = supervise(ctx, opts)
   local exit, summaries, comparisons = conclude(ctx, outcomes, opts)
