@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAGIC 0x314A4543u /* "CEJ1" */
@@ -20,11 +20,14 @@
 #define IHDR 12
 #define MAXITEMS 8
 #define NSEG 8
-/* a file past this size is left for the next once its records are in */
-#define SEG_BYTES (4u << 20)
+/* a file's room; when it fills the next file takes over, and this one is
+ * used again once its records are in (new files would fault in new pages) */
+#define SEG_BYTES (1u << 20)
 
 typedef struct {
   int fd, used, sealed;
+  unsigned char *map; /* the file, allocated and mapped: a record costs a memcpy, not a write() */
+  size_t cap;
   unsigned long long size, pending;
   char path[1100];
 } seg;
@@ -43,27 +46,43 @@ static uint32_t get32(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int start_seg(ce_journal *j, int i, ce_err *err) {
+static int journal_fail(ce_journal *j, ce_err *err, const char *what, int e) {
+  char m[300];
+  ce_err_setf(err, e == ENOSPC || e == EDQUOT ? 3 : 1, NULL, 0, 0, "%s: %s", what, ce_write_error(e, j->dir, m, sizeof m));
+  return -1;
+}
+
+/* A new file with room for need bytes. Stores to a shared map of a file
+ * reach the page cache at once, so a record copied there survives the
+ * process being killed like one written with write(); the room is allocated
+ * first, so that a full disk is an error here rather than a SIGBUS later. */
+static int start_seg(ce_journal *j, int i, size_t need, ce_err *err) {
   seg *g = &j->s[i];
   const char *dir = j->dir;
   for (int tries = 0; tries < 100; tries++) {
     char path[sizeof g->path];
     snprintf(path, sizeof path, "%s/journal.%d.%u", dir, (int)getpid(), j->next_no++);
     memcpy(g->path, path, sizeof path);
-    g->fd = open(g->path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    g->fd = open(g->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (g->fd >= 0 || errno != EEXIST) break;
   }
-  if (g->fd < 0) {
-    char m[300];
-    ce_err_setf(err, 1, NULL, 0, 0, "cannot start the store's journal: %s", ce_write_error(errno, j->dir, m, sizeof m));
-    return -1;
-  }
+  if (g->fd < 0) return journal_fail(j, err, "cannot start the store's journal", errno);
   if (flock(g->fd, LOCK_EX | LOCK_NB) != 0) { /* only we know the name: cannot fail but for NFS oddities */
     ce_err_setf(err, 1, NULL, 0, 0, "cannot lock the store's journal %s: %s", g->path, strerror(errno));
     close(g->fd);
     unlink(g->path);
     return -1;
   }
+  g->cap = need + FHDR > SEG_BYTES ? (need + FHDR + 4095) & ~(size_t)4095 : SEG_BYTES;
+  int e = posix_fallocate(g->fd, 0, (off_t)g->cap);
+  void *m = e ? MAP_FAILED : mmap(NULL, g->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd, 0);
+  if (m == MAP_FAILED) {
+    if (!e) e = errno;
+    close(g->fd);
+    unlink(g->path);
+    return journal_fail(j, err, "cannot start the store's journal", e);
+  }
+  g->map = m;
   g->used = 1;
   g->sealed = 0;
   g->size = g->pending = 0;
@@ -77,7 +96,7 @@ ce_journal *ce_journal_open(const char *dir, ce_err *err) {
     return NULL;
   }
   snprintf(j->dir, sizeof j->dir, "%s", dir);
-  if (start_seg(j, 0, err) != 0) {
+  if (start_seg(j, 0, 0, err) != 0) {
     free(j);
     return NULL;
   }
@@ -86,54 +105,50 @@ ce_journal *ce_journal_open(const char *dir, ce_err *err) {
 
 static void drop_seg(seg *g) {
   unlink(g->path);
+  munmap(g->map, g->cap);
   close(g->fd);
   g->used = 0;
 }
 
 int ce_journal_append(ce_journal *j, const ce_jitem *items, int n, ce_err *err) {
-  seg *g = &j->s[j->cur];
-  if (g->size >= SEG_BYTES && g->pending > 0) {
-    for (int i = 0; i < NSEG; i++)
-      if (!j->s[i].used) {
-        ce_err e2;
-        if (start_seg(j, i, &e2) == 0) {
-          g->sealed = 1;
-          j->cur = i;
-          g = &j->s[i];
-        }
-        break;
-      }
-  }
-  unsigned char fh[FHDR], ih[MAXITEMS][IHDR];
-  struct iovec iov[1 + 3 * MAXITEMS];
-  int k = 0;
-  size_t body = 0;
   if (n > MAXITEMS) n = MAXITEMS;
-  iov[k++] = (struct iovec){fh, FHDR};
-  for (int i = 0; i < n; i++) {
-    put32(ih[i], (uint32_t)items[i].db);
-    put32(ih[i] + 4, (uint32_t)items[i].kl);
-    put32(ih[i] + 8, (uint32_t)items[i].vl);
-    iov[k++] = (struct iovec){ih[i], IHDR};
-    iov[k++] = (struct iovec){(void *)items[i].k, items[i].kl};
-    iov[k++] = (struct iovec){(void *)items[i].v, items[i].vl};
-    body += IHDR + items[i].kl + items[i].vl;
-  }
-  put32(fh, MAGIC);
-  put32(fh + 4, (uint32_t)n);
-  put32(fh + 8, (uint32_t)body);
-  put32(fh + 12, ce_crc32c(0, fh, 12));
-  ssize_t w = writev(g->fd, iov, k);
-  if (w != (ssize_t)(FHDR + body)) {
-    int e = w < 0 ? errno : ENOSPC; /* a short write to a regular file: out of space */
-    /* a torn frame would hide the frames after it from a replay */
-    if (w > 0 && ftruncate(g->fd, (off_t)g->size) != 0) { /* the replay stops at it: nothing else to do */
+  size_t body = 0;
+  for (int i = 0; i < n; i++) body += IHDR + items[i].kl + items[i].vl;
+  size_t need = FHDR + body;
+  seg *g = &j->s[j->cur];
+  /* room for the frame and the empty header that ends the file's frames */
+  if (g->size + need + FHDR > g->cap) {
+    int next = -1;
+    for (int i = 0; i < NSEG && next < 0; i++) /* an emptied file, big enough */
+      if (i != j->cur && j->s[i].used && !j->s[i].sealed && j->s[i].cap >= need + FHDR) next = i;
+    for (int i = 0; i < NSEG && next < 0; i++)
+      if (!j->s[i].used) next = start_seg(j, i, need, err) == 0 ? i : -2;
+    if (next == -2) return -1;
+    if (next < 0) { /* only when the writer lags by NSEG files, which its queue's bound prevents */
+      ce_err_setf(err, 1, NULL, 0, 0, "the store's journal is full");
+      return -1;
     }
-    char m[300];
-    ce_err_setf(err, 1, NULL, 0, 0, "writing the store's journal: %s", ce_write_error(e, j->dir, m, sizeof m));
-    return -1;
+    if (g->pending) g->sealed = 1;
+    else g->size = 0;
+    j->cur = next;
+    g = &j->s[next];
   }
-  g->size += (unsigned long long)w;
+  unsigned char *p = g->map + g->size, *h = p;
+  p += FHDR;
+  for (int i = 0; i < n; i++) {
+    put32(p, (uint32_t)items[i].db);
+    put32(p + 4, (uint32_t)items[i].kl);
+    put32(p + 8, (uint32_t)items[i].vl);
+    memcpy(p + IHDR, items[i].k, items[i].kl);
+    memcpy(p + IHDR + items[i].kl, items[i].v, items[i].vl);
+    p += IHDR + items[i].kl + items[i].vl;
+  }
+  memset(p, 0, FHDR); /* older frames past this one are not to be replayed */
+  put32(h, MAGIC);
+  put32(h + 4, (uint32_t)n);
+  put32(h + 8, (uint32_t)body);
+  put32(h + 12, ce_crc32c(0, h, 12));
+  g->size += need;
   g->pending += (unsigned long long)n;
   return j->cur;
 }
@@ -141,9 +156,10 @@ int ce_journal_append(ce_journal *j, const ce_jitem *items, int n, ce_err *err) 
 void ce_journal_committed(ce_journal *j, int i, int n) {
   seg *g = &j->s[i];
   g->pending -= (unsigned long long)n;
-  if (g->pending) return;
-  if (g->sealed) drop_seg(g);
-  else if (g->size >= (64u << 10) && ftruncate(g->fd, 0) == 0) g->size = 0; /* emptied: the next frame starts it again */
+  if (g->pending || !g->size) return;
+  memset(g->map, 0, FHDR); /* emptied: nothing to replay; the next frame starts it again */
+  g->size = 0;
+  g->sealed = 0;
 }
 
 void ce_journal_close(ce_journal *j, int keep) {
@@ -151,8 +167,12 @@ void ce_journal_close(ce_journal *j, int keep) {
   for (int i = 0; i < NSEG; i++) {
     seg *g = &j->s[i];
     if (!g->used) continue;
-    if (keep && g->pending) close(g->fd); /* the lock goes with it: a later open replays the file */
-    else drop_seg(g);
+    if (keep && g->pending) { /* the lock goes with the descriptor: a later open replays the file */
+      munmap(g->map, g->cap);
+      close(g->fd);
+    } else {
+      drop_seg(g);
+    }
   }
   free(j);
 }

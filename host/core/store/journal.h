@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The writer commits records in batches, a few milliseconds after they are
  * queued: a process killed in between lost answers it had already received.
- * So each record is also appended to a journal when it is queued (one
- * write() per record, in page cache, no fsync), and a later process that
- * opens the store puts what the journal holds into LMDB. Each process has
- * its own journal files (journal.PID.N in the store's folder), locked with
- * flock for as long as it lives, so a live process's journal is never
- * replayed. Once all of a file's records are committed the file is emptied
- * (or, past a few megabytes while records keep coming, the next one is
- * started and this one removed).
+ * So each record is also copied to a journal when it is queued, and a later
+ * process that opens the store puts what the journal holds into LMDB. The
+ * journal is a file of 2 MB allocated up front and mapped shared: a copy
+ * into it is in the page cache at once, which a kill -9 cannot undo (power
+ * loss can: no fsync), at the price of a memcpy rather than a write() per
+ * record (about 8 us of CPU less per record on this machine). Each process
+ * has its own files (journal.PID.N in the store's folder), locked with flock
+ * for as long as it lives, so a live process's journal is never replayed.
+ * Once all of a file's records are committed the file starts over; when it
+ * fills while records are still waiting, the next file is started and this
+ * one removed once they are in.
  *
  * A frame: "CEJ1" n(4) len(4) crc32c-of-those(4), then n items of
- * db(4) kl(4) vl(4) key value; each value carries its record header
- * (record.h), whose checksum tells a torn last frame from a whole one. */
+ * db(4) kl(4) vl(4) key value, then 16 zero bytes (the end, until the next
+ * frame overwrites them); each value carries its record header (record.h),
+ * whose checksum tells a torn last frame from a whole one. */
 #ifndef CE_STORE_JOURNAL_H
 #define CE_STORE_JOURNAL_H
 

@@ -41,7 +41,7 @@ static int damaged(ce_store *s, ce_err *err, int db, const ce_pdamage *d) {
     snprintf(near, sizeof near, ", near key \"%s\"", key);
   }
   ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s/data.mdb is damaged (database %s): %s%s", s->path,
-              db >= 0 ? ce_store_db_names[db] : "main", d->what, near);
+              db >= 0 ? ce_store_db_names[db] : db == -1 ? "main" : "free pages", d->what, near);
   return -1;
 }
 
@@ -90,11 +90,22 @@ static int begin_txn(void *arg) {
   return mdb_txn_begin(a->s->env, NULL, a->flags, &a->txn);
 }
 
+static int check_free(ce_store *s, ce_err *err);
+
+/* Before a write: LMDB takes the pages for new data from its list of free
+ * pages, so a damaged list would have it overwrite pages in use. */
 static int refuse_if_damaged(ce_store *s, ce_err *err) {
+  if (!s->damaged && !s->free_checked && check_free(s, err) != 0) {
+    s->damaged = 1;
+    snprintf(s->damage_msg, sizeof s->damage_msg, "%s", err->msg);
+  }
+  s->free_checked = 1;
   if (!s->damaged) return 0;
   ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s", s->damage_msg);
   return -1;
 }
+
+int ce_store_check_writable(ce_store *s, ce_err *err) { return refuse_if_damaged(s, err); }
 
 /* ---- our view of data.mdb ---- */
 
@@ -207,6 +218,61 @@ static int view_db(const view *v, int db, ce_pdb *out, uint16_t *scratch, ce_pda
     return -1;
   }
   return 0;
+}
+
+typedef struct {
+  const view *v;
+  uint16_t *scratch;
+  ce_pdamage *d;
+} free_args;
+
+/* Each entry of the free-page list: a count and that many pages, all in the file's range. */
+static int walk_free(void *arg) {
+  free_args *a = arg;
+  ce_pcur c;
+  ce_pcur_init(&c, &a->v->f, &a->v->meta.free, CE_PK_FREE, a->scratch, a->d);
+  for (int r = ce_pcur_seek_ge(&c, NULL, 0); r != 0; r = ce_pcur_next(&c)) {
+    const unsigned char *val;
+    size_t vl;
+    if (r < 0 || ce_pcur_value(&c, &val, &vl) != 0) return -2;
+    uint64_t n;
+    if (vl >= 8) memcpy(&n, val, 8);
+    int bad = vl < 8 || vl % 8 || n != vl / 8 - 1;
+    for (uint64_t i = 1; !bad && i <= n; i++) {
+      uint64_t p;
+      memcpy(&p, val + 8 * i, 8);
+      bad = p < 2 || p > a->v->meta.last_pg;
+    }
+    if (bad) {
+      a->d->page = c.st[c.top].pgno;
+      snprintf(a->d->what, sizeof a->d->what, "a list of free pages on page %" PRIu64 " is damaged", a->d->page);
+      return -2;
+    }
+  }
+  return 0;
+}
+
+static uint16_t *new_scratch(ce_store *s, ce_err *err);
+
+static int check_free(ce_store *s, ce_err *err) {
+  uint16_t *scratch = new_scratch(s, err);
+  if (!scratch) return -1;
+  ce_pdamage d;
+  memset(&d, 0, sizeof d);
+  view v;
+  int rc = view_begin(s, &v, &d, err);
+  if (rc == 0) {
+    free_args a = {&v, scratch, &d};
+    ce_guard g;
+    rc = ce_guard_run(&g, walk_free, &a);
+    if (rc == CE_GUARD_FAULT) {
+      ce_guard_describe(&g, d.what, sizeof d.what);
+      rc = -2;
+    }
+  }
+  view_end(&v);
+  free(scratch);
+  return rc == -2 ? damaged(s, err, -2, &d) : rc;
 }
 
 static uint16_t *new_scratch(ce_store *s, ce_err *err) {
@@ -425,10 +491,11 @@ void ce_store_free(void *p) {
 typedef struct {
   ce_store *s;
   MDB_txn *txn;
-  int rc, ok;
+  int rc, ok, refused;
   const ce_jitem *it;
   int n;
   ce_guard g;
+  ce_err why;
 } replay_ctx;
 
 /* Puts a journaled record unless the store holds a newer copy (a later
@@ -458,7 +525,11 @@ static int put_frame(void *arg) {
 
 static int replay_frame(void *ud, const ce_jitem *it, int n) {
   replay_ctx *c = ud;
-  if (c->rc) return 1;
+  if (c->rc || c->refused) return 1;
+  if (!c->txn && ce_store_check_writable(c->s, &c->why) != 0) {
+    c->refused = 1;
+    return 1;
+  }
   c->it = it;
   c->n = n;
   c->rc = ce_guard_run(&c->g, put_frame, c);
@@ -498,7 +569,8 @@ static int replay_journals(ce_store *s) {
   long n = ce_journal_replay(s->path, replay_frame, replay_finish, &c, &e);
   if (n < 0) {
     /* the journal stays for the next open; what LMDB said is the better news */
-    if (c.rc) ce_store_lmdb_fail(s, &e, "replaying the journal of a run that was killed", c.rc, &c.g);
+    if (c.refused) e = c.why;
+    else if (c.rc) ce_store_lmdb_fail(s, &e, "replaying the journal of a run that was killed", c.rc, &c.g);
     snprintf(s->replay_msg, sizeof s->replay_msg, "%s", e.msg);
     return -1;
   }

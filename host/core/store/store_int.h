@@ -34,6 +34,7 @@ struct ce_store {
   size_t rmap_len;
   struct oldmap { struct oldmap *next; void *p; size_t len; } *old_maps;
   int damaged; /* a write met damage: no more writes, which could spread it */
+  int free_checked; /* LMDB's list of free pages was found sound, before a first write */
   char damage_msg[640];
   long replayed;
   char replay_msg[640];
@@ -56,6 +57,8 @@ struct ce_store {
 
 /* Sets err for LMDB's rc (or a guard's fault) met doing what. */
 int ce_store_lmdb_fail(ce_store *s, ce_err *err, const char *what, int rc, const ce_guard *g);
+/* 0 when the store may be written: not damaged, its list of free pages sound (checked once). */
+int ce_store_check_writable(ce_store *s, ce_err *err);
 /* Releases a write transaction a fault cut short (its lock above all). */
 void ce_store_abort_after_fault(MDB_txn *txn);
 void ce_store_stop_writer(ce_store *s);

@@ -16,10 +16,7 @@ static void *writer_main(void *arg);
 
 int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
   if (s->running) return 0;
-  if (s->damaged) {
-    ce_err_setf(err, CE_STORE_EDAMAGED, NULL, 0, 0, "%s", s->damage_msg);
-    return -1;
-  }
+  if (ce_store_check_writable(s, err) != 0) return -1;
   s->batch = batch > 0 ? batch : 256;
   s->flush_ms = flush_ms >= 0 ? flush_ms : 5;
   if (!s->jr && !(s->jr = ce_journal_open(s->path, err))) return -1;
