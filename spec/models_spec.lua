@@ -315,4 +315,53 @@ describe("the network", function()
     local du = H.sh("du -sk " .. H.quote(dir))
     assert.is_true(tonumber(du:match("^(%d+)")) < 20 * 1024, du)
   end)
+
+  it("takes the limit from run.max_response_mb, and a resume keeps it", function()
+    -- replies of 1.5 MiB: under the default limit, over a limit of 1 MiB
+    local mock = H.mock({ "--fault-huge", "1", "--huge-mb", "1.5" })
+    local qfile = H.questions(dir, { "ladder", "--n", "3" })
+    local data = dir .. "/data"
+    local r = H.run({ "run", "--quiet", "--model", "openai:m@" .. mock.url, "--questions", qfile, "--data", data,
+                      "--cache", "off", "--set", "run.max_response_mb=1", "--limit", "2" })
+    assert.are.equal(1, r.code, r.stderr)
+    -- the third question, on resume without the --set: the stored limit holds
+    r = H.run({ "run", "--quiet", "--resume", "last", "--data", data, "--cache", "off" })
+    mock:stop()
+    r = H.run({ "results", "export", "last", "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    local n = 0
+    for line in r.stdout:gmatch("[^\n]+") do
+      local rec = json.decode(line)
+      n = n + 1
+      assert.are.equal("too_large", rec.error and rec.error.class, line:sub(1, 300))
+      assert.truthy(rec.error.message:find("the 1 MiB limit (setting run.max_response_mb)", 1, true), rec.error.message)
+    end
+    assert.are.equal(2, n)
+  end)
+end)
+
+describe("a resumed run's stored models", function()
+  it("are checked again, naming the run and the field", function()
+    local dir = H.tmpdir()
+    local data = dir .. "/data"
+    local r = H.run({ "run", "--quiet", "--json", "--bench", "ladder", "--n", "2", "--model", "baseline:random",
+                      "--data", data, "--max-tokens-total", "1" })
+    local id = json.decode(r.stdout).run_id
+    -- a price of the wrong type, as an older version or a hand edit could store
+    r = H.run({ "-e", ([[
+      local results = require "causal_eval.results"
+      local st = assert(results.open(%q))
+      local run = assert(results.get_run(st, %q))
+      run.model_specs[1].price = { input = "cheap" }
+      run.status = "stopped"
+      results.put_run(st, run)
+      st:close()]]):format(data, id) })
+    assert.are.equal(0, r.code, r.stderr)
+    r = H.run({ "run", "--quiet", "--resume", id, "--data", data })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("run " .. id .. ": model 'baseline:random'", 1, true), r.stderr)
+    assert.truthy(r.stderr:find("price", 1, true), r.stderr)
+    assert.falsy(r.stderr:find("traceback", 1, true), r.stderr)
+    H.rm(dir)
+  end)
 end)

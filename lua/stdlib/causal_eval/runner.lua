@@ -139,6 +139,15 @@ local function begin(st, data, opts)
     return nil, gerr
   end
   run = again
+  -- the models as stored: a store edited by hand, or written by an older
+  -- version, must fail here with the field named, not in every worker
+  for _, m in ipairs(type(run.model_specs) == "table" and run.model_specs or {}) do
+    local ok, merr = models_mod.check_resolved(m, "run " .. run.id)
+    if not ok then
+      lk:release()
+      return nil, merr
+    end
+  end
   if run.status == "completed" and not opts.retry_errors then log(opts, "run %s is already complete", run.id) end
   return run, lk
 end
@@ -311,6 +320,7 @@ local function prepare(run, s, prior, opts, st)
     window = live.window:id(), paused = ctx.paused:id(),
     recent = opts.repl and ctx.recent:id() or nil, -- run:recent() is the only reader
     timeout = s.timeout, connect_timeout = s.connect_timeout,
+    max_response_bytes = s.max_response_mb and math.max(1, math.floor(s.max_response_mb * 1048576)) or nil,
     retries = { max_attempts = s.max_attempts, base = s.retry_base, cap = s.retry_cap },
     max_tokens_total = s.max_tokens_total, budget_usd = s.budget_usd,
     cache = ctx.cache and { id = ctx.cache:id(), mode = opts.cache_mode } or nil,

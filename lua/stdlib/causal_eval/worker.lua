@@ -150,7 +150,7 @@ local function setup(cfg, index)
   w.K = settings.share(w.total, w.nworkers, index)
   -- the connection pool allows the most a policy or run:set may ask for
   w.K_max = math.max(w.K, settings.share(cfg.max_concurrency or w.total, w.nworkers, index))
-  w.client = use_http and assert(http.client{ max_connections = w.K_max }) or nil
+  w.client = use_http and assert(http.client{ max_connections = w.K_max, max_body = w.cfg.max_response_bytes }) or nil
   w.jitter = rng.new(rng.hash(w.run_id .. "|jitter"), index)
   return w
 end

@@ -26,6 +26,7 @@ M.LIST = {
   { "retry_base", "run.retry_base", "run.retry_base", "number", 0 },
   { "retry_cap", "run.retry_cap", "run.retry_cap", "number", 0 },
   { "batch_size", "evaluation.batch_size", "evaluation.batch_size", "integer", 1, 1000000 },
+  { "max_response_mb", "run.max_response_mb", "run.max_response_mb", "number", 0.001, 4096 },
   { "max_tokens_total", "--max-tokens-total", nil, "integer", 1 },
   { "budget_usd", "--budget-usd", nil, "number", 0 },
   { "optimize_for", "--optimize-for", nil, "string" },
