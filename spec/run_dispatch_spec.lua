@@ -167,6 +167,11 @@ describe("run dispatch", function()
     assert.are.equal(1, r.code, r.stderr)
     assert.are.equal("completed", rep.status)
     assert.truthy(rep.message:find("every question of openai:m@", 1, true), rep.message)
+    -- --quiet drops notes, not the reason for exit 1
+    local q = H.run({ "run", "--quiet", "--model", "openai:m@" .. mock.url, "--bench", "ladder", "--n", "3",
+                      "--max-attempts", "1", "--cache", "off", "--data", dir .. "/quiet" })
+    assert.are.equal(1, q.code, q.stderr)
+    assert.truthy(q.stderr:find("every question failed", 1, true), q.stderr)
   end)
 
   it("honours a model's own max_attempts", function()

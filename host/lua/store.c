@@ -16,7 +16,7 @@
  *
  * A failure returns nil, message, kind: kind "damaged" when data.mdb is
  * damaged, "full" when the disk or the map is. With raise_damage, damage
- * raises instead: an error table { damaged = true, message = ... } (its
+ * raises instead: an error table { damaged = true, message, dir } (its
  * tostring is the message), so that a command reading many records cannot
  * carry on with a partial answer. */
 #include <lauxlib.h>
@@ -50,6 +50,10 @@ static int fail(lua_State *L, const ce_err *e) {
     lua_setfield(L, -2, "damaged");
     lua_pushstring(L, e->msg);
     lua_setfield(L, -2, "message");
+    if (u->s) {
+      lua_pushstring(L, ce_store_dir(u->s));
+      lua_setfield(L, -2, "dir");
+    }
     luaL_setmetatable(L, DAMAGE_MT);
     return lua_error(L);
   }

@@ -100,7 +100,7 @@ stage("store enqueue (record + score, one pair)", function(pass)
   local prefix = tostring(pass)
   for k = 1, N do
     local r = recs[k]
-    st:enqueue_pair("records", r[2], "scores", r[3], prefix .. r[1], 0, store_core.DONE)
+    st:enqueue_record(prefix .. r[1], r[2], r[3], 0, store_core.DONE)
   end
 end)
 -- what is still queued when the enqueues end: the writer thread's backlog

@@ -392,6 +392,8 @@ static int open_env(void *arg) {
   return mdb_env_open(a->env, a->dir, a->flags, 0644);
 }
 
+const char *ce_store_dir(const ce_store *s) { return s->path; }
+
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
   ce_err_clear(err);
   char m[400];

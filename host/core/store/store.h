@@ -41,6 +41,7 @@ typedef struct ce_store ce_store;
  * touch and every value's checksum: pages.h, record.h). */
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err);
 void ce_store_free(void *store); /* stops the writer after it commits what is queued */
+const char *ce_store_dir(const ce_store *s); /* the folder it was opened with */
 /* Records a journal replay put back at open (0 when none), and its failure message ("" when none). */
 long ce_store_replayed(ce_store *s, const char **msg);
 

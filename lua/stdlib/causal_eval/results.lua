@@ -45,11 +45,20 @@ end
 --- by any read raises an error table { damaged = true, message = ... }
 --- (cfg.raise_damage = false: returns nil, message, "damaged" instead), so
 --- no caller carries on with part of what it asked for. A failed open
---- returns nil, message, kind ("damaged", "full" or nil).
+--- returns nil, message, kind ("damaged", "full" or nil); a damaged one's
+--- message ends with what to run about it.
 function M.open(dir, cfg)
   cfg = cfg or {}
-  return store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false,
-                          raise_damage = cfg.raise_damage ~= false }
+  local st, err, kind = store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false,
+                                         raise_damage = cfg.raise_damage ~= false }
+  if not st and kind == "damaged" then err = err .. "\n" .. M.damage_hint(dir) end
+  return st, err, kind
+end
+
+--- What a person can do about a damaged store in dir.
+function M.damage_hint(dir)
+  return ("`causal-eval results check --data %s` lists every damaged record; with --salvage FILE it saves the rest")
+    :format(dir)
 end
 
 --- The run with this id ("last": the latest), or nil, message.

@@ -189,7 +189,7 @@ local function prior_of(st, run, retry_errors)
   local prices = {}
   for _, m in ipairs(run.model_specs) do prices[results.model_key(m.label)] = m.price end
   -- a partial set would send again what is stored: a read error ends here
-  local ok, err = st:scan("scores", run.id .. results.SEP, function(k, v)
+  local ok, err = st:scan(results.DB.scores, run.id .. results.SEP, function(k, v)
     local _, mk, qid = results.split_key(k)
     local s = json.decode(v)
     local e = type(s) == "table" and s.e or nil
@@ -505,9 +505,16 @@ end
 
 local function run_stages(opts, state)
   local data = opts.data or "./causal-eval-data"
-  local st, serr = results.open(data, opts.store_cfg)
-  if not st then return nil, ("cannot open the results store %s: %s"):format(data, serr) end
+  local st, serr, kind = results.open(data, opts.store_cfg)
+  if not st then
+    if kind == "damaged" then return nil, serr end
+    return nil, ("cannot open the results store %s: %s"):format(data, serr)
+  end
   state.st = st
+  -- answers a killed process had received, put back from its journal
+  local nrep, rmsg = st:replayed()
+  if rmsg then log(opts, "warning: %s", rmsg)
+  elseif nrep > 0 then log(opts, "%d answer%s of a killed run recovered from its journal", nrep, nrep > 1 and "s" or "") end
   local run, lk = begin(st, data, opts)
   if not run then return nil, lk end
   state.lock, state.run = lk, run
@@ -582,6 +589,7 @@ function M.run(opts)
   if not ok then
     -- the run, if written, is marked failed with the message
     local msg = type(exit) == "table" and tostring(exit.message) or "internal error: " .. plain(exit)
+    if type(exit) == "table" and exit.damaged and exit.dir then msg = msg .. "\n" .. results.damage_hint(exit.dir) end
     if state.written then
       state.run.status, state.run.message, state.run.finished = "failed", msg, os.time()
       pcall(results.put_run, state.st, state.run)

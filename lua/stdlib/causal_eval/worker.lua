@@ -194,7 +194,7 @@ local function record(w, item, answer, err, res, started)
                                 cached = rec.cached, at = rec.finished_at }))
   end
   -- record and score line (what resume and the tallies count) commit together
-  w.st:enqueue_pair("records", json.encode(rec), "scores", line, results.key(w.run_id, m.label, q.id), item.slot - 1, tally)
+  w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line, item.slot - 1, tally)
   w.recorded = w.recorded + 1
 end
 

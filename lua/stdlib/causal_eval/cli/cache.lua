@@ -116,7 +116,7 @@ local function load_record(args, values)
   local found = {}
   for _, m in ipairs(run.model_specs or {}) do
     if not args.model or args.model == m.label then
-      local v = st:get("records", results.key(run.id, m.label, args.QUESTION_ID))
+      local v = st:get(results.DB.records, results.key(run.id, m.label, args.QUESTION_ID))
       if v then found[#found + 1] = { model = m, record = json.decode(v) } end
     end
   end

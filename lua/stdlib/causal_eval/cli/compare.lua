@@ -33,7 +33,7 @@ local M = { summary = "compare runs or models with paired tests and corrected p-
 local function outcomes(st, run)
   local by = {}
   for _, label in ipairs(run.models or {}) do by[results.model_key(label)] = { label = label, scores = {} } end
-  st:scan("scores", run.id .. results.SEP, function(k, v)
+  st:scan(results.DB.scores, run.id .. results.SEP, function(k, v)
     local _, mk, qid = results.split_key(k)
     local m = by[mk]
     if not m then return end

@@ -116,8 +116,20 @@ function M.main(arg)
     io.stderr:write(("%s: %s\n\n"):format(M.PROG, err), M.usage())
     return 2
   end
-  local code = mod.run(argv, M)
+  -- An error raised as a table with a message is an expected failure met
+  -- deep down (a damaged results store): said plainly, exit 1. Anything
+  -- else is a bug and keeps its traceback.
+  local ok, code = xpcall(mod.run, function(e)
+    if type(e) == "table" and e.message then return e end
+    return debug.traceback(e, 2)
+  end, argv, M)
   io.stdout:flush()
+  if not ok then
+    if type(code) ~= "table" then error(code, 0) end
+    io.stderr:write(("%s %s: %s\n"):format(M.PROG, cmd, tostring(code.message)))
+    if code.damaged and code.dir then io.stderr:write(require("causal_eval.results").damage_hint(code.dir), "\n") end
+    return 1
+  end
   if code == nil or code == true then return 0 end
   if code == false then return 1 end
   return math.tointeger(code) or 1

@@ -59,12 +59,6 @@ local function has_store(dir)
   return true
 end
 
--- what a person can do about a damaged store
-local function damage_hint(dir)
-  return ("`causal-eval results check --data %s` lists every damaged record; with --salvage FILE it saves the rest")
-    :format(dir)
-end
-
 local function open_store(args)
   local dir = data_dir(args)
   if not has_store(dir) then
@@ -72,7 +66,7 @@ local function open_store(args)
   end
   local st, err, kind = results.open(dir)
   if not st then
-    if kind == "damaged" then return nil, err .. "\n" .. damage_hint(dir) end
+    if kind == "damaged" then return nil, err end
     return nil, ("cannot open the results store %s: %s"):format(dir, err)
   end
   return st
@@ -174,7 +168,8 @@ function handlers.export(st, args)
   end
   local out = sink.file
   local n = 0
-  st:scan("records", run.id .. results.SEP, function(_, v)
+  -- a read that fails part way (damage) leaves no half-written file behind
+  local sok, serr = pcall(st.scan, st, results.DB.records, run.id .. results.SEP, function(_, v)
     -- records stored before the encoder repaired replies may hold invalid
     -- UTF-8: encoded again, each bad sequence becomes U+FFFD
     if not utf8.len(v) then
@@ -184,6 +179,10 @@ function handlers.export(st, args)
     out:write(v, "\n")
     n = n + 1
   end)
+  if not sok then
+    sink:abort()
+    error(serr, 0)
+  end
   local ok, cerr = sink:commit()
   if not ok then
     io.stderr:write("causal-eval results: ", cerr, "\n")
@@ -342,9 +341,8 @@ function M.run(argv, cli)
   if ok then return rc end
   -- damage met while reading (raised by the store: see results.open), or a
   -- failed read: nothing partial is reported as done
-  if sub == "export" and args.output and not outfile.is_stdout(args.output) then os.remove(args.output .. ".tmp") end
   if type(rc) == "table" and rc.damaged then
-    io.stderr:write("causal-eval results: ", rc.message, "\n", damage_hint(data_dir(args)), "\n")
+    io.stderr:write("causal-eval results: ", rc.message, "\n", results.damage_hint(data_dir(args)), "\n")
     return 1
   end
   if type(rc) == "table" and rc.store_error then

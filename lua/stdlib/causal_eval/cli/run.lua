@@ -53,7 +53,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--profile-out", arg = "PREFIX", help = "with --profile: also write PREFIX.svg (flame graph), PREFIX.folded, PREFIX.json" },
     { "--repl", help = "a REPL on the live run while it works (run:stats(), run:pause(), run:set{...}, ...)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
-    { "--quiet", help = "no progress line and no notes on stderr" },
+    { "--quiet", help = "no progress line and no notes on stderr (why a run failed is still said)" },
     { "--env", arg = "NAME", help = "configuration environment" },
     { "--config", arg = "FILE", help = "configuration file" },
     { "--set", arg = "SECTION.KEY=VALUE", multiple = true, help = "override one setting" },
@@ -141,7 +141,9 @@ function M.run(argv, cli)
   else
     io.stdout:write(results.format_summary(report.run, report.summaries, report.comparisons))
   end
-  if report.message and not args.quiet then io.stderr:write(report.message, "\n") end
+  -- --quiet drops notes, not the reason for a non-zero exit status
+  local why = exit ~= 0
+  if report.message and (why or not args.quiet) then io.stderr:write(report.message, "\n") end
   if report.profiler then
     io.stderr:write(report.profiler:report{ top = 25 })
     if args.profile_out then
@@ -158,7 +160,7 @@ function M.run(argv, cli)
       end
     end
   end
-  if #report.below > 0 and not args.quiet then
+  if #report.below > 0 and (why or not args.quiet) then
     io.stderr:write(("below --fail-under %g: %s\n"):format(args.fail_under, table.concat(report.below, ", ")))
   end
   return exit

@@ -12,6 +12,7 @@
 local host = require "causal_eval.host"
 local json = require "causal_eval.json"
 local outcome = require "causal_eval.run.outcome"
+local results = require "causal_eval.results"
 
 local M = {}
 
@@ -123,7 +124,7 @@ function M.alerting(engine, interval, run_id, live, t0)
   local self = { events = {} }
   engine.record = function(ev)
     seq = seq + 1
-    st:put("meta", ("alert\0%s\0%06d"):format(run_id, seq), json.encode(ev))
+    st:put(results.DB.meta, ("alert\0%s\0%06d"):format(run_id, seq), json.encode(ev))
   end
   function self.tick(force)
     local now = host.clock()
