@@ -181,6 +181,10 @@ describe("causal-eval run", function()
     assert.is_not_nil(run_id)
     local before = #records(data, run_id)
     assert.is_true(before < NQ, "the run finished before the kill")
+    -- stored as running, but no process holds its lock: shown as interrupted
+    local shown = H.run({ "results", "show", run_id, "--data", data, "--json" })
+    assert.are.equal("interrupted", json.decode(shown.stdout).status, shown.stdout .. shown.stderr)
+    assert.truthy(json.decode(shown.stdout).message:find("--resume " .. run_id, 1, true), shown.stdout)
     -- the mock finishes what the killed client had in flight before its
     -- counters are reset: wait for that rather than for a fixed time, which
     -- a loaded machine outlasts

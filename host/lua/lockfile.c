@@ -4,6 +4,7 @@
  *
  *   local lk, err, pid = lockfile.take(path)   -- nil, message, holder's pid when a live process has it
  *   lk:release()                               -- also on __gc and __close; removes the file
+ *   lockfile.holder(path)                      -- pid of the live process holding it, or false
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -34,6 +35,21 @@ static int lk_take(lua_State *L) {
   return 2;
 }
 
+static int lk_holder(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ce_err e;
+  long holder = 0;
+  int rc = ce_lockfile_holder(path, &holder, &e);
+  if (rc < 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  if (rc == 0) lua_pushboolean(L, 0);
+  else lua_pushinteger(L, holder);
+  return 1;
+}
+
 static int lk_release(lua_State *L) { /* release, __gc, __close */
   LLock *u = luaL_checkudata(L, 1, LOCK_MT);
   ce_lockfile_release(u->l);
@@ -51,7 +67,7 @@ static const luaL_Reg metameths[] = {
   {"__gc", lk_release}, {"__close", lk_release}, {"__tostring", lk_tostring}, {"__index", NULL}, {NULL, NULL}
 };
 static const luaL_Reg methods[] = {{"release", lk_release}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"take", lk_take}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"take", lk_take}, {"holder", lk_holder}, {NULL, NULL}};
 
 int luaopen_causal_eval_lockfile(lua_State *L) {
   luaL_newmetatable(L, LOCK_MT);

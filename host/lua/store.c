@@ -9,7 +9,7 @@
  *   st:start_writer{ batch = 256, flush_ms = 5 }
  *   st:enqueue("records", key, value, slot, tally)   -- from any thread
  *   st:enqueue_record(key, record, score_line, slot, tally) -- records + scores, one transaction
- *   st:sync(); st:tally(slot); st:replayed()
+ *   st:sync(); st:tally(slot); st:replayed(); st:dir()
  *   store.attach(st:id())                           -- in another thread's state
  *   store.check(dir, { salvage = "out.jsonl" })     -- report lines, status
  *   store.DATABASES                                 -- { "runs", "records", "meta", "scores" }
@@ -266,6 +266,12 @@ static int m_enqueue_record(lua_State *L) {
   return 0;
 }
 
+/* st:dir() -> the folder the store was opened with */
+static int m_dir(lua_State *L) {
+  lua_pushstring(L, ce_store_dir(check(L)));
+  return 1;
+}
+
 /* st:replayed() -> records a journal gave back at open, and a message when
  * a journal could not be replayed (nil otherwise) */
 static int m_replayed(lua_State *L) {
@@ -349,7 +355,7 @@ static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"che
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
   {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue}, {"enqueue_pair", m_enqueue_pair},
-  {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed},
+  {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed}, {"dir", m_dir},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
   {NULL, NULL}
 };

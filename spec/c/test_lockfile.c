@@ -49,6 +49,9 @@ int main(void) {
   char want[32];
   snprintf(want, sizeof want, "%ld\n", (long)child);
   CHECK_STR(slurp(path), want);
+  /* asked without taking it: the live holder */
+  CHECK(ce_lockfile_holder(path, &holder, &e) == 1);
+  CHECK(holder == (long)child);
 
   /* the holder died without releasing: its file is left, and does not block */
   CHECK(write(down[1], "x", 1) == 1);
@@ -56,14 +59,16 @@ int main(void) {
   waitpid(child, &status, 0);
   struct stat st;
   CHECK(stat(path, &st) == 0);
+  CHECK(ce_lockfile_holder(path, &holder, &e) == 0);
   CHECK(ce_lockfile_take(path, &l, &holder, &e) == 1);
   CHECK(l != NULL);
   snprintf(want, sizeof want, "%ld\n", (long)getpid());
   CHECK_STR(slurp(path), want);
 
-  /* released: the file is gone */
+  /* released: the file is gone, and nobody holds it */
   ce_lockfile_release(l);
   CHECK(stat(path, &st) != 0);
+  CHECK(ce_lockfile_holder(path, &holder, &e) == 0);
   ce_lockfile_release(NULL);
 
   /* a folder that does not exist: an error naming the file */

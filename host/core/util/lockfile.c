@@ -90,6 +90,30 @@ int ce_lockfile_take(const char *path, ce_lockfile **out, long *holder, ce_err *
   return -1;
 }
 
+int ce_lockfile_holder(const char *path, long *holder, ce_err *err) {
+  *holder = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    ce_err_setf(err, 1, path, 0, 0, "cannot open the lock file: %s", strerror(errno));
+    return -1;
+  }
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  int rc = fcntl(fd, F_GETLK, &fl);
+  int e = errno;
+  close(fd);
+  if (rc != 0) {
+    ce_err_setf(err, 1, path, 0, 0, "cannot test the lock: %s", strerror(e));
+    return -1;
+  }
+  if (fl.l_type == F_UNLCK) return 0;
+  *holder = (long)fl.l_pid;
+  return 1;
+}
+
 void ce_lockfile_release(ce_lockfile *l) {
   if (!l) return;
   /* unlink first, while the lock still keeps others out (see take) */

@@ -15,6 +15,11 @@ typedef struct ce_lockfile ce_lockfile;
  * -1: error in err. Taking a lock this process already holds succeeds
  * (record locks belong to the process): callers keep one per path. */
 int ce_lockfile_take(const char *path, ce_lockfile **out, long *holder, ce_err *err);
+/* Whether a live process holds the lock on path, without taking it:
+ * 1 and *holder its pid, 0 when none does (or the file is missing), -1 on
+ * error. A lock this very process holds counts as none (record locks do
+ * not conflict within a process). */
+int ce_lockfile_holder(const char *path, long *holder, ce_err *err);
 /* Removes the file and drops the lock. NULL-safe. */
 void ce_lockfile_release(ce_lockfile *l);
 

@@ -55,6 +55,22 @@ function M.open(dir, cfg)
   return st, err, kind
 end
 
+--- The file a run's process holds locked while it works (causal_eval.lockfile).
+function M.lock_path(dir, run_id) return ("%s/run-%s.lock"):format(dir, run_id) end
+
+--- A run stored as running whose lock no live process holds ended without
+--- finishing (kill -9, a second Ctrl-C, a crash, power loss): it is shown
+--- as interrupted, with what to do, though the store still says running.
+function M.settle_status(st, run)
+  if run.status ~= "running" then return run end
+  local holder = require("causal_eval.lockfile").holder(M.lock_path(st:dir(), run.id))
+  if holder == false then
+    run.status = "interrupted"
+    run.message = ("its process ended without finishing (killed?); causal-eval run --resume %s continues it"):format(run.id)
+  end
+  return run
+end
+
 --- What a person can do about a damaged store in dir.
 function M.damage_hint(dir)
   return ("`causal-eval results check --data %s` lists every damaged record; with --salvage FILE it saves the rest")

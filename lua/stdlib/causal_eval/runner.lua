@@ -105,7 +105,7 @@ end
 -- sending the same run's questions. Different runs write different keys,
 -- and LMDB already orders writers across processes, so a store-wide lock
 -- would only forbid evaluating two models side by side in one store.
-local function lock_path(data, run_id) return ("%s/run-%s.lock"):format(data, run_id) end
+local lock_path = results.lock_path
 
 local function lock_run(data, run_id)
   local lk, err, pid = lockfile.take(lock_path(data, run_id))

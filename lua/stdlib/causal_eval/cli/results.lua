@@ -93,6 +93,7 @@ local handlers = {}
 
 function handlers.list(st, args)
   local runs = need(results.list_runs(st))
+  for _, r in ipairs(runs) do results.settle_status(st, r) end
   if args.json then
     local rows = {}
     for i, r in ipairs(runs) do rows[i] = run_row(r) end
@@ -117,6 +118,7 @@ function handlers.show(st, args)
     io.stderr:write("causal-eval results: ", err, "\n")
     return 1
   end
+  results.settle_status(st, run)
   local summaries, comparisons = need(results.summarize(st, run))
   for _, s in ipairs(summaries) do
     s.throughput = (run.elapsed or 0) > 0 and s.n / run.elapsed or json.null
@@ -133,7 +135,7 @@ function handlers.recent(st, args)
   local runs = need(results.list_runs(st, math.max(1, args.limit)))
   local rows = {}
   for i, run in ipairs(runs) do
-    local row = run_row(run)
+    local row = run_row(results.settle_status(st, run))
     row.accuracy = {}
     for _, s in ipairs(need(results.summarize(st, run))) do
       row.accuracy[#row.accuracy + 1] = { model = s.model, n = s.n, accuracy = s.accuracy, ci = s.ci }
