@@ -299,7 +299,7 @@ function M.comparisons(order, models, per_q)
         end
       end
       if #a > 0 then
-        local d = stats.paired(b, a, { iters = 2000, seed = 0, backend = "c" })
+        local d = stats.paired(b, a, { iters = 2000, seed = 0 })
         local mc = stats.mcnemar(b, a)
         rows[#rows + 1] = { a = models[order[i]].model, b = models[order[j]].model, n = #a, diff = d.diff,
                             ci = { d.low, d.high }, p_mcnemar = mc.p }

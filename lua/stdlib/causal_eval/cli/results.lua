@@ -47,9 +47,7 @@ function M.help()
 end
 
 local function data_dir(args)
-  if args.data then return args.data end
-  local cfg = config.load{}
-  return cfg and cfg.values.store.path or "./causal-eval-data"
+  return args.data or args.config_values.store.path
 end
 
 local function has_store(dir)
@@ -332,6 +330,13 @@ end
 function M.run(argv, cli)
   local sub, args = cli.subcommand(argv, parsers, M.help, USAGE, "results")
   if not sub then return args end
+  local cfg, cerr = config.load{}
+  if not cfg then
+    io.stderr:write(cerr, "\n")
+    return 2
+  end
+  args.config_values = cfg.values
+  require("causal_eval.stats").configure(cfg.values.evaluation) -- the tables' paired intervals
   if sub == "check" then return check(args) end
   local st, err = open_store(args)
   if not st then

@@ -71,6 +71,7 @@ function M.run(argv, cli)
     return 2
   end
   local v = cfg.values
+  require("causal_eval.stats").configure(v.evaluation) -- the summary's paired intervals
   -- dispatch settings given on this command line (flags or --set): a
   -- resumed run keeps its own for the others
   local settings = require "causal_eval.run.settings"
