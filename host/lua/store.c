@@ -234,22 +234,6 @@ static int m_enqueue(lua_State *L) {
   return 0;
 }
 
-/* st:enqueue_pair(db1, value1, db2, value2, key, slot, tally): one transaction */
-static int m_enqueue_pair(lua_State *L) {
-  ce_store *s = check(L);
-  int db1 = luaL_checkoption(L, 2, NULL, DBS);
-  size_t v1l, v2l, kl;
-  const char *v1 = luaL_checklstring(L, 3, &v1l);
-  int db2 = luaL_checkoption(L, 4, NULL, DBS);
-  const char *v2 = luaL_checklstring(L, 5, &v2l);
-  const char *k = luaL_checklstring(L, 6, &kl);
-  lua_Integer slot = luaL_optinteger(L, 7, 0), tally = luaL_optinteger(L, 8, 0);
-  luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 7, "slot out of range");
-  if (ce_store_enqueue_pair(s, db1, v1, v1l, db2, v2, v2l, k, kl, (int)slot, (unsigned)tally) != 0)
-    return luaL_error(L, "store: out of memory queueing a record");
-  return 0;
-}
-
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
  * record and its score line, committed together (records, scores) */
 static int m_enqueue_record(lua_State *L) {
@@ -354,7 +338,7 @@ static int st_check(lua_State *L) {
 static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"check", st_check}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
-  {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue}, {"enqueue_pair", m_enqueue_pair},
+  {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue},
   {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed}, {"dir", m_dir},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
   {NULL, NULL}
