@@ -695,14 +695,14 @@ end
 -- Draws a pair may take before generation gives up: at least MAX_REDRAWS,
 -- and where a family states its capacity, 100 times it (the last distinct
 -- pairs of a small space are rare draws: corr2cause's last easy pair took up
--- to 15,045 draws in 8 seeds), up to a million.
+-- to 15,045 draws in 8 seeds), up to 200,000 (some 10 s).
 M.MAX_REDRAWS = 10000
 M.MAX_EMPTY = 10 -- draws in a row that give no question before generation gives up
 
 local function redraw_limit(fam, d)
   local cap = fam.capacity and fam.capacity[d]
   if not cap then return M.MAX_REDRAWS end
-  return math.min(1000000, math.max(M.MAX_REDRAWS, 100 * cap))
+  return math.min(200000, math.max(M.MAX_REDRAWS, 100 * cap))
 end
 
 local function capacity_note(fam, d)
