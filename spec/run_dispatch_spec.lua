@@ -126,6 +126,19 @@ describe("run dispatch", function()
     assert.are.same({}, statuses(dir .. "/b"))
   end)
 
+  it("refuses more questions than a family can make distinct, before anything is stored", function()
+    -- corr2cause has 1,944 easy questions; a third of 6,000 is more
+    local r = H.run({ "run", "--bench", "corr2cause", "--n", "6000", "--data", dir .. "/cap", "--quiet" })
+    assert.are.equal(1, r.code, r.stderr)
+    assert.truthy(r.stderr:find("family corr2cause: 6000 questions would need 2000 distinct easy ones", 1, true), r.stderr)
+    no_traceback(r)
+    assert.are.same({}, statuses(dir .. "/cap"))
+    -- what --limit leaves to ask is what counts
+    r = H.run({ "run", "--bench", "corr2cause", "--n", "6000", "--limit", "10", "--data", dir .. "/cap", "--quiet",
+                "--model", "baseline:random" })
+    assert.are.equal(0, r.code, r.stderr)
+  end)
+
   it("never leaves a run marked running, nor shows a traceback, when it cannot go on", function()
     local qdir = dir .. "/qdir"
     H.sh("mkdir -p " .. H.quote(qdir))

@@ -88,6 +88,16 @@ local function new_run(opts)
     if not fams then return nil, names end
     local bopts, oerr = bench.options{ difficulty = opts.difficulty, domain = opts.domain }
     if not bopts then return nil, oerr end
+    -- a family asked for more distinct questions than it can make would
+    -- search for ever: refused before anything is stored or sent
+    local n, limit = opts.n or 20, opts.limit or math.huge
+    for i, f in ipairs(fams) do
+      local asked = math.max(0, math.min(n, limit - (i - 1) * n))
+      if asked > 0 then
+        local ok, cerr = bench.check_capacity(f, bopts, opts.seed or 0, asked)
+        if not ok then return nil, cerr end
+      end
+    end
     run.source = { kind = "bench", benches = {}, n = opts.n or 20, seed = opts.seed or 0,
                    options = { difficulty = opts.difficulty, domain = opts.domain } }
     for i, n in ipairs(names) do run.source.benches[i] = n end
