@@ -132,7 +132,7 @@ function M.run(argv, cli)
     io.stderr:write("causal-eval generate: ", cerr, "\n")
     return 1
   end
-  if args.output then
+  if not outfile.is_stdout(args.output) then
     local parts = {}
     for _, e in ipairs(counts) do
       parts[#parts + 1] = ("%s %d yes / %d no%s"):format(e[1], e[2].yes, e[2].no,
