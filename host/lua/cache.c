@@ -24,6 +24,7 @@
 
 #include "core/cache/cache.h"
 #include "core/util/shared.h"
+#include "modules.h"
 
 #define CACHE_MT "causal_eval.cache"
 

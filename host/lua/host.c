@@ -18,6 +18,7 @@
 
 #include "core/observe/profile.h"
 #include "runtime.h"
+#include "modules.h"
 
 static ce_host *host(lua_State *L) {
   ce_host *h = ce_host_of(L);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/io/http.h"
+#include "modules.h"
 
 #define CLIENT_MT "causal_eval.http_client"
 #define POLL_MAX 256

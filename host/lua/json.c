@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/util/json.h"
+#include "modules.h"
 
 #define BUF_MT "causal_eval.json_buffer"
 #define ARRAY_MT "causal_eval.json_array"

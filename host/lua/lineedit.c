@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/io/lineedit.h"
+#include "modules.h"
 
 #define LINEEDIT_MT "causal_eval.lineedit"
 

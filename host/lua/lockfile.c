@@ -10,6 +10,7 @@
 #include <lua.h>
 
 #include "core/util/lockfile.h"
+#include "modules.h"
 
 #define LOCK_MT "causal_eval.lockfile"
 

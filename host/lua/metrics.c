@@ -17,6 +17,7 @@
 
 #include "core/observe/metrics.h"
 #include "core/observe/metrics_http.h"
+#include "modules.h"
 
 #define METRIC_MT "causal_eval.metric"
 #define SERIES_MT "causal_eval.metric_series"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/io/proc.h"
+#include "modules.h"
 
 static int p_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);

@@ -29,6 +29,7 @@
 #include "core/util/clock.h"
 #include "core/observe/profile.h"
 #include "runtime.h"
+#include "modules.h"
 
 #define EVERY 4000
 #define MAX_FRAMES 64

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "core/io/pty.h"
+#include "modules.h"
 
 #define PTY_MT "causal_eval.pty"
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/stats/philox.h"
+#include "modules.h"
 
 #define RNG_MT "causal_eval.rng"
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/engine/scm.h"
+#include "modules.h"
 
 #define SCM_MT "causal_eval.scm_model"
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/util/shared.h"
+#include "modules.h"
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 

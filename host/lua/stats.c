@@ -16,6 +16,7 @@
 
 #include "core/stats/stats.h"
 #include "core/stats/stats_cl.h"
+#include "modules.h"
 
 /* a Lua list of numbers into a malloc'd array; errors name the position */
 static double *numbers(lua_State *L, int idx, int *n) {

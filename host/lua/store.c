@@ -28,6 +28,7 @@
 #include "core/store/check.h"
 #include "core/store/store.h"
 #include "core/util/shared.h"
+#include "modules.h"
 
 #define STORE_MT "causal_eval.store"
 #define DAMAGE_MT "causal_eval.store_damage"

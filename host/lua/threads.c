@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "modules.h"
 
 #define GROUP_MT "causal_eval.thread_group"
 

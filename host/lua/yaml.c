@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/util/yaml_tree.h"
+#include "modules.h"
 
 #define WALK_MT "causal_eval.yaml_walk"
 
