@@ -15,8 +15,8 @@ static int taken[4];
 
 static void *take(void *arg) {
   int *n = arg;
-  int64_t t;
-  while ((t = ce_counter_next(tickets)) >= 0) {
+  int64_t t, got;
+  while ((t = ce_counter_take(tickets, 1, &got)) >= 0) {
     (*n)++;
     char key[32];
     int kl = snprintf(key, sizeof key, "q%lld", (long long)t);
@@ -82,7 +82,8 @@ int main(void) {
   for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
   CHECK(taken[0] + taken[1] + taken[2] + taken[3] == 10000);
   CHECK(ce_set_size(seen) == 10000);
-  CHECK(ce_counter_next(tickets) == -1);
+  int64_t got;
+  CHECK(ce_counter_take(tickets, 1, &got) == -1 && got == 0);
   CHECK(ce_set_has(seen, "q9999", 5));
   CHECK(!ce_set_has(seen, "q10000", 6));
   CHECK(ce_set_add(seen, "q1", 2) == 0);

@@ -51,11 +51,6 @@ static double mono(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-const char *ce_cache_layer_name(int layer) {
-  static const char *const names[] = {"memory", "disk", "redis"};
-  return layer >= 0 && layer < CE_CACHE_NLAYERS ? names[layer] : "?";
-}
-
 ce_cache *ce_cache_open(const ce_cache_cfg *cfg, ce_err *err) {
   ce_err_clear(err);
   ce_cache *c = calloc(1, sizeof *c);

@@ -81,6 +81,5 @@ typedef struct {
   double mean_us, p50_us, p95_us, p99_us;
 } ce_cache_layer_stats;
 void ce_cache_stats(ce_cache *c, int layer, ce_cache_layer_stats *out);
-const char *ce_cache_layer_name(int layer);
 
 #endif

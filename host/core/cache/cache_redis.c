@@ -115,8 +115,6 @@ void ce_rediscache_free(ce_rediscache *r) {
   free(r);
 }
 
-const char *ce_rediscache_where(ce_rediscache *r) { return r->where; }
-
 /* Closes the connection and waits before the next try. A try of a dead
  * server fails at once, but one of a slow or stopped server costs a whole
  * timeout with the lock held, which every other thread waits out: after a

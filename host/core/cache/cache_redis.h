@@ -54,6 +54,5 @@ uint64_t ce_rediscache_tag_bump(ce_rediscache *r, const char *tag, size_t len);
 typedef int (*ce_rediscache_visit)(const char *k, size_t kl, const char *blob, size_t bl, void *ud);
 long ce_rediscache_scan(ce_rediscache *r, const char *glob, ce_rediscache_visit fn, void *ud);
 int ce_rediscache_up(ce_rediscache *r); /* 1 connected now */
-const char *ce_rediscache_where(ce_rediscache *r); /* "host:port/db" */
 
 #endif

@@ -16,7 +16,8 @@ void ce_buf_free(ce_buf *b) {
   ce_buf_init(b);
 }
 
-int ce_buf_reserve(ce_buf *b, size_t extra) {
+/* room for extra more bytes: 0, or -1 with oom set */
+static int buf_reserve(ce_buf *b, size_t extra) {
   if (b->oom) return -1;
   if (b->len + extra + 1 <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
@@ -35,14 +36,14 @@ int ce_buf_reserve(ce_buf *b, size_t extra) {
 }
 
 void ce_buf_add(ce_buf *b, const char *s, size_t n) {
-  if (ce_buf_reserve(b, n)) return;
+  if (buf_reserve(b, n)) return;
   memcpy(b->data + b->len, s, n);
   b->len += n;
   b->data[b->len] = '\0';
 }
 
 void ce_buf_addc(ce_buf *b, char c) {
-  if (ce_buf_reserve(b, 1)) return;
+  if (buf_reserve(b, 1)) return;
   b->data[b->len++] = c;
   b->data[b->len] = '\0';
 }
@@ -91,7 +92,7 @@ static int utf8_seq(const unsigned char *s, size_t n) {
  * keep the bytes, and every JSON reader accepts the result. */
 void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  if (ce_buf_reserve(b, n + 2)) return;
+  if (buf_reserve(b, n + 2)) return;
   ce_buf_addc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {

@@ -19,7 +19,6 @@ typedef struct {
 
 void ce_buf_init(ce_buf *b);
 void ce_buf_free(ce_buf *b);
-int ce_buf_reserve(ce_buf *b, size_t extra); /* 0 or -1 (and oom set) */
 void ce_buf_add(ce_buf *b, const char *s, size_t n);
 void ce_buf_addc(ce_buf *b, char c);
 void ce_buf_adds(ce_buf *b, const char *s);

@@ -92,12 +92,6 @@ ce_counter *ce_counter_new(int64_t start, int64_t limit) {
   return c;
 }
 
-int64_t ce_counter_next(ce_counter *c) {
-  int64_t v = atomic_fetch_add(&c->v, 1);
-  if (c->limit >= 0 && v >= c->limit) return -1;
-  return v;
-}
-
 int64_t ce_counter_take(ce_counter *c, int64_t n, int64_t *got) {
   int64_t v = atomic_fetch_add(&c->v, n);
   *got = 0;

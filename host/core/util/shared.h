@@ -23,8 +23,6 @@ void ce_shared_release(uint64_t id);
 /* ---- a counter: tickets handed out in order, up to a limit ---- */
 typedef struct ce_counter ce_counter;
 ce_counter *ce_counter_new(int64_t start, int64_t limit); /* limit < 0: none */
-/* Next value, or -1 once the limit is reached. */
-int64_t ce_counter_next(ce_counter *c);
 /* Up to n values in one step: the first, or -1 once the limit is reached;
  * *got says how many (fewer than n at the limit). */
 int64_t ce_counter_take(ce_counter *c, int64_t n, int64_t *got);
