@@ -199,16 +199,22 @@ local function finish_groups(groups)
   return out
 end
 
+--- Whether a score line counts in accuracy: a question the file got wrong
+--- (bad_question: no ground truth, bad JSON...) is no fault of the model's,
+--- and is counted apart as invalid. A failed request does count, as wrong:
+--- a provider that drops hard questions must not raise a model's score.
+function M.counts(s) return s.e ~= "bad_question" end
+
 --- Per-model summaries of a run from the scores database: n, scored (parsed
 --- answers), accuracy over scored-or-not (unparseable and errors count as
---- wrong), a Wilson 95% interval, unparseable, errors by class, latencies,
---- tokens, and accuracy by family, difficulty and rung. nil, message when
---- the scores cannot be read.
+--- wrong), a Wilson 95% interval, unparseable, errors by class, invalid
+--- questions (not in n), latencies, tokens, and accuracy by family,
+--- difficulty and rung. nil, message when the scores cannot be read.
 function M.summarize(st, run)
   local models, order = {}, {}
   for i, label in ipairs(run.models or {}) do
     local key = M.model_key(label)
-    models[key] = { model = label, n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {},
+    models[key] = { model = label, n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
                     lat = M.latencies(), tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
     order[i] = key
   end
@@ -219,6 +225,10 @@ function M.summarize(st, run)
     if not m then return end
     local s = json.decode(v)
     if type(s) ~= "table" then return end
+    if not M.counts(s) then
+      m.invalid = m.invalid + 1
+      return
+    end
     m.n = m.n + 1
     local correct = s.c == 1
     if per_q then
@@ -260,7 +270,7 @@ function M.summarize(st, run)
       ci = { lo, hi },
       unparseable = m.unparseable,
       unparseable_rate = m.n > 0 and m.unparseable / m.n or 0,
-      errors = m.errors, error_classes = m.error_classes,
+      errors = m.errors, error_classes = m.error_classes, invalid = m.invalid,
       latency_ms = {
         mean = lat.n > 0 and lat.sum / lat.n or json.null,
         p50 = q[1] or json.null,
@@ -363,6 +373,9 @@ function M.format_summary(run, summaries, comparisons)
       for k, v in pairs(s.error_classes) do parts[#parts + 1] = k .. " " .. v end
       table.sort(parts)
       line(("#%d errors: %s"):format(i, table.concat(parts, ", ")))
+    end
+    if (s.invalid or 0) > 0 then
+      line(("#%d invalid questions, not counted in n or accuracy: %d (bad_question records)"):format(i, s.invalid))
     end
   end
   for _, grp in ipairs({ { "family", "by_family" }, { "difficulty", "by_difficulty" }, { "rung", "by_rung" } }) do

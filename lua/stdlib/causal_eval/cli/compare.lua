@@ -38,6 +38,7 @@ local function outcomes(st, run)
     local m = by[mk]
     if not m then return end
     local s = json.decode(v)
+    if type(s) == "table" and not results.counts(s) then return end
     m.scores[qid] = (type(s) == "table" and s.c == 1) and 1 or 0
   end)
   return by

@@ -212,7 +212,7 @@ function handlers.trend(st, args)
       local _, mk = results.split_key(k)
       if wanted and not wanted[mk] then return end
       local s = json.decode(v)
-      if type(s) ~= "table" or type(s.day) ~= "string" or s.day < since_day then return end
+      if type(s) ~= "table" or type(s.day) ~= "string" or s.day < since_day or not results.counts(s) then return end
       local key = mk .. results.SEP .. s.day
       local c = cells[key]
       if not c then
