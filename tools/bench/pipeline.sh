@@ -373,8 +373,13 @@ if [ "$SKIP_MEMORY" != 1 ]; then
     [ "$R_ANON" = "?" ] || extra=" (peak RssAnon $((R_ANON / 1024)) MB, peak RssFile $((R_FILE / 1024)) MB, sampled every 20 ms)"
     echo "  $R_N questions in ${R_ELAPSED}s ($(awk -v n="$R_N" -v t="$R_ELAPSED" 'BEGIN { printf "%.0f", n / t }')/s)," \
          "CPU $(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }') us/question"
-    if awk -v x="$rss_mb" 'BEGIN { exit !(x < 64) }'; then v=PASS; else v=FAIL; FAILED=1; fi
-    echo "peak RSS:           $rss_mb MB$extra, target < 64 MB: $v"
+    # the target is on the heap (RssAnon): file-backed pages of data.mdb are
+    # clean page cache the kernel takes back when it needs it (issue 16)
+    anon_mb=$rss_mb
+    [ "$R_ANON" = "?" ] || anon_mb=$(awk -v k="$R_ANON" 'BEGIN { printf "%.1f", k / 1024 }')
+    if awk -v x="$anon_mb" 'BEGIN { exit !(x < 64) }'; then v=PASS; else v=FAIL; FAILED=1; fi
+    echo "peak RSS:           $rss_mb MB$extra"
+    echo "peak RssAnon:       $anon_mb MB, target < 64 MB: $v"
     if [ "$R_FILE" != "?" ] && [ "$R_FILE" -gt "$R_ANON" ]; then
       echo "  (RssFile is mostly the store's read-only LMDB map, data.mdb: clean page cache the" \
            "writer's B-tree walks and the closing summary scan fault in; RssAnon is the heap)"
