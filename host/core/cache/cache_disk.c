@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "core/cache/cache_entry.h"
-#include "core/store/lmdb_map.h"
 
 struct ce_diskcache {
   MDB_env *env;
@@ -19,14 +18,7 @@ struct ce_diskcache {
   size_t max_bytes;
   char path[1024];
   atomic_ullong evictions;
-  atomic_uint ops;  /* reads and writes since the map was last trimmed */
-  ce_lmdb_map map;  /* see lmdb_map.h */
 };
-
-/* Every 32 operations: keeps a long run's RSS to the pages in use. */
-static void touched(ce_diskcache *d) {
-  if ((atomic_fetch_add(&d->ops, 1) & 31) == 31) ce_lmdb_map_trim(&d->map);
-}
 
 static int fail(ce_err *err, const ce_diskcache *d, const char *what, int rc) {
   if (rc == MDB_MAP_FULL)
@@ -87,7 +79,6 @@ ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) 
     ce_diskcache_free(d);
     return NULL;
   }
-  ce_lmdb_map_find(d->env, &d->map);
   return d;
 }
 
@@ -114,7 +105,6 @@ int ce_diskcache_get(ce_diskcache *d, const void *k, size_t kl, ce_buf *out, ce_
     return fail(err, d, "reading the disk cache", rc);
   }
   mdb_txn_abort(txn);
-  touched(d);
   ce_io_count(CE_IO_LMDB, 1, out->len - before, ce_io_now() - t0);
   return found;
 }
@@ -202,7 +192,6 @@ int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob
     return fail(err, d, "writing the disk cache", rc);
   }
   rc = mdb_txn_commit(txn);
-  touched(d);
   ce_io_count(CE_IO_LMDB, 1, kl + bl, ce_io_now() - t0);
   return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
 }
@@ -243,7 +232,6 @@ int ce_diskcache_set_many(ce_diskcache *d, int n, const char *const *keys, const
     return fail(err, d, "writing the disk cache", rc);
   }
   rc = mdb_txn_commit(txn);
-  ce_lmdb_map_trim(&d->map);
   ce_io_count(CE_IO_LMDB, (uint64_t)n, incoming, ce_io_now() - t0);
   return rc == 0 ? 0 : fail(err, d, "writing the disk cache", rc);
 }
@@ -326,7 +314,6 @@ long ce_diskcache_scan(ce_diskcache *d, ce_diskcache_visit fn, void *ud, ce_err 
       continue;
     }
     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    if (n % 64 == 0) ce_lmdb_map_trim(&d->map);
   }
   mdb_cursor_close(c);
   if (rc != 0 && rc != MDB_NOTFOUND) {

@@ -128,7 +128,6 @@ static const unsigned char *map_for(ce_store *s, size_t len) {
         s->old_maps = o;
         s->rmap = p;
         s->rmap_len = len;
-        s->rtrim = (ce_lmdb_map){p, len};
       } else {
         munmap(p, len);
       }
@@ -453,12 +452,10 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
   }
   s->rmap = p;
   s->rmap_len = len;
-  s->rtrim = (ce_lmdb_map){p, len};
   if (open_dbs(s, err) != 0) {
     ce_store_free(s);
     return NULL;
   }
-  ce_lmdb_map_find(s->env, &s->map);
   replay_journals(s);
   return s;
 }
@@ -809,7 +806,6 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
     }
     n++;
     if (fn(kb.p, a.kl, vb.p, a.vl, ud)) break;
-    if (n % 64 == 0) ce_lmdb_map_trim(&s->rtrim);
     r = guarded(&a, step);
     if (r == -2) r = damaged(s, err, db, &d);
     complete = r == 0;
@@ -822,7 +818,6 @@ long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int rever
     r = damaged(s, err, db, &d);
   }
   view_end(&vw);
-  if (n >= 64) ce_lmdb_map_trim(&s->rtrim);
   free(after);
   free(kb.p);
   free(vb.p);

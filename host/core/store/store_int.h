@@ -9,7 +9,6 @@
 
 #include "core/store/guard.h"
 #include "core/store/journal.h"
-#include "core/store/lmdb_map.h"
 #include "core/store/store.h"
 
 typedef struct item {
@@ -51,8 +50,6 @@ struct ce_store {
   int failed;
   char fail_msg[700];
   ce_store_tally tally[CE_STORE_SLOTS];
-  ce_lmdb_map map;  /* LMDB's map, trimmed after commits: see lmdb_map.h */
-  ce_lmdb_map rtrim; /* ours */
 };
 
 /* Sets err for LMDB's rc (or a guard's fault) met doing what. */

@@ -150,15 +150,10 @@ static int put_batch(void *arg) {
   commit_args *a = arg;
   ce_store *s = a->s;
   int rc = mdb_txn_begin(s->env, NULL, 0, &a->txn);
-  long puts = 0;
   for (item *it = a->batch; rc == 0 && it; it = it->next) {
     MDB_val key = {it->kl, it->data}, val = {it->vl, it->data + it->kl};
     rc = mdb_put(a->txn, s->dbi[it->db], &key, &val, 0);
     a->bytes += it->kl + it->vl;
-    /* keys arrive in no order, so each put may read a leaf page no other
-     * has, and the kernel maps up to 16 pages around each one it faults
-     * in: a batch of 512 puts could add 32 MB to RSS before the commit */
-    if (++puts % 32 == 0) ce_lmdb_map_trim(&s->map);
   }
   if (rc == 0) rc = mdb_txn_commit(a->txn);
   else if (a->txn) mdb_txn_abort(a->txn);
@@ -173,7 +168,6 @@ static int commit(ce_store *s, item *batch, int n, ce_err *err) {
   int rc = ce_guard_run(&g, put_batch, &a);
   if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(a.txn);
   ce_io_count(CE_IO_LMDB, (uint64_t)n, a.bytes, ce_io_now() - t0);
-  ce_lmdb_map_trim(&s->map);
   return rc ? ce_store_lmdb_fail(s, err, "committing results", rc, &g) : 0;
 }
 
