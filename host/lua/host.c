@@ -183,7 +183,8 @@ static int h_sleep(lua_State *L) {
   return 0;
 }
 
-/* host.rss() -> current, peak (bytes): what the memory benchmark reports. */
+/* host.rss() -> current anonymous resident memory (core/observe/profile.h),
+ * and the peak of all resident memory, file-backed pages included (bytes) */
 static int h_rss(lua_State *L) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

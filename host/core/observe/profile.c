@@ -204,10 +204,10 @@ const char *ce_native_name(int kind) {
 }
 
 int64_t ce_rss_bytes(void) {
-  long pages = 0, resident = 0;
+  long pages = 0, resident = 0, shared = 0; /* shared: file-backed and shmem pages */
   FILE *f = fopen("/proc/self/statm", "r");
   if (!f) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  if (fscanf(f, "%ld %ld %ld", &pages, &resident, &shared) != 3) resident = shared = 0;
   fclose(f);
-  return (int64_t)resident * sysconf(_SC_PAGESIZE);
+  return (int64_t)(resident > shared ? resident - shared : 0) * sysconf(_SC_PAGESIZE);
 }

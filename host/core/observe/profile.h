@@ -48,7 +48,10 @@ void ce_io_get(int path, ce_io_totals *out);
 const char *ce_io_path_name(int path);
 double ce_io_now(void); /* a monotonic clock for timing I/O */
 
-/* Resident memory of the process now, in bytes (0 when unknown). */
+/* Anonymous resident memory of the process now (the heap and stacks: what
+ * it holds itself), in bytes, 0 when unknown. File-backed pages, such as the
+ * results store's map of data.mdb, are left out: they are page cache the
+ * kernel takes back when it needs it, and would grow with the store. */
 int64_t ce_rss_bytes(void);
 
 /* ---- native memory: bytes held outside the Lua allocators ---- */
