@@ -189,6 +189,37 @@ function H.questions(dir, args)
   return path
 end
 
+--- `causal-eval run --json --quiet ARGS`: the result of H.run and the
+--- decoded report (nil when stdout holds none).
+function H.run_json(args, opts)
+  local r = H.run(H.concat({ "run", "--json", "--quiet" }, args), opts)
+  local ok, report = pcall(require("causal_eval.json").decode, r.stdout)
+  return r, ok and type(report) == "table" and report or nil
+end
+
+--- The records of a stored run, as a list in store order and by question id.
+function H.records(data, run_id)
+  local json = require "causal_eval.json"
+  local r = H.run({ "results", "export", run_id, "--data", data })
+  assert(r.code == 0, r.stderr)
+  local list, by_id = {}, {}
+  for line in r.stdout:gmatch("[^\n]+") do
+    local rec = assert(json.decode(line))
+    list[#list + 1] = rec
+    by_id[rec.question_id] = rec
+  end
+  return list, by_id
+end
+
+--- The status of every run of a store, newest first ({} without a store).
+function H.run_statuses(data)
+  local r = H.run({ "results", "list", "--data", data, "--json" })
+  if r.code ~= 0 then return {} end
+  local out = {}
+  for _, run in ipairs(require("causal_eval.json").decode(r.stdout)) do out[#out + 1] = run.status end
+  return out
+end
+
 function H.mock(flags)
   local dir = H.tmpdir()
   local words = { H.quote(H.mock_bin), "--port", "0" }

@@ -10,19 +10,7 @@ local FAST_RETRY = { "--set", "run.retry_base=0.01", "--set", "run.retry_cap=0.0
 
 local concat = H.concat
 
-local function run_json(args, opts)
-  local r = H.run(concat({ "run", "--json", "--quiet" }, args), opts)
-  local report = r.stdout ~= "" and json.decode(r.stdout) or nil
-  return r, report
-end
-
-local function records(data, run_id)
-  local r = H.run({ "results", "export", run_id, "--data", data })
-  assert(r.code == 0, r.stderr)
-  local out = {}
-  for line in r.stdout:gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(line)) end
-  return out
-end
+local run_json, records = H.run_json, H.records
 
 describe("causal-eval run", function()
   local dir, qfile, mock

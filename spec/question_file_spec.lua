@@ -15,29 +15,13 @@ end
 
 local function lines(...) return table.concat({ ... }, "\n") .. "\n" end
 
-local function run(args, opts)
-  local r = H.run(H.concat({ "run", "--json", "--quiet" }, args), opts)
-  local ok, rep = pcall(json.decode, r.stdout)
-  return r, ok and rep or nil
-end
+local run = H.run_json
 
-local function records(data, run_id)
-  local r = H.run({ "results", "export", run_id, "--data", data })
-  assert(r.code == 0, r.stderr)
-  local out = {}
-  for line in r.stdout:gmatch("[^\n]+") do
-    local rec = assert(json.decode(line))
-    out[rec.question_id] = rec
-  end
-  return out
-end
+-- a run's records by question id
+local function records(data, run_id) return select(2, H.records(data, run_id)) end
 
 -- runs stored in a results folder (none when the folder holds no store)
-local function stored_runs(data)
-  local r = H.run({ "results", "list", "--data", data, "--json" })
-  if r.code ~= 0 then return 0 end
-  return #assert(json.decode(r.stdout))
-end
+local function stored_runs(data) return #H.run_statuses(data) end
 
 -- a user never sees the program's insides
 local function clean(text)

@@ -10,19 +10,8 @@ local host = require "causal_eval.host"
 
 local concat = H.concat
 
-local function run_json(args, opts)
-  local r = H.run(concat({ "run", "--json", "--quiet", "--cache", "off" }, args), opts)
-  return r, r.stdout ~= "" and json.decode(r.stdout) or nil
-end
-
--- status of every run of a store
-local function statuses(data)
-  local r = H.run({ "results", "list", "--data", data, "--json" })
-  if r.code ~= 0 then return {} end
-  local out = {}
-  for _, run in ipairs(json.decode(r.stdout)) do out[#out + 1] = run.status end
-  return out
-end
+local function run_json(args, opts) return H.run_json(concat({ "--cache", "off" }, args), opts) end
+local statuses = H.run_statuses
 
 local function no_traceback(r)
   assert.falsy(r.stderr:find("traceback", 1, true), r.stderr)

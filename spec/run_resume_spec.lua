@@ -7,21 +7,10 @@ local json = require "causal_eval.json"
 
 local concat = H.concat
 
-local function run_json(args, opts)
-  local r = H.run(concat({ "run", "--json", "--quiet", "--cache", "off" }, args), opts)
-  return r, r.stdout ~= "" and json.decode(r.stdout) or nil
-end
+local function run_json(args, opts) return H.run_json(concat({ "--cache", "off" }, args), opts) end
 
-local function records(data, run_id)
-  local r = H.run({ "results", "export", run_id, "--data", data })
-  assert(r.code == 0, r.stderr)
-  local out = {}
-  for line in r.stdout:gmatch("[^\n]+") do
-    local rec = assert(json.decode(line))
-    out[rec.question_id] = rec
-  end
-  return out
-end
+-- a run's records by question id
+local function records(data, run_id) return select(2, H.records(data, run_id)) end
 
 local function count(t)
   local n = 0
