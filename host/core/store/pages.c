@@ -423,6 +423,26 @@ static int misplaced(ce_pcur *c, const char *how) {
               how);
 }
 
+/* After a seek to k: the key on the other side of the cursor (before it
+ * for seek_ge, after it for seek_lt) must be outside the range sought;
+ * otherwise a damaged separator sent the search past keys that belong to
+ * it. 1 (the cursor where it was), or -1 + damage. */
+static int check_neighbour(ce_pcur *c, const void *k, size_t kl, int before) {
+  saved s;
+  save(c, &s);
+  int r = before ? ce_pcur_prev(c) : ce_pcur_next(c);
+  if (r < 0) return -1;
+  if (r == 1) {
+    const unsigned char *nk;
+    size_t nl;
+    ce_pcur_key(c, &nk, &nl);
+    int cmp = ce_pkey_cmp(c->kind, nk, nl, k, kl);
+    if (before ? cmp >= 0 : cmp < 0) return misplaced(c, before ? "above" : "below");
+  }
+  restore(c, &s);
+  return 1;
+}
+
 int ce_pcur_seek_ge(ce_pcur *c, const void *k, size_t kl) {
   c->top = -1;
   if (c->db.root == CE_P_INVALID) return 0;
@@ -445,20 +465,7 @@ int ce_pcur_seek_ge(ce_pcur *c, const void *k, size_t kl) {
     c->st[l].i = i;
   }
   if (!k || r == 0) return r;
-  /* the key before must be < k: otherwise a damaged separator sent the
-   * search past keys that belong to the range */
-  saved s;
-  save(c, &s);
-  int p = ce_pcur_prev(c);
-  if (p < 0) return -1;
-  if (p == 1) {
-    const unsigned char *pk;
-    size_t pl;
-    ce_pcur_key(c, &pk, &pl);
-    if (ce_pkey_cmp(c->kind, pk, pl, k, kl) >= 0) return misplaced(c, "above");
-  }
-  restore(c, &s);
-  return 1;
+  return check_neighbour(c, k, kl, 1);
 }
 
 int ce_pcur_seek_lt(ce_pcur *c, const void *k, size_t kl) {
@@ -483,16 +490,5 @@ int ce_pcur_seek_lt(ce_pcur *c, const void *k, size_t kl) {
     c->st[l].i = i;
   }
   if (!k || r == 0) return r;
-  saved s;
-  save(c, &s);
-  int nx = ce_pcur_next(c);
-  if (nx < 0) return -1;
-  if (nx == 1) {
-    const unsigned char *nk;
-    size_t nl;
-    ce_pcur_key(c, &nk, &nl);
-    if (ce_pkey_cmp(c->kind, nk, nl, k, kl) < 0) return misplaced(c, "below");
-  }
-  restore(c, &s);
-  return 1;
+  return check_neighbour(c, k, kl, 0);
 }
