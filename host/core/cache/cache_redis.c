@@ -190,30 +190,18 @@ static redisContext *conn(ce_rediscache *r) {
       return NULL;
     }
   }
-  if (r->db) {
-    rep = redisCommand(c, "SELECT %d", r->db);
-    if (!rep) {
-      lost(r, c);
-      return NULL;
-    }
-    int bad = rep->type == REDIS_REPLY_ERROR;
-    freeReplyObject(rep);
-    if (bad) {
-      went_down(r, "SELECT failed", 0);
-      return NULL;
-    }
-  } else {
-    rep = redisCommand(c, "PING");
-    if (!rep) {
-      lost(r, c);
-      return NULL;
-    }
-    int bad = rep->type == REDIS_REPLY_ERROR;
-    freeReplyObject(rep);
-    if (bad) {
-      went_down(r, "PING failed", 0);
-      return NULL;
-    }
+  /* an answer from the server, not just an open socket: SELECT does it for a
+   * database other than 0, PING for 0 */
+  rep = r->db ? redisCommand(c, "SELECT %d", r->db) : redisCommand(c, "PING");
+  if (!rep) {
+    lost(r, c);
+    return NULL;
+  }
+  int bad = rep->type == REDIS_REPLY_ERROR;
+  freeReplyObject(rep);
+  if (bad) {
+    went_down(r, r->db ? "SELECT failed" : "PING failed", 0);
+    return NULL;
   }
   if (r->announced_down && r->notice) {
     char msg[400];

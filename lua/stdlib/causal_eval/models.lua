@@ -283,11 +283,7 @@ local function format_errors(where, name, errs, marks)
   return table.concat(lines, "\n")
 end
 
-local function display_path(file)
-  local pwd = os.getenv("PWD")
-  if pwd and file:sub(1, #pwd + 1) == pwd .. "/" then return file:sub(#pwd + 2) end
-  return file
-end
+local display_path = require("causal_eval.config").display_path
 
 local catalog_file = setmetatable({}, { __mode = "k" }) -- catalog -> the file it came from
 

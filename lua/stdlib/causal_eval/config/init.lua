@@ -105,11 +105,14 @@ end
 
 -- ---- file sections ----
 
-local function display_path(file)
+--- A file's path as messages show it: relative to the working folder when
+--- it lies below it.
+function M.display_path(file)
   local pwd = os.getenv("PWD")
   if pwd and file:sub(1, #pwd + 1) == pwd .. "/" then return file:sub(#pwd + 2) end
   return file
 end
+local display_path = M.display_path
 
 local function new_error(list, file, line, col, msg)
   list[#list + 1] = { file = file, line = line, column = col, message = msg }
