@@ -29,7 +29,9 @@ int main(void) {
   for (size_t i = 0; i < 64 * MB; i += 4096) sum += p[i];
   CHECK(sum == 0);
   int64_t after_file = ce_rss_bytes();
-  CHECK(after_file - before < 8 * MB);
+  /* under AddressSanitizer each byte read also touches its shadow byte:
+   * an eighth of the file in anonymous pages */
+  CHECK(after_file - before < 16 * MB);
 
   /* 64 MB of heap, written: counted */
   unsigned char *heap = malloc(64 * MB);
