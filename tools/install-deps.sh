@@ -4,13 +4,16 @@
 # Idempotent: does nothing (and needs no root) when every package is present.
 #   tools/install-deps.sh           what the build and the tests need
 #   tools/install-deps.sh --bench   also the benchmark tools of tools/bench/pipeline.sh
+#   tools/install-deps.sh --container   also podman, buildah and debootstrap (tools/container/build.sh)
 set -euo pipefail
 
 WITH_BENCH=0
+WITH_CONTAINER=0
 for arg in "$@"; do
   case $arg in
     --bench) WITH_BENCH=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --container) WITH_CONTAINER=1 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +32,11 @@ if [ "$WITH_BENCH" -eq 1 ]; then
   # tools/bench/pipeline.sh: a zero-latency endpoint, a load generator for
   # scale, and GNU time (its fallback cost meter)
   PKGS+=(nginx wrk time)
+fi
+if [ "$WITH_CONTAINER" -eq 1 ]; then
+  # tools/container/build.sh: the engine, a base image made without a
+  # registry, and runc (crun refuses cgroups in hybrid mode)
+  PKGS+=(podman buildah debootstrap runc uidmap slirp4netns fuse-overlayfs)
 fi
 
 missing=()
