@@ -29,6 +29,18 @@ return {
     port = leaf("integer", 8080, { min = 0, max = 65535, help = "API listener port (0: any free port)" }),
     worker_count = leaf("integer", 1, { min = 1, max = 256, help = "API server threads" }),
     max_requests = leaf("integer", 100, { min = 1, help = "requests served at once before queueing" }),
+    -- security (serve/security.lua)
+    users_file = leaf("string", "./causal-eval-users.yaml", {
+      help = "YAML file of API users and argon2id password hashes (`causal-eval serve adduser NAME` writes it)" }),
+    token_ttl = leaf("integer", 3600, { min = 1, help = "seconds a login's token stays valid" }),
+    max_tokens_per_user = leaf("integer", 10000, { min = 1,
+      help = "live tokens a user may hold; a login beyond it retires that user's oldest" }),
+    rate_limit_per_minute = leaf("integer", 600, { min = 0,
+      help = "requests per token per minute, a token bucket that refills evenly (0: no limit)" }),
+    login_attempts_per_minute = leaf("integer", 10, { min = 0,
+      help = "failed logins per user name and per client address per minute (0: no limit)" }),
+    password_strength = leaf("string", "interactive", { choices = { "interactive", "moderate", "sensitive" },
+      help = "argon2id cost of new password hashes: 64 MiB x 2 passes, 256 MiB x 3, 1 GiB x 4" }),
   },
   run = {
     suite = leaf("string", "all", { help = "benchmark families `run` evaluates by default (comma-separated, or all)" }),
