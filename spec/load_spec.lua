@@ -95,7 +95,7 @@ return {
   tasks = {
     function(user) chat(user, { timeout = 0.2 }) end,
     function(user) user:get("/nothing-here") end,
-    function(user) user:get("/v1/models", { check = function(res) return res.body:find("no such model"), "no such model" end }) end,
+    function(user) user:get("/v1/models", { check = function(res) return res:json().data[1].id == "no such model", "no such model" end }) end,
     function(user) user:get("/v1/models", { expect = { 201, 202 }, name = "expect" }) end,
   },
 }]])
@@ -167,6 +167,14 @@ return { on_start = function(user) error("login refused") end, tasks = { functio
     assert.truthy(doc.errors[1].message:find("on_start: .*scenario.lua:4: login refused"), doc.errors[1].message)
     assert.are.equal(3, doc.errors[1].count)
     assert.is_true(doc.run.elapsed_s < 3, "stops once every user has stopped")
+
+    path = scenario(dir, [[
+return { wait_time = function() return "soon" end, tasks = { function(user) user:get("/v1/models") end } }]])
+    r, doc = load_json(mock, path, { "--users", "2", "--spawn-rate", "100", "--duration", "5s" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find("every user stopped before the end", 1, true), r.stderr)
+    assert.are.equal("a user stopped: wait_time returned soon, not seconds", doc.errors[1].message)
+    assert.are.equal(2, doc.total.requests)
   end)
 
   it("stops on Ctrl-C and still reports (exit 130)", function()

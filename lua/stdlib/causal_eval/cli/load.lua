@@ -19,7 +19,8 @@ min max (ms, s or us), errors (percent failed), failures, requests, rps; OP
 one of > >= < <=; ENDPOINT a name of the report or "any": p95>500ms,
 errors>1%, rps<100, /evaluate/single:p99>2s, "POST /auth/login:failures>0".
 
-Exit status: 0 done, 1 a --fail-if condition holds or no request was made,
+Exit status: 0 done, 1 a --fail-if condition holds, no request was made or
+every user stopped on an error before the end,
 2 usage or a scenario that does not load, 130 interrupted (the report is
 still printed).]],
   options = {
@@ -153,6 +154,10 @@ function M.run(argv, cli)
     return 1
   end
   if failed then return 1 end
+  if result.stopped and result.stopped:find("^every user stopped") then
+    io.stderr:write("causal-eval load: ", result.stopped, " before the end (the report says why)\n")
+    return 1
+  end
   if result.stopped and result.stopped:find("^interrupted") then return 130 end
   return 0
 end

@@ -60,7 +60,10 @@ local function user_class(base, timeout, stats)
   local function send(user, method, path, body, o)
     if type(path) ~= "string" then error(("user:%s: the path must be a string, got %s"):format(method:lower(), type(path)), 3) end
     if o == nil then o = NONE
-    elseif type(o) ~= "table" then error(("user:%s: options must be a table, got %s"):format(method:lower(), type(o)), 3) end
+    elseif type(o) ~= "table" then error(("user:%s: options must be a table, got %s"):format(method:lower(), type(o)), 3)
+    elseif o.name ~= nil and type(o.name) ~= "string" then
+      error(("user:%s: name must be a string, got %s"):format(method:lower(), type(o.name)), 3)
+    end
     local url
     if path:byte(1) == 47 then url = base .. path -- "/"
     elseif path:find("^https?://") then url = path
@@ -90,14 +93,14 @@ local function user_class(base, timeout, stats)
     local dt = clock() - t0
     local reason
     if not res then
-      res = { status = 0, body = "", error = "request", message = err }
+      res = setmetatable({ status = 0, body = "", error = "request", message = err }, Response)
       reason = "request: " .. tostring(err)
     else
-      reason = failure(res, o)
+      reason = failure(setmetatable(res, Response), o)
     end
     res.ok, res.failure = reason == nil, reason
     stats:record(method, o.name or path, dt, reason)
-    return setmetatable(res, Response)
+    return res
   end
 
   --- user:get(path, {name =, headers = {Name = value}, timeout =, expect = status | {statuses}, check = fn(res) -> ok, why})
@@ -147,10 +150,25 @@ function M.run(sc, opts)
   local live_users, spawned, on_start_failed = 0, 0, 0
 
   local loop = assert(async.new{
-    max_connections = math.max(1, opts.users),
-    -- a bug outside the tasks' own protection (wait_time raising): the user stops, the run goes on
-    on_error = function(e) stats:task_error("user", "a user stopped: " .. error_message(e)) end,
+    -- as many connections as requests in flight, which users bound
+    max_connections = math.max(1, math.min(opts.users, 65536)),
+    -- a bug of ours outside the users' protection: that coroutine stops, the run goes on
+    on_error = function(e) stats:task_error("load", "internal error: " .. error_message(e)) end,
   })
+
+  -- Raises only when wait_time gives no number of seconds.
+  local function task_loop(user)
+    while true do
+      local task = pick()
+      local t0 = clock()
+      local ok, err = xpcall(task.fn, error_message, user)
+      user.task_time = clock() - t0
+      if not ok then stats:task_error(task.name, err) end
+      local w = wait_time(user)
+      if type(w) ~= "number" or w ~= w then error(("wait_time returned %s, not seconds"):format(tostring(w)), 0) end
+      async.sleep(w) -- 0 still yields: a task that never waits cannot hold the loop
+    end
+  end
 
   local function user_main(user)
     live_users = live_users + 1
@@ -163,19 +181,9 @@ function M.run(sc, opts)
         return
       end
     end
-    while true do
-      local task = pick()
-      local t0 = clock()
-      local ok, err = xpcall(task.fn, error_message, user)
-      user.task_time = clock() - t0
-      if not ok then stats:task_error(task.name, err) end
-      local w = wait_time(user)
-      if type(w) ~= "number" or w ~= w then
-        live_users = live_users - 1
-        error(("wait_time returned %s, not seconds"):format(tostring(w)), 0)
-      end
-      async.sleep(w) -- 0 still yields: a task that never waits cannot hold the loop
-    end
+    local _, err = xpcall(task_loop, error_message, user)
+    live_users = live_users - 1
+    stats:task_error("wait_time", "a user stopped: " .. err)
   end
 
   local users, rate = opts.users, opts.spawn_rate
