@@ -23,7 +23,7 @@ PKGS=(
   liblua5.4-dev lua5.4
   libcurl4-openssl-dev libyaml-dev libhiredis-dev liblmdb-dev
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-  libedit-dev libmicrohttpd-dev libsodium-dev
+  libedit-dev libmicrohttpd-dev libsodium-dev zlib1g-dev
   lua-busted lua-cjson
   redis-server prometheus curl
   clang
