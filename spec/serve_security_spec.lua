@@ -271,6 +271,30 @@ describe("login and tokens", function()
       .. "keeping the users read before" }, said)
   end)
 
+  it("checks a password on a thread of its own inside an async loop, which serves the rest meanwhile", function()
+    assert(security.adduser(file, "carol", "carol-pw")) -- the interactive cost: 100 ms or more
+    sec = assert(security.new(api(file)))
+    local async = require "causal_eval.async"
+    local loop = assert(async.new{})
+    local results, ticks = {}, 0
+    loop:spawn(function()
+      results.good = { sec:login("carol", "carol-pw", "127.0.0.1") }
+      results.bad = { sec:login("carol", "wrong", "127.0.0.1") }
+    end)
+    loop:spawn(function()
+      while not results.bad do
+        ticks = ticks + 1
+        async.sleep(0.005)
+      end
+    end)
+    loop:run()
+    loop:close()
+    assert.are.equal("carol", results.good[1].user)
+    assert.truthy(sec:authenticate("Bearer " .. results.good[1].token))
+    assert.are.equal("invalid_credentials", results.bad[2].code)
+    assert.is_true(ticks >= 10, "the loop ran " .. ticks .. " times during two logins")
+  end)
+
   it("limits failed logins per user and per address, with Retry-After, and a right one costs nothing", function()
     sec = assert(security.new(api(file, { login_attempts_per_minute = 3 })))
     for _ = 1, 5 do assert.truthy(sec:login("bob", "bob-pw", "198.51.100.1")) end

@@ -8,6 +8,7 @@
  *                       rate_per_minute = 600, logins_per_minute = 10 }
  *   a:set_users({ alice = "$argon2id$..." }, stamp [, expect])   -- true | false (newer ones set) | nil, msg
  *   a:login(name, password, addr)   -- "ok", token, user, expires | "bad" | "limited", retry_after
+ *   a:login_start(name, password, addr) -- job: job:done(), job:result() (as login): no wait here
  *   a:check(authorization)          -- "ok", user, expires, key | "missing" | "invalid" | "expired", user
  *   a:limit(key)                    -- ok, limit, remaining, reset, retry_after
  *   auth.attach(a:id())             -- the same, in another state
@@ -31,6 +32,7 @@
 #include "modules.h"
 
 #define AUTH_MT "causal_eval.auth"
+#define JOB_MT "causal_eval.auth_login"
 #define SHARED_TYPE "auth"
 
 typedef struct {
@@ -157,6 +159,28 @@ static int a_stamp(lua_State *L) {
   return 1;
 }
 
+static int push_login(lua_State *L, int rc, ce_login_result *rp, const ce_err *e) {
+  ce_login_result r = *rp;
+  sodium_memzero(rp, sizeof *rp);
+  if (rc != 0) return luaL_error(L, "login: %s", e->msg);
+  switch (r.status) {
+  case CE_LOGIN_OK:
+    lua_pushliteral(L, "ok");
+    lua_pushstring(L, r.token);
+    lua_pushstring(L, r.info.user);
+    lua_pushnumber(L, r.info.expires);
+    sodium_memzero(&r, sizeof r);
+    return 4;
+  case CE_LOGIN_LIMITED:
+    lua_pushliteral(L, "limited");
+    lua_pushnumber(L, r.retry_after);
+    return 2;
+  default:
+    lua_pushliteral(L, "bad");
+    return 1;
+  }
+}
+
 /* a:login(name, password [, addr]) -> "ok", token, user, expires | "bad" | "limited", retry_after */
 static int a_login(lua_State *L) {
   ce_auth *a = check_auth(L);
@@ -167,23 +191,50 @@ static int a_login(lua_State *L) {
   ce_login_result r;
   ce_err e;
   int rc = ce_auth_login(a, name, nl, pw, pl, addr, ce_clock_mono(), wall_now(), &r, &e);
-  if (rc != 0) return luaL_error(L, "login: %s", e.msg);
-  switch (r.status) {
-  case CE_LOGIN_OK:
-    lua_pushliteral(L, "ok");
-    lua_pushstring(L, r.token);
-    lua_pushstring(L, r.info.user);
-    lua_pushnumber(L, r.info.expires);
-    sodium_memzero(r.token, sizeof r.token);
-    return 4;
-  case CE_LOGIN_LIMITED:
-    lua_pushliteral(L, "limited");
-    lua_pushnumber(L, r.retry_after);
-    return 2;
-  default:
-    lua_pushliteral(L, "bad");
-    return 1;
-  }
+  return push_login(L, rc, &r, &e);
+}
+
+typedef struct { ce_login_job *j; } LJob; /* j == NULL: taken or freed */
+
+/* a:login_start(name, password [, addr]) -> job (its password check runs on a thread of its own) */
+static int a_login_start(lua_State *L) {
+  ce_auth *a = check_auth(L);
+  size_t nl, pl;
+  const char *name = luaL_checklstring(L, 2, &nl);
+  const char *pw = luaL_checklstring(L, 3, &pl);
+  const char *addr = luaL_optstring(L, 4, NULL);
+  LJob *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->j = NULL;
+  luaL_setmetatable(L, JOB_MT);
+  ce_err e;
+  u->j = ce_auth_login_start(a, name, nl, pw, pl, addr, ce_clock_mono(), wall_now(), &e);
+  if (!u->j) return luaL_error(L, "login: %s", e.msg);
+  return 1;
+}
+
+static int j_done(lua_State *L) {
+  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  lua_pushboolean(L, !u->j || ce_login_job_done(u->j));
+  return 1;
+}
+
+/* job:result() -> as a:login (waits when not done); once only */
+static int j_result(lua_State *L) {
+  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  if (!u->j) return luaL_error(L, "this login's result was already taken");
+  ce_login_result r;
+  ce_err e;
+  int rc = ce_login_job_result(u->j, &r, &e);
+  ce_login_job_free(u->j);
+  u->j = NULL;
+  return push_login(L, rc, &r, &e);
+}
+
+static int j_gc(lua_State *L) {
+  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  ce_login_job_free(u->j);
+  u->j = NULL;
+  return 0;
 }
 
 /* a:check(authorization) -> "ok", user, expires, key | "missing" | "invalid" | "expired", user, expires */
@@ -358,9 +409,12 @@ static const luaL_Reg metameths[] = {
   {"__gc", a_close}, {"__close", a_close}, {"__tostring", a_tostring}, {"__index", NULL}, {NULL, NULL}
 };
 static const luaL_Reg methods[] = {
-  {"id", a_id},       {"set_users", a_set_users}, {"stamp", a_stamp}, {"login", a_login}, {"check", a_check},
+  {"id", a_id},       {"set_users", a_set_users}, {"stamp", a_stamp}, {"login", a_login},
+  {"login_start", a_login_start}, {"check", a_check},
   {"revoke", a_revoke}, {"limit", a_limit},       {"counts", a_counts}, {"close", a_close}, {NULL, NULL}
 };
+static const luaL_Reg job_metameths[] = {{"__gc", j_gc}, {"__close", j_gc}, {"__index", NULL}, {NULL, NULL}};
+static const luaL_Reg job_methods[] = {{"done", j_done}, {"result", j_result}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
   {"new", a_new},        {"attach", a_attach},           {"hash", f_hash},
   {"verify", f_verify},  {"cost", f_cost},               {"read_secret", f_read_secret},
@@ -373,6 +427,11 @@ int luaopen_causal_eval_auth(lua_State *L) {
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index"); /* mt.__index = methods */
   lua_pop(L, 1);                  /* pop mt */
+  luaL_newmetatable(L, JOB_MT);
+  luaL_setfuncs(L, job_metameths, 0);
+  luaL_newlib(L, job_methods);
+  lua_setfield(L, -2, "__index"); /* mt.__index = job methods */
+  lua_pop(L, 1);                  /* pop job mt */
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -3,11 +3,13 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LIMIT_KEYS 65536 /* buckets per login limit: some 3 MB at most */
@@ -26,9 +28,9 @@ struct ce_auth {
   ce_pw_cost dummy_cost;
   char stamp[STAMP_MAX];
 
-  pthread_mutex_t slot_lock; /* password checks running at once */
-  pthread_cond_t slot_free;
-  int slots;
+  pthread_mutex_t slot_lock; /* password checks running at once, and login jobs alive */
+  pthread_cond_t slot_free, jobs_gone;
+  int slots, jobs;
 
   ce_tokens *tokens;
   ce_limit *by_user, *by_addr, *requests;
@@ -44,6 +46,7 @@ ce_auth *ce_auth_new(const ce_auth_cfg *cfg, ce_err *err) {
   pthread_mutex_init(&a->lock, NULL);
   pthread_mutex_init(&a->slot_lock, NULL);
   pthread_cond_init(&a->slot_free, NULL);
+  pthread_cond_init(&a->jobs_gone, NULL);
   a->slots = cfg->hash_slots > 0 ? cfg->hash_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (a->slots < 1) a->slots = 1;
   a->tokens = ce_tokens_new(cfg->token_ttl, cfg->max_tokens_per_user);
@@ -60,6 +63,9 @@ oom:
 void ce_auth_free(void *p) {
   ce_auth *a = p;
   if (!a) return;
+  pthread_mutex_lock(&a->slot_lock); /* a login job still running uses the store */
+  while (a->jobs > 0) pthread_cond_wait(&a->jobs_gone, &a->slot_lock);
+  pthread_mutex_unlock(&a->slot_lock);
   ce_tokens_free(a->tokens);
   ce_limit_free(a->by_user);
   ce_limit_free(a->by_addr);
@@ -69,6 +75,7 @@ void ce_auth_free(void *p) {
   pthread_mutex_destroy(&a->lock);
   pthread_mutex_destroy(&a->slot_lock);
   pthread_cond_destroy(&a->slot_free);
+  pthread_cond_destroy(&a->jobs_gone);
   free(a);
 }
 
@@ -278,6 +285,96 @@ int ce_auth_login(ce_auth *a, const char *name, size_t name_len, const char *pw,
   }
   r->status = CE_LOGIN_OK;
   return 0;
+}
+
+/* ---- a login on a thread of its own ---- */
+
+struct ce_login_job {
+  ce_auth *a;
+  char *name, *pw, *addr; /* copies, one block */
+  size_t name_len, pw_len, size;
+  double mono, wall;
+  int rc;
+  ce_login_result r;
+  ce_err err;
+  atomic_int done, refs; /* refs: the thread's and the owner's */
+};
+
+static void job_unref(ce_login_job *j) {
+  if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+  sodium_memzero(j->name, j->size);
+  free(j->name);
+  sodium_memzero(&j->r, sizeof j->r);
+  free(j);
+}
+
+static void *job_main(void *arg) {
+  ce_login_job *j = arg;
+  ce_auth *a = j->a;
+  j->rc = ce_auth_login(a, j->name, j->name_len, j->pw, j->pw_len, j->addr, j->mono, j->wall, &j->r, &j->err);
+  sodium_memzero(j->pw, j->pw_len);
+  atomic_store(&j->done, 1);
+  job_unref(j);
+  pthread_mutex_lock(&a->slot_lock);
+  if (--a->jobs == 0) pthread_cond_broadcast(&a->jobs_gone);
+  pthread_mutex_unlock(&a->slot_lock);
+  return NULL;
+}
+
+ce_login_job *ce_auth_login_start(ce_auth *a, const char *name, size_t name_len, const char *pw, size_t pw_len,
+                                  const char *addr, double mono, double wall, ce_err *err) {
+  ce_login_job *j = calloc(1, sizeof *j);
+  size_t alen = addr ? strlen(addr) : 0;
+  size_t size = name_len + pw_len + alen + 3;
+  char *mem = j ? malloc(size) : NULL;
+  if (!mem) {
+    free(j);
+    ce_err_setf(err, 1, NULL, 0, 0, "out of memory");
+    return NULL;
+  }
+  j->a = a;
+  j->size = size;
+  j->name = mem;
+  j->pw = mem + name_len + 1;
+  j->addr = addr ? j->pw + pw_len + 1 : NULL;
+  memcpy(j->name, name, name_len);
+  j->name[name_len] = '\0';
+  memcpy(j->pw, pw, pw_len);
+  j->pw[pw_len] = '\0';
+  if (addr) memcpy(j->addr, addr, alen + 1);
+  j->name_len = name_len;
+  j->pw_len = pw_len;
+  j->mono = mono;
+  j->wall = wall;
+  atomic_init(&j->done, 0);
+  atomic_init(&j->refs, 2);
+  pthread_mutex_lock(&a->slot_lock);
+  a->jobs++;
+  pthread_mutex_unlock(&a->slot_lock);
+  pthread_attr_t attr;
+  pthread_t t;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int started = pthread_create(&t, &attr, job_main, j) == 0;
+  pthread_attr_destroy(&attr);
+  if (!started) job_main(j); /* no thread to be had: the caller waits, as it would without jobs */
+  return j;
+}
+
+int ce_login_job_done(ce_login_job *j) { return atomic_load(&j->done); }
+
+int ce_login_job_result(ce_login_job *j, ce_login_result *r, ce_err *err) {
+  while (!atomic_load(&j->done)) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  *r = j->r;
+  if (j->rc != 0 && err) *err = j->err;
+  return j->rc;
+}
+
+void ce_login_job_free(ce_login_job *j) {
+  if (j) job_unref(j);
 }
 
 /* The token in "Bearer <token>" (the scheme in any case, RFC 7235), or NULL. */

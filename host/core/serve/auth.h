@@ -60,6 +60,18 @@ typedef struct {
 int ce_auth_login(ce_auth *a, const char *user, size_t user_len, const char *pw, size_t pwlen, const char *addr,
                   double mono, double wall, ce_login_result *r, ce_err *err);
 
+/* The same login on a thread of its own, for a caller that must not block
+ * for a password check (a worker serving other requests meanwhile): poll
+ * done, then take the result. The inputs are copied; the store waits for
+ * running jobs before it is freed. NULL only when out of memory. */
+typedef struct ce_login_job ce_login_job;
+ce_login_job *ce_auth_login_start(ce_auth *a, const char *user, size_t user_len, const char *pw, size_t pwlen,
+                                  const char *addr, double mono, double wall, ce_err *err);
+int ce_login_job_done(ce_login_job *j); /* 1 once finished */
+/* Waits until finished; then as ce_auth_login. */
+int ce_login_job_result(ce_login_job *j, ce_login_result *r, ce_err *err);
+void ce_login_job_free(ce_login_job *j); /* NULL-safe; a running job finishes and frees itself */
+
 typedef enum { CE_CHECK_OK, CE_CHECK_MISSING, CE_CHECK_INVALID, CE_CHECK_EXPIRED } ce_check_status;
 /* Checks an Authorization header's value ("Bearer <token>"; NULL: none). */
 ce_check_status ce_auth_check(ce_auth *a, const char *header, double wall, ce_token_info *info);
