@@ -203,6 +203,13 @@ return { wait_time = 0.05, tasks = { function(user) user:get("/v1/models", { nam
     assert.is_true(n[4] >= 5 and n[1] <= 50, table.concat(n, " "))
   end)
 
+  it("warns when the users may need more connections than the open-file limit allows", function()
+    local path = scenario(dir, "return { wait_time = 0.05, tasks = { function(user) user:get('/v1/models') end } }")
+    local r = H.run(("ulimit -n 64 && exec %s load %s --host http://127.0.0.1:%d --users 100 --spawn-rate 1000 --duration 0.3s --quiet")
+      :format(H.quote(H.bin), H.quote(path), mock.port))
+    assert.truthy(r.stderr:find("100 users may need more connections than the open-file limit (64) allows; raise it with ulimit -n", 1, true), r.stderr)
+  end)
+
   it("refuses bad input with a clear message: options (exit 2) and scenario files", function()
     local ok = scenario(dir, "return { tasks = { function(user) user:get('/v1/models') end } }")
     local function usage(args, text, lua_message)

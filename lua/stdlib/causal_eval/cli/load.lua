@@ -111,6 +111,16 @@ function M.run(argv, cli)
     end
   end
 
+  -- Every user may hold a connection: past the open-file limit they fail
+  -- to connect, which would read as the service's fault.
+  local limits = io.open("/proc/self/limits", "r")
+  local nofile = limits and tonumber((limits:read("a") or ""):match("Max open files%s+(%d+)"))
+  if limits then limits:close() end
+  if nofile and args.users + 32 > nofile then
+    io.stderr:write(("causal-eval load: warning: %d users may need more connections than the open-file limit (%d) allows; raise it with ulimit -n\n")
+      :format(args.users, nofile))
+  end
+
   if args.seed then math.randomseed(args.seed) end
   local printer, tty = progress_printer()
   local result = require("causal_eval.load.runner").run(sc, {
