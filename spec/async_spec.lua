@@ -146,6 +146,17 @@ describe("causal_eval.async", function()
     assert.truthy(seen[2].e:find("second", 1, true))
     assert.truthy(seen[2].tb:find("stack traceback", 1, true))
     assert.are.equal(2, loop2.failures)
+
+    -- a handler that fails itself: its error comes out of step, and the loop stays usable
+    local loop3 <close> = assert(async.new{ on_error = function(e) error("handler saw: " .. e, 0) end })
+    loop3:spawn(function() error("third", 0) end)
+    local ok3, err3 = pcall(loop3.step, loop3)
+    assert.is_false(ok3)
+    assert.are.equal("handler saw: third", err3)
+    local done = false
+    loop3:spawn(function() async.sleep(0); done = true end)
+    loop3:run()
+    assert.is_true(done)
   end)
 
   it("cancels: one coroutine, or all of them when the loop closes, running their <close> variables", function()

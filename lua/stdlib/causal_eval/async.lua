@@ -129,7 +129,11 @@ local function fail(self, co, err)
   forget(self, co)
   co_close(co)
   self.failures = self.failures + 1
-  if self.on_error then return self.on_error(err, tb, co) end
+  if self.on_error then
+    local ok, e = pcall(self.on_error, err, tb, co)
+    if ok then return end
+    err, tb = e, type(e) == "string" and e or tb -- the handler's own error, raised from step
+  end
   self.stepping = false
   if type(err) == "string" then error(tb, 0) end
   error(err, 0) -- a table error keeps its fields (message, code) for the caller
