@@ -54,6 +54,7 @@ typedef struct req {
   int worker_holds; /* taken by a worker that has not answered yet */
   int mhd_done;     /* the daemon is finished with it */
   int gzip_ok, too_large;
+  int own; /* answered by the daemon (/healthz, a public /metrics) once read */
   uint32_t slot;
   ce_buf body;
   size_t discarded;
@@ -451,8 +452,12 @@ static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, con
     count_rejected(s, "shutting_down");
     return reply_error(s, r, 503, "shutting_down", "the server is shutting down", "1");
   }
-  if (r->route == 0) return reply_healthz(s, r, method);
-  if (r->route == 1 && s->metrics_public) return reply_metrics(s, r, method);
+  /* answered once the request is read: an answer queued now would also
+   * close the connection (libmicrohttpd cannot tell the body is empty) */
+  if (r->route == 0 || (r->route == 1 && s->metrics_public)) {
+    r->own = 1;
+    return MHD_YES;
+  }
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (cl) {
     char *end;
@@ -520,6 +525,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
+    if (r->own) return MHD_YES; /* a body sent to /healthz: dropped */
     if (!r->too_large && r->body.len + n > s->max_body) {
       r->too_large = 1;
       ce_buf_free(&r->body);
@@ -532,6 +538,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     ce_buf_add(&r->body, upload, n);
     return MHD_YES;
   }
+  if (r->own) return r->route == 0 ? reply_healthz(s, r, method) : reply_metrics(s, r, method);
   return on_body_done(s, r, url, method);
 }
 

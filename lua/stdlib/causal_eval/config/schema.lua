@@ -47,6 +47,8 @@ return {
     max_connections = leaf("integer", 1024, { min = 1, max = 100000, help = "open client connections at once" }),
     io_threads = leaf("integer", 1, { min = 1, max = 64, help = "threads reading and writing the sockets (answers are the workers')" }),
     shutdown_grace = leaf("number", 30, { min = 0, help = "seconds SIGTERM waits for requests in progress before answering 503" }),
+    score_cache_mb = leaf("integer", 16, { min = 0,
+      help = "memory for answers to scoring-only requests, answered again from it (0: none; model answers use the cache section)" }),
     metrics_public = leaf("boolean", false,
       { help = "GET /metrics without a token (answered by the server thread itself, for a Prometheus on a trusted network)" }),
     -- security (serve/security.lua)

@@ -101,11 +101,34 @@ local function lookup(ctx, id, prefix)
   return q
 end
 
+-- Generated questions are a function of their parameters: the latest few
+-- thousand are kept, so a client asking the same ones again costs no
+-- generation (read-only from here on).
+local QCACHE_MAX = 4096
+
+local function generated_cached(ctx, item, prefix)
+  local key = ("%s|%s|%s|%d|%d"):format(item.task_type, item.domain or "*", item.difficulty or "*", item.seed, item.index)
+  local c = ctx.qcache
+  if not c then
+    c = { n = 0, t = {} }
+    ctx.qcache = c
+  end
+  local q = c.t[key]
+  if q then return q end
+  local err
+  q, err = generated(ctx, item, prefix)
+  if not q then return nil, err end
+  if c.n >= QCACHE_MAX then c.n, c.t = 0, {} end
+  c.t[key] = q
+  c.n = c.n + 1
+  return q
+end
+
 --- The question an item names, or nil and an error.
 function M.question(ctx, item, prefix)
   if item.question then return item.question end
   if item.question_id then return lookup(ctx, item.question_id, prefix or "") end
-  return generated(ctx, item, prefix or "")
+  return generated_cached(ctx, item, prefix or "")
 end
 
 -- ---- models ----
@@ -212,15 +235,38 @@ local function view(rec, q, cached)
   return v
 end
 
+-- a question's content as JSON and its hash, once per question table
+-- (generated ones are reused; hashing a kilobyte of prompt costs more than
+-- the rest of a request's key)
+local encoded, hashed = setmetatable({}, { __mode = "k" }), setmetatable({}, { __mode = "k" })
+local function question_json(q)
+  local s = encoded[q]
+  if not s then
+    s = json.encode(stored_form(q))
+    encoded[q] = s
+  end
+  return s
+end
+local function question_hash(q)
+  local h = hashed[q]
+  if not h then
+    h = rng.hex(question_json(q))
+    hashed[q] = h
+  end
+  return h
+end
+
 local function store(ctx, rec, q)
   local seq = ctx.seq:next()
-  -- one record per evaluation: the same question may be asked many times
-  local key = results.key(ctx.run_id, rec.model, ("%s#%d"):format(q.id, seq))
+  -- one record per evaluation (the same question may be asked many times),
+  -- in the order they were made: new keys go at the end of the B-tree, and
+  -- a commit writes a few pages rather than one per question asked
+  local key = results.key(ctx.run_id, rec.model, ("%012d#%s"):format(seq, q.id))
   local oc, tally, line = outcome.stored(rec)
   ctx.st:enqueue_record(key, json.encode(rec), line, 0, tally)
   ctx.meter.record(rec.model, q.family or "", rec, oc)
   if not ctx.indexed[q.id] then
-    ctx.st:enqueue(results.DB.meta, M.QUESTION_PREFIX .. q.id, json.encode(stored_form(q)))
+    ctx.st:enqueue(results.DB.meta, M.QUESTION_PREFIX .. q.id, question_json(q))
     ctx.indexed[q.id] = true
     ctx.nindexed = ctx.nindexed + 1
     if ctx.nindexed > 10000 then ctx.indexed, ctx.nindexed = {}, 0 end
@@ -234,15 +280,30 @@ end
 
 -- The request cache's key: what makes two requests the same.
 local function request_key(m_label, q, item, m)
-  local parts = { m_label, json.encode(stored_form(q)) }
-  if item.model_response then parts[3] = "response\0" .. item.model_response
-  else parts[3] = "model\0" .. m.fingerprint end
-  return "serve|" .. rng.hex(table.concat(parts, "\0"))
+  local what = item.model_response ~= nil and ("response\0" .. item.model_response) or ("model\0" .. m.fingerprint)
+  return "serve|" .. rng.hex(m_label .. "\0" .. question_hash(q) .. "\0" .. what)
 end
 
---- Evaluates one item for model `name`: the answer's view, the X-Cache
---- value; or nil and an error (the record of a failed model call is stored
---- all the same).
+-- Where a request's answer is kept: a scored answer in memory only (scoring
+-- again costs less than a disk write), a model's answer in the layered cache.
+local function request_cache(ctx, item, m)
+  if item.model_response ~= nil then return ctx.scores end
+  if ctx.cache and deterministic(m) then return ctx.cache end
+  return nil
+end
+
+-- A stored answer as served again: its "cached" field names the layer. In
+-- JSON text the key is the one place `"cached":false` can occur (a quote
+-- inside a string is escaped), so the text is patched, not decoded.
+local function as_hit(text, layer)
+  local i, j = text:find('"cached":false', 1, true)
+  if not i then return nil end
+  return text:sub(1, i - 1) .. '"cached":' .. json.encode(layer) .. text:sub(j + 1)
+end
+
+--- Evaluates one item for model `name`: the answer (the record's view) as
+--- JSON text and the X-Cache value; or nil and an error (the record of a
+--- failed model call is stored all the same).
 function M.one(ctx, name, item, prefix)
   local q, qerr = M.question(ctx, item, prefix)
   if not q then return nil, qerr end
@@ -252,15 +313,12 @@ function M.one(ctx, name, item, prefix)
     m, merr = M.model(ctx, name)
     if not m then return nil, merr end
   end
-  local ckey
-  if ctx.cache and (item.model_response ~= nil or deterministic(m)) then
+  local rcache, ckey = request_cache(ctx, item, m), nil
+  if rcache then
     ckey = request_key(name, q, item, m)
-    local hit, layer = ctx.cache:get(ckey)
-    local v = hit and json.decode(hit)
-    if type(v) == "table" then
-      v.cached = layer
-      return v, "hit"
-    end
+    local hit, layer = rcache:get(ckey)
+    local text = hit and as_hit(hit, layer)
+    if text then return text, "hit" end
   end
   local t0 = now()
   local answer, class, message, layer
@@ -271,15 +329,15 @@ function M.one(ctx, name, item, prefix)
   end
   local e = not answer and { class = class or "unknown", message = message or class or "unknown" } or nil
   local rec = outcome.new_record(ctx.run_id, q, name, 1, answer, e)
-  rec.latency_ms = (now() - t0) * 1000
+  rec.latency_ms = math.floor((now() - t0) * 1e6 + 0.5) / 1000 -- to the microsecond
   if layer then rec.cached = layer end
   store(ctx, rec, q)
   if e then
     return nil, err(502, "model_error", ("model %s: %s%s"):format(name, e.class, e.message ~= e.class and (": " .. e.message) or ""))
   end
-  local v = view(rec, q, layer)
-  if ckey then ctx.cache:set(ckey, json.encode(v), { tags = { "serve" } }) end
-  return v, "miss"
+  local text = json.encode(view(rec, q, layer))
+  if ckey then rcache:set(ckey, text, { tags = { "serve" } }) end
+  return text, "miss"
 end
 
 -- ---- handlers ----
@@ -287,9 +345,9 @@ end
 function M.single(ctx, req)
   local body, perr = request.single(req.body)
   if not body then return reply.fail(perr) end
-  local v, e = M.one(ctx, body.model, body.item, "")
-  if not v then return reply.fail(e) end
-  return reply.json(200, v, { ["X-Cache"] = e })
+  local text, e = M.one(ctx, body.model, body.item, "")
+  if not text then return reply.fail(e) end
+  return 200, text, { ["X-Cache"] = e }
 end
 
 function M.batch(ctx, req)
@@ -299,20 +357,22 @@ function M.batch(ctx, req)
   local ok_n, failed = 0, 0
   local function run_item(i)
     local item = items[i]
-    local v, e
+    local text, e
     if item.error then e = item.error
-    else v, e = M.one(ctx, body.model, item, ("questions[%d]."):format(i - 1)) end
-    if v then
-      out[i] = v
+    else text, e = M.one(ctx, body.model, item, ("questions[%d]."):format(i - 1)) end
+    if text then
+      out[i] = text
       ok_n = ok_n + 1
     else
-      out[i] = { index = i - 1, error = { code = e.code, message = e.message, status = e.status } }
+      out[i] = json.encode({ index = i - 1, error = { code = e.code, message = e.message, status = e.status } })
       failed = failed + 1
     end
   end
   -- concurrently, at most evaluation.batch_size at a time, when model calls yield
   ctx.each(#items, math.max(1, ctx.values.evaluation.batch_size), run_item)
-  return reply.json(200, { model = body.model, results = json.array(out), succeeded = ok_n, failed = failed })
+  -- each answer is JSON already: the keys in the order json.encode sorts them
+  return 200, ('{"failed":%d,"model":%s,"results":[%s],"succeeded":%d}'):format(failed, json.encode(body.model),
+    table.concat(out, ","), ok_n)
 end
 
 function M.recent(ctx, req)

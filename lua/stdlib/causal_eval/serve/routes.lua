@@ -96,9 +96,16 @@ do
   end
 end
 
+-- a template's part before its :param, or false: worked out once per template
+local prefixes = setmetatable({}, { __index = function(t, template)
+  local p = template:match("^(.*/):[%w_]+$") or false
+  t[template] = p
+  return p
+end })
+
 -- The path's match against a template: true and the :param segment's value.
 local function match(template, path)
-  local prefix = template:match("^(.*/):[%w_]+$")
+  local prefix = prefixes[template]
   if not prefix then return template == path end
   if path:sub(1, #prefix) ~= prefix then return false end
   local rest = path:sub(#prefix + 1)
@@ -123,7 +130,7 @@ end
 --- The answer to req: status, body, headers.
 function M.dispatch(ctx, req)
   local method = req.method == "HEAD" and "GET" or req.method
-  local allowed, route, param = {}, nil, nil
+  local allowed, route, param = nil, nil, nil
   for _, r in ipairs(M.ROUTES) do
     local ok, p = match(r[2], req.path)
     if ok then
@@ -131,11 +138,12 @@ function M.dispatch(ctx, req)
         route, param = r, p
         break
       end
+      allowed = allowed or {}
       allowed[#allowed + 1] = r[1]
     end
   end
   if not route then
-    if #allowed > 0 then
+    if allowed then
       if allowed[1] == "GET" then allowed[#allowed + 1] = "HEAD" end
       return reply.error(405, "method_not_allowed", ("%s %s: this path takes %s"):format(req.method, req.path,
         table.concat(allowed, ", ")), { Allow = table.concat(allowed, ", ") })

@@ -67,8 +67,13 @@ local function open_all(state, opts)
   results.put_run(st, run)
   if v.cache.mode ~= "off" then
     local cache_mod = require "causal_eval.cache"
-    local c, cerr = cache_mod.open(cache_mod.options(v))
+    local copts = cache_mod.options(v)
+    local c, cerr = cache_mod.open(copts)
     if c then state.cache = c else log("warning: cache unavailable (%s): nothing is cached", tostring(cerr)) end
+    -- scored answers: memory only, bounded apart from the model answers
+    if v.api.score_cache_mb > 0 then
+      state.scores = assert(cache_mod.open{ memory_mb = v.api.score_cache_mb, ttl = copts.ttl })
+    end
   end
   state.seq = shared.counter(0)
   state.retiring = shared.ring(1024)
@@ -166,6 +171,7 @@ local function release(state)
     state.srv:close()
   end
   if state.cache then state.cache:close() end
+  if state.scores then state.scores:close() end
   if state.st then
     if state.run then
       state.st:sync()
@@ -195,6 +201,7 @@ function M.run(opts)
   local v = opts.values
   state.wcfg_json = json.encode({
     server = state.srv:id(), store = state.st:id(), cache = state.cache and state.cache:id() or nil,
+    scores = state.scores and state.scores:id() or nil,
     security = state.sec:id(), seq = state.seq:id(), retiring = state.retiring:id(), run_id = state.run.id,
     values = v,
   })

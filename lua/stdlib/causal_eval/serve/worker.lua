@@ -140,10 +140,9 @@ local function setup(cfg, index)
     meter = require("causal_eval.run_metrics").recorder(),
     indexed = {}, nindexed = 0,
   }
-  if cfg.cache then
-    ctx.cache_lib = require "causal_eval.cache"
-    ctx.cache = assert(ctx.cache_lib.attach(cfg.cache))
-  end
+  ctx.cache_lib = require "causal_eval.cache"
+  if cfg.cache then ctx.cache = assert(ctx.cache_lib.attach(cfg.cache)) end
+  if cfg.scores then ctx.scores = assert(ctx.cache_lib.attach(cfg.scores)) end
   local secmod = assert(routes.security_module())
   ctx.sec = assert(secmod.attach(cfg.security, values))
   if values.api.worker_class == "async" then
@@ -165,6 +164,7 @@ end
 local function finish(ctx)
   if ctx.loop then ctx.loop:close() end
   if ctx.cache then ctx.cache:close() end
+  if ctx.scores then ctx.scores:close() end
   ctx.st:close()
   ctx.srv:close()
 end
