@@ -223,12 +223,42 @@ static void start_server(int metrics_public) {
   CHECK(ce_server_port(srv) > 0);
 }
 
+/* Two requests on one connection: the daemon's own answers keep it open. */
+static void test_keepalive(const char *path) {
+  char url[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", ce_server_port(srv), path);
+  CURL *c = curl_easy_init();
+  ce_buf body, headers;
+  ce_buf_init(&body);
+  ce_buf_init(&headers);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+  long connects = -1, status = 0;
+  CHECK(curl_easy_perform(c) == CURLE_OK);
+  CHECK(curl_easy_perform(c) == CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+  CHECK(status == 200 || status == 201);
+  CHECK(connects == 0); /* the second request reused the first one's connection */
+  ce_buf_addc(&headers, '\0');
+  CHECK(!strstr(headers.data, "Connection: close"));
+  curl_easy_cleanup(c);
+  ce_buf_free(&body);
+  ce_buf_free(&headers);
+}
+
 static void test_requests(void) {
   reply r;
   fetch("GET", "/healthz", NULL, NULL, &r);
   CHECK(r.status == 200);
   CHECK_STR(r.body.data, "{\"status\":\"ok\"}");
   reply_free(&r);
+  test_keepalive("/healthz");
+  test_keepalive("/metrics");
+  test_keepalive("/echo");
 
   fetch("POST", "/healthz", "x", NULL, &r);
   CHECK(r.status == 405);
