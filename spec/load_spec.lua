@@ -203,6 +203,15 @@ return { wait_time = 0.05, tasks = { function(user) user:get("/v1/models", { nam
     assert.is_true(n[4] >= 5 and n[1] <= 50, table.concat(n, " "))
   end)
 
+  it("writes the JSON report to stdout instead of the table with --json -", function()
+    local path = scenario(dir, "return { wait_time = 0.05, tasks = { function(user) user:get('/v1/models') end } }")
+    local r = load(mock, path, { "--duration", "0.3s", "--json", "-" })
+    assert.are.equal(0, r.code, r.stderr)
+    local doc = assert(json.decode(r.stdout))
+    assert.is_true(doc.total.requests >= 3)
+    assert.are.equal("/v1/models", doc.endpoints[1].name)
+  end)
+
   it("warns when the users may need more connections than the open-file limit allows", function()
     local path = scenario(dir, "return { wait_time = 0.05, tasks = { function(user) user:get('/v1/models') end } }")
     local r = H.run(("ulimit -n 64 && exec %s load %s --host http://127.0.0.1:%d --users 100 --spawn-rate 1000 --duration 0.3s --quiet")
@@ -304,5 +313,70 @@ describe("causal_eval.load parts", function()
     assert.are.same({ name = "http://h:8000/x" }, f.parse("http://h:8000/x:p50>1").scope)
     assert.is_nil(f.parse(":p95>1"))
     assert.is_nil(f.parse("requests>1ms"))
+  end)
+end)
+
+describe("causal-eval load tools/load/seed.lua", function()
+  local dir, pid, port
+  local env
+
+  setup(function()
+    dir = H.tmpdir()
+    env = { XDG_CACHE_HOME = dir .. "/cache", CAUSAL_EVAL_LOAD_PASSWORD = "correct horse 1", CAUSAL_EVAL_LOAD_WAIT = "0.05,0.1" }
+    local users = "api.users_file=" .. dir .. "/users.yaml"
+    local r = H.run({ "serve", "adduser", "loadtest", "--set", users }, { stdin = "correct horse 1\n", env = env })
+    assert(r.code == 0, r.stderr)
+    local log = dir .. "/serve.log"
+    local cmd = ("XDG_CACHE_HOME=%s %s serve --port 0 --data %s --set %s --set api.rate_limit_per_minute=100000 >%s 2>&1 & echo $!")
+      :format(H.quote(env.XDG_CACHE_HOME), H.quote(H.bin), H.quote(dir .. "/data"), H.quote(users), H.quote(log))
+    local p = assert(io.popen(cmd))
+    pid = tonumber(p:read("l"))
+    p:close()
+    local host = require "causal_eval.host"
+    local deadline = host.clock() + 20
+    while not port do
+      port = (H.read(log) or ""):match("listening on http://127%.0%.0%.1:(%d+)")
+      if not port then
+        assert(host.clock() < deadline, "serve did not start: " .. (H.read(log) or ""))
+        host.sleep(0.05)
+      end
+    end
+  end)
+
+  teardown(function()
+    if pid then H.sh("kill " .. pid .. " 2>/dev/null; while kill -0 " .. pid .. " 2>/dev/null; do sleep 0.05; done") end
+    H.rm(dir)
+  end)
+
+  local function seed(extra, more_env)
+    local e = {}
+    for k, v in pairs(env) do e[k] = v end
+    for k, v in pairs(more_env or {}) do e[k] = v end
+    local out = dir .. "/seed.json"
+    os.remove(out)
+    local r = H.run(H.concat({ "load", H.root .. "/tools/load/seed.lua", "--host", "http://127.0.0.1:" .. port, "--quiet",
+      "--json", out }, extra), { env = e })
+    return r, json.decode(H.read(out) or "")
+  end
+
+  it("logs every user in, then evaluates singles and batches and reads recent results, with no failure", function()
+    local r, doc = seed({ "--users", "4", "--spawn-rate", "20", "--duration", "3s",
+      "--fail-if", "errors>0", "--fail-if", "/auth/login:requests<4" })
+    assert.are.equal(0, r.code, r.stdout .. r.stderr)
+    assert.are.equal(4, endpoint(doc, "POST", "/auth/login").requests)
+    local single = endpoint(doc, "POST", "/evaluate/single").requests
+    local batch = endpoint(doc, "POST", "/evaluate/batch").requests
+    local recent = endpoint(doc, "GET", "/results/recent").requests
+    assert.is_true(batch > 0 and recent > 0, r.stdout)
+    assert.is_true(single > batch and single > recent, r.stdout) -- weights 3:1:1
+    assert.are.equal(0, doc.total.failures, r.stdout)
+    assert.are.same({}, doc.errors)
+  end)
+
+  it("stops with exit 1 and says why when the login is refused", function()
+    local r, doc = seed({ "--users", "2", "--spawn-rate", "20", "--duration", "5s" }, { CAUSAL_EVAL_LOAD_PASSWORD = "wrong" })
+    assert.are.equal(1, r.code, r.stdout .. r.stderr)
+    assert.truthy(doc.errors[1].message:find("on_start: login as loadtest failed: HTTP 401", 1, true), doc.errors[1].message)
+    assert.are.equal(2, endpoint(doc, "POST", "/auth/login").failures)
   end)
 end)
