@@ -2,7 +2,8 @@
 -- causal_eval.serve.security and causal_eval.auth: password hashes, the
 -- users file (adduser, errors, reload), login, tokens and their expiry,
 -- both rate limits with their headers, the shared store across threads,
--- and `serve adduser` on a terminal and on stdin.
+-- `causal-eval serve adduser` on a terminal and on stdin, and the same
+-- through a running `causal-eval serve` over HTTP.
 local H = require "spec.helpers"
 local auth = require "causal_eval.auth"
 local host = require "causal_eval.host"
@@ -430,18 +431,16 @@ print(json.encode(res))
   end)
 end)
 
-describe("serve adduser", function()
-  local dir, file, script
+describe("causal-eval serve adduser", function()
+  local dir, file
   before_each(function()
     dir = H.tmpdir()
     file = dir .. "/users.yaml"
-    script = H.write(dir .. "/adduser.lua",
-      'os.exit(require("causal_eval.serve.security").adduser_command(arg, require("causal_eval.cli")))\n')
   end)
   after_each(function() H.rm(dir) end)
 
   it("reads the password from the terminal twice with echo off", function()
-    local term = H.pty({ script, "alice", "--users-file", file })
+    local term = H.pty({ "serve", "adduser", "alice", "--users-file", file })
     term:prompt("Password for alice: ")
     local m = term.p:modes()
     assert.is_false(m.echo)
@@ -458,7 +457,7 @@ describe("serve adduser", function()
   end)
 
   it("edits the line, refuses two different passwords, and gives the terminal back after Ctrl-C", function()
-    local term = H.pty({ script, "bob", "--users-file", file, "--strength", "interactive" })
+    local term = H.pty({ "serve", "adduser", "bob", "--users-file", file, "--strength", "interactive" })
     term:prompt("Password for bob: ")
     term:send("wrong\21pw-\195\188x\127\r") -- Ctrl-U clears, backspace takes the x
     term:prompt("Repeat the password: ")
@@ -467,7 +466,7 @@ describe("serve adduser", function()
     term:close()
     assert.is_true(auth.verify(assert(security.load_users(file)).bob, "pw-\195\188"))
 
-    term = H.pty({ script, "carol", "--users-file", file })
+    term = H.pty({ "serve", "adduser", "carol", "--users-file", file })
     term:prompt("Password for carol: ")
     term:send("one\r")
     term:prompt("Repeat the password: ")
@@ -476,7 +475,7 @@ describe("serve adduser", function()
     assert.are.same({ "exit", 1 }, { term:wait() })
     term:close()
 
-    term = H.pty({ script, "carol", "--users-file", file })
+    term = H.pty({ "serve", "adduser", "carol", "--users-file", file })
     term:prompt("Password for carol: ")
     term:send("abc\3")
     term:expect("causal-eval serve adduser: cancelled")
@@ -488,26 +487,29 @@ describe("serve adduser", function()
   end)
 
   it("reads one line of stdin when it is not a terminal, never argv", function()
-    local r = H.run({ script, "dave", "--users-file", file }, { stdin = "from-stdin\r\n" })
+    local function adduser(args, stdin)
+      return H.run(H.concat({ "serve", "adduser" }, args), { stdin = stdin })
+    end
+    local r = adduser({ "dave", "--users-file", file }, "from-stdin\r\n")
     assert.are.equal(0, r.code, r.stderr)
     assert.are.equal("added user dave to " .. file .. "\n", r.stdout)
     assert.is_true(auth.verify(assert(security.load_users(file)).dave, "from-stdin"))
-    r = H.run({ script, "dave", "--users-file", file }, { stdin = "again\n" })
+    r = adduser({ "dave", "--users-file", file }, "again\n")
     assert.are.equal(0, r.code, r.stderr)
     assert.truthy(r.stdout:find("^set a new password for dave in "))
 
-    r = H.run({ script, "erin", "--users-file", file })
+    r = adduser({ "erin", "--users-file", file })
     assert.are.equal(1, r.code)
     assert.are.equal("causal-eval serve adduser: no password on standard input\n", r.stderr)
-    r = H.run({ script, "erin", "--users-file", file }, { stdin = "\n" })
+    r = adduser({ "erin", "--users-file", file }, "\n")
     assert.are.equal(1, r.code)
     assert.are.equal("causal-eval serve adduser: the password is empty\n", r.stderr)
-    r = H.run({ script, "erin", "secret", "--users-file", file }, { stdin = "x\n" })
+    r = adduser({ "erin", "secret", "--users-file", file }, "x\n")
     assert.are.equal(2, r.code)
-    r = H.run({ script, "no way", "--users-file", file }, { stdin = "x\n" })
+    r = adduser({ "no way", "--users-file", file }, "x\n")
     assert.are.equal(2, r.code)
     assert.truthy(r.stderr:find("user name 'no way': use letters", 1, true), r.stderr)
-    r = H.run({ script, "erin", "--users-file", dir .. "/missing/users.yaml" }, { stdin = "x\n" })
+    r = adduser({ "erin", "--users-file", dir .. "/missing/users.yaml" }, "x\n")
     assert.are.equal(1, r.code)
     assert.are.equal("causal-eval serve adduser: " .. dir .. "/missing/users.yaml.lock: cannot open the lock file: "
       .. "No such file or directory\n", r.stderr)
@@ -516,12 +518,70 @@ describe("serve adduser", function()
   it("writes api.users_file from the configuration and warns about a file others can read", function()
     H.write(file, "")
     H.sh("chmod 644 " .. H.quote(file))
-    local r = H.run({ script, "frank", "--set", "api.users_file=" .. file }, { stdin = "pw\n" })
+    local r = H.run({ "serve", "adduser", "frank", "--set", "api.users_file=" .. file }, { stdin = "pw\n" })
     assert.are.equal(0, r.code, r.stderr)
     assert.are.equal("warning: " .. file .. " can be read by others (mode 0644): chmod 600 " .. file .. "\n", r.stderr)
     assert.truthy(assert(security.load_users(file)).frank)
-    r = H.run({ script, "frank", "--set", "api.password_strength=weak" }, { stdin = "pw\n" })
+    r = H.run({ "serve", "adduser", "frank", "--set", "api.password_strength=weak" }, { stdin = "pw\n" })
     assert.are.equal(2, r.code)
     assert.truthy(r.stderr:find("api.password_strength: must be one of interactive, moderate, sensitive", 1, true))
+  end)
+end)
+
+describe("security through a running causal-eval serve", function()
+  local S = require "spec.serve_helpers"
+  local base
+  setup(function() base = S.setup() end)
+  teardown(function() H.rm(base.dir) end)
+
+  local function code(r) return r.json and r.json.error and r.json.error.code end
+
+  it("expires tokens, limits requests and failed logins with their headers, and takes in new users", function()
+    local srv = S.start{ base = base, set = { "api.token_ttl=4", "api.rate_limit_per_minute=4",
+                                              "api.login_attempts_per_minute=2", "api.worker_count=2" } }
+    local token = srv:login()
+    local expiry = host.clock() + 4
+    local r = srv:get("/results/recent")
+    assert.are.equal(200, r.status, r.body)
+    assert.are.equal("4", r.headers["x-ratelimit-limit"])
+    assert.are.equal("3", r.headers["x-ratelimit-remaining"])
+    assert.are.equal("15", r.headers["x-ratelimit-reset"])
+    for _ = 1, 3 do srv:get("/results/recent") end
+    r = srv:get("/results/recent")
+    assert.are.equal(429, r.status)
+    assert.are.equal("rate_limited", code(r))
+    local wait = tonumber(r.headers["retry-after"]) -- 15 s a request, less what refilled meanwhile
+    assert.is_true(wait >= 10 and wait <= 15, r.headers["retry-after"])
+
+    -- a user added while it runs logs in at once, on whichever worker
+    assert(security.adduser(base.users, "newcomer", "pw-new", CHEAP))
+    r = srv:post("/auth/login", { username = "newcomer", password = "pw-new" }, { token = false })
+    assert.are.equal(200, r.status, r.body)
+    assert.are.equal("newcomer", r.json.user)
+
+    -- failed logins: two, then 429 with Retry-After even for the right password
+    local bad = { username = S.USER, password = "wrong" }
+    assert.are.equal(401, srv:post("/auth/login", bad, { token = false }).status)
+    assert.are.equal(401, srv:post("/auth/login", bad, { token = false }).status)
+    r = srv:post("/auth/login", { username = S.USER, password = S.PASSWORD }, { token = false })
+    assert.are.equal(429, r.status)
+    assert.are.equal("too_many_attempts", code(r))
+    wait = tonumber(r.headers["retry-after"]) -- 30 s a failure, less what refilled meanwhile
+    assert.is_true(wait >= 25 and wait <= 30, r.headers["retry-after"])
+
+    host.sleep(math.max(0, expiry + 0.2 - host.clock()))
+    r = srv:get("/results/recent", { token = token })
+    assert.are.equal(401, r.status)
+    assert.are.equal("token_expired", code(r))
+    assert.truthy(r.headers["www-authenticate"]:find('error="invalid_token"', 1, true))
+    assert.are.equal(0, srv:stop(), srv:text())
+  end)
+
+  it("does not start without a users file, and says how to make one", function()
+    local r = H.run({ "serve", "--port", "0", "--data", base.dir .. "/d2", "--set",
+                      "api.users_file=" .. base.dir .. "/none.yaml" })
+    assert.are.equal(1, r.code)
+    assert.truthy(r.stderr:find(base.dir .. "/none.yaml: no such users file (api.users_file); add a user with "
+      .. "`causal-eval serve adduser NAME`", 1, true), r.stderr)
   end)
 end)
