@@ -14,6 +14,7 @@
 #
 #   podman build --format docker -t causal-eval .     (docker format keeps HEALTHCHECK)
 #   docker build -t causal-eval .
+#   podman run -it --rm -v ce-data:/var/lib/causal-eval causal-eval serve adduser alice
 #   podman run -d -p 8000:8000 -v ce-data:/var/lib/causal-eval causal-eval
 #
 # Where no registry is reachable, tools/container/build.sh makes the base

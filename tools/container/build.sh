@@ -38,6 +38,7 @@ PORT=""
 PULL_IMAGE=docker.io/library/debian:bookworm-slim
 LOCAL_BASE=localhost/causal-eval-base:bookworm
 CHECK_NAME=causal-eval-check
+CHECK_VOLUME=causal-eval-check-data
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -64,7 +65,8 @@ cleanup() {
   local rc=$?
   if [ "$container_started" -eq 1 ]; then
     podman rm -f -t 0 "$CHECK_NAME" >/dev/null 2>&1 || true
-    say "removed the check container $CHECK_NAME"
+    podman volume rm -f "$CHECK_VOLUME" >/dev/null 2>&1 || true
+    say "removed the check container $CHECK_NAME and its volume"
   fi
   rm -rf --one-file-system "$work"
   exit $rc
@@ -217,13 +219,23 @@ if [ -z "$PORT" ]; then
   while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
 fi
 podman rm -f -t 0 "$CHECK_NAME" >/dev/null 2>&1 || true
+podman volume rm -f "$CHECK_VOLUME" >/dev/null 2>&1 || true
 container_started=1
+# serve needs a users file (api.users_file, ./causal-eval-users.yaml in the
+# working folder): make one user with a random password in a fresh volume,
+# the way a deployment would (`serve adduser` reads the password from stdin)
+podman volume create "$CHECK_VOLUME" >/dev/null
+password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+printf '%s\n' "$password" |
+  podman run -i --rm --no-healthcheck --network none -v "$CHECK_VOLUME:/var/lib/causal-eval" "$TAG" serve adduser check >&2 ||
+  die "serve adduser failed in the image"
 # podman runs health checks from systemd timers; with no systemd (this
 # sandbox) it logs "unable to get systemd connection to add healthchecks" on
 # start and removal, even with --health-interval disable. Harmless: the
 # image's HEALTHCHECK runs below through `podman healthcheck run`.
 no_systemd_noise() { grep -v 'unable to get systemd connection' >&2 || true; }
-podman run -d --name "$CHECK_NAME" -p "127.0.0.1:$PORT:8000" --health-interval disable "$TAG" \
+podman run -d --name "$CHECK_NAME" -p "127.0.0.1:$PORT:8000" -v "$CHECK_VOLUME:/var/lib/causal-eval" \
+  --health-interval disable "$TAG" \
   >/dev/null 2> >(no_systemd_noise) || die "cannot start the container"
 say "started $CHECK_NAME (host port $PORT -> 8000)"
 
@@ -248,6 +260,33 @@ else
   say "GET $url from the host failed ($(cat "$work/curl.err" 2>/dev/null || echo 'no curl on the host')); checking inside the container"
 fi
 
+# the API beyond /healthz: log in, score one answer (a worker's Lua state,
+# the results store on the volume), read it back
+api_ok=0
+if [ "$host_ok" -eq 1 ]; then
+  base_url=http://127.0.0.1:$PORT
+  call() { # METHOD PATH [BODY] -> prints "STATUS BODY"
+    local args=(-sS --max-time 10 -o "$work/body" -w '%{http_code}' -X "$1" "$base_url$2")
+    [ -n "${token:-}" ] && args+=(-H "Authorization: Bearer $token")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    local code
+    code=$(curl "${args[@]}" 2>&1) || true
+    echo "$code $(cat "$work/body" 2>/dev/null)"
+  }
+  token=""
+  r=$(call POST /auth/login "{\"username\":\"check\",\"password\":\"$password\"}")
+  [ "${r%% *}" = 200 ] || die "POST /auth/login: $r"
+  token=$(sed -E 's/.*"token": *"([^"]+)".*/\1/' <<<"${r#* }")
+  say "POST /auth/login: 200 (token received)"
+  r=$(call POST /evaluate/single '{"model":"container-check","task_type":"ladder","difficulty":"easy","model_response":"Yes."}')
+  [ "${r%% *}" = 200 ] || die "POST /evaluate/single: $r"
+  say "POST /evaluate/single: ${r:0:220}"
+  r=$(call GET '/results/recent?limit=1')
+  [ "${r%% *}" = 200 ] && grep -q container-check <<<"$r" || die "GET /results/recent: $r"
+  say "GET /results/recent?limit=1: 200 (the record is stored)"
+  api_ok=1
+fi
+
 hc_ok=0
 for _ in $(seq 1 20); do
   if podman healthcheck run "$CHECK_NAME" >/dev/null 2>&1; then hc_ok=1; break; fi
@@ -266,4 +305,4 @@ say "serve exited with status $code after SIGTERM"
 podman logs "$CHECK_NAME" 2>&1 | tail -5 >&2 || true
 [ "$code" = 0 ] || die "serve did not exit 0 on SIGTERM"
 
-say "summary: image $TAG, $(numfmt --to=si "$size")B, built in ${build_s} s, /healthz $( [ "$host_ok" -eq 1 ] && echo 'answered 200 from the host' || echo 'answered inside the container'), HEALTHCHECK $status"
+say "summary: image $TAG, $(numfmt --to=si "$size")B, built in ${build_s} s, /healthz $( [ "$host_ok" -eq 1 ] && echo 'answered 200 from the host' || echo 'answered inside the container'), HEALTHCHECK $status, API $( [ "$api_ok" -eq 1 ] && echo 'login/evaluate/results answered' || echo 'not checked (no curl or no published port)'), SIGTERM exit 0"
