@@ -127,6 +127,26 @@ describe("causal-eval serve lifecycle", function()
     srv:stop()
   end)
 
+  it("answers what a failed worker held, logs the failure and starts another worker", function()
+    -- a local adapter that yields by itself breaks the worker's loop, not just its request
+    with_models(base, { yielder = 'return { kind = "local", answer = function() coroutine.yield("x") end }\n' },
+      "models:\n  yielder:\n    adapter: yielder\n")
+    local srv = S.start{ base = base, set = { "api.worker_count=1" } }
+    srv:login()
+    local r = srv:post("/evaluate/single", { model = "yielder", task_type = "ladder" })
+    assert.are.equal(500, r.status, r.body)
+    assert.are.equal("internal", field(r, "code"))
+    local deadline, ok = host.clock() + 10, nil
+    repeat
+      host.sleep(0.1)
+      ok = srv:post("/evaluate/single", { model = "m", task_type = "ladder", model_response = "yes" })
+    until ok.status == 200 or host.clock() > deadline
+    assert.are.equal(200, ok.status, ok.body)
+    assert.matches("worker 1 failed: ", srv:text(), 1, true)
+    assert.truthy(srv:metric('causal_eval_serve_worker_restarts_total{reason="failed"}') >= 1)
+    assert.are.equal(0, srv:stop())
+  end)
+
   it("answers 429 with Retry-After over api.rate_limit_per_minute", function()
     local srv = S.start{ base = base, set = { "api.rate_limit_per_minute=3" } }
     srv:login()

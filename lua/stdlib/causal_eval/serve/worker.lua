@@ -96,6 +96,7 @@ function M.answer(ctx, r)
     end
     headers = nil
   end
+  ctx.held[r.id] = nil
   ctx.srv:respond(r.id, status, headers, body)
   if ctx.reload then ctx.reload.note() end
 end
@@ -171,9 +172,8 @@ end
 
 -- ---- the loop ----
 
-function M.main(config_json, index)
-  local cfg = assert(json.decode(config_json, "serve worker config"))
-  local ctx = setup(cfg, index)
+-- The loop below; its caller answers what it held if it fails.
+local function serve(ctx, index)
   local api = ctx.values.api
   local limit = math.huge
   if api.max_requests > 0 then limit = api.max_requests + math.random(0, api.max_requests_jitter) end
@@ -209,11 +209,28 @@ function M.main(config_json, index)
       else
         for _, r in ipairs(reqs) do
           served = served + 1
+          ctx.held[r.id] = true
           if loop then loop:spawn(M.answer, ctx, r) else M.answer(ctx, r) end
         end
         if loop and (held > 0 or #reqs > 0) then loop:step(held > 0 and 0.002 or 0) end
       end
     end
+  end
+  return reason, served
+end
+
+function M.main(config_json, index)
+  local cfg = assert(json.decode(config_json, "serve worker config"))
+  local ctx = setup(cfg, index)
+  ctx.held = {} -- ids taken and not answered yet
+  local ok, reason, served = xpcall(serve, traceback, ctx, index)
+  if not ok then
+    -- the worker itself failed (not a handler): nobody would answer what it holds
+    for id in pairs(ctx.held) do
+      ctx.srv:respond(id, 500, nil, select(2, reply.error(500, "internal", "the worker serving this request failed")))
+    end
+    finish(ctx)
+    error(reason, 0)
   end
   finish(ctx)
   return json.encode({ worker = index, reason = reason, served = served })
