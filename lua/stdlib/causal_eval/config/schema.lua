@@ -104,4 +104,14 @@ return {
     batch_size = leaf("integer", 64, { min = 1, help = "records written per transaction" }),
     sync = leaf("boolean", true, { help = "flush each transaction to disk before counting its records" }),
   },
+  -- the page of `serve` at GET / (serve/dashboard.lua)
+  dashboard = {
+    refresh_interval = leaf("number", 5, { min = 1, max = 3600, help = "seconds between the dashboard's updates" }),
+    thresholds = {
+      error_rate = leaf("number", 0.05, { min = 0, max = 1,
+        help = "share of POST /evaluate/* answered with status 400 or more above which the dashboard shows it red" }),
+      latency_p95 = leaf("number", 10, { min = 0, help = "seconds of p95 latency of POST /evaluate/* above which the dashboard shows it red" }),
+      memory_usage_gb = leaf("number", 8, { min = 0, help = "GiB of anonymous resident memory above which the dashboard shows it red" }),
+    },
+  },
 }

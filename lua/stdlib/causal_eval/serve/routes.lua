@@ -83,6 +83,7 @@ M.ROUTES = {
   { "GET", "/results/summary", evaluate.summary },
   { "GET", "/runs/:id", evaluate.run },
   { "GET", "/metrics", metrics_page },
+  { "GET", "/dashboard/data", function(ctx, req) return require("causal_eval.serve.dashboard").data(ctx, req) end },
 }
 
 M.TEMPLATES = {}
