@@ -184,6 +184,12 @@ describe("causal-eval serve lifecycle", function()
     r = H.run({ "serve", "--set", "api.worker_class=gevent" }, { env = base.env })
     assert.are.equal(2, r.code)
     assert.matches("api.worker_class: must be one of async, sync", r.stderr, 1, true)
+    r = H.run({ "serve", "--port", "0", "--bind", "1.2.3", "--data", base.dir .. "/data2", "--set",
+                "api.users_file=" .. base.users }, { env = base.env })
+    assert.are.equal(1, r.code)
+    assert.are.equal("causal-eval serve: bind address '1.2.3' is not an IPv4 address (--bind, api.bind)\n", r.stderr)
+    -- a server that never listened left no run in the store
+    assert.are.same({}, H.run_statuses(base.dir .. "/data2"))
     r = H.run({ "serve", "--port", "70000" }, { env = base.env })
     assert.are.equal(2, r.code)
     assert.is_nil(r.stderr:find("traceback", 1, true))

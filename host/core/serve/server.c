@@ -583,16 +583,16 @@ ce_server *ce_server_start(const ce_server_cfg *cfg, ce_err *err) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)cfg->port);
   if (inet_pton(AF_INET, bind, &addr.sin_addr) != 1) {
-    ce_err_setf(err, 1, "serve", 0, 0, "api.bind: '%s' is not an IPv4 address", bind);
+    ce_err_setf(err, 1, NULL, 0, 0, "bind address '%s' is not an IPv4 address (--bind, api.bind)", bind);
     return NULL;
   }
   if (cfg->port < 0 || cfg->port > 65535) {
-    ce_err_setf(err, 1, "serve", 0, 0, "api.port: %d is not a port (0-65535)", cfg->port);
+    ce_err_setf(err, 1, NULL, 0, 0, "port %d is not a port (0-65535)", cfg->port);
     return NULL;
   }
   ce_server *s = calloc(1, sizeof *s);
   if (!s) {
-    ce_err_setf(err, 1, "serve", 0, 0, "out of memory");
+    ce_err_setf(err, 1, NULL, 0, 0, "out of memory");
     return NULL;
   }
   s->listen_fd = MHD_INVALID_SOCKET;
@@ -638,7 +638,7 @@ ce_server *ce_server_start(const ce_server_cfg *cfg, ce_err *err) {
     ok = s->series && s->durations;
   }
   if (!ok) {
-    ce_err_setf(err, 1, "serve", 0, 0, "out of memory");
+    ce_err_setf(err, 1, NULL, 0, 0, "out of memory");
     ce_server_free(s);
     return NULL;
   }
@@ -649,7 +649,7 @@ ce_server *ce_server_start(const ce_server_cfg *cfg, ce_err *err) {
   static const char healthz[] = "{\"status\":\"ok\"}";
   s->healthz_ok = MHD_create_response_from_buffer(sizeof healthz - 1, (void *)healthz, MHD_RESPMEM_PERSISTENT);
   if (!s->healthz_ok) {
-    ce_err_setf(err, 1, "serve", 0, 0, "out of memory");
+    ce_err_setf(err, 1, NULL, 0, 0, "out of memory");
     ce_server_free(s);
     return NULL;
   }
@@ -669,7 +669,7 @@ ce_server *ce_server_start(const ce_server_cfg *cfg, ce_err *err) {
                           MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
                           MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u, MHD_OPTION_END);
   if (!s->d) {
-    ce_err_setf(err, 1, "serve", 0, 0, "cannot listen on %s:%d (in use, or not an address of this machine)", bind,
+    ce_err_setf(err, 1, NULL, 0, 0, "cannot listen on %s:%d (in use, or not an address of this machine)", bind,
                 cfg->port);
     ce_server_free(s);
     return NULL;

@@ -56,15 +56,6 @@ local function open_all(state, opts)
   state.st, state.data = st, data
   local ok, werr = st:start_writer{ batch = v.store.batch_size, flush_ms = 5 }
   if not ok then return nil, werr end
-  local run = {
-    id = results.new_run_id(), created = os.time(), started = os.time(), status = "running",
-    host_version = host.version, seed = 0, models = {}, benchmarks = {}, total = 0,
-    source = { kind = "serve" }, message = "evaluations made by causal-eval serve",
-  }
-  local lk, lerr = lockfile.take(results.lock_path(data, run.id))
-  if not lk then return nil, ("cannot lock the server's run: %s"):format(tostring(lerr)) end
-  state.lock, state.run = lk, run
-  results.put_run(st, run)
   if v.cache.mode ~= "off" then
     local cache_mod = require "causal_eval.cache"
     local copts = cache_mod.options(v)
@@ -77,9 +68,19 @@ local function open_all(state, opts)
   end
   state.seq = shared.counter(0)
   state.retiring = shared.ring(1024)
-  local srv, lerr2 = server_core.start(server_options(opts, v))
-  if not srv then return nil, lerr2 end
+  local srv, lerr = server_core.start(server_options(opts, v))
+  if not srv then return nil, lerr end
   state.srv = srv
+  -- the run last: a server that could not start leaves none behind
+  local run = {
+    id = results.new_run_id(), created = os.time(), started = os.time(), status = "running",
+    host_version = host.version, seed = 0, models = {}, benchmarks = {}, total = 0,
+    source = { kind = "serve" }, message = "evaluations made by causal-eval serve",
+  }
+  local lk, kerr = lockfile.take(results.lock_path(data, run.id))
+  if not lk then return nil, ("cannot lock the server's run: %s"):format(tostring(kerr)) end
+  state.lock, state.run = lk, run
+  results.put_run(st, run)
   return true
 end
 
