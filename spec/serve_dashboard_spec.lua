@@ -407,6 +407,20 @@ local function check_against(page, m, summary)
   end
 end
 
+-- A server stopped with SIGTERM, and its exit status. Server:stop can read
+-- the status file the moment the shell has made it and not yet written it.
+local function exit_code(server)
+  local dir = server.dir
+  server:stop()
+  local deadline = host.clock() + 5
+  local code
+  repeat
+    code = tonumber(H.read(dir .. "/exit") or "")
+    if not code then host.sleep(0.02) end
+  until code or host.clock() > deadline
+  return code
+end
+
 describe("serve dashboard in headless Chromium", function()
   local bin = chromium_path()
   if not bin then
@@ -566,8 +580,9 @@ models:
       assert.are.equal("0.00 %", page.tiles.error_rate.text)
       assert.are.equal("false", page.tiles.latency_p50.crossed) -- no threshold of its own
     end)
-    low:stop()
+    local code = exit_code(low)
     assert(ok, err)
+    assert.are.equal(0, code, low:text())
   end)
 
   it("made no request beyond its server, ran its script with no error, and broke no policy", function()
@@ -612,5 +627,7 @@ models:
       end
     end
     assert.truthy(seen > 0 and own > 0, ("the net log holds %d requests, %d of the page's"):format(seen, own))
+    -- and the server served it all without a fault (sanitizer builds report theirs on exit)
+    assert.are.equal(0, exit_code(srv), srv:text())
   end)
 end)
