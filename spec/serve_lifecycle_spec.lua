@@ -147,6 +147,37 @@ describe("causal-eval serve lifecycle", function()
     assert.are.equal(0, srv:stop())
   end)
 
+  it("answers 503 with Retry-After when every worker is busy and the queue is full", function()
+    local mock = H.mock({ "--latency-ms", "1500" })
+    H.write(base.dir .. "/models.yaml", ("models:\n  slow:\n    adapter: openai\n    model: m\n    base_url: %s\n    api_key_env: NO_KEY_HERE\n")
+      :format(mock.url))
+    base.env.CAUSAL_EVAL_MODELS = base.dir .. "/models.yaml"
+    -- one request at a time, one waiting: of four at once, some are refused
+    local srv = S.start{ base = base, set = { "api.worker_class=sync", "api.worker_count=1", "api.queue_size=1" } }
+    srv:login()
+    local cmds = {}
+    for i = 1, 4 do
+      local out = ("%s/q%d"):format(srv.dir, i)
+      cmds[i] = ("curl -s -D %s.h -o %s -H 'Authorization: Bearer %s' --data-binary '%s' %s/evaluate/single &")
+        :format(H.quote(out), H.quote(out), srv.token, json.encode({ model = "slow", task_type = "ladder", index = i }), srv.url)
+    end
+    H.sh(table.concat(cmds, " ") .. " wait")
+    local codes = {}
+    for i = 1, 4 do
+      local head = H.read(("%s/q%d.h"):format(srv.dir, i)) or ""
+      local status = tonumber(head:match("^HTTP/[%d.]+ (%d+)"))
+      codes[status] = (codes[status] or 0) + 1
+      if status == 503 then
+        assert.matches("\nRetry%-After: 1\r", head)
+        assert.are.equal("queue_full", json.decode(H.read(("%s/q%d"):format(srv.dir, i))).error.code)
+      end
+    end
+    assert.truthy((codes[503] or 0) >= 1 and (codes[200] or 0) >= 1, json.encode(codes))
+    assert.are.equal(4, (codes[503] or 0) + (codes[200] or 0))
+    assert.are.equal(0, srv:stop())
+    mock:stop()
+  end)
+
   it("answers 429 with Retry-After over api.rate_limit_per_minute", function()
     local srv = S.start{ base = base, set = { "api.rate_limit_per_minute=3" } }
     srv:login()
