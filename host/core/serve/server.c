@@ -54,7 +54,8 @@ typedef struct req {
   int worker_holds; /* taken by a worker that has not answered yet */
   int mhd_done;     /* the daemon is finished with it */
   int gzip_ok, too_large;
-  int own; /* answered by the daemon (/healthz, a public /metrics) once read */
+  int own;     /* answered by the daemon (/healthz, a public /metrics) once read */
+  int linking; /* queued, not yet linked (its connection being suspended) */
   uint32_t slot;
   ce_buf body;
   size_t discarded;
@@ -419,11 +420,26 @@ static int enqueue(ce_server *s, req *r) {
   s->slots[r->slot] = r;
   r->pub.id = (++s->seq << SLOT_BITS) | r->slot;
   r->state = R_QUEUED;
-  s->nqueued++; /* reserved: linked below, once the connection is suspended */
+  r->linking = 1; /* the shutdown leaves it to us until it is linked */
+  s->nqueued++;   /* reserved: linked below, once the connection is suspended */
   pthread_mutex_unlock(&s->lock);
   /* outside our lock: libmicrohttpd takes its own, and calls us with it held */
   MHD_suspend_connection(r->conn);
   pthread_mutex_lock(&s->lock);
+  r->linking = 0;
+  if (s->stopped) { /* the grace time ended meanwhile: answered like the rest */
+    s->nqueued--;
+    r->resp = error_response(1, "shutting_down", "the server shut down before this request was answered");
+    r->status = 503;
+    r->state = R_READY;
+    s->resuming++;
+    pthread_mutex_unlock(&s->lock);
+    MHD_resume_connection(r->conn);
+    pthread_mutex_lock(&s->lock);
+    if (--s->resuming == 0) pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->lock);
+    return QUEUED_OK;
+  }
   r->next = NULL;
   if (s->tail) s->tail->next = r;
   else s->head = r;
@@ -823,8 +839,9 @@ void ce_server_shutdown(ce_server *s, int grace_ms) {
   req *forced = NULL;
   for (uint32_t i = 0; i < s->nslots; i++) {
     req *r = s->slots[i];
-    if (!r || r->mhd_done || (r->state != R_QUEUED && r->state != R_TAKEN)) continue;
+    if (!r || r->mhd_done || r->linking || (r->state != R_QUEUED && r->state != R_TAKEN)) continue;
     if (r->state == R_TAKEN) s->taken--;
+    else s->nqueued--;
     r->resp = error_response(1, "shutting_down", "the server shut down before this request was answered");
     r->status = 503;
     r->state = R_READY;
@@ -833,7 +850,6 @@ void ce_server_shutdown(ce_server *s, int grace_ms) {
     s->resuming++;
   }
   s->head = s->tail = NULL;
-  s->nqueued = 0;
   pthread_mutex_unlock(&s->lock);
   for (req *r = forced; r;) {
     req *next = r->next; /* read before resuming: once sent, r may be freed */
