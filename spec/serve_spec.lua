@@ -260,6 +260,9 @@ models:
     assert.matches('causal_eval_http_requests_total{route="/evaluate/single",method="POST",status="200"}', m.body, 1, true)
     assert.matches('causal_eval_http_request_duration_seconds_bucket{route="/healthz"', m.body, 1, true)
     assert.matches('causal_eval_questions_total{model_name="model-b"', m.body, 1, true)
+    assert.matches("\ncausal_eval_http_queue_depth 0", m.body)
+    assert.matches("\ncausal_eval_http_requests_in_progress 1", m.body) -- this request
+    assert.truthy(tonumber(m.body:match("\ncausal_eval_memory_bytes ([%d.e+]+)")) > 1e6)
   end)
 
   it("stores every evaluation as `run` stores records, under the server's run", function()

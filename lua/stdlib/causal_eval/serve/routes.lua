@@ -67,8 +67,15 @@ local function page(ctx)
   return 200, PLACEHOLDER, { ["Content-Type"] = "text/html; charset=utf-8" }
 end
 
-local function metrics_page()
-  return 200, require("causal_eval.metrics").expose(), { ["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8" }
+-- /metrics with a token: the gauges the server thread sets when it answers
+-- a public /metrics are set here, then the same registry is written out
+local function metrics_page(ctx)
+  local metrics = require "causal_eval.metrics"
+  local st = ctx.srv:stats()
+  metrics.gauge("causal_eval_http_queue_depth", "Requests waiting for a worker"):set(st.queued)
+  metrics.gauge("causal_eval_http_requests_in_progress", "Requests read and not yet answered"):set(st.queued + st.taken)
+  metrics.gauge("causal_eval_memory_bytes", "Resident memory of the process"):set((require("causal_eval.host").rss()))
+  return 200, metrics.expose(), { ["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8" }
 end
 
 -- ---- the table ----
