@@ -131,7 +131,7 @@ describe("causal-eval serve lifecycle", function()
     -- a local adapter that yields by itself breaks the worker's loop, not just its request
     with_models(base, { yielder = 'return { kind = "local", answer = function() coroutine.yield("x") end }\n' },
       "models:\n  yielder:\n    adapter: yielder\n")
-    local srv = S.start{ base = base, set = { "api.worker_count=1" } }
+    local srv = S.start{ base = base, set = { "api.worker_count=1", "api.max_requests=2", "api.max_requests_jitter=0" } }
     srv:login()
     local r = srv:post("/evaluate/single", { model = "yielder", task_type = "ladder" })
     assert.are.equal(500, r.status, r.body)
@@ -143,6 +143,14 @@ describe("causal-eval serve lifecycle", function()
     until ok.status == 200 or host.clock() > deadline
     assert.are.equal(200, ok.status, ok.body)
     assert.matches("worker 1 failed: ", srv:text(), 1, true)
+    -- only a failed worker's successor waits: replacing retired states (every
+    -- 2 requests here) goes on at full speed
+    local t0 = host.clock()
+    for i = 1, 8 do
+      assert.are.equal(200, srv:post("/evaluate/single", { model = "m", task_type = "ladder", index = i,
+                                                          model_response = "no" }).status)
+    end
+    assert.truthy(host.clock() - t0 < 3, ("8 requests took %.1f s"):format(host.clock() - t0))
     assert.truthy(srv:metric('causal_eval_serve_worker_restarts_total{reason="failed"}') >= 1)
     assert.are.equal(0, srv:stop())
   end)

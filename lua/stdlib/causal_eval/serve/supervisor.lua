@@ -108,7 +108,7 @@ local function reap(state)
         log("worker %d failed: %s", w.index, plain(out.error))
         state.failures = state.failures + 1
         if not w.retired and not state.stopping then
-          state.need = state.need + 1
+          state.need_failed = state.need_failed + 1
           state.restarts:inc(1, { reason = "failed" })
         end
       end
@@ -144,11 +144,17 @@ local function supervise(state, opts)
       end
     end
     reap(state)
-    -- a worker failing at once would fail again: at most one restart a second
-    while state.need > 0 and host.clock() - state.last_start >= (state.failures > 0 and 1 or 0) do
+    -- a retired worker's successor starts at once; a failed worker's at most
+    -- once a second (one that fails at start would fail again at once)
+    while state.need > 0 do
       state.need = state.need - 1
       state.next_index = state.next_index + 1
-      state.last_start = host.clock()
+      start_worker(state, state.next_index)
+    end
+    if state.need_failed > 0 and host.clock() - state.last_failed_start >= 1 then
+      state.need_failed = state.need_failed - 1
+      state.next_index = state.next_index + 1
+      state.last_failed_start = host.clock()
       start_worker(state, state.next_index)
     end
     host.sleep(0.01)
@@ -191,7 +197,8 @@ end
 --- bind, data (store folder), on_listen(port, run_id). Returns an exit
 --- status, or nil and a message when the server could not start.
 function M.run(opts)
-  local state = { workers = {}, served = 0, failures = 0, need = 0, next_index = 0, last_start = 0 }
+  local state = { workers = {}, served = 0, failures = 0, need = 0, need_failed = 0, next_index = 0,
+                  last_failed_start = 0 }
   state.restarts = require("causal_eval.metrics").counter("causal_eval_serve_worker_restarts_total",
     "Worker states of `serve` replaced, per reason (max_requests, reload, failed)", { "reason" })
   local ok, started, err = pcall(open_all, state, opts)
