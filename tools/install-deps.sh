@@ -29,7 +29,9 @@ PKGS=(
   libedit-dev libmicrohttpd-dev libsodium-dev zlib1g-dev
   lua-busted lua-cjson
   redis-server prometheus curl
-  clang
+  # libFuzzer and clang's sanitizer runtimes (CI's fuzz step): only a
+  # recommendation of clang's, which --no-install-recommends leaves out
+  clang libclang-rt-dev
 )
 if [ "$WITH_BROWSER" -eq 1 ]; then
   # spec/serve_dashboard_spec.lua opens serve's dashboard in it, headless
