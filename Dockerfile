@@ -26,7 +26,8 @@ ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 # the dependency layer is cached until install-deps.sh changes
 COPY tools/install-deps.sh tools/install-deps.sh
-RUN tools/install-deps.sh && rm -rf /var/lib/apt/lists/*
+# --no-browser: chromium is for the dashboard spec, which no image build runs
+RUN tools/install-deps.sh --no-browser && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr/local \
  && cmake --build /build --target causal-eval -j "$(nproc)" \

@@ -407,19 +407,8 @@ local function check_against(page, m, summary)
   end
 end
 
--- A server stopped with SIGTERM, and its exit status. Server:stop can read
--- the status file the moment the shell has made it and not yet written it.
-local function exit_code(server)
-  local dir = server.dir
-  server:stop()
-  local deadline = host.clock() + 5
-  local code
-  repeat
-    code = tonumber(H.read(dir .. "/exit") or "")
-    if not code then host.sleep(0.02) end
-  until code or host.clock() > deadline
-  return code
-end
+-- A server stopped with SIGTERM, and its exit status.
+local function exit_code(server) return server:stop() end
 
 describe("serve dashboard in headless Chromium", function()
   local bin = chromium_path()

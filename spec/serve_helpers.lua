@@ -80,12 +80,14 @@ function S.start(opts)
   end
   for _, a in ipairs(opts.args or {}) do words[#words + 1] = H.quote(a) end
   local log = dir .. "/serve.log"
-  -- the shell waits for the server, so its exit status can be read back; a
-  -- watchdog kills it if the spec ends without stopping it (a failed assert)
+  -- the shell waits for the server, so its exit status can be read back
+  -- (written aside and renamed: a reader could see the file created and
+  -- still empty); a watchdog kills it if the spec ends without stopping it
+  -- (a failed assert)
   local script = ("%s >%s 2>&1 & s=$!; echo $s >%s/pid; "
     .. "(while kill -0 %d 2>/dev/null && kill -0 $s 2>/dev/null; do sleep 0.5; done; kill -9 $s 2>/dev/null) & "
-    .. "wait $s; echo $? >%s/exit"):format(table.concat(words, " "), H.quote(log), H.quote(dir), host.getpid(),
-    H.quote(dir))
+    .. "wait $s; echo $? >%s/exit.tmp; mv %s/exit.tmp %s/exit"):format(table.concat(words, " "), H.quote(log),
+    H.quote(dir), host.getpid(), H.quote(dir), H.quote(dir), H.quote(dir))
   local p = assert(io.popen(("sh -c %s >/dev/null 2>&1 & echo $!"):format(H.quote(script))))
   p:close()
   local deadline = host.clock() + 20
