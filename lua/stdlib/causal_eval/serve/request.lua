@@ -111,6 +111,10 @@ end
 
 local ITEM_FIELDS = { question = true, question_id = true, task_type = true, domain = true, difficulty = true,
                       seed = true, index = true, model_response = true }
+-- the checks' options, made once: a request is checked thousands of times a second
+local TASK_TYPE, DOMAIN, DIFFICULTY = { max = 64 }, { optional = true, max = 64 }, { optional = true, max = 16 }
+local MODEL_RESPONSE = { empty = true, max = M.MAX_MODEL_RESPONSE }
+local TASK_ONLY = { "domain", "difficulty", "seed", "index" }
 
 -- A question given inline: the fields `run --questions` reads, checked the
 -- same way; an id is made from its content when none is given.
@@ -137,15 +141,16 @@ function M.item(t, prefix)
   local err = only(t, ITEM_FIELDS, prefix)
   if err then return nil, err end
   local item = {}
-  local given = {}
-  if t.question ~= nil then given[#given + 1] = "question" end
-  if t.question_id ~= nil then given[#given + 1] = "question_id" end
-  if t.task_type ~= nil then given[#given + 1] = "task_type" end
-  if #given == 0 then
+  local n_given = (t.question ~= nil and 1 or 0) + (t.question_id ~= nil and 1 or 0) + (t.task_type ~= nil and 1 or 0)
+  if n_given == 0 then
     return nil, bad("missing_field",
       ("field '%squestion': missing (give question, question_id, or task_type with domain and difficulty)"):format(prefix))
   end
-  if #given > 1 then
+  if n_given > 1 then
+    local given = {}
+    for _, k in ipairs({ "question", "question_id", "task_type" }) do
+      if t[k] ~= nil then given[#given + 1] = k end
+    end
     return nil, bad("bad_field", ("fields '%s%s' and '%s%s': give only one"):format(prefix, given[1], prefix, given[2]))
   end
   if t.question ~= nil then
@@ -157,16 +162,16 @@ function M.item(t, prefix)
     if not id or #id > 512 then return nil, field_error(prefix .. "question_id", "a non-empty string or an integer", t.question_id) end
     item.question_id = id
   else
-    local tt, terr = string_field(t, "task_type", prefix, { max = 64 })
+    local tt, terr = string_field(t, "task_type", prefix, TASK_TYPE)
     if not tt then return nil, terr end
     if not tt:match("^[%w_]+$") then
       return nil, bad("bad_field", ("field '%stask_type': expected a family name (letters, digits, _), got %s"):format(prefix, show(tt)))
     end
     item.task_type = tt
-    local d, derr = string_field(t, "domain", prefix, { optional = true, max = 64 })
+    local d, derr = string_field(t, "domain", prefix, DOMAIN)
     if derr then return nil, derr end
     item.domain = d
-    local diff, ferr = string_field(t, "difficulty", prefix, { optional = true, max = 16 })
+    local diff, ferr = string_field(t, "difficulty", prefix, DIFFICULTY)
     if ferr then return nil, ferr end
     if diff and not M.DIFFICULTIES[diff] then
       return nil, bad("bad_field", ("field '%sdifficulty': expected easy, medium or hard, got %s"):format(prefix, show(diff)))
@@ -179,12 +184,12 @@ function M.item(t, prefix)
     item.seed, item.index = seed or 0, index or 0
   end
   if t.task_type == nil then
-    for _, k in ipairs({ "domain", "difficulty", "seed", "index" }) do
+    for _, k in ipairs(TASK_ONLY) do
       if t[k] ~= nil then return nil, bad("bad_field", ("field '%s%s': only with task_type"):format(prefix, k)) end
     end
   end
   if t.model_response ~= nil then
-    local r, rerr = string_field(t, "model_response", prefix, { empty = true, max = M.MAX_MODEL_RESPONSE })
+    local r, rerr = string_field(t, "model_response", prefix, MODEL_RESPONSE)
     if not r then return nil, rerr end
     item.model_response = r
   end
