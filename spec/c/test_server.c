@@ -330,7 +330,28 @@ static void test_limits_over_http(void) {
   CHECK(r.status == 201);
   reply_free(&r);
 
-  /* headers over the limit */
+  /* headers over the limit that fit the connection's pool: our JSON 431 */
+  char hv6[6000];
+  memcpy(hv6, "X-Big: ", 7);
+  memset(hv6 + 7, 'b', sizeof hv6 - 8);
+  hv6[sizeof hv6 - 1] = '\0';
+  h = curl_slist_append(NULL, hv6);
+  fetch("GET", "/echo", NULL, h, &r);
+  curl_slist_free_all(h);
+  CHECK(r.status == 431);
+  CHECK_CONTAINS(r.body.data, "\"code\":\"headers_too_large\"");
+  CHECK_CONTAINS(r.body.data, "api.max_header_kb");
+  reply_free(&r);
+  /* one just under the limit passes */
+  memset(hv6 + 7, 'c', 3900 - 8);
+  hv6[3900 - 1] = '\0';
+  h = curl_slist_append(NULL, hv6);
+  fetch("GET", "/echo", NULL, h, &r);
+  curl_slist_free_all(h);
+  CHECK(r.status == 200 || r.status == 201);
+  reply_free(&r);
+
+  /* headers over the pool: libmicrohttpd's own 431 */
   char *hv = malloc(9000);
   memcpy(hv, "X-Big: ", 7);
   memset(hv + 7, 'a', 8990);

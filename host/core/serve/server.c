@@ -66,7 +66,7 @@ struct ce_server {
   struct MHD_Daemon *d;
   MHD_socket listen_fd;
   int port;
-  size_t max_body, gzip_min;
+  size_t max_body, gzip_min, max_header;
   unsigned max_depth;
   int queue_max, metrics_public;
   char **routes; /* [0] "/healthz", [1] "/metrics", then the configured ones; "other" last */
@@ -449,6 +449,13 @@ static int enqueue(ce_server *s, req *r) {
   return QUEUED_OK;
 }
 
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  /* "Key: value\r\n", as the client sent it */
+  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+  return MHD_YES;
+}
+
 static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, const char *url, const char *method,
                                      void **con_cls) {
   req *r = calloc(1, sizeof *r);
@@ -470,6 +477,17 @@ static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, con
   }
   /* answered once the request is read: an answer queued now would also
    * close the connection (libmicrohttpd cannot tell the body is empty) */
+  /* libmicrohttpd answers headers over its pool with its own HTML page;
+   * those over the limit that fit get the JSON every other error has */
+  size_t hbytes = strlen(method) + strlen(url) + 12;
+  MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &hbytes);
+  if (s->max_header && hbytes > s->max_header) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "request line and headers of %zu bytes are over the limit of %zu bytes (api.max_header_kb)",
+             hbytes, s->max_header);
+    count_rejected(s, "headers_too_large");
+    return reply_error(s, r, 431, "headers_too_large", msg, NULL);
+  }
   if (r->route == 0 || (r->route == 1 && s->metrics_public)) {
     r->own = 1;
     return MHD_YES;
@@ -613,6 +631,7 @@ ce_server *ce_server_start(const ce_server_cfg *cfg, ce_err *err) {
   }
   s->listen_fd = MHD_INVALID_SOCKET;
   s->max_body = cfg->max_body;
+  s->max_header = cfg->max_header;
   s->gzip_min = cfg->gzip_min;
   s->max_depth = cfg->max_json_depth ? cfg->max_json_depth : 64;
   s->queue_max = cfg->queue_max > 0 ? cfg->queue_max : 1;

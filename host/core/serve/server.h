@@ -31,7 +31,7 @@ typedef struct {
   int port;                  /* 0: any free port */
   int queue_max;             /* requests waiting for a worker; one more is answered 503 */
   size_t max_body;           /* bytes; a larger body is answered 413 */
-  size_t max_header;         /* bytes of request line and headers; larger: 431 (libmicrohttpd's answer) */
+  size_t max_header;         /* bytes of request line and headers; larger: 431 (JSON; over twice it, libmicrohttpd's page) */
   unsigned max_connections;  /* open connections at once */
   unsigned client_timeout_s; /* a connection idle this long is closed (slow clients); 0: never */
   unsigned max_json_depth;   /* a body nested deeper is answered 400 before any worker sees it; 0: 64 */
