@@ -63,6 +63,42 @@ describe("causal_eval.json", function()
     cyc.self = cyc
     assert.has_error(function() json.encode(cyc) end)
     assert.has_error(function() json.encode({ [true] = 1 }) end)
+    assert.has_error(function() json.encode(print) end, "json.encode: a value of type function at the top level")
+    assert.has_error(function() json.encode({ a = { { 1, { b = { [3] = 1, c = print } } } } }) end,
+      "json.encode: a value of type function at .a[1][2].b.c")
+    assert.has_error(function() json.encode({ a = { [2] = 1, [true] = 2 } }) end,
+      "json.encode: a table key of type boolean (JSON keys are strings) at .a")
+    -- a path over 511 characters is cut there
+    local deep, t = {}, nil
+    t = deep
+    for _ = 1, 100 do t.abcdefgh = {}; t = t.abcdefgh end
+    t.x = print
+    local ok, err = pcall(json.encode, deep)
+    assert.is_false(ok)
+    assert.are.equal(("json.encode: a value of type function at " .. (".abcdefgh"):rep(57)):sub(1, 41 + 511), err)
+  end)
+
+  it("writes integers exactly, at both ends of their range", function()
+    for _, v in ipairs({ 0, 7, -7, 10, -10, 1234567890123, math.maxinteger, math.mininteger }) do
+      assert.are.equal(string.format("%d", v), json.encode(v))
+      assert.are.equal(v, json.decode(json.encode(v)))
+    end
+    assert.are.equal('{"a":-1,"b":[1,-20,300]}', json.encode({ b = { 1, -20, 300 }, a = -1 }))
+  end)
+
+  it("sorts the keys of small and large objects alike", function()
+    for _, n in ipairs({ 1, 2, 5, 31, 32, 33, 100 }) do
+      local t, keys = {}, {}
+      for i = n, 1, -1 do
+        local k = ("k%03d"):format((i * 37) % 101)
+        t[k] = i
+        keys[#keys + 1] = k
+      end
+      table.sort(keys)
+      local parts = {}
+      for _, k in ipairs(keys) do parts[#parts + 1] = ('"%s":%d'):format(k, t[k]) end
+      assert.are.equal("{" .. table.concat(parts, ",") .. "}", json.encode(t))
+    end
   end)
 
   it("round-trips a generated question", function()

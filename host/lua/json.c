@@ -33,29 +33,50 @@ static int buf_gc(lua_State *L) {
 
 /* ---- encode ---- */
 
+/* Where the encoder is, kept as one frame per level and written out only
+ * for an error message (.a.b[2]): formatting it for every value cost more
+ * than encoding the value. A key points into a string the table being
+ * encoded keeps alive. */
+typedef struct {
+  const char *key; /* NULL: an array index */
+  size_t klen;
+  lua_Integer index;
+} frame;
+
 typedef struct {
   lua_State *L;
   ce_buf *b;
-  char path[512]; /* where the encoder is, for messages: .a.b[2] */
-  size_t plen;
+  int top; /* frames[1..top] lead to the value being encoded */
+  frame frames[MAX_DEPTH + 2];
 } encoder;
 
-static void path_grow(encoder *e, int n, size_t room) {
-  if (n > 0) e->plen = (size_t)n < room ? e->plen + (size_t)n : sizeof e->path - 1;
-}
-
-static void path_key(encoder *e, const char *key) {
-  size_t room = sizeof e->path - e->plen;
-  path_grow(e, snprintf(e->path + e->plen, room, ".%s", key), room);
-}
-
-static void path_index(encoder *e, long long i) {
-  size_t room = sizeof e->path - e->plen;
-  path_grow(e, snprintf(e->path + e->plen, room, "[%lld]", i), room);
-}
+#define PATH_MAX_LEN 511 /* longer paths are cut, as they always were */
 
 static int enc_error(encoder *e, const char *what) {
-  return luaL_error(e->L, "json.encode: %s at %s", what, e->plen ? e->path : "the top level");
+  lua_State *L = e->L;
+  if (e->top == 0) return luaL_error(L, "json.encode: %s at the top level", what);
+  luaL_Buffer pb;
+  luaL_buffinit(L, &pb);
+  size_t len = 0;
+  for (int i = 1; i <= e->top && len < PATH_MAX_LEN; i++) {
+    char tmp[32];
+    const char *part;
+    size_t n;
+    if (e->frames[i].key) {
+      luaL_addchar(&pb, '.');
+      len++;
+      part = e->frames[i].key;
+      n = e->frames[i].klen;
+    } else {
+      n = (size_t)snprintf(tmp, sizeof tmp, "[%lld]", (long long)e->frames[i].index);
+      part = tmp;
+    }
+    if (len + n > PATH_MAX_LEN) n = PATH_MAX_LEN - len;
+    luaL_addlstring(&pb, part, n);
+    len += n;
+  }
+  luaL_pushresult(&pb);
+  return luaL_error(L, "json.encode: %s at %s", what, lua_tostring(L, -1));
 }
 
 typedef struct {
@@ -96,17 +117,18 @@ static void encode_table(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
   if (depth > MAX_DEPTH) enc_error(e, "nested too deep (a cycle?)");
   luaL_checkstack(L, 8, "json.encode: nested too deep");
-  size_t mark = e->plen;
+  frame *child = &e->frames[depth + 1];
   lua_Integer n;
   if (is_sequence(L, idx, &n)) {
     ce_buf_addc(e->b, '[');
     for (lua_Integer i = 1; i <= n; i++) {
       if (i > 1) ce_buf_addc(e->b, ',');
       lua_rawgeti(L, idx, i);
-      path_index(e, (long long)i);
+      child->key = NULL;
+      child->index = i;
+      e->top = depth + 1;
       encode_value(e, lua_gettop(L), depth + 1);
-      e->plen = mark;
-      e->path[mark] = '\0';
+      e->top = depth;
       lua_pop(L, 1);
     }
     ce_buf_addc(e->b, ']');
@@ -158,12 +180,21 @@ static void encode_table(encoder *e, int idx, int depth) {
       ks[k].s = lua_tolstring(L, -1, &ks[k].n);
       lua_rawseti(L, conv, (lua_Integer)k + 1);
     } else {
-      lua_pop(L, 1);
-      enc_error(e, lua_pushfstring(L, "a table key of type %s (JSON keys are strings)", luaL_typename(L, -1)));
+      const char *tn = luaL_typename(L, -1); /* the key's type, not the table's below it */
+      enc_error(e, lua_pushfstring(L, "a table key of type %s (JSON keys are strings)", tn));
     }
     k++;
   }
-  qsort(ks, count, sizeof *ks, key_cmp);
+  if (count <= sizeof small / sizeof small[0]) { /* insertion sort: most objects have a few keys */
+    for (size_t i = 1; i < count; i++) {
+      keyent t = ks[i];
+      size_t j = i;
+      for (; j > 0 && key_cmp(&ks[j - 1], &t) > 0; j--) ks[j] = ks[j - 1];
+      ks[j] = t;
+    }
+  } else {
+    qsort(ks, count, sizeof *ks, key_cmp);
+  }
   ce_buf_addc(e->b, '{');
   for (size_t i = 0; i < count; i++) {
     if (i > 0) {
@@ -175,10 +206,11 @@ static void encode_table(encoder *e, int idx, int depth) {
     if (ks[i].is_int) lua_pushinteger(L, ks[i].i);
     else lua_pushlstring(L, ks[i].s, ks[i].n);
     lua_rawget(L, idx);
-    path_key(e, ks[i].s);
+    child->key = ks[i].s;
+    child->klen = ks[i].n;
+    e->top = depth + 1;
     encode_value(e, lua_gettop(L), depth + 1);
-    e->plen = mark;
-    e->path[mark] = '\0';
+    e->top = depth;
     lua_pop(L, 1);
   }
   ce_buf_addc(e->b, '}');
@@ -217,7 +249,7 @@ static int json_encode(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
   encoder e;
-  memset(&e, 0, sizeof e);
+  e.top = 0;
   e.L = L;
   e.b = new_buf(L);
   encode_value(&e, 1, 0);

@@ -63,6 +63,9 @@ function M.lock_path(dir, run_id) return ("%s/run-%s.lock"):format(dir, run_id) 
 --- as interrupted, with what to do, though the store still says running.
 function M.settle_status(st, run)
   if run.status ~= "running" then return run end
+  -- a queued run is worked by `causal-eval worker`s, which hold no lock
+  -- here: one of them writes its end (docs/queue.md)
+  if type(run.queue) == "table" then return run end
   local holder = require("causal_eval.lockfile").holder(M.lock_path(st:dir(), run.id))
   if holder == false then
     run.status = "interrupted"

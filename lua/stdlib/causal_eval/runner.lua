@@ -263,8 +263,9 @@ local function progress_line(run, st, nmodels, prior, t0, latency)
     rate > 0 and fmt_duration(left / rate) or "?", errors, p95)
 end
 
--- The cache the workers share, or nil; nil, message when it cannot be set up.
-local function open_cache(opts)
+--- The cache the workers share, or nil; nil, message when it cannot be set
+--- up (opts: cache_mode, cache_opts, quiet).
+function M.open_cache(opts)
   if not (opts.cache_mode and opts.cache_mode ~= "off" and opts.cache_opts) then return nil end
   -- a run asks for each (question, model) once: a memory layer would only
   -- hold every answer of the run (hundreds of MB at 200k questions) and
@@ -291,7 +292,7 @@ local function prepare(run, s, prior, opts, st)
   else
     source.benches, source.n, source.seed, source.options = run.source.benches, run.source.n, run.source.seed, run.source.options
   end
-  local cache, cerr = open_cache(opts)
+  local cache, cerr = M.open_cache(opts)
   if cache == nil and cerr then return nil, cerr end
   ctx.cache = cache or nil
   if opts.metrics_port then
@@ -440,6 +441,49 @@ local function all_failed(summaries)
   return out
 end
 
+--- A finished run's status and message (set on run) and its exit status,
+--- from the stop flag's code and reason (nil: not stopped), a failure
+--- (message, or nil) and its summaries (nil: they could not be read, and
+--- summary_err says why). Local and queued runs (causal_eval.queue) end
+--- by the same rules.
+function M.finish_status(run, code, reason, failure, summaries, summary_err)
+  local message, exit
+  -- a queued run resumes through its queue
+  local resume = ("causal-eval run --resume %s%s"):format(run.id,
+    type(run.queue) == "table" and run.queue.url and (" --queue " .. run.queue.url) or "")
+  if failure then
+    run.status, message = "failed", failure
+  elseif code == worker.STOP_INTERRUPT then
+    reason = reason or ""
+    local by = (reason == "SIGTERM" or reason == "SIGINT") and (" by " .. reason) or (reason ~= "" and (" (" .. reason .. ")") or "")
+    run.status, message = "interrupted", ("interrupted%s; resume with: %s"):format(by, resume)
+    exit = reason == "SIGTERM" and 143 or 130
+  elseif code == worker.STOP_AUTH then
+    run.status, message, exit = "stopped", reason, 1
+  elseif code == worker.STOP_BUDGET then
+    run.status, message = "stopped", tostring(reason) .. ("; completed results are kept (%s continues)"):format(resume)
+  else
+    run.status = "completed"
+  end
+  if not summaries then
+    run.status, message, summaries = "failed", summary_err, {}
+  end
+  local failed = all_failed(summaries)
+  if run.status == "completed" and #failed > 0 then
+    -- nothing useful from a model is not a success
+    if #failed == #summaries then
+      run.status = "failed"
+      message = "every question failed: " .. table.concat(failed, "; ")
+    else
+      message = "every question of " .. table.concat(failed, "; ") .. " failed"
+    end
+    exit = 1
+  end
+  if run.status == "failed" then exit = 1 end
+  run.message = message
+  return exit or 0
+end
+
 -- The run's status, message and exit status from how it ended.
 local function conclude(ctx, outcomes, opts)
   local run = ctx.run
@@ -457,43 +501,16 @@ local function conclude(ctx, outcomes, opts)
     end
   end
   ctx.sent = sent
-  local message, exit
-  if not ok then
-    run.status, message = "failed", "writing results failed: " .. tostring(werr)
-  elseif #failures > 0 then
-    run.status, message = "failed", table.concat(failures, "\n")
-  elseif code == worker.STOP_INTERRUPT then
-    local by = (reason == "SIGTERM" or reason == "SIGINT") and (" by " .. reason) or (reason ~= "" and (" (" .. reason .. ")") or "")
-    run.status, message = "interrupted", ("interrupted%s; resume with: causal-eval run --resume %s"):format(by, run.id)
-    exit = reason == "SIGTERM" and 143 or 130
-  elseif code == worker.STOP_AUTH then
-    run.status, message, exit = "stopped", reason, 1
-  elseif code == worker.STOP_BUDGET then
-    run.status, message = "stopped", reason .. ("; completed results are kept (causal-eval run --resume %s continues)"):format(run.id)
-  else
-    run.status = "completed"
-  end
+  local failure
+  if not ok then failure = "writing results failed: " .. tostring(werr)
+  elseif #failures > 0 then failure = table.concat(failures, "\n") end
   run.finished = os.time()
   run.elapsed = (run.elapsed or 0) + ctx.wall
   local summaries, comparisons = results.summarize(ctx.st, run)
-  if not summaries then
-    run.status, message, summaries, comparisons = "failed", comparisons, {}, nil
-  end
-  local failed = all_failed(summaries)
-  if run.status == "completed" and #failed > 0 then
-    -- nothing useful from a model is not a success
-    if #failed == #summaries then
-      run.status = "failed"
-      message = "every question failed: " .. table.concat(failed, "; ")
-    else
-      message = "every question of " .. table.concat(failed, "; ") .. " failed"
-    end
-    exit = 1
-  end
-  if run.status == "failed" then exit = 1 end
-  run.message = message
+  local exit = M.finish_status(run, code or nil, reason, failure, summaries, comparisons)
+  if not summaries then summaries, comparisons = {}, nil end
   results.put_run(ctx.st, run)
-  return exit or 0, summaries, comparisons
+  return exit, summaries, comparisons
 end
 
 local function release(state)
@@ -533,6 +550,8 @@ local function run_stages(opts, state)
   local prior, rerr = prior_of(st, run, opts.retry_errors)
   if not prior then return nil, rerr end
   if opts.retry_errors then note_retry(opts, prior) end
+  -- --queue: the questions go on a Redis stream for `causal-eval worker`s
+  if opts.queue then return require("causal_eval.queue_run").run(st, run, s, prior, opts, state) end
   local ctx, perr = prepare(run, s, prior, opts, st)
   if not ctx then return nil, perr end
   state.ctx = ctx
@@ -583,7 +602,8 @@ end
 --- win, else a resumed run's, else config_values'), policy (a function),
 --- resume (run id or "last"), retry_errors, data (folder), store_cfg,
 --- cache_mode, cache_opts, metrics_port, alerts, repl, profile, progress,
---- quiet, fail_under, config_values.
+--- quiet, fail_under, config_values; queue (a redis:// url: the questions
+--- go to `causal-eval worker`s, causal_eval.queue_run), detach, claim_after.
 --- Returns an exit status and { run = .., summaries = .., message = .. },
 --- or nil and a message when the run could not start.
 -- An error raised as { message = ... } is an expected failure met deep down

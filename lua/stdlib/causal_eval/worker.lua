@@ -9,7 +9,9 @@
 --
 -- main() is a loop over named stages working on one table, the worker `w`:
 -- settle (live settings), requeue (retries due), refill (questions in),
--- dispatch (requests out), collect (answers in) or nap.
+-- dispatch (requests out), collect (answers in) or nap. The queue's workers
+-- (causal_eval.queue_worker) run the same stages with their own question
+-- source and shared objects: setup(cfg, index, over), loop(w), finish(w).
 local json = require "causal_eval.json"
 local http = require "causal_eval.http"
 local host = require "causal_eval.host"
@@ -40,6 +42,7 @@ local now = host.clock
 
 -- ---- question sources ----
 
+-- questions of `causal-eval generate`, one per ticket
 local function bench_source(cfg, tickets)
   local bench = require "causal_eval.bench"
   local fams = {}
@@ -92,6 +95,13 @@ local function cacheable(model, req)
   return f.temperature == 0 or f.seed ~= nil
 end
 
+--- The run's questions as a function giving { id, make } (or { id, bad })
+--- per ticket that tickets:next() hands out, nil when they are used up.
+function M.source(cfg, tickets)
+  if cfg.kind == "bench" then return bench_source(cfg, tickets) end
+  return file_source(cfg, tickets)
+end
+
 -- ---- setup ----
 
 local function open_cache(w, cfg)
@@ -116,7 +126,13 @@ local function flush_cache(w, slot)
   end
 end
 
-local function setup(cfg, index)
+-- over: fields that replace what cfg would attach (a queue's run gives
+-- its own stop flag, bucket, sums, done set and question source), and the
+-- optional hooks tick(w, t) (each turn of the loop) and on_settled(src,
+-- outcome) (each record of a source question, and once with no outcome for
+-- a question whose models all had records already); w.held counts slots
+-- taken by answers not yet committed.
+function M.setup(cfg, index, over)
   local w = {
     cfg = cfg, index = index, run_id = cfg.run_id, models = cfg.models, nworkers = math.max(1, cfg.nworkers or 1),
     st = assert(store_core.attach(cfg.store)),
@@ -135,10 +151,10 @@ local function setup(cfg, index)
     pause_until = {},        -- per model slot: the provider asked us to slow down
     ready = {},              -- items to send: { q, slot, attempt, at }
     waiting = {},            -- items waiting for a retry time
-    inflight = {}, n_inflight = 0, tag = 0, sent = 0, recorded = 0, source_done = false,
+    inflight = {}, n_inflight = 0, tag = 0, sent = 0, recorded = 0, source_done = false, held = 0,
   }
-  local tickets = M.batched(attach("counter", cfg.tickets), w.batch)
-  w.next_item = cfg.source.kind == "bench" and bench_source(cfg.source, tickets) or file_source(cfg.source, tickets)
+  for k, v in pairs(over or {}) do w[k] = v end
+  if not w.next_item then w.next_item = M.source(cfg.source, M.batched(attach("counter", cfg.tickets), w.batch)) end
   local use_http = false
   for i, m in ipairs(w.models) do
     w.adapters[i] = require("adapters." .. m.adapter)
@@ -194,8 +210,9 @@ local function record(w, item, answer, err, res, started)
                                 cached = rec.cached, at = rec.finished_at }))
   end
   -- record and score line (what resume and the tallies count) commit together
-  w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line, item.slot - 1, tally)
+  w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line, w.tally_slot or item.slot - 1, tally)
   w.recorded = w.recorded + 1
+  if w.on_settled and item.src then w.on_settled(item.src, oc) end
 end
 
 local function fail(w, item, class, message, status, body, started)
@@ -306,6 +323,10 @@ local function refill(w)
     for slot, m in ipairs(models) do
       if not done:has(results.model_key(m.label) .. "\0" .. src.id) then open_slots[#open_slots + 1] = slot end
     end
+    if w.on_settled then
+      src.open = #open_slots
+      if #open_slots == 0 then w.on_settled(src) end
+    end
     local q, bad = nil, src.bad
     if #open_slots > 0 and not bad then
       -- a family that fails on one question costs that question, not the run
@@ -314,9 +335,9 @@ local function refill(w)
     end
     for _, slot in ipairs(open_slots) do
       if bad then
-        record(w, { q = { id = src.id }, slot = slot, attempt = 1 }, nil, { class = "bad_question", message = bad })
+        record(w, { q = { id = src.id }, slot = slot, attempt = 1, src = src }, nil, { class = "bad_question", message = bad })
       else
-        ready[#ready + 1] = { q = q, slot = slot, attempt = 1 }
+        ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src }
       end
     end
   end
@@ -362,7 +383,7 @@ end
 -- requests out, up to this worker's share
 local function dispatch(w, t)
   local ready, i = w.ready, 1
-  while i <= #ready and w.n_inflight < w.K and not w.stop_code do
+  while i <= #ready and w.n_inflight + w.held < w.K and not w.stop_code do
     local item = ready[i]
     local slot = item.slot
     if (w.pause_until[slot] or 0) > t then
@@ -403,11 +424,13 @@ local function collect(w, t, hold)
     local soonest = math.huge
     for _, it in ipairs(w.waiting) do soonest = math.min(soonest, it.at) end
     for _, u in pairs(w.pause_until) do if u > t then soonest = math.min(soonest, u) end end
+    -- slots held by answers on their way to the store free within milliseconds
+    if w.held > 0 then soonest = math.min(soonest, t + 0.002) end
     host.sleep(math.max(0.001, math.min(0.05, soonest - t)))
   end
 end
 
-local function finish(w)
+function M.finish(w)
   if w.client then w.client:close() end
   if w.cache then
     for slot in ipairs(w.models) do flush_cache(w, slot) end
@@ -419,17 +442,19 @@ end
 
 -- ---- the worker ----
 
-function M.main(config_json, index)
+--- Runs the stages until the source is used up (or the run stops) and
+--- nothing is in flight.
+function M.loop(w)
   -- a profile of the run samples this state too
   local pcore = require "causal_eval.profiling_core"
   local profiled = pcore.active() and pcore.attach()
-  local w = setup(assert(json.decode(config_json, "worker config")), index)
   while true do
     -- a profile started while the run works (run:profile(5)) samples this state too
     if not profiled and pcore.active() then profiled = pcore.attach() elseif profiled and not pcore.active() then profiled = false end
+    local t = now()
+    if w.tick then w.tick(w, t) end
     local hold = settle(w)
     if w.stop_code == M.STOP_AUTH or w.stop_code == M.STOP_INTERRUPT then break end
-    local t = now()
     requeue(w, t)
     if not hold then
       if not w.stop_code then refill(w) end
@@ -439,7 +464,12 @@ function M.main(config_json, index)
     if w.n_inflight == 0 and #w.ready == 0 and #w.waiting == 0 and w.source_done then break end
     collect(w, t, hold)
   end
-  return finish(w)
+end
+
+function M.main(config_json, index)
+  local w = M.setup(assert(json.decode(config_json, "worker config")), index)
+  M.loop(w)
+  return M.finish(w)
 end
 
 return M

@@ -52,6 +52,8 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--profile", help = "profile the run (CPU in every worker, I/O): report on stderr" },
     { "--profile-out", arg = "PREFIX", help = "with --profile: also write PREFIX.svg (flame graph), PREFIX.folded, PREFIX.json" },
     { "--repl", help = "a REPL on the live run while it works (run:stats(), run:pause(), run:set{...}, ...)" },
+    { "--queue", arg = "URL", help = "put the questions on a Redis stream (redis://host[:port][/db]) for `causal-eval worker`s to answer" },
+    { "--detach", help = "with --queue: return once the questions are queued (`results show RUN_ID` later)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
     { "--quiet", help = "no progress line and no notes on stderr (why a run failed is still said)" },
     { "--env", arg = "NAME", help = "configuration environment" },
@@ -98,6 +100,18 @@ function M.run(argv, cli)
   if args.resume and (listed(args.model) or listed(args.bench) or args.questions or args.n) then
     return cli.usage_error(parser, "--resume continues a run as it was started: no --model, --bench, --n or --questions")
   end
+  if args.detach and not args.queue then
+    return cli.usage_error(parser, "--detach leaves a run to its workers: give it with --queue URL")
+  end
+  if args.queue then
+    local bad = require("causal_eval.queue").check_url(args.queue)
+    if bad then return cli.usage_error(parser, "--queue: " .. bad) end
+    -- what lives in this process while the workers ask elsewhere
+    for _, f in ipairs({ { args.repl, "--repl" }, { args.optimize_for, "--optimize-for" }, { args.alerts, "--alerts" },
+                         { args.metrics_port, "--metrics-port" }, { args.profile or args.profile_out, "--profile" } }) do
+      if f[1] then return cli.usage_error(parser, f[2] .. " is not for --queue: the questions are asked by the workers") end
+    end
+  end
   if args.retry_errors and not args.resume then
     return cli.usage_error(parser, "--retry-errors sends again the failures of a stored run: give it with --resume RUN_ID")
   end
@@ -129,6 +143,7 @@ function M.run(argv, cli)
     cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
     metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
     fail_under = args.fail_under, progress = tty and not args.quiet and not args.repl, quiet = args.quiet, config_values = v,
+    queue = args.queue, detach = args.detach, claim_after = v.queue.claim_after,
   }
   for name, value in pairs(given) do opts[name] = value end
   local exit, report = runner.run(opts)
@@ -137,6 +152,17 @@ function M.run(argv, cli)
     return 1
   end
   local results = require "causal_eval.results"
+  if report.detached then
+    local where = require("causal_eval.queue").redact(args.queue)
+    if json_out then
+      io.stdout:write(require("causal_eval.json").encode({ run_id = report.run.id, status = "queued", queue = where,
+                                                           queued = report.queued }), "\n")
+    else
+      io.stdout:write(("run %s queued on %s: `causal-eval results show %s` once the workers have answered\n")
+        :format(report.run.id, where, report.run.id))
+    end
+    return exit
+  end
   if json_out then
     io.stdout:write(runner.report_json(report), "\n")
   else

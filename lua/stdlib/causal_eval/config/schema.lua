@@ -104,6 +104,13 @@ return {
     batch_size = leaf("integer", 64, { min = 1, help = "records written per transaction" }),
     sync = leaf("boolean", true, { help = "flush each transaction to disk before counting its records" }),
   },
+  -- the work queue on Redis Streams: `run --queue`, `worker` (docs/queue.md)
+  queue = {
+    url = leaf("string", "", { check = redis_url,
+      help = "redis://[:password@]host[:port][/db] of the queue `worker` serves when --queue is not given" }),
+    claim_after = leaf("number", 30, { min = 0.05, max = 86400,
+      help = "seconds a question taken by a worker may go without a sign of life before another worker takes it over" }),
+  },
   -- the page of `serve` at GET / (serve/dashboard.lua)
   dashboard = {
     refresh_interval = leaf("number", 5, { min = 1, max = 3600, help = "seconds between the dashboard's updates" }),
