@@ -67,6 +67,31 @@ int main(void) {
     if (b.oom || !valid_utf8((const unsigned char *)b.data, b.len)) all_valid = 0;
   }
   CHECK(all_valid);
+  /* a byte that needs escaping is caught in every lane of the 8-byte scan,
+   * and its neighbours in value pass as they are */
+  static const unsigned char probe[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xc3};
+  int lanes_ok = 1;
+  for (size_t k = 0; k < sizeof probe; k++) {
+    char one[1] = {(char)probe[k]};
+    enc(&b, one, 1);
+    char esc[16];
+    size_t elen = b.len - 2;
+    memcpy(esc, b.data + 1, elen);
+    for (size_t pos = 0; pos < 40; pos++) {
+      char s[40], want[64];
+      memset(s, 'a', sizeof s);
+      s[pos] = (char)probe[k];
+      size_t w = 0;
+      want[w++] = '"';
+      memset(want + w, 'a', pos), w += pos;
+      memcpy(want + w, esc, elen), w += elen;
+      memset(want + w, 'a', sizeof s - pos - 1), w += sizeof s - pos - 1;
+      want[w++] = '"';
+      enc(&b, s, sizeof s);
+      if (b.len != w || memcmp(b.data, want, w) != 0) lanes_ok = 0;
+    }
+  }
+  CHECK(lanes_ok);
   ce_buf_free(&b);
   return check_report("test_json");
 }

@@ -86,6 +86,19 @@ static int utf8_seq(const unsigned char *s, size_t n) {
   return need + 1;
 }
 
+/* 1 when none of the 8 bytes at p needs a look (control, '"', '\\', DEL,
+ * non-ASCII): prompts and answers are mostly such runs, and a byte at a
+ * time was most of the cost of writing a record. Each test is exact about
+ * whether some byte matches (which byte does not matter here). */
+static inline int plain8(const char *p) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t x;
+  memcpy(&x, p, 8);
+  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
+  uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | ((del - ones) & ~del) | x;
+  return (hit & high) == 0;
+}
+
 /* JSON text is UTF-8 (RFC 8259), and a reply may hold any bytes. Each
  * maximal ill-formed subpart becomes U+FFFD, as WHATWG and Unicode
  * recommend: a \u escape names a character, not a byte, so no escape could
@@ -96,6 +109,8 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   ce_buf_addc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
+    while (i + 8 <= n && plain8(s + i)) i += 8;
+    if (i >= n) break;
     unsigned char c = (unsigned char)s[i];
     if (!needs_escape[c]) continue;
     if (needs_escape[c] == 2) {
