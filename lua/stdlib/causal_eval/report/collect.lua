@@ -1,0 +1,577 @@
+-- SPDX-License-Identifier: MIT
+-- What a report shows, read from a results store: per model (a model of a
+-- run) the figures of `results show` plus accuracy per domain, a latency
+-- histogram, cost and the yes/no/other confusion per family; the paired
+-- differences between every two models; samples of unparseable answers,
+-- failures and the questions most models got wrong, with their records.
+--
+-- One pass over the score lines gives the counts (the rules and intervals
+-- of results.summarize: a spec holds them equal). What a question is
+-- (domain, truth) comes from one model's records per run, read on a thread
+-- meanwhile (report/questions.lua); the records of anything shown in full
+-- are then read one by one. Then one pass over the questions makes the
+-- domains, the confusion tables, the hardest questions and the pairs.
+local json = require "causal_eval.json"
+local results = require "causal_eval.results"
+local stats = require "causal_eval.stats"
+local host = require "causal_eval.host"
+local questions = require "causal_eval.report.questions"
+
+local DB, SEP, NULL = results.DB, results.SEP, json.null
+
+local M = {}
+
+--- How much of the large sections a report shows.
+M.DEFAULTS = {
+  unparseable = 25, -- answers shown per model
+  failures = 10,    -- failed requests shown per model
+  hardest = 20,     -- questions most models got wrong
+  text = 1500,      -- characters of a prompt or raw answer
+  bins = 36,        -- latency histogram bins
+  iters = 2000,     -- bootstrap resamples of a paired difference (as results.comparisons)
+  seed = 0,
+}
+
+-- an answer's outcome, per question and model
+local WRONG, RIGHT, UNPARSEABLE, FAILED = 0, 1, 2, 3
+M.WRONG, M.RIGHT, M.UNPARSEABLE, M.FAILED = WRONG, RIGHT, UNPARSEABLE, FAILED
+
+-- a question's description, as questions.of_record lists it
+local FAMILY, DOMAIN, ANSWER_TYPE, TRUTH = 1, 2, 4, 5
+
+--- The runs of these ids ("last" allowed), each once, in the order given;
+--- nil, message for the first that is not in the store.
+function M.runs(st, ids)
+  local out, seen = {}, {}
+  for _, id in ipairs(ids) do
+    local run, err = results.get_run(st, id)
+    if not run then return nil, err end
+    results.settle_status(st, run)
+    if not seen[run.id] then
+      seen[run.id] = true
+      out[#out + 1] = run
+    end
+  end
+  return out
+end
+
+local function group(groups, key)
+  local g = groups[key]
+  if not g then
+    g = { n = 0, correct = 0 }
+    groups[key] = g
+  end
+  return g
+end
+
+local function finish_groups(groups)
+  local out = {}
+  for k, g in pairs(groups) do
+    local lo, hi = results.wilson(g.correct, g.n)
+    out[k] = { n = g.n, correct = g.correct, accuracy = g.n > 0 and g.correct / g.n or NULL, ci = { lo, hi } }
+  end
+  return out
+end
+
+local DIFFICULTY = { easy = 1, medium = 2, hard = 3 }
+
+--- Group keys in reading order: numbers as numbers, difficulties easy to
+--- hard, the rest alphabetically.
+function M.sort_keys(keys, kind)
+  table.sort(keys, function(a, b)
+    local na, nb = tonumber(a), tonumber(b)
+    if na and nb then return na < nb end
+    if kind == "difficulty" and DIFFICULTY[a] and DIFFICULTY[b] then return DIFFICULTY[a] < DIFFICULTY[b] end
+    return a < b
+  end)
+  return keys
+end
+
+-- Every model of every run as one entry; a label in two runs is shown
+-- with its run's id.
+local function entries_of(runs)
+  local count = {}
+  for _, run in ipairs(runs) do
+    for _, label in ipairs(run.models or {}) do count[label] = (count[label] or 0) + 1 end
+  end
+  local entries, maps = {}, {}
+  for ri, run in ipairs(runs) do
+    local specs = {}
+    for _, sp in ipairs(run.model_specs or {}) do
+      if type(sp) == "table" and sp.label then specs[sp.label] = sp end
+    end
+    maps[ri] = {}
+    for _, label in ipairs(run.models or {}) do
+      local e = {
+        index = #entries + 1, run_id = run.id, model = label, mk = results.model_key(label), spec = specs[label],
+        label = count[label] > 1 and (label .. " @ " .. run.id) or label, elapsed = run.elapsed,
+        n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
+        lat = results.latencies(), tokens_in = 0, tokens_out = 0, cached = 0,
+        fam = {}, diff = {}, rung = {}, dom = {}, unparseable_q = {}, failed_q = {},
+        codes = {}, -- question id -> RIGHT, WRONG, UNPARSEABLE or FAILED
+      }
+      entries[#entries + 1] = e
+      maps[ri][e.mk] = e
+    end
+  end
+  return entries, maps
+end
+
+-- One score line into its entry's counts, by the rules of
+-- results.summarize. This runs once per stored answer, so the family,
+-- difficulty and rung groups of the line before are kept: lines come in
+-- key order (model, then question id, which starts with the family).
+local function add_score(e, s, qid, qset)
+  if not results.counts(s) then
+    e.invalid = e.invalid + 1
+    return
+  end
+  e.n = e.n + 1
+  local correct = s.c == 1
+  local code
+  local err = s.e
+  if err then
+    e.errors = e.errors + 1
+    e.error_classes[err] = (e.error_classes[err] or 0) + 1
+    e.failed_q[#e.failed_q + 1] = qid
+    code = FAILED
+  elseif s.u then
+    e.unparseable = e.unparseable + 1
+    e.unparseable_q[#e.unparseable_q + 1] = qid
+    code = UNPARSEABLE
+  else
+    e.scored = e.scored + 1
+    code = WRONG
+  end
+  if correct then
+    e.correct = e.correct + 1
+    code = RIGHT
+  end
+  e.codes[qid] = code
+  if not qset[qid] then qset[qid] = true end
+  local l = s.l
+  if not err and type(l) == "number" then results.latency_add(e.lat, l) end
+  local ti, to = s.ti, s.to
+  if ti then e.tokens_in = e.tokens_in + (tonumber(ti) or 0) end
+  if to then e.tokens_out = e.tokens_out + (tonumber(to) or 0) end
+  if s.cached then e.cached = e.cached + 1 end
+  -- as in results.summarize: no key, no group; keys by tostring
+  local f, d, r = s.f, s.d, s.r
+  if f ~= nil then
+    if f ~= e.last_f then e.last_f, e.last_fg = f, group(e.fam, tostring(f)) end
+    local g = e.last_fg
+    g.n = g.n + 1
+    if correct then g.correct = g.correct + 1 end
+  end
+  if d ~= nil then
+    if d ~= e.last_d then e.last_d, e.last_dg = d, group(e.diff, tostring(d)) end
+    local g = e.last_dg
+    g.n = g.n + 1
+    if correct then g.correct = g.correct + 1 end
+  end
+  if r ~= nil then
+    if r ~= e.last_r then e.last_r, e.last_rg = r, group(e.rung, tostring(r)) end
+    local g = e.last_rg
+    g.n = g.n + 1
+    if correct then g.correct = g.correct + 1 end
+  end
+end
+
+local function scan_scores(st, run, map, qset)
+  local prefix = run.id .. SEP
+  local from = #prefix + 1
+  local find, sub, decode = string.find, string.sub, json.decode
+  local ok, err = st:scan(DB.scores, prefix, function(k, v)
+    -- the key is prefix .. model .. "\0" .. question id
+    local z = find(k, SEP, from, true)
+    if not z then return end
+    local e = map[sub(k, from, z - 1)]
+    if not e then return end
+    local s = decode(v)
+    if type(s) == "table" then add_score(e, s, sub(k, z + 1), qset) end
+  end)
+  if not ok then error({ message = err }, 0) end
+end
+
+-- The record of (entry, question), decoded; nil when it is not stored.
+local function get_record(st, e, qid)
+  local v, err = st:get(DB.records, results.key(e.run_id, e.model, qid))
+  if err then error({ message = err }, 0) end
+  if not v then return nil end
+  local rec = json.decode(v)
+  if type(rec) ~= "table" then
+    error({ message = ("record %s / %s / %s: the stored record is not a JSON object"):format(e.run_id, e.model, qid) }, 0)
+  end
+  return rec
+end
+
+--- count evenly spaced items of list (in its order): a sample spread over
+--- families, as question ids start with their family.
+function M.spread(list, count)
+  if #list <= count then return list end
+  local out = {}
+  for i = 1, count do out[i] = list[math.floor((i - 0.5) * #list / count) + 1] end
+  return out
+end
+local spread = M.spread
+
+local function value(v)
+  if v == NULL then return nil end
+  return v
+end
+
+-- The pass over every question (in id order, the order results.comparisons
+-- resamples in): accuracy per domain, the yes/no/other table per family
+-- (a wrong parsed answer to a yes/no question is the other label), the
+-- buckets of the hardest questions, and each pair's paired outcomes with
+-- McNemar's counts.
+local function per_question(entries, qids, qinfo)
+  local k = #entries
+  local codes = {}
+  for i, e in ipairs(entries) do codes[i] = e.codes end
+  local yn, other = {}, {}
+  for i = 1, k do yn[i], other[i] = {}, {} end
+  local pairs_ = {}
+  for i = 1, k do
+    for j = i + 1, k do pairs_[#pairs_ + 1] = { i = i, j = j, d = {}, n = 0, n10 = 0, n01 = 0 } end
+  end
+  local buckets, order = {}, {}
+  local row = {}
+  for _, q in ipairs(qids) do
+    local info = qinfo[q]
+    local dom, fam, truth, is_yn
+    if info then
+      dom = value(info[DOMAIN])
+      fam = tostring(value(info[FAMILY]) or "?")
+      truth = info[TRUTH]
+      is_yn = info[ANSWER_TYPE] == "yes_no" and (truth == "yes" or truth == "no")
+    end
+    local answered, wrong = 0, 0
+    for i = 1, k do
+      local code = codes[i][q]
+      row[i] = code
+      if code then
+        answered = answered + 1
+        if code ~= RIGHT then wrong = wrong + 1 end
+        local e = entries[i]
+        if dom ~= nil then
+          local g = group(e.dom, tostring(dom))
+          g.n = g.n + 1
+          if code == RIGHT then g.correct = g.correct + 1 end
+        end
+        if is_yn then
+          local f = yn[i][fam]
+          if not f then
+            f = { yes = { yes = 0, no = 0, other = 0 }, no = { yes = 0, no = 0, other = 0 } }
+            yn[i][fam] = f
+          end
+          local ans
+          if code == RIGHT then ans = truth
+          elseif code == WRONG then ans = truth == "yes" and "no" or "yes"
+          else ans = "other" end
+          local t = f[truth]
+          t[ans] = t[ans] + 1
+        elseif info then
+          local f = other[i][fam]
+          if not f then
+            f = { right = 0, wrong = 0, other = 0 }
+            other[i][fam] = f
+          end
+          local key = code == RIGHT and "right" or code == WRONG and "wrong" or "other"
+          f[key] = f[key] + 1
+        end
+      end
+    end
+    if answered > 1 then
+      for _, p in ipairs(pairs_) do
+        local x, y = row[p.i], row[p.j]
+        if x and y then
+          x, y = x == RIGHT and 1 or 0, y == RIGHT and 1 or 0
+          local n = p.n + 1
+          p.n, p.d[n] = n, y - x
+          if x > y then p.n10 = p.n10 + 1 elseif y > x then p.n01 = p.n01 + 1 end
+        end
+      end
+    end
+    if wrong > 0 then
+      local key = wrong * 65536 + answered
+      local b = buckets[key]
+      if not b then
+        b = { wrong = wrong, answered = answered, qids = {} }
+        buckets[key] = b
+        order[#order + 1] = b
+      end
+      b.qids[#b.qids + 1] = q
+    end
+  end
+  return yn, other, pairs_, order
+end
+
+-- Every two models on the questions both answered: B - A with a bootstrap
+-- interval and McNemar's p, Holm-corrected over the pairs: the definition,
+-- resamples and question order of results.comparisons, so `results show`
+-- prints the same figures. stats.paired's sign-flip test, which neither
+-- uses, is left out (it took 85% of the time), and McNemar is given the
+-- counts the pass above made.
+local function comparisons(entries, pairs_, opts)
+  local rows, ps = {}, {}
+  local core = require "causal_eval.stats_core"
+  for _, p in ipairs(pairs_) do
+    if p.n > 0 then
+      local bt = stats.bootstrap(p.d, { iters = opts.iters, seed = opts.seed })
+      -- stats.mcnemar(b, a) with b the second model: its "b" count is
+      -- second right and first wrong
+      local pv = core.mcnemar(p.n01, p.n10)
+      rows[#rows + 1] = { a = entries[p.i].label, b = entries[p.j].label, ia = p.i, ib = p.j, n = p.n, diff = bt.mean,
+                          ci = { bt.low, bt.high }, p_mcnemar = pv }
+      ps[#ps + 1] = pv
+    end
+  end
+  local holm = stats.holm(ps)
+  for i, r in ipairs(rows) do r.p_holm = holm[i] end
+  return rows
+end
+
+-- The hardest questions: buckets of (wrong, answered), the worst share
+-- first, then the most answers; a sample spread over each bucket.
+local function hardest(order, k, limit)
+  table.sort(order, function(x, y)
+    local fx, fy = x.wrong / x.answered, y.wrong / y.answered
+    if fx ~= fy then return fx > fy end
+    return x.answered > y.answered
+  end)
+  local picked, total, all_wrong = {}, 0, 0
+  for _, b in ipairs(order) do
+    total = total + #b.qids
+    if b.wrong == b.answered and b.answered == k then all_wrong = all_wrong + #b.qids end
+  end
+  for _, b in ipairs(order) do
+    if #picked >= limit then break end
+    for _, q in ipairs(spread(b.qids, limit - #picked)) do
+      picked[#picked + 1] = { qid = q, wrong = b.wrong, answered = b.answered, bucket = #b.qids }
+    end
+  end
+  return picked, total, all_wrong
+end
+
+local function quantiles(e)
+  local q = results.latency_quantiles(e.lat, { 0.5, 0.95, 0.99 })
+  return {
+    mean = e.lat.n > 0 and e.lat.sum / e.lat.n or NULL,
+    p50 = q[1] or NULL, p95 = q[2] or NULL, p99 = q[3] or NULL,
+    min = e.lat.n > 0 and e.lat.min or NULL, max = e.lat.n > 0 and e.lat.max or NULL,
+  }
+end
+
+-- A model's latencies at up to 20,000 evenly spaced ranks (every rank
+-- below that), from results.latency_quantiles (within 0.1%); each stands
+-- for n / ranks answers.
+local MAX_RANKS = 20000
+local function rank_values(lat)
+  local n = lat.n
+  if n == 0 then return {}, 0 end
+  local m = math.min(n, MAX_RANKS)
+  local ps = {}
+  for i = 1, m do ps[i] = (i - 0.5) / m end
+  return results.latency_quantiles(lat, ps), n / m
+end
+
+-- Histograms of every model's latencies over shared bins, log-spaced from
+-- the least positive latency to the greatest.
+local function histograms(entries, nbins)
+  local lo, hi = math.huge, 0
+  local values = {}
+  for i, e in ipairs(entries) do
+    local v, w = rank_values(e.lat)
+    values[i] = { v = v, w = w }
+    for _, x in ipairs(v) do
+      if x > 0 and x < lo then lo = x end
+      if x > hi then hi = x end
+    end
+  end
+  if hi == 0 then return {}, {} end
+  if hi <= lo then hi = lo * 1.1 end
+  local span = math.log(hi / lo)
+  local edges = {}
+  for b = 0, nbins do edges[b + 1] = lo * math.exp(span * b / nbins) end
+  local counts = {}
+  for i, vw in ipairs(values) do
+    local c = {}
+    for b = 1, nbins do c[b] = 0 end
+    for _, x in ipairs(vw.v) do
+      local b = x <= lo and 1 or math.min(nbins, math.floor(math.log(x / lo) / span * nbins) + 1)
+      c[b] = c[b] + vw.w
+    end
+    for b = 1, nbins do c[b] = math.floor(c[b] + 0.5) end
+    counts[i] = c
+  end
+  return edges, counts
+end
+
+-- A model's figures as `results show --json` gives them, and more.
+local function summary_of(e)
+  local lo, hi = results.wilson(e.correct, e.n)
+  local price = e.spec and e.spec.price
+  local cost
+  if type(price) == "table" then cost = require("causal_eval.run.outcome").cost(price, e.tokens_in, e.tokens_out) end
+  return {
+    model = e.model, label = e.label, run_id = e.run_id, n = e.n, scored = e.scored, correct = e.correct,
+    accuracy = e.n > 0 and e.correct / e.n or NULL, ci = { lo, hi },
+    unparseable = e.unparseable, unparseable_rate = e.n > 0 and e.unparseable / e.n or 0,
+    errors = e.errors, error_classes = e.error_classes, invalid = e.invalid,
+    latency_ms = quantiles(e),
+    -- as `results show` has it: answers over the run's elapsed seconds
+    throughput = (e.elapsed or 0) > 0 and e.n / e.elapsed or NULL,
+    tokens = { input = e.tokens_in, output = e.tokens_out, total = e.tokens_in + e.tokens_out },
+    cost_usd = cost, price = price, cached = e.cached,
+    by_family = finish_groups(e.fam), by_difficulty = finish_groups(e.diff), by_rung = finish_groups(e.rung),
+    by_domain = finish_groups(e.dom),
+  }
+end
+
+local function clip(s, max)
+  if s == nil or s == NULL then return nil end
+  local text, cut = require("causal_eval.report.html").truncate(s, max)
+  return { text = text, cut = cut }
+end
+
+-- The records behind the samples: unparseable answers, failures, and every
+-- model's answer to each of the hardest questions.
+local function samples(st, entries, models, picked, o)
+  for i, e in ipairs(entries) do
+    local s = models[i]
+    s.unparseable_shown, s.failures_shown = {}, {}
+    for _, q in ipairs(spread(e.unparseable_q, o.unparseable)) do
+      local rec = get_record(st, e, q)
+      if rec then
+        s.unparseable_shown[#s.unparseable_shown + 1] = { qid = q, family = value(rec.family),
+          reason = value(rec.unparseable), response = clip(rec.response, o.text) }
+      end
+    end
+    for _, q in ipairs(spread(e.failed_q, o.failures)) do
+      local rec = get_record(st, e, q)
+      if rec then
+        local er = type(rec.error) == "table" and rec.error or {}
+        s.failures_shown[#s.failures_shown + 1] = { qid = q, family = value(rec.family), class = value(er.class),
+          message = clip(er.message, o.text), status = value(er.status), first_bytes = clip(er.first_bytes, o.text),
+          attempts = value(rec.attempts) }
+      end
+    end
+  end
+  for _, h in ipairs(picked) do
+    h.answers = {}
+    for i, e in ipairs(entries) do
+      local code = e.codes[h.qid]
+      local rec = code and get_record(st, e, h.qid)
+      if rec then
+        if not h.prompt then
+          h.prompt = clip(rec.prompt, o.text)
+          h.family, h.domain, h.difficulty = value(rec.family), value(rec.domain), value(rec.difficulty)
+          h.rung, h.answer_type, h.truth = value(rec.rung), value(rec.answer_type), value(rec.ground_truth)
+        end
+        local er = type(rec.error) == "table" and rec.error or nil
+        h.answers[#h.answers + 1] = { index = i, code = code, parsed = value(rec.parsed),
+          response = clip(rec.response, o.text), error = er and value(er.class), reason = value(rec.unparseable) }
+      end
+    end
+  end
+end
+
+local function timed(timings, name, t0)
+  local t = host.clock()
+  timings[#timings + 1] = { name = name, seconds = t - t0 }
+  return t
+end
+
+local function gather(st, runs, o, timings)
+  local t0 = host.clock()
+  local entries, maps = entries_of(runs)
+  -- the questions' descriptions: the first model's records of each run
+  local prefixes = {}
+  for _, run in ipairs(runs) do
+    if run.models and run.models[1] then
+      prefixes[#prefixes + 1] = run.id .. SEP .. results.model_key(run.models[1]) .. SEP
+    end
+  end
+  local wait = questions.start(st, prefixes)
+  local qset = {}
+  local ok, err = pcall(function()
+    for ri, run in ipairs(runs) do scan_scores(st, run, maps[ri], qset) end
+  end)
+  -- the thread is waited for whatever happened here
+  t0 = timed(timings, "score lines", t0)
+  local wok, qinfo = pcall(wait)
+  if not ok then error(err, 0) end
+  if not wok then error(qinfo, 0) end
+  t0 = timed(timings, "questions", t0)
+
+  local qids = {}
+  for q in pairs(qset) do
+    qids[#qids + 1] = q
+    if not qinfo[q] then
+      -- a question the first model of its run did not answer
+      for _, e in ipairs(entries) do
+        local rec = e.codes[q] and get_record(st, e, q)
+        if rec then
+          qinfo[q] = questions.of_record(rec)
+          break
+        end
+      end
+    end
+  end
+  table.sort(qids)
+  return entries, qids, qinfo, t0
+end
+
+--- The report's data for runs (tables from M.runs); opts: the limits of
+--- M.DEFAULTS. Damage met while reading raises as every store read does,
+--- and so does a failed read ({ message }).
+function M.collect(st, runs, opts)
+  local o = {}
+  for k, v in pairs(M.DEFAULTS) do o[k] = v end
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local timings = {}
+  local entries, qids, qinfo, t0 = gather(st, runs, o, timings)
+
+  local yn, other, pairs_, order = per_question(entries, qids, qinfo)
+  t0 = timed(timings, "per question", t0)
+  local comps = comparisons(entries, pairs_, o)
+  t0 = timed(timings, "paired differences", t0)
+
+  local models = {}
+  for i, e in ipairs(entries) do
+    local s = summary_of(e)
+    s.index, s.confusion, s.other_types = i, yn[i], other[i]
+    models[i] = s
+  end
+  local picked, wrong_total, all_wrong = hardest(order, #entries, o.hardest)
+  samples(st, entries, models, picked, o)
+  t0 = timed(timings, "samples", t0)
+
+  local edges, counts = histograms(entries, o.bins)
+  for i, m in ipairs(models) do m.latency_bins = counts[i] end
+  local keys = {}
+  for _, kind in ipairs({ "family", "difficulty", "rung", "domain" }) do
+    local seen, list = {}, {}
+    for _, m in ipairs(models) do
+      for key in pairs(m["by_" .. kind]) do
+        if not seen[key] then
+          seen[key] = true
+          list[#list + 1] = key
+        end
+      end
+    end
+    keys[kind] = M.sort_keys(list, kind)
+  end
+  local records = 0
+  for _, e in ipairs(entries) do records = records + e.n + e.invalid end
+  timed(timings, "histograms", t0)
+  return {
+    runs = runs, models = models, comparisons = comps, keys = keys, latency_edges = edges,
+    questions = #qids, records = records,
+    hardest = picked, hardest_total = wrong_total, all_wrong = all_wrong,
+    limits = o, timings = timings,
+  }
+end
+
+return M

@@ -1,0 +1,50 @@
+-- SPDX-License-Identifier: MIT
+-- The leaderboard page (`causal-eval leaderboard -o FILE.html`), given `d`,
+-- the data of report/leaderboard.lua.
+local M = {}
+
+M.leaderboard = [[
+<header>
+<h1>{{ title }}</h1>
+<p class="meta">{{ int(#d.ranked) }} models ranked on {{ int(d.shared) }} questions they all answered ·
+{{ d.days and ("runs of the last " .. d.days .. " days") or "all runs" }}{% if d.bench then %} · family {{ d.bench }}{% end %} · {{ int(d.runs) }} runs</p>
+</header>
+{% if #d.ranked == 0 then %}<p>No model has answered any question{% if d.bench then %} of family {{ d.bench }}{% end %} yet.</p>{% else %}
+<section id="ranking">
+<h2>Ranking</h2>
+<p class="note">Accuracy on the shared questions, with Wilson 95% intervals. A <b>group</b> holds its leader (its first model) and the models
+statistically tied with it: McNemar's test on the shared questions, Holm-corrected over all {{ int(d.pairs) }} pairs of ranked models,
+not significant at {{ d.alpha }}. <b>Best rank</b> is 1 + the number of models significantly better.</p>
+{{! dots_chart() }}
+<div class="wide"><table id="leaderboard">
+<tr><th class="num">rank</th><th class="num">group</th><th>model</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
+<th class="num">vs leader</th><th class="num">p (Holm)</th><th class="num">best rank</th><th class="num">answered</th><th class="num">runs</th><th>last run</th></tr>
+{% for _, r in ipairs(d.ranked) do %}
+<tr class="lb-row tier-{{ r.group % 2 == 1 and "odd" or "even" }}" data-model="{{ r.model }}" data-rank="{{ r.rank }}" data-group="{{ r.group }}"
+ data-accuracy="{{ num(r.accuracy) }}" data-lo="{{ num(r.ci[1]) }}" data-hi="{{ num(r.ci[2]) }}" data-n="{{ r.n }}">
+<td class="num">{{ r.rank }}</td><td class="num tier"><span class="swatch" style="background:{{ color(r.group) }}"></span>{{ r.group }}</td>
+<td class="model">{{ r.model }}</td><td class="num acc"><b>{{ pct(r.accuracy) }}</b></td>
+<td class="num ci">[{{ pct(r.ci[1]) }}, {{ pct(r.ci[2]) }}]</td><td>{{! charts.ci_bar(r.accuracy, r.ci[1], r.ci[2], color(r.group)) }}</td>
+<td class="num">{% if r.leader == r.model then %}leader{% else %}{{ signed_pct(r.diff_leader) }}{% if r.diff_ci then %} [{{ signed_pct(r.diff_ci[1]) }}, {{ signed_pct(r.diff_ci[2]) }}]{% end %}{% end %}</td>
+<td class="num">{{ r.p_leader and p(r.p_leader) or "–" }}</td><td class="num">{{ r.rank_best }}</td>
+<td class="num">{{ int(r.answered) }}</td><td class="num">{{ int(r.runs) }}</td><td>{{ r.last_run }}</td></tr>
+{% end %}
+</table></div>
+</section>
+{% end %}
+{% if #d.unranked > 0 then %}
+<section id="unranked">
+<h2>Not ranked</h2>
+<p class="note">Left out so that at least {{ int(d.min_shared) }} questions are shared by the ranked models; accuracy here is on each model's own questions.</p>
+<table>
+<tr><th>model</th><th class="num">answered</th><th class="num">accuracy</th><th class="num">95% CI</th><th class="num">runs</th><th>last run</th></tr>
+{% for _, u in ipairs(d.unranked) do %}
+<tr><td class="model">{{ u.model }}</td><td class="num">{{ int(u.answered) }}</td><td class="num">{{ pct(u.accuracy_all) }}</td>
+<td class="num">[{{ pct(u.ci_all[1]) }}, {{ pct(u.ci_all[2]) }}]</td><td class="num">{{ int(u.runs) }}</td><td>{{ u.last_run }}</td></tr>
+{% end %}
+</table>
+</section>
+{% end %}
+]]
+
+return M

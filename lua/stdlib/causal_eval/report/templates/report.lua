@@ -1,0 +1,254 @@
+-- SPDX-License-Identifier: MIT
+-- The evaluation report's sections (`causal-eval report`). Each is a
+-- template (syntax: report/template.lua) given `d`, the data of
+-- report/collect.lua, and the helpers of report/init.lua; replace any of
+-- them with --template FILE (docs/reports.md).
+local M = {}
+
+M.report = [[
+<header>
+<h1>{{ title }}</h1>
+<p class="meta">{% if #d.runs == 1 then %}run <b>{{ d.runs[1].id }}</b> ({{ d.runs[1].status or "?" }}){% else %}{{ #d.runs }} runs: {% for i, r in ipairs(d.runs) do %}{{ i > 1 and ", " or "" }}<b>{{ r.id }}</b>{% end %}{% end %}
+ · {{ int(#d.models) }} models · {{ int(d.questions) }} questions · {{ int(d.records) }} answers stored</p>
+<nav>{% for _, s in ipairs(sections) do %}<a href="#{{ s[1] }}">{{ s[2] }}</a>{% end %}</nav>
+</header>
+{% for _, s in ipairs(sections) do %}{{! include(s[1]) }}{% end %}
+]]
+
+M.summary = [[
+<section id="summary">
+<h2>Models</h2>
+<p class="note">Accuracy counts every question a model was asked: unparseable answers and failed requests count as wrong.
+Intervals are Wilson 95% score intervals. Questions the benchmark itself could not pose (invalid) are not counted.</p>
+<div class="wide"><table id="headline">
+<tr><th>#</th><th>model</th><th class="num">questions</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
+<th class="num">unparseable</th><th class="num">failed</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">cost</th></tr>
+{% for i, m in ipairs(d.models) do %}
+<tr id="model-{{ i }}" class="headline-row" data-model="{{ m.model }}" data-run="{{ m.run_id }}" data-n="{{ m.n }}" data-correct="{{ m.correct }}"
+ data-accuracy="{{ num(m.accuracy) }}" data-lo="{{ num(m.ci[1]) }}" data-hi="{{ num(m.ci[2]) }}" data-unparseable="{{ m.unparseable }}"
+ data-errors="{{ m.errors }}" data-p50="{{ num(m.latency_ms.p50) }}" data-p95="{{ num(m.latency_ms.p95) }}" data-p99="{{ num(m.latency_ms.p99) }}">
+<td class="idx"><span class="swatch" style="background:{{ color(i) }}"></span>{{ i }}</td>
+<td class="model">{{ m.label }}</td>
+<td class="num n">{{ int(m.n) }}</td>
+<td class="num acc"><b>{{ pct(m.accuracy) }}</b></td>
+<td class="num ci">[{{ pct(m.ci[1]) }}, {{ pct(m.ci[2]) }}]</td>
+<td>{{! charts.ci_bar(m.accuracy, m.ci[1], m.ci[2], color(i)) }}</td>
+<td class="num unparseable">{% if m.unparseable > 0 then %}<a href="#unparseable-{{ i }}">{{ int(m.unparseable) }}</a>{% else %}0{% end %}</td>
+<td class="num errors">{% if m.errors > 0 then %}<a href="#failures-{{ i }}">{{ int(m.errors) }}</a>{% else %}0{% end %}</td>
+<td class="num p50">{{ ms(m.latency_ms.p50) }}</td><td class="num p95">{{ ms(m.latency_ms.p95) }}</td><td class="num p99">{{ ms(m.latency_ms.p99) }}</td>
+<td class="num">{{ m.cost_usd and usd(m.cost_usd) or "–" }}</td>
+</tr>
+{% end %}
+</table></div>
+{% for i, m in ipairs(d.models) do if (m.invalid or 0) > 0 then %}
+<p class="note">#{{ i }} {{ m.label }}: {{ int(m.invalid) }} invalid questions (bad_question) are not counted.</p>
+{% end end %}
+</section>
+]]
+
+M.accuracy = [[
+<section id="accuracy">
+<h2>Accuracy by group</h2>
+<p class="legend">{% for i, m in ipairs(d.models) do %}<span><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</span>{% end %}</p>
+<p class="note">Bars are accuracies, whiskers their Wilson 95% intervals; n under a group is the most questions any model answered in it.
+A family's name leads to its error analysis.</p>
+{% for _, g in ipairs(groupings) do %}
+<h3 id="by-{{ g.kind }}">{{ g.title }}</h3>
+{% if #d.keys[g.kind] == 0 then %}<p class="note">No {{ g.kind }} recorded for these questions.</p>
+{% else %}{{! accuracy_chart(g.kind) }}{% end %}
+{% end %}
+</section>
+]]
+
+M.differences = [[
+<section id="differences">
+<h2>Paired differences</h2>
+{% if #d.comparisons == 0 then %}<p class="note">One model: nothing to compare.</p>{% else %}
+<p class="note">B − A on the questions both models answered; intervals are paired bootstrap 95% intervals ({{ int(d.limits.iters) }} resamples),
+p-values McNemar's test Holm-corrected over the {{ #d.comparisons }} pairs. Filled squares: p (Holm) &lt; 0.05.</p>
+{{! forest_chart() }}
+<div class="wide"><table id="pairs">
+<tr><th>B</th><th>A</th><th class="num">n</th><th class="num">B − A</th><th class="num">95% CI</th><th class="num">p (McNemar)</th><th class="num">p (Holm)</th></tr>
+{% for _, c in ipairs(d.comparisons) do %}
+<tr class="pair" data-a="{{ c.a }}" data-b="{{ c.b }}" data-n="{{ c.n }}" data-diff="{{ num(c.diff) }}" data-lo="{{ num(c.ci[1]) }}" data-hi="{{ num(c.ci[2]) }}" data-p-holm="{{ num(c.p_holm) }}">
+<td class="model"><a href="#model-{{ c.ib }}">{{ c.b }}</a></td><td class="model"><a href="#model-{{ c.ia }}">{{ c.a }}</a></td>
+<td class="num">{{ int(c.n) }}</td><td class="num diff">{{ signed_pct(c.diff) }}</td>
+<td class="num ci">[{{ signed_pct(c.ci[1]) }}, {{ signed_pct(c.ci[2]) }}]</td>
+<td class="num">{{ p(c.p_mcnemar) }}</td><td class="num holm{{ c.p_holm < 0.05 and " sig" or "" }}">{{ p(c.p_holm) }}</td></tr>
+{% end %}
+</table></div>
+{% end %}
+</section>
+]]
+
+M.latency = [[
+<section id="latency">
+<h2>Latency</h2>
+{% if #d.latency_edges == 0 then %}<p class="note">No latencies were recorded.</p>{% else %}
+<p class="note">Time from sending a request to its scored answer, failed requests left out; cached answers count with the time the cache took.
+Each row is scaled to its own tallest bar; log axis.</p>
+<p class="legend"><span>── p50</span><span>╌╌ p95</span><span>┈┈ p99</span></p>
+{{! latency_chart() }}
+{% end %}
+<div class="wide"><table id="latency-table">
+<tr><th>model</th><th class="num">timed</th><th class="num">mean</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">min</th><th class="num">max</th><th class="num">answers/s</th><th class="num">cached</th></tr>
+{% for i, m in ipairs(d.models) do local l = m.latency_ms %}
+<tr><td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td class="num">{{ int(m.n - m.errors) }}</td><td class="num">{{ ms(l.mean) }}</td><td class="num">{{ ms(l.p50) }}</td><td class="num">{{ ms(l.p95) }}</td>
+<td class="num">{{ ms(l.p99) }}</td><td class="num">{{ ms(l.min) }}</td><td class="num">{{ ms(l.max) }}</td>
+<td class="num">{{ number(m.throughput, 1) }}</td><td class="num">{{ int(m.cached) }}</td></tr>
+{% end %}
+</table></div>
+</section>
+]]
+
+M.cost = [[
+<section id="cost">
+<h2>Tokens and cost</h2>
+<p class="note">Tokens as the provider counted them; cost at the prices of the model's entry in the models file when the run started
+(USD per million tokens), for cached answers too. Models without a price show none.</p>
+<div class="wide"><table id="cost-table">
+<tr><th>model</th><th class="num">input tokens</th><th class="num">output tokens</th><th class="num">per question</th><th class="num">price in / out</th><th class="num">cost</th><th class="num">per correct answer</th></tr>
+{% for i, m in ipairs(d.models) do %}
+<tr><td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td class="num">{{ int(m.tokens.input) }}</td><td class="num">{{ int(m.tokens.output) }}</td>
+<td class="num">{{ m.n > 0 and number(m.tokens.total / m.n, 1) or "–" }}</td>
+<td class="num">{% if m.price then %}{{ usd(m.price.input or 0) }} / {{ usd(m.price.output or 0) }}{% else %}–{% end %}</td>
+<td class="num">{{ m.cost_usd and usd(m.cost_usd) or "–" }}</td>
+<td class="num">{{ (m.cost_usd and m.correct > 0) and usd(m.cost_usd / m.correct) or "–" }}</td></tr>
+{% end %}
+</table></div>
+</section>
+]]
+
+M.errors = [[
+<section id="errors">
+<h2>Error analysis</h2>
+<h3 id="outcomes">Outcomes</h3>
+<div class="wide"><table>
+<tr><th>model</th><th class="num">right</th><th class="num">wrong</th><th class="num">unparseable</th><th class="num">failed</th><th>failures by class</th></tr>
+{% for i, m in ipairs(d.models) do %}
+<tr><td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td class="num">{{ int(m.correct) }}</td><td class="num">{{ int(m.scored - m.correct) }}</td>
+<td class="num">{{ int(m.unparseable) }}</td><td class="num">{{ int(m.errors) }}</td><td>{{ error_classes(m) }}</td></tr>
+{% end %}
+</table></div>
+{{! include("confusion") }}
+{{! include("unparseable") }}
+{{! include("failures") }}
+{{! include("hardest") }}
+</section>
+]]
+
+M.confusion = [[
+<h3 id="confusion">Answers to yes/no questions, by family</h3>
+<p class="note">Rows: the true answer; columns: what each model answered. "other" is an answer the rules could not read or a failed request.
+Shading: share of the row.</p>
+{% if #yn_families == 0 then %}<p class="note">No yes/no questions.</p>{% else %}
+<div class="wide"><table class="conf">
+<tr><th>family</th><th>truth</th>{% for i, m in ipairs(d.models) do %}<th colspan="3"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</th>{% end %}</tr>
+<tr><th></th><th></th>{% for _ in ipairs(d.models) do %}<th class="num">yes</th><th class="num">no</th><th class="num">other</th>{% end %}</tr>
+{% for _, fam in ipairs(yn_families) do for ti, truth in ipairs({ "yes", "no" }) do %}
+<tr{{! ti == 1 and (' class="sep" id="' .. esc(slug("confusion", fam)) .. '"') or "" }}>
+<td>{% if ti == 1 then %}<a href="#by-family">{{ fam }}</a>{% end %}</td><td>{{ truth }}</td>
+{% for i, m in ipairs(d.models) do local row = m.confusion[fam] and m.confusion[fam][truth] %}
+{% for _, ans in ipairs({ "yes", "no", "other" }) do %}<td class="num cell"{{! shade(row, ans, ans == truth) }}>{{ row and int(row[ans]) or "–" }}</td>{% end %}
+{% end %}</tr>
+{% end end %}
+</table></div>
+{% end %}
+{% if #other_families > 0 then %}
+<p class="note">Questions with numeric or multiple-choice answers:</p>
+<div class="wide"><table class="conf">
+<tr><th>family</th>{% for i, m in ipairs(d.models) do %}<th colspan="3"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</th>{% end %}</tr>
+<tr><th></th>{% for _ in ipairs(d.models) do %}<th class="num">right</th><th class="num">wrong</th><th class="num">other</th>{% end %}</tr>
+{% for _, fam in ipairs(other_families) do %}
+<tr id="{{ slug("confusion-other", fam) }}"><td><a href="#by-family">{{ fam }}</a></td>
+{% for _, m in ipairs(d.models) do local row = m.other_types[fam] %}
+{% for _, k in ipairs({ "right", "wrong", "other" }) do %}<td class="num cell">{{ row and int(row[k]) or "–" }}</td>{% end %}
+{% end %}</tr>
+{% end %}
+</table></div>
+{% end %}
+]]
+
+M.unparseable = [[
+<h3 id="unparseable">Unparseable answers</h3>
+{% local any = false %}
+{% for i, m in ipairs(d.models) do if m.unparseable > 0 then any = true %}
+<p id="unparseable-{{ i }}"><span class="swatch" style="background:{{ color(i) }}"></span><b>{{ m.label }}</b>: {{ int(m.unparseable) }} answers the rules could not read{% if #m.unparseable_shown < m.unparseable then %}; {{ #m.unparseable_shown }} shown, spread over the questions{% end %}.</p>
+<div class="wide"><table class="answers">
+<tr><th>question</th><th>family</th><th>why</th><th>raw answer</th></tr>
+{% for _, u in ipairs(m.unparseable_shown) do %}
+<tr><td>{{! question_link(u.qid) }}</td><td>{{! family_link(u.family) }}</td><td>{{ u.reason }}</td><td>{{! text_block(u.response) }}</td></tr>
+{% end %}
+</table></div>
+{% end end %}
+{% if not any then %}<p class="note">Every answer could be read.</p>{% end %}
+]]
+
+M.failures = [[
+<h3 id="failures">Failed requests</h3>
+{% local any = false %}
+{% for i, m in ipairs(d.models) do if m.errors > 0 then any = true %}
+<p id="failures-{{ i }}"><span class="swatch" style="background:{{ color(i) }}"></span><b>{{ m.label }}</b>: {{ int(m.errors) }} failed ({{ error_classes(m) }}){% if #m.failures_shown < m.errors then %}; {{ #m.failures_shown }} shown{% end %}.</p>
+<div class="wide"><table class="answers">
+<tr><th>question</th><th>class</th><th class="num">status</th><th class="num">attempts</th><th>message</th></tr>
+{% for _, f in ipairs(m.failures_shown) do %}
+<tr><td>{{! question_link(f.qid) }}</td><td>{{ f.class }}</td><td class="num">{{ f.status }}</td><td class="num">{{ f.attempts }}</td>
+<td>{{! text_block(f.message) }}{% if f.first_bytes then %}{{! text_block(f.first_bytes) }}{% end %}</td></tr>
+{% end %}
+</table></div>
+{% end end %}
+{% if not any then %}<p class="note">No request failed.</p>{% end %}
+]]
+
+M.hardest = [[
+<h3 id="hardest">Questions most models got wrong</h3>
+{% if #d.hardest == 0 then %}<p class="note">No question was answered wrongly.</p>{% else %}
+<p class="note">{{ int(d.hardest_total) }} questions were answered wrongly by at least one model{% if #d.models > 1 then %}, {{ int(d.all_wrong) }} by every model{% end %};
+the {{ #d.hardest }} shown have the largest share of wrong answers (spread over the questions where many share it).</p>
+{% for _, h in ipairs(d.hardest) do %}
+<div class="card" id="{{ slug("q", h.qid) }}">
+<h3>{{ h.qid }}</h3>
+<p class="meta">{{! family_link(h.family) }}{% if h.difficulty then %} · {{ h.difficulty }}{% end %}{% if h.domain then %} · {{ h.domain }}{% end %}{% if h.rung then %} · rung {{ h.rung }}{% end %}
+ · wrong by <b>{{ h.wrong }} of {{ h.answered }}</b> models{% if h.bucket > 1 then %} (as are {{ int(h.bucket - 1) }} other questions){% end %}</p>
+{{! text_block(h.prompt) }}
+<p>Ground truth: <b>{{ value_text(h.truth) }}</b></p>
+<table class="answers">
+<tr><th>model</th><th>outcome</th><th>parsed</th><th>raw answer</th></tr>
+{% for _, a in ipairs(h.answers) do %}
+<tr><td class="model"><span class="swatch" style="background:{{ color(a.index) }}"></span><a href="#model-{{ a.index }}">{{ d.models[a.index].label }}</a></td>
+<td>{{! outcome_badge(a) }}</td><td>{{ value_text(a.parsed) }}</td><td>{% if a.response then %}{{! text_block(a.response) }}{% end %}</td></tr>
+{% end %}
+</table>
+</div>
+{% end %}
+{% end %}
+]]
+
+M.settings = [[
+<section id="settings">
+<h2>Settings and versions</h2>
+{% for _, r in ipairs(d.runs) do local s = settings(r) %}
+<h3 id="{{ slug("run", r.id) }}">Run {{ r.id }}</h3>
+<dl class="kv">
+{% for _, kv in ipairs(s.facts) do %}<dt>{{ kv[1] }}</dt><dd>{{ kv[2] }}</dd>{% end %}
+</dl>
+{% if #s.models > 0 then %}
+<div class="wide"><table>
+<tr><th>model</th><th>adapter</th><th>model id</th><th>settings</th></tr>
+{% for _, m in ipairs(s.models) do %}<tr><td class="model">{{ m.label }}</td><td>{{ m.adapter }}</td><td>{{ m.model }}</td><td>{{ m.rest }}</td></tr>{% end %}
+</table></div>
+{% end %}
+{% if #s.config > 0 then %}
+<p class="note">The run's configuration (secrets left out):</p>
+<div class="cols"><table>
+{% for _, kv in ipairs(s.config) do %}<tr><td>{{ kv[1] }}</td><td>{{ kv[2] }}</td></tr>{% end %}
+</table></div>
+{% end %}
+{% end %}
+</section>
+]]
+
+return M
