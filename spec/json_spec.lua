@@ -86,6 +86,22 @@ describe("causal_eval.json", function()
     assert.are.equal('{"a":-1,"b":[1,-20,300]}', json.encode({ b = { 1, -20, 300 }, a = -1 }))
   end)
 
+  it("writes number keys as strings, in small and large objects", function()
+    assert.are.equal('{"1":"a","3":"c","b":true}', json.encode({ [1] = "a", [3] = "c", b = true }))
+    assert.are.equal('{"-2":1,"10":2}', json.encode({ [10] = 2, [-2] = 1 }))
+    local big = { x = 1 }
+    for i = 2, 60, 2 do big[i] = i end
+    big[61] = 61
+    local text = json.encode(big)
+    assert.are.equal(61, json.decode(text)["61"])
+    assert.are.equal(1, json.decode(text).x)
+    assert.has_error(function() json.encode({ [1] = 1, ["1"] = 2, [5] = 0 }) end,
+      "json.encode: key '1' given twice (as a string and a number) at the top level")
+    assert.are.equal("{}", json.encode({}))
+    assert.are.equal("[]", json.encode(json.array({})))
+    assert.are.equal('{"a":{},"b":[]}', json.encode({ a = {}, b = json.array({}) }))
+  end)
+
   it("sorts the keys of small and large objects alike", function()
     for _, n in ipairs({ 1, 2, 5, 31, 32, 33, 100 }) do
       local t, keys = {}, {}

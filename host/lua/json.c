@@ -84,6 +84,7 @@ typedef struct {
   size_t n;
   int is_int;
   lua_Integer i;
+  int vidx; /* the value's stack index (small objects) */
 } keyent;
 
 static int key_cmp(const void *a, const void *b) {
@@ -95,6 +96,81 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 static void encode_value(encoder *e, int idx, int depth);
+
+#define SMALL_OBJECT 32
+
+static void sort_keys(keyent *ks, size_t count) {
+  if (count > SMALL_OBJECT) {
+    qsort(ks, count, sizeof *ks, key_cmp);
+    return;
+  }
+  for (size_t i = 1; i < count; i++) { /* insertion sort: most objects have a few keys */
+    keyent t = ks[i];
+    size_t j = i;
+    for (; j > 0 && key_cmp(&ks[j - 1], &t) > 0; j--) ks[j] = ks[j - 1];
+    ks[j] = t;
+  }
+}
+
+static void write_key_value(encoder *e, keyent *prev, keyent *k, frame *child, int vidx, int depth) {
+  lua_State *L = e->L;
+  if (prev) {
+    if (key_cmp(prev, k) == 0) enc_error(e, lua_pushfstring(L, "key '%s' given twice (as a string and a number)", k->s));
+    ce_buf_addc(e->b, ',');
+  }
+  ce_json_write_string(e->b, k->s, k->n);
+  ce_buf_addc(e->b, ':');
+  child->key = k->s;
+  child->klen = k->n;
+  e->top = depth + 1;
+  encode_value(e, vidx, depth + 1);
+  e->top = depth;
+}
+
+/* An object of 1..SMALL_OBJECT keys in one traversal: each key and value
+ * stays on the stack, so no count pass and no lookup of each value again
+ * by its key. 0 (stack as it was) for an empty or bigger table. */
+static int encode_small_object(encoder *e, int idx, int depth, frame *child) {
+  lua_State *L = e->L;
+  luaL_checkstack(L, 2 * SMALL_OBJECT + 8, "json.encode: nested too deep");
+  int base = lua_gettop(L);
+  keyent ks[SMALL_OBJECT];
+  size_t count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) { /* ... key value */
+    if (count == SMALL_OBJECT) {
+      lua_settop(L, base);
+      return 0;
+    }
+    lua_pushvalue(L, -2); /* the copy lua_next goes on from: key value key */
+    keyent *k = &ks[count];
+    k->vidx = lua_gettop(L) - 1;
+    if (lua_type(L, -3) == LUA_TSTRING) {
+      k->s = lua_tolstring(L, -3, &k->n);
+      k->is_int = 0;
+    } else if (lua_isinteger(L, -3)) {
+      k->is_int = 1;
+      k->i = lua_tointeger(L, -3);
+      lua_pushfstring(L, "%I", (LUAI_UACINT)k->i);
+      lua_replace(L, -4); /* the decimal string takes the key's place */
+      k->s = lua_tolstring(L, -3, &k->n);
+    } else {
+      const char *tn = luaL_typename(L, -3);
+      enc_error(e, lua_pushfstring(L, "a table key of type %s (JSON keys are strings)", tn));
+    }
+    count++;
+  }
+  if (count == 0) {
+    lua_settop(L, base);
+    return 0;
+  }
+  sort_keys(ks, count);
+  ce_buf_addc(e->b, '{');
+  for (size_t i = 0; i < count; i++) write_key_value(e, i ? &ks[i - 1] : NULL, &ks[i], child, ks[i].vidx, depth);
+  ce_buf_addc(e->b, '}');
+  lua_settop(L, base);
+  return 1;
+}
 
 /* 1 when t[1..n] are the only keys (n > 0), setting *n. */
 static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
@@ -134,6 +210,7 @@ static void encode_table(encoder *e, int idx, int depth) {
     ce_buf_addc(e->b, ']');
     return;
   }
+  if (encode_small_object(e, idx, depth, child)) return;
   size_t count = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -150,9 +227,8 @@ static void encode_table(encoder *e, int idx, int depth) {
     ce_buf_adds(e->b, is_array ? "[]" : "{}");
     return;
   }
-  /* small objects sort their keys in a stack array; big ones in a userdata
-   * (collected if an error unwinds) */
-  keyent small[32];
+  /* big objects sort their keys in a userdata (collected if an error unwinds) */
+  keyent small[SMALL_OBJECT];
   keyent *ks = small;
   int pushed = 0;
   if (count > sizeof small / sizeof small[0]) {
@@ -185,32 +261,13 @@ static void encode_table(encoder *e, int idx, int depth) {
     }
     k++;
   }
-  if (count <= sizeof small / sizeof small[0]) { /* insertion sort: most objects have a few keys */
-    for (size_t i = 1; i < count; i++) {
-      keyent t = ks[i];
-      size_t j = i;
-      for (; j > 0 && key_cmp(&ks[j - 1], &t) > 0; j--) ks[j] = ks[j - 1];
-      ks[j] = t;
-    }
-  } else {
-    qsort(ks, count, sizeof *ks, key_cmp);
-  }
+  sort_keys(ks, count);
   ce_buf_addc(e->b, '{');
   for (size_t i = 0; i < count; i++) {
-    if (i > 0) {
-      if (key_cmp(&ks[i - 1], &ks[i]) == 0) enc_error(e, lua_pushfstring(L, "key '%s' given twice (as a string and a number)", ks[i].s));
-      ce_buf_addc(e->b, ',');
-    }
-    ce_json_write_string(e->b, ks[i].s, ks[i].n);
-    ce_buf_addc(e->b, ':');
     if (ks[i].is_int) lua_pushinteger(L, ks[i].i);
     else lua_pushlstring(L, ks[i].s, ks[i].n);
     lua_rawget(L, idx);
-    child->key = ks[i].s;
-    child->klen = ks[i].n;
-    e->top = depth + 1;
-    encode_value(e, lua_gettop(L), depth + 1);
-    e->top = depth;
+    write_key_value(e, i ? &ks[i - 1] : NULL, &ks[i], child, lua_gettop(L), depth);
     lua_pop(L, 1);
   }
   ce_buf_addc(e->b, '}');
