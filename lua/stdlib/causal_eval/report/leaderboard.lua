@@ -1,0 +1,288 @@
+-- SPDX-License-Identifier: MIT
+-- Every model ever evaluated in a store, ranked on the questions they all
+-- answered, with intervals and groups of models statistically tied.
+--
+-- A model is its label, across runs. Its answer to a question is the one
+-- of the newest run that asked it (a model asked again after a fix counts
+-- as it is now). Only answers that count in a run's accuracy are used (not
+-- the bad_question records); a failed request or unparseable answer is a
+-- wrong one, as in `results show`.
+--
+-- Shared questions: those every ranked model answered. While fewer than
+-- min_shared, the model whose removal adds the most shared questions is
+-- left out and listed as not ranked (with what it answered), until enough
+-- are shared or no removal adds any.
+--
+-- Groups: every two ranked models are compared on the shared questions by
+-- McNemar's test, Holm-corrected over all those pairs. The best model not
+-- yet in a group leads a new group, which holds it and every model not yet
+-- in a group whose difference with it is not significant (corrected p >=
+-- alpha). Models in a leader's group are statistically tied with it; a
+-- model may sit below one of another group in accuracy and still be tied
+-- with its own leader. rank_best is 1 + the number of models significantly
+-- better than the model: the best rank the data allow it.
+local json = require "causal_eval.json"
+local results = require "causal_eval.results"
+local stats = require "causal_eval.stats"
+
+local M = {}
+
+M.DEFAULTS = { min_shared = 50, alpha = 0.05, iters = 2000, seed = 0 }
+
+local DAY = 86400
+
+-- model label -> { answers = { qid -> 0/1 }, runs, last_run, last_time }
+local function gather(st, opts)
+  local runs, err = results.list_runs(st)
+  if not runs then return nil, err end
+  local since = opts.days and (opts.now - opts.days * DAY) or nil
+  local models, used = {}, 0
+  for _, run in ipairs(runs) do -- newest first: the first answer seen wins
+    if not since or (run.created or 0) >= since then
+      local labels = {}
+      for _, label in ipairs(run.models or {}) do labels[results.model_key(label)] = label end
+      local prefix = run.id .. results.SEP
+      local from = #prefix + 1
+      local any = false
+      local ok, serr = st:scan(results.DB.scores, prefix, function(k, v)
+        local z = k:find(results.SEP, from, true)
+        if not z then return end
+        local label = labels[k:sub(from, z - 1)]
+        if not label then return end
+        local s = json.decode(v)
+        if type(s) ~= "table" or not results.counts(s) then return end
+        if opts.bench and s.f ~= opts.bench then return end
+        local m = models[label]
+        if not m then
+          m = { model = label, answers = {}, n = 0, runs = {}, nruns = 0 }
+          models[label] = m
+        end
+        local qid = k:sub(z + 1)
+        if m.answers[qid] == nil then
+          m.answers[qid] = s.c == 1 and 1 or 0
+          m.n = m.n + 1
+        end
+        if not m.runs[run.id] then
+          m.runs[run.id] = true
+          m.nruns = m.nruns + 1
+          if not m.last_run then m.last_run, m.last_time = run.id, run.created end
+        end
+        any = true
+      end)
+      if not ok then return nil, serr end
+      if any then used = used + 1 end
+    end
+  end
+  return models, used
+end
+
+-- The shared questions of a set of models (label -> model).
+local function shared_of(set)
+  local counts, k = {}, 0
+  for _, m in pairs(set) do
+    k = k + 1
+    for q in pairs(m.answers) do counts[q] = (counts[q] or 0) + 1 end
+  end
+  local shared = {}
+  for q, c in pairs(counts) do if c == k then shared[#shared + 1] = q end end
+  return shared, counts, k
+end
+
+-- Leaves out models until min_shared questions are shared (see the top).
+local function choose(models, min_shared)
+  local set, left_out = {}, {}
+  for label, m in pairs(models) do set[label] = m end
+  while true do
+    local shared, counts, k = shared_of(set)
+    if #shared >= min_shared or k <= 1 then return set, shared, left_out end
+    -- removing m adds the questions all but m answered
+    local gain = {}
+    for q, c in pairs(counts) do
+      if c == k - 1 then
+        for label, m in pairs(set) do
+          if m.answers[q] == nil then gain[label] = (gain[label] or 0) + 1 end
+        end
+      end
+    end
+    local best, best_gain
+    for label, g in pairs(gain) do
+      local m = set[label]
+      if not best or g > best_gain or (g == best_gain and (m.n < set[best].n or (m.n == set[best].n and label > best))) then
+        best, best_gain = label, g
+      end
+    end
+    if not best then return set, shared, left_out end
+    left_out[#left_out + 1] = set[best]
+    set[best] = nil
+  end
+end
+
+local function accuracy_of(answers, qids)
+  local c = 0
+  for _, q in ipairs(qids) do c = c + answers[q] end
+  return c
+end
+
+--- The leaderboard of a store. opts: days (only runs created in the last
+--- N days), bench (only questions of this family), min_shared, alpha,
+--- now. nil, message when the store cannot be read.
+function M.build(st, opts)
+  local o = {}
+  for k, v in pairs(M.DEFAULTS) do o[k] = v end
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.now = o.now or os.time()
+  local models, used = gather(st, o)
+  if not models then return nil, used end
+  local set, shared, left_out = choose(models, o.min_shared)
+  table.sort(shared)
+  local ranked = {}
+  for _, m in pairs(set) do
+    local c = accuracy_of(m.answers, shared)
+    local lo, hi = results.wilson(c, #shared)
+    local all = 0
+    for _, v in pairs(m.answers) do all = all + v end
+    ranked[#ranked + 1] = { model = m.model, n = #shared, correct = c, accuracy = #shared > 0 and c / #shared or json.null,
+                            ci = { lo, hi }, answered = m.n, accuracy_all = m.n > 0 and all / m.n or json.null,
+                            runs = m.nruns, last_run = m.last_run, last_time = m.last_time, vec = {} }
+  end
+  table.sort(ranked, function(a, b)
+    local x, y = tonumber(a.accuracy) or -1, tonumber(b.accuracy) or -1
+    if x ~= y then return x > y end
+    return a.model < b.model
+  end)
+  for i, r in ipairs(ranked) do
+    -- competition ranking: equal accuracies share a rank
+    r.rank = (i > 1 and ranked[i - 1].correct == r.correct) and ranked[i - 1].rank or i
+    local answers = set[r.model].answers
+    for j, q in ipairs(shared) do r.vec[j] = answers[q] end
+  end
+  -- every pair, Holm-corrected together
+  local k = #ranked
+  local pvals, index = {}, {}
+  if #shared > 0 then
+    for i = 1, k do
+      for j = i + 1, k do
+        pvals[#pvals + 1] = stats.mcnemar(ranked[j].vec, ranked[i].vec).p
+        index[#pvals] = { i, j }
+      end
+    end
+  end
+  local holm = stats.holm(pvals)
+  local p = {}
+  for i = 1, k do p[i] = {} end
+  for n, ij in ipairs(index) do
+    p[ij[1]][ij[2]], p[ij[2]][ij[1]] = holm[n], holm[n]
+  end
+  for i, r in ipairs(ranked) do
+    local better = 0
+    for j = 1, i - 1 do
+      if p[i][j] and p[i][j] < o.alpha and ranked[j].correct > r.correct then better = better + 1 end
+    end
+    r.rank_best = better + 1
+  end
+  local groups = 0
+  for i, r in ipairs(ranked) do
+    if not r.group then
+      groups = groups + 1
+      r.group, r.leader = groups, r.model
+      r.diff_leader, r.p_leader = 0, nil
+      for j = i + 1, k do
+        local o2 = ranked[j]
+        if not o2.group and (p[i][j] == nil or p[i][j] >= o.alpha) then
+          o2.group, o2.leader = groups, r.model
+          o2.p_leader = p[i][j]
+        end
+      end
+    end
+  end
+  -- the difference with the leader, with its paired bootstrap interval
+  local lead_index = {}
+  for i, r in ipairs(ranked) do if r.leader == r.model then lead_index[r.group] = i end end
+  for i, r in ipairs(ranked) do
+    local li = lead_index[r.group]
+    if li ~= i and #shared > 0 then
+      local leader = ranked[li]
+      local d = {}
+      for j = 1, #shared do d[j] = r.vec[j] - leader.vec[j] end
+      local bt = stats.bootstrap(d, { iters = o.iters, seed = o.seed })
+      r.diff_leader, r.diff_ci = bt.mean, { bt.low, bt.high }
+    end
+  end
+  for _, r in ipairs(ranked) do r.vec = nil end
+  local unranked = {}
+  for _, m in ipairs(left_out) do
+    local all = 0
+    for _, v in pairs(m.answers) do all = all + v end
+    local lo, hi = results.wilson(all, m.n)
+    unranked[#unranked + 1] = { model = m.model, answered = m.n, accuracy_all = m.n > 0 and all / m.n or json.null,
+                                ci_all = { lo, hi }, runs = m.nruns, last_run = m.last_run }
+  end
+  table.sort(unranked, function(a, b) return a.model < b.model end)
+  return {
+    generated = o.now, days = o.days, bench = o.bench, min_shared = o.min_shared, alpha = o.alpha,
+    runs = used, shared = #shared, groups = groups, pairs = #pvals, ranked = ranked, unranked = unranked,
+  }
+end
+
+local function pct(x) return type(x) == "number" and ("%.1f%%"):format(x * 100) or "-" end
+
+--- The leaderboard as text.
+function M.format(lb)
+  local out = {}
+  local function line(s) out[#out + 1] = s end
+  local scope = {}
+  scope[#scope + 1] = lb.days and ("runs of the last %d days"):format(lb.days) or "all runs"
+  if lb.bench then scope[#scope + 1] = "family " .. lb.bench end
+  line(("leaderboard: %d models ranked on %d shared questions (%s; %d runs)"):format(#lb.ranked, lb.shared,
+    table.concat(scope, ", "), lb.runs))
+  if #lb.ranked == 0 then
+    line("no model has answered any question" .. (lb.bench and (" of family " .. lb.bench) or ""))
+    return table.concat(out, "\n") .. "\n"
+  end
+  line("")
+  local rows = { { "rank", "group", "model", "accuracy", "95% CI", "vs leader", "p (Holm)", "best rank", "answered", "runs" } }
+  for _, r in ipairs(lb.ranked) do
+    local vs = r.leader == r.model and "leader" or ("%+.1f%%"):format(r.diff_leader * 100)
+    rows[#rows + 1] = { tostring(r.rank), tostring(r.group), r.model, pct(r.accuracy),
+      ("[%s, %s]"):format(pct(r.ci[1]), pct(r.ci[2])), vs, r.p_leader and ("%.4f"):format(r.p_leader) or "-",
+      tostring(r.rank_best), tostring(r.answered), tostring(r.runs) }
+  end
+  local w = {}
+  for _, r in ipairs(rows) do for c, v in ipairs(r) do w[c] = math.max(w[c] or 0, utf8.len(v) or #v) end end
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for c, v in ipairs(r) do
+      local pad = (" "):rep(w[c] - (utf8.len(v) or #v))
+      cells[c] = c == 3 and (v .. pad) or (pad .. v)
+    end
+    line(table.concat(cells, "  "))
+  end
+  line("")
+  line(("groups: a group's models are statistically tied with its leader (the first of the group): McNemar on the "
+    .. "shared questions, Holm-corrected over all %d pairs, alpha %g. best rank: 1 + the models significantly better."):format(
+    lb.pairs, lb.alpha))
+  if #lb.unranked > 0 then
+    line("")
+    line(("not ranked (left out so that at least %d questions are shared):"):format(lb.min_shared))
+    for _, u in ipairs(lb.unranked) do
+      line(("  %s: %d questions answered, %s on them"):format(u.model, u.answered, pct(u.accuracy_all)))
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- The leaderboard as JSON text.
+function M.json(lb)
+  local ranked = {}
+  for i, r in ipairs(lb.ranked) do
+    ranked[i] = { rank = r.rank, group = r.group, leader = r.leader, model = r.model, n = r.n, correct = r.correct,
+                  accuracy = r.accuracy, ci = r.ci, diff_leader = r.diff_leader, diff_ci = r.diff_ci,
+                  p_holm_leader = r.p_leader, rank_best = r.rank_best, answered = r.answered,
+                  accuracy_all = r.accuracy_all, runs = r.runs, last_run = r.last_run }
+  end
+  return json.encode({ generated = lb.generated, days = lb.days, bench = lb.bench, min_shared = lb.min_shared,
+                       alpha = lb.alpha, runs = lb.runs, shared_questions = lb.shared, groups = lb.groups,
+                       pairs = lb.pairs, models = json.array(ranked), unranked = json.array(lb.unranked) })
+end
+
+return M
