@@ -123,9 +123,9 @@ describe("report charts", function()
     local _, bars = svg:gsub('<rect x="[%d.]+" y="[%d.]+" width="[%d.]+" height="11" fill="#', "")
     assert.are.equal(3, bars)
     assert.matches("no questions", svg, 1, true)
-    -- the bar ends at its accuracy, the whisker spans its interval: L = 200, plot 860 - 200 - 64
-    assert.matches('width="298.0" height="11"', svg, 1, true)
-    assert.matches('d="M349.0 [%d.]+H647.0', svg)
+    -- the bar ends at its accuracy, the whisker spans its interval: L = 200, plot 1040 - 200 - 64
+    assert.matches('width="388.0" height="11"', svg, 1, true)
+    assert.matches('d="M394.0 [%d.]+H782.0', svg)
   end)
 
   it("fills a difference's square only when its corrected p is under alpha", function()

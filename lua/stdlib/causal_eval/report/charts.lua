@@ -63,7 +63,7 @@ end
 --- series = { { label, color } }, cell(gi, si) -> { accuracy, lo, hi, n }
 --- or nil, data(gi, si) -> attributes for the bar's <g> (data-*), title.
 function M.bars(spec)
-  local W = spec.width or 860
+  local W = spec.width or 1040
   local L, R = spec.label_width or 200, 64
   local P = W - L - R
   local bar, gap, ggap, top = spec.bar_height or 11, 3, 12, 22
@@ -119,7 +119,7 @@ end
 --- filled where the corrected p-value is under alpha. spec: rows =
 --- { { label, diff, lo, hi, p, data } }, alpha (0.05), title.
 function M.forest(spec)
-  local W = spec.width or 860
+  local W = spec.width or 1040
   local L, R = spec.label_width or 300, 230
   local P = W - L - R
   local rowh, top = 24, 24
@@ -188,7 +188,7 @@ end
 --- edges = { e0 < e1 < ... } (ms, B + 1 of them), series = { { label,
 --- color, counts = { B numbers }, marks = { { name, value } } } }.
 function M.histogram(spec)
-  local W = spec.width or 860
+  local W = spec.width or 1040
   local L, R = spec.label_width or 200, 20
   local P = W - L - R
   local rowh, top = spec.row_height or 64, 8
@@ -240,7 +240,7 @@ end
 --- The leaderboard's dot plot: accuracy and interval per model, rows
 --- shaded by group. spec: rows = { { label, accuracy, lo, hi, group, color } }.
 function M.dots(spec)
-  local W = spec.width or 860
+  local W = spec.width or 1040
   local L, R = spec.label_width or 260, 70
   local P = W - L - R
   local rowh, top = 20, 22

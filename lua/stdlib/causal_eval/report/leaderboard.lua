@@ -233,8 +233,8 @@ function M.format(lb)
   local scope = {}
   scope[#scope + 1] = lb.days and ("runs of the last %d days"):format(lb.days) or "all runs"
   if lb.bench then scope[#scope + 1] = "family " .. lb.bench end
-  line(("leaderboard: %d models ranked on %d shared questions (%s; %d runs)"):format(#lb.ranked, lb.shared,
-    table.concat(scope, ", "), lb.runs))
+  line(("leaderboard: %d models ranked on %d shared questions (%s; %d %s)"):format(#lb.ranked, lb.shared,
+    table.concat(scope, ", "), lb.runs, lb.runs == 1 and "run" or "runs"))
   if #lb.ranked == 0 then
     line("no model has answered any question" .. (lb.bench and (" of family " .. lb.bench) or ""))
     return table.concat(out, "\n") .. "\n"

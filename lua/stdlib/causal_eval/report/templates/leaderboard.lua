@@ -7,7 +7,7 @@ M.leaderboard = [[
 <header>
 <h1>{{ title }}</h1>
 <p class="meta">{{ int(#d.ranked) }} models ranked on {{ int(d.shared) }} questions they all answered ·
-{{ d.days and ("runs of the last " .. d.days .. " days") or "all runs" }}{% if d.bench then %} · family {{ d.bench }}{% end %} · {{ int(d.runs) }} runs</p>
+{{ d.days and ("runs of the last " .. d.days .. " days") or "all runs" }}{% if d.bench then %} · family {{ d.bench }}{% end %} · {{ int(d.runs) }} {{ d.runs == 1 and "run" or "runs" }}</p>
 </header>
 {% if #d.ranked == 0 then %}<p>No model has answered any question{% if d.bench then %} of family {{ d.bench }}{% end %} yet.</p>{% else %}
 <section id="ranking">
@@ -18,7 +18,7 @@ not significant at {{ d.alpha }}. <b>Best rank</b> is 1 + the number of models s
 {{! dots_chart() }}
 <div class="wide"><table id="leaderboard">
 <tr><th class="num">rank</th><th class="num">group</th><th>model</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
-<th class="num">vs leader</th><th class="num">p (Holm)</th><th class="num">best rank</th><th class="num">answered</th><th class="num">runs</th><th>last run</th></tr>
+<th class="num">vs leader</th><th class="num">p (Holm)</th><th class="num">best rank</th><th class="num">answered</th><th class="num">runs</th></tr>
 {% for _, r in ipairs(d.ranked) do %}
 <tr class="lb-row tier-{{ r.group % 2 == 1 and "odd" or "even" }}" data-model="{{ r.model }}" data-rank="{{ r.rank }}" data-group="{{ r.group }}"
  data-accuracy="{{ num(r.accuracy) }}" data-lo="{{ num(r.ci[1]) }}" data-hi="{{ num(r.ci[2]) }}" data-n="{{ r.n }}">
@@ -27,7 +27,7 @@ not significant at {{ d.alpha }}. <b>Best rank</b> is 1 + the number of models s
 <td class="num ci">[{{ pct(r.ci[1]) }}, {{ pct(r.ci[2]) }}]</td><td>{{! charts.ci_bar(r.accuracy, r.ci[1], r.ci[2], color(r.group)) }}</td>
 <td class="num">{% if r.leader == r.model then %}leader{% else %}{{ signed_pct(r.diff_leader) }}{% if r.diff_ci then %} [{{ signed_pct(r.diff_ci[1]) }}, {{ signed_pct(r.diff_ci[2]) }}]{% end %}{% end %}</td>
 <td class="num">{{ r.p_leader and p(r.p_leader) or "–" }}</td><td class="num">{{ r.rank_best }}</td>
-<td class="num">{{ int(r.answered) }}</td><td class="num">{{ int(r.runs) }}</td><td>{{ r.last_run }}</td></tr>
+<td class="num">{{ int(r.answered) }}</td><td class="num" title="last: {{ r.last_run }}">{{ int(r.runs) }}</td></tr>
 {% end %}
 </table></div>
 </section>

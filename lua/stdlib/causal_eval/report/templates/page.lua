@@ -42,7 +42,7 @@ footer { margin-top: 40px; font-size: 12px; border-top: 1px solid var(--line); p
 nav { margin: 14px 0 6px; padding: 8px 12px; background: var(--soft); border: 1px solid var(--line); border-radius: 6px; font-size: 13px; }
 nav a { margin-right: 14px; white-space: nowrap; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
-th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th, td { padding: 4px 6px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.sep td { border-top: 2px solid var(--line); }

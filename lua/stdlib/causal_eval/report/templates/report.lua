@@ -21,7 +21,7 @@ M.summary = [[
 <p class="note">Accuracy counts every question a model was asked: unparseable answers and failed requests count as wrong.
 Intervals are Wilson 95% score intervals. Questions the benchmark itself could not pose (invalid) are not counted.</p>
 <div class="wide"><table id="headline">
-<tr><th>#</th><th>model</th><th class="num">questions</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
+<tr><th>#</th><th>model</th><th class="num">n</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
 <th class="num">unparseable</th><th class="num">failed</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">cost</th></tr>
 {% for i, m in ipairs(d.models) do %}
 <tr id="model-{{ i }}" class="headline-row" data-model="{{ m.model }}" data-run="{{ m.run_id }}" data-n="{{ m.n }}" data-correct="{{ m.correct }}"
@@ -32,7 +32,7 @@ Intervals are Wilson 95% score intervals. Questions the benchmark itself could n
 <td class="num n">{{ int(m.n) }}</td>
 <td class="num acc"><b>{{ pct(m.accuracy) }}</b></td>
 <td class="num ci">[{{ pct(m.ci[1]) }}, {{ pct(m.ci[2]) }}]</td>
-<td>{{! charts.ci_bar(m.accuracy, m.ci[1], m.ci[2], color(i)) }}</td>
+<td>{{! charts.ci_bar(m.accuracy, m.ci[1], m.ci[2], color(i), 100) }}</td>
 <td class="num unparseable">{% if m.unparseable > 0 then %}<a href="#unparseable-{{ i }}">{{ int(m.unparseable) }}</a>{% else %}0{% end %}</td>
 <td class="num errors">{% if m.errors > 0 then %}<a href="#failures-{{ i }}">{{ int(m.errors) }}</a>{% else %}0{% end %}</td>
 <td class="num p50">{{ ms(m.latency_ms.p50) }}</td><td class="num p95">{{ ms(m.latency_ms.p95) }}</td><td class="num p99">{{ ms(m.latency_ms.p99) }}</td>
