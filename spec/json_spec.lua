@@ -86,6 +86,27 @@ describe("causal_eval.json", function()
     assert.are.equal('{"a":-1,"b":[1,-20,300]}', json.encode({ b = { 1, -20, 300 }, a = -1 }))
   end)
 
+  it("builds only the kept keys of a top-level object, and checks the whole text", function()
+    local text = '{"id":"q1","graph":{"nodes":["a","b"],"edges":[["a","b"]]},"p":[0.5,{"x":null}],"prompt":"Is it?","n":3}'
+    local v = json.decode(text, "q.json", { "id", "prompt", "missing" })
+    assert.are.same({ id = "q1", prompt = "Is it?" }, v)
+    assert.are.same({ graph = json.decode(text).graph, n = 3 }, json.decode(text, nil, { "graph", "n" }))
+    -- nested objects keep all their keys; only the top level is chosen from
+    assert.are.same({ graph = { nodes = { "a", "b" }, edges = { { "a", "b" } } } }, json.decode(text, nil, { "graph" }))
+    -- a top-level array or scalar is decoded whole
+    assert.are.same({ 1, { a = 2 } }, json.decode('[1,{"a":2}]', nil, { "b" }))
+    assert.are.equal(7, json.decode("7", nil, { "b" }))
+    -- an error in a skipped value is found and placed as without keep
+    for _, bad in ipairs({ '{"id":1,"graph":{"a":[1,2}}', '{"id":1,"g":"\\q"}', '{"id":1,"g":[1,2', '{"id":1,"g":tru}' }) do
+      local v1, e1 = json.decode(bad, "f.json")
+      local v2, e2 = json.decode(bad, "f.json", { "id" })
+      assert.is_nil(v1)
+      assert.is_nil(v2)
+      assert.are.equal(e1, e2)
+    end
+    assert.has_error(function() json.decode("{}", nil, { 1 }) end)
+  end)
+
   it("writes number keys as strings, in small and large objects", function()
     assert.are.equal('{"1":"a","3":"c","b":true}', json.encode({ [1] = "a", [3] = "c", b = true }))
     assert.are.equal('{"-2":1,"10":2}', json.encode({ [10] = 2, [-2] = 1 }))

@@ -317,12 +317,30 @@ static int json_encode(lua_State *L) {
 
 /* ---- decode ---- */
 
+#define MAX_KEEP 32
+
 typedef struct {
   lua_State *L;
   int depth;
+  /* keep: only these keys of a top-level object are built (nkeep >= 0);
+   * the others are still parsed, so the text is checked all the same */
+  int nkeep, skip_value, skipping;
+  const char *keep[MAX_KEEP];
+  size_t keep_len[MAX_KEEP];
   char is_object[512];
   lua_Integer count[512];
 } decoder;
+
+/* 1 when the value being read is not built: it is inside a skipped one, or
+ * it is the value of a key that is not kept */
+static int skipped(decoder *d) {
+  if (d->skipping) return 1;
+  if (d->skip_value) {
+    d->skip_value = 0;
+    return 1;
+  }
+  return 0;
+}
 
 /* the value on top goes into the container below it (after a key for objects) */
 static int store(decoder *d) {
@@ -335,35 +353,58 @@ static int store(decoder *d) {
 
 static int d_null(void *ud) {
   decoder *d = ud;
+  if (skipped(d)) return 0;
   lua_pushlightuserdata(d->L, NULL);
   return store(d);
 }
 static int d_bool(void *ud, int v) {
   decoder *d = ud;
+  if (skipped(d)) return 0;
   lua_pushboolean(d->L, v);
   return store(d);
 }
 static int d_int(void *ud, int64_t v) {
   decoder *d = ud;
+  if (skipped(d)) return 0;
   lua_pushinteger(d->L, (lua_Integer)v);
   return store(d);
 }
 static int d_num(void *ud, double v) {
   decoder *d = ud;
+  if (skipped(d)) return 0;
   lua_pushnumber(d->L, (lua_Number)v);
   return store(d);
 }
 static int d_str(void *ud, const char *s, size_t n) {
   decoder *d = ud;
+  if (skipped(d)) return 0;
   lua_pushlstring(d->L, s, n);
   return store(d);
 }
 static int d_key(void *ud, const char *s, size_t n) {
   decoder *d = ud;
+  if (d->skipping) return 0;
+  if (d->depth == 1 && d->nkeep >= 0) {
+    int kept = 0;
+    for (int i = 0; i < d->nkeep && !kept; i++) kept = d->keep_len[i] == n && memcmp(d->keep[i], s, n) == 0;
+    if (!kept) {
+      d->skip_value = 1;
+      return 0;
+    }
+  }
   lua_pushlstring(d->L, s, n);
   return 0;
 }
 static int d_open(decoder *d, int is_object) {
+  if (d->skipping) {
+    d->skipping++;
+    return 0;
+  }
+  if (d->skip_value) {
+    d->skip_value = 0;
+    d->skipping = 1;
+    return 0;
+  }
   if (d->depth >= 511) return 1;
   luaL_checkstack(d->L, 4, "json.decode: nested too deep");
   lua_newtable(d->L);
@@ -376,6 +417,10 @@ static int d_begin_array(void *ud) { return d_open(ud, 0); }
 static int d_begin_object(void *ud) { return d_open(ud, 1); }
 static int d_close(void *ud) {
   decoder *d = ud;
+  if (d->skipping) {
+    d->skipping--;
+    return 0;
+  }
   d->depth--;
   /* an empty array stays an array when encoded again */
   if (!d->is_object[d->depth] && d->count[d->depth] == 0) luaL_setmetatable(d->L, ARRAY_MT);
@@ -386,15 +431,35 @@ static const ce_json_handler handler = {
   d_null, d_bool, d_int, d_num, d_str, d_begin_array, d_close, d_begin_object, d_key, d_close,
 };
 
-/* json.decode(text [, name]) -> value | nil, "name:line:column: message" */
+/* json.decode(text [, name [, keep]]) -> value | nil, "name:line:column: message".
+ * keep, a list of key names: of a top-level object only those keys are
+ * built (a reader that needs a few fields of a large object skips making
+ * the rest; the whole text is still checked). */
 static int json_decode(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
   const char *name = luaL_optstring(L, 2, "<json>");
+  int has_keep = !lua_isnoneornil(L, 3);
+  if (has_keep) luaL_checktype(L, 3, LUA_TTABLE);
   ce_buf *scratch = new_buf(L);
   decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
   d->L = L;
   d->depth = 0;
+  d->nkeep = -1;
+  d->skip_value = d->skipping = 0;
+  if (has_keep) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
+    if (n > MAX_KEEP) return luaL_argerror(L, 3, "more than 32 keys to keep");
+    d->nkeep = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, 3, i);
+      if (lua_type(L, -1) != LUA_TSTRING) return luaL_argerror(L, 3, "a list of key names");
+      /* the strings stay alive in the keep table */
+      d->keep[d->nkeep] = lua_tolstring(L, -1, &d->keep_len[d->nkeep]);
+      d->nkeep++;
+      lua_pop(L, 1);
+    }
+  }
   int base = lua_gettop(L);
   ce_err e;
   int rc = ce_json_parse(text, len, name, 500, &handler, d, scratch, &e);

@@ -96,9 +96,14 @@ function M.check(q)
   return nil
 end
 
+--- The fields check() and the id read: all a scan of the file needs to
+--- build of each line (a question's graph and model are most of its text).
+M.CHECKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query" }
+
 --- Line `no` of `path` decoded: the value, or nil and "FILE:LINE:COL: message".
-function M.decode(line, no, path)
-  local v, err = json.decode(line, path)
+--- keep: only those fields (json.decode's keep), for a reader that needs no more.
+function M.decode(line, no, path, keep)
+  local v, err = json.decode(line, path, keep)
   if v ~= nil then return v end
   -- the decoder counts lines within the one line it was given: say which
   local col, msg = err:sub(#path + 2):match("^1:(%d+): (.*)$")
@@ -106,14 +111,15 @@ function M.decode(line, no, path)
 end
 
 --- The item of line `no` of `path`: { id, make } or { id, bad = message }.
---- A line without a usable id is known as "line-N".
-function M.item(line, no, path)
+--- A line without a usable id is known as "line-N". keep: decode only those
+--- fields (M.CHECKED is enough to tell the id and whether it is bad).
+function M.item(line, no, path, keep)
   local where = ("%s:%d"):format(path, no)
   local fallback = "line-" .. no
   if not line:find("^%s*{") then
     return { id = fallback, bad = where .. ": expected a JSON object, one question per line" }
   end
-  local q, err = M.decode(line, no, path)
+  local q, err = M.decode(line, no, path, keep)
   if q == nil then return { id = fallback, bad = err } end
   local id = M.id_of(q.id) or fallback
   local problem = M.check(q)
@@ -130,7 +136,7 @@ local function first_lines(path, wanted, last)
   while lines do
     local line, no = lines:next()
     if not line or no > last then break end
-    local id = M.item(line, no, path).id
+    local id = M.item(line, no, path, M.CHECKED).id
     if wanted[id] and not first[id] then first[id] = no end
   end
   return first
@@ -165,7 +171,7 @@ function M.scan(path, limit)
       break
     end
     n = n + 1
-    local it = M.item(line, no, path)
+    local it = M.item(line, no, path, M.CHECKED)
     if it.bad then
       bad = bad + 1
       first_bad = first_bad or it.bad
