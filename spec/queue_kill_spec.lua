@@ -80,7 +80,7 @@ describe("a queued run whose worker is killed (kill -9) in the middle", function
 
     -- the same questions asked by a local run: the same summary
     mock:reset()
-    local r, local_report = H.run_json(H.concat({ "--data", dir .. "/local", "--concurrency", "24" }, questions))
+    local r, local_report = Q.run_json(H.concat({ "--data", dir .. "/local", "--concurrency", "24" }, questions))
     assert.are.equal(0, r.code, r.stderr)
     assert.are.same(Q.comparable(local_report.models), Q.comparable(report.models))
     assert.are.equal(2000, report.models[1].n)

@@ -188,7 +188,9 @@ local function follow(conn, st, run, opts)
         last_check = t
         if h.stop then queue.drain_stopped(conn, id, me, claim_after) end
         queue.try_finish(conn, st, id, me)
-        if not h.finishing and queue.stream_exists(conn, id) == false then
+        -- read again: the run may have ended (and its stream gone) since h was read
+        local again = queue.stream_exists(conn, id) == false and queue.state(conn, id)
+        if again and not (again.finishing or again.finished) then
           host.untrap_signals()
           return nil, ("the stream of run %s (%s) is missing from %s: was it deleted? `causal-eval run --resume %s --queue URL` queues what is not stored"):format(
             id, queue.stream_key(id), queue.redact(opts.queue), id)

@@ -218,12 +218,12 @@ end
 
 -- The run's worker state, or nil when this worker cannot work it (the run
 -- is not in its store: it was given another store than the run's).
-local function open_run(T, id)
+local function open_run(T, id, queued)
   local run, err = results.get_run(T.st, id)
   if not run then
     T.warn("unknown:" .. id, ("run %s is queued on %s but %s: skipped (give the worker the store the run uses, --data)")
       :format(id, T.where, tostring(err):gsub("this store", "this worker's store " .. T.cfg.data)))
-    T.skip[id] = true
+    T.skip[id .. "@" .. queued] = true
     return nil
   end
   local h = queue.state(T.conn, id) or {}
@@ -241,7 +241,7 @@ local function open_run(T, id)
     max_tokens_total = d.max_tokens_total, budget_usd = d.budget_usd,
     cache = mode and mode ~= "off" and { id = T.cfg.cache.id, mode = mode } or nil,
   }
-  local R = { id = id, run = run, nmodels = math.max(1, #run.model_specs), buf = {}, held = {}, committing = {},
+  local R = { id = id, queued = queued, run = run, nmodels = math.max(1, #run.model_specs), buf = {}, held = {}, committing = {},
               acks = {}, last_claim = -math.huge, last_beat = now(), last_ack = now(), last_drain = -math.huge,
               last_finish = now() }
   R.w = worker.setup(wcfg, T.index, {
@@ -305,16 +305,23 @@ end
 
 -- ---- choosing what to do ----
 
+-- The runs queued now, oldest first, and the set of them. A run is known
+-- by its id and the time it was queued: a resumed run is queued again
+-- under its id, and what a worker knew of the earlier queueing (a stop, a
+-- skip) is not about it.
 local function active_runs(T)
-  local ids, err = T.conn:call("ZRANGE", queue.RUNS, 0, -1)
-  if not ids then
+  local flat, err = T.conn:call("ZRANGE", queue.RUNS, 0, -1, "WITHSCORES")
+  if not flat then
     T.warn("redis", err)
     return nil
   end
   local out, live = {}, {}
-  for _, id in ipairs(ids) do
-    live[id] = true
-    if not T.skip[id] and (not T.cfg.only or T.cfg.only == id) then out[#out + 1] = id end
+  for i = 1, #flat, 2 do
+    local id, queued = flat[i], flat[i + 1]
+    live[id] = queued
+    local R = T.runs[id]
+    if R and R.queued ~= queued then close_run(T, R) end
+    if not T.skip[id .. "@" .. queued] and (not T.cfg.only or T.cfg.only == id) then out[#out + 1] = id end
   end
   -- runs that ended: their state goes
   for id, R in pairs(T.runs) do
@@ -338,7 +345,7 @@ local function pick(T)
   end
   local open = {}
   for _, id in ipairs(ids) do
-    local R = T.runs[id] or open_run(T, id)
+    local R = T.runs[id] or open_run(T, id, live[id])
     if R then
       if now() - R.last_finish >= 1 then
         -- whoever acknowledged the last entry ends the run; should that
@@ -361,7 +368,7 @@ local function pick(T)
           if not (h and (h.finished or h.finishing)) then
             T.warn("gone:" .. id, ("the stream of run %s (%s) is missing from %s: skipped"):format(id, queue.stream_key(id), T.where))
           end
-          T.skip[id] = true
+          T.skip[id .. "@" .. live[id]] = true
         elseif #R.buf > 0 then
           return R
         else
