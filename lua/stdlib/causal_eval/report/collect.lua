@@ -36,6 +36,19 @@ M.DEFAULTS = {
 local WRONG, RIGHT, UNPARSEABLE, FAILED = 0, 1, 2, 3
 M.WRONG, M.RIGHT, M.UNPARSEABLE, M.FAILED = WRONG, RIGHT, UNPARSEABLE, FAILED
 
+-- Every model's outcome of a question in one integer (3 bits a model:
+-- the outcome + 1, 0 for none): a table per model, or per question, cost
+-- a third of the report's time in making and growing tables.
+local PER_PACK = 21
+
+local function code_of(packs, e, qid)
+  local v = packs[e.pack][qid]
+  if not v then return nil end
+  local c = (v >> e.shift) & 7
+  if c == 0 then return nil end
+  return c - 1
+end
+
 -- a question's description, as questions.of_record lists it
 local FAMILY, DOMAIN, ANSWER_TYPE, TRUTH = 1, 2, 4, 5
 
@@ -108,7 +121,8 @@ local function entries_of(runs)
         n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
         lat = results.latencies(), tokens_in = 0, tokens_out = 0, cached = 0,
         fam = {}, diff = {}, rung = {}, dom = {}, unparseable_q = {}, failed_q = {},
-        codes = {}, -- question id -> RIGHT, WRONG, UNPARSEABLE or FAILED
+        -- its outcomes live in packs[pack][question id], 3 bits at shift
+        pack = (#entries) // PER_PACK + 1, shift = (#entries) % PER_PACK * 3,
       }
       entries[#entries + 1] = e
       maps[ri][e.mk] = e
@@ -121,7 +135,7 @@ end
 -- results.summarize. This runs once per stored answer, so the family,
 -- difficulty and rung groups of the line before are kept: lines come in
 -- key order (model, then question id, which starts with the family).
-local function add_score(e, s, qid, qset)
+local function add_score(e, s, qid, pack)
   if not results.counts(s) then
     e.invalid = e.invalid + 1
     return
@@ -147,8 +161,7 @@ local function add_score(e, s, qid, qset)
     e.correct = e.correct + 1
     code = RIGHT
   end
-  e.codes[qid] = code
-  if not qset[qid] then qset[qid] = true end
+  pack[qid] = (pack[qid] or 0) | ((code + 1) << e.shift)
   local l = s.l
   if not err and type(l) == "number" then results.latency_add(e.lat, l) end
   local ti, to = s.ti, s.to
@@ -177,7 +190,7 @@ local function add_score(e, s, qid, qset)
   end
 end
 
-local function scan_scores(st, run, map, qset)
+local function scan_scores(st, run, map, packs)
   local prefix = run.id .. SEP
   local from = #prefix + 1
   local find, sub, decode = string.find, string.sub, json.decode
@@ -188,7 +201,7 @@ local function scan_scores(st, run, map, qset)
     local e = map[sub(k, from, z - 1)]
     if not e then return end
     local s = decode(v)
-    if type(s) == "table" then add_score(e, s, sub(k, z + 1), qset) end
+    if type(s) == "table" then add_score(e, s, sub(k, z + 1), packs[e.pack]) end
   end)
   if not ok then error({ message = err }, 0) end
 end
@@ -225,10 +238,12 @@ end
 -- (a wrong parsed answer to a yes/no question is the other label), the
 -- buckets of the hardest questions, and each pair's paired outcomes with
 -- McNemar's counts.
-local function per_question(entries, qids, qinfo)
+local function per_question(entries, qids, qinfo, packs)
   local k = #entries
-  local codes = {}
-  for i, e in ipairs(entries) do codes[i] = e.codes end
+  local pack_of, shift_of = {}, {}
+  for i, e in ipairs(entries) do pack_of[i], shift_of[i] = e.pack, e.shift end
+  local npacks = #packs
+  local vs = {}
   local yn, other = {}, {}
   for i = 1, k do yn[i], other[i] = {}, {} end
   local pairs_ = {}
@@ -240,22 +255,25 @@ local function per_question(entries, qids, qinfo)
   for _, q in ipairs(qids) do
     local info = qinfo[q]
     local dom, fam, truth, is_yn
+    for g = 1, npacks do vs[g] = packs[g][q] or 0 end
     if info then
       dom = value(info[DOMAIN])
+      if dom ~= nil then dom = tostring(dom) end
       fam = tostring(value(info[FAMILY]) or "?")
       truth = info[TRUTH]
       is_yn = info[ANSWER_TYPE] == "yes_no" and (truth == "yes" or truth == "no")
     end
     local answered, wrong = 0, 0
     for i = 1, k do
-      local code = codes[i][q]
+      local code = (vs[pack_of[i]] >> shift_of[i]) & 7
+      if code == 0 then code = nil else code = code - 1 end
       row[i] = code
       if code then
         answered = answered + 1
         if code ~= RIGHT then wrong = wrong + 1 end
         local e = entries[i]
         if dom ~= nil then
-          local g = group(e.dom, tostring(dom))
+          local g = group(e.dom, dom)
           g.n = g.n + 1
           if code == RIGHT then g.correct = g.correct + 1 end
         end
@@ -437,7 +455,7 @@ end
 
 -- The records behind the samples: unparseable answers, failures, and every
 -- model's answer to each of the hardest questions.
-local function samples(st, entries, models, picked, o)
+local function samples(st, entries, models, picked, o, packs)
   for i, e in ipairs(entries) do
     local s = models[i]
     s.unparseable_shown, s.failures_shown = {}, {}
@@ -461,7 +479,7 @@ local function samples(st, entries, models, picked, o)
   for _, h in ipairs(picked) do
     h.answers = {}
     for i, e in ipairs(entries) do
-      local code = e.codes[h.qid]
+      local code = code_of(packs, e, h.qid)
       local rec = code and get_record(st, e, h.qid)
       if rec then
         if not h.prompt then
@@ -494,9 +512,10 @@ local function gather(st, runs, o, timings)
     end
   end
   local wait = questions.start(st, prefixes)
-  local qset = {}
+  local packs = {}
+  for g = 1, (#entries - 1) // PER_PACK + 1 do packs[g] = {} end
   local ok, err = pcall(function()
-    for ri, run in ipairs(runs) do scan_scores(st, run, maps[ri], qset) end
+    for ri, run in ipairs(runs) do scan_scores(st, run, maps[ri], packs) end
   end)
   -- the thread is waited for whatever happened here
   t0 = timed(timings, "score lines", t0)
@@ -505,13 +524,20 @@ local function gather(st, runs, o, timings)
   if not wok then error(qinfo, 0) end
   t0 = timed(timings, "questions", t0)
 
-  local qids = {}
-  for q in pairs(qset) do
-    qids[#qids + 1] = q
+  local qids, seen = {}, #packs > 1 and {} or nil
+  for _, pack in ipairs(packs) do
+    for q in pairs(pack) do
+      if not seen or not seen[q] then
+        if seen then seen[q] = true end
+        qids[#qids + 1] = q
+      end
+    end
+  end
+  for _, q in ipairs(qids) do
     if not qinfo[q] then
       -- a question the first model of its run did not answer
       for _, e in ipairs(entries) do
-        local rec = e.codes[q] and get_record(st, e, q)
+        local rec = code_of(packs, e, q) and get_record(st, e, q)
         if rec then
           qinfo[q] = questions.of_record(rec)
           break
@@ -520,7 +546,7 @@ local function gather(st, runs, o, timings)
     end
   end
   table.sort(qids)
-  return entries, qids, qinfo, t0
+  return entries, qids, qinfo, packs, t0
 end
 
 --- The report's data for runs (tables from M.runs); opts: the limits of
@@ -531,9 +557,9 @@ function M.collect(st, runs, opts)
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
   local timings = {}
-  local entries, qids, qinfo, t0 = gather(st, runs, o, timings)
+  local entries, qids, qinfo, packs, t0 = gather(st, runs, o, timings)
 
-  local yn, other, pairs_, order = per_question(entries, qids, qinfo)
+  local yn, other, pairs_, order = per_question(entries, qids, qinfo, packs)
   t0 = timed(timings, "per question", t0)
   local comps = comparisons(entries, pairs_, o)
   t0 = timed(timings, "paired differences", t0)
@@ -545,7 +571,7 @@ function M.collect(st, runs, opts)
     models[i] = s
   end
   local picked, wrong_total, all_wrong = hardest(order, #entries, o.hardest)
-  samples(st, entries, models, picked, o)
+  samples(st, entries, models, picked, o, packs)
   t0 = timed(timings, "samples", t0)
 
   local edges, counts = histograms(entries, o.bins)
