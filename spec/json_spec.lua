@@ -107,6 +107,21 @@ describe("causal_eval.json", function()
     assert.has_error(function() json.decode("{}", nil, { 1 }) end)
   end)
 
+  it("decodes long arrays and objects, nested, in order", function()
+    local arr, obj = {}, {}
+    for i = 1, 100000 do arr[i] = (i % 3 == 0) and { i, tostring(i) } or i end
+    for i = 1, 1000 do obj["k" .. i] = { n = i, list = { i, i + 1 }, empty = {} } end
+    local v = json.decode(json.encode({ arr = arr, obj = obj, last = "x" }))
+    assert.are.equal(100000, #v.arr)
+    assert.are.same({ 99999, "99999" }, v.arr[99999])
+    assert.are.equal(100000, v.arr[100000])
+    assert.are.same({ n = 1000, list = { 1000, 1001 }, empty = {} }, v.obj.k1000)
+    assert.are.equal("[]", json.encode(json.decode("[]")))
+    assert.are.equal('{"a":[],"b":{}}', json.encode(json.decode('{"a":[],"b":{}}')))
+    -- a key given twice: the last one, as before
+    assert.are.same({ a = 2 }, json.decode('{"a":1,"a":2}'))
+  end)
+
   it("writes number keys as strings, in small and large objects", function()
     assert.are.equal('{"1":"a","3":"c","b":true}', json.encode({ [1] = "a", [3] = "c", b = true }))
     assert.are.equal('{"-2":1,"10":2}', json.encode({ [10] = 2, [-2] = 1 }))

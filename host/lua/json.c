@@ -328,7 +328,8 @@ typedef struct {
   const char *keep[MAX_KEEP];
   size_t keep_len[MAX_KEEP];
   char is_object[512];
-  lua_Integer count[512];
+  lua_Integer count[512]; /* items already in the level's table */
+  int slot[512];          /* the level's stack slot: nil until its table is made */
 } decoder;
 
 /* 1 when the value being read is not built: it is inside a skipped one, or
@@ -342,42 +343,79 @@ static int skipped(decoder *d) {
   return 0;
 }
 
-/* the value on top goes into the container below it (after a key for objects) */
-static int store(decoder *d) {
+/* A container's items wait on the stack above its slot, and go into a
+ * table made at its close with room for all of them: tables grown a key
+ * at a time were rehashed over and over (a question is mostly small
+ * objects and arrays). A long container moves its items every FLUSH_AT. */
+#define FLUSH_AT 256
+
+static void flush(decoder *d, int level) {
   lua_State *L = d->L;
+  int slot = d->slot[level], top = lua_gettop(L);
+  int obj = d->is_object[level];
+  int n = obj ? (top - slot) / 2 : top - slot;
+  if (lua_isnil(L, slot)) {
+    lua_createtable(L, obj ? 0 : n, obj ? n : 0);
+    lua_replace(L, slot);
+  }
+  if (obj) {
+    for (int i = slot + 1; i < top; i += 2) {
+      lua_pushvalue(L, i);
+      lua_pushvalue(L, i + 1);
+      lua_rawset(L, slot);
+    }
+  } else {
+    for (int i = slot + 1; i <= top; i++) {
+      lua_pushvalue(L, i);
+      lua_rawseti(L, slot, ++d->count[level]);
+    }
+  }
+  lua_settop(L, slot);
+}
+
+/* the value on top stays on the stack as an item of the container below */
+static int store(decoder *d) {
   if (d->depth == 0) return 0; /* the top-level value stays on the stack */
-  if (d->is_object[d->depth - 1]) lua_rawset(L, -3);
-  else lua_rawseti(L, -2, ++d->count[d->depth - 1]);
+  int level = d->depth - 1;
+  if (lua_gettop(d->L) - d->slot[level] >= FLUSH_AT) flush(d, level);
   return 0;
 }
+
+/* room for a key and a value more */
+static int room(decoder *d) { return lua_checkstack(d->L, 4) ? 0 : 1; }
 
 static int d_null(void *ud) {
   decoder *d = ud;
   if (skipped(d)) return 0;
+  if (room(d)) return 1;
   lua_pushlightuserdata(d->L, NULL);
   return store(d);
 }
 static int d_bool(void *ud, int v) {
   decoder *d = ud;
   if (skipped(d)) return 0;
+  if (room(d)) return 1;
   lua_pushboolean(d->L, v);
   return store(d);
 }
 static int d_int(void *ud, int64_t v) {
   decoder *d = ud;
   if (skipped(d)) return 0;
+  if (room(d)) return 1;
   lua_pushinteger(d->L, (lua_Integer)v);
   return store(d);
 }
 static int d_num(void *ud, double v) {
   decoder *d = ud;
   if (skipped(d)) return 0;
+  if (room(d)) return 1;
   lua_pushnumber(d->L, (lua_Number)v);
   return store(d);
 }
 static int d_str(void *ud, const char *s, size_t n) {
   decoder *d = ud;
   if (skipped(d)) return 0;
+  if (room(d)) return 1;
   lua_pushlstring(d->L, s, n);
   return store(d);
 }
@@ -392,6 +430,7 @@ static int d_key(void *ud, const char *s, size_t n) {
       return 0;
     }
   }
+  if (room(d)) return 1;
   lua_pushlstring(d->L, s, n);
   return 0;
 }
@@ -405,9 +444,9 @@ static int d_open(decoder *d, int is_object) {
     d->skipping = 1;
     return 0;
   }
-  if (d->depth >= 511) return 1;
-  luaL_checkstack(d->L, 4, "json.decode: nested too deep");
-  lua_newtable(d->L);
+  if (d->depth >= 511 || room(d)) return 1;
+  lua_pushnil(d->L);
+  d->slot[d->depth] = lua_gettop(d->L);
   d->is_object[d->depth] = (char)is_object;
   d->count[d->depth] = 0;
   d->depth++;
@@ -422,6 +461,7 @@ static int d_close(void *ud) {
     return 0;
   }
   d->depth--;
+  flush(d, d->depth);
   /* an empty array stays an array when encoded again */
   if (!d->is_object[d->depth] && d->count[d->depth] == 0) luaL_setmetatable(d->L, ARRAY_MT);
   return store(d);
