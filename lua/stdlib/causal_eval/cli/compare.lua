@@ -17,12 +17,16 @@ one, those two are compared. With one run, every pair of its models is
 compared. Each row: accuracies, the difference with a paired bootstrap
 interval, the sign-flip permutation p-value, McNemar's test, and the p-values
 corrected over the rows (Holm and Bonferroni). Unanswered or failed questions
-count as wrong, as in the run's table.]],
+count as wrong, as in the run's table. With --fail-on-regression (two runs:
+RUN_A before, RUN_B after), a model whose accuracy dropped with a Holm-corrected
+p-value under --alpha is a regression: each is printed and the exit status is 1.]],
   options = {
     { "--data", arg = "DIR", help = "results store folder (default: store.path)" },
     { "--iters", arg = "B", type = "integer", default = 10000, help = "resamples" },
     { "--seed", arg = "S", type = "integer", default = 0, help = "seed" },
     { "--json", help = "print JSON" },
+    { "--fail-on-regression", help = "exit 1 when a model is significantly less accurate in RUN_B (Holm-corrected p < --alpha)" },
+    { "--alpha", arg = "A", type = "number", default = 0.05, help = "significance level of --fail-on-regression" },
   },
   positionals = { { "RUN_A", help = "a run id, or last" }, { "RUN_B", optional = true, help = "another run id" } },
 }
@@ -62,6 +66,10 @@ function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
   if args.iters < 1 then return cli.usage_error(parser, "--iters must be >= 1") end
+  if not (args.alpha > 0 and args.alpha < 1) then return cli.usage_error(parser, "--alpha must be between 0 and 1") end
+  if args.fail_on_regression and not args.RUN_B then
+    return cli.usage_error(parser, "--fail-on-regression compares a run with an earlier one: give RUN_A (before) and RUN_B (after)")
+  end
   local cfg, cerr = config.load{}
   if not cfg then
     io.stderr:write(cerr, "\n")
@@ -124,10 +132,23 @@ function M.run(argv, cli)
   end
   local holm, bonf = stats.holm(ps), stats.bonferroni(ps)
   for i, r in ipairs(rows) do r.p_holm, r.p_bonferroni = holm[i], bonf[i] end
+  -- the gate: a drop in accuracy that the paired test, corrected over every
+  -- model compared, does not put down to chance
+  local regressions = {}
+  if args.fail_on_regression then
+    for _, r in ipairs(rows) do
+      if r.diff < 0 and r.p_holm < args.alpha then
+        r.regression = true
+        regressions[#regressions + 1] = r
+      end
+    end
+  end
+  local status = #regressions > 0 and 1 or 0
   if args.json then
     io.stdout:write(json.encode({ run_a = ra.id, run_b = rb.id, iters = args.iters, seed = args.seed,
-                                  rows = json.array(rows) }), "\n")
-    return 0
+                                  rows = json.array(rows),
+                                  regressions = args.fail_on_regression and json.array(regressions) or nil }), "\n")
+    return status
   end
   io.stdout:write(("compare %s%s (paired on shared questions; B - A; %d resamples)\n\n"):format(ra.id,
     args.RUN_B and (" -> " .. rb.id) or " (models of one run)", args.iters))
@@ -140,7 +161,18 @@ function M.run(argv, cli)
       r.model, r.n, r.accuracy_a * 100, r.accuracy_b * 100, r.diff * 100, r.ci[1] * 100, r.ci[2] * 100,
       r.p_permutation, r.p_holm, r.p_bonferroni, r.p_mcnemar))
   end
-  return 0
+  if args.fail_on_regression then
+    if #regressions == 0 then
+      io.stdout:write(("\nno regression: no model is less accurate with p (Holm) < %g\n"):format(args.alpha))
+    else
+      io.stdout:write(("\n%d regression%s (p (Holm) < %g):\n"):format(#regressions, #regressions == 1 and "" or "s", args.alpha))
+      for _, r in ipairs(regressions) do
+        io.stdout:write(("%s: accuracy %.1f%% -> %.1f%%, %.1f points lower (p (Holm) = %.4g)\n"):format(r.model,
+          r.accuracy_a * 100, r.accuracy_b * 100, -r.diff * 100, r.p_holm))
+      end
+    end
+  end
+  return status
 end
 
 return M

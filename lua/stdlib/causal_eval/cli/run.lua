@@ -38,6 +38,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--resume", arg = "RUN_ID", help = "continue a run (or 'last'): only unfinished questions are sent" },
     { "--retry-errors", help = "with --resume: send again the questions that failed for a transient reason" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
+    { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url; else LMDB in --data)" },
     { "--fail-under", arg = "ACC", type = "number", help = "exit 1 when a model's accuracy is below ACC (0..1)" },
     { "--cache", arg = "MODE", choices = { "readwrite", "read", "write", "off" },
       help = "model-call cache: readwrite (default: cache.mode), read, write or off" },
@@ -112,6 +113,10 @@ function M.run(argv, cli)
       if f[1] then return cli.usage_error(parser, f[2] .. " is not for --queue: the questions are asked by the workers") end
     end
   end
+  if args.store then
+    local bad = require("causal_eval.results").check_url(args.store)
+    if bad then return cli.usage_error(parser, "--store: " .. bad) end
+  end
   if args.retry_errors and not args.resume then
     return cli.usage_error(parser, "--retry-errors sends again the failures of a stored run: give it with --resume RUN_ID")
   end
@@ -139,7 +144,7 @@ function M.run(argv, cli)
     difficulty = args.difficulty, domain = args.domain, questions = args.questions, limit = args.limit,
     alerts = alerts, alert_interval = args.alert_interval, profile = args.profile or args.profile_out ~= nil,
     repl = args.repl, resume = args.resume, retry_errors = args.retry_errors,
-    data = args.data or v.store.path, store_cfg = v.store,
+    data = args.data or v.store.path, store_cfg = require("causal_eval.results").config(v, args.store),
     cache_mode = args.cache or v.cache.mode, cache_opts = require("causal_eval.cache").options(v),
     metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
     fail_under = args.fail_under, progress = tty and not args.quiet and not args.repl, quiet = args.quiet, config_values = v,
