@@ -14,6 +14,18 @@
  *   store.check(dir, { salvage = "out.jsonl" })     -- report lines, status
  *   store.DATABASES                                 -- { "runs", "records", "meta", "scores" }
  *
+ * PostgreSQL instead of LMDB (host/core/store/pg.h), the same methods:
+ *   store.open{ path = DIR, url = "postgresql://...", read_url = REPLICA, writes = true,
+ *               reads = "replica", pool_size =, max_overflow =, pool_timeout =, pool_recycle =,
+ *               statement_timeout =, connect_timeout =, retry_for =, buffer_mb = }
+ *   st:reader()            -- the same store, its reads sent to the replica
+ *   store.attach(id, { reader = true })
+ *   st:backend()           -- "lmdb" or "postgresql"
+ *   st:trouble()           -- nil, or message and "retrying" / "failed"
+ *   st:totals{ by = "model" | "model_day" | "run_model", since = "YYYY-MM-DD", runs = { id, ... } }
+ *   st:pool()              -- { open, idle, peak_open, connects, waits, timeouts } of the server reads go to
+ *   store.check_url(url)   -- true, or nil and what is wrong with it
+ *
  * A failure returns nil, message, kind: kind "damaged" when data.mdb is
  * damaged, "full" when the disk or the map is. With raise_damage, damage
  * raises instead: an error table { damaged = true, message, dir } (its
@@ -26,6 +38,7 @@
 #include <string.h>
 
 #include "core/store/check.h"
+#include "core/store/pg.h"
 #include "core/store/store.h"
 #include "core/util/shared.h"
 #include "modules.h"
@@ -33,7 +46,7 @@
 #define STORE_MT "causal_eval.store"
 #define DAMAGE_MT "causal_eval.store_damage"
 
-typedef struct { uint64_t id; ce_store *s; int raise_damage; } LStore;
+typedef struct { uint64_t id; ce_store *s; int raise_damage, replica; } LStore;
 
 static const char *DBS[CE_STORE_NDB + 1]; /* ce_store_db_names, NULL-ended for luaL_checkoption */
 
@@ -71,6 +84,41 @@ static int damage_tostring(lua_State *L) {
   return 1;
 }
 
+static double num_field(lua_State *L, const char *name, double dflt, double min) {
+  lua_getfield(L, 1, name);
+  double v = luaL_optnumber(L, -1, dflt);
+  lua_pop(L, 1);
+  if (v < min) luaL_error(L, "store.open: %s must be >= %g", name, min);
+  return v;
+}
+
+static const char *str_field(lua_State *L, const char *name) {
+  lua_getfield(L, 1, name);
+  const char *v = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+  lua_pop(L, 1); /* the table still holds the string */
+  return v && *v ? v : NULL;
+}
+
+/* Everything checked before the store is opened: luaL_error must not skip its release. */
+static int pg_config(lua_State *L, ce_store_pg_cfg *c) {
+  memset(c, 0, sizeof *c);
+  c->url = str_field(L, "url");
+  if (!c->url) return 0;
+  c->read_url = str_field(L, "read_url");
+  c->pool_size = (int)num_field(L, "pool_size", 5, 1);
+  c->max_overflow = (int)num_field(L, "max_overflow", 10, 0);
+  c->pool_timeout = num_field(L, "pool_timeout", 30, 0);
+  c->pool_recycle = num_field(L, "pool_recycle", 3600, -1);
+  c->statement_timeout = num_field(L, "statement_timeout", 60, 0);
+  c->connect_timeout = num_field(L, "connect_timeout", 10, 0);
+  c->retry_for = num_field(L, "retry_for", 60, 0);
+  c->buffer_bytes = (size_t)(num_field(L, "buffer_mb", 64, 1) * 1024 * 1024);
+  lua_getfield(L, 1, "writes");
+  c->writes = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int st_open(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   if (lua_getfield(L, 1, "path") != LUA_TSTRING) return luaL_argerror(L, 1, "path: string expected");
@@ -82,15 +130,21 @@ static int st_open(lua_State *L) {
   int sync = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
   lua_getfield(L, 1, "raise_damage");
   int raise_damage = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "reads");
+  int replica = luaL_checkoption(L, -1, "primary", (const char *const[]){"primary", "replica", NULL});
+  ce_store_pg_cfg pc;
+  int pg = pg_config(L, &pc);
   LStore *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
   u->id = 0;
   u->raise_damage = 0;
+  u->replica = 0;
   luaL_setmetatable(L, STORE_MT);
   ce_err e;
-  ce_store *s = ce_store_open(path, (size_t)map, sync, &e);
+  ce_store *s = pg ? ce_store_open_pg(path, &pc, &e) : ce_store_open(path, (size_t)map, sync, &e);
   if (!s) return fail(L, &e);
   u->raise_damage = raise_damage;
+  u->replica = replica;
   u->id = ce_shared_register(s, "store", ce_store_free);
   if (!u->id) {
     ce_store_free(s);
@@ -102,6 +156,12 @@ static int st_open(lua_State *L) {
 
 static int st_attach(lua_State *L) {
   uint64_t id = (uint64_t)luaL_checkinteger(L, 1);
+  int replica = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "reader");
+    replica = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   ce_store *s = ce_shared_acquire(id, "store");
   if (!s) {
     luaL_pushfail(L);
@@ -112,8 +172,36 @@ static int st_attach(lua_State *L) {
   u->id = id;
   u->s = s;
   u->raise_damage = 0;
+  u->replica = replica;
   luaL_setmetatable(L, STORE_MT);
   return 1;
+}
+
+/* st:reader() -> the same store (another reference), reading from the replica */
+static int m_reader(lua_State *L) {
+  check(L);
+  LStore *me = lua_touserdata(L, 1);
+  LStore *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = NULL;
+  u->id = 0;
+  u->raise_damage = me->raise_damage;
+  u->replica = 1;
+  luaL_setmetatable(L, STORE_MT);
+  ce_store *s = ce_shared_acquire(me->id, "store");
+  if (!s) return luaL_error(L, "store: the store was closed");
+  u->id = me->id;
+  u->s = s;
+  return 1;
+}
+
+static int where(lua_State *L) {
+  LStore *u = luaL_checkudata(L, 1, STORE_MT);
+  return u->replica ? CE_STORE_REPLICA : CE_STORE_PRIMARY;
+}
+
+/* A write the server's tables could not hold (not UTF-8 text): nil, message */
+static int storable(ce_store *s, int db, const char *k, size_t kl, const char *v, size_t vl, ce_err *e) {
+  return !ce_store_pg(s) || ce_pg_check_item(db, k, kl, v, vl, e) == 0;
 }
 
 static int m_id(lua_State *L) {
@@ -128,7 +216,7 @@ static int m_put(lua_State *L) {
   size_t kl, vl;
   const char *k = luaL_checklstring(L, 3, &kl), *v = luaL_checklstring(L, 4, &vl);
   ce_err e;
-  if (ce_store_put(s, db, k, kl, v, vl, &e) != 0) return fail(L, &e);
+  if (!storable(s, db, k, kl, v, vl, &e) || ce_store_put(s, db, k, kl, v, vl, &e) != 0) return fail(L, &e);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -141,7 +229,7 @@ static int m_get(lua_State *L) {
   char *v;
   size_t vl;
   ce_err e;
-  int rc = ce_store_get(s, db, k, kl, &v, &vl, &e);
+  int rc = ce_store_get_at(s, where(L), db, k, kl, &v, &vl, &e);
   if (rc < 0) return fail(L, &e);
   if (rc == 0) {
     lua_pushnil(L);
@@ -200,7 +288,7 @@ static int m_scan(lua_State *L) {
   }
   scan_ctx c = {L, 4, limit, 0, 0};
   ce_err e;
-  long n = ce_store_scan(s, db, prefix, pl, reverse, visit, &c, &e);
+  long n = ce_store_scan_at(s, where(L), db, prefix, pl, reverse, visit, &c, &e);
   if (c.err) return lua_error(L); /* the callback's error, now that the transaction is closed */
   if (n < 0) return fail(L, &e);
   lua_pushinteger(L, c.n);
@@ -230,6 +318,8 @@ static int m_enqueue(lua_State *L) {
   const char *k = luaL_checklstring(L, 3, &kl), *v = luaL_checklstring(L, 4, &vl);
   lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);
   luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
+  ce_err e;
+  if (!storable(s, db, k, kl, v, vl, &e)) return luaL_error(L, "%s", e.msg);
   if (ce_store_enqueue(s, db, k, kl, v, vl, (int)slot, (unsigned)tally) != 0)
     return luaL_error(L, "store: out of memory queueing a record");
   return 0;
@@ -245,6 +335,9 @@ static int m_enqueue_record(lua_State *L) {
   const char *line = luaL_checklstring(L, 4, &sl);
   lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);
   luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
+  ce_err e;
+  if (!storable(s, CE_STORE_RECORDS, k, kl, rec, rl, &e) || !storable(s, CE_STORE_SCORES, k, kl, line, sl, &e))
+    return luaL_error(L, "%s", e.msg);
   if (ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
                             (unsigned)tally) != 0)
     return luaL_error(L, "store: out of memory queueing a record");
@@ -297,6 +390,117 @@ static int m_queued(lua_State *L) {
   return 1;
 }
 
+static int m_backend(lua_State *L) {
+  lua_pushstring(L, ce_store_backend(check(L)));
+  return 1;
+}
+
+/* st:trouble() -> nil when all is well; message, "retrying" | "failed" */
+static int m_trouble(lua_State *L) {
+  char m[700];
+  int state = ce_store_trouble(check(L), m, sizeof m);
+  if (!state) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushstring(L, m);
+  lua_pushstring(L, state == 1 ? "retrying" : "failed");
+  return 2;
+}
+
+typedef struct { lua_State *L; int out; lua_Integer n; } totals_ctx;
+
+static void set_int(lua_State *L, const char *k, int64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+static int total_row(const ce_pg_total *t, void *ud) {
+  totals_ctx *c = ud;
+  lua_State *L = c->L;
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, t->model);
+  lua_setfield(L, -2, "model");
+  if (t->day) {
+    lua_pushstring(L, t->day);
+    lua_setfield(L, -2, "day");
+  }
+  if (t->run) {
+    lua_pushstring(L, t->run);
+    lua_setfield(L, -2, "run");
+  }
+  set_int(L, "answers", t->answers);
+  set_int(L, "counted", t->counted);
+  set_int(L, "correct", t->correct);
+  set_int(L, "errors", t->errors);
+  set_int(L, "runs", t->runs);
+  lua_rawseti(L, c->out, ++c->n);
+  return 0;
+}
+
+/* st:totals{ by =, since =, runs = } -> list of { model, day?, run?, answers,
+ * counted, correct, errors, runs } (PostgreSQL: its daily totals) */
+static int m_totals(lua_State *L) {
+  ce_store *s = check(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  struct ce_pg *pg = ce_store_pg(s);
+  if (!pg) return luaL_error(L, "store: totals are kept by the PostgreSQL store only");
+  lua_getfield(L, 2, "by");
+  static const char *const BY[] = {"model", "model_day", "run_model", NULL};
+  const char *by = BY[luaL_checkoption(L, -1, "model", BY)];
+  lua_getfield(L, 2, "since");
+  const char *since = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 2, "runs");
+  int nruns = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+  const char **runs = nruns ? lua_newuserdatauv(L, (size_t)nruns * sizeof *runs, 0) : NULL;
+  for (int i = 0; i < nruns; i++) {
+    lua_rawgeti(L, -1 - (runs ? 1 : 0), i + 1);
+    runs[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1); /* the runs table keeps it */
+  }
+  lua_newtable(L);
+  totals_ctx c = {L, lua_gettop(L), 0};
+  ce_err e;
+  long n = ce_pg_totals(pg, where(L) == CE_STORE_REPLICA ? CE_PG_REPLICA : CE_PG_PRIMARY, by, since, runs, nruns,
+                        total_row, &c, &e);
+  if (n < 0) return fail(L, &e);
+  return 1;
+}
+
+static int m_pool(lua_State *L) {
+  ce_store *s = check(L);
+  struct ce_pg *pg = ce_store_pg(s);
+  if (!pg) {
+    lua_pushnil(L);
+    return 1;
+  }
+  ce_pg_pool_stats st;
+  ce_pg_stats(pg, where(L) == CE_STORE_REPLICA ? CE_PG_REPLICA : CE_PG_PRIMARY, &st);
+  lua_createtable(L, 0, 6);
+  set_int(L, "open", st.open);
+  set_int(L, "idle", st.idle);
+  set_int(L, "peak_open", st.peak_open);
+  set_int(L, "connects", (int64_t)st.connects);
+  set_int(L, "waits", (int64_t)st.waits);
+  set_int(L, "timeouts", (int64_t)st.timeouts);
+  lua_pushstring(L, ce_pg_name(pg, where(L) == CE_STORE_REPLICA ? CE_PG_REPLICA : CE_PG_PRIMARY));
+  lua_setfield(L, -2, "server");
+  return 1;
+}
+
+/* store.check_url(url) -> true | nil, message */
+static int st_check_url(lua_State *L) {
+  const char *url = luaL_checkstring(L, 1);
+  ce_err e;
+  if (ce_pg_check_url(url, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int m_close(lua_State *L) {
   LStore *u = luaL_checkudata(L, 1, STORE_MT);
   if (u->s) {
@@ -336,12 +540,14 @@ static int st_check(lua_State *L) {
   return 3;
 }
 
-static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"check", st_check}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"check", st_check},
+                                 {"check_url", st_check_url}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
   {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue},
   {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed}, {"dir", m_dir},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
+  {"reader", m_reader}, {"backend", m_backend}, {"trouble", m_trouble}, {"totals", m_totals}, {"pool", m_pool},
   {NULL, NULL}
 };
 

@@ -5,6 +5,7 @@
  * reused), so that a damaged file gives an error naming where it is
  * damaged instead of a crash or a silently short answer. */
 #include "core/store/pages.h"
+#include "core/store/pg.h"
 #include "core/store/record.h"
 #include "core/store/store_int.h"
 #include "core/store/syserr.h"
@@ -415,7 +416,9 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
     return NULL;
   }
   s->fd = -1;
+  s->max_queued_bytes = CE_STORE_MAX_QUEUED_BYTES;
   snprintf(s->path, sizeof s->path, "%s", dir);
+  snprintf(s->jdir, sizeof s->jdir, "%s", dir);
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->map_lock, NULL);
   pthread_cond_init(&s->wake, NULL);
@@ -470,6 +473,7 @@ void ce_store_free(void *p) {
   if (!s) return;
   ce_store_stop_writer(s);
   ce_store_free_queue(s);
+  ce_pg_free(s->pg);
   if (s->env) mdb_env_close(s->env);
   if (s->rmap) munmap((void *)s->rmap, s->rmap_len);
   for (struct oldmap *o = s->old_maps; o;) {
@@ -618,6 +622,7 @@ static int write_one(ce_store *s, put_args *a, const char *what, ce_err *err) {
 }
 
 int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err) {
+  if (s->pg) return ce_store_pg_put(s, db, k, kl, v, vl, err);
   unsigned char hdr[CE_REC_HDR];
   ce_rec_header(hdr, db, ce_rec_stamp(), k, kl, v, vl);
   put_args a = {s, NULL, db, 0, k, v, kl, vl, hdr};
@@ -625,6 +630,7 @@ int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, s
 }
 
 int ce_store_del(ce_store *s, int db, const void *k, size_t kl, ce_err *err) {
+  if (s->pg) return ce_pg_del(s->pg, db, k, kl, err);
   put_args a = {s, NULL, db, 1, k, NULL, kl, 0, NULL};
   return write_one(s, &a, "delete", err);
 }
@@ -741,6 +747,11 @@ static int position(ce_store *s, read_args *a, view *v, ce_err *err) {
 }
 
 int ce_store_get(ce_store *s, int db, const void *k, size_t kl, char **v, size_t *vl, ce_err *err) {
+  return ce_store_get_at(s, CE_STORE_PRIMARY, db, k, kl, v, vl, err);
+}
+
+int ce_store_get_at(ce_store *s, int where, int db, const void *k, size_t kl, char **v, size_t *vl, ce_err *err) {
+  if (s->pg) return ce_pg_get(s->pg, where == CE_STORE_REPLICA ? CE_PG_REPLICA : CE_PG_PRIMARY, db, k, kl, v, vl, err);
   *v = NULL;
   uint16_t *scratch = new_scratch(s, err);
   if (!scratch) return -1;
@@ -768,6 +779,14 @@ int ce_store_get(ce_store *s, int db, const void *k, size_t kl, char **v, size_t
 
 long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn, void *ud,
                    ce_err *err) {
+  return ce_store_scan_at(s, CE_STORE_PRIMARY, db, prefix, pl, reverse, fn, ud, err);
+}
+
+long ce_store_scan_at(ce_store *s, int where, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn,
+                      void *ud, ce_err *err) {
+  if (s->pg)
+    return ce_pg_scan(s->pg, where == CE_STORE_REPLICA ? CE_PG_REPLICA : CE_PG_PRIMARY, db, prefix, pl, reverse, fn, ud,
+                      err);
   uint16_t *scratch = new_scratch(s, err);
   if (!scratch) return -1;
   view vw = {0};

@@ -45,6 +45,30 @@ const char *ce_store_dir(const ce_store *s); /* the folder it was opened with */
 /* Records a journal replay put back at open (0 when none), and its failure message ("" when none). */
 long ce_store_replayed(ce_store *s, const char **msg);
 
+/* The same store on a PostgreSQL server (pg.h): url names the primary,
+ * read_url (optional) a replica that reads made with CE_STORE_REPLICA go
+ * to. dir still holds the journal (in a folder of its own per server) and
+ * what the callers keep beside the store (run locks). With writes, the
+ * server's schema is created or upgraded at open; without, it is only
+ * checked. When the server cannot be reached, the writer retries a batch
+ * with growing pauses for retry_for seconds, answers queue in memory up to
+ * buffer_bytes (then enqueue waits), and then the store fails with a
+ * message saying so (ce_store_trouble). */
+typedef struct {
+  const char *url, *read_url;
+  int pool_size, max_overflow;
+  double pool_timeout, pool_recycle, statement_timeout, connect_timeout;
+  double retry_for;
+  size_t buffer_bytes;
+  int writes;
+} ce_store_pg_cfg;
+ce_store *ce_store_open_pg(const char *dir, const ce_store_pg_cfg *cfg, ce_err *err);
+/* "lmdb" or "postgresql" */
+const char *ce_store_backend(const ce_store *s);
+struct ce_pg *ce_store_pg(ce_store *s); /* NULL for LMDB */
+/* 0: all is well; 1: the writer is retrying (msg says why); 2: the store failed (msg) */
+int ce_store_trouble(ce_store *s, char *msg, size_t n);
+
 /* One-transaction operations, usable from any thread. */
 int ce_store_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err);
 /* 1 found (*v malloc'd), 0 missing, -1 error */
@@ -55,6 +79,12 @@ int ce_store_del(ce_store *s, int db, const void *k, size_t kl, ce_err *err);
 typedef int (*ce_store_visit)(const char *k, size_t kl, const char *v, size_t vl, void *ud);
 long ce_store_scan(ce_store *s, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn,
                    void *ud, ce_err *err);
+/* Reads from a replica when the store has one (PostgreSQL with read_url):
+ * what analysis reads, where a write just made may not be seen yet. */
+enum { CE_STORE_PRIMARY = 0, CE_STORE_REPLICA = 1 };
+int ce_store_get_at(ce_store *s, int where, int db, const void *k, size_t kl, char **v, size_t *vl, ce_err *err);
+long ce_store_scan_at(ce_store *s, int where, int db, const void *prefix, size_t pl, int reverse, ce_store_visit fn,
+                      void *ud, ce_err *err);
 
 /* The writer. batch: records a transaction takes at most; flush_ms: how long
  * the writer waits for a fuller batch. */

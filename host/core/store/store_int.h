@@ -49,6 +49,13 @@ struct ce_store {
   int batch, flush_ms;
   int failed;
   char fail_msg[700];
+  size_t max_queued_bytes;
+  /* PostgreSQL (pg.h) instead of LMDB: env is NULL */
+  struct ce_pg *pg;
+  char jdir[1100];      /* its journal's folder */
+  double retry_for;     /* seconds a batch is retried while the server cannot be reached */
+  int retrying;         /* the writer is waiting to try again: trouble says why */
+  char trouble[700];
   ce_store_tally tally[CE_STORE_SLOTS];
 };
 
@@ -60,5 +67,9 @@ int ce_store_check_writable(ce_store *s, ce_err *err);
 void ce_store_abort_after_fault(MDB_txn *txn);
 void ce_store_stop_writer(ce_store *s);
 void ce_store_free_queue(ce_store *s);
+/* store_pg.c: a single write, and the writer's commit of a batch (retried
+ * while the server cannot be reached, for retry_for seconds) */
+int ce_store_pg_put(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, ce_err *err);
+int ce_store_pg_commit(ce_store *s, item *batch, int n, ce_err *err);
 
 #endif

@@ -3,6 +3,7 @@
  * in batches. A record goes to the journal when it is queued, so a kill
  * before its commit loses nothing that was received (journal.h). */
 #include "core/observe/profile.h"
+#include "core/store/pg.h"
 #include "core/store/record.h"
 #include "core/store/store_int.h"
 
@@ -10,16 +11,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void *writer_main(void *arg);
 
 int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
   if (s->running) return 0;
-  if (ce_store_check_writable(s, err) != 0) return -1;
+  if (s->pg) {
+    /* the server's schema before the first batch; the journal's folder */
+    if (ce_pg_prepare_writes(s->pg, err) != 0) return -1;
+    if ((mkdir(s->path, 0755) != 0 && errno != EEXIST) || (mkdir(s->jdir, 0755) != 0 && errno != EEXIST)) {
+      ce_err_setf(err, 1, s->jdir, 0, 0, "cannot create the journal's folder: %s", strerror(errno));
+      return -1;
+    }
+  } else if (ce_store_check_writable(s, err) != 0) {
+    return -1;
+  }
   s->batch = batch > 0 ? batch : 256;
   s->flush_ms = flush_ms >= 0 ? flush_ms : 5;
-  if (!s->jr && !(s->jr = ce_journal_open(s->path, err))) return -1;
+  if (!s->jr && !(s->jr = ce_journal_open(s->jdir, err))) return -1;
   s->running = 1;
   if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
     s->running = 0;
@@ -102,7 +113,7 @@ static void push(ce_store *s, item *first, item *last, int n) {
    * than the byte bound still goes through once the queue is empty */
   while (s->running && !s->failed && !s->stopping &&
          (s->queued >= CE_STORE_MAX_QUEUED ||
-          (s->queued > 0 && s->queued_bytes + bytes > CE_STORE_MAX_QUEUED_BYTES)))
+          (s->queued > 0 && s->queued_bytes + bytes > s->max_queued_bytes)))
     pthread_cond_wait(&s->idle, &s->lock);
   s->queued_bytes += bytes;
   if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
@@ -162,6 +173,7 @@ static int put_batch(void *arg) {
 }
 
 static int commit(ce_store *s, item *batch, int n, ce_err *err) {
+  if (s->pg) return ce_store_pg_commit(s, batch, n, err);
   double t0 = ce_io_now();
   commit_args a = {s, NULL, batch, 0};
   ce_guard g;

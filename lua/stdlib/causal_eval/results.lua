@@ -41,18 +41,60 @@ function M.split_key(k)
   return k:match("^([^%z]*)%z([^%z]*)%z(.*)$")
 end
 
---- Opens the store of a data folder (config store.* settings). Damage met
---- by any read raises an error table { damaged = true, message = ... }
---- (cfg.raise_damage = false: returns nil, message, "damaged" instead), so
---- no caller carries on with part of what it asked for. A failed open
---- returns nil, message, kind ("damaged", "full" or nil); a damaged one's
---- message ends with what to run about it.
+--- What results.open takes from the configuration values: the store
+--- section, and with a PostgreSQL URL (url: --store, else store.url) the
+--- database section. A URL given on the command line other than store.url
+--- leaves store.read_url out (it names the other server's replica).
+function M.config(values, url)
+  local s, d = values.store, values.database
+  local cfg = { map_size_mb = s.map_size_mb, sync = s.sync, batch_size = s.batch_size }
+  if not url or url == "" then url = s.url end
+  if url == nil or url == "" then return cfg end
+  cfg.url = url
+  if s.read_url ~= "" and (s.url == "" or s.url == url) then cfg.read_url = s.read_url end
+  for _, k in ipairs({ "pool_size", "max_overflow", "pool_timeout", "pool_recycle", "statement_timeout",
+                       "connect_timeout", "retry_for", "buffer_mb" }) do
+    cfg[k] = d[k]
+  end
+  cfg.batch_size = d.batch_size
+  return cfg
+end
+
+--- nil when url (a --store value) is a PostgreSQL URL, else what is wrong with it.
+function M.check_url(url)
+  local ok, err = store_core.check_url(url)
+  if not ok then return err end
+end
+
+--- Opens the store of a data folder (cfg: results.config's, or the store.*
+--- settings). With cfg.url the store is PostgreSQL's, dir holding only its
+--- journal and run locks; cfg.writes = false opens it for reading (its
+--- schema is checked, not created) and cfg.reads = "replica" sends reads to
+--- cfg.read_url. LMDB damage met by any read raises an error table
+--- { damaged = true, message = ... } (cfg.raise_damage = false: returns nil,
+--- message, "damaged" instead), so no caller carries on with part of what it
+--- asked for. A failed open returns nil, message, kind ("damaged", "full" or
+--- nil); a damaged one's message ends with what to run about it.
 function M.open(dir, cfg)
   cfg = cfg or {}
+  if cfg.url then
+    return store_core.open{ path = dir, url = cfg.url, read_url = cfg.read_url, writes = cfg.writes ~= false,
+                            reads = cfg.reads, pool_size = cfg.pool_size, max_overflow = cfg.max_overflow,
+                            pool_timeout = cfg.pool_timeout, pool_recycle = cfg.pool_recycle,
+                            statement_timeout = cfg.statement_timeout, connect_timeout = cfg.connect_timeout,
+                            retry_for = cfg.retry_for, buffer_mb = cfg.buffer_mb }
+  end
   local st, err, kind = store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false,
                                          raise_damage = cfg.raise_damage ~= false }
   if not st and kind == "damaged" then err = err .. "\n" .. M.damage_hint(dir) end
   return st, err, kind
+end
+
+--- Where a store's results are, as messages name them: the PostgreSQL
+--- server (no password) or the data folder.
+function M.where(st, dir)
+  if st and st:backend() == "postgresql" then return st:pool().server end
+  return dir
 end
 
 --- The file a run's process holds locked while it works (causal_eval.lockfile).
@@ -66,7 +108,15 @@ function M.settle_status(st, run)
   -- a queued run is worked by `causal-eval worker`s, which hold no lock
   -- here: one of them writes its end (docs/queue.md)
   if type(run.queue) == "table" then return run end
-  local holder = require("causal_eval.lockfile").holder(M.lock_path(st:dir(), run.id))
+  local path = M.lock_path(st:dir(), run.id)
+  local holder = require("causal_eval.lockfile").holder(path)
+  -- a PostgreSQL store is shared: a run without a lock file here may be
+  -- working on another machine
+  if holder == false and st:backend() == "postgresql" then
+    local f = io.open(path, "rb")
+    if not f then return run end
+    f:close()
+  end
   if holder == false then
     run.status = "interrupted"
     run.message = ("its process ended without finishing (killed?); causal-eval run --resume %s continues it"):format(run.id)
@@ -94,9 +144,17 @@ function M.get_run(st, id)
   return json.decode(v, "run " .. id)
 end
 
+--- Writes a run (and makes it the latest). A write that fails raises
+--- { message }: an expected failure (a server gone), said as such, with
+--- the store's own failure when it has one (what a resume will do).
 function M.put_run(st, run)
-  assert(st:put(DB.runs, run.id, json.encode(run)))
-  assert(st:put(DB.meta, "last", run.id))
+  local ok, err = st:put(DB.runs, run.id, json.encode(run))
+  if ok then ok, err = st:put(DB.meta, "last", run.id) end
+  if not ok then
+    local failed, state = st:trouble()
+    if state == "failed" then err = "writing results failed: " .. failed end
+    error({ message = (("run %s: %s"):format(run.id, tostring(err)):gsub("RUN_ID", run.id)) }, 0)
+  end
 end
 
 --- Runs, newest first: list of run tables (at most limit); nil, message.
@@ -323,6 +381,44 @@ function M.comparisons(order, models, per_q)
   local holm = stats.holm(ps)
   for k, r in ipairs(rows) do r.p_holm = holm[k] end
   return rows
+end
+
+-- ---- totals the PostgreSQL store keeps ----
+
+--- Whether a store keeps daily totals per model and run (PostgreSQL: a
+--- trend, the 30-day average or the latest runs' accuracies read those, not
+--- every score line).
+function M.has_totals(st) return st:backend() == "postgresql" end
+
+--- Per run and model: { [run_id] = { [model key] = { n, correct, errors,
+--- invalid } } } for the runs given (tables with id); nil, message.
+function M.run_totals(st, runs)
+  local ids = {}
+  for i, r in ipairs(runs) do ids[i] = r.id end
+  local out = {}
+  for _, r in ipairs(runs) do out[r.id] = {} end
+  if #ids == 0 then return out end
+  local rows, err = st:totals{ by = "run_model", runs = ids }
+  if not rows then return nil, err end
+  for _, t in ipairs(rows) do
+    local per = out[t.run]
+    if per then
+      per[t.model] = { n = t.counted, correct = t.correct, errors = t.errors, invalid = t.answers - t.counted }
+    end
+  end
+  return out
+end
+
+--- A run's models with n, accuracy and its interval from run_totals' entry
+--- for it, in the run's order (as summarize gives them).
+function M.accuracies(run, per)
+  local out = {}
+  for _, label in ipairs(run.models or {}) do
+    local t = per and per[M.model_key(label)] or { n = 0, correct = 0 }
+    local lo, hi = M.wilson(t.correct, t.n)
+    out[#out + 1] = { model = label, n = t.n, accuracy = t.n > 0 and t.correct / t.n or json.null, ci = { lo, hi } }
+  end
+  return out
 end
 
 -- ---- the table people read ----

@@ -375,10 +375,13 @@ local function supervise(ctx, opts)
     }))
   end
   local show, last_draw, last_sample = opts.progress, 0, 0
+  local watch = require("causal_eval.run.store_watch").new(st, ctx.stop, worker.STOP_INTERRUPT,
+    function(...) log(opts, "\n" .. select(1, ...), select(2, ...)) end)
   while ctx.group:finished() < s.nworkers do
     -- short naps: the run's elapsed time is measured here, and 50 ms naps
     -- made a 60 ms run take 100 ms (a cached run's speed-up halved under load)
     host.sleep(0.01)
+    watch()
     local n, sig = host.interrupts()
     if n > 0 and ctx.stop:set(worker.STOP_INTERRUPT, sig or "interrupted") then
       if sig == "SIGTERM" then

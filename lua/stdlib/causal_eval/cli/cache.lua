@@ -28,6 +28,7 @@ local parsers = {
       { "--run", arg = "RUN_ID", default = "last", help = "the run the question was evaluated in" },
       { "--model", arg = "M", help = "the model (default: every model of the run)" },
       { "--data", arg = "DIR", help = "results store folder (default: store.path)" },
+      { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url)" },
     },
     positionals = { { "QUESTION_ID", help = "question id" } } },
 }
@@ -105,7 +106,13 @@ end
 local function load_record(args, values)
   local results = require "causal_eval.results"
   local data = args.data or values.store.path
-  local st, err = results.open(data)
+  if args.store then
+    local bad = results.check_url(args.store)
+    if bad then return nil, "--store: " .. bad end
+  end
+  local cfg = results.config(values, args.store)
+  cfg.writes, cfg.reads = false, "replica"
+  local st, err = results.open(data, cfg)
   if not st then return nil, ("cannot open the results store %s: %s"):format(data, err) end
   local run
   run, err = results.get_run(st, args.run)

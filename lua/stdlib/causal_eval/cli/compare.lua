@@ -22,6 +22,7 @@ RUN_A before, RUN_B after), a model whose accuracy dropped with a Holm-corrected
 p-value under --alpha is a regression: each is printed and the exit status is 1.]],
   options = {
     { "--data", arg = "DIR", help = "results store folder (default: store.path)" },
+    { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url; reads go to store.read_url)" },
     { "--iters", arg = "B", type = "integer", default = 10000, help = "resamples" },
     { "--seed", arg = "S", type = "integer", default = 0, help = "seed" },
     { "--json", help = "print JSON" },
@@ -77,7 +78,13 @@ function M.run(argv, cli)
   end
   stats.configure(cfg.values.evaluation)
   local dir = args.data or cfg.values.store.path
-  local st, err = results.open(dir)
+  if args.store then
+    local bad = results.check_url(args.store)
+    if bad then return cli.usage_error(parser, "--store: " .. bad) end
+  end
+  local scfg = results.config(cfg.values, args.store)
+  scfg.writes, scfg.reads = false, "replica"
+  local st, err = results.open(dir, scfg)
   if not st then
     io.stderr:write("causal-eval compare: ", tostring(err), "\n")
     return 1

@@ -8,6 +8,7 @@ local results = require "causal_eval.results"
 
 local common = {
   { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
+  { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url; reads go to store.read_url)" },
   { "--json", help = "print JSON instead of a table" },
 }
 
@@ -59,6 +60,14 @@ end
 
 local function open_store(args)
   local dir = data_dir(args)
+  local cfg = results.config(args.config_values, args.store)
+  if cfg.url then
+    -- analysis: the replica when there is one; nothing created on the server
+    cfg.writes, cfg.reads = false, "replica"
+    local st, err = results.open(dir, cfg)
+    if not st then return nil, err end
+    return st
+  end
   if not has_store(dir) then
     return nil, ("no results store in %s (run `causal-eval run` first, or pass --data DIR)"):format(dir)
   end
@@ -131,11 +140,14 @@ end
 
 function handlers.recent(st, args)
   local runs = need(results.list_runs(st, math.max(1, args.limit)))
+  -- PostgreSQL: the runs' totals in one query, not every score line of each
+  local totals = results.has_totals(st) and need(results.run_totals(st, runs)) or nil
   local rows = {}
   for i, run in ipairs(runs) do
     local row = run_row(results.settle_status(st, run))
     row.accuracy = {}
-    for _, s in ipairs(need(results.summarize(st, run))) do
+    local accs = totals and results.accuracies(run, totals[run.id]) or need(results.summarize(st, run))
+    for _, s in ipairs(accs) do
       row.accuracy[#row.accuracy + 1] = { model = s.model, n = s.n, accuracy = s.accuracy, ci = s.ci }
     end
     row.accuracy = json.array(row.accuracy)
@@ -203,7 +215,16 @@ function handlers.trend(st, args)
     for _, m in ipairs(args.model) do wanted[results.model_key(m)] = m end
   end
   local cells, labels = {}, {}
-  for _, run in ipairs(need(results.list_runs(st))) do
+  if results.has_totals(st) then
+    -- PostgreSQL keeps the answers per model and day
+    for _, t in ipairs(need(st:totals{ by = "model_day", since = since_day })) do
+      if t.counted > 0 and (not wanted or wanted[t.model]) then
+        cells[#cells + 1] = { model = wanted and wanted[t.model] or t.model, day = t.day, n = t.counted,
+                              correct = t.correct, nruns = t.runs }
+      end
+    end
+  end
+  for _, run in ipairs(results.has_totals(st) and {} or need(results.list_runs(st))) do
     -- runs are newest first; one created before the window can still have
     -- finished inside it, so stop only a day earlier
     if (run.created or 0) < since - 86400 then break end
@@ -226,8 +247,8 @@ function handlers.trend(st, args)
   end
   local rows = {}
   for _, c in pairs(cells) do
-    local nruns = 0
-    for _ in pairs(c.runs) do nruns = nruns + 1 end
+    local nruns = c.nruns or 0
+    for _ in pairs(c.runs or {}) do nruns = nruns + 1 end
     local lo, hi = results.wilson(c.correct, c.n)
     rows[#rows + 1] = { model = c.model, day = c.day, n = c.n, runs = nruns, accuracy = c.correct / c.n, ci = { lo, hi } }
   end
@@ -275,6 +296,11 @@ end
 -- nothing a damaged file does can take this one down with it.
 local function check(args)
   local dir = data_dir(args)
+  if results.config(args.config_values, args.store).url then
+    io.stderr:write("causal-eval results: check reads an LMDB store (--data DIR); PostgreSQL checks its own pages",
+      " (initdb --data-checksums, pg_amcheck)\n")
+    return 1
+  end
   if not has_store(dir) then
     io.stderr:write(("causal-eval results: no results store in %s (nothing to check)\n"):format(dir))
     return 1
@@ -336,6 +362,10 @@ function M.run(argv, cli)
     return 2
   end
   args.config_values = cfg.values
+  if args.store then
+    local bad = results.check_url(args.store)
+    if bad then return cli.usage_error(parsers[sub], "--store: " .. bad) end
+  end
   require("causal_eval.stats").configure(cfg.values.evaluation) -- the tables' paired intervals
   if sub == "check" then return check(args) end
   local st, err = open_store(args)

@@ -56,6 +56,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--queue", arg = "URL", help = "put the questions on a Redis stream (redis://host[:port][/db]) for `causal-eval worker`s to answer" },
     { "--detach", help = "with --queue: return once the questions are queued (`results show RUN_ID` later)" },
     { "--json", help = "print the summary as one JSON object on stdout" },
+    { "--junit", arg = "FILE", help = "also write JUnit XML: a testsuite per model, a testcase per question" },
     { "--quiet", help = "no progress line and no notes on stderr (why a run failed is still said)" },
     { "--env", arg = "NAME", help = "configuration environment" },
     { "--config", arg = "FILE", help = "configuration file" },
@@ -117,6 +118,9 @@ function M.run(argv, cli)
     local bad = require("causal_eval.results").check_url(args.store)
     if bad then return cli.usage_error(parser, "--store: " .. bad) end
   end
+  if args.junit and args.detach then
+    return cli.usage_error(parser, "--junit writes the answers, which --detach leaves to the workers")
+  end
   if args.retry_errors and not args.resume then
     return cli.usage_error(parser, "--retry-errors sends again the failures of a stored run: give it with --resume RUN_ID")
   end
@@ -167,6 +171,13 @@ function M.run(argv, cli)
         :format(report.run.id, where, report.run.id))
     end
     return exit
+  end
+  if args.junit then
+    local ok, jerr = require("causal_eval.perf.junit").write_run_file(args.junit, report, opts.data, opts.store_cfg)
+    if not ok then
+      io.stderr:write("causal-eval run: --junit ", tostring(jerr), "\n")
+      exit = exit == 0 and 1 or exit
+    end
   end
   if json_out then
     io.stdout:write(runner.report_json(report), "\n")

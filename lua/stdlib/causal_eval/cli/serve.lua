@@ -24,6 +24,7 @@ finishes the requests in progress and exits 0. docs/service.md has the details.]
     { "--bind", arg = "ADDR", help = "IPv4 address to listen on (default: api.bind, 127.0.0.1)" },
     { "-w", "--workers", arg = "N", type = "integer", help = "worker threads (default: api.worker_count)" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path)" },
+    { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url; /results/* read store.read_url)" },
   }, common),
 }
 
@@ -63,11 +64,15 @@ function M.run(argv, cli)
   if args.workers and (args.workers < 1 or args.workers > 256) then
     return cli.usage_error(parser, "--workers must be from 1 to 256")
   end
+  if args.store then
+    local bad = require("causal_eval.results").check_url(args.store)
+    if bad then return cli.usage_error(parser, "--store: " .. bad) end
+  end
   local v = load_config(args)
   if not v then return 2 end
   if args.workers then v.api.worker_count = args.workers end
   local exit, err = require("causal_eval.serve.supervisor").run{
-    values = v, port = args.port, bind = args.bind, data = args.data,
+    values = v, port = args.port, bind = args.bind, data = args.data, store = args.store,
   }
   if not exit then
     io.stderr:write("causal-eval serve: ", err, "\n")

@@ -11,6 +11,12 @@ local function leaf(kind, default, spec)
   return spec
 end
 
+-- libpq's own parser (loaded for it), so that what passes here connects there
+local function pg_url(v)
+  if v == "" then return true end
+  return require("causal_eval.store_core").check_url(v)
+end
+
 -- the parser the cache itself uses, so that what passes here opens there
 local function redis_url(v)
   if v == "" then return true end
@@ -99,10 +105,30 @@ return {
     },
   },
   store = {
-    path = leaf("string", "./causal-eval-data", { help = "folder of the results store (LMDB)" }),
+    path = leaf("string", "./causal-eval-data", {
+      help = "folder of the results store (LMDB); with store.url, of its journal and run locks" }),
+    url = leaf("string", "", { check = pg_url,
+      help = "postgresql://[user[:password]@]host[:port]/database: results in PostgreSQL instead of LMDB (or --store URL)" }),
+    read_url = leaf("string", "", { check = pg_url,
+      help = "a read replica of store.url: results, compare and serve's /results/* read from it" }),
     map_size_mb = leaf("integer", 1024, { min = 1, help = "largest size the store may grow to" }),
     batch_size = leaf("integer", 64, { min = 1, help = "records written per transaction" }),
     sync = leaf("boolean", true, { help = "flush each transaction to disk before counting its records" }),
+  },
+  -- the PostgreSQL store (store.url): its pool of connections, shared by
+  -- the threads of a process, and its writer (host/core/store/pg.h)
+  database = {
+    pool_size = leaf("integer", 5, { min = 1, max = 10000, help = "connections kept open per server" }),
+    max_overflow = leaf("integer", 10, { min = 0, max = 10000,
+      help = "connections opened beyond pool_size under load, closed when given back" }),
+    pool_timeout = leaf("number", 30, { min = 0, help = "seconds to wait for a free connection before failing" }),
+    pool_recycle = leaf("number", 3600, { min = -1, help = "seconds after which a connection is replaced (-1: never)" }),
+    statement_timeout = leaf("number", 30, { min = 0, help = "seconds a statement may run on the server (0: no limit)" }),
+    connect_timeout = leaf("number", 10, { min = 0, help = "seconds to connect to the server (0: no limit)" }),
+    batch_size = leaf("integer", 1000, { min = 1, max = 100000, help = "answers written per COPY and transaction" }),
+    retry_for = leaf("number", 60, { min = 0,
+      help = "seconds a lost server is retried (with growing pauses) before a run stops, resumable" }),
+    buffer_mb = leaf("integer", 64, { min = 1, help = "answers kept in memory while the server cannot be reached (then workers wait)" }),
   },
   -- the work queue on Redis Streams: `run --queue`, `worker` (docs/queue.md)
   queue = {

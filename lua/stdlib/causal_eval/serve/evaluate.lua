@@ -380,7 +380,7 @@ function M.recent(ctx, req)
   if not limit then return reply.fail(lerr) end
   local model = req.query.model
   local out, scanned = {}, 0
-  local ok, serr = ctx.st:scan(results.DB.meta, M.RECENT_PREFIX, function(_, v)
+  local ok, serr = ctx.reader:scan(results.DB.meta, M.RECENT_PREFIX, function(_, v)
     scanned = scanned + 1
     local r = json.decode(v)
     if type(r) == "table" and (not model or r.model == model) then out[#out + 1] = r end
@@ -396,6 +396,7 @@ function M.summary(ctx, req)
   if not days then return reply.fail(derr) end
   local since = os.time() - days * 86400
   local since_day = os.date("!%Y-%m-%d", since)
+  if results.has_totals(ctx.reader) then return M.summary_from_totals(ctx, days, since_day) end
   local runs, lerr = results.list_runs(ctx.st)
   if not runs then return reply.error(500, "store", "reading the runs: " .. tostring(lerr)) end
   local per, labels = {}, {}
@@ -432,8 +433,24 @@ function M.summary(ctx, req)
   return reply.json(200, { days = days, since = since_day, models = json.array(rows) })
 end
 
+-- The same answer from the daily totals the PostgreSQL store keeps: a few
+-- rows per model and day, however many answers there are.
+function M.summary_from_totals(ctx, days, since_day)
+  local totals, terr = ctx.reader:totals{ by = "model", since = since_day }
+  if not totals then return reply.error(500, "store", "reading the totals: " .. tostring(terr)) end
+  local rows = {}
+  for _, t in ipairs(totals) do
+    if t.counted > 0 then
+      local lo, hi = results.wilson(t.correct, t.counted)
+      rows[#rows + 1] = { model = t.model, count = t.counted, average_score = t.correct / t.counted, errors = t.errors,
+                          runs = t.runs, ci = { lo, hi } }
+    end
+  end
+  return reply.json(200, { days = days, since = since_day, models = json.array(rows) })
+end
+
 function M.run(ctx, req, id)
-  local run, gerr = results.get_run(ctx.st, id)
+  local run, gerr = results.get_run(ctx.reader, id)
   if not run then
     if tostring(gerr):find("no run", 1, true) or tostring(gerr):find("no runs", 1, true) then
       return reply.error(404, "not_found", ("run '%s': not in this store"):format(id))
@@ -441,11 +458,11 @@ function M.run(ctx, req, id)
     return reply.error(500, "store", tostring(gerr))
   end
   -- this server's own run is running: its lock is this process's, which a check from here cannot see
-  if run.id ~= ctx.run_id then run = results.settle_status(ctx.st, run) end
+  if run.id ~= ctx.run_id then run = results.settle_status(ctx.reader, run) end
   if run.source and run.source.kind == "serve" then
     -- a server's models are whoever was asked: read them off its scores
     local seen, list = {}, {}
-    ctx.st:scan(results.DB.scores, run.id .. results.SEP, function(k)
+    ctx.reader:scan(results.DB.scores, run.id .. results.SEP, function(k)
       local _, mk = results.split_key(k)
       if mk and not seen[mk] then
         seen[mk] = true
@@ -455,7 +472,7 @@ function M.run(ctx, req, id)
     table.sort(list)
     run.models = list
   end
-  local summaries, comparisons = results.summarize(ctx.st, run)
+  local summaries, comparisons = results.summarize(ctx.reader, run)
   if not summaries then return reply.error(500, "store", tostring(comparisons)) end
   run.model_specs, run.config = nil, nil -- where the models live and keys come from stay on the server
   return reply.json(200, { run = run, models = json.array(summaries), comparisons = comparisons and json.array(comparisons) or nil })

@@ -47,14 +47,15 @@ local function open_all(state, opts)
   if not sec then return nil, secerr end
   state.sec = sec
   local data = opts.data or v.store.path
-  local st, err, kind = results.open(data, { map_size_mb = v.store.map_size_mb, sync = v.store.sync,
-                                             raise_damage = false })
+  local scfg = results.config(v, opts.store)
+  scfg.raise_damage = false
+  local st, err, kind = results.open(data, scfg)
   if not st then
     if kind == "damaged" then return nil, err end
     return nil, ("cannot open the results store %s: %s"):format(data, err)
   end
   state.st, state.data = st, data
-  local ok, werr = st:start_writer{ batch = v.store.batch_size, flush_ms = 5 }
+  local ok, werr = st:start_writer{ batch = scfg.batch_size, flush_ms = 5 }
   if not ok then return nil, werr end
   if v.cache.mode ~= "off" then
     local cache_mod = require "causal_eval.cache"
@@ -194,7 +195,8 @@ local function release(state)
 end
 
 --- Serves until SIGTERM or SIGINT. opts: values (configuration), port,
---- bind, data (store folder), on_listen(port, run_id). Returns an exit
+--- bind, data (store folder), store (a PostgreSQL URL given as --store),
+--- on_listen(port, run_id). Returns an exit
 --- status, or nil and a message when the server could not start.
 function M.run(opts)
   local state = { workers = {}, served = 0, failures = 0, need = 0, need_failed = 0, next_index = 0,

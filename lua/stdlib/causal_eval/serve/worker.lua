@@ -136,6 +136,8 @@ local function setup(cfg, index)
     timeout = values.api.timeout,
     srv = assert(server_core.attach(cfg.server)),
     st = assert(store_core.attach(cfg.store)),
+    -- /results/* and /runs/ID: the read replica when the store has one
+    reader = assert(store_core.attach(cfg.store, { reader = true })),
     seq = assert(shared.attach("counter", cfg.seq)),
     retiring = cfg.retiring and assert(shared.attach("ring", cfg.retiring)) or nil,
     meter = require("causal_eval.run_metrics").recorder(),
@@ -167,6 +169,7 @@ local function finish(ctx)
   if ctx.cache then ctx.cache:close() end
   if ctx.scores then ctx.scores:close() end
   ctx.st:close()
+  ctx.reader:close()
   ctx.srv:close()
 end
 
