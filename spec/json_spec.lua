@@ -107,6 +107,45 @@ describe("causal_eval.json", function()
     assert.has_error(function() json.decode("{}", nil, { 1 }) end)
   end)
 
+  it("works again after an error, and after a large value", function()
+    for _ = 1, 3 do
+      assert.has_error(function() json.encode({ a = { b = print } }) end, "json.encode: a value of type function at .a.b")
+      assert.are.equal('{"a":1}', json.encode({ a = 1 }))
+      assert.is_nil((json.decode('{"a":"\\q"}')))
+      assert.are.same({ a = "\n" }, json.decode('{"a":"\\n"}'))
+    end
+    local big = ("x"):rep(3 * 1024 * 1024)
+    for _ = 1, 2 do
+      assert.are.equal(big, json.decode(json.encode(big)))
+      assert.are.equal(#big + 2, #json.encode(big))
+    end
+    -- a finalizer that encodes while a decode is under way gets its own buffer
+    local seen
+    for _ = 1, 200 do setmetatable({}, { __gc = function() seen = json.encode({ in_gc = true }) end }) end
+    local parts = {}
+    for i = 1, 2000 do parts[i] = ('{"k%d":"%s"}'):format(i, ("v"):rep(50)) end
+    local v = json.decode("[" .. table.concat(parts, ",") .. "]")
+    assert.are.equal(2000, #v)
+    collectgarbage()
+    assert.are.equal('{"in_gc":true}', seen)
+  end)
+
+  it("reads escapes, quotes and control characters in every position of a string", function()
+    for pos = 0, 39 do
+      local a, b = ("a"):rep(pos), ("b"):rep(39 - pos)
+      for esc, want in pairs({ ['\\"'] = '"', ["\\\\"] = "\\", ["\\n"] = "\n", ["\\u00e9"] = "\u{e9}", ["\u{e9}"] = "\u{e9}" }) do
+        assert.are.equal(a .. want .. b, json.decode('"' .. a .. esc .. b .. '"'))
+      end
+      local v, err = json.decode('"' .. a .. "\1" .. b .. '"', "s.json")
+      assert.is_nil(v)
+      assert.are.equal(("s.json:1:%d: control character in string (escape it)"):format(pos + 2), err)
+      -- a string cut short in any position
+      v, err = json.decode('"' .. a, "s.json")
+      assert.is_nil(v)
+      assert.matches("unterminated string", err)
+    end
+  end)
+
   it("decodes long arrays and objects, nested, in order", function()
     local arr, obj = {}, {}
     for i = 1, 100000 do arr[i] = (i % 3 == 0) and { i, tostring(i) } or i end

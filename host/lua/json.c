@@ -31,6 +31,39 @@ static int buf_gc(lua_State *L) {
   return 0;
 }
 
+/* One buffer per Lua state, an upvalue of encode and decode, used again
+ * call after call: a new one each time, grown from nothing, was a fifth of
+ * decoding a question. busy: in use (a finalizer run by the collector in
+ * the middle of a call could encode too; it gets a buffer of its own). */
+typedef struct {
+  ce_buf b; /* first: the userdata is also a ce_buf for buf_gc */
+  int busy;
+} shared_buf;
+
+#define KEEP_BYTES (1u << 20) /* more than this is given back after use */
+
+static ce_buf *take_buf(lua_State *L, shared_buf **held) {
+  shared_buf *sb = lua_touserdata(L, lua_upvalueindex(1));
+  if (sb && !sb->busy) {
+    sb->busy = 1;
+    sb->b.len = 0;
+    sb->b.oom = 0;
+    *held = sb;
+    return &sb->b;
+  }
+  *held = NULL;
+  return new_buf(L);
+}
+
+static void give_buf(shared_buf *held, ce_buf *b) {
+  if (!held) {
+    ce_buf_free(b);
+    return;
+  }
+  if (held->b.cap > KEEP_BYTES) ce_buf_free(&held->b);
+  held->busy = 0;
+}
+
 /* ---- encode ---- */
 
 /* Where the encoder is, kept as one frame per level and written out only
@@ -46,6 +79,7 @@ typedef struct {
 typedef struct {
   lua_State *L;
   ce_buf *b;
+  shared_buf *held; /* b is the state's shared buffer: given back before an error */
   int top; /* frames[1..top] lead to the value being encoded */
   frame frames[MAX_DEPTH + 2];
 } encoder;
@@ -54,6 +88,8 @@ typedef struct {
 
 static int enc_error(encoder *e, const char *what) {
   lua_State *L = e->L;
+  give_buf(e->held, e->b);
+  e->held = NULL;
   if (e->top == 0) return luaL_error(L, "json.encode: %s at the top level", what);
   luaL_Buffer pb;
   luaL_buffinit(L, &pb);
@@ -299,7 +335,7 @@ static void encode_value(encoder *e, int idx, int depth) {
       /* FALLTHROUGH */
     default: enc_error(e, lua_pushfstring(L, "a value of type %s", luaL_typename(L, idx)));
   }
-  if (e->b->oom) luaL_error(L, "json.encode: out of memory");
+  if (e->b->oom) enc_error(e, "out of memory");
 }
 
 static int json_encode(lua_State *L) {
@@ -308,10 +344,10 @@ static int json_encode(lua_State *L) {
   encoder e;
   e.top = 0;
   e.L = L;
-  e.b = new_buf(L);
+  e.b = take_buf(L, &e.held);
   encode_value(&e, 1, 0);
   lua_pushlstring(L, e.b->data ? e.b->data : "", e.b->len);
-  ce_buf_free(e.b);
+  give_buf(e.held, e.b);
   return 1;
 }
 
@@ -481,8 +517,7 @@ static int json_decode(lua_State *L) {
   const char *name = luaL_optstring(L, 2, "<json>");
   int has_keep = !lua_isnoneornil(L, 3);
   if (has_keep) luaL_checktype(L, 3, LUA_TTABLE);
-  ce_buf *scratch = new_buf(L);
-  decoder *d = lua_newuserdatauv(L, sizeof *d, 0);
+  decoder dec, *d = &dec; /* on the C stack: nothing in it needs freeing if an error unwinds */
   d->L = L;
   d->depth = 0;
   d->nkeep = -1;
@@ -500,10 +535,12 @@ static int json_decode(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  shared_buf *held;
+  ce_buf *scratch = take_buf(L, &held);
   int base = lua_gettop(L);
   ce_err e;
   int rc = ce_json_parse(text, len, name, 500, &handler, d, scratch, &e);
-  ce_buf_free(scratch);
+  give_buf(held, scratch);
   if (rc != 0) {
     lua_settop(L, base);
     luaL_pushfail(L);
@@ -533,7 +570,12 @@ int luaopen_causal_eval_json(lua_State *L) {
   lua_pop(L, 1);
   luaL_newmetatable(L, ARRAY_MT);
   lua_pop(L, 1);
-  luaL_newlib(L, json_funcs);
+  luaL_newlibtable(L, json_funcs);
+  shared_buf *sb = lua_newuserdatauv(L, sizeof *sb, 0);
+  ce_buf_init(&sb->b);
+  sb->busy = 0;
+  luaL_setmetatable(L, BUF_MT);
+  luaL_setfuncs(L, json_funcs, 1);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
   return 1;

@@ -285,11 +285,24 @@ static void put_utf8(ce_buf *b, unsigned cp) {
 }
 
 /* Reads a string at p->s (on the quote); hands it to emit (string or key). */
+/* 1 when none of the 8 bytes at p ends a run of string text (control,
+ * '"', '\\'): as plain8 does for the writer */
+static inline int plain8_text(const char *p) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t x;
+  memcpy(&x, p, 8);
+  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+  uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+  return (hit & high) == 0;
+}
+
 static int parse_string(parser *p, int is_key) {
   const char *q = ++p->s, *run = q;
   int escaped = 0;
   p->scratch->len = 0;
   for (;;) {
+    if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
+    while (q + 8 <= p->end && plain8_text(q)) q += 8;
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
     unsigned char c = (unsigned char)*q;
     if (c == '"') break;
