@@ -105,6 +105,23 @@ models:
     end
   end)
 
+  it("reads the same on threads as without them (a store that cannot be shared)", function()
+    local d, st, runs = collect({ run_id })
+    -- the store's reads alone: no id, so nothing is attached on a thread
+    local bare = setmetatable({}, { __index = function(_, k)
+      if k == "scan" or k == "get" then return function(_, ...) return st[k](st, ...) end end
+    end })
+    local here = require("causal_eval.report.collect").collect(bare, runs)
+    st:close()
+    assert.are.same({ questions = true, scores = 1 }, d.on_threads)
+    assert.are.same({ questions = false, scores = 0 }, here.on_threads)
+    local function strip(x)
+      x.timings, x.on_threads = nil, nil
+      return x
+    end
+    assert.are.same(strip(d), strip(here))
+  end)
+
   it("reads domains, confusion and cost from the records as they are stored", function()
     local d = collect({ run_id })
     local recs = H.records(data, run_id)

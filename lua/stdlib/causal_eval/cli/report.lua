@@ -127,6 +127,8 @@ function M.run(argv, cli)
   if args.timings then
     for _, t in ipairs(data.timings) do io.stderr:write(("%-28s %7.3f s\n"):format(t.name, t.seconds)) end
     io.stderr:write(("%-28s %7.3f s\n%-28s %7.3f s\n"):format("render", t2 - t1, "write", host.clock() - t2))
+    io.stderr:write(("on threads: questions %s, score lines of %d of %d models\n"):format(
+      data.on_threads.questions and "yes" or "no", data.on_threads.scores, #data.models))
   end
   if not outfile.is_stdout(args.output) then
     io.stderr:write(("wrote %s (%s): %d models, %d answers, %s\n"):format(args.output, size_text(#page), #data.models,

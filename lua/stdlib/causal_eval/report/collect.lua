@@ -16,6 +16,7 @@ local results = require "causal_eval.results"
 local stats = require "causal_eval.stats"
 local host = require "causal_eval.host"
 local questions = require "causal_eval.report.questions"
+local scan = require "causal_eval.report.scan"
 
 local DB, SEP, NULL = results.DB, results.SEP, json.null
 
@@ -33,7 +34,7 @@ M.DEFAULTS = {
 }
 
 -- an answer's outcome, per question and model
-local WRONG, RIGHT, UNPARSEABLE, FAILED = 0, 1, 2, 3
+local WRONG, RIGHT, UNPARSEABLE, FAILED = scan.WRONG, scan.RIGHT, scan.UNPARSEABLE, scan.FAILED
 M.WRONG, M.RIGHT, M.UNPARSEABLE, M.FAILED = WRONG, RIGHT, UNPARSEABLE, FAILED
 
 -- Every model's outcome of a question in one integer (3 bits a model:
@@ -68,14 +69,7 @@ function M.runs(st, ids)
   return out
 end
 
-local function group(groups, key)
-  local g = groups[key]
-  if not g then
-    g = { n = 0, correct = 0 }
-    groups[key] = g
-  end
-  return g
-end
+local group = scan.group
 
 local function finish_groups(groups)
   local out = {}
@@ -107,103 +101,22 @@ local function entries_of(runs)
   for _, run in ipairs(runs) do
     for _, label in ipairs(run.models or {}) do count[label] = (count[label] or 0) + 1 end
   end
-  local entries, maps = {}, {}
-  for ri, run in ipairs(runs) do
+  local entries = {}
+  for _, run in ipairs(runs) do
     local specs = {}
     for _, sp in ipairs(run.model_specs or {}) do
       if type(sp) == "table" and sp.label then specs[sp.label] = sp end
     end
-    maps[ri] = {}
     for _, label in ipairs(run.models or {}) do
-      local e = {
-        index = #entries + 1, run_id = run.id, model = label, mk = results.model_key(label), spec = specs[label],
-        label = count[label] > 1 and (label .. " @ " .. run.id) or label, elapsed = run.elapsed,
-        n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
-        lat = results.latencies(), tokens_in = 0, tokens_out = 0, cached = 0,
-        fam = {}, diff = {}, rung = {}, dom = {}, unparseable_q = {}, failed_q = {},
-        -- its outcomes live in packs[pack][question id], 3 bits at shift
-        pack = (#entries) // PER_PACK + 1, shift = (#entries) % PER_PACK * 3,
-      }
+      local e = scan.new(run.id, label)
+      e.index, e.spec, e.elapsed, e.dom = #entries + 1, specs[label], run.elapsed, {}
+      e.label = count[label] > 1 and (label .. " @ " .. run.id) or label
+      -- its outcomes live in packs[pack][question id], 3 bits at shift
+      e.pack, e.shift = #entries // PER_PACK + 1, #entries % PER_PACK * 3
       entries[#entries + 1] = e
-      maps[ri][e.mk] = e
     end
   end
-  return entries, maps
-end
-
--- One score line into its entry's counts, by the rules of
--- results.summarize. This runs once per stored answer, so the family,
--- difficulty and rung groups of the line before are kept: lines come in
--- key order (model, then question id, which starts with the family).
-local function add_score(e, s, qid, pack)
-  if not results.counts(s) then
-    e.invalid = e.invalid + 1
-    return
-  end
-  e.n = e.n + 1
-  local correct = s.c == 1
-  local code
-  local err = s.e
-  if err then
-    e.errors = e.errors + 1
-    e.error_classes[err] = (e.error_classes[err] or 0) + 1
-    e.failed_q[#e.failed_q + 1] = qid
-    code = FAILED
-  elseif s.u then
-    e.unparseable = e.unparseable + 1
-    e.unparseable_q[#e.unparseable_q + 1] = qid
-    code = UNPARSEABLE
-  else
-    e.scored = e.scored + 1
-    code = WRONG
-  end
-  if correct then
-    e.correct = e.correct + 1
-    code = RIGHT
-  end
-  pack[qid] = (pack[qid] or 0) | ((code + 1) << e.shift)
-  local l = s.l
-  if not err and type(l) == "number" then results.latency_add(e.lat, l) end
-  local ti, to = s.ti, s.to
-  if ti then e.tokens_in = e.tokens_in + (tonumber(ti) or 0) end
-  if to then e.tokens_out = e.tokens_out + (tonumber(to) or 0) end
-  if s.cached then e.cached = e.cached + 1 end
-  -- as in results.summarize: no key, no group; keys by tostring
-  local f, d, r = s.f, s.d, s.r
-  if f ~= nil then
-    if f ~= e.last_f then e.last_f, e.last_fg = f, group(e.fam, tostring(f)) end
-    local g = e.last_fg
-    g.n = g.n + 1
-    if correct then g.correct = g.correct + 1 end
-  end
-  if d ~= nil then
-    if d ~= e.last_d then e.last_d, e.last_dg = d, group(e.diff, tostring(d)) end
-    local g = e.last_dg
-    g.n = g.n + 1
-    if correct then g.correct = g.correct + 1 end
-  end
-  if r ~= nil then
-    if r ~= e.last_r then e.last_r, e.last_rg = r, group(e.rung, tostring(r)) end
-    local g = e.last_rg
-    g.n = g.n + 1
-    if correct then g.correct = g.correct + 1 end
-  end
-end
-
-local function scan_scores(st, run, map, packs)
-  local prefix = run.id .. SEP
-  local from = #prefix + 1
-  local find, sub, decode = string.find, string.sub, json.decode
-  local ok, err = st:scan(DB.scores, prefix, function(k, v)
-    -- the key is prefix .. model .. "\0" .. question id
-    local z = find(k, SEP, from, true)
-    if not z then return end
-    local e = map[sub(k, from, z - 1)]
-    if not e then return end
-    local s = decode(v)
-    if type(s) == "table" then add_score(e, s, sub(k, z + 1), packs[e.pack]) end
-  end)
-  if not ok then error({ message = err }, 0) end
+  return entries
 end
 
 -- The record of (entry, question), decoded; nil when it is not stored.
@@ -218,14 +131,7 @@ local function get_record(st, e, qid)
   return rec
 end
 
---- count evenly spaced items of list (in its order): a sample spread over
---- families, as question ids start with their family.
-function M.spread(list, count)
-  if #list <= count then return list end
-  local out = {}
-  for i = 1, count do out[i] = list[math.floor((i - 0.5) * #list / count) + 1] end
-  return out
-end
+M.spread = scan.spread
 local spread = M.spread
 
 local function value(v)
@@ -372,35 +278,13 @@ local function hardest(order, k, limit)
   return picked, total, all_wrong
 end
 
-local function quantiles(e)
-  local q = results.latency_quantiles(e.lat, { 0.5, 0.95, 0.99 })
-  return {
-    mean = e.lat.n > 0 and e.lat.sum / e.lat.n or NULL,
-    p50 = q[1] or NULL, p95 = q[2] or NULL, p99 = q[3] or NULL,
-    min = e.lat.n > 0 and e.lat.min or NULL, max = e.lat.n > 0 and e.lat.max or NULL,
-  }
-end
-
--- A model's latencies at up to 20,000 evenly spaced ranks (every rank
--- below that), from results.latency_quantiles (within 0.1%); each stands
--- for n / ranks answers.
-local MAX_RANKS = 20000
-local function rank_values(lat)
-  local n = lat.n
-  if n == 0 then return {}, 0 end
-  local m = math.min(n, MAX_RANKS)
-  local ps = {}
-  for i = 1, m do ps[i] = (i - 0.5) / m end
-  return results.latency_quantiles(lat, ps), n / m
-end
-
 -- Histograms of every model's latencies over shared bins, log-spaced from
 -- the least positive latency to the greatest.
 local function histograms(entries, nbins)
   local lo, hi = math.huge, 0
   local values = {}
   for i, e in ipairs(entries) do
-    local v, w = rank_values(e.lat)
+    local v, w = e.ranks, e.rank_weight
     values[i] = { v = v, w = w }
     for _, x in ipairs(v) do
       if x > 0 and x < lo then lo = x end
@@ -437,7 +321,7 @@ local function summary_of(e)
     accuracy = e.n > 0 and e.correct / e.n or NULL, ci = { lo, hi },
     unparseable = e.unparseable, unparseable_rate = e.n > 0 and e.unparseable / e.n or 0,
     errors = e.errors, error_classes = e.error_classes, invalid = e.invalid,
-    latency_ms = quantiles(e),
+    latency_ms = e.latency_ms,
     -- as `results show` has it: answers over the run's elapsed seconds
     throughput = (e.elapsed or 0) > 0 and e.n / e.elapsed or NULL,
     tokens = { input = e.tokens_in, output = e.tokens_out, total = e.tokens_in + e.tokens_out },
@@ -501,9 +385,44 @@ local function timed(timings, name, t0)
   return t
 end
 
+-- The score lines of the entries given, on a thread; a function that waits
+-- for it and returns its entries' counts (scan.main's), or nil and why.
+local function start_scan(st, list, o)
+  if #list == 0 or type(st.id) ~= "function" then return nil end
+  local ok, threads = pcall(require, "causal_eval.threads")
+  if not ok then return nil end
+  local cfg = { store = st:id(), entries = {}, unparseable = o.unparseable, failures = o.failures }
+  for i, e in ipairs(list) do cfg.entries[i] = { run_id = e.run_id, model = e.model } end
+  local started, group_ = pcall(threads.start, 1, "causal_eval.report.scan", json.encode(cfg))
+  if not started then return nil end
+  return function()
+    local r = group_:join()[1]
+    if not (r and r.ok) then return nil, r and r.error end
+    return json.decode(r.result, "report scan")
+  end
+end
+
+-- An entry's counts from the scan thread, and its outcomes into packs.
+local function take_scanned(e, t, qids, packs)
+  for k, v in pairs(t) do
+    if k ~= "qids" and k ~= "codes" then e[k] = v end
+  end
+  local pack, shift, codes = packs[e.pack], e.shift, t.codes
+  local byte = string.byte
+  for i, q in ipairs(qids) do
+    pack[q] = (pack[q] or 0) | ((byte(codes, i) - 47) << shift)
+  end
+end
+
+local function read_here(st, e, packs)
+  local pack, shift = packs[e.pack], e.shift
+  scan.read(st, e, function(qid, code) pack[qid] = (pack[qid] or 0) | ((code + 1) << shift) end)
+  scan.finish(e)
+end
+
 local function gather(st, runs, o, timings)
   local t0 = host.clock()
-  local entries, maps = entries_of(runs)
+  local entries = entries_of(runs)
   -- the questions' descriptions: the first model's records of each run
   local prefixes = {}
   for _, run in ipairs(runs) do
@@ -512,17 +431,53 @@ local function gather(st, runs, o, timings)
     end
   end
   local wait = questions.start(st, prefixes)
+  -- every second model's score lines on another thread, the rest here
+  local here, there = {}, {}
+  for i, e in ipairs(entries) do
+    if i % 2 == 0 then there[#there + 1] = e else here[#here + 1] = e end
+  end
+  local wait_scan = start_scan(st, there, o)
+  if not wait_scan then
+    here, there = entries, {}
+  end
   local packs = {}
   for g = 1, (#entries - 1) // PER_PACK + 1 do packs[g] = {} end
   local ok, err = pcall(function()
-    for ri, run in ipairs(runs) do scan_scores(st, run, maps[ri], packs) end
+    for _, e in ipairs(here) do read_here(st, e, packs) end
   end)
-  -- the thread is waited for whatever happened here
-  t0 = timed(timings, "score lines", t0)
-  local wok, qinfo = pcall(wait)
+  -- the threads are waited for whatever happened here
+  local scanned, why
+  if wait_scan then
+    local sok, s1, s2 = pcall(wait_scan)
+    if sok then scanned, why = s1, s2 else why = s1 end
+  end
+  local wok, qinfo, _, q_on_thread = pcall(wait)
   if not ok then error(err, 0) end
   if not wok then error(qinfo, 0) end
-  t0 = timed(timings, "questions", t0)
+  local on_threads = { questions = q_on_thread == true, scores = 0 }
+  if #there > 0 then
+    if type(scanned) ~= "table" or #scanned ~= #there then
+      -- the thread failed: read them here, which raises what it met
+      for _, e in ipairs(there) do read_here(st, e, packs) end
+      timings[#timings + 1] = { name = "score lines thread failed: " .. tostring(why), seconds = 0 }
+    else
+      local qids
+      for i, t in ipairs(scanned) do
+        if t.qids then
+          qids = {}
+          for q in t.qids:gmatch("[^\n]+") do qids[#qids + 1] = q end
+        end
+        if qids and #qids == #t.codes then
+          take_scanned(there[i], t, qids, packs)
+          on_threads.scores = on_threads.scores + 1
+        else
+          -- question ids that do not survive the trip (a newline in one)
+          read_here(st, there[i], packs)
+        end
+      end
+    end
+  end
+  t0 = timed(timings, "score lines and questions", t0)
 
   local qids, seen = {}, #packs > 1 and {} or nil
   for _, pack in ipairs(packs) do
@@ -546,7 +501,7 @@ local function gather(st, runs, o, timings)
     end
   end
   table.sort(qids)
-  return entries, qids, qinfo, packs, t0
+  return entries, qids, qinfo, packs, t0, on_threads
 end
 
 --- The report's data for runs (tables from M.runs); opts: the limits of
@@ -557,7 +512,7 @@ function M.collect(st, runs, opts)
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
   local timings = {}
-  local entries, qids, qinfo, packs, t0 = gather(st, runs, o, timings)
+  local entries, qids, qinfo, packs, t0, on_threads = gather(st, runs, o, timings)
 
   local yn, other, pairs_, order = per_question(entries, qids, qinfo, packs)
   t0 = timed(timings, "per question", t0)
@@ -596,7 +551,7 @@ function M.collect(st, runs, opts)
     runs = runs, models = models, comparisons = comps, keys = keys, latency_edges = edges,
     questions = #qids, records = records,
     hardest = picked, hardest_total = wrong_total, all_wrong = all_wrong,
-    limits = o, timings = timings,
+    limits = o, timings = timings, on_threads = on_threads,
   }
 end
 

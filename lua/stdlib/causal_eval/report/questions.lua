@@ -77,7 +77,8 @@ function M.main(config)
 end
 
 --- Starts the read on a thread; returns a function that waits for it and
---- gives the descriptions (or raises as M.read does). Without a thread (a
+--- gives the descriptions (or raises as M.read does), and true when they
+--- were read on the thread. Without a thread (a
 --- store that cannot be shared, a thread that fails to start or to read:
 --- its reason is in the second result of the waiting function) the read
 --- is done here when waited for.
@@ -96,7 +97,7 @@ function M.start(st, prefixes)
       local r = group:join()[1]
       if r and r.ok then
         local t = json.decode(r.result, "report questions")
-        if type(t) == "table" then return t end
+        if type(t) == "table" then return t, nil, true end
       end
       -- a thread that failed: the same read here, which raises what it met
       return M.read(st, prefixes), r and r.error
