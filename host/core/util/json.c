@@ -109,10 +109,11 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   ce_buf_addc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
+    /* 8 bytes at a time, then a byte at a time up to one that needs a look */
     while (i + 8 <= n && plain8(s + i)) i += 8;
+    while (i < n && !needs_escape[(unsigned char)s[i]]) i++;
     if (i >= n) break;
     unsigned char c = (unsigned char)s[i];
-    if (!needs_escape[c]) continue;
     if (needs_escape[c] == 2) {
       int len = utf8_seq((const unsigned char *)s + i, n - i);
       if (len > 0) {
@@ -302,12 +303,14 @@ static int parse_string(parser *p, int is_key) {
   p->scratch->len = 0;
   for (;;) {
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
+    /* 8 bytes at a time, then a byte at a time up to the one that ends the
+     * run (trying 8 again at every byte cost short strings more) */
     while (q + 8 <= p->end && plain8_text(q)) q += 8;
+    unsigned char c = 0;
+    while (q < p->end && (c = (unsigned char)*q) != '"' && c != '\\' && c >= 0x20) q++;
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
-    unsigned char c = (unsigned char)*q;
     if (c == '"') break;
     if (c < 0x20) return fail(p, q, CE_JSON_ESYNTAX, "control character in string (escape it)");
-    if (c != '\\') { q++; continue; }
     escaped = 1;
     ce_buf_add(p->scratch, run, (size_t)(q - run));
     if (q + 1 >= p->end) return fail(p, q, CE_JSON_ESYNTAX, "unterminated string");
