@@ -197,10 +197,11 @@ function H.run_json(args, opts)
   return r, ok and type(report) == "table" and report or nil
 end
 
---- The records of a stored run, as a list in store order and by question id.
-function H.records(data, run_id)
+--- The records of a stored run, as a list in store order and by question id
+--- (store: more arguments naming the store, such as { "--store", URL }).
+function H.records(data, run_id, store)
   local json = require "causal_eval.json"
-  local r = H.run({ "results", "export", run_id, "--data", data })
+  local r = H.run(H.concat({ "results", "export", run_id, "--data", data }, store or {}))
   assert(r.code == 0, r.stderr)
   local list, by_id = {}, {}
   for line in r.stdout:gmatch("[^\n]+") do

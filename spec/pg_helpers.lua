@@ -106,9 +106,11 @@ function PG.start(opts)
     H.rm(dir)
     error("initdb failed: " .. out)
   end
-  -- a test server: speed over crash safety (the client's kill -9 is what
-  -- the specs test, not the server's); replication on as a primary's is
-  local conf = { "fsync = off", "synchronous_commit = off", "full_page_writes = off", "wal_level = replica",
+  -- a test server: no fsync (what a commit wrote survives the server
+  -- being killed, in the page cache, but not the machine losing power);
+  -- synchronous_commit stays on, since the specs kill the server and a
+  -- commit must then be there; replication on, as a primary's is
+  local conf = { "fsync = off", "full_page_writes = off", "wal_level = replica",
                  "max_wal_senders = 10", "hot_standby = on", "shared_buffers = 32MB", "max_connections = 100" }
   for _, s in ipairs(opts.settings or {}) do conf[#conf + 1] = s end
   local f = assert(io.open(self.data .. "/postgresql.auto.conf", "a"))

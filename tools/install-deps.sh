@@ -29,6 +29,10 @@ PKGS=(
   libedit-dev libmicrohttpd-dev libsodium-dev zlib1g-dev
   lua-busted lua-cjson
   redis-server prometheus curl
+  # the PostgreSQL results store (store.url): libpq's headers to build
+  # (the library is loaded only when a store names a server), and a
+  # PostgreSQL 15 server that the specs and tools/bench/pg.sh start
+  libpq-dev postgresql-15
   # libFuzzer and clang's sanitizer runtimes (CI's fuzz step): only a
   # recommendation of clang's, which --no-install-recommends leaves out
   clang libclang-rt-dev

@@ -54,6 +54,17 @@ void ce_pg_redact(const char *url, char *out, size_t n) {
   out[o] = '\0';
 }
 
+void ce_pg_one_line(char *m) {
+  size_t o = 0;
+  for (size_t i = 0; m[i]; i++) {
+    char c = m[i] == '\n' || m[i] == '\t' || m[i] == '\r' ? ' ' : m[i];
+    if (c == ' ' && (o == 0 || m[o - 1] == ' ')) continue;
+    m[o++] = c;
+  }
+  while (o && m[o - 1] == ' ') o--;
+  m[o] = '\0';
+}
+
 int ce_pg_check_url(const char *url, ce_err *err) {
   char shown[512];
   ce_pg_redact(url, shown, sizeof shown);
@@ -69,8 +80,7 @@ int ce_pg_check_url(const char *url, ce_err *err) {
     char m[300] = "cannot be parsed";
     if (why) {
       snprintf(m, sizeof m, "%s", why);
-      size_t l = strlen(m);
-      while (l && (m[l - 1] == '\n' || m[l - 1] == ' ')) m[--l] = '\0';
+      ce_pg_one_line(m);
       PQfreemem(why);
     }
     ce_err_setf(err, 1, NULL, 0, 0, "PostgreSQL URL '%s': %s", shown, m);
@@ -142,10 +152,7 @@ static ce_pg_conn *connect_one(ce_pg_pool *p, ce_err *err) {
   if (!pg || PQstatus(pg) != CONNECTION_OK) {
     char m[400];
     snprintf(m, sizeof m, "%s", pg ? PQerrorMessage(pg) : "out of memory");
-    size_t l = strlen(m);
-    while (l && (m[l - 1] == '\n' || m[l - 1] == ' ')) m[--l] = '\0';
-    for (char *q = m; *q; q++)
-      if (*q == '\n') *q = ' ';
+    ce_pg_one_line(m);
     PQfinish(pg);
     ce_err_setf(err, CE_PG_EDOWN, NULL, 0, 0, "cannot connect to PostgreSQL at %s: %s", p->name, m);
     return NULL;
@@ -159,8 +166,10 @@ static ce_pg_conn *connect_one(ce_pg_pool *p, ce_err *err) {
   int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
   PQclear(r);
   if (!ok) {
-    ce_err_setf(err, CE_PG_EDOWN, NULL, 0, 0, "PostgreSQL at %s: setting statement_timeout failed: %s", p->name,
-                PQerrorMessage(pg));
+    char m[400];
+    snprintf(m, sizeof m, "%s", PQerrorMessage(pg));
+    ce_pg_one_line(m);
+    ce_err_setf(err, CE_PG_EDOWN, NULL, 0, 0, "PostgreSQL at %s: setting statement_timeout failed: %s", p->name, m);
     PQfinish(pg);
     return NULL;
   }

@@ -54,6 +54,8 @@ enum { CE_PG_EDOWN = 20, CE_PG_EBUSY = 21 };
  * connection was lost, or it was busy (a deadlock, too many connections) */
 enum { CE_PG_RETRY = -2 };
 
+/* A server's message on one line: libpq's newlines and tabs as single spaces, none at the end. */
+void ce_pg_one_line(char *m);
 /* The URL with any password replaced by "***" (also password=...). */
 void ce_pg_redact(const char *url, char *out, size_t n);
 /* 0 when url is a postgresql:// (or postgres://) URL libpq can parse;

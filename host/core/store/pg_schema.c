@@ -121,14 +121,6 @@ static const char STAGE[] =
   "CREATE TEMP TABLE IF NOT EXISTS ce_stage_kv (db smallint, key bytea, stamp bigint, created_at timestamptz,"
   " value bytea, run_created timestamptz, status text) ON COMMIT DELETE ROWS;";
 
-/* a server's message on one line, without libpq's trailing newline */
-static void one_line(char *m) {
-  size_t l = strlen(m);
-  while (l && (m[l - 1] == '\n' || m[l - 1] == ' ')) m[--l] = '\0';
-  for (char *q = m; *q; q++)
-    if (*q == '\n') *q = ' ';
-}
-
 static int transient(PGconn *c, const char *state) {
   if (PQstatus(c) != CONNECTION_OK || !state) return 1;
   static const char *const RETRY[] = {"57P01", "57P02", "57P03", "40001", "40P01", "55P03", "57014", "25006", NULL};
@@ -143,7 +135,7 @@ int ce_pg_fail(PGconn *c, PGresult *r, const char *server, const char *what, ce_
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   snprintf(m, sizeof m, "%s", primary ? primary : PQerrorMessage(c));
-  one_line(m);
+  ce_pg_one_line(m);
   if (!m[0]) snprintf(m, sizeof m, "the connection was lost");
   int retry = transient(c, state);
   ce_err_setf(err, retry ? CE_PG_EDOWN : 1, NULL, 0, 0, "PostgreSQL at %s: %s: %s%s%s%s", server, what, m,
