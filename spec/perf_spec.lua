@@ -273,6 +273,30 @@ return { measures = { { name = "n", unit = "ms", better = "lower", target = { ma
   end)
 end)
 
+describe("docs/examples/causal_reasoning_bench.lua", function()
+  it("runs as docs/authoring.md shows it, and times a model server's answers when CE_BENCH_URL is set", function()
+    local dir = H.tmpdir()
+    local example = H.root .. "/docs/examples/causal_reasoning_bench.lua"
+    local r = H.run({ "bench", example, "--quick", "--quiet", "--json", dir .. "/a.json" }, { env = { CE_BENCH_URL = false } })
+    assert.are.equal(0, r.code, r.stderr)
+    local m = by_id(json.decode(H.read(dir .. "/a.json")))
+    assert.truthy(m["causal_reasoning.latency_p99"].median > 0)
+    assert.truthy(m["causal_reasoning.throughput"].median > 10)
+    assert.are.equal("skipped", m["causal_reasoning.model_answer"].status)
+    local mock = H.mock{ "--latency-ms", "30" }
+    r = H.run({ "bench", example, "--quick", "--quiet", "--json", dir .. "/b.json" }, { env = { CE_BENCH_URL = mock.url } })
+    local requests = mock:stats().requests
+    mock:stop()
+    assert.are.equal(0, r.code, r.stderr)
+    local answer = by_id(json.decode(H.read(dir .. "/b.json")))["causal_reasoning.model_answer"]
+    assert.are.equal("ok", answer.status)
+    assert.are.equal(2, requests)
+    -- the server takes 30 ms to answer
+    assert.truthy(answer.median >= 30 and answer.median < 1000, answer.median)
+    H.rm(dir)
+  end)
+end)
+
 describe("perf.text", function()
   it("shows a time in the unit that suits it", function()
     assert.are.equal("6.2 us", text.figure(0.0062, "ms"))

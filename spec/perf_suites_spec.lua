@@ -76,9 +76,12 @@ describe("causal-eval bench: the product's suites, --quick", function()
     end
     -- the pipeline does more per request than libcurl alone
     assert.truthy(metric("pipeline", "share_of_floor").median < 100)
+    -- sampled from /proc while the run worked (no bound here: sanitizer builds take several times the memory)
     local anon = metric("memory", "peak_rss_anon")
     measured(anon)
-    assert.truthy(anon.median > 1 and anon.median < 64, anon.median .. " MB")
+    assert.truthy(anon.median > 1, anon.median .. " MB")
+    measured(metric("memory", "peak_rss_file"))
+    assert.is_nil(anon.target, "--quick sizes are not held to the 200,000-question target")
   end)
 
   it("scalability: a curve over concurrency and one over workers", function()

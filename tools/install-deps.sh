@@ -33,6 +33,8 @@ PKGS=(
   # (the library is loaded only when a store names a server), and a
   # PostgreSQL 15 server that the specs and tools/bench/pg.sh start
   libpq-dev postgresql-15
+  # xmllint: spec/junit_spec.lua checks JUnit files against spec/data/junit.xsd
+  libxml2-utils
   # libFuzzer and clang's sanitizer runtimes (CI's fuzz step): only a
   # recommendation of clang's, which --no-install-recommends leaves out
   clang libclang-rt-dev
