@@ -105,6 +105,27 @@ models:
     end
   end)
 
+  it("gives intervals to the largest differences only, past max_intervals pairs, and p-values to all", function()
+    local d, st, runs = collect({ run_id }, { max_intervals = 1 })
+    local _, comps = assert(results.summarize(st, runs[1]))
+    st:close()
+    local largest, with_ci = 1, 0
+    for i, c in ipairs(comps) do
+      if math.abs(c.diff) > math.abs(comps[largest].diff) then largest = i end
+    end
+    for i, c in ipairs(comps) do
+      local r = d.comparisons[i]
+      assert.are.same({ c.a, c.b, c.n, c.p_mcnemar, c.p_holm }, { r.a, r.b, r.n, r.p_mcnemar, r.p_holm })
+      assert.truthy(math.abs(c.diff - r.diff) < 1e-12)
+      if r.ci then
+        with_ci = with_ci + 1
+        assert.are.equal(largest, i)
+        assert.are.same(c.ci, r.ci)
+      end
+    end
+    assert.are.equal(1, with_ci)
+  end)
+
   it("reads the same on threads as without them (a store that cannot be shared)", function()
     local d, st, runs = collect({ run_id })
     -- the store's reads alone: no id, so nothing is attached on a thread
@@ -222,6 +243,11 @@ models:
     -- the hardest first: every model wrong
     assert.are.equal(3, d.hardest[1].wrong)
     assert.are.equal(3, d.hardest[1].answered)
+    -- with many models the samples per model shrink to stay within the totals
+    d = collect({ run_id }, { unparseable_total = 3, failures_total = 4 })
+    assert.are.equal(1, #d.models[2].unparseable_shown)
+    assert.are.equal(2, #d.models[2].failures_shown)
+    assert.are.equal(2, #d.models[1].failures_shown)
   end)
 
   it("reports several runs on one page, a model in both named with its run", function()
@@ -266,7 +292,9 @@ return {
 
   it("opens the page with $BROWSER", function()
     local seen = dir .. "/browser.args"
-    H.write(dir .. "/browser.sh", "#!/bin/sh\nprintf '%s\\n' \"$@\" > " .. H.quote(seen) .. "\n")
+    -- written aside and renamed: the spec may look while the script writes
+    H.write(dir .. "/browser.sh", "#!/bin/sh\nprintf '%s\\n' \"$@\" > " .. H.quote(seen .. ".tmp") .. " && mv " ..
+      H.quote(seen .. ".tmp") .. " " .. H.quote(seen) .. "\n")
     H.sh("chmod +x " .. H.quote(dir .. "/browser.sh"))
     local r = H.run({ "report", run_id, "--data", data, "-o", "o.html", "--open" },
       { cwd = dir, env = { BROWSER = dir .. "/browser.sh" } })

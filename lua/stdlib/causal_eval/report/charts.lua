@@ -64,10 +64,10 @@ end
 --- or nil, data(gi, si) -> attributes for the bar's <g> (data-*), title.
 function M.bars(spec)
   local W = spec.width or 1040
-  local L, R = spec.label_width or 200, 64
+  local ns = #spec.series
+  local L, R = spec.label_width or 200, ns > 6 and 96 or 64
   local P = W - L - R
   local bar, gap, ggap, top = spec.bar_height or 11, 3, 12, 22
-  local ns = #spec.series
   local gh = ns * bar + (ns - 1) * gap
   local H = top + #spec.groups * (gh + ggap) + 18
   local x = function(v) return L + math.max(0, math.min(1, v)) * P end
@@ -96,7 +96,8 @@ function M.bars(spec)
         local ym = y + bar / 2
         out[#out + 1] = ('<path class="whisker" d="M%s %sH%s M%s %sV%s M%s %sV%s"/>'):format(f(x(c.lo)), f(ym),
           f(x(c.hi)), f(x(c.lo)), f(y), f(y + bar), f(x(c.hi)), f(y), f(y + bar))
-        out[#out + 1] = text(W - R + 6, y + bar - 1, html.pct(c.accuracy), "val")
+        -- past six models the colours repeat or blur: the model's number says which
+        out[#out + 1] = text(W - R + 6, y + bar - 1, (ns > 6 and ("#" .. si .. " ") or "") .. html.pct(c.accuracy), "val")
         out[#out + 1] = "</g>"
       else
         out[#out + 1] = text(L + 4, y + bar - 1, "no questions", "note")

@@ -22,14 +22,20 @@ local DB, SEP, NULL = results.DB, results.SEP, json.null
 
 local M = {}
 
---- How much of the large sections a report shows.
+--- How much of the large sections a report shows: with many models, the
+--- samples per model shrink so that all of them together stay within the
+--- totals (a report of 50 models stays a few MB).
 M.DEFAULTS = {
   unparseable = 25, -- answers shown per model
+  unparseable_total = 300,
   failures = 10,    -- failed requests shown per model
+  failures_total = 120,
   hardest = 20,     -- questions most models got wrong
   text = 1500,      -- characters of a prompt or raw answer
+  answer_text = 1500, -- characters of each model's answer to a hardest question (400 past 5 models)
   bins = 36,        -- latency histogram bins
   iters = 2000,     -- bootstrap resamples of a paired difference (as results.comparisons)
+  max_intervals = 45, -- pairs given a bootstrap interval (those of 10 models; past that the largest differences)
   seed = 0,
 }
 
@@ -142,23 +148,20 @@ end
 -- The pass over every question (in id order, the order results.comparisons
 -- resamples in): accuracy per domain, the yes/no/other table per family
 -- (a wrong parsed answer to a yes/no question is the other label), the
--- buckets of the hardest questions, and each pair's paired outcomes with
--- McNemar's counts.
+-- buckets of the hardest questions, and per model two bit sets over the
+-- questions, answered and right (64 a word), that the pairs are counted
+-- from: a pass over every pair and question took 3 s for 30 models.
 local function per_question(entries, qids, qinfo, packs)
   local k = #entries
   local pack_of, shift_of = {}, {}
   for i, e in ipairs(entries) do pack_of[i], shift_of[i] = e.pack, e.shift end
   local npacks = #packs
   local vs = {}
-  local yn, other = {}, {}
-  for i = 1, k do yn[i], other[i] = {}, {} end
-  local pairs_ = {}
-  for i = 1, k do
-    for j = i + 1, k do pairs_[#pairs_ + 1] = { i = i, j = j, d = {}, n = 0, n10 = 0, n01 = 0 } end
-  end
+  local yn, other, answered_bits, right_bits = {}, {}, {}, {}
+  for i = 1, k do yn[i], other[i], answered_bits[i], right_bits[i] = {}, {}, {}, {} end
   local buckets, order = {}, {}
-  local row = {}
-  for _, q in ipairs(qids) do
+  for t, q in ipairs(qids) do
+    local w, bit = (t - 1) // 64 + 1, 1 << ((t - 1) % 64)
     local info = qinfo[q]
     local dom, fam, truth, is_yn
     for g = 1, npacks do vs[g] = packs[g][q] or 0 end
@@ -172,11 +175,16 @@ local function per_question(entries, qids, qinfo, packs)
     local answered, wrong = 0, 0
     for i = 1, k do
       local code = (vs[pack_of[i]] >> shift_of[i]) & 7
-      if code == 0 then code = nil else code = code - 1 end
-      row[i] = code
-      if code then
+      if code ~= 0 then
+        code = code - 1
+        local ab, rb = answered_bits[i], right_bits[i]
+        ab[w] = (ab[w] or 0) | bit
         answered = answered + 1
-        if code ~= RIGHT then wrong = wrong + 1 end
+        if code == RIGHT then
+          rb[w] = (rb[w] or 0) | bit
+        else
+          wrong = wrong + 1
+        end
         local e = entries[i]
         if dom ~= nil then
           local g = group(e.dom, dom)
@@ -193,8 +201,8 @@ local function per_question(entries, qids, qinfo, packs)
           if code == RIGHT then ans = truth
           elseif code == WRONG then ans = truth == "yes" and "no" or "yes"
           else ans = "other" end
-          local t = f[truth]
-          t[ans] = t[ans] + 1
+          local tt = f[truth]
+          tt[ans] = tt[ans] + 1
         elseif info then
           local f = other[i][fam]
           if not f then
@@ -203,17 +211,6 @@ local function per_question(entries, qids, qinfo, packs)
           end
           local key = code == RIGHT and "right" or code == WRONG and "wrong" or "other"
           f[key] = f[key] + 1
-        end
-      end
-    end
-    if answered > 1 then
-      for _, p in ipairs(pairs_) do
-        local x, y = row[p.i], row[p.j]
-        if x and y then
-          x, y = x == RIGHT and 1 or 0, y == RIGHT and 1 or 0
-          local n = p.n + 1
-          p.n, p.d[n] = n, y - x
-          if x > y then p.n10 = p.n10 + 1 elseif y > x then p.n01 = p.n01 + 1 end
         end
       end
     end
@@ -228,31 +225,88 @@ local function per_question(entries, qids, qinfo, packs)
       b.qids[#b.qids + 1] = q
     end
   end
-  return yn, other, pairs_, order
+  return yn, other, { answered = answered_bits, right = right_bits, words = (#qids + 63) // 64 }, order
+end
+
+-- set bits of 16-bit numbers, for counting those of 64-bit words
+local POP16
+local function popcount(x)
+  if not POP16 then
+    POP16 = { [0] = 0 }
+    for v = 1, 65535 do POP16[v] = POP16[v >> 1] + (v & 1) end
+  end
+  return POP16[x & 0xFFFF] + POP16[(x >> 16) & 0xFFFF] + POP16[(x >> 32) & 0xFFFF] + POP16[x >> 48]
+end
+
+-- Two models' paired outcomes (second - first, 1/0 right) in question order.
+local function paired_outcomes(bits, i, j)
+  local ai, aj, ri, rj = bits.answered[i], bits.answered[j], bits.right[i], bits.right[j]
+  local d, n = {}, 0
+  for w = 1, bits.words do
+    local both = (ai[w] or 0) & (aj[w] or 0)
+    if both ~= 0 then
+      local x, y = ri[w] or 0, rj[w] or 0
+      for b = 0, 63 do
+        if (both >> b) & 1 == 1 then
+          n = n + 1
+          d[n] = ((y >> b) & 1) - ((x >> b) & 1)
+        end
+      end
+    end
+  end
+  return d
 end
 
 -- Every two models on the questions both answered: B - A with a bootstrap
 -- interval and McNemar's p, Holm-corrected over the pairs: the definition,
 -- resamples and question order of results.comparisons, so `results show`
 -- prints the same figures. stats.paired's sign-flip test, which neither
--- uses, is left out (it took 85% of the time), and McNemar is given the
--- counts the pass above made.
-local function comparisons(entries, pairs_, opts)
-  local rows, ps = {}, {}
+-- uses, is left out (it took 85% of the time). Past max_intervals pairs,
+-- only those with the largest differences get an interval (the forest plot
+-- draws no more); every pair gets its p-values.
+local function comparisons(entries, bits, opts)
   local core = require "causal_eval.stats_core"
-  for _, p in ipairs(pairs_) do
-    if p.n > 0 then
-      local bt = stats.bootstrap(p.d, { iters = opts.iters, seed = opts.seed })
-      -- stats.mcnemar(b, a) with b the second model: its "b" count is
-      -- second right and first wrong
-      local pv = core.mcnemar(p.n01, p.n10)
-      rows[#rows + 1] = { a = entries[p.i].label, b = entries[p.j].label, ia = p.i, ib = p.j, n = p.n, diff = bt.mean,
-                          ci = { bt.low, bt.high }, p_mcnemar = pv }
-      ps[#ps + 1] = pv
+  local rows, ps = {}, {}
+  local k = #entries
+  for i = 1, k do
+    for j = i + 1, k do
+      local ai, aj, ri, rj = bits.answered[i], bits.answered[j], bits.right[i], bits.right[j]
+      local n, n10, n01 = 0, 0, 0
+      for w = 1, bits.words do
+        local both = (ai[w] or 0) & (aj[w] or 0)
+        if both ~= 0 then
+          local x, y = (ri[w] or 0) & both, (rj[w] or 0) & both
+          n = n + popcount(both)
+          n10 = n10 + popcount(x & ~y)
+          n01 = n01 + popcount(y & ~x)
+        end
+      end
+      if n > 0 then
+        -- stats.mcnemar(b, a) with b the second model: its "b" count is
+        -- second right and first wrong
+        local pv = core.mcnemar(n01, n10)
+        rows[#rows + 1] = { a = entries[i].label, b = entries[j].label, ia = i, ib = j, n = n,
+                            diff = (n01 - n10) / n, p_mcnemar = pv }
+        ps[#ps + 1] = pv
+      end
     end
   end
   local holm = stats.holm(ps)
-  for i, r in ipairs(rows) do r.p_holm = holm[i] end
+  for r, row in ipairs(rows) do row.p_holm = holm[r] end
+  local by = {}
+  for r = 1, #rows do by[r] = r end
+  if #rows > opts.max_intervals then
+    table.sort(by, function(x, y)
+      local dx, dy = math.abs(rows[x].diff), math.abs(rows[y].diff)
+      if dx ~= dy then return dx > dy end
+      return x < y
+    end)
+  end
+  for r = 1, math.min(#rows, opts.max_intervals) do
+    local row = rows[by[r]]
+    local bt = stats.bootstrap(paired_outcomes(bits, row.ia, row.ib), { iters = opts.iters, seed = opts.seed })
+    row.diff, row.ci = bt.mean, { bt.low, bt.high }
+  end
   return rows
 end
 
@@ -373,7 +427,7 @@ local function samples(st, entries, models, picked, o, packs)
         end
         local er = type(rec.error) == "table" and rec.error or nil
         h.answers[#h.answers + 1] = { index = i, code = code, parsed = value(rec.parsed),
-          response = clip(rec.response, o.text), error = er and value(er.class), reason = value(rec.unparseable) }
+          response = clip(rec.response, o.answer_text), error = er and value(er.class), reason = value(rec.unparseable) }
       end
     end
   end
@@ -511,12 +565,19 @@ function M.collect(st, runs, opts)
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
+  local k = 0
+  for _, run in ipairs(runs) do k = k + #(run.models or {}) end
+  if k > 0 then
+    o.unparseable = math.min(o.unparseable, math.max(1, math.ceil(o.unparseable_total / k)))
+    o.failures = math.min(o.failures, math.max(1, math.ceil(o.failures_total / k)))
+    if k > 5 then o.answer_text = math.min(o.answer_text, 400) end
+  end
   local timings = {}
   local entries, qids, qinfo, packs, t0, on_threads = gather(st, runs, o, timings)
 
-  local yn, other, pairs_, order = per_question(entries, qids, qinfo, packs)
+  local yn, other, bits, order = per_question(entries, qids, qinfo, packs)
   t0 = timed(timings, "per question", t0)
-  local comps = comparisons(entries, pairs_, o)
+  local comps = comparisons(entries, bits, o)
   t0 = timed(timings, "paired differences", t0)
 
   local models = {}

@@ -281,9 +281,14 @@ local function report_helpers(data, opts)
       end,
     }
   end
+  -- the pairs the forest plot draws: those with an interval (all, or
+  -- past collect's max_intervals those with the largest differences)
+  local forest = {}
+  for _, c in ipairs(data.comparisons) do if c.ci then forest[#forest + 1] = c end end
+  h.forest_left_out = #data.comparisons - #forest
   function h.forest_chart()
     local rows = {}
-    for _, c in ipairs(data.comparisons) do
+    for _, c in ipairs(forest) do
       rows[#rows + 1] = { label = c.b .. " − " .. c.a, diff = c.diff, lo = c.ci[1], hi = c.ci[2], p = c.p_holm,
                           data = { class = "forest-row", ["data-a"] = c.a, ["data-b"] = c.b } }
     end

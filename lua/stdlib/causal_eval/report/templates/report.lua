@@ -49,7 +49,7 @@ Intervals are Wilson 95% score intervals. Questions the benchmark itself could n
 M.accuracy = [[
 <section id="accuracy">
 <h2>Accuracy by group</h2>
-<p class="legend">{% for i, m in ipairs(d.models) do %}<span><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</span>{% end %}</p>
+<p class="legend">{% for i, m in ipairs(d.models) do %}<span><span class="swatch" style="background:{{ color(i) }}"></span>#{{ i }} {{ m.label }}</span>{% end %}</p>
 <p class="note">Bars are accuracies, whiskers their Wilson 95% intervals; n under a group is the most questions any model answered in it.
 A family's name leads to its error analysis.</p>
 {% for _, g in ipairs(groupings) do %}
@@ -66,14 +66,15 @@ M.differences = [[
 {% if #d.comparisons == 0 then %}<p class="note">One model: nothing to compare.</p>{% else %}
 <p class="note">B − A on the questions both models answered; intervals are paired bootstrap 95% intervals ({{ int(d.limits.iters) }} resamples),
 p-values McNemar's test Holm-corrected over the {{ #d.comparisons }} pairs. Filled squares: p (Holm) &lt; 0.05.</p>
+{% if forest_left_out > 0 then %}<p class="note">{{ int(#d.comparisons) }} pairs: the {{ int(#d.comparisons - forest_left_out) }} with the largest differences have an interval and are drawn; the table lists every pair's difference and p-values.</p>{% end %}
 {{! forest_chart() }}
 <div class="wide"><table id="pairs">
 <tr><th>B</th><th>A</th><th class="num">n</th><th class="num">B − A</th><th class="num">95% CI</th><th class="num">p (McNemar)</th><th class="num">p (Holm)</th></tr>
 {% for _, c in ipairs(d.comparisons) do %}
-<tr class="pair" data-a="{{ c.a }}" data-b="{{ c.b }}" data-n="{{ c.n }}" data-diff="{{ num(c.diff) }}" data-lo="{{ num(c.ci[1]) }}" data-hi="{{ num(c.ci[2]) }}" data-p-holm="{{ num(c.p_holm) }}">
+<tr class="pair" data-a="{{ c.a }}" data-b="{{ c.b }}" data-n="{{ c.n }}" data-diff="{{ num(c.diff) }}" data-lo="{{ num(c.ci and c.ci[1]) }}" data-hi="{{ num(c.ci and c.ci[2]) }}" data-p-holm="{{ num(c.p_holm) }}">
 <td class="model"><a href="#model-{{ c.ib }}">{{ c.b }}</a></td><td class="model"><a href="#model-{{ c.ia }}">{{ c.a }}</a></td>
 <td class="num">{{ int(c.n) }}</td><td class="num diff">{{ signed_pct(c.diff) }}</td>
-<td class="num ci">[{{ signed_pct(c.ci[1]) }}, {{ signed_pct(c.ci[2]) }}]</td>
+<td class="num ci">{% if c.ci then %}[{{ signed_pct(c.ci[1]) }}, {{ signed_pct(c.ci[2]) }}]{% else %}–{% end %}</td>
 <td class="num">{{ p(c.p_mcnemar) }}</td><td class="num holm{{ c.p_holm < 0.05 and " sig" or "" }}">{{ p(c.p_holm) }}</td></tr>
 {% end %}
 </table></div>
@@ -142,31 +143,35 @@ M.errors = [[
 
 M.confusion = [[
 <h3 id="confusion">Answers to yes/no questions, by family</h3>
-<p class="note">Rows: the true answer; columns: what each model answered. "other" is an answer the rules could not read or a failed request.
-Shading: share of the row.</p>
+<p class="note">For each family and model: how its answers split, first on the questions whose true answer is yes, then on those
+whose true answer is no. "other" is an answer the rules could not read or a failed request. Shading: share of the group.</p>
 {% if #yn_families == 0 then %}<p class="note">No yes/no questions.</p>{% else %}
 <div class="wide"><table class="conf">
-<tr><th>family</th><th>truth</th>{% for i, m in ipairs(d.models) do %}<th colspan="3"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</th>{% end %}</tr>
-<tr><th></th><th></th>{% for _ in ipairs(d.models) do %}<th class="num">yes</th><th class="num">no</th><th class="num">other</th>{% end %}</tr>
-{% for _, fam in ipairs(yn_families) do for ti, truth in ipairs({ "yes", "no" }) do %}
-<tr{{! ti == 1 and (' class="sep" id="' .. esc(slug("confusion", fam)) .. '"') or "" }}>
-<td>{% if ti == 1 then %}<a href="#by-family">{{ fam }}</a>{% end %}</td><td>{{ truth }}</td>
-{% for i, m in ipairs(d.models) do local row = m.confusion[fam] and m.confusion[fam][truth] %}
+<tr><th rowspan="2">family</th><th rowspan="2">model</th><th colspan="3" class="num">truth: yes</th><th colspan="3" class="num">truth: no</th></tr>
+<tr><th class="num">yes</th><th class="num">no</th><th class="num">other</th><th class="num">yes</th><th class="num">no</th><th class="num">other</th></tr>
+{% for _, fam in ipairs(yn_families) do %}
+{% for i, m in ipairs(d.models) do local f = m.confusion[fam] %}
+<tr{{! i == 1 and (' class="sep" id="' .. esc(slug("confusion", fam)) .. '"') or "" }}>
+<td>{% if i == 1 then %}<a href="#by-family">{{ fam }}</a>{% end %}</td>
+<td class="model"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</td>
+{% for _, truth in ipairs({ "yes", "no" }) do local row = f and f[truth] %}
 {% for _, ans in ipairs({ "yes", "no", "other" }) do %}<td class="num cell"{{! shade(row, ans, ans == truth) }}>{{ row and int(row[ans]) or "–" }}</td>{% end %}
 {% end %}</tr>
-{% end end %}
+{% end %}
+{% end %}
 </table></div>
 {% end %}
 {% if #other_families > 0 then %}
 <p class="note">Questions with numeric or multiple-choice answers:</p>
 <div class="wide"><table class="conf">
-<tr><th>family</th>{% for i, m in ipairs(d.models) do %}<th colspan="3"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</th>{% end %}</tr>
-<tr><th></th>{% for _ in ipairs(d.models) do %}<th class="num">right</th><th class="num">wrong</th><th class="num">other</th>{% end %}</tr>
+<tr><th>family</th><th>model</th><th class="num">right</th><th class="num">wrong</th><th class="num">other</th></tr>
 {% for _, fam in ipairs(other_families) do %}
-<tr id="{{ slug("confusion-other", fam) }}"><td><a href="#by-family">{{ fam }}</a></td>
-{% for _, m in ipairs(d.models) do local row = m.other_types[fam] %}
-{% for _, k in ipairs({ "right", "wrong", "other" }) do %}<td class="num cell">{{ row and int(row[k]) or "–" }}</td>{% end %}
-{% end %}</tr>
+{% for i, m in ipairs(d.models) do local row = m.other_types[fam] %}
+<tr{{! i == 1 and (' class="sep" id="' .. esc(slug("confusion-other", fam)) .. '"') or "" }}>
+<td>{% if i == 1 then %}<a href="#by-family">{{ fam }}</a>{% end %}</td>
+<td class="model"><span class="swatch" style="background:{{ color(i) }}"></span>{{ m.label }}</td>
+{% for _, key in ipairs({ "right", "wrong", "other" }) do %}<td class="num cell">{{ row and int(row[key]) or "–" }}</td>{% end %}</tr>
+{% end %}
 {% end %}
 </table></div>
 {% end %}
