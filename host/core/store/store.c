@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *const ce_store_db_names[CE_STORE_NDB] = {"runs", "records", "meta", "scores"};
 
@@ -394,6 +397,13 @@ static int open_env(void *arg) {
 
 const char *ce_store_dir(const ce_store *s) { return s->path; }
 
+static ce_store *open_locked(const char *dir, size_t map_mb, int sync, ce_err *err);
+
+/* Opens are one at a time across processes (an flock on DIR/open.lock,
+ * held until the databases are open): LMDB starts a data.mdb it finds
+ * empty afresh in every process that does, so processes creating a store
+ * together (a queue's workers started at once) overwrote each other's
+ * first commit (MDB_NOTFOUND) or saw the file empty and called it damaged. */
 ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
   ce_err_clear(err);
   char m[400];
@@ -402,6 +412,19 @@ ce_store *ce_store_open(const char *dir, size_t map_mb, int sync, ce_err *err) {
                 errno == ENOSPC ? ce_write_error(errno, dir, m, sizeof m) : strerror(errno));
     return NULL;
   }
+  char lock[1100];
+  snprintf(lock, sizeof lock, "%s/open.lock", dir);
+  int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  /* a store on read-only media opens unlocked: nothing can create it there */
+  if (lfd >= 0) {
+    while (flock(lfd, LOCK_EX) != 0 && errno == EINTR) {}
+  }
+  ce_store *s = open_locked(dir, map_mb, sync, err);
+  if (lfd >= 0) close(lfd); /* drops the flock */
+  return s;
+}
+
+static ce_store *open_locked(const char *dir, size_t map_mb, int sync, ce_err *err) {
   char file[1100];
   snprintf(file, sizeof file, "%s/data.mdb", dir);
   struct stat st;

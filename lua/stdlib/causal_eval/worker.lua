@@ -410,7 +410,9 @@ end
 -- answers in (up to 50 ms), or a nap while everything waits
 local function collect(w, t, hold)
   if w.n_inflight > 0 then
-    for _, res in ipairs(w.client:poll(0.05)) do
+    -- slots held by answers on their way to the store free within
+    -- milliseconds: a long wait for the next answer would leave them idle
+    for _, res in ipairs(w.client:poll(w.held > 0 and 0.005 or 0.05)) do
       local item = w.inflight[res.tag]
       w.inflight[res.tag] = nil
       w.n_inflight = w.n_inflight - 1
@@ -425,7 +427,7 @@ local function collect(w, t, hold)
     for _, it in ipairs(w.waiting) do soonest = math.min(soonest, it.at) end
     for _, u in pairs(w.pause_until) do if u > t then soonest = math.min(soonest, u) end end
     -- slots held by answers on their way to the store free within milliseconds
-    if w.held > 0 then soonest = math.min(soonest, t + 0.002) end
+    if w.held > 0 then soonest = math.min(soonest, t + 0.005) end
     host.sleep(math.max(0.001, math.min(0.05, soonest - t)))
   end
 end
