@@ -17,6 +17,7 @@ local stats = require "causal_eval.stats"
 local host = require "causal_eval.host"
 local questions = require "causal_eval.report.questions"
 local scan = require "causal_eval.report.scan"
+local bitset = require "causal_eval.report.bits"
 
 local DB, SEP, NULL = results.DB, results.SEP, json.null
 
@@ -228,35 +229,6 @@ local function per_question(entries, qids, qinfo, packs)
   return yn, other, { answered = answered_bits, right = right_bits, words = (#qids + 63) // 64 }, order
 end
 
--- set bits of 16-bit numbers, for counting those of 64-bit words
-local POP16
-local function popcount(x)
-  if not POP16 then
-    POP16 = { [0] = 0 }
-    for v = 1, 65535 do POP16[v] = POP16[v >> 1] + (v & 1) end
-  end
-  return POP16[x & 0xFFFF] + POP16[(x >> 16) & 0xFFFF] + POP16[(x >> 32) & 0xFFFF] + POP16[x >> 48]
-end
-
--- Two models' paired outcomes (second - first, 1/0 right) in question order.
-local function paired_outcomes(bits, i, j)
-  local ai, aj, ri, rj = bits.answered[i], bits.answered[j], bits.right[i], bits.right[j]
-  local d, n = {}, 0
-  for w = 1, bits.words do
-    local both = (ai[w] or 0) & (aj[w] or 0)
-    if both ~= 0 then
-      local x, y = ri[w] or 0, rj[w] or 0
-      for b = 0, 63 do
-        if (both >> b) & 1 == 1 then
-          n = n + 1
-          d[n] = ((y >> b) & 1) - ((x >> b) & 1)
-        end
-      end
-    end
-  end
-  return d
-end
-
 -- Every two models on the questions both answered: B - A with a bootstrap
 -- interval and McNemar's p, Holm-corrected over the pairs: the definition,
 -- resamples and question order of results.comparisons, so `results show`
@@ -270,17 +242,7 @@ local function comparisons(entries, bits, opts)
   local k = #entries
   for i = 1, k do
     for j = i + 1, k do
-      local ai, aj, ri, rj = bits.answered[i], bits.answered[j], bits.right[i], bits.right[j]
-      local n, n10, n01 = 0, 0, 0
-      for w = 1, bits.words do
-        local both = (ai[w] or 0) & (aj[w] or 0)
-        if both ~= 0 then
-          local x, y = (ri[w] or 0) & both, (rj[w] or 0) & both
-          n = n + popcount(both)
-          n10 = n10 + popcount(x & ~y)
-          n01 = n01 + popcount(y & ~x)
-        end
-      end
+      local n, n10, n01 = bitset.pair_counts(bits.answered[i], bits.answered[j], bits.right[i], bits.right[j], bits.words)
       if n > 0 then
         -- stats.mcnemar(b, a) with b the second model: its "b" count is
         -- second right and first wrong
@@ -304,7 +266,9 @@ local function comparisons(entries, bits, opts)
   end
   for r = 1, math.min(#rows, opts.max_intervals) do
     local row = rows[by[r]]
-    local bt = stats.bootstrap(paired_outcomes(bits, row.ia, row.ib), { iters = opts.iters, seed = opts.seed })
+    local i, j = row.ia, row.ib
+    local d = bitset.differences(bits.answered[i], bits.answered[j], bits.right[i], bits.right[j], bits.words)
+    local bt = stats.bootstrap(d, { iters = opts.iters, seed = opts.seed })
     row.diff, row.ci = bt.mean, { bt.low, bt.high }
   end
   return rows

@@ -24,6 +24,7 @@
 local json = require "causal_eval.json"
 local results = require "causal_eval.results"
 local stats = require "causal_eval.stats"
+local bits = require "causal_eval.report.bits"
 
 local M = {}
 
@@ -150,19 +151,26 @@ function M.build(st, opts)
     if x ~= y then return x > y end
     return a.model < b.model
   end)
+  -- each model's right answers as a bit set over the shared questions
+  local all, words = {}, (#shared + 63) // 64
+  for t = 1, #shared do bits.set(all, t) end
   for i, r in ipairs(ranked) do
     -- competition ranking: equal accuracies share a rank
     r.rank = (i > 1 and ranked[i - 1].correct == r.correct) and ranked[i - 1].rank or i
     local answers = set[r.model].answers
-    for j, q in ipairs(shared) do r.vec[j] = answers[q] end
+    for t, q in ipairs(shared) do
+      if answers[q] == 1 then bits.set(r.vec, t) end
+    end
   end
-  -- every pair, Holm-corrected together
+  -- every pair, McNemar (as stats.mcnemar counts), Holm-corrected together
+  local core = require "causal_eval.stats_core"
   local k = #ranked
   local pvals, index = {}, {}
   if #shared > 0 then
     for i = 1, k do
       for j = i + 1, k do
-        pvals[#pvals + 1] = stats.mcnemar(ranked[j].vec, ranked[i].vec).p
+        local _, n10, n01 = bits.pair_counts(all, all, ranked[i].vec, ranked[j].vec, words)
+        pvals[#pvals + 1] = core.mcnemar(n01, n10)
         index[#pvals] = { i, j }
       end
     end
@@ -201,9 +209,7 @@ function M.build(st, opts)
   for i, r in ipairs(ranked) do
     local li = lead_index[r.group]
     if li ~= i and #shared > 0 then
-      local leader = ranked[li]
-      local d = {}
-      for j = 1, #shared do d[j] = r.vec[j] - leader.vec[j] end
+      local d = bits.differences(all, all, ranked[li].vec, r.vec, words)
       local bt = stats.bootstrap(d, { iters = o.iters, seed = o.seed })
       r.diff_leader, r.diff_ci = bt.mean, { bt.low, bt.high }
     end
