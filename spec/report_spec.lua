@@ -307,6 +307,20 @@ return {
     assert.matches("--open needs a file", r.stderr, 1, true)
   end)
 
+  it("makes a page of a run that stored no answer", function()
+    local empty = dir .. "/no-answers"
+    local st = assert(results.open(empty, { map_size_mb = 16, sync = false }))
+    results.put_run(st, { id = "20260101-000000-000000", status = "failed", message = "the <model> was unreachable",
+                          models = { "a", "b" }, created = 0 })
+    st:close()
+    local r = H.run({ "report", "last", "--data", empty, "-o", "-" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("No latencies were recorded", r.stdout, 1, true)
+    assert.matches("No question was answered wrongly", r.stdout, 1, true)
+    assert.matches("the &lt;model&gt; was unreachable", r.stdout, 1, true)
+    assert.matches('data-n="0"', r.stdout, 1, true)
+  end)
+
   it("says what is wrong with a run, a store or an option", function()
     local r = H.run({ "report", "nope", "--data", data, "-o", dir .. "/x.html" })
     assert.are.equal(1, r.code)

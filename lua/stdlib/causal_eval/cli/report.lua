@@ -131,8 +131,8 @@ function M.run(argv, cli)
       data.on_threads.questions and "yes" or "no", data.on_threads.scores, #data.models))
   end
   if not outfile.is_stdout(args.output) then
-    io.stderr:write(("wrote %s (%s): %d models, %d answers, %s\n"):format(args.output, size_text(#page), #data.models,
-      data.records, #data.runs == 1 and ("run " .. data.runs[1].id) or (#data.runs .. " runs")))
+    io.stderr:write(("wrote %s (%s): %d model%s, %d answers, %s\n"):format(args.output, size_text(#page), #data.models,
+      #data.models == 1 and "" or "s", data.records, #data.runs == 1 and ("run " .. data.runs[1].id) or (#data.runs .. " runs")))
   end
   if args.open then
     local opened, why = M.open_in_browser(args.output)
