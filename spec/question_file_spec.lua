@@ -41,6 +41,33 @@ describe("question_file.item", function()
     assert.are.equal("12", it.make().id)
   end)
 
+  it("gives a question whose other fields are read from its line when first used", function()
+    local bench = require "causal_eval.bench"
+    local full = bench.question(assert(bench.load("intervention")), bench.options{}, 7, 3)
+    local line = json.encode(full)
+    local it = qf.item(line, 1, "q.jsonl")
+    local got = it.make()
+    -- an asked field missing from the line stays missing without reading the line
+    assert.is_nil(got.tolerance)
+    assert.is_nil(rawget(got, "graph"))
+    -- any other field, read, brings all of them
+    assert.are.same(json.decode(line).graph, got.graph)
+    assert.are.same(json.decode(line).model, rawget(got, "model"))
+    local keys = {}
+    for k in pairs(got) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local want = {}
+    for k in pairs(json.decode(line)) do want[#want + 1] = k end
+    table.sort(want)
+    assert.are.same(want, keys)
+    -- iterating first completes it too
+    local it2 = qf.item(line, 1, "q.jsonl").make()
+    local n = 0
+    for _ in pairs(it2) do n = n + 1 end
+    assert.are.equal(#want, n)
+    assert.are.equal(line, json.encode(it2))
+  end)
+
   it("names file:line and the field of every problem", function()
     assert.are.equal("q.jsonl:7:2: expected a string key", bad("{oops"))
     assert.are.equal("q.jsonl:7: expected a JSON object, one question per line", bad("[1, 2]"))
@@ -138,6 +165,23 @@ describe("causal-eval run --questions", function()
     assert.are.equal(2, rep.models[1].correct)
     local recs = records(dir .. "/s", rep.run_id)
     assert.is_truthy(recs.a and recs.b and recs.c)
+  end)
+
+  it("scores a file of generated questions as the same questions generated in the run", function()
+    -- baseline:associational reads each question's model, which a question
+    -- from a file decodes only when asked for
+    local f = dir .. "/gen.jsonl"
+    local g = H.run({ "generate", "intervention", "--n", "40", "--seed", "5", "-o", f })
+    assert.are.equal(0, g.code, g.stderr)
+    local r1, rep1 = run({ "--model", "baseline:associational", "--questions", f, "--data", dir .. "/g1" })
+    assert.are.equal(0, r1.code, r1.stderr)
+    local r2, rep2 = run({ "--model", "baseline:associational", "--bench", "intervention", "--n", "40", "--seed", "5",
+                           "--data", dir .. "/g2" })
+    assert.are.equal(0, r2.code, r2.stderr)
+    assert.are.equal(40, rep1.models[1].n)
+    assert.are.equal(rep2.models[1].correct, rep1.models[1].correct)
+    local a, b = records(dir .. "/g1", rep1.run_id), records(dir .. "/g2", rep2.run_id)
+    for id, rec in pairs(b) do assert.are.equal(rec.response, a[id].response, id) end
   end)
 
   it("stores each line that is not a question as a bad_question record naming file:line and field", function()

@@ -100,6 +100,38 @@ end
 --- build of each line (a question's graph and model are most of its text).
 M.CHECKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query" }
 
+--- The fields a run reads of most questions: scored, recorded and asked
+--- (a question's graph and model, most of its text, are read only by
+--- adapters that need them, as baseline:associational does).
+M.ASKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query", "family", "domain",
+            "difficulty", "rung" }
+
+-- A question decoded with ASKED only: its other fields are decoded from
+-- its line the first time one is read, or when it is iterated (pairs).
+-- Raw access (rawget, next, json.encode) sees the ASKED fields only.
+local line_of = setmetatable({}, { __mode = "k" })
+local asked = {} -- an ASKED field missing from a question is absent from its line too
+for _, k in ipairs(M.ASKED) do asked[k] = true end
+local function complete(q)
+  local line = line_of[q]
+  if not line then return end
+  line_of[q] = nil
+  for k, v in pairs(json.decode(line)) do
+    if rawget(q, k) == nil then rawset(q, k, v) end
+  end
+end
+local LAZY = {
+  __index = function(q, k)
+    if asked[k] or not line_of[q] then return nil end
+    complete(q)
+    return rawget(q, k)
+  end,
+  __pairs = function(q)
+    complete(q)
+    return next, q, nil
+  end,
+}
+
 --- Line `no` of `path` decoded: the value, or nil and "FILE:LINE:COL: message".
 --- keep: only those fields (json.decode's keep), for a reader that needs no more.
 function M.decode(line, no, path, keep)
@@ -112,19 +144,24 @@ end
 
 --- The item of line `no` of `path`: { id, make } or { id, bad = message }.
 --- A line without a usable id is known as "line-N". keep: decode only those
---- fields (M.CHECKED is enough to tell the id and whether it is bad).
+--- fields (M.CHECKED is enough to tell the id and whether it is bad);
+--- without it the question's fields past M.ASKED are decoded when read.
 function M.item(line, no, path, keep)
   local where = ("%s:%d"):format(path, no)
   local fallback = "line-" .. no
   if not line:find("^%s*{") then
     return { id = fallback, bad = where .. ": expected a JSON object, one question per line" }
   end
-  local q, err = M.decode(line, no, path, keep)
+  local q, err = M.decode(line, no, path, keep or M.ASKED)
   if q == nil then return { id = fallback, bad = err } end
   local id = M.id_of(q.id) or fallback
   local problem = M.check(q)
   if problem then return { id = id, bad = where .. ": " .. problem } end
   q.id = id
+  if not keep then
+    line_of[q] = line
+    setmetatable(q, LAZY)
+  end
   return { id = id, make = function() return q end }
 end
 
