@@ -6,11 +6,13 @@
 -- failures and the questions most models got wrong, with their records.
 --
 -- One pass over the score lines gives the counts (the rules and intervals
--- of results.summarize: a spec holds them equal). What a question is
--- (domain, truth) comes from one model's records per run, read on a thread
+-- of results.summarize: a spec holds them equal); every second model's are
+-- read on a thread (report/scan.lua). What a question is (domain, truth)
+-- comes from one model's records per run, read on another thread
 -- meanwhile (report/questions.lua); the records of anything shown in full
 -- are then read one by one. Then one pass over the questions makes the
--- domains, the confusion tables, the hardest questions and the pairs.
+-- domains, the confusion tables, the hardest questions and the bit sets
+-- the pairs are counted from (report/bits.lua).
 local json = require "causal_eval.json"
 local results = require "causal_eval.results"
 local stats = require "causal_eval.stats"
@@ -45,8 +47,8 @@ local WRONG, RIGHT, UNPARSEABLE, FAILED = scan.WRONG, scan.RIGHT, scan.UNPARSEAB
 M.WRONG, M.RIGHT, M.UNPARSEABLE, M.FAILED = WRONG, RIGHT, UNPARSEABLE, FAILED
 
 -- Every model's outcome of a question in one integer (3 bits a model:
--- the outcome + 1, 0 for none): a table per model, or per question, cost
--- a third of the report's time in making and growing tables.
+-- the outcome + 1, 0 for none), 21 models to a table: a question is one
+-- key for all of them, not a key in a table per model or a table of its own.
 local PER_PACK = 21
 
 local function code_of(packs, e, qid)
