@@ -17,7 +17,7 @@
  * PostgreSQL instead of LMDB (host/core/store/pg.h), the same methods:
  *   store.open{ path = DIR, url = "postgresql://...", read_url = REPLICA, writes = true,
  *               reads = "replica", pool_size =, max_overflow =, pool_timeout =, pool_recycle =,
- *               statement_timeout =, connect_timeout =, retry_for =, buffer_mb = }
+ *               statement_timeout =, connect_timeout =, retry_for =, buffer_mb =, writers = }
  *   st:reader()            -- the same store, its reads sent to the replica
  *   store.attach(id, { reader = true })
  *   st:backend()           -- "lmdb" or "postgresql"
@@ -113,6 +113,8 @@ static int pg_config(lua_State *L, ce_store_pg_cfg *c) {
   c->connect_timeout = num_field(L, "connect_timeout", 10, 0);
   c->retry_for = num_field(L, "retry_for", 60, 0);
   c->buffer_bytes = (size_t)(num_field(L, "buffer_mb", 64, 1) * 1024 * 1024);
+  c->writers = (int)num_field(L, "writers", 2, 1);
+  if (c->writers > 8) luaL_error(L, "store.open: writers must be <= 8");
   lua_getfield(L, 1, "writes");
   c->writes = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
   lua_pop(L, 1);

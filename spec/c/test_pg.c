@@ -60,50 +60,47 @@ static int copy_rows(const ce_buf *b, int *fields, int want_row, int want_field,
 }
 
 static void test_copy_stream(void) {
-  const char k[] = "run\0model\0q1", k2[] = "run\0model\0q2";
+  const char k[] = "run\0model\0q1", k2[] = "run\0model\0q2", k0[] = "run\0a\0q9";
   const char *line = "{\"c\":1,\"f\":\"ladder\",\"d\":\"easy\",\"r\":2,\"e\":\"server\",\"l\":12.5,\"ti\":7,\"to\":3,"
                      "\"cached\":1,\"day\":\"2026-03-01\",\"x\":{\"c\":0}}";
   ce_pg_item items[] = {
+    {CE_STORE_RECORDS, k2, "{}", sizeof k2 - 1, 2, 101},
+    {CE_STORE_SCORES, k, line, sizeof k - 1, strlen(line), 100},
     {CE_STORE_RECORDS, k, "{\"rec\":1}", sizeof k - 1, 9, 100},
-    {CE_STORE_SCORES, k, line, sizeof k - 1, strlen(line), 100},   /* pairs with the record */
-    {CE_STORE_RECORDS, k2, "{}", sizeof k2 - 1, 2, 101},            /* a record alone */
-    {CE_STORE_SCORES, k2, "not json", sizeof k2 - 1, 8, 102},      /* a line alone, another stamp */
+    {CE_STORE_SCORES, k2, "not json", sizeof k2 - 1, 8, 102},
+    {CE_STORE_SCORES, k, "{\"c\":0}", sizeof k - 1, 7, 50},   /* an older copy of a key: left out */
     {CE_STORE_RUNS, "r1", "{\"created\":1700000000,\"status\":\"running\"}", 2, 41, 103},
     {CE_STORE_META, "m\0\377", "\0v", 3, 2, 104},
+    {CE_STORE_RECORDS, k0, "{}", sizeof k0 - 1, 2, 7},           /* sorts first */
   };
-  ce_buf res, kv;
-  ce_buf_init(&res);
-  ce_buf_init(&kv);
-  int nres, nkv, fields = 0;
-  ce_pg_copy_begin(&res);
-  ce_pg_copy_begin(&kv);
-  ce_pg_copy_rows(items, 6, &res, &nres, &kv, &nkv);
-  ce_pg_copy_end(&res);
-  ce_pg_copy_end(&kv);
-  CHECK(nres == 3 && nkv == 2);
+  ce_pg_copy cp;
+  CHECK(ce_pg_copy_build(items, 8, &cp) == 0);
+  CHECK(cp.n[CE_STORE_RECORDS] == 3 && cp.n[CE_STORE_SCORES] == 2 && cp.n[CE_STORE_RUNS] == 1 &&
+        cp.n[CE_STORE_META] == 1);
   const char *v = NULL;
-  int vl = 0;
-  CHECK(copy_rows(&res, &fields, 0, 1, &v, &vl) == 3 && fields == 18);
-  CHECK(vl == 5 && memcmp(v, "model", 5) == 0);
-  /* family, difficulty, rung (a number, as text), error class */
-  CHECK(copy_rows(&res, &fields, 0, 8, &v, &vl) == 3 && vl == 6 && memcmp(v, "ladder", 6) == 0);
-  CHECK(copy_rows(&res, &fields, 0, 10, &v, &vl) == 3 && vl == 1 && v[0] == '2');
-  CHECK(copy_rows(&res, &fields, 0, 13, &v, &vl) == 3 && vl == 6 && memcmp(v, "server", 6) == 0);
-  /* correct true (the nested "c" is not the line's), the day as days from 2000-01-01 */
-  CHECK(copy_rows(&res, &fields, 0, 11, &v, &vl) == 3 && vl == 1 && v[0] == 1);
-  CHECK(copy_rows(&res, &fields, 0, 7, &v, &vl) == 3 && vl == 4 && rd32((const unsigned char *)v) == 9556);
-  /* the record alone: no line and none of its columns */
-  CHECK(copy_rows(&res, &fields, 1, 6, &v, &vl) == 3 && vl == -1);
-  CHECK(copy_rows(&res, &fields, 1, 17, &v, &vl) == 3 && vl == -1);
-  CHECK(copy_rows(&res, &fields, 1, 5, &v, &vl) == 3 && vl == 2);
+  int vl = 0, fields = 0;
+  const ce_buf *rec = &cp.rows[CE_STORE_RECORDS], *sco = &cp.rows[CE_STORE_SCORES];
+  /* records in key order: q9 of model a, then q1 and q2 of model */
+  CHECK(copy_rows(rec, &fields, 0, 1, &v, &vl) == 3 && fields == 6 && vl == 1 && v[0] == 'a');
+  CHECK(copy_rows(rec, &fields, 1, 5, &v, &vl) == 3 && vl == 9 && memcmp(v, "{\"rec\":1}", 9) == 0);
+  CHECK(copy_rows(rec, &fields, 2, 2, &v, &vl) == 3 && vl == 2 && memcmp(v, "q2", 2) == 0);
+  /* the line of q1: the later of its two copies, read for its columns */
+  CHECK(copy_rows(sco, &fields, 0, 16, &v, &vl) == 2 && fields == 17 && vl == (int)strlen(line));
+  CHECK(copy_rows(sco, &fields, 0, 5, &v, &vl) == 2 && vl == 6 && memcmp(v, "ladder", 6) == 0);
+  CHECK(copy_rows(sco, &fields, 0, 7, &v, &vl) == 2 && vl == 1 && v[0] == '2'); /* rung: a number, as text */
+  CHECK(copy_rows(sco, &fields, 0, 10, &v, &vl) == 2 && vl == 6 && memcmp(v, "server", 6) == 0);
+  CHECK(copy_rows(sco, &fields, 0, 8, &v, &vl) == 2 && vl == 1 && v[0] == 1); /* not the nested "c" */
+  CHECK(copy_rows(sco, &fields, 0, 4, &v, &vl) == 2 && vl == 4 && rd32((const unsigned char *)v) == 9556);
+  CHECK(copy_rows(sco, &fields, 0, 14, &v, &vl) == 2 && vl == 1 && v[0] == 1); /* cached */
   /* a line that is not JSON: kept, its columns empty */
-  CHECK(copy_rows(&res, &fields, 2, 6, &v, &vl) == 3 && vl == 8);
-  CHECK(copy_rows(&res, &fields, 2, 8, &v, &vl) == 3 && vl == -1);
-  CHECK(copy_rows(&kv, &fields, 0, 6, &v, &vl) == 2 && fields == 7 && vl == 7 && memcmp(v, "running", 7) == 0);
-  CHECK(copy_rows(&kv, &fields, 1, 1, &v, &vl) == 2 && vl == 3 && memcmp(v, "m\0\377", 3) == 0);
-  CHECK(copy_rows(&kv, &fields, 1, 6, &v, &vl) == 2 && vl == -1);
-  ce_buf_free(&res);
-  ce_buf_free(&kv);
+  CHECK(copy_rows(sco, &fields, 1, 16, &v, &vl) == 2 && vl == 8);
+  CHECK(copy_rows(sco, &fields, 1, 5, &v, &vl) == 2 && vl == -1);
+  CHECK(copy_rows(sco, &fields, 1, 9, &v, &vl) == 2 && vl == 1 && v[0] == 0); /* unparseable: false */
+  CHECK(copy_rows(&cp.rows[CE_STORE_RUNS], &fields, 0, 2, &v, &vl) == 1 && fields == 5 && vl == 7 &&
+        memcmp(v, "running", 7) == 0);
+  CHECK(copy_rows(&cp.rows[CE_STORE_META], &fields, 0, 0, &v, &vl) == 1 && fields == 3 && vl == 3 &&
+        memcmp(v, "m\0\377", 3) == 0);
+  ce_pg_copy_free(&cp);
 }
 
 static void test_days_and_ranges(void) {

@@ -19,7 +19,10 @@
 #define FHDR 16
 #define IHDR 12
 #define MAXITEMS 8
-#define NSEG 8
+/* files at most: the writer lags by as much as the store's queue holds
+ * (4 MB for LMDB, database.buffer_mb up to 64 MB for PostgreSQL, whose
+ * writer waits out a lost server); files are made only when needed */
+#define NSEG 96
 /* a file's room; when it fills the next file takes over, and this one is
  * used again once its records are in (new files would fault in new pages) */
 #define SEG_BYTES (1u << 20)

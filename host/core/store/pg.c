@@ -171,6 +171,9 @@ int ce_pg_check_item(int db, const void *k, size_t kl, const void *v, size_t vl,
 
 /* ---- writes ---- */
 
+/* a key the table holds already: the direct COPY gives way to the upsert */
+enum { EXISTS = -3 };
+
 static int copy_in(PGconn *c, const char *sql, const ce_buf *b, const char *server, ce_err *err) {
   PGresult *r = PQexec(c, sql);
   if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
@@ -188,28 +191,60 @@ static int copy_in(PGconn *c, const char *sql, const ce_buf *b, const char *serv
   if (PQputCopyEnd(c, ok ? NULL : "sending failed") != 1) ok = 0;
   int rc = 0;
   while ((r = PQgetResult(c))) {
-    if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) rc = ce_pg_fail(c, r, server, "writing a batch (COPY)", err);
+    if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+      const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      rc = state && strcmp(state, "23505") == 0 ? EXISTS : ce_pg_fail(c, r, server, "writing a batch (COPY)", err);
+    }
     PQclear(r);
   }
   if (rc == 0 && !ok) rc = ce_pg_fail(c, NULL, server, "writing a batch (COPY)", err);
   return rc;
 }
 
+/* The batch on c, in one transaction: records and scores straight into
+ * their tables when none of their keys is there yet, else (and runs and
+ * meta always: the latest run's key is written again and again) through
+ * the staging tables and an upsert. */
+static int write_batch(PGconn *c, const ce_pg_copy *cp, const char *server, ce_err *err) {
+  static const int DIRECT[] = {CE_STORE_RECORDS, CE_STORE_SCORES};
+  int direct = cp->n[CE_STORE_RECORDS] || cp->n[CE_STORE_SCORES];
+  int rc = ce_pg_exec(c, direct ? "BEGIN; SAVEPOINT direct" : "BEGIN", server, "writing a batch", err);
+  int upsert[4] = {cp->n[CE_STORE_RUNS] > 0, 0, cp->n[CE_STORE_META] > 0, 0};
+  for (int i = 0; rc == 0 && i < 2; i++)
+    if (cp->n[DIRECT[i]]) rc = copy_in(c, CE_PG_COPY[DIRECT[i]], &cp->rows[DIRECT[i]], server, err);
+  if (rc == EXISTS) {
+    rc = ce_pg_exec(c, "ROLLBACK TO SAVEPOINT direct", server, "writing a batch", err);
+    for (int i = 0; i < 2; i++) upsert[DIRECT[i]] = cp->n[DIRECT[i]] > 0;
+  }
+  ce_buf sql;
+  ce_buf_init(&sql);
+  for (int db = 0; rc == 0 && db < 4; db++) {
+    if (!upsert[db]) continue;
+    rc = copy_in(c, CE_PG_COPY_STAGE[db], &cp->rows[db], server, err);
+    if (rc == EXISTS) rc = ce_pg_fail(c, NULL, server, "writing a batch (a staging table)", err);
+    ce_buf_adds(&sql, CE_PG_UPSERT[db]);
+  }
+  ce_buf_adds(&sql, "COMMIT");
+  if (rc == 0 && sql.oom) {
+    ce_err_setf(err, 1, NULL, 0, 0, "out of memory writing a batch to PostgreSQL");
+    rc = -1;
+  }
+  if (rc == 0) rc = ce_pg_exec(c, sql.data, server, "writing a batch", err);
+  ce_buf_free(&sql);
+  if (rc != 0 && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE) {
+    ce_err keep = *err;
+    ce_pg_exec(c, "ROLLBACK", server, "rolling back", err);
+    *err = keep;
+  }
+  return rc;
+}
+
 int ce_pg_commit(ce_pg *pg, const ce_pg_item *items, int n, ce_err *err) {
   if (n <= 0) return 0;
   if (ce_pg_prepare_writes(pg, err) != 0) return err->code == CE_PG_EDOWN ? CE_PG_RETRY : -1;
-  ce_buf res, kv;
-  ce_buf_init(&res);
-  ce_buf_init(&kv);
-  int nres, nkv;
-  ce_pg_copy_begin(&res);
-  ce_pg_copy_begin(&kv);
-  ce_pg_copy_rows(items, n, &res, &nres, &kv, &nkv);
-  ce_pg_copy_end(&res);
-  ce_pg_copy_end(&kv);
-  if (res.oom || kv.oom) {
-    ce_buf_free(&res);
-    ce_buf_free(&kv);
+  ce_pg_copy cp;
+  if (ce_pg_copy_build(items, n, &cp) != 0) {
+    ce_pg_copy_free(&cp);
     ce_err_setf(err, 1, NULL, 0, 0, "out of memory writing a batch to PostgreSQL");
     return -1;
   }
@@ -222,28 +257,10 @@ int ce_pg_commit(ce_pg *pg, const ce_pg_item *items, int n, ce_err *err) {
       rc = ce_pg_schema_stage(c->pg, server, err);
       c->staged = rc == 0;
     }
-    if (rc == 0) rc = ce_pg_exec(c->pg, "BEGIN", server, "writing a batch", err);
-    if (rc == 0 && nres) rc = copy_in(c->pg, CE_PG_COPY_RESULTS, &res, server, err);
-    if (rc == 0 && nkv) rc = copy_in(c->pg, CE_PG_COPY_KV, &kv, server, err);
-    if (rc == 0) {
-      ce_buf sql;
-      ce_buf_init(&sql);
-      if (nres) ce_buf_adds(&sql, CE_PG_UPSERT_RESULTS);
-      if (nkv) ce_buf_adds(&sql, CE_PG_UPSERT_KV);
-      ce_buf_adds(&sql, "COMMIT");
-      rc = sql.oom ? -1 : ce_pg_exec(c->pg, sql.data, server, "writing a batch", err);
-      if (sql.oom) ce_err_setf(err, 1, NULL, 0, 0, "out of memory writing a batch to PostgreSQL");
-      ce_buf_free(&sql);
-    }
-    if (rc != 0 && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-      ce_err keep = *err;
-      ce_pg_exec(c->pg, "ROLLBACK", server, "rolling back", err);
-      *err = keep;
-    }
+    if (rc == 0) rc = write_batch(c->pg, &cp, server, err);
     give(pg, CE_PG_PRIMARY, c, rc != 0);
   }
-  ce_buf_free(&res);
-  ce_buf_free(&kv);
+  ce_pg_copy_free(&cp);
   return rc;
 }
 

@@ -56,7 +56,10 @@ int ce_pg_check_item(int db, const void *k, size_t kl, const void *v, size_t vl,
 
 /* One transaction: the items, of two copies of a key the later stamp
  * kept, a write never replacing a stored value of a later stamp (so a batch
- * written twice, or a journal replayed twice, changes nothing).
+ * written twice, or a journal replayed twice, changes nothing). Records
+ * and score lines are copied into their tables at once; when a key is
+ * there already (a replay, a retry, an answer asked again) that is undone
+ * and they go through staging tables and INSERT ... ON CONFLICT instead.
  * 0, CE_PG_RETRY + err, or -1 + err. */
 int ce_pg_commit(ce_pg *pg, const ce_pg_item *items, int n, ce_err *err);
 int ce_pg_del(ce_pg *pg, int db, const void *k, size_t kl, ce_err *err);
@@ -87,15 +90,19 @@ void ce_pg_stats(ce_pg *pg, int where, ce_pg_pool_stats *out);
 
 /* ---- pg_rows.c: the COPY stream of a batch (no server involved) ---- */
 
-/* Appends the binary COPY data of the items for the staging tables:
- * results rows (records and scores; a record followed by its score line
- * under the same key and stamp make one row) to res, runs and meta rows
- * to kv. Returns rows written to each. Score lines and run bodies are
- * read for their columns (pg_schema.h); a value that is not JSON leaves
- * them NULL. */
+/* The binary COPY data of a batch, one stream per table (rows[db], in the
+ * column order of pg_schema.c's tables), n[db] rows each: in key order, of
+ * two copies of a key only the later stamp. Score lines and run bodies are
+ * read for their columns; a value that is not JSON leaves them NULL.
+ * 0, or -1 when out of memory. */
+typedef struct {
+  ce_buf rows[4];
+  int n[4];
+} ce_pg_copy;
+int ce_pg_copy_build(const ce_pg_item *items, int n, ce_pg_copy *out);
+void ce_pg_copy_free(ce_pg_copy *c);
 void ce_pg_copy_begin(ce_buf *b);
 void ce_pg_copy_end(ce_buf *b);
-void ce_pg_copy_rows(const ce_pg_item *items, int n, ce_buf *res, int *nres, ce_buf *kv, int *nkv);
 /* The days since 1970-01-01 of "YYYY-MM-DD", or 0 with ok = 0 when it is not a date. */
 int32_t ce_pg_parse_day(const char *s, size_t n, int *ok);
 /* The smallest string above every string that starts with p (UTF-8 when p

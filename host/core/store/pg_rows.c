@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* A batch of store items as the binary COPY stream of the staging tables
- * (pg_schema.c): records and score lines as results rows with the columns
- * read off the score line, runs and meta as key/value rows. Binary COPY
- * needs no escaping and no text-to-number parsing in the server. */
+/* A batch of store items as binary COPY streams, one per table (pg_schema.c):
+ * records, score lines with the columns read off them, runs with their
+ * creation time and status, meta. Binary COPY needs no escaping and no
+ * text-to-number parsing in the server. */
 #include "core/store/pg.h"
 #include "core/store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* microseconds (timestamps) and days (dates) count from 2000-01-01 in PostgreSQL */
@@ -50,11 +51,6 @@ static void f_f64(ce_buf *b, double v) {
 static void f_bool(ce_buf *b, int v) {
   put32(b, 1);
   ce_buf_addc(b, v ? 1 : 0);
-}
-
-static void f_i16(ce_buf *b, int v) {
-  put32(b, 2);
-  put16(b, v);
 }
 
 static void f_date(ce_buf *b, int32_t days_since_1970) {
@@ -285,33 +281,44 @@ static void f_day(ce_buf *b, const sl_ctx *c) {
 
 static int64_t stamp_us(uint64_t stamp) { return (int64_t)(stamp / 1000); }
 
-static int same_key(const ce_pg_item *a, const ce_pg_item *b) {
-  return a->kl == b->kl && a->stamp == b->stamp && memcmp(a->k, b->k, a->kl) == 0;
-}
-
-/* 18 columns: run_id model question_id stamp created_at body line day
- * family difficulty rung correct unparseable error_class latency_ms
- * tokens_in tokens_out cached (pg_schema.c's ce_stage_res) */
-static int res_row(ce_buf *b, const ce_pg_item *rec, const ce_pg_item *line, sl_ctx *c, ce_buf *arena,
-                   ce_buf *scratch) {
-  const ce_pg_item *it = rec ? rec : line;
+/* run \0 model \0 question as three fields; 0 when the key is not one
+ * (ce_pg_check_item turns such keys away before they are queued) */
+static int key3(ce_buf *b, const ce_pg_item *it) {
   const char *k = it->k, *z1 = memchr(k, 0, it->kl);
   const char *z2 = z1 ? memchr(z1 + 1, 0, it->kl - (size_t)(z1 + 1 - k)) : NULL;
-  if (!z2) return 0; /* ce_pg_check_item turns such keys away */
-  put16(b, 18);
+  if (!z2) return 0;
   f_bytes(b, k, (size_t)(z1 - k));
   f_bytes(b, z1 + 1, (size_t)(z2 - z1 - 1));
   f_bytes(b, z2 + 1, it->kl - (size_t)(z2 + 1 - k));
-  f_i64(b, (int64_t)it->stamp);
-  f_ts_us(b, stamp_us(it->stamp));
-  if (rec) f_bytes(b, rec->v, rec->vl);
-  else f_null(b);
-  if (!line) {
-    for (int i = 0; i < 12; i++) f_null(b); /* line and the 11 columns read off it */
-    return 1;
+  return 1;
+}
+
+/* causal_eval.records: run_id model question_id created_at stamp body */
+static int record_row(ce_buf *b, const ce_pg_item *it) {
+  size_t mark = b->len;
+  put16(b, 6);
+  if (!key3(b, it)) {
+    b->len = mark;
+    return 0;
   }
-  f_bytes(b, line->v, line->vl);
-  sl_read(c, arena, scratch, line->v, line->vl);
+  f_ts_us(b, stamp_us(it->stamp));
+  f_i64(b, (int64_t)it->stamp);
+  f_bytes(b, it->v, it->vl);
+  return 1;
+}
+
+/* causal_eval.scores: run_id model question_id created_at day family
+ * difficulty rung correct unparseable error_class latency_ms tokens_in
+ * tokens_out cached stamp line */
+static int score_row(ce_buf *b, const ce_pg_item *it, sl_ctx *c, ce_buf *arena, ce_buf *scratch) {
+  size_t mark = b->len;
+  put16(b, 17);
+  if (!key3(b, it)) {
+    b->len = mark;
+    return 0;
+  }
+  f_ts_us(b, stamp_us(it->stamp));
+  sl_read(c, arena, scratch, it->v, it->vl);
   f_day(b, c);
   f_label(b, c, SL_F);
   f_label(b, c, SL_D);
@@ -324,55 +331,89 @@ static int res_row(ce_buf *b, const ce_pg_item *rec, const ce_pg_item *line, sl_
   else f_null(b);
   if (c->v[SL_L].kind == 2 || c->v[SL_L].kind == 3) f_f64(b, c->v[SL_L].d);
   else f_null(b);
-  for (int k2 = SL_TI; k2 <= SL_TO; k2++) {
-    if (c->v[k2].kind == 2 || c->v[k2].kind == 3) f_i64(b, c->v[k2].i);
+  for (int k = SL_TI; k <= SL_TO; k++) {
+    if (c->v[k].kind == 2 || c->v[k].kind == 3) f_i64(b, c->v[k].i);
     else f_null(b);
   }
   f_bool(b, truthy(&c->v[SL_CACHED]));
+  f_i64(b, (int64_t)it->stamp);
+  f_bytes(b, it->v, it->vl);
   return 1;
 }
 
-/* 7 columns: db key stamp created_at value run_created status (ce_stage_kv) */
-static void kv_row(ce_buf *b, const ce_pg_item *it, sl_ctx *c, ce_buf *arena, ce_buf *scratch) {
-  put16(b, 7);
-  f_i16(b, it->db);
+/* causal_eval.runs: id created_at status stamp body */
+static int run_row(ce_buf *b, const ce_pg_item *it, sl_ctx *c, ce_buf *arena, ce_buf *scratch) {
+  put16(b, 5);
   f_bytes(b, it->k, it->kl);
-  f_i64(b, (int64_t)it->stamp);
-  f_ts_us(b, stamp_us(it->stamp));
-  f_bytes(b, it->v, it->vl);
-  if (it->db != CE_STORE_RUNS) {
-    f_null(b);
-    f_null(b);
-    return;
-  }
   sl_read(c, arena, scratch, it->v, it->vl);
   const sl_val *cr = &c->v[SL_CREATED];
   if (cr->kind == 2 || cr->kind == 3) f_ts_us(b, (int64_t)(cr->d * 1e6));
   else f_null(b);
   if (c->v[SL_STATUS].kind == 1) f_bytes(b, c->arena->data + c->v[SL_STATUS].off, c->v[SL_STATUS].len);
   else f_null(b);
+  f_i64(b, (int64_t)it->stamp);
+  f_bytes(b, it->v, it->vl);
+  return 1;
 }
 
-void ce_pg_copy_rows(const ce_pg_item *items, int n, ce_buf *res, int *nres, ce_buf *kv, int *nkv) {
+/* causal_eval.meta: key stamp value */
+static int meta_row(ce_buf *b, const ce_pg_item *it) {
+  put16(b, 3);
+  f_bytes(b, it->k, it->kl);
+  f_i64(b, (int64_t)it->stamp);
+  f_bytes(b, it->v, it->vl);
+  return 1;
+}
+
+/* the batch in (db, key) order, and of a key's copies the later stamp last */
+static int by_key(const void *a, const void *b) {
+  const ce_pg_item *x = *(const ce_pg_item *const *)a, *y = *(const ce_pg_item *const *)b;
+  if (x->db != y->db) return x->db < y->db ? -1 : 1;
+  size_t n = x->kl < y->kl ? x->kl : y->kl;
+  int c = memcmp(x->k, y->k, n);
+  if (c) return c;
+  if (x->kl != y->kl) return x->kl < y->kl ? -1 : 1;
+  return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
+}
+
+int ce_pg_copy_build(const ce_pg_item *items, int n, ce_pg_copy *out) {
+  memset(out, 0, sizeof *out);
+  for (int d = 0; d < CE_STORE_NDB; d++) ce_buf_init(&out->rows[d]);
+  const ce_pg_item **order = malloc((size_t)(n ? n : 1) * sizeof *order);
+  if (!order) return -1;
+  for (int i = 0; i < n; i++) order[i] = &items[i];
+  /* sorted, a batch meets the tables' keys in their order, and a key
+   * written twice in it goes once (an INSERT ... ON CONFLICT may not touch
+   * a row twice), the later copy */
+  qsort(order, (size_t)n, sizeof *order, by_key);
   sl_ctx c;
   ce_buf arena, scratch;
   ce_buf_init(&arena);
   ce_buf_init(&scratch);
-  *nres = *nkv = 0;
+  for (int d = 0; d < CE_STORE_NDB; d++) ce_pg_copy_begin(&out->rows[d]);
   for (int i = 0; i < n; i++) {
-    const ce_pg_item *it = &items[i];
-    if (it->db == CE_STORE_RECORDS) {
-      const ce_pg_item *line = i + 1 < n && items[i + 1].db == CE_STORE_SCORES && same_key(it, &items[i + 1])
-                                 ? &items[i + 1] : NULL;
-      *nres += res_row(res, it, line, &c, &arena, &scratch);
-      if (line) i++;
-    } else if (it->db == CE_STORE_SCORES) {
-      *nres += res_row(res, NULL, it, &c, &arena, &scratch);
-    } else {
-      kv_row(kv, it, &c, &arena, &scratch);
-      ++*nkv;
-    }
+    const ce_pg_item *it = order[i];
+    if (it->db < 0 || it->db >= CE_STORE_NDB) continue;
+    if (i + 1 < n && order[i + 1]->db == it->db && order[i + 1]->kl == it->kl && memcmp(order[i + 1]->k, it->k, it->kl) == 0)
+      continue;
+    ce_buf *b = &out->rows[it->db];
+    int added = it->db == CE_STORE_RECORDS ? record_row(b, it)
+                : it->db == CE_STORE_SCORES ? score_row(b, it, &c, &arena, &scratch)
+                : it->db == CE_STORE_RUNS   ? run_row(b, it, &c, &arena, &scratch)
+                                            : meta_row(b, it);
+    out->n[it->db] += added;
+  }
+  int oom = 0;
+  for (int d = 0; d < CE_STORE_NDB; d++) {
+    ce_pg_copy_end(&out->rows[d]);
+    oom |= out->rows[d].oom;
   }
   ce_buf_free(&arena);
   ce_buf_free(&scratch);
+  free(order);
+  return oom ? -1 : 0;
+}
+
+void ce_pg_copy_free(ce_pg_copy *c) {
+  for (int d = 0; d < CE_STORE_NDB; d++) ce_buf_free(&c->rows[d]);
 }

@@ -86,40 +86,45 @@ static const char MIGRATION_1[] =
 
 static const char *const MIGRATIONS[CE_PG_SCHEMA_VERSION] = {MIGRATION_1};
 
-const char CE_PG_UPSERT_RESULTS[] =
-  "INSERT INTO causal_eval.records AS t (run_id, model, question_id, created_at, stamp, body)"
-  " SELECT DISTINCT ON (run_id, model, question_id) run_id, model, question_id, created_at, stamp, body"
-  " FROM pg_temp.ce_stage_res WHERE body IS NOT NULL ORDER BY run_id, model, question_id, stamp DESC"
+/* A table's upsert from its staging twin: a row of a later stamp wins. */
+const char *const CE_PG_UPSERT[4] = {
+  "INSERT INTO causal_eval.runs AS t SELECT * FROM pg_temp.ce_stage_runs"
+  " ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, status = excluded.status,"
+  " stamp = excluded.stamp, body = excluded.body WHERE t.stamp < excluded.stamp;",
+  "INSERT INTO causal_eval.records AS t SELECT * FROM pg_temp.ce_stage_records"
   " ON CONFLICT (run_id, model, question_id) DO UPDATE SET created_at = excluded.created_at,"
-  " stamp = excluded.stamp, body = excluded.body WHERE t.stamp < excluded.stamp;"
-  "INSERT INTO causal_eval.scores AS t (run_id, model, question_id, created_at, day, family, difficulty, rung,"
-  " correct, unparseable, error_class, latency_ms, tokens_in, tokens_out, cached, stamp, line)"
-  " SELECT DISTINCT ON (run_id, model, question_id) run_id, model, question_id, created_at, day, family,"
-  " difficulty, rung, correct, unparseable, error_class, latency_ms, tokens_in, tokens_out, cached, stamp, line"
-  " FROM pg_temp.ce_stage_res WHERE line IS NOT NULL ORDER BY run_id, model, question_id, stamp DESC"
+  " stamp = excluded.stamp, body = excluded.body WHERE t.stamp < excluded.stamp;",
+  "INSERT INTO causal_eval.meta AS t SELECT * FROM pg_temp.ce_stage_meta"
+  " ON CONFLICT (key) DO UPDATE SET stamp = excluded.stamp, value = excluded.value WHERE t.stamp < excluded.stamp;",
+  "INSERT INTO causal_eval.scores AS t SELECT * FROM pg_temp.ce_stage_scores"
   " ON CONFLICT (run_id, model, question_id) DO UPDATE SET created_at = excluded.created_at, day = excluded.day,"
   " family = excluded.family, difficulty = excluded.difficulty, rung = excluded.rung, correct = excluded.correct,"
   " unparseable = excluded.unparseable, error_class = excluded.error_class, latency_ms = excluded.latency_ms,"
   " tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out, cached = excluded.cached,"
-  " stamp = excluded.stamp, line = excluded.line WHERE t.stamp < excluded.stamp;";
+  " stamp = excluded.stamp, line = excluded.line WHERE t.stamp < excluded.stamp;",
+};
 
-const char CE_PG_UPSERT_KV[] =
-  "INSERT INTO causal_eval.runs AS t (id, created_at, status, stamp, body)"
-  " SELECT DISTINCT ON (key) convert_from(key, 'UTF8'), run_created, status, stamp, convert_from(value, 'UTF8')"
-  " FROM pg_temp.ce_stage_kv WHERE db = 0 ORDER BY key, stamp DESC"
-  " ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, status = excluded.status,"
-  " stamp = excluded.stamp, body = excluded.body WHERE t.stamp < excluded.stamp;"
-  "INSERT INTO causal_eval.meta AS t (key, stamp, value)"
-  " SELECT DISTINCT ON (key) key, stamp, value FROM pg_temp.ce_stage_kv WHERE db = 2 ORDER BY key, stamp DESC"
-  " ON CONFLICT (key) DO UPDATE SET stamp = excluded.stamp, value = excluded.value WHERE t.stamp < excluded.stamp;";
+/* COPY into a table (direct: its own; else its staging twin), columns in table order */
+const char *const CE_PG_COPY[4] = {
+  "COPY causal_eval.runs (id, created_at, status, stamp, body) FROM STDIN (FORMAT binary)",
+  "COPY causal_eval.records (run_id, model, question_id, created_at, stamp, body) FROM STDIN (FORMAT binary)",
+  "COPY causal_eval.meta (key, stamp, value) FROM STDIN (FORMAT binary)",
+  "COPY causal_eval.scores (run_id, model, question_id, created_at, day, family, difficulty, rung, correct,"
+  " unparseable, error_class, latency_ms, tokens_in, tokens_out, cached, stamp, line) FROM STDIN (FORMAT binary)",
+};
+const char *const CE_PG_COPY_STAGE[4] = {
+  "COPY pg_temp.ce_stage_runs FROM STDIN (FORMAT binary)",
+  "COPY pg_temp.ce_stage_records FROM STDIN (FORMAT binary)",
+  "COPY pg_temp.ce_stage_meta FROM STDIN (FORMAT binary)",
+  "COPY pg_temp.ce_stage_scores FROM STDIN (FORMAT binary)",
+};
 
+/* temporary twins of the tables, emptied at each commit */
 static const char STAGE[] =
-  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_res (run_id text COLLATE \"C\", model text COLLATE \"C\","
-  " question_id text COLLATE \"C\", stamp bigint, created_at timestamptz, body text, line text, day date,"
-  " family text, difficulty text, rung text, correct boolean, unparseable boolean, error_class text,"
-  " latency_ms double precision, tokens_in bigint, tokens_out bigint, cached boolean) ON COMMIT DELETE ROWS;"
-  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_kv (db smallint, key bytea, stamp bigint, created_at timestamptz,"
-  " value bytea, run_created timestamptz, status text) ON COMMIT DELETE ROWS;";
+  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_runs (LIKE causal_eval.runs) ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_records (LIKE causal_eval.records) ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_meta (LIKE causal_eval.meta) ON COMMIT DELETE ROWS;"
+  "CREATE TEMP TABLE IF NOT EXISTS ce_stage_scores (LIKE causal_eval.scores) ON COMMIT DELETE ROWS;";
 
 static int transient(PGconn *c, const char *state) {
   if (PQstatus(c) != CONNECTION_OK || !state) return 1;

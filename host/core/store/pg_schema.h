@@ -21,12 +21,12 @@ int ce_pg_schema_read(PGconn *c, const char *server, ce_err *err);
 /* This connection's staging tables for COPY (temporary, emptied at each commit). */
 int ce_pg_schema_stage(PGconn *c, const char *server, ce_err *err);
 
-/* From the staging tables into the store's tables, of two copies of a key
- * the later stamp, never over a stored value of a later stamp. */
-extern const char CE_PG_UPSERT_RESULTS[]; /* records, then scores */
-extern const char CE_PG_UPSERT_KV[];      /* runs, then meta */
-#define CE_PG_COPY_RESULTS "COPY pg_temp.ce_stage_res FROM STDIN (FORMAT binary)"
-#define CE_PG_COPY_KV "COPY pg_temp.ce_stage_kv FROM STDIN (FORMAT binary)"
+/* Per database (store.h's numbers): COPY into its table, COPY into its
+ * staging twin, and the twin's rows into the table where a row of a later
+ * stamp wins (INSERT ... ON CONFLICT DO UPDATE ... WHERE stamp <). */
+extern const char *const CE_PG_COPY[4];
+extern const char *const CE_PG_COPY_STAGE[4];
+extern const char *const CE_PG_UPSERT[4];
 
 /* Sets err for a failed statement (r may be NULL) and says whether a retry
  * may work: CE_PG_RETRY (-2) when the connection is gone, the server is

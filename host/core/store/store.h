@@ -61,6 +61,7 @@ typedef struct {
   double retry_for;
   size_t buffer_bytes;
   int writes;
+  int writers; /* threads committing batches side by side, each on a connection of its own (1-8) */
 } ce_store_pg_cfg;
 ce_store *ce_store_open_pg(const char *dir, const ce_store_pg_cfg *cfg, ce_err *err);
 /* "lmdb" or "postgresql" */

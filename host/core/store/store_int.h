@@ -39,7 +39,8 @@ struct ce_store {
   char replay_msg[640];
   /* writer */
   ce_journal *jr;
-  pthread_t thread;
+  pthread_t thread[8]; /* one for LMDB (one write transaction at a time); PostgreSQL: writers */
+  int nthreads, writers;
   int running, stopping;
   pthread_mutex_t lock;
   pthread_cond_t wake, idle;

@@ -138,7 +138,10 @@ ce_store *ce_store_open_pg(const char *dir, const ce_store_pg_cfg *cfg, ce_err *
   pthread_cond_init(&s->wake, NULL);
   pthread_cond_init(&s->idle, NULL);
   s->retry_for = cfg->retry_for > 0 ? cfg->retry_for : 0;
+  s->writers = cfg->writers;
+  /* the journal holds what the queue does, and no more than 64 MB of it (journal.c) */
   s->max_queued_bytes = cfg->buffer_bytes ? cfg->buffer_bytes : CE_STORE_MAX_QUEUED_BYTES;
+  if (s->max_queued_bytes > (64u << 20)) s->max_queued_bytes = 64u << 20;
   ce_pg_cfg pc = {
     cfg->url, cfg->read_url,
     {cfg->pool_size, cfg->max_overflow, cfg->pool_timeout, cfg->pool_recycle, cfg->statement_timeout,

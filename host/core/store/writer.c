@@ -32,7 +32,12 @@ int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
   s->flush_ms = flush_ms >= 0 ? flush_ms : 5;
   if (!s->jr && !(s->jr = ce_journal_open(s->jdir, err))) return -1;
   s->running = 1;
-  if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+  /* PostgreSQL takes several transactions at once: batches committed side
+   * by side (their stamps, not their order, say which copy of a key wins) */
+  int want = s->pg && s->writers > 1 ? (s->writers < 8 ? s->writers : 8) : 1;
+  for (s->nthreads = 0; s->nthreads < want; s->nthreads++) {
+    if (pthread_create(&s->thread[s->nthreads], NULL, writer_main, s) == 0) continue;
+    if (s->nthreads > 0) break;
     s->running = 0;
     ce_err_setf(err, 1, s->path, 0, 0, "cannot start the store writer: %s", strerror(errno));
     return -1;
@@ -46,7 +51,8 @@ void ce_store_stop_writer(ce_store *s) {
     s->stopping = 1;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->nthreads; i++) pthread_join(s->thread[i], NULL);
+    s->nthreads = 0;
     s->running = 0;
   }
   /* what a failed commit left out stays in the journal for the next open */
@@ -197,6 +203,7 @@ static void *writer_main(void *arg) {
       ts.tv_sec += ts.tv_nsec / 1000000000L;
       ts.tv_nsec %= 1000000000L;
       pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+      if (!s->head) continue; /* another writer took it meanwhile */
     }
     item *batch = s->head, *last = NULL;
     int n = 0;

@@ -53,7 +53,7 @@ function M.config(values, url)
   cfg.url = url
   if s.read_url ~= "" and (s.url == "" or s.url == url) then cfg.read_url = s.read_url end
   for _, k in ipairs({ "pool_size", "max_overflow", "pool_timeout", "pool_recycle", "statement_timeout",
-                       "connect_timeout", "retry_for", "buffer_mb" }) do
+                       "connect_timeout", "retry_for", "buffer_mb", "writers" }) do
     cfg[k] = d[k]
   end
   cfg.batch_size = d.batch_size
@@ -82,7 +82,7 @@ function M.open(dir, cfg)
                             reads = cfg.reads, pool_size = cfg.pool_size, max_overflow = cfg.max_overflow,
                             pool_timeout = cfg.pool_timeout, pool_recycle = cfg.pool_recycle,
                             statement_timeout = cfg.statement_timeout, connect_timeout = cfg.connect_timeout,
-                            retry_for = cfg.retry_for, buffer_mb = cfg.buffer_mb }
+                            retry_for = cfg.retry_for, buffer_mb = cfg.buffer_mb, writers = cfg.writers }
   end
   local st, err, kind = store_core.open{ path = dir, map_size_mb = cfg.map_size_mb or 1024, sync = cfg.sync ~= false,
                                          raise_damage = cfg.raise_damage ~= false }

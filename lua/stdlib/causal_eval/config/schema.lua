@@ -126,9 +126,12 @@ return {
     statement_timeout = leaf("number", 30, { min = 0, help = "seconds a statement may run on the server (0: no limit)" }),
     connect_timeout = leaf("number", 10, { min = 0, help = "seconds to connect to the server (0: no limit)" }),
     batch_size = leaf("integer", 1000, { min = 1, max = 100000, help = "answers written per COPY and transaction" }),
+    writers = leaf("integer", 2, { min = 1, max = 8,
+      help = "batches written side by side, each on a connection of the pool (a process's writes; reads share the pool)" }),
     retry_for = leaf("number", 60, { min = 0,
       help = "seconds a lost server is retried (with growing pauses) before a run stops, resumable" }),
-    buffer_mb = leaf("integer", 64, { min = 1, help = "answers kept in memory while the server cannot be reached (then workers wait)" }),
+    buffer_mb = leaf("integer", 64, { min = 1, max = 64,
+      help = "answers kept in memory (and in the journal) while the server cannot be reached (then workers wait)" }),
   },
   -- the work queue on Redis Streams: `run --queue`, `worker` (docs/queue.md)
   queue = {
