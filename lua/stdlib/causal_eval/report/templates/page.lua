@@ -44,6 +44,7 @@ nav a { margin-right: 14px; white-space: nowrap; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 13px; }
 th, td { padding: 4px 6px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; white-space: nowrap; }
+th.grp { text-align: center; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.sep td { border-top: 2px solid var(--line); }
 .wide { overflow-x: auto; max-width: 100%; }

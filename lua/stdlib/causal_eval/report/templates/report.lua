@@ -147,7 +147,7 @@ M.confusion = [[
 whose true answer is no. "other" is an answer the rules could not read or a failed request. Shading: share of the group.</p>
 {% if #yn_families == 0 then %}<p class="note">No yes/no questions.</p>{% else %}
 <div class="wide"><table class="conf">
-<tr><th rowspan="2">family</th><th rowspan="2">model</th><th colspan="3" class="num">truth: yes</th><th colspan="3" class="num">truth: no</th></tr>
+<tr><th rowspan="2">family</th><th rowspan="2">model</th><th colspan="3" class="grp">truth: yes</th><th colspan="3" class="grp">truth: no</th></tr>
 <tr><th class="num">yes</th><th class="num">no</th><th class="num">other</th><th class="num">yes</th><th class="num">no</th><th class="num">other</th></tr>
 {% for _, fam in ipairs(yn_families) do %}
 {% for i, m in ipairs(d.models) do local f = m.confusion[fam] %}
