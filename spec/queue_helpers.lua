@@ -129,9 +129,10 @@ function Q.report(p)
   return ok and type(r) == "table" and r or nil
 end
 
---- Records of a run: count, and how many question ids came more than once.
-function Q.stored(data, run_id)
-  local list = H.records(data, run_id)
+--- Records of a run: count, and how many question ids came more than once
+--- (store: { "--store", URL } for PostgreSQL).
+function Q.stored(data, run_id, store)
+  local list = H.records(data, run_id, store)
   local seen, repeated = {}, 0
   for _, rec in ipairs(list) do
     local k = rec.model .. "\0" .. rec.question_id

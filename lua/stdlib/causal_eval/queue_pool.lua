@@ -60,6 +60,7 @@ function M.serve(opts)
     if kind == "damaged" then return nil, serr end
     return nil, ("cannot open the results store %s: %s"):format(data, serr)
   end
+  local where = results.where(st, data)
   local nrep, rmsg = st:replayed()
   if rmsg then log(opts, "warning: %s", rmsg)
   elseif nrep > 0 then log(opts, "%d answer%s of a killed process recovered from its journal", nrep, nrep > 1 and "s" or "") end
@@ -67,8 +68,8 @@ function M.serve(opts)
     local run, gerr = results.get_run(st, opts.run)
     if not run then
       st:close()
-      return nil, ("run %s is queued but %s (%s): give the worker the store the run uses (--data)")
-        :format(opts.run, tostring(gerr), data)
+      return nil, ("run %s is queued but %s (%s): give the worker the store the run uses (--store or --data)")
+        :format(opts.run, tostring(gerr), where)
     end
   end
   local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
@@ -95,7 +96,7 @@ function M.serve(opts)
   local ids = {}
   for k, v in pairs(keep) do ids[k] = v:id() end
   local cfg = {
-    url = opts.url, store = st:id(), data = data, quit = quit:id(), nworkers = nworkers, concurrency = opts.concurrency,
+    url = opts.url, store = st:id(), where = where, quit = quit:id(), nworkers = nworkers, concurrency = opts.concurrency,
     claim_after = opts.claim_after, consumer = ("%s:%d"):format(require("causal_eval.queue_core").node(), host.getpid()),
     only = opts.run, shared = ids,
     cache = cache and { id = cache:id(), mode = opts.cache_mode } or nil,

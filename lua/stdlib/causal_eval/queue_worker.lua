@@ -221,8 +221,8 @@ end
 local function open_run(T, id, queued)
   local run, err = results.get_run(T.st, id)
   if not run then
-    T.warn("unknown:" .. id, ("run %s is queued on %s but %s: skipped (give the worker the store the run uses, --data)")
-      :format(id, T.where, tostring(err):gsub("this store", "this worker's store " .. T.cfg.data)))
+    T.warn("unknown:" .. id, ("run %s is queued on %s but %s: skipped (give the worker the store the run uses, --store or --data)")
+      :format(id, T.where, (tostring(err):gsub("this store", "this worker's store (" .. T.cfg.where .. ")"))))
     T.skip[id .. "@" .. queued] = true
     return nil
   end

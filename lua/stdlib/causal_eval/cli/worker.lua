@@ -10,8 +10,9 @@ local parser = argparse.new{
 Takes the questions of every run queued on the Redis at --queue (oldest run
 first; --run: only that one) as a member of the consumer group "workers",
 asks them exactly as a local run would (its models, settings, cache and
-scoring), writes the records to the results store (--data: the store the
-run uses) and acknowledges each question once it is stored. Start as many
+scoring), writes the records to the results store (the run's: PostgreSQL
+with --store or store.url, shared by workers on many machines; else LMDB in
+--data, shared by workers on this one) and acknowledges each question once it is stored. Start as many
 as you like, on any machines. A question a worker took and did not finish
 (the worker died) is taken over by another after queue.claim_after seconds.
 With nothing to do it waits; SIGTERM or Ctrl-C: it finishes the questions
@@ -23,6 +24,7 @@ failed, 2 usage.]],
     { "-c", "--concurrency", arg = "N", type = "integer", help = "requests in flight, all threads together (default: run.concurrency)" },
     { "--run", arg = "RUN_ID", help = "work only this run, and exit when it has ended" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
+    { "--store", arg = "URL", help = "results in PostgreSQL: postgresql://... (default: store.url; else LMDB in --data)" },
     { "--cache", arg = "MODE", choices = { "readwrite", "read", "write", "off" },
       help = "model-call cache (default: each run's own mode; the layers are this machine's cache settings)" },
     { "--quiet", help = "no notes on stderr (warnings and failures are still said)" },
@@ -49,6 +51,11 @@ function M.run(argv, cli)
   if not url then return cli.usage_error(parser, "--queue redis://HOST[:PORT][/DB] is needed (or queue.url)") end
   local bad = require("causal_eval.queue").check_url(url)
   if bad then return cli.usage_error(parser, "--queue: " .. bad) end
+  local results = require "causal_eval.results"
+  if args.store then
+    local sbad = results.check_url(args.store)
+    if sbad then return cli.usage_error(parser, "--store: " .. sbad) end
+  end
   local workers = args.workers or v.evaluation.max_workers
   local concurrency = args.concurrency or v.run.concurrency
   if workers < 1 or workers > pool.MAX_WORKERS then
@@ -59,7 +66,7 @@ function M.run(argv, cli)
   end
   local exit, err = pool.serve{
     url = url, workers = workers, concurrency = concurrency, run = args.run,
-    data = args.data or v.store.path, store_cfg = v.store,
+    data = args.data or v.store.path, store_cfg = results.config(v, args.store),
     cache_mode = args.cache, cache_opts = require("causal_eval.cache").options(v),
     claim_after = v.queue.claim_after, quiet = args.quiet,
   }
