@@ -151,7 +151,7 @@ describe("serve dashboard, in this state", function()
     local dir = H.tmpdir()
     local st = assert(results.open(dir .. "/data", { map_size_mb = 16, sync = false, raise_damage = false }))
     local values = { dashboard = { refresh_interval = 2, thresholds = { error_rate = 0.05, latency_p95 = 10, memory_usage_gb = 8 } } }
-    local ctx = { st = st, values = values }
+    local ctx = { st = st, reader = st, values = values } -- as a serve worker has them (reads may go to a replica)
     local status, body, headers = dashboard.data(ctx, { query = {}, headers = {} })
     assert.are.equal(200, status)
     assert.are.equal("no-store", headers["Cache-Control"])
@@ -170,146 +170,9 @@ describe("serve dashboard, in this state", function()
   end)
 end)
 
--- ---- headless Chromium over the DevTools protocol ----
+-- ---- headless Chromium over the DevTools protocol (spec/chromium.lua) ----
 
--- Chromium with nothing of its own to do: no sync, updates, sign-in,
--- autofill or leak checks, and a resolver that finds no host but the
--- loopback one, so whatever it still tries stays on this machine.
-local CHROMIUM_FLAGS = {
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-default-browser-check",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-  "--disable-default-apps", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
-  "--disable-breakpad", "--no-pings", "--mute-audio", "--allow-browser-signin=false", "--password-store=basic",
-  "--disable-features=AutofillServerCommunication,PasswordLeakDetection,NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--window-size=1280,860", "--hide-scrollbars",
-}
-
-local function chromium_path()
-  local given = os.getenv("CAUSAL_EVAL_CHROMIUM")
-  if given and given ~= "" then return given end
-  local out, code = H.sh("command -v chromium")
-  if code == 0 then return (out:gsub("%s+$", "")) end
-  return nil
-end
-
-local Browser = {}
-Browser.__index = Browser
-
--- Starts Chromium with --remote-debugging-pipe: it reads commands on fd 3
--- and writes answers and events on fd 4, each a JSON text ended by a NUL.
--- Both are FIFOs here; ours to write is opened read-write, so a Chromium
--- that died cannot make a write raise SIGPIPE, and `timeout` ends a hung
--- one, which ends our reads.
-local function launch(bin, dir)
-  H.sh(("mkfifo %s/in %s/out"):format(H.quote(dir), H.quote(dir)))
-  local words = { "timeout", "-k", "5", "240", H.quote(bin) }
-  for _, f in ipairs(CHROMIUM_FLAGS) do words[#words + 1] = H.quote(f) end
-  words[#words + 1] = H.quote("--user-data-dir=" .. dir .. "/profile")
-  words[#words + 1] = H.quote("--log-net-log=" .. dir .. "/netlog.json")
-  words[#words + 1] = "--remote-debugging-pipe"
-  words[#words + 1] = "about:blank"
-  local script = ("%s 3<%s 4>%s >%s 2>&1 & echo $! >%s; wait $!; echo $? >%s"):format(table.concat(words, " "),
-    H.quote(dir .. "/in"), H.quote(dir .. "/out"), H.quote(dir .. "/chromium.log"), H.quote(dir .. "/pid"),
-    H.quote(dir .. "/exit"))
-  local p = assert(io.popen(("sh -c %s >/dev/null 2>&1 & echo $!"):format(H.quote(script))))
-  p:close()
-  local b = setmetatable({ dir = dir, seq = 0, events = {} }, Browser)
-  b.tx = assert(io.open(dir .. "/in", "r+"))
-  b.rx = assert(io.open(dir .. "/out", "r"))
-  local deadline = host.clock() + 10
-  while not b.pid do
-    b.pid = tonumber(H.read(dir .. "/pid") or "")
-    if not b.pid then
-      assert(host.clock() < deadline, "chromium did not start")
-      host.sleep(0.01)
-    end
-  end
-  return b
-end
-
-function Browser:log() return H.read(self.dir .. "/chromium.log") or "" end
-
-function Browser:read()
-  local buf = {}
-  while true do
-    local c = self.rx:read(1)
-    if not c then error("chromium closed its end of the pipe; its log:\n" .. self:log(), 3) end
-    if c == "\0" then break end
-    buf[#buf + 1] = c
-  end
-  return assert(json.decode(table.concat(buf)))
-end
-
---- A DevTools command; its result (events read meanwhile are kept).
-function Browser:call(method, params, session)
-  self.seq = self.seq + 1
-  local id = self.seq
-  self.tx:write(json.encode({ id = id, method = method, params = params or {}, sessionId = session }), "\0")
-  self.tx:flush()
-  while true do
-    local m = self:read()
-    if m.id == id then
-      if m.error then error(("%s: %s"):format(method, json.encode(m.error)), 2) end
-      return m.result
-    end
-    self.events[#self.events + 1] = m
-  end
-end
-
---- A new tab, with the domains the spec watches enabled; its session id.
-function Browser:tab()
-  local t = self:call("Target.createTarget", { url = "about:blank" })
-  local s = self:call("Target.attachToTarget", { targetId = t.targetId, flatten = true }).sessionId
-  for _, d in ipairs({ "Network", "Page", "Runtime", "Log" }) do self:call(d .. ".enable", nil, s) end
-  return s
-end
-
---- The value of a JavaScript expression in the tab (promises awaited).
-function Browser:eval(s, expr)
-  local r = self:call("Runtime.evaluate", { expression = expr, returnByValue = true, awaitPromise = true }, s)
-  if r.exceptionDetails then
-    error("in the page: " .. ((r.exceptionDetails.exception or {}).description or json.encode(r.exceptionDetails)), 2)
-  end
-  local v = r.result.value
-  if v == json.null then return nil end
-  return v
-end
-
---- Waits until expr is truthy in the tab; its value. An expression that
---- fails counts as not yet: while a page loads, its context comes and goes.
-function Browser:wait(s, expr, seconds, what)
-  local deadline = host.clock() + (seconds or 20)
-  local last
-  while true do
-    local ok, v = pcall(self.eval, self, s, expr)
-    if ok and v ~= nil and v ~= false and v ~= "" and v ~= 0 then return v end
-    if not ok then last = v end
-    if host.clock() > deadline then
-      error(("timed out waiting for %s%s"):format(what or expr, last and ("; last: " .. tostring(last)) or ""), 2)
-    end
-    host.sleep(0.05)
-  end
-end
-
---- Loads url in the tab (again, if it is there already) and waits for the new document.
-function Browser:go(s, url)
-  self:eval(s, "window.__left = true; 1")
-  self:call("Page.navigate", { url = url }, s)
-  self:wait(s, ("!window.__left && location.href === %s && document.readyState === 'complete'"):format(json.encode(url)),
-    20, "the page to load")
-end
-
---- Closes the browser and waits for it to exit (the net log is complete then).
-function Browser:close()
-  if self.closed then return end
-  self.closed = true
-  pcall(self.call, self, "Browser.close")
-  local deadline = host.clock() + 15
-  while not H.read(self.dir .. "/exit") and host.clock() < deadline do host.sleep(0.05) end
-  if not H.read(self.dir .. "/exit") then H.sh("kill " .. self.pid .. " 2>/dev/null") end
-  self.tx:close()
-  self.rx:close()
-end
+local chromium = require "spec.chromium"
 
 -- ---- what the page shows, and what the server says ----
 
@@ -411,7 +274,7 @@ end
 local function exit_code(server) return server:stop() end
 
 describe("serve dashboard in headless Chromium", function()
-  local bin = chromium_path()
+  local bin = chromium.path()
   if not bin then
     io.stderr:write(("\n%s\nSKIPPED: spec/serve_dashboard_spec.lua found no chromium (Debian's `chromium`, or\n" ..
       "CAUSAL_EVAL_CHROMIUM=/path): the dashboard was NOT checked in a browser.\n" ..
@@ -451,7 +314,7 @@ models:
     assert.are.equal(400, evaluate("model-a", { task_type = "no-such-family", model_response = "yes" }).status)
     assert.are.equal(400, evaluate("no-such-model", { task_type = "ladder", seed = 3, index = 1 }).status)
     assert.are.equal(502, evaluate("unreachable", { task_type = "ladder", seed = 3, index = 2 }).status)
-    b = launch(bin, H.tmpdir())
+    b = chromium.launch(bin, H.tmpdir(), 1280, 860)
     tab = b:tab()
   end)
 
