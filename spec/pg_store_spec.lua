@@ -78,6 +78,44 @@ describe("the PostgreSQL store", function()
     ps:close()
   end)
 
+  it("gives every results command and compare the answers LMDB gives for the same runs", function()
+    local url = pg:database()
+    local stores = { lmdb = { "--data", dir .. "/lmdb" }, pg = { "--data", dir .. "/pgdata", "--store", url } }
+    local out = {}
+    for name, args in pairs(stores) do
+      for _, seed in ipairs({ 1, 2 }) do
+        local r = H.run(H.concat({ "run", "--quiet", "--bench", "ladder,intervention", "--n", "15", "--seed", tostring(seed) },
+          args))
+        assert.are.equal(0, r.code, r.stderr)
+      end
+      local function cmd(words)
+        local r = H.run(H.concat(words, args))
+        assert.are.equal(0, r.code, r.stderr)
+        return r.stdout
+      end
+      -- what does not depend on the store: run ids, times and latencies aside
+      local function strip(text)
+        return (text:gsub('"run_id":"[^"]*"', ""):gsub('"id":"%d+%-%d+%-%x+"', ""):gsub('"finished_at":%d+', "")
+          :gsub('"latency_ms":[%d.e+-]+', ""):gsub('"created":%d+', ""):gsub('"started":%d+', "")
+          :gsub('"finished":%d+', ""):gsub('"elapsed_s":[%d.e+-]+', ""):gsub('"throughput":[%d.e+-]+', "")
+          :gsub('"mean":[%d.e+-]+', ""):gsub('"p%d+":[%d.e+-]+', ""):gsub('"run_[ab]":"[^"]*"', ""))
+      end
+      out[name] = {
+        export = strip(cmd({ "results", "export", "last" })),
+        show = strip(cmd({ "results", "show", "last", "--json" })),
+        recent = strip(cmd({ "results", "recent", "--json" })),
+        trend = cmd({ "results", "trend", "--json" }),
+        compare = strip(cmd({ "compare", "last", "--json", "--iters", "200" })),
+        list = #json.decode(cmd({ "results", "list", "--json" })),
+      }
+    end
+    assert.are.equal(2, out.pg.list)
+    for _, what in ipairs({ "export", "show", "recent", "trend", "compare" }) do
+      assert.are.equal(out.lmdb[what], out.pg[what], what)
+    end
+    assert.truthy(#out.pg.export > 1000)
+  end)
+
   it("refuses what its text columns cannot hold, naming the entry", function()
     local ps = assert(results.open(dir .. "/pg", { url = pg:database() }))
     local ok, err = ps:put("scores", "r" .. SEP .. "m\255" .. SEP .. "q", "{}")

@@ -64,6 +64,7 @@ wal_level = replica
 max_wal_senders = 4
 work_mem = 64MB
 maintenance_work_mem = 512MB
+jit = off
 CONF
 P1=$(start_on_free_port primary)
 "${AS[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$P1" -U causal -D "$T/replica" -R -X stream -c fast
