@@ -130,8 +130,11 @@ ce_store *ce_store_open_pg(const char *dir, const ce_store_pg_cfg *cfg, ce_err *
   }
   s->fd = -1;
   snprintf(s->path, sizeof s->path, "%s", dir);
-  /* a journal per server: what a killed run queued for one goes to that one */
-  uint32_t h = ce_crc32c(0, cfg->url, strlen(cfg->url));
+  /* a journal per server: what a killed run queued for one goes to that one
+   * (named without the password, which may change between runs) */
+  char shown[1024];
+  ce_pg_redact(cfg->url, shown, sizeof shown);
+  uint32_t h = ce_crc32c(0, shown, strlen(shown));
   snprintf(s->jdir, sizeof s->jdir, "%s/pg-%08x", dir, (unsigned)h);
   pthread_mutex_init(&s->lock, NULL);
   pthread_mutex_init(&s->map_lock, NULL);
