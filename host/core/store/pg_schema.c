@@ -109,8 +109,8 @@ const char *const CE_PG_COPY[4] = {
   "COPY causal_eval.runs (id, created_at, status, stamp, body) FROM STDIN (FORMAT binary)",
   "COPY causal_eval.records (run_id, model, question_id, created_at, stamp, body) FROM STDIN (FORMAT binary)",
   "COPY causal_eval.meta (key, stamp, value) FROM STDIN (FORMAT binary)",
-  "COPY causal_eval.scores (run_id, model, question_id, created_at, day, family, difficulty, rung, correct,"
-  " unparseable, error_class, latency_ms, tokens_in, tokens_out, cached, stamp, line) FROM STDIN (FORMAT binary)",
+  ("COPY causal_eval.scores (run_id, model, question_id, created_at, day, family, difficulty, rung, correct,"
+   " unparseable, error_class, latency_ms, tokens_in, tokens_out, cached, stamp, line) FROM STDIN (FORMAT binary)"),
 };
 const char *const CE_PG_COPY_STAGE[4] = {
   "COPY pg_temp.ce_stage_runs FROM STDIN (FORMAT binary)",
