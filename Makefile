@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test bench bench-pipeline fuzz install clean
+.PHONY: all deps configure build run test bench bench-pipeline bench-suite fuzz install clean
 
 all: build
 
@@ -36,6 +36,12 @@ bench: build
 # needs nginx and wrk: tools/install-deps.sh --bench
 bench-pipeline: build
 	bash tools/bench/pipeline.sh $(BUILD)/causal-eval
+
+# the performance suites as one command (docs/perf.md); BENCH_ARGS adds
+# flags: BENCH_ARGS="--quick", BENCH_ARGS="--baseline before.json -o perf.html"
+BENCH_ARGS ?=
+bench-suite: build
+	$(BUILD)/causal-eval bench $(BENCH_ARGS)
 
 fuzz: deps
 	bash tools/fuzz/run.sh 60

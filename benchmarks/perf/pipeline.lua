@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- Throughput of the whole `causal-eval run` pipeline (generate, render,
 -- send, parse, score, store) against the mock model server answering at
--- once on loopback, with libcurl's own ceiling beside it: the same
+-- once on loopback, its CPU per question and the latency of each question's
+-- request (p50, p95, p99 from the run; every one read back from the store
+-- for the report's distribution), with libcurl's own ceiling beside it: the same
 -- requests sent by tools/bench/http_floor.c the way the pipeline sends
 -- them, with no question work. The two alternate within each round (the
 -- order flips from round to round), as tools/bench/pipeline.sh does with
@@ -46,6 +48,9 @@ return perf.benchmark{
           { name = "cpu_per_question", label = "CPU (user + sys) per question", unit = "us", better = "lower" },
           { name = "libcurl_floor", label = "libcurl alone: requests/s", unit = "req/s" },
           { name = "share_of_floor", label = "causal-eval's share of libcurl's rate", unit = "%", better = "higher" },
+          { name = "latency_p50", label = "a question's request, p50", unit = "ms", better = "lower" },
+          { name = "latency_p95", label = "a question's request, p95", unit = "ms", better = "lower" },
+          { name = "latency_p99", label = "a question's request, p99", unit = "ms", better = "lower" },
         },
         run = function(c)
           local body_file = c:tmpdir() .. "/body.json"
@@ -62,11 +67,15 @@ return perf.benchmark{
           end
           local function run_round()
             r = c:evaluate{ url = c.mock_server.url, bench = "all", n = npf, seed = c.round, workers = WORKERS,
-                            concurrency = CONCURRENCY }
+                            concurrency = CONCURRENCY, latencies = true }
+            -- every answer's time, for the report's distribution (p50 is the stem's sibling)
+            c:samples("latency_p50", r.latencies)
           end
           if c.round % 2 == 1 then floor_round(); run_round() else run_round(); floor_round() end
+          local lat = r.report.models[1].latency_ms
           return { questions_per_s = r.qps, cpu_per_question = r.cpu_us, libcurl_floor = floor,
-                   share_of_floor = r.qps / floor * 100 }
+                   share_of_floor = r.qps / floor * 100, latency_p50 = lat.p50, latency_p95 = lat.p95,
+                   latency_p99 = lat.p99 }
         end,
       },
     }

@@ -60,6 +60,7 @@ end
 
 --- One metric compared: { id, label, unit, kind, better, base, current,
 --- ratio (cost ratio, > 1 worse), change (% worse, negative when better),
+--- delta (% the median moved, in the metric's own terms),
 --- noise (%), status = regression | improvement | same | new | missing |
 --- info | not_compared, why }.
 local function compare_one(b, c, threshold)
@@ -92,6 +93,8 @@ local function compare_one(b, c, threshold)
   end
   row.ratio = ratio
   row.change = (ratio - 1) * 100
+  -- the change in the metric's own terms, for people: +1,334% for a rate 14 times higher
+  row.delta = (cur - base) / math.abs(base) * 100
   row.noise = ((b.spread or 0) + (c.spread or 0)) * 100
   local limit = threshold + row.noise
   if row.change > limit then
@@ -118,10 +121,20 @@ function M.compare(base, current, threshold)
     if r.status == "regression" then regressions[#regressions + 1] = r end
     if r.status == "improvement" then improvements[#improvements + 1] = r end
   end
+  -- a suite this run left out is not "missing" metric by metric: it is named once
+  local ran, not_run, seen = {}, {}, {}
+  for _, s in ipairs(current.suites or {}) do ran[s.name] = true end
+  for _, s in ipairs(base.suites or {}) do
+    if not ran[s.name] and not seen[s.name] then
+      seen[s.name] = true
+      not_run[#not_run + 1] = s.name
+    end
+  end
   for _, id in ipairs(border) do
-    if not ci[id] then rows[#rows + 1] = compare_one(bi[id], nil, threshold) end
+    if not ci[id] and ran[id:match("^(.-)%.")] then rows[#rows + 1] = compare_one(bi[id], nil, threshold) end
   end
   return { threshold = threshold, rows = rows, regressions = regressions, improvements = improvements,
+           not_run = not_run, quick = current.quick,
            baseline = { created = base.created, revision = base.revision, quick = base.quick, source = base.source } }
 end
 

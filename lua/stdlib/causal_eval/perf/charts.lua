@@ -81,10 +81,24 @@ function M.lines(spec)
       f(T + Q / 2), esc(spec.ylabel))
   end
   if spec.ideal and #spec.ideal > 1 then
+    -- drawn up to where it leaves the chart, not flattened along its top
     local d = {}
-    for i, p in ipairs(spec.ideal) do d[i] = ("%s%s %s"):format(i == 1 and "M" or "L", f(tx(p.x)), f(ty(p.y))) end
-    out[#out + 1] = ('<path class="ideal" d="%s"><title>%s</title></path>'):format(table.concat(d, " "),
-      esc(spec.ideal_label or "ideal"))
+    for i, p in ipairs(spec.ideal) do
+      if p.y <= ytop then
+        d[#d + 1] = ("%s%s %s"):format(i == 1 and "M" or "L", f(tx(p.x)), f(ty(p.y)))
+      else
+        local q = spec.ideal[i - 1]
+        if q and q.y < ytop then
+          local t = (ytop - q.y) / (p.y - q.y)
+          d[#d + 1] = ("L%s %s"):format(f(tx(q.x) + t * (tx(p.x) - tx(q.x))), f(ty(ytop)))
+        end
+        break
+      end
+    end
+    if #d > 1 then
+      out[#out + 1] = ('<path class="ideal" d="%s"><title>%s</title></path>'):format(table.concat(d, " "),
+        esc(spec.ideal_label or "ideal"))
+    end
   end
   for si, s in ipairs(spec.series) do
     local color = esc(s.color or rcharts.color(si))

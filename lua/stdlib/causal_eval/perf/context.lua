@@ -284,10 +284,11 @@ end
 --- `causal-eval run` (the program under test) against a model URL, in a
 --- fresh data folder and response cache, under rusage. args: url, bench
 --- (default "all"), n (per family), seed, questions (a file instead),
---- workers, concurrency, extra (more arguments), allow_errors. Returns {
+--- workers, concurrency, extra (more arguments), allow_errors, latencies
+--- (true: read every answer's latency back from the store). Returns {
 --- report (its --json), n, errors, cached, elapsed, qps (questions/s in
 --- the run), cpu_us (user+sys per question), peak_anon_mb, peak_file_mb,
---- wall, data (the folder, kept until the suite ends), argv }.
+--- wall, data (the folder, kept until the suite ends), argv, latencies }.
 function Ctx:evaluate(a)
   local dir = self:tmpdir()
   local argv = { self.bin, "run", "--json", "--quiet", "--model", "openai:bench@" .. a.url, "--data", dir .. "/data",
@@ -316,12 +317,29 @@ function Ctx:evaluate(a)
     error(("causal-eval run: %d of %d questions failed (run %s)"):format(errors, n, tostring(report.run_id)), 2)
   end
   local elapsed = tonumber(report.elapsed_s) or r.wall
+  local latencies
+  if a.latencies then latencies = M.latencies(dir .. "/data", report.run_id) end
   return {
     report = report, n = n, errors = errors, cached = cached, elapsed = elapsed, code = r.code,
     qps = elapsed > 0 and n / elapsed or 0, cpu_us = n > 0 and (r.user + r.sys) / n * 1e6 or 0,
     peak_anon_mb = r.peak_anon_kb / 1024, peak_file_mb = r.peak_file_kb / 1024, wall = r.wall,
-    data = dir .. "/data", argv = argv,
+    data = dir .. "/data", argv = argv, latencies = latencies,
   }
+end
+
+--- The latency (ms) of every answered question of a stored run, in store order.
+function M.latencies(data, run_id)
+  local results = require "causal_eval.results"
+  local st, err = results.open(data, { writes = false })
+  if not st then error(err, 2) end
+  local out = {}
+  local ok, serr = st:scan(results.DB.scores, run_id .. results.SEP, function(_, v)
+    local sc = json.decode(v)
+    if type(sc) == "table" and type(sc.l) == "number" and not sc.e then out[#out + 1] = sc.l end
+  end)
+  st:close()
+  if not ok then error(serr, 2) end
+  return out
 end
 
 --- Seconds one call of fn takes (host.clock, monotonic).

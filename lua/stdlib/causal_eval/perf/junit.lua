@@ -155,7 +155,8 @@ function M.bench_suites(results, comparison)
     local classname = "bench." .. s.name
     if #s.metrics == 0 then
       local kind = s.status == "skipped" and "skipped" or (s.status ~= "ok" and "error" or nil)
-      cases[1] = { name = "setup", classname = classname, time = s.seconds, kind = kind, message = s.message }
+      cases[1] = { name = "setup", classname = classname, time = s.seconds, kind = kind, message = s.message,
+                   body = s.detail }
     end
     for _, mt in ipairs(s.metrics) do
       local c = { name = mt.name, classname = classname, time = mt.seconds }
@@ -173,8 +174,8 @@ function M.bench_suites(results, comparison)
         lines[#lines + 1] = ("baseline %s: %s"):format(figure(row.base, mt.unit), row.status)
       end
       if mt.status == "error" then
-        c.kind, c.message = "error", mt.message
-      elseif mt.status == "skipped" then
+        c.kind, c.message, c.body = "error", mt.message, mt.detail
+      elseif mt.status == "skipped" or mt.status == "interrupted" then
         c.kind, c.message = "skipped", mt.message
       elseif mt.status == "failed" then
         c.kind, c.type, c.message = "failure", mt.target_met == false and "target" or "check", mt.message

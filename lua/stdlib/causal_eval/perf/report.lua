@@ -89,7 +89,7 @@ local function pairs_rows_of(cmp)
     if r.change then
       rows[#rows + 1] = {
         label = r.id, base = r.base, current = r.current, base_lo = r.base_min, base_hi = r.base_max, lo = r.min,
-        hi = r.max, status = r.status, note = ("%+.1f%%"):format(r.change),
+        hi = r.max, status = r.status, note = ("%+.1f%%"):format(r.delta),
         text = function(v) return text.figure(v, r.unit) end,
         data = { class = "pair " .. r.status, ["data-id"] = r.id, ["data-base"] = r.base, ["data-current"] = r.current },
       }

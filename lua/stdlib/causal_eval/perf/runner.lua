@@ -35,6 +35,14 @@ local function message(e)
   return tostring(e)
 end
 
+-- an error's first line for tables and messages, and the whole of it
+-- (with its traceback) as the detail JUnit and the JSON keep
+local function headline(e)
+  local full = message(e)
+  local first = full:match("^[^\n]*")
+  return first, full ~= first and full or nil
+end
+
 -- The benchmark's latency_test as a measure: iterations timed calls a
 -- round (after a warm-up), their mean and nearest-rank p50, p95, p99 in ms.
 local function latency_measure(def, ctx, iterations, warmup)
@@ -186,15 +194,19 @@ function M.run_suite(s, opts)
         progress(("  skipped: %s"):format(e.reason))
         return finish("skipped", e.reason)
       end
-      progress("  setup failed: " .. message(e))
-      return finish("error", "setup: " .. message(e))
+      local first, detail = headline(e)
+      progress("  setup failed: " .. first)
+      out.detail = detail
+      return finish("error", "setup: " .. first)
     end
   end
 
   local ok, list = xpcall(measures_of, trace, def, ctx, opts, mode)
   if not ok then
     if def.teardown then pcall(def.teardown, ctx) end
-    return finish("error", message(list))
+    local first, detail = headline(list)
+    out.detail = detail
+    return finish("error", first)
   end
   local states = {}
   for i, m in ipairs(list) do
@@ -226,8 +238,8 @@ function M.run_suite(s, opts)
             st.status, st.message = "skipped", v.reason
             progress(("  %s: skipped: %s"):format(st.name, v.reason))
           else
-            st.status, st.message = "error", message(v)
-            progress(("  %s: error: %s"):format(st.name, message(v)))
+            st.status, st.message, st.detail = "error", headline(v)
+            progress(("  %s: error: %s"):format(st.name, st.message))
           end
         else
           if fail ~= nil then st.status, st.message = "failed", tostring(fail) end
@@ -247,14 +259,17 @@ function M.run_suite(s, opts)
   end
   for _, st in ipairs(states) do
     for _, mt in ipairs(st.metrics) do
-      if st.status ~= "ok" then mt.status, mt.message = st.status, st.message end
+      if st.status ~= "ok" then mt.status, mt.message, mt.detail = st.status, st.message, st.detail end
+      if stopped and #mt.samples == 0 and mt.status == "ok" then
+        mt.status, mt.message = "interrupted", "interrupted before it ran"
+      end
       mt.seconds = (st.seconds or 0) / #st.metrics
       finish_metric(mt, raw[mt.name])
       out.metrics[#out.metrics + 1] = mt
     end
   end
   local worst = "ok"
-  local rank = { ok = 0, skipped = 1, failed = 2, error = 3 }
+  local rank = { ok = 0, skipped = 1, interrupted = 1, failed = 2, error = 3 }
   for _, mt in ipairs(out.metrics) do
     if rank[mt.status] > rank[worst] then worst = mt.status end
   end

@@ -20,17 +20,20 @@ M.baseline = [[
 <section id="baseline">
 <h2>Against the baseline</h2>
 <p class="meta">baseline {{ cmp.source or "?" }}{% if cmp.baseline.revision then %} ({{ cmp.baseline.revision }}){% end %}{% if cmp.baseline.created then %}, {{ date(cmp.baseline.created) }}{% end %}.
-A metric regresses when it is worse by more than {{ cmp.threshold }}% plus its noise (the half-ranges of both runs' rounds).</p>
+A metric regresses when it is worse by more than {{ cmp.threshold }}% plus its noise (the half-ranges of both runs' rounds).
+{% if cmp.not_run and #cmp.not_run > 0 then %}Suites of the baseline not run now: {{ table.concat(cmp.not_run, ", ") }}.{% end %}
+{% if cmp.quick ~= cmp.baseline.quick then %}<b>One of the two runs is --quick: their sizes differ, and so do their figures.</b>{% end %}</p>
 {% if #cmp.regressions > 0 then %}
 <ul id="regressions" class="regressions">{% for _, row in ipairs(cmp.regressions) do %}<li data-id="{{ row.id }}">{{ describe(row) }}</li>{% end %}</ul>
 {% else %}<p id="no-regression" class="good">No regression.</p>{% end %}
 {% if #pairs_rows > 0 then %}{{! pairs_chart() }}{% end %}
 <div class="wide"><table id="comparison">
-<tr><th>metric</th><th class="num">baseline</th><th class="num">current</th><th class="num">change</th><th class="num">noise</th><th>status</th></tr>
+<tr><th>metric</th><th class="num">baseline</th><th class="num">current</th><th class="num">change</th><th class="num">worse by</th><th class="num">noise</th><th>status</th></tr>
 {% for _, row in ipairs(cmp.rows) do %}
 <tr class="cmp {{ row.status }}" data-id="{{ row.id }}" data-status="{{ row.status }}" data-base="{{ num(row.base) }}" data-current="{{ num(row.current) }}" data-change="{{ num(row.change) }}">
 <td>{{ row.id }}</td><td class="num">{{ fig(row.base, row.unit) }}</td><td class="num">{{ fig(row.current, row.unit) }}</td>
-<td class="num">{% if row.change then %}{{ ("%+.1f%%"):format(row.change) }}{% end %}</td>
+<td class="num">{% if row.delta then %}{{ ("%+.1f%%"):format(row.delta) }}{% end %}</td>
+<td class="num">{% if row.change then %}{{ ("%.1f%%"):format(math.max(0, row.change)) }}{% end %}</td>
 <td class="num">{% if row.noise then %}±{{ ("%.1f%%"):format(row.noise) }}{% end %}</td>
 <td><span class="st st-{{ row.status }}">{{ row.status }}</span>{% if row.why then %} <span class="note">{{ row.why }}</span>{% end %}</td></tr>
 {% end %}

@@ -99,13 +99,20 @@ function M.comparison(cmp, source)
   out[#out + 1] = ("baseline: %s%s%s; a metric regresses when worse by more than %g%% plus its noise"):format(
     source or "?", b.revision and (" (" .. b.revision .. ")") or "",
     b.created and (", " .. os.date("!%Y-%m-%d %H:%M UTC", b.created)) or "", cmp.threshold)
+  if cmp.not_run and #cmp.not_run > 0 then
+    out[#out + 1] = "  (suites of the baseline not run now: " .. table.concat(cmp.not_run, ", ") .. ")"
+  end
+  if cmp.baseline.quick ~= nil and cmp.quick ~= nil and cmp.baseline.quick ~= cmp.quick then
+    out[#out + 1] = "  note: one of the two runs is --quick: their sizes differ, and so do their figures"
+  end
   local w = 0
   for _, r in ipairs(cmp.rows) do w = math.max(w, #r.id) end
   for _, r in ipairs(cmp.rows) do
     local line
     if r.change then
-      line = ("  %s  %s -> %s  %+.1f%% (noise +-%.1f%%)  %s"):format(pad(r.id, w), fig(r.base, r.unit),
-        fig(r.current, r.unit), r.change, r.noise, r.status)
+      line = ("  %s  %s -> %s  %+.1f%%  %s (%s%.1f%% vs %g%% + noise %.1f%%)"):format(pad(r.id, w), fig(r.base, r.unit),
+        fig(r.current, r.unit), r.delta, r.status, r.change >= 0 and "worse by " or "better by ",
+        r.change >= 0 and r.change or (1 / r.ratio - 1) * 100, cmp.threshold, r.noise)
     else
       line = ("  %s  %s -> %s  %s%s"):format(pad(r.id, w), fig(r.base, r.unit), fig(r.current, r.unit), r.status,
         r.why and (": " .. r.why) or "")
