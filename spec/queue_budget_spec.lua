@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- What holds across all the workers of a queued run, through counters in
--- Redis: --max-tokens-total (a budget each worker counted alone would let
--- the run spend it once per worker), --rate (one token bucket, not one per
+-- Redis: --max-tokens-total and --budget-usd (a budget each worker counted
+-- alone would let the run spend it once per worker), --rate (one token bucket, not one per
 -- worker), and a stop: Ctrl-C on the `run` process stops every worker and
 -- the run resumes through its queue.
 local H = require "spec.helpers"
@@ -74,6 +74,34 @@ describe("a queued run's limits hold across workers", function()
       local st = mock:stats()
       assert.are.equal(60 - n, st.questions_answered)
       assert.are.equal(0, st.answered_more_than_once)
+      stop_all(ws)
+    end)
+    mock:stop()
+    assert(ok, err)
+  end)
+
+  it("--budget-usd: the cost of all workers' answers together", function()
+    local mock = H.mock({ "--questions", qfile, "--accuracy", "0.7", "--latency-ms", "50" })
+    local ok, err = pcall(function()
+      local data = dir .. "/usd"
+      -- $1 per million tokens: about $0.0003 an answer at the mock
+      local models = H.write(dir .. "/models.yaml", table.concat({ "models:", "  priced:", "    adapter: openai",
+        "    model: mock", "    base_url: " .. mock.url, "    price: { input: 1, output: 1 }", "" }, "\n"))
+      local ws = workers(data, 2, { "--workers", "1", "--concurrency", "2" })
+      local budget = 0.0045
+      local r, report = Q.run_json({ "--queue", redis.url, "--data", data, "--model", "priced", "--bench", "ladder", "--n", "60",
+                                     "--cache", "off", "--budget-usd", tostring(budget) }, 120, { CAUSAL_EVAL_MODELS = models })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("stopped", report.status)
+      assert.matches("cost budget reached", report.message, 1, true)
+      local n, _, list = Q.stored(data, report.run_id)
+      local spent, most = 0, 0
+      for _, rec in ipairs(list) do
+        spent, most = spent + (rec.cost_usd or 0), math.max(most, rec.cost_usd or 0)
+      end
+      assert.is_true(spent >= budget, ("spent $%.6f of $%.4f"):format(spent, budget))
+      assert.is_true(spent <= budget + 8 * most,
+        ("spent $%.6f in %d answers, a budget of $%.4f: each worker counted its own"):format(spent, n, budget))
       stop_all(ws)
     end)
     mock:stop()

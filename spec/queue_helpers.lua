@@ -110,15 +110,16 @@ function Q.comparable(models)
   return out
 end
 
---- `causal-eval ARGS` as H.run does, killed after `limit` seconds (a bug
---- that makes a run wait for ever fails its spec instead of hanging it).
-function Q.run(args, limit)
-  return H.run(H.concat({ "timeout", "-s", "KILL", tostring(limit or 120), H.bin }, args), { bin = false })
+--- `causal-eval ARGS` as H.run does (env: variables to set), killed after
+--- `limit` seconds (a bug that makes a run wait for ever fails its spec
+--- instead of hanging it).
+function Q.run(args, limit, env)
+  return H.run(H.concat({ "timeout", "-s", "KILL", tostring(limit or 120), H.bin }, args), { bin = false, env = env })
 end
 
 --- `run --json --quiet ARGS` under Q.run: the result and the decoded report.
-function Q.run_json(args, limit)
-  local r = Q.run(H.concat({ "run", "--json", "--quiet" }, args), limit)
+function Q.run_json(args, limit, env)
+  local r = Q.run(H.concat({ "run", "--json", "--quiet" }, args), limit, env)
   local ok, report = pcall(json.decode, r.stdout)
   return r, ok and type(report) == "table" and report or nil
 end
