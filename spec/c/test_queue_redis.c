@@ -183,10 +183,39 @@ static void test_server(void) {
   r = one(c, 0, &e, 2, get);
   CHECK(r == NULL); /* still down: a fresh connect is refused */
   CHECK_CONTAINS(e.msg, "Connection refused");
+  /* a server that accepts and never answers (a stopped or swamped one):
+   * each connect costs a whole timeout, so after one the calls fail at
+   * once for a while instead of each trying again */
+  int silent = socket(AF_INET, SOCK_STREAM, 0);
+  int one_ = 1;
+  setsockopt(silent, SOL_SOCKET, SO_REUSEADDR, &one_, sizeof one_);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  CHECK(bind(silent, (struct sockaddr *)&a, sizeof a) == 0);
+  CHECK(listen(silent, 64) == 0);
+  nap(0.3); /* past the pause the refused connects began */
+  for (int i = 0; i < 10; i++) {
+    r = one(c, 0, &e, 2, get);
+    CHECK(r == NULL);
+  }
+  CHECK_CONTAINS(e.msg, "no answer within 0.2s");
+  int tries = 0;
+  fcntl(silent, F_SETFL, O_NONBLOCK);
+  for (int fd; (fd = accept(silent, NULL, NULL)) >= 0; tries++) close(fd);
+  CHECK(tries == 1);
+  close(silent);
   pid = start_redis(port, url, sizeof url);
   CHECK(pid > 0);
   const char *ping[] = {"PING"};
-  r = one(c, 0, &e, 1, ping);
+  /* back: within the longest pause between tries (5 s) the next call connects */
+  r = NULL;
+  for (int i = 0; i < 600 && !r; i++) {
+    r = one(c, 0, &e, 1, ping);
+    if (!r) nap(0.01);
+  }
   CHECK(r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0);
   freeReplyObject(r);
   ce_rconn_close(c);

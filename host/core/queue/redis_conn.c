@@ -8,13 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 struct ce_rconn {
   redisContext *ctx;
   char host[256], password[256], where[300];
   int port, db;
   double timeout;
+  /* after a failed connect: no new try before retry_at, the failure told
+   * again meanwhile (a lost server would cost every call a connect, a
+   * whole timeout each when its packets are dropped) */
+  double retry_at, backoff;
+  char last[sizeof(((ce_err *)0)->msg)];
 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static struct timeval tv_of(double s) {
   struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
@@ -74,7 +86,7 @@ static int handshake(ce_rconn *c, int argc, const char **argv, ce_err *err) {
   return bad ? -1 : 0;
 }
 
-static int connect_now(ce_rconn *c, ce_err *err) {
+static int connect_once(ce_rconn *c, ce_err *err) {
   c->ctx = redisConnectWithTimeout(c->host, c->port, tv_of(c->timeout));
   if (!c->ctx) {
     ce_err_setf(err, CE_RCONN_EIO, NULL, 0, 0, "redis %s: out of memory", c->where);
@@ -97,6 +109,24 @@ static int connect_now(ce_rconn *c, ce_err *err) {
   const char *sel[2] = {"SELECT", db};
   const char *ping[1] = {"PING"};
   return c->db ? handshake(c, 2, sel, err) : handshake(c, 1, ping, err);
+}
+
+/* Connects, or fails at once with the last failure while it is recent:
+ * tries are 0.25 s apart at first, doubling up to 5 s. */
+static int connect_now(ce_rconn *c, ce_err *err) {
+  double t = now_s();
+  if (t < c->retry_at) {
+    ce_err_setf(err, CE_RCONN_EIO, NULL, 0, 0, "%s", c->last);
+    return -1;
+  }
+  if (connect_once(c, err) == 0) {
+    c->backoff = 0;
+    return 0;
+  }
+  c->backoff = c->backoff > 0 ? (c->backoff * 2 < 5 ? c->backoff * 2 : 5) : 0.25;
+  c->retry_at = t + c->backoff;
+  snprintf(c->last, sizeof c->last, "%s", err->msg);
+  return -1;
 }
 
 ce_rconn *ce_rconn_open(const char *url, double timeout, ce_err *err) {

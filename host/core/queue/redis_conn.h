@@ -32,7 +32,8 @@ const char *ce_rconn_where(const ce_rconn *c);
  * is a reply). wait > 0: seconds this call may wait for its replies instead
  * of the connection's timeout (a blocking read). 0, or -1 + err
  * (CE_RCONN_EIO) when the connection failed: then no reply is left to free,
- * and the next call connects again. */
+ * and the next call connects again (after a failed connect, calls fail at
+ * once with its message for 0.25 s, doubling up to 5 s). */
 int ce_rconn_exec(ce_rconn *c, int n, const int *argcs, const char *const *const *argvs,
                   const size_t *const *lens, double wait, redisReply **replies, ce_err *err);
 void ce_rconn_close(ce_rconn *c); /* NULL-safe */
