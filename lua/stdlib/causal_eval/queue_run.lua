@@ -147,18 +147,19 @@ local function follow(conn, st, run, opts)
   local claim_after = opts.claim_after or 30
   host.trap_signals()
   local t0, done0 = host.clock(), nil
-  local last_draw, last_check, lost_since, said_waiting = 0, 0, nil, false
+  local last_draw, last_check, lost_since, said_waiting, said_lost = 0, 0, nil, false, false
   local stopped = false
   while true do
     local n, sig = host.interrupts()
     if n > 0 and not stopped then
       stopped = true
-      -- the workers stop asking; what they have in flight is still stored
+      -- every worker stops asking, as the threads of a local run do; what
+      -- they stored stays, a resume asks the rest
       queue.stop(conn, id, worker.STOP_INTERRUPT, sig or "interrupted")
       if sig == "SIGTERM" then
-        log(opts, "\nSIGTERM received: the workers finish the questions in flight (a second signal quits at once)")
+        log(opts, "\nSIGTERM received: stopping the workers, finishing the writes in progress (a second signal quits at once)")
       else
-        log(opts, "\ninterrupted (Ctrl-C): the workers finish the questions in flight (Ctrl-C again to quit at once)")
+        log(opts, "\ninterrupted (Ctrl-C): stopping the workers, finishing the writes in progress (Ctrl-C again to quit at once)")
       end
     end
     local h, err = queue.state(conn, id)
@@ -169,8 +170,8 @@ local function follow(conn, st, run, opts)
         host.untrap_signals()
         return nil, ("%s; the run goes on in its workers: `causal-eval results show %s` once it is done"):format(err, id)
       end
-      if not said_waiting then log(opts, "warning: %s: retrying", err) end
-      said_waiting = true
+      if not said_lost then log(opts, "warning: %s: retrying", err) end
+      said_lost = true
       host.sleep(0.5)
     elseif h == false then
       host.untrap_signals()
@@ -181,7 +182,7 @@ local function follow(conn, st, run, opts)
       if opts.progress then io.stderr:write(progress_line(h, run, t0, done0 or 0), "\n") end
       return h
     else
-      lost_since = nil
+      lost_since, said_lost = nil, false
       done0 = done0 or (h.done or 0)
       local t = host.clock()
       if t - last_check >= 0.2 then

@@ -199,7 +199,8 @@ local function source(T, R)
     if T.quit:get() or w.stop_code then return nil end
     if #R.buf == 0 then
       local want = math.max(1, math.ceil((w.K - #w.ready) / R.nmodels))
-      if fetch(T, R, want) == false then R.gone = true end
+      -- false: the stream is gone (the run ended): the next pick sees to it
+      if fetch(T, R, want) == false then return nil end
     end
     local e = table.remove(R.buf, 1)
     if not e then return nil end
