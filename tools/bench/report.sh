@@ -25,24 +25,26 @@ echo "run: $answers questions x $models models = $((answers * models)) answers"
 
 med() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 spread() { sort -g | awk '{v[NR]=$1} END {printf "%s-%s", v[1], v[NR]}'; }
-times() { # command...: the wall seconds of each of ROUNDS runs, one a line
+# command...: per run of ROUNDS, "wall cpu" seconds (cpu: user + system of
+# all its threads, which a busy machine changes less than the wall time)
+times() {
+  local TIMEFORMAT='%R %U %S'
   for _ in $(seq 1 "$ROUNDS"); do
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
+    { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }'
   done
 }
 
 times "$BIN" report last --data "$DATA" -o "$T/report.html" >"$T/report.times"
-secs=$(med <"$T/report.times")
+secs=$(cut -d' ' -f1 <"$T/report.times" | med)
+cpu=$(cut -d' ' -f2 <"$T/report.times" | med)
 bytes=$(stat -c %s "$T/report.html")
-echo "command: $BIN report last --data DATA -o report.html   ($ROUNDS runs: $(tr '\n' ' ' <"$T/report.times"))"
+echo "command: $BIN report last --data DATA -o report.html   ($ROUNDS runs, wall: $(cut -d' ' -f1 <"$T/report.times" | tr '\n' ' '))"
 "$BIN" report last --data "$DATA" -o "$T/report.html" --timings 2>&1 | sed 's/^/  /'
-awk -v s="$secs" -v sp="$(spread <"$T/report.times")" -v b="$bytes" 'BEGIN {
-  printf "report: median %.2f s (%s s), %.2f MB; targets < 2 s: %s, < 5 MB: %s\n", s, sp, b / 1048576,
+awk -v s="$secs" -v c="$cpu" -v sp="$(cut -d' ' -f1 <"$T/report.times" | spread)" -v b="$bytes" 'BEGIN {
+  printf "report: median %.2f s (%s s; CPU %.2f s), %.2f MB; targets < 2 s: %s, < 5 MB: %s\n", s, sp, c, b / 1048576,
     (s < 2 ? "PASS" : "FAIL"), (b < 5 * 1048576 ? "PASS" : "FAIL") }'
 
 times "$BIN" leaderboard --data "$DATA" >"$T/lb.times"
-echo "command: $BIN leaderboard --data DATA   ($ROUNDS runs: $(tr '\n' ' ' <"$T/lb.times"))"
-echo "leaderboard: median $(med <"$T/lb.times") s ($(spread <"$T/lb.times") s)"
+echo "command: $BIN leaderboard --data DATA   ($ROUNDS runs, wall: $(cut -d' ' -f1 <"$T/lb.times" | tr '\n' ' '))"
+echo "leaderboard: median $(cut -d' ' -f1 <"$T/lb.times" | med) s ($(cut -d' ' -f1 <"$T/lb.times" | spread) s; CPU $(cut -d' ' -f2 <"$T/lb.times" | med) s)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
