@@ -22,8 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for() { # file pattern
-  for _ in $(seq 1 250); do
+wait_for() { # file pattern [seconds]
+  for _ in $(seq 1 $(( ${3:-5} * 50 ))); do
     grep -q "$2" "$1" 2>/dev/null && return 0
     sleep 0.02
   done
@@ -38,9 +38,10 @@ PIDS+=($!)
 wait_for "$T/mock.log" listening
 MPORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/mock.log" | head -1)
 
-# a run slow enough to be scraped while it works, serving for 20 s after it ends
+# a run slow enough to be scraped while it works, serving for 90 s after it
+# ends (a loaded machine may take that long to start Prometheus)
 "$CE" run --model "openai:m@http://127.0.0.1:$MPORT/v1" --questions "$T/q.jsonl" --concurrency 2 --data "$T/data" \
-  --cache off --quiet --metrics-port 0 --metrics-linger 20 --set run.retry_base=0.01 >"$T/run.out" 2>"$T/run.err" &
+  --cache off --quiet --metrics-port 0 --metrics-linger 90 --set run.retry_base=0.01 >"$T/run.out" 2>"$T/run.err" &
 PIDS+=($!)
 wait_for "$T/run.err" "metrics on"
 PORT=$(sed -n 's|metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics|\1|p' "$T/run.err")
@@ -53,7 +54,9 @@ echo "promtool check metrics: ok ($(grep -vc '^#' "$T/scrape.txt") samples, scra
 
 # a real Prometheus scraping it every second
 for attempt in $(seq 1 10); do
-  PPORT=$(( 20000 + RANDOM % 40000 ))
+  # below the kernel's range for outgoing connections' ports (32768-60999),
+  # which a busy machine's connections may hold: "address already in use"
+  PPORT=$(( 20000 + RANDOM % 12000 ))
   cat >"$T/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -66,7 +69,7 @@ YML
     --web.listen-address="127.0.0.1:$PPORT" >"$T/prometheus.log" 2>&1 &
   PPID_=$!
   PIDS+=($PPID_)
-  if wait_for "$T/prometheus.log" "Server is ready to receive web requests"; then break; fi
+  if wait_for "$T/prometheus.log" "Server is ready to receive web requests" 30; then break; fi
   kill "$PPID_" 2>/dev/null || true
 done
 query() { curl -sf "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1"; }
