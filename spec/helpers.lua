@@ -267,7 +267,7 @@ Redis.__index = Redis
 function H.redis()
   local dir = H.tmpdir()
   for attempt = 1, 20 do
-    local port = 20000 + (os.time() * 7919 + attempt * 104729 + math.random(0, 30000)) % 40000
+    local port = 20000 + (os.time() * 7919 + attempt * 104729 + math.random(0, 30000)) % 12000 -- below 32768: see pg_helpers
     local log = dir .. "/redis.log"
     local p = assert(io.popen(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s >%s 2>&1 & echo $!")
       :format(port, H.quote(dir), log)))
