@@ -55,7 +55,17 @@ function M.serve(opts)
   end
   conn:close()
   local data = opts.data or "./causal-eval-data"
-  local st, serr, kind = results.open(data, opts.store_cfg)
+  -- one writer: records commit in the order they were queued, which is how
+  -- a thread knows an entry's records are all committed (its tally slot's
+  -- count) before acknowledging it. PostgreSQL's writers side by side
+  -- (database.writers) commit out of order: entries were acknowledged with
+  -- a record still in a batch of the other writer, and a kill -9 then lost
+  -- it (2 of 2,000 in spec/queue_kill_pg_spec.lua under load). A worker
+  -- writes at most a few hundred answers a second: one writer keeps up.
+  local store_cfg = {}
+  for k, v in pairs(opts.store_cfg or {}) do store_cfg[k] = v end
+  store_cfg.writers = 1
+  local st, serr, kind = results.open(data, store_cfg)
   if not st then
     if kind == "damaged" then return nil, serr end
     return nil, ("cannot open the results store %s: %s"):format(data, serr)
@@ -72,7 +82,7 @@ function M.serve(opts)
         :format(opts.run, tostring(gerr), where)
     end
   end
-  local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
+  local batch = store_cfg.batch_size or 256
   local wok, werr = st:start_writer{ batch = batch, flush_ms = 5 }
   if not wok then
     st:close()
