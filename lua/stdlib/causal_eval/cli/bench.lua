@@ -62,6 +62,29 @@ local function write(path, text)
   return true
 end
 
+-- --baseline-ref: the revision built, then its bench and ours taking turns
+-- suite by suite, the order flipping each time, so that a change in the
+-- machine's load over the run weighs on both. Our results and the
+-- baseline's, or nil and a message; the build is removed either way.
+function M.against_ref(args, suites, run_opts, interrupted)
+  local build, err = require("causal_eval.perf.gitref").prepare(args.baseline_ref,
+    { argv = args, progress = run_opts.progress })
+  if not build then return nil, nil, err end
+  local base_suites, berr = {}, nil
+  local function baseline_of(s)
+    if berr or interrupted() then return end
+    local r, e = build:run_suite(s)
+    if r then base_suites[#base_suites + 1] = r else berr = e end
+  end
+  run_opts.before_suite = function(s, i) if i % 2 == 1 then baseline_of(s) end end
+  run_opts.after_suite = function(s, i) if i % 2 == 0 then baseline_of(s) end end
+  local ok, results = pcall(require("causal_eval.perf.runner").run, suites, run_opts)
+  build:cleanup()
+  if not ok then error(results, 0) end
+  if berr then return nil, nil, berr end
+  return results, build:results(base_suites)
+end
+
 function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
@@ -97,17 +120,18 @@ function M.run(argv, cli)
   local interrupted = function() return (host.interrupts()) > 0 end
   local run_opts = { quick = args.quick, rounds = args.rounds, iterations = args.iterations, duration = args.duration,
                      progress = progress, interrupted = interrupted }
+  local runner = require "causal_eval.perf.runner"
+  local results
   if args.baseline_ref then
-    local gitref = require "causal_eval.perf.gitref"
-    base, err = gitref.baseline(args.baseline_ref, { suites = suites, argv = args, progress = progress,
-                                                     interrupted = interrupted })
-    if not base then
+    results, base, err = M.against_ref(args, suites, run_opts, interrupted)
+    if not results then
       host.untrap_signals()
       return fail("--baseline-ref " .. err)
     end
-    source = args.baseline_ref
+    source = base.source
+  else
+    results = runner.run(suites, run_opts)
   end
-  local results = require("causal_eval.perf.runner").run(suites, run_opts)
   host.untrap_signals()
 
   local cmp
@@ -122,7 +146,7 @@ function M.run(argv, cli)
     if cmp then io.stdout:write("\n", text.comparison(cmp, source)) end
   end
   local status = 0
-  for _, mt in ipairs(require("causal_eval.perf.runner").metrics(results)) do
+  for _, mt in ipairs(runner.metrics(results)) do
     if mt.status == "failed" or mt.status == "error" then status = 1 end
   end
   for _, s in ipairs(results.suites) do

@@ -301,6 +301,8 @@ end
 
 --- Runs suites and returns every figure: { format, created, version,
 --- revision, machine, quick, rounds, suites = { ... } } (the --json file).
+--- opts as run_suite's, and before_suite(s, i), after_suite(s, i): called
+--- around each suite (the baseline of --baseline-ref runs there).
 function M.run(suites, opts)
   opts = opts or {}
   local mode = opts.quick and M.DEFAULTS.quick or M.DEFAULTS.full
@@ -310,8 +312,10 @@ function M.run(suites, opts)
     suites = {},
   }
   local t0 = clock()
-  for _, s in ipairs(suites) do
+  for i, s in ipairs(suites) do
+    if opts.before_suite then opts.before_suite(s, i) end
     local r = M.run_suite(s, opts)
+    if opts.after_suite then opts.after_suite(s, i) end
     out.suites[#out.suites + 1] = r
     if r.status == "interrupted" then
       out.interrupted = true

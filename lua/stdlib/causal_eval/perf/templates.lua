@@ -19,7 +19,7 @@ M.perf = [[
 M.baseline = [[
 <section id="baseline">
 <h2>Against the baseline</h2>
-<p class="meta">baseline {{ cmp.source or "?" }}{% if cmp.baseline.revision then %} ({{ cmp.baseline.revision }}){% end %}{% if cmp.baseline.created then %}, {{ date(cmp.baseline.created) }}{% end %}.
+<p class="meta">baseline {{ cmp.source or "?" }}{% if cmp.baseline.revision and not tostring(cmp.source):find(cmp.baseline.revision, 1, true) then %} ({{ cmp.baseline.revision }}){% end %}{% if cmp.baseline.created then %}, {{ date(cmp.baseline.created) }}{% end %}.
 A metric regresses when it is worse by more than {{ cmp.threshold }}% plus its noise (the half-ranges of both runs' rounds).
 {% if cmp.not_run and #cmp.not_run > 0 then %}Suites of the baseline not run now: {{ table.concat(cmp.not_run, ", ") }}.{% end %}
 {% if cmp.quick ~= cmp.baseline.quick then %}<b>One of the two runs is --quick: their sizes differ, and so do their figures.</b>{% end %}</p>

@@ -97,7 +97,7 @@ function M.comparison(cmp, source)
   local out = {}
   local b = cmp.baseline or {}
   out[#out + 1] = ("baseline: %s%s%s; a metric regresses when worse by more than %g%% plus its noise"):format(
-    source or "?", b.revision and (" (" .. b.revision .. ")") or "",
+    source or "?", b.revision and not (source or ""):find(b.revision, 1, true) and (" (" .. b.revision .. ")") or "",
     b.created and (", " .. os.date("!%Y-%m-%d %H:%M UTC", b.created)) or "", cmp.threshold)
   if cmp.not_run and #cmp.not_run > 0 then
     out[#out + 1] = "  (suites of the baseline not run now: " .. table.concat(cmp.not_run, ", ") .. ")"
