@@ -10,14 +10,14 @@ local parser = argparse.new{
 Takes the questions of every run queued on the Redis at --queue (oldest run
 first; --run: only that one) as a member of the consumer group "workers",
 asks them exactly as a local run would (its models, settings, cache and
-scoring), writes the records to the results store (the run's: PostgreSQL
-with --store or store.url, shared by workers on many machines; else LMDB in
---data, shared by workers on this one) and acknowledges each question once it is stored. Start as many
-as you like, on any machines. A question a worker took and did not finish
-(the worker died) is taken over by another after queue.claim_after seconds.
-With nothing to do it waits; SIGTERM or Ctrl-C: it finishes the questions
-in flight and exits 0. Exit status: 0 done, 1 could not start or a thread
-failed, 2 usage.]],
+scoring), writes the records to the run's results store (PostgreSQL with
+--store or store.url, shared by workers on many machines; else LMDB in
+--data, shared by the workers of one machine) and acknowledges each
+question once it is stored. Start as many as you like, on any machines. A
+question a worker took and did not finish (the worker died) is taken over
+by another after queue.claim_after seconds. With nothing to do it waits;
+SIGTERM or Ctrl-C: it finishes the questions in flight and exits 0. Exit
+status: 0 done, 1 could not start or a thread failed, 2 usage.]],
   options = {
     { "--queue", arg = "URL", help = "redis://[:password@]host[:port][/db] (default: queue.url)" },
     { "-w", "--workers", arg = "N", type = "integer", help = "threads (default: evaluation.max_workers; at most 64)" },
