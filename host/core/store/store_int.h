@@ -46,6 +46,12 @@ struct ce_store {
   pthread_cond_t wake, idle;
   item *head, *tail;
   uint64_t queued, enqueued_total, committed_total, commits;
+  /* items are taken off the queue in order, a batch at a time; with several
+   * writers batches commit out of order, so sync waits for a prefix: every
+   * item before the first one of a batch still in flight */
+  uint64_t taken_total, committed_prefix;
+  uint64_t inflight_first[8];
+  int inflight_used[8];
   uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
   int batch, flush_ms;
   int failed;

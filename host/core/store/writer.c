@@ -215,6 +215,11 @@ static void *writer_main(void *arg) {
     s->head = last->next;
     if (!s->head) s->tail = NULL;
     last->next = NULL;
+    int slot = 0;
+    while (slot < 7 && s->inflight_used[slot]) slot++; /* as many slots as writers */
+    s->inflight_used[slot] = 1;
+    s->inflight_first[slot] = s->taken_total;
+    s->taken_total += (uint64_t)n;
     int failed = s->failed;
     pthread_mutex_unlock(&s->lock);
 
@@ -242,6 +247,11 @@ static void *writer_main(void *arg) {
     }
     s->queued -= (uint64_t)n;
     s->committed_total += (uint64_t)n;
+    s->inflight_used[slot] = 0;
+    uint64_t prefix = s->taken_total;
+    for (int i = 0; i < 8; i++)
+      if (s->inflight_used[i] && s->inflight_first[i] < prefix) prefix = s->inflight_first[i];
+    if (prefix > s->committed_prefix) s->committed_prefix = prefix;
     s->commits++;
     pthread_cond_broadcast(&s->idle);
   }
@@ -254,7 +264,7 @@ int ce_store_sync(ce_store *s, ce_err *err) {
   uint64_t target = s->enqueued_total;
   if (s->running) {
     pthread_cond_signal(&s->wake);
-    while (s->committed_total < target && !s->failed) pthread_cond_wait(&s->idle, &s->lock);
+    while (s->committed_prefix < target && !s->failed) pthread_cond_wait(&s->idle, &s->lock);
   }
   int failed = s->failed;
   if (failed) ce_err_setf(err, 1, NULL, 0, 0, "%s", s->fail_msg);
