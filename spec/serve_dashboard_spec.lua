@@ -229,7 +229,9 @@ local function shown(text)
   local scale = ({ ["%"] = 0.01, ms = 0.001, s = 1, MiB = 2 ^ 20, GiB = 2 ^ 30, [""] = 1 })[unit]
   assert(scale, "unit " .. unit)
   local decimals = #(text:match("%.(%d+)") or "")
-  return n * scale, 0.5 * 10 ^ -decimals * scale
+  -- half a unit of the last digit, and a hair more: a value exactly half way
+  -- (21.75 MiB shown as 21.8) is within it however the division rounds
+  return n * scale, 0.5 * 10 ^ -decimals * scale * (1 + 1e-9)
 end
 
 -- The page's figures against a /metrics scrape taken after its last update.
