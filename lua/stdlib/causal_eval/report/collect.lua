@@ -148,72 +148,36 @@ local function value(v)
   return v
 end
 
--- The pass over every question (in id order, the order results.comparisons
--- resamples in): accuracy per domain, the yes/no/other table per family
--- (a wrong parsed answer to a yes/no question is the other label), the
--- buckets of the hardest questions, and per model two bit sets over the
+-- The pass over every question's outcomes (in id order, the order
+-- results.comparisons resamples in): per model two bit sets over the
 -- questions, answered and right (64 a word), that the pairs are counted
--- from: a pass over every pair and question took 3 s for 30 models.
-local function per_question(entries, qids, qinfo, packs)
+-- from (a pass over every pair and question took 3 s for 30 models), and
+-- the buckets of the hardest questions. It needs no question's
+-- description, so it runs while those are still being read.
+local function outcomes_pass(entries, qids, packs)
   local k = #entries
   local pack_of, shift_of = {}, {}
   for i, e in ipairs(entries) do pack_of[i], shift_of[i] = e.pack, e.shift end
   local npacks = #packs
   local vs = {}
-  local yn, other, answered_bits, right_bits = {}, {}, {}, {}
-  for i = 1, k do yn[i], other[i], answered_bits[i], right_bits[i] = {}, {}, {}, {} end
+  local answered_bits, right_bits = {}, {}
+  for i = 1, k do answered_bits[i], right_bits[i] = {}, {} end
   local buckets, order = {}, {}
   for t, q in ipairs(qids) do
     local w, bit = (t - 1) // 64 + 1, 1 << ((t - 1) % 64)
-    local info = qinfo[q]
-    local dom, fam, truth, is_yn
     for g = 1, npacks do vs[g] = packs[g][q] or 0 end
-    if info then
-      dom = value(info[DOMAIN])
-      if dom ~= nil then dom = tostring(dom) end
-      fam = tostring(value(info[FAMILY]) or "?")
-      truth = info[TRUTH]
-      is_yn = info[ANSWER_TYPE] == "yes_no" and (truth == "yes" or truth == "no")
-    end
     local answered, wrong = 0, 0
     for i = 1, k do
       local code = (vs[pack_of[i]] >> shift_of[i]) & 7
       if code ~= 0 then
-        code = code - 1
-        local ab, rb = answered_bits[i], right_bits[i]
+        local ab = answered_bits[i]
         ab[w] = (ab[w] or 0) | bit
         answered = answered + 1
-        if code == RIGHT then
+        if code - 1 == RIGHT then
+          local rb = right_bits[i]
           rb[w] = (rb[w] or 0) | bit
         else
           wrong = wrong + 1
-        end
-        local e = entries[i]
-        if dom ~= nil then
-          local g = group(e.dom, dom)
-          g.n = g.n + 1
-          if code == RIGHT then g.correct = g.correct + 1 end
-        end
-        if is_yn then
-          local f = yn[i][fam]
-          if not f then
-            f = { yes = { yes = 0, no = 0, other = 0 }, no = { yes = 0, no = 0, other = 0 } }
-            yn[i][fam] = f
-          end
-          local ans
-          if code == RIGHT then ans = truth
-          elseif code == WRONG then ans = truth == "yes" and "no" or "yes"
-          else ans = "other" end
-          local tt = f[truth]
-          tt[ans] = tt[ans] + 1
-        elseif info then
-          local f = other[i][fam]
-          if not f then
-            f = { right = 0, wrong = 0, other = 0 }
-            other[i][fam] = f
-          end
-          local key = code == RIGHT and "right" or code == WRONG and "wrong" or "other"
-          f[key] = f[key] + 1
         end
       end
     end
@@ -228,7 +192,65 @@ local function per_question(entries, qids, qinfo, packs)
       b.qids[#b.qids + 1] = q
     end
   end
-  return yn, other, { answered = answered_bits, right = right_bits, words = (#qids + 63) // 64 }, order
+  return { answered = answered_bits, right = right_bits, words = (#qids + 63) // 64 }, order
+end
+
+-- The pass over every question with its description: accuracy per domain
+-- and the yes/no/other table per family (a wrong parsed answer to a
+-- yes/no question is the other label; numeric and multiple-choice
+-- questions as right, wrong, other).
+local function descriptions_pass(entries, qids, qinfo, packs)
+  local k = #entries
+  local pack_of, shift_of = {}, {}
+  for i, e in ipairs(entries) do pack_of[i], shift_of[i] = e.pack, e.shift end
+  local npacks = #packs
+  local vs = {}
+  local yn, other = {}, {}
+  for i = 1, k do yn[i], other[i] = {}, {} end
+  for _, q in ipairs(qids) do
+    local info = qinfo[q]
+    if info then
+      for g = 1, npacks do vs[g] = packs[g][q] or 0 end
+      local dom = value(info[DOMAIN])
+      if dom ~= nil then dom = tostring(dom) end
+      local fam = tostring(value(info[FAMILY]) or "?")
+      local truth = info[TRUTH]
+      local is_yn = info[ANSWER_TYPE] == "yes_no" and (truth == "yes" or truth == "no")
+      for i = 1, k do
+        local code = (vs[pack_of[i]] >> shift_of[i]) & 7
+        if code ~= 0 then
+          code = code - 1
+          if dom ~= nil then
+            local g = group(entries[i].dom, dom)
+            g.n = g.n + 1
+            if code == RIGHT then g.correct = g.correct + 1 end
+          end
+          if is_yn then
+            local f = yn[i][fam]
+            if not f then
+              f = { yes = { yes = 0, no = 0, other = 0 }, no = { yes = 0, no = 0, other = 0 } }
+              yn[i][fam] = f
+            end
+            local ans
+            if code == RIGHT then ans = truth
+            elseif code == WRONG then ans = truth == "yes" and "no" or "yes"
+            else ans = "other" end
+            local tt = f[truth]
+            tt[ans] = tt[ans] + 1
+          else
+            local f = other[i][fam]
+            if not f then
+              f = { right = 0, wrong = 0, other = 0 }
+              other[i][fam] = f
+            end
+            local key = code == RIGHT and "right" or code == WRONG and "wrong" or "other"
+            f[key] = f[key] + 1
+          end
+        end
+      end
+    end
+  end
+  return yn, other
 end
 
 -- Every two models on the questions both answered: B - A with a bootstrap
@@ -359,10 +381,11 @@ end
 
 -- The records behind the samples: unparseable answers, failures, and every
 -- model's answer to each of the hardest questions.
-local function samples(st, entries, models, picked, o, packs)
+local function samples(st, entries, picked, o, packs)
+  local shown = {}
   for i, e in ipairs(entries) do
-    local s = models[i]
-    s.unparseable_shown, s.failures_shown = {}, {}
+    local s = { unparseable_shown = {}, failures_shown = {} }
+    shown[i] = s
     for _, q in ipairs(spread(e.unparseable_q, o.unparseable)) do
       local rec = get_record(st, e, q)
       if rec then
@@ -397,6 +420,7 @@ local function samples(st, entries, models, picked, o, packs)
       end
     end
   end
+  return shown
 end
 
 local function timed(timings, name, t0)
@@ -471,10 +495,11 @@ local function gather(st, runs, o, timings)
     local sok, s1, s2 = pcall(wait_scan)
     if sok then scanned, why = s1, s2 else why = s1 end
   end
-  local wok, qinfo, _, q_on_thread = pcall(wait)
-  if not ok then error(err, 0) end
-  if not wok then error(qinfo, 0) end
-  local on_threads = { questions = q_on_thread == true, scores = 0 }
+  if not ok then
+    pcall(wait)
+    error(err, 0)
+  end
+  local on_threads = { questions = false, scores = 0 }
   if #there > 0 then
     if type(scanned) ~= "table" or #scanned ~= #there then
       -- the thread failed: read them here, which raises what it met
@@ -497,8 +522,7 @@ local function gather(st, runs, o, timings)
       end
     end
   end
-  t0 = timed(timings, "score lines and questions", t0)
-
+  t0 = timed(timings, "score lines", t0)
   local qids, seen = {}, #packs > 1 and {} or nil
   for _, pack in ipairs(packs) do
     for q in pairs(pack) do
@@ -508,9 +532,17 @@ local function gather(st, runs, o, timings)
       end
     end
   end
+  table.sort(qids)
+  return entries, qids, packs, wait, on_threads, t0
+end
+
+-- The questions' descriptions, when the thread has them; those of
+-- questions the first model of their run did not answer are read here.
+local function descriptions(st, wait, entries, qids, packs, on_threads)
+  local qinfo, _, on_thread = wait()
+  on_threads.questions = on_thread == true
   for _, q in ipairs(qids) do
     if not qinfo[q] then
-      -- a question the first model of its run did not answer
       for _, e in ipairs(entries) do
         local rec = code_of(packs, e, q) and get_record(st, e, q)
         if rec then
@@ -520,8 +552,7 @@ local function gather(st, runs, o, timings)
       end
     end
   end
-  table.sort(qids)
-  return entries, qids, qinfo, packs, t0, on_threads
+  return qinfo
 end
 
 --- The report's data for runs (tables from M.runs); opts: the limits of
@@ -539,25 +570,37 @@ function M.collect(st, runs, opts)
     if k > 5 then o.answer_text = math.min(o.answer_text, 400) end
   end
   local timings = {}
-  local entries, qids, qinfo, packs, t0, on_threads = gather(st, runs, o, timings)
-
-  local yn, other, bits, order = per_question(entries, qids, qinfo, packs)
-  t0 = timed(timings, "per question", t0)
-  local comps = comparisons(entries, bits, o)
-  t0 = timed(timings, "paired differences", t0)
+  local entries, qids, packs, wait, on_threads, t0 = gather(st, runs, o, timings)
+  -- what needs no question's description, while the thread reads them
+  local ok, part = pcall(function()
+    local bits, order = outcomes_pass(entries, qids, packs)
+    t0 = timed(timings, "outcomes", t0)
+    local comps = comparisons(entries, bits, o)
+    t0 = timed(timings, "paired differences", t0)
+    local picked, wrong_total, all_wrong = hardest(order, #entries, o.hardest)
+    local shown = samples(st, entries, picked, o, packs)
+    t0 = timed(timings, "samples", t0)
+    local edges, counts = histograms(entries, o.bins)
+    t0 = timed(timings, "histograms", t0)
+    return { comps = comps, picked = picked, wrong_total = wrong_total, all_wrong = all_wrong, shown = shown,
+             edges = edges, counts = counts }
+  end)
+  -- the thread is waited for whatever happened here
+  local dok, qinfo = pcall(descriptions, st, wait, entries, qids, packs, on_threads)
+  if not ok then error(part, 0) end
+  if not dok then error(qinfo, 0) end
+  t0 = timed(timings, "waiting for the questions", t0)
+  local yn, other = descriptions_pass(entries, qids, qinfo, packs)
+  t0 = timed(timings, "domains and answers", t0)
 
   local models = {}
   for i, e in ipairs(entries) do
     local s = summary_of(e)
     s.index, s.confusion, s.other_types = i, yn[i], other[i]
+    s.unparseable_shown, s.failures_shown = part.shown[i].unparseable_shown, part.shown[i].failures_shown
+    s.latency_bins = part.counts[i]
     models[i] = s
   end
-  local picked, wrong_total, all_wrong = hardest(order, #entries, o.hardest)
-  samples(st, entries, models, picked, o, packs)
-  t0 = timed(timings, "samples", t0)
-
-  local edges, counts = histograms(entries, o.bins)
-  for i, m in ipairs(models) do m.latency_bins = counts[i] end
   local keys = {}
   for _, kind in ipairs({ "family", "difficulty", "rung", "domain" }) do
     local seen, list = {}, {}
@@ -573,11 +616,10 @@ function M.collect(st, runs, opts)
   end
   local records = 0
   for _, e in ipairs(entries) do records = records + e.n + e.invalid end
-  timed(timings, "histograms", t0)
   return {
-    runs = runs, models = models, comparisons = comps, keys = keys, latency_edges = edges,
+    runs = runs, models = models, comparisons = part.comps, keys = keys, latency_edges = part.edges,
     questions = #qids, records = records,
-    hardest = picked, hardest_total = wrong_total, all_wrong = all_wrong,
+    hardest = part.picked, hardest_total = part.wrong_total, all_wrong = part.all_wrong,
     limits = o, timings = timings, on_threads = on_threads,
   }
 end
