@@ -192,9 +192,17 @@ int ce_pg_schema_migrate(PGconn *c, const char *server, ce_err *err) {
   if (v > CE_PG_SCHEMA_VERSION) return too_new(v, server, err);
   if (v == CE_PG_SCHEMA_VERSION) return v;
   /* processes starting together take turns; each reads the version again
-   * once it holds the lock */
-  if (ce_pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(8243016730911275043)", server, "locking the schema", err))
+   * once it holds the lock, in a transaction begun after it got it: one
+   * begun before the wait kept the server's cached "no such table" from
+   * before another process made the schema (it then failed with "relation
+   * schema_version already exists") */
+  if (ce_pg_exec(c, "SELECT pg_advisory_lock(8243016730911275043)", server, "locking the schema", err)) return -1;
+  if (ce_pg_exec(c, "BEGIN", server, "locking the schema", err)) {
+    ce_err saved = *err;
+    ce_pg_exec(c, "SELECT pg_advisory_unlock(8243016730911275043)", server, "unlocking the schema", err);
+    *err = saved;
     return -1;
+  }
   v = ce_pg_schema_read(c, server, err);
   int rc = v < 0 ? -1 : 0;
   if (rc == 0 && v > CE_PG_SCHEMA_VERSION) rc = too_new(v, server, err);
@@ -216,9 +224,13 @@ int ce_pg_schema_migrate(PGconn *c, const char *server, ce_err *err) {
   if (rc != 0) {
     ce_err saved = *err;
     ce_pg_exec(c, "ROLLBACK", server, "rolling back", err);
+    ce_pg_exec(c, "SELECT pg_advisory_unlock(8243016730911275043)", server, "unlocking the schema", err);
     *err = saved;
     return -1;
   }
+  /* a failed unlock leaves the lock to the connection's end */
+  ce_err ignored;
+  ce_pg_exec(c, "SELECT pg_advisory_unlock(8243016730911275043)", server, "unlocking the schema", &ignored);
   return CE_PG_SCHEMA_VERSION;
 }
 
