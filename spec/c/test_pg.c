@@ -386,6 +386,70 @@ static void test_batches(void) {
   ce_pg_free(pg);
 }
 
+/* ---- sync with several writers ---- */
+
+typedef struct {
+  ce_store *s;
+  volatile int done, rc;
+} sync_arg;
+
+static void *run_sync(void *arg) {
+  sync_arg *a = arg;
+  ce_err e;
+  a->rc = ce_store_sync(a->s, &e);
+  __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* A sync waits for everything queued before it, whatever order the
+ * writers' batches commit in: batch A is held up by another transaction's
+ * row of the same key while later ones commit. Counting committed items, a sync ended once as
+ * many had committed as were queued at its start, A among them or not. */
+static void test_sync_with_writers(void) {
+  char dir[200];
+  snprintf(dir, sizeof dir, "%s/store", root);
+  ce_store_pg_cfg cfg = {.url = url, .pool_size = 4, .pool_timeout = 10, .pool_recycle = -1, .connect_timeout = 5,
+                         .retry_for = 10, .buffer_bytes = 1u << 20, .writes = 1, .writers = 2};
+  ce_err e;
+  ce_store *s = ce_store_open_pg(dir, &cfg, &e);
+  CHECK(s != NULL);
+  if (!s) {
+    fprintf(stderr, "%s\n", e.msg);
+    return;
+  }
+  CHECK(ce_store_writer_start(s, 1, 0, &e) == 0);
+  ce_pg_pool_cfg pcfg = {1, 0, 5, -1, 0, 5};
+  ce_pg_pool *pool = ce_pg_pool_new(url, "blocker", &pcfg, &e);
+  ce_pg_conn *bc = pool ? ce_pg_pool_get(pool, &e) : NULL;
+  CHECK(bc != NULL);
+  if (!bc) return;
+  PGconn *blocker = bc->pg;
+  CHECK(query_long(blocker, "SELECT 1") == 1);
+  /* an uncommitted row of the same key: A's upsert waits for this transaction, nothing else does */
+  PQclear(PQexec(blocker, "BEGIN; INSERT INTO causal_eval.meta (key, stamp, value) "
+                          "VALUES ('\\x68656c64'::bytea, 1, '\\x30'::bytea)"));
+  CHECK(ce_store_enqueue(s, CE_STORE_META, "held", 4, "1", 1, 0, 0) == 0);     /* A: waits for the lock */
+  nap(0.2);
+  CHECK(ce_store_enqueue(s, CE_STORE_RUNS, "run-b", 5, "{}", 2, 0, 0) == 0);   /* B: commits */
+  sync_arg a = {s, 0, -1};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, run_sync, &a) == 0);
+  nap(0.2);
+  CHECK(ce_store_enqueue(s, CE_STORE_RUNS, "run-c", 5, "{}", 2, 0, 0) == 0);   /* C: after the sync began */
+  nap(1.0); /* B and C commit; A cannot */
+  CHECK(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE) == 0);
+  PQclear(PQexec(blocker, "ROLLBACK"));
+  pthread_join(t, NULL);
+  CHECK(a.done == 1 && a.rc == 0);
+  char *v = NULL;
+  size_t vl = 0;
+  CHECK(ce_store_get(s, CE_STORE_META, "held", 4, &v, &vl, &e) == 1);
+  free(v);
+  ce_pg_pool_put(pool, bc);
+  ce_pg_pool_free(pool);
+  ce_store_free(s);
+}
+
 int main(void) {
   test_copy_stream();
   test_days_and_ranges();
@@ -396,6 +460,7 @@ int main(void) {
   }
   test_pool();
   test_batches();
+  test_sync_with_writers();
   stop_server();
   return check_report("test_pg");
 }
