@@ -3,7 +3,6 @@
 -- questions they all answered, with intervals and statistically tied
 -- groups (the rules: report/leaderboard.lua, docs/reports.md).
 local argparse = require "causal_eval.argparse"
-local config = require "causal_eval.config"
 local outfile = require "causal_eval.outfile"
 
 local parser = argparse.new{
@@ -39,27 +38,10 @@ function M.run(argv, cli)
   if args.days and args.days < 1 then return cli.usage_error(parser, "--days must be >= 1") end
   if args.min_shared < 1 then return cli.usage_error(parser, "--min-shared must be >= 1") end
   if not (args.alpha > 0 and args.alpha < 1) then return cli.usage_error(parser, "--alpha must be between 0 and 1") end
-  local cfg, cerr = config.load{}
-  if not cfg then
-    io.stderr:write(cerr, "\n")
-    return 2
-  end
-  require("causal_eval.stats").configure(cfg.values.evaluation)
+  local setup, scode = require("causal_eval.report.store").setup(args, "causal-eval leaderboard")
+  if not setup then return scode end
   local report = require "causal_eval.report"
-  local overrides
-  if args.template then
-    local err
-    overrides, err = report.load_overrides(args.template)
-    if not overrides then
-      io.stderr:write("causal-eval leaderboard: ", err, "\n")
-      return 1
-    end
-  end
-  local st, err = require("causal_eval.report.store").open(cfg.values, args.data, args.store)
-  if not st then
-    io.stderr:write("causal-eval leaderboard: ", err, "\n")
-    return 1
-  end
+  local st, overrides = setup.st, setup.overrides
   local leaderboard = require "causal_eval.report.leaderboard"
   local ok, lb, lerr = pcall(leaderboard.build, st, { days = args.days, bench = args.bench, min_shared = args.min_shared,
                                                       alpha = args.alpha })

@@ -2,7 +2,6 @@
 -- causal-eval report RUN... [-o report.html] [--open]: one self-contained
 -- HTML page of one or more runs (docs/reports.md).
 local argparse = require "causal_eval.argparse"
-local config = require "causal_eval.config"
 local host = require "causal_eval.host"
 local outfile = require "causal_eval.outfile"
 
@@ -71,27 +70,10 @@ function M.run(argv, cli)
   if args.hardest < 0 then return cli.usage_error(parser, "--hardest must be >= 0") end
   if args.samples < 0 then return cli.usage_error(parser, "--samples must be >= 0") end
   if args.open and args.output == "-" then return cli.usage_error(parser, "--open needs a file (-o FILE)") end
-  local cfg, cerr = config.load{}
-  if not cfg then
-    io.stderr:write(cerr, "\n")
-    return 2
-  end
-  require("causal_eval.stats").configure(cfg.values.evaluation)
+  local setup, scode = require("causal_eval.report.store").setup(args, "causal-eval report")
+  if not setup then return scode end
   local report = require "causal_eval.report"
-  local overrides
-  if args.template then
-    local err
-    overrides, err = report.load_overrides(args.template)
-    if not overrides then
-      io.stderr:write("causal-eval report: ", err, "\n")
-      return 1
-    end
-  end
-  local st, err = require("causal_eval.report.store").open(cfg.values, args.data, args.store)
-  if not st then
-    io.stderr:write("causal-eval report: ", err, "\n")
-    return 1
-  end
+  local st, overrides = setup.st, setup.overrides
   local collect = require "causal_eval.report.collect"
   local t0 = host.clock()
   -- whatever the reads meet (damage raises), the store is closed first

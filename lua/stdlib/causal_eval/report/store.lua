@@ -42,4 +42,32 @@ function M.open(values, dir, url)
   return st
 end
 
+--- What `report` and `leaderboard` set up alike: the configuration (its
+--- statistics settings applied), the template overrides of --template and
+--- the store. { st, overrides }, or nil and the exit status once the
+--- message is written (name: the command, for it).
+function M.setup(args, name)
+  local cfg, cerr = require("causal_eval.config").load{}
+  if not cfg then
+    io.stderr:write(cerr, "\n")
+    return nil, 2
+  end
+  require("causal_eval.stats").configure(cfg.values.evaluation)
+  local overrides, err
+  if args.template then
+    overrides, err = require("causal_eval.report").load_overrides(args.template)
+    if not overrides then
+      io.stderr:write(name, ": ", err, "\n")
+      return nil, 1
+    end
+  end
+  local st
+  st, err = M.open(cfg.values, args.data, args.store)
+  if not st then
+    io.stderr:write(name, ": ", err, "\n")
+    return nil, 1
+  end
+  return { st = st, overrides = overrides }
+end
+
 return M

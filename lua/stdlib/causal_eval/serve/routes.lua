@@ -51,20 +51,8 @@ local function login(ctx, req)
   return reply.json(200, tok)
 end
 
-local PLACEHOLDER = [[<!doctype html>
-<html><head><meta charset="utf-8"><title>causal-eval</title></head>
-<body><h1>causal-eval serve</h1>
-<p>The API is up. Endpoints: POST /auth/login, POST /evaluate/single, POST /evaluate/batch,
-GET /results/recent, GET /results/summary, GET /runs/ID, GET /metrics, GET /healthz.</p>
-</body></html>
-]]
-
 local function page(ctx)
-  local ok, dash = pcall(require, "causal_eval.serve.dashboard")
-  if ok and type(dash) == "table" and type(dash.page) == "function" then
-    return 200, dash.page(ctx.values), { ["Content-Type"] = "text/html; charset=utf-8" }
-  end
-  return 200, PLACEHOLDER, { ["Content-Type"] = "text/html; charset=utf-8" }
+  return 200, require("causal_eval.serve.dashboard").page(ctx.values), { ["Content-Type"] = "text/html; charset=utf-8" }
 end
 
 -- /metrics with a token: the gauges the server thread sets when it answers
