@@ -107,6 +107,16 @@ describe("causal_eval.json", function()
     assert.has_error(function() json.decode("{}", nil, { 1 }) end)
   end)
 
+  it("refuses a number beyond a double, which it could not write back", function()
+    for _, text in ipairs({ "1e309", "-1e400", '{"a":0.51e309}', "[1,2e999]" }) do
+      local v, err = json.decode(text, "n.json")
+      assert.is_nil(v)
+      assert.matches("number out of range", err, 1, true)
+    end
+    assert.are.equal(1.7976931348623157e308, json.decode("1.7976931348623157e308"))
+    assert.are.equal(0, json.decode("1e-400"))
+  end)
+
   it("works again after an error, and after a large value", function()
     for _ = 1, 3 do
       assert.has_error(function() json.encode({ a = { b = print } }) end, "json.encode: a value of type function at .a.b")

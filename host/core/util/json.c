@@ -411,6 +411,9 @@ static int parse_number(parser *p) {
   }
   if (!is_int) {
     double d = strtod(num, NULL);
+    /* 1e309 reads as infinity, which JSON cannot hold: a value the reader
+     * accepted and the writer then refused (a 500 in serve, found by the fuzzer) */
+    if (isinf(d)) return fail(p, at, CE_JSON_ESYNTAX, "number out of range (beyond a double)");
     rc = p->h->number ? p->h->number(p->ud, d) : 0;
   }
   return rc ? stop(p, at) : 0;
