@@ -17,6 +17,14 @@ function M.request(model, q, key)
     messages = { { role = "user", content = q.prompt } },
   }
   if model.system then body.system = model.system end
+  if q.messages then
+    -- an evaluation mode's conversation: its system message is a field of its own here
+    local turns, system = {}, nil
+    for _, msg in ipairs(q.messages) do
+      if msg.role == "system" then system = msg.content else turns[#turns + 1] = msg end
+    end
+    body.messages, body.system = turns, system
+  end
   if model.temperature ~= nil then body.temperature = model.temperature end
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json", "anthropic-version: " .. M.VERSION }

@@ -11,9 +11,14 @@ local M = {
 
 --- The request for one question: url, headers, body.
 function M.request(model, q, key)
-  local messages = {}
-  if model.system then messages[#messages + 1] = { role = "system", content = model.system } end
-  messages[#messages + 1] = { role = "user", content = q.prompt }
+  -- an evaluation mode (template, few-shot, chain of thought) gives the
+  -- whole conversation; without one the request is today's, byte for byte
+  local messages = q.messages
+  if not messages then
+    messages = {}
+    if model.system then messages[#messages + 1] = { role = "system", content = model.system } end
+    messages[#messages + 1] = { role = "user", content = q.prompt }
+  end
   local body = { model = model.model, messages = messages }
   if model.temperature ~= nil then body.temperature = model.temperature end
   if model.max_tokens ~= nil then body.max_tokens = math.tointeger(model.max_tokens) or model.max_tokens end
