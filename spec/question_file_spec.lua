@@ -76,7 +76,7 @@ describe("question_file.item", function()
     assert.are.equal("q.jsonl:7: field prompt: missing", bad('{"id": "a"}'))
     assert.are.equal('q.jsonl:7: field prompt: expected the text to ask, got "  "', bad(q("a", { prompt = "  " })))
     assert.are.equal("q.jsonl:7: field answer_type: missing", bad('{"id": "a", "prompt": "p", "ground_truth": "yes"}'))
-    assert.are.equal('q.jsonl:7: field answer_type: expected yes_no, number or choice, got "bool"',
+    assert.are.equal('q.jsonl:7: field answer_type: expected yes_no, number, choice or free_text, got "bool"',
                      bad(q("a", { answer_type = "bool" })))
     assert.are.equal("q.jsonl:7: field ground_truth: missing", bad('{"id": "a", "prompt": "p", "answer_type": "yes_no"}'))
     assert.are.equal('q.jsonl:7: field ground_truth: expected "yes" or "no", got "Yes"', bad(q("a", { ground_truth = "Yes" })))
@@ -90,6 +90,21 @@ describe("question_file.item", function()
                      bad(q("a", { answer_type = "choice", ground_truth = "D", choices = { "A", "B" } })))
     assert.is_nil(bad(q("a", { answer_type = "choice", ground_truth = "B", choices = { "A", "B" } })))
     assert.is_nil(bad(q("a", { answer_type = "number", ground_truth = 0.25, tolerance = 0.05 })))
+  end)
+
+  it("takes a free_text question by its reference, and names what is wrong with one", function()
+    local ft = { answer_type = "free_text", ground_truth = json.null, reference = "Heat causes both." }
+    assert.is_nil(bad(q("a", ft)))
+    ft.rubric_notes = "Summer counts as heat."
+    local got = qf.item(q("a", ft), 1, "q.jsonl").make()
+    assert.are.equal("Heat causes both.", got.reference)
+    assert.are.equal("Summer counts as heat.", got.rubric_notes)
+    assert.are.equal("q.jsonl:7: field reference: missing (a free_text question gives its reference answer)",
+                     bad(q("a", { answer_type = "free_text" })))
+    assert.are.equal('q.jsonl:7: field reference: expected the reference answer as text, got "\\9"',
+                     bad(q("a", { answer_type = "free_text", reference = "\t" })))
+    assert.are.equal("q.jsonl:7: field rubric_notes: expected text for the judge, got 1",
+                     bad(q("a", { answer_type = "free_text", reference = "r", rubric_notes = 1 })))
   end)
 
   it("keeps a bad line's id when it has one, else calls it line-N", function()
@@ -117,6 +132,16 @@ describe("question_file.scan", function()
     local got = {}
     for it in next_item do got[#got + 1] = it.bad and ("bad " .. it.bad) or it.id end
     assert.are.same({ "a", "b", "bad " .. f .. ":5:2: expected a string key", "c" }, got)
+  end)
+
+  it("counts free_text lines as questions only with a reference, read with the fields a scan keeps", function()
+    local ft = function(id, ref) return q(id, { answer_type = "free_text", ground_truth = json.null, reference = ref }) end
+    local f = H.write(dir .. "/ft.jsonl", lines(ft("a", "Because of Z."), ft("b", ""), q("c")))
+    assert.are.same({ count = 3, bad = 1 }, qf.scan(f))
+    local info, err = qf.scan(H.write(dir .. "/ftbad.jsonl", lines(ft("a", " "), ft("b", json.null))))
+    assert.is_nil(info)
+    assert.matches('ftbad.jsonl:1: field reference: expected the reference answer as text, got " "', err, 1, true)
+    clean(err)
   end)
 
   it("refuses duplicate ids, naming both lines", function()

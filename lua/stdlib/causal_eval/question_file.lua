@@ -20,7 +20,9 @@ local shared = require "causal_eval.shared"
 
 local M = {}
 
-M.ANSWER_TYPES = { yes_no = true, number = true, choice = true }
+-- free_text: no exact answer; a judge model grades the response against
+-- the question's `reference` (`run --judge`, causal_eval.judge)
+M.ANSWER_TYPES = { yes_no = true, number = true, choice = true, free_text = true }
 
 -- a value as a message shows it: short, and never the word nil
 local function show(v)
@@ -75,7 +77,22 @@ function M.check(q)
   end
   local at = q.answer_type
   if at == nil then return "field answer_type: missing" end
-  if not M.ANSWER_TYPES[at] then return "field answer_type: expected yes_no, number or choice, got " .. show(at) end
+  if not M.ANSWER_TYPES[at] then
+    return "field answer_type: expected yes_no, number, choice or free_text, got " .. show(at)
+  end
+  if at == "free_text" then
+    -- graded against the reference by a judge: a ground_truth is not read
+    local ref = q.reference
+    if ref == nil then return "field reference: missing (a free_text question gives its reference answer)" end
+    if type(ref) ~= "string" or not ref:find("%S") then
+      return "field reference: expected the reference answer as text, got " .. show(ref)
+    end
+    local notes = q.rubric_notes
+    if notes ~= nil and type(notes) ~= "string" then
+      return "field rubric_notes: expected text for the judge, got " .. show(notes)
+    end
+    return nil
+  end
   local gt = q.ground_truth
   if gt == nil then return "field ground_truth: missing" end
   if at == "yes_no" then
@@ -98,13 +115,14 @@ end
 
 --- The fields check() and the id read: all a scan of the file needs to
 --- build of each line (a question's graph and model are most of its text).
-M.CHECKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query" }
+M.CHECKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query", "reference",
+              "rubric_notes" }
 
 --- The fields a run reads of most questions: scored, recorded and asked
 --- (a question's graph and model, most of its text, are read only by
 --- adapters that need them, as baseline:associational does).
 M.ASKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "query", "family", "domain",
-            "difficulty", "rung" }
+            "difficulty", "rung", "reference", "rubric_notes" }
 
 -- A question decoded with ASKED only: its other fields are decoded from
 -- its line the first time one is read, or when it is iterated (pairs).

@@ -4,6 +4,7 @@
 --   scoring.yes_no(text)            -> "yes" | "no"            | nil, reason
 --   scoring.number(text)            -> number                  | nil, reason
 --   scoring.choice(text, choices)   -> label                   | nil, reason
+--   scoring.free_text(text)         -> trimmed text            | nil, reason
 --   scoring.extract(q, text)        -> parsed answer           | nil, reason
 --   scoring.score(q, text)          -> { parsed, correct, score, reason }
 --
@@ -252,6 +253,19 @@ function M.choice(text, labels, texts)
   return nil, "no option found"
 end
 
+-- ---- free text ----
+
+--- The answer of a free_text question: the response without the space
+--- around it, or nil and the reason. Only a judge can tell if it is right.
+function M.free_text(text)
+  if type(text) ~= "string" then return nil, "no response text" end
+  local i = text:find("%S")
+  if not i then return nil, "empty response" end
+  local j = #text
+  while text:find("^%s", j) do j = j - 1 end -- no pattern backtracking over long runs of space
+  return text:sub(i, j)
+end
+
 --- The parsed answer for a question, by its answer type.
 function M.extract(q, text)
   local kind = q.answer_type
@@ -265,16 +279,20 @@ function M.extract(q, text)
     end
     return M.choice(text, labels or {}, texts)
   end
+  if kind == "free_text" then return M.free_text(text) end
   return nil, ("unknown answer type '%s'"):format(tostring(kind))
 end
 
 --- Scores a response: { parsed = answer or nil, correct = bool or nil
 --- (nil when unparseable), score = 1 or 0, reason = why unparseable }.
+--- A free_text answer that is not empty cannot be scored here: { parsed =
+--- the text, correct = nil, score = nil, needs_judge = true }.
 function M.score(q, text)
   local parsed, reason = M.extract(q, text)
   if parsed == nil then
     return { parsed = nil, correct = nil, score = 0, reason = reason, unparseable = true }
   end
+  if q.answer_type == "free_text" then return { parsed = parsed, correct = nil, score = nil, needs_judge = true } end
   local correct
   if q.answer_type == "number" then
     correct = type(q.ground_truth) == "number" and math.abs(parsed - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
