@@ -76,8 +76,17 @@ end
 
 --- The rubric of a file (nil: the default rubric): { name, system, prompt,
 --- read, max_tokens, file, default }, or nil and a message naming the file
---- (and line, for a syntax error or an error while it runs).
-function M.load(path)
+--- (and line, for a syntax error or an error while it runs). With source,
+--- the file's text as read before (the run keeps it) instead of the file.
+function M.load(path, source)
+  if source ~= nil and path ~= nil then
+    -- the rubric as a run stored it: a resumed run grades as it began
+    local chunk, err = load(source, "@" .. path, "t")
+    if not chunk then return nil, err end
+    local ok, t = pcall(chunk)
+    if not ok then return nil, ("%s: %s"):format(path, tostring(t)) end
+    return M.check(t, path)
+  end
   if path == nil then
     local r = assert(M.check(require(M.DEFAULT), "default rubric"))
     r.default = true

@@ -91,6 +91,7 @@ local FIELDS = {
     end
   end,
   system = is_string,
+  template = non_empty, -- a prompt template file (causal_eval.mode.template)
   temperature = number_at_least(0),
   max_tokens = integer_at_least(1),
   seed = function(v) if math.type(v) ~= "integer" then return "must be an integer, got " .. describe(v) end end,

@@ -179,6 +179,11 @@ function M.score_line(rec)
     to = rec.tokens and rec.tokens.output or nil,
     cached = rec.cached and 1 or nil,
     day = rec.day,
+    -- repeated samples: how many were asked and how many were right
+    k = rec.n_samples, kc = rec.samples_correct, ag = rec.agreement,
+    -- a free-text answer and the judge's score: never counted with exact scores
+    ft = rec.answer_type == "free_text" and 1 or nil,
+    j = rec.judged and 1 or nil, s = rec.judged and rec.score or nil,
   })
 end
 
@@ -276,10 +281,12 @@ function M.summarize(st, run)
   for i, label in ipairs(run.models or {}) do
     local key = M.model_key(label)
     models[key] = { model = label, n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
-                    lat = M.latencies(), tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {} }
+                    lat = M.latencies(), tokens_in = 0, tokens_out = 0, cached = 0, fam = {}, diff = {}, rung = {},
+                    sampled = nil, judged = nil }
     order[i] = key
   end
   local per_q = #order > 1 and {} or nil -- question -> model -> 0/1, for paired comparisons
+  local samples_k = type(run.mode) == "table" and run.mode.samples or nil
   local ok, err = st:scan(DB.scores, run.id .. M.SEP, function(k, v)
     local _, mk, qid = M.split_key(k)
     local m = models[mk]
@@ -289,6 +296,24 @@ function M.summarize(st, run)
     if not M.counts(s) then
       m.invalid = m.invalid + 1
       return
+    end
+    if s.ft then
+      -- graded by a model, or not at all: a figure of its own
+      local j = m.judged or { n = 0, graded = 0, sum = 0, errors = 0 }
+      m.judged = j
+      j.n = j.n + 1
+      if s.j then j.graded, j.sum = j.graded + 1, j.sum + (tonumber(s.s) or 0)
+      elseif s.e then j.errors = j.errors + 1 end
+      m.tokens_in = m.tokens_in + (tonumber(s.ti) or 0)
+      m.tokens_out = m.tokens_out + (tonumber(s.to) or 0)
+      return
+    end
+    if samples_k then
+      -- an error counts as K wrong samples, as it counts as wrong elsewhere
+      local items = m.sampled or {}
+      m.sampled = items
+      items[#items + 1] = { n = tonumber(s.k) or samples_k, c = tonumber(s.kc) or 0, majority_correct = s.c == 1,
+                            agreement = tonumber(s.ag) }
     end
     m.n = m.n + 1
     local correct = s.c == 1
@@ -345,6 +370,17 @@ function M.summarize(st, run)
       by_difficulty = finish_groups(m.diff),
       by_rung = finish_groups(m.rung),
     }
+    local row = out[#out]
+    if m.sampled then
+      row.samples = require("causal_eval.samples").summarize(m.sampled,
+        { k_values = { 1, samples_k }, temperature = run.mode.temperature })
+      row.samples.k = samples_k
+    end
+    if m.judged then
+      local j = m.judged
+      row.judged = { n = j.n, graded = j.graded, errors = j.errors, mean_score = j.graded > 0 and j.sum / j.graded or json.null,
+                     model = run.mode and run.mode.judge and run.mode.judge.model.label or json.null }
+    end
   end
   return out, per_q and M.comparisons(order, models, per_q) or nil
 end
@@ -444,6 +480,8 @@ function M.format_summary(run, summaries, comparisons)
   local function line(s) out[#out + 1] = s end
   line(("run %s: %s%s"):format(run.id, run.status or "?",
     type(run.elapsed) == "number" and ("  (%.1f s)"):format(run.elapsed) or ""))
+  local mode_lib = require "causal_eval.mode"
+  if not mode_lib.is_default(run.mode) then line("mode: " .. mode_lib.describe(run.mode)) end
   line("")
   local head = { "#", "model", "n", "accuracy", "95% CI", "unparseable", "errors", "mean ms", "p50 ms", "p95 ms",
                  "p99 ms", "q/s", "tokens in/out" }
@@ -475,6 +513,19 @@ function M.format_summary(run, summaries, comparisons)
     end
     if (s.invalid or 0) > 0 then
       line(("#%d invalid questions, not counted in n or accuracy: %d (bad_question records)"):format(i, s.invalid))
+    end
+    if s.samples then
+      for _, l in ipairs(require("causal_eval.samples").format(s.samples)) do line(("#%d %s"):format(i, l)) end
+    end
+    if s.judged then
+      local j = s.judged
+      if type(j.model) ~= "string" then
+        line(("#%d free-text answers (not in n or accuracy): %d, not graded: give --judge MODEL"):format(i, j.n))
+      else
+        line(("#%d free-text answers, graded by %s (not in n or accuracy): %d, graded %d, mean score %s, judge errors %d")
+          :format(i, j.model, j.n, j.graded, type(j.mean_score) == "number" and ("%.3f"):format(j.mean_score) or "-",
+            j.errors))
+      end
     end
   end
   for _, grp in ipairs({ { "family", "by_family" }, { "difficulty", "by_difficulty" }, { "rung", "by_rung" } }) do

@@ -62,6 +62,22 @@ local function resolve_models(specs)
   return out
 end
 
+--- The evaluation mode of a new run (causal_eval.mode) from its options:
+--- template, shots, cot, cot_budget, samples, temperature, judge (a model
+--- spec), rubric. nil, message on a bad one.
+function M.mode_of(opts, models)
+  local o = {}
+  for _, k in ipairs({ "template", "shots", "cot", "cot_budget", "samples", "temperature", "rubric" }) do o[k] = opts[k] end
+  if opts.judge then
+    local catalog, cerr = models_mod.catalog()
+    if not catalog then return nil, cerr end
+    local jm, jerr = models_mod.resolve(opts.judge, catalog)
+    if not jm then return nil, "--judge: " .. jerr end
+    o.judge = jm
+  end
+  return require("causal_eval.mode").from_options(o, models)
+end
+
 --- A new run record from the options; nil, message on bad options.
 local function new_run(opts)
   local specs = opts.models
@@ -75,6 +91,9 @@ local function new_run(opts)
     config = opts.config_values,
   }
   for i, m in ipairs(models) do run.models[i] = m.label end
+  local mode, merr = M.mode_of(opts, models)
+  if not mode then return nil, merr end
+  if not require("causal_eval.mode").is_default(mode) then run.mode = mode end
   if opts.questions then
     local n, lerr = count_lines(opts.questions, opts.limit)
     if not n then return nil, lerr end
@@ -335,6 +354,7 @@ local function prepare(run, s, prior, opts, st)
     retries = { max_attempts = s.max_attempts, base = s.retry_base, cap = s.retry_cap },
     max_tokens_total = s.max_tokens_total, budget_usd = s.budget_usd,
     cache = ctx.cache and { id = ctx.cache:id(), mode = opts.cache_mode } or nil,
+    mode = run.mode,
   }
   ctx.keep = { tickets = tickets } -- alive until the workers are done
   local why = outcome.over_budget(prior.tokens, prior.cost, s.max_tokens_total, s.budget_usd)
@@ -650,6 +670,7 @@ function M.report_json(report)
     alerts = report.alerts and json.array(report.alerts) or nil,
     comparisons = report.comparisons and json.array(report.comparisons) or nil,
     retry_errors = report.retry,
+    mode = run.mode and require("causal_eval.mode").summary(run.mode) or nil,
   })
 end
 

@@ -118,6 +118,38 @@ local function open_cache(w, cfg)
   end
 end
 
+-- The run's evaluation mode (causal_eval.mode): an asker per model that
+-- writes the conversation and the settings of each request, and the judge.
+-- The default mode leaves w.askers nil: requests as before modes existed.
+local function setup_mode(w, cfg)
+  local mode = cfg.mode
+  w.mode = mode
+  w.mode_keys = {}
+  for slot in ipairs(w.models) do w.mode_keys[slot] = "" end
+  if require("causal_eval.mode").is_default(mode) then return end
+  local mode_lib, prompt = require "causal_eval.mode", require "causal_eval.mode.prompt"
+  local src = cfg.source or {}
+  w.askers = {}
+  for slot, m in ipairs(w.models) do
+    w.askers[slot] = prompt.asker(mode, m, src.kind == "bench" and src.options or nil, src.seed or 0)
+    w.mode_keys[slot] = mode_lib.key(mode, m.label)
+  end
+  w.samples = mode.samples
+  if mode.judge then
+    local judge = require "causal_eval.judge"
+    local jm = mode.judge.model
+    w.judge = {
+      model = jm, adapter = require("adapters." .. jm.adapter),
+      key = jm.api_key_env and os.getenv(jm.api_key_env) or nil,
+      rubric = assert(judge.load(mode.judge.rubric.path, mode.judge.rubric.source)),
+    }
+    if w.judge.rubric.max_tokens then
+      -- the rubric knows how long a verdict runs
+      w.judge.model = setmetatable({ max_tokens = w.judge.rubric.max_tokens }, { __index = jm })
+    end
+  end
+end
+
 local function flush_cache(w, slot)
   local p = w.pending_cache[slot]
   if #p > 0 then
@@ -156,12 +188,16 @@ function M.setup(cfg, index, over)
   for k, v in pairs(over or {}) do w[k] = v end
   if not w.next_item then w.next_item = M.source(cfg.source, M.batched(attach("counter", cfg.tickets), w.batch)) end
   local use_http = false
+  if cfg.mode and cfg.mode.judge then
+    use_http = require("adapters." .. cfg.mode.judge.model.adapter).kind == "http"
+  end
   for i, m in ipairs(w.models) do
     w.adapters[i] = require("adapters." .. m.adapter)
     if w.adapters[i].kind == "http" then use_http = true end
     w.keys[i] = m.api_key_env and os.getenv(m.api_key_env) or nil
   end
   open_cache(w, cfg)
+  setup_mode(w, cfg)
   w.total = cfg.concurrency
   w.K = settings.share(w.total, w.nworkers, index)
   -- the connection pool allows the most a policy or run:set may ask for
@@ -174,34 +210,26 @@ end
 -- ---- recording ----
 
 -- Tokens and cost of an answer: the running totals and the budgets.
-local function spend(w, slot, m, rec, answer)
+-- Returns the answer's cost in USD, nil when the model has no price.
+local function spend(w, slot, m, answer)
   local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0
-  local cfg, why = w.cfg, nil
+  local cfg, why, cost = w.cfg, nil, nil
   if tin + tout > 0 then
     local mean = w.tokens_per_request[slot]
     w.tokens_per_request[slot] = mean and (0.9 * mean + 0.1 * (tin + tout)) or (tin + tout)
     why = outcome.over_budget(w.tokens_sum:add(tin + tout), nil, cfg.max_tokens_total, nil)
   end
   if type(m.price) == "table" then
-    rec.cost_usd = outcome.cost(m.price, tin, tout)
-    why = why or outcome.over_budget(nil, w.cost_sum:add(rec.cost_usd), nil, cfg.budget_usd)
+    cost = outcome.cost(m.price, tin, tout)
+    why = why or outcome.over_budget(nil, w.cost_sum:add(cost), nil, cfg.budget_usd)
   end
   if why then w.stop:set(M.STOP_BUDGET, why) end
+  return cost
 end
 
-local function record(w, item, answer, err, res, started)
+-- the record goes to the store with its score line
+local function commit(w, item, rec)
   local q, m = item.q, w.models[item.slot]
-  local rec = outcome.new_record(w.run_id, q, m.label, item.attempt, answer, err)
-  if started then rec.latency_ms = (now() - started) * 1000 end
-  if not err then
-    if res and res.http_version then rec.http_version = res.http_version end
-    if item.cached then rec.cached = item.cached end
-    spend(w, item.slot, m, rec, answer)
-    if rec.latency_ms then
-      w.latency:add(rec.latency_ms / 1000)
-      w.window:add(rec.latency_ms / 1000)
-    end
-  end
   local oc, tally, line = outcome.stored(rec)
   w.meter.record(m.label, q.family, rec, oc)
   if w.recent then
@@ -215,11 +243,59 @@ local function record(w, item, answer, err, res, started)
   if w.on_settled and item.src then w.on_settled(item.src, oc) end
 end
 
+local judging = {} -- (below) a free-text answer goes to the judge before it is stored
+
+-- One sample of a question settled: the record once all K are.
+local function sample_settled(w, item, answer, err, latency, cost)
+  local g = item.group
+  g.parts[item.sample] = { answer = answer, err = err, attempt = item.attempt, cached = item.cached }
+  if latency and latency > (g.latency or 0) then g.latency = latency end
+  if cost then g.cost = (g.cost or 0) + cost end
+  if not item.cached then g.all_cached = false end
+  g.left = g.left - 1
+  if g.left > 0 then return nil end
+  local m = w.models[item.slot]
+  local rec = outcome.sampled_record(w.run_id, item.q, m.label, g.parts, w.mode)
+  -- the samples are asked side by side: the question took as long as the slowest
+  rec.latency_ms, rec.cost_usd = g.latency, g.cost
+  if g.all_cached and not rec.error then rec.cached = g.parts[1].cached end
+  return rec
+end
+
+local function record(w, item, answer, err, res, started)
+  if item.judge_of then return judging.settled(w, item, answer, err, started) end
+  local q, m = item.q, w.models[item.slot]
+  local latency = started and (now() - started) * 1000 or nil
+  local cost
+  if not err then
+    cost = spend(w, item.slot, m, answer)
+    if latency then
+      w.latency:add(latency / 1000)
+      w.window:add(latency / 1000)
+    end
+  end
+  local rec
+  if item.group then
+    rec = sample_settled(w, item, answer, err, latency, cost)
+    if not rec then return end
+  else
+    rec = outcome.new_record(w.run_id, q, m.label, item.attempt, answer, err, w.mode)
+    rec.latency_ms, rec.cost_usd = latency, cost
+    if not err then
+      if res and res.http_version then rec.http_version = res.http_version end
+      if item.cached then rec.cached = item.cached end
+    end
+  end
+  if rec.needs_judge and w.judge and not rec.error then return judging.ask(w, item, rec) end
+  commit(w, item, rec)
+end
+
 local function fail(w, item, class, message, status, body, started)
   local err = { class = class, message = message, status = status }
   if body and #body > 0 then err.first_bytes = body:sub(1, 200) end
   local retries = w.retries
-  local max_attempts = w.models[item.slot].max_attempts or retries.max_attempts or 5
+  local asked = item.judge_of and w.judge.model or w.models[item.slot]
+  local max_attempts = asked.max_attempts or retries.max_attempts or 5
   if M.RETRYABLE[class] and item.attempt < max_attempts and not w.stop_code then
     local base = (retries.base or 0.5) * 2 ^ (item.attempt - 1)
     local delay = math.min(retries.cap or 30, base) * (0.5 + 0.5 * w.jitter:uniform())
@@ -233,10 +309,11 @@ local function fail(w, item, class, message, status, body, started)
 end
 
 local function auth_stop(w, item, status)
-  local m = w.models[item.slot]
+  local m, key = w.models[item.slot], w.keys[item.slot]
+  if item.judge_of then m, key = w.judge.model, w.judge.key end
   local var = m.api_key_env
-  local msg = ("model %s: the server refused the API key (HTTP %d)%s"):format(m.label, status,
-    var and ((" - check the variable %s%s"):format(var, w.keys[item.slot] and "" or ", which is not set")) or "")
+  local msg = ("%s %s: the server refused the API key (HTTP %d)%s"):format(item.judge_of and "judge" or "model",
+    m.label, status, var and ((" - check the variable %s%s"):format(var, key and "" or ", which is not set")) or "")
   w.stop:set(M.STOP_AUTH, msg)
 end
 
@@ -272,8 +349,9 @@ local function on_response(w, item, res)
   if status < 200 or status >= 300 then
     return fail(w, item, "client", ("HTTP %d"):format(status), status, res.body, started)
   end
-  local m = w.models[slot]
-  local answer, class, message = w.adapters[slot].parse(m, res.body)
+  local m, adapter = w.models[slot], w.adapters[slot]
+  if item.judge_of then m, adapter = w.judge.model, w.judge.adapter end
+  local answer, class, message = adapter.parse(m, res.body)
   if not answer then return fail(w, item, class, message, status, res.body, started) end
   if w.cache_write and item.cache_key then
     -- written in batches: one disk transaction for many answers
@@ -333,9 +411,14 @@ local function refill(w)
       local ok, made = pcall(src.make)
       if ok then q = made else bad = tostring(made) end
     end
+    local k = w.samples
     for _, slot in ipairs(open_slots) do
       if bad then
         record(w, { q = { id = src.id }, slot = slot, attempt = 1, src = src }, nil, { class = "bad_question", message = bad })
+      elseif k then
+        -- K samples of the question, recorded together once all have settled
+        local group = { parts = {}, left = k, all_cached = true }
+        for i = 1, k do ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src, group = group, sample = i } end
       else
         ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src }
       end
@@ -347,13 +430,16 @@ end
 local function answer_from_cache(w, item, req)
   local slot, m = item.slot, w.models[item.slot]
   if not (w.cache and cacheable(m, req)) then return false end
-  item.cache_key = w.cache_lib.request_key(m.adapter, w.model_ids[slot], req.body, item.q.family)
+  -- a mode's template, examples, chain of thought or sample is a question of its own
+  local mode_key = w.mode_keys[slot]
+  if item.sample then mode_key = mode_key .. "s" .. item.sample end
+  item.cache_key = w.cache_lib.request_key(m.adapter, w.model_ids[slot] .. mode_key, req.body, item.q.family)
   item.cache_fields = req.fields
   if not w.cache_read then return false end
   local t0 = now()
   local body, layer = w.cache:get(item.cache_key)
   if not body then return false end
-  local answer = w.adapters[slot].parse(m, body)
+  local answer = w.adapters[slot].parse(item.asked or m, body)
   if not answer then
     w.cache:delete(item.cache_key) -- a stored body that no longer parses
     return false
@@ -363,10 +449,31 @@ local function answer_from_cache(w, item, req)
   return true
 end
 
-local function send(w, item)
-  local slot, m = item.slot, w.models[item.slot]
-  local req = w.adapters[slot].request(m, item.q, w.keys[slot])
-  if answer_from_cache(w, item, req) then return end
+-- The question and model settings a request of item sends: the mode's
+-- conversation and sample settings, else the question as it is. nil,
+-- message when the mode cannot ask it (no few-shot examples for its family).
+local function asked(w, item)
+  local asker = w.askers and w.askers[item.slot]
+  if not asker then return item.q, w.models[item.slot] end
+  local q2 = item.q2
+  if not q2 then
+    local ok, made, err = pcall(asker.question, item.q)
+    if not ok then return nil, tostring(made) end
+    if not made then return nil, err end
+    q2 = made
+    if item.group then
+      -- the samples of a question share one conversation
+      local g = item.group
+      g.q2 = g.q2 or q2
+      q2 = g.q2
+    end
+    item.q2 = q2
+  end
+  return q2, asker.model(item.sample)
+end
+
+-- Puts item's request in flight, with m's timeouts.
+local function submit(w, item, req, m)
   w.tag = w.tag + 1
   req.tag = w.tag
   req.timeout = m.timeout or w.cfg.timeout or 60
@@ -380,6 +487,52 @@ local function send(w, item)
   w.meter.inflight:add(1)
 end
 
+local function send(w, item)
+  if item.judge_of then return judging.send(w, item) end
+  local slot = item.slot
+  local q2, m = asked(w, item)
+  if not q2 then return record(w, item, nil, { class = "mode", message = m }) end
+  item.asked = m
+  local req = w.adapters[slot].request(m, q2, w.keys[slot])
+  if answer_from_cache(w, item, req) then return end
+  return submit(w, item, req, m)
+end
+
+-- ---- the judge ----
+
+-- A free-text answer, recorded but not yet stored: the judge is asked with
+-- the rubric's prompt, its own retries, and the grade goes on the record.
+function judging.ask(w, item, rec)
+  local judge = require "causal_eval.judge"
+  local ok, jq, jerr = pcall(judge.question, w.judge.rubric, item.q, rec.parsed or rec.response or "")
+  if not ok or not jq then
+    outcome.judged(rec, w.judge.model.label, nil, nil, ok and jerr or jq)
+    return commit(w, item, rec)
+  end
+  local jitem = { q = item.q, slot = item.slot, attempt = 1, src = item.src, judge_of = rec, judge_q = jq }
+  -- ahead of new questions: an answer waits for its grade before it is stored
+  table.insert(w.ready, 1, jitem)
+end
+
+function judging.send(w, item)
+  local j = w.judge
+  local req = j.adapter.request(j.model, item.judge_q, j.key)
+  return submit(w, item, req, j.model)
+end
+
+function judging.settled(w, item, answer, err, started)
+  local j, rec = w.judge, item.judge_of
+  local label = j.model.label
+  if err then
+    outcome.judged(rec, label, nil, nil, err.message or err.class)
+    return commit(w, item, rec)
+  end
+  local cost = spend(w, item.slot, j.model, answer)
+  local grade, why = require("causal_eval.judge").read(j.rubric, answer.text)
+  outcome.judged(rec, label, answer, grade, why, started and (now() - started) * 1000 or nil, cost)
+  return commit(w, item, rec)
+end
+
 -- requests out, up to this worker's share
 local function dispatch(w, t)
   local ready, i = w.ready, 1
@@ -388,11 +541,20 @@ local function dispatch(w, t)
     local slot = item.slot
     if (w.pause_until[slot] or 0) > t then
       i = i + 1
-    elseif w.adapters[slot].kind == "local" then
+    elseif (item.judge_of and w.judge.adapter or w.adapters[slot]).kind == "local" then
       table.remove(ready, i)
       local started = now()
-      local answer, class, message = w.adapters[slot].answer(w.models[slot], item.q)
+      local q2, m, class, message, answer = item.q, w.models[slot], nil, nil, nil
+      if item.judge_of then
+        q2, m = item.judge_q, w.judge.model
+        answer, class, message = w.judge.adapter.answer(m, q2)
+      else
+        q2, m = asked(w, item)
+        if q2 then answer, class, message = w.adapters[slot].answer(m, q2)
+        else class, message = "mode", m end
+      end
       if answer then record(w, item, answer, nil, nil, started)
+      elseif class == "mode" then record(w, item, nil, { class = class, message = message })
       else fail(w, item, class, message, nil, nil, started) end
     else
       local wait = w.bucket and w.bucket:take() or 0

@@ -86,6 +86,7 @@ local function run_row(run)
     id = run.id, created = run.created, status = run.status, models = json.array(run.models or {}),
     benchmarks = json.array(run.benchmarks or {}), total = run.total, seed = run.seed,
     elapsed_s = run.elapsed, message = run.message,
+    mode = run.mode and require("causal_eval.mode").describe(run.mode) or nil,
   }
 end
 

@@ -35,6 +35,14 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "--max-attempts", arg = "N", type = "integer", help = "tries per question (default: run.max_attempts)" },
     { "--max-tokens-total", arg = "N", type = "integer", help = "stop dispatching after this many tokens" },
     { "--budget-usd", arg = "USD", type = "number", help = "stop dispatching after this cost (prices in configs/models.yaml)" },
+    { "--template", arg = "FILE.lua", help = "prompt template: the system and user messages built from the question's fields (docs/modes.md)" },
+    { "--shots", arg = "K", type = "integer", help = "K solved questions of the same family before each question (few-shot)" },
+    { "--cot", help = "chain of thought: ask for reasoning, then a final answer; only the final answer is scored" },
+    { "--cot-budget", arg = "TOKENS", type = "integer", help = "with --cot: the tokens of one answer, reasoning included (default 1024)" },
+    { "--samples", arg = "K", type = "integer", help = "ask each question K times (with --temperature T > 0): majority vote, agreement, pass@k" },
+    { "--temperature", arg = "T", type = "number", help = "sampling temperature of every model (default: the model's, 0)" },
+    { "--judge", arg = "MODEL", help = "grade free-text answers with this model (answer_type free_text)" },
+    { "--rubric", arg = "FILE.lua", help = "with --judge: the rubric (default: causal_eval.rubrics.default)" },
     { "--resume", arg = "RUN_ID", help = "continue a run (or 'last'): only unfinished questions are sent" },
     { "--retry-errors", help = "with --resume: send again the questions that failed for a transient reason" },
     { "--data", arg = "DIR", help = "results store folder (default: store.path, ./causal-eval-data)" },
@@ -102,6 +110,11 @@ function M.run(argv, cli)
   if args.resume and (listed(args.model) or listed(args.bench) or args.questions or args.n) then
     return cli.usage_error(parser, "--resume continues a run as it was started: no --model, --bench, --n or --questions")
   end
+  for _, f in ipairs({ "template", "shots", "cot", "cot_budget", "samples", "temperature", "judge", "rubric" }) do
+    if args.resume and args[f] ~= nil and args[f] ~= false then
+      return cli.usage_error(parser, ("--resume asks the way the run was started: no --%s"):format(f:gsub("_", "-")))
+    end
+  end
   if args.detach and not args.queue then
     return cli.usage_error(parser, "--detach leaves a run to its workers: give it with --queue URL")
   end
@@ -153,6 +166,8 @@ function M.run(argv, cli)
     metrics_port = args.metrics_port, metrics_bind = args.metrics_bind, metrics_linger = args.metrics_linger,
     fail_under = args.fail_under, progress = tty and not args.quiet and not args.repl, quiet = args.quiet, config_values = v,
     queue = args.queue, detach = args.detach, claim_after = v.queue.claim_after,
+    template = args.template, shots = args.shots, cot = args.cot, cot_budget = args.cot_budget,
+    samples = args.samples, temperature = args.temperature, judge = args.judge, rubric = args.rubric,
   }
   for name, value in pairs(given) do opts[name] = value end
   local exit, report = runner.run(opts)

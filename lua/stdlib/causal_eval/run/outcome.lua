@@ -17,7 +17,8 @@ local M = {}
 M.TRANSIENT = { rate_limit = true, server = true, timeout = true, reset = true, connect = true, malformed = true }
 
 local DONE, ERROR, CORRECT, UNPARSEABLE = store_core.DONE, store_core.ERROR, store_core.CORRECT, store_core.UNPARSEABLE
-M.TALLY = { correct = DONE | CORRECT, wrong = DONE, unparseable = DONE | UNPARSEABLE, error = DONE | ERROR }
+-- a judged answer is done, and neither right nor wrong in the exact tallies
+M.TALLY = { correct = DONE | CORRECT, wrong = DONE, unparseable = DONE | UNPARSEABLE, error = DONE | ERROR, judged = DONE }
 
 --- USD for tokens at a model's price ({ input, output } per million tokens);
 --- 0 without a price.
@@ -40,10 +41,31 @@ end
 
 local day_of = { t = -1 } -- the UTC day of a second, computed once a second
 
+-- How an answer is read in a mode: the chain of thought's final answer
+-- only, or the model's probabilities of yes and no when it gave them.
+local function read_answer(q, answer, mode)
+  local lp = answer.logprobs
+  if type(lp) == "table" and lp.answer and q.answer_type == "yes_no" then
+    local s = { parsed = lp.answer, correct = lp.answer == q.ground_truth, scored_by = "logprobs", p_yes = lp.p_yes }
+    s.score = s.correct and 1 or 0
+    return s
+  end
+  if mode and mode.cot then
+    local s = require("causal_eval.cot").score(q, answer.text)
+    if s.unparseable and answer.finish_reason == "length" then
+      s.reason = ("the token budget (%d) ran out before a final answer"):format(mode.cot_budget or 0)
+    end
+    return s
+  end
+  return scoring.score(q, answer.text)
+end
+M.read_answer = read_answer
+
 --- The record of question q answered (answer) or failed (err) by a model,
---- scored. What depends on the transfer (latency, HTTP version, cache
---- layer, cost) the caller adds before stored() encodes it.
-function M.new_record(run_id, q, label, attempt, answer, err)
+--- scored (in mode, a causal_eval.mode table or nil). What depends on the
+--- transfer (latency, HTTP version, cache layer, cost) the caller adds
+--- before stored() encodes it.
+function M.new_record(run_id, q, label, attempt, answer, err, mode)
   local t = os.time()
   if t ~= day_of.t then day_of.t, day_of.day = t, os.date("!%Y-%m-%d", t) end
   local rec = {
@@ -58,15 +80,86 @@ function M.new_record(run_id, q, label, attempt, answer, err)
   end
   rec.response = answer.text
   rec.tokens = { input = answer.input_tokens, output = answer.output_tokens }
-  local s = scoring.score(q, answer.text)
+  local s = read_answer(q, answer, mode)
   rec.parsed, rec.correct, rec.score = s.parsed, s.correct, s.score
   if s.unparseable then rec.unparseable = s.reason end
+  if s.reasoning then rec.reasoning = s.reasoning end
+  if s.scored_by then rec.scored_by, rec.p_yes = s.scored_by, s.p_yes end
+  if s.needs_judge then rec.needs_judge = true end
+  return rec
+end
+
+--- The record of K samples of question q (parts[i] = { answer } or { err },
+--- in sample order): the majority answer scored, with each sample's answer
+--- and the agreement. An error in any sample (after its retries) makes the
+--- record an error: a vote over fewer samples than asked is not the
+--- figure the run promised.
+function M.sampled_record(run_id, q, label, parts, mode)
+  local samples_mod = require "causal_eval.samples"
+  local n = #parts
+  local attempts, tin, tout, any_tokens = 0, 0, 0, false
+  for _, p in ipairs(parts) do
+    attempts = math.max(attempts, p.attempt or 1)
+    if p.err then return M.new_record(run_id, q, label, attempts, nil, p.err, mode) end
+  end
+  local rec = M.new_record(run_id, q, label, attempts, parts[1].answer, nil, mode)
+  local parsed, list = {}, {}
+  local correct = 0
+  for i, p in ipairs(parts) do
+    local a = p.answer
+    local s = read_answer(q, a, mode)
+    parsed[i] = s.parsed
+    if s.correct then correct = correct + 1 end
+    if a.input_tokens or a.output_tokens then any_tokens = true end
+    tin, tout = tin + (a.input_tokens or 0), tout + (a.output_tokens or 0)
+    list[i] = { response = a.text, parsed = s.parsed, correct = s.correct, reasoning = s.reasoning,
+                unparseable = s.unparseable and s.reason or nil, cached = p.cached }
+  end
+  local v = samples_mod.vote(parsed, { n = n, answer_type = q.answer_type, tolerance = q.tolerance })
+  rec.samples, rec.n_samples, rec.samples_correct, rec.agreement = list, n, correct, v.agreement
+  rec.response, rec.reasoning = nil, nil
+  rec.tokens = any_tokens and { input = tin, output = tout } or { }
+  rec.parsed, rec.unparseable = v.answer, nil
+  if v.answer == nil then
+    rec.correct, rec.score, rec.unparseable = nil, 0, "no sample gave an answer"
+  else
+    local c
+    if q.answer_type == "number" then
+      c = type(q.ground_truth) == "number" and math.abs(v.answer - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
+    else
+      c = v.answer == q.ground_truth
+    end
+    rec.correct, rec.score = c, c and 1 or 0
+  end
+  if v.tie then rec.vote_tie = true end
+  return rec
+end
+
+--- Puts the judge's verdict on a free-text answer's record: grade (what
+--- causal_eval.judge.read returned) or why there is none; answer is the
+--- judge's reply (nil when its call failed: why says how), latency in ms,
+--- cost in USD.
+function M.judged(rec, label, answer, grade, why, latency, cost)
+  if answer then
+    rec.judge = { model = label, reply = answer.text, latency_ms = latency, cost_usd = cost,
+                  tokens = { input = answer.input_tokens, output = answer.output_tokens } }
+  end
+  if not grade then
+    rec.error = { class = "judge", message = ("judge %s: %s"):format(label, tostring(why)) }
+    rec.score = 0
+    return rec
+  end
+  rec.judge = rec.judge or { model = label }
+  rec.judged, rec.needs_judge = true, nil
+  rec.judge.grade, rec.judge.score, rec.judge.explanation = grade.grade, grade.score, grade.explanation
+  rec.score = grade.score
   return rec
 end
 
 --- A record's outcome: "error", "unparseable", "correct" or "wrong".
 function M.of(rec)
   if rec.error then return "error" end
+  if rec.judged then return "judged" end
   if rec.unparseable then return "unparseable" end
   return rec.correct and "correct" or "wrong"
 end

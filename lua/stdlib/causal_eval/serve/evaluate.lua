@@ -173,14 +173,14 @@ local function deterministic(m)
 end
 
 -- The answer of an HTTP model: { text, tokens } or nil, class, message.
-local function ask_http(ctx, m, q)
+local function ask_http(ctx, m, q, key_suffix)
   local a = m.adapter_mod
   local key = m.api_key_env and os.getenv(m.api_key_env) or nil
   local req = a.request(m, q, key)
   local call_key
   if ctx.cache and deterministic(m) then
     -- the key `run` uses for the same call: a run's answers serve here too
-    call_key = ctx.cache_lib.request_key(m.adapter, m.model_id, req.body, q.family)
+    call_key = ctx.cache_lib.request_key(m.adapter, m.model_id .. (key_suffix or ""), req.body, q.family)
     local body, layer = ctx.cache:get(call_key)
     if body then
       local answer = a.parse(m, body)
@@ -210,13 +210,81 @@ local function ask_http(ctx, m, q)
   return answer
 end
 
-local function ask(ctx, m, q)
+local function ask(ctx, m, q, key_suffix)
   if m.adapter_mod.kind == "local" then
     local ok, answer, class, message = pcall(m.adapter_mod.answer, m, q)
     if not ok then return nil, "adapter", tostring(answer) end
     return answer, class, message
   end
-  return ask_http(ctx, m, q)
+  return ask_http(ctx, m, q, key_suffix)
+end
+
+-- ---- evaluation modes ----
+
+local MODES_MAX = 256 -- modes kept per state: (model, mode) pairs clients use
+
+-- The causal_eval.mode of a request's "mode" object for model m (nil with
+-- a model_response) and its asker, made once per state; nil for the
+-- default mode; nil, nil, error when the mode is wrong.
+local function request_mode(ctx, name, m, opts)
+  if not opts then return nil end
+  local key = name .. "\0" .. json.encode(opts)
+  ctx.modes = ctx.modes or { n = 0, t = {} }
+  local hit = ctx.modes.t[key]
+  if hit then return hit.mode, hit.asker end
+  local o = { shots = opts.shots, cot = opts.cot, cot_budget = opts.cot_budget, samples = opts.samples,
+              temperature = opts.temperature }
+  if opts.judge then
+    local jm, jerr = M.model(ctx, opts.judge)
+    if not jm then
+      return nil, nil, err(400, jerr.code, (jerr.message:gsub("^field 'model'", "field 'mode.judge'")))
+    end
+    o.judge = jm
+  end
+  local mode_lib = require "causal_eval.mode"
+  local md, merr = mode_lib.from_options(o, m and { m } or {})
+  if not md then
+    return nil, nil, err(400, "bad_field", "field 'mode': " .. (tostring(merr):gsub("%-%-(%a[%w-]*)", function(f)
+      return "mode." .. f:gsub("-", "_") end)))
+  end
+  if mode_lib.is_default(md) then md = nil end
+  local asker = md and m and require("causal_eval.mode.prompt").asker(md, m, nil, 0) or nil
+  if ctx.modes.n >= MODES_MAX then ctx.modes = { n = 0, t = {} } end
+  ctx.modes.t[key] = { mode = md, asker = asker }
+  ctx.modes.n = ctx.modes.n + 1
+  return md, asker
+end
+
+-- A model's answer to q in mode md: the answer (as ask gives it), or with
+-- samples the parts outcome.sampled_record reads, asked side by side.
+local function ask_in_mode(ctx, m, q, md, asker)
+  local ok, q2, qerr = pcall(asker.question, q)
+  if not ok then return nil, "mode", tostring(q2) end
+  if not q2 then return nil, "mode", qerr end
+  local mode_key = require("causal_eval.mode").key(md, m.label)
+  if not md.samples then return ask(ctx, asker.model(1), q2, mode_key) end
+  local parts = {}
+  ctx.each(md.samples, md.samples, function(i)
+    local answer, class, message, layer = ask(ctx, asker.model(i), q2, mode_key .. "s" .. i)
+    parts[i] = answer and { answer = answer, cached = layer }
+      or { err = { class = class or "unknown", message = message or class or "unknown" } }
+  end)
+  return { parts = parts }
+end
+
+-- A free-text answer graded by the mode's judge (on rec, in place).
+local function judge_record(ctx, md, rec, q)
+  local judge = require "causal_eval.judge"
+  ctx.rubric = ctx.rubric or assert(judge.load(nil))
+  local jm = md.judge.model
+  local resolved = ctx.resolved and ctx.resolved[jm.label] or jm
+  local ok, jq, jerr = pcall(judge.question, ctx.rubric, q, rec.parsed or rec.response or "")
+  if not ok or not jq then return outcome.judged(rec, jm.label, nil, nil, ok and jerr or jq) end
+  local t0 = now()
+  local answer, class, message = ask(ctx, resolved, jq, "#judge")
+  if not answer then return outcome.judged(rec, jm.label, nil, nil, message or class) end
+  local grade, why = judge.read(ctx.rubric, answer.text)
+  outcome.judged(rec, jm.label, answer, grade, why, (now() - t0) * 1000)
 end
 
 -- ---- records ----
@@ -232,6 +300,19 @@ local function view(rec, q, cached)
   if v.parsed == nil then v.parsed = json.null end
   if v.correct == nil then v.correct = json.null end
   if rec.unparseable then v.unparseable = rec.unparseable end
+  if rec.reasoning then v.reasoning = rec.reasoning end
+  if rec.scored_by then v.scored_by, v.p_yes = rec.scored_by, rec.p_yes end
+  if rec.samples then
+    local answers = {}
+    for i, smp in ipairs(rec.samples) do answers[i] = smp.parsed == nil and json.null or smp.parsed end
+    v.samples = { n = rec.n_samples, correct = rec.samples_correct, agreement = rec.agreement, answers = json.array(answers) }
+    v.answer = json.null
+  end
+  if rec.judge then
+    v.judge = { model = rec.judge.model, grade = rec.judge.grade, score = rec.judge.score,
+                explanation = rec.judge.explanation }
+  end
+  if rec.needs_judge then v.needs_judge = true end
   return v
 end
 
@@ -279,16 +360,23 @@ local function store(ctx, rec, q)
 end
 
 -- The request cache's key: what makes two requests the same.
-local function request_key(m_label, q, item, m)
+local function request_key(m_label, q, item, m, mode_opts)
   local what = item.model_response ~= nil and ("response\0" .. item.model_response) or ("model\0" .. m.fingerprint)
+  if mode_opts then what = what .. "\0mode\0" .. json.encode(mode_opts) end
   return "serve|" .. rng.hex(m_label .. "\0" .. question_hash(q) .. "\0" .. what)
 end
 
 -- Where a request's answer is kept: a scored answer in memory only (scoring
 -- again costs less than a disk write), a model's answer in the layered cache.
-local function request_cache(ctx, item, m)
-  if item.model_response ~= nil then return ctx.scores end
-  if ctx.cache and deterministic(m) then return ctx.cache end
+local function request_cache(ctx, item, m, md)
+  if item.model_response ~= nil then
+    -- a judged answer is the judge's call: kept only where the judge's answer would be
+    if md and md.judge then return ctx.cache and deterministic(md.judge.model) and ctx.cache or nil end
+    return ctx.scores
+  end
+  if ctx.cache and deterministic(m) and not (md and md.temperature and md.temperature > 0 and not md.samples) then
+    return ctx.cache
+  end
   return nil
 end
 
@@ -304,7 +392,7 @@ end
 --- Evaluates one item for model `name`: the answer (the record's view) as
 --- JSON text and the X-Cache value; or nil and an error (the record of a
 --- failed model call is stored all the same).
-function M.one(ctx, name, item, prefix)
+function M.one(ctx, name, item, prefix, mode_opts)
   local q, qerr = M.question(ctx, item, prefix)
   if not q then return nil, qerr end
   local m
@@ -313,9 +401,14 @@ function M.one(ctx, name, item, prefix)
     m, merr = M.model(ctx, name)
     if not m then return nil, merr end
   end
-  local rcache, ckey = request_cache(ctx, item, m), nil
+  local md, asker, mderr = request_mode(ctx, name, m, mode_opts)
+  if mderr then return nil, mderr end
+  if md and md.samples and item.model_response ~= nil then
+    return nil, err(400, "bad_field", "field 'mode.samples': samples are asked of a model, not given as model_response")
+  end
+  local rcache, ckey = request_cache(ctx, item, m, md), nil
   if rcache then
-    ckey = request_key(name, q, item, m)
+    ckey = request_key(name, q, item, m, md and mode_opts)
     local hit, layer = rcache:get(ckey)
     local text = hit and as_hit(hit, layer)
     if text then return text, "hit" end
@@ -324,11 +417,23 @@ function M.one(ctx, name, item, prefix)
   local answer, class, message, layer
   if item.model_response ~= nil then
     answer = { text = item.model_response }
+  elseif md and asker then
+    answer, class, message, layer = ask_in_mode(ctx, m, q, md, asker)
   else
     answer, class, message, layer = ask(ctx, m, q)
   end
   local e = not answer and { class = class or "unknown", message = message or class or "unknown" } or nil
-  local rec = outcome.new_record(ctx.run_id, q, name, 1, answer, e)
+  local rec
+  if answer and answer.parts then
+    rec = outcome.sampled_record(ctx.run_id, q, name, answer.parts, md)
+    if rec.error then e = rec.error end
+  else
+    rec = outcome.new_record(ctx.run_id, q, name, 1, answer, e, md)
+  end
+  if rec.needs_judge and md and md.judge and not rec.error then
+    judge_record(ctx, md, rec, q)
+    if rec.error then e = rec.error end
+  end
   rec.latency_ms = math.floor((now() - t0) * 1e6 + 0.5) / 1000 -- to the microsecond
   if layer then rec.cached = layer end
   store(ctx, rec, q)
@@ -345,7 +450,7 @@ end
 function M.single(ctx, req)
   local body, perr = request.single(req.body)
   if not body then return reply.fail(perr) end
-  local text, e = M.one(ctx, body.model, body.item, "")
+  local text, e = M.one(ctx, body.model, body.item, "", body.mode)
   if not text then return reply.fail(e) end
   return 200, text, { ["X-Cache"] = e }
 end
@@ -359,7 +464,7 @@ function M.batch(ctx, req)
     local item = items[i]
     local text, e
     if item.error then e = item.error
-    else text, e = M.one(ctx, body.model, item, ("questions[%d]."):format(i - 1)) end
+    else text, e = M.one(ctx, body.model, item, ("questions[%d]."):format(i - 1), body.mode) end
     if text then
       out[i] = text
       ok_n = ok_n + 1

@@ -8,8 +8,8 @@
 --
 --   local req = require "causal_eval.serve.request"
 --   local login, err = req.login(body)                  -- { username, password }
---   local single, err = req.single(body)                -- { model, item }
---   local batch, err = req.batch(body, max_batch)       -- { model, items = { item | { error } } }
+--   local single, err = req.single(body)                -- { model, item, mode }
+--   local batch, err = req.batch(body, max_batch)       -- { model, items = { item | { error } }, mode }
 --
 -- An item is one question to evaluate: { question = {...} } given inline,
 -- { question_id = "..." } stored, or { task_type, domain, difficulty, seed,
@@ -200,16 +200,53 @@ local function model_field(t)
   return string_field(t, "model", "", { max = 512 })
 end
 
+local MODE_FIELDS = { shots = true, cot = true, cot_budget = true, samples = true, temperature = true, judge = true }
+local JUDGE = { optional = true, max = 512 }
+
+--- The evaluation mode of a request (its "mode" object): { shots, cot,
+--- cot_budget, samples, temperature, judge } as `run` takes them, checked
+--- here for types and bounds (causal_eval.mode checks how they combine).
+--- nil when absent; nil, error naming the field when wrong.
+function M.mode(t)
+  local v = t.mode
+  if v == nil then return nil end
+  if not is_object(v) then return nil, field_error("mode", "an object", v) end
+  local err = only(v, MODE_FIELDS, "mode.")
+  if err then return nil, err end
+  local out = {}
+  local e
+  out.shots, e = integer_field(v, "shots", "mode.", 0, 32)
+  if e then return nil, e end
+  out.samples, e = integer_field(v, "samples", "mode.", 1, 100)
+  if e then return nil, e end
+  out.cot_budget, e = integer_field(v, "cot_budget", "mode.", 1, 1 << 20)
+  if e then return nil, e end
+  if v.cot ~= nil and type(v.cot) ~= "boolean" then return nil, field_error("mode.cot", "true or false", v.cot) end
+  out.cot = v.cot or nil
+  if v.temperature ~= nil then
+    local x = v.temperature
+    if type(x) ~= "number" or x ~= x or x < 0 or x > 10 then
+      return nil, field_error("mode.temperature", "a number from 0 to 10", x)
+    end
+    out.temperature = x
+  end
+  out.judge, e = string_field(v, "judge", "mode.", JUDGE)
+  if e then return nil, e end
+  return out
+end
+
 --- POST /evaluate/single: { model, item }.
 function M.single(body)
   local t, err = M.object(body)
   if not t then return nil, err end
   local model, merr = model_field(t)
   if not model then return nil, merr end
-  t.model = nil
+  local mode, moderr = M.mode(t)
+  if moderr then return nil, moderr end
+  t.model, t.mode = nil, nil
   local item, ierr = M.item(t, "")
   if not item then return nil, ierr end
-  return { model = model, item = item }
+  return { model = model, item = item, mode = mode }
 end
 
 --- POST /evaluate/batch: { model, items }, at most max_batch items. An item
@@ -217,10 +254,12 @@ end
 function M.batch(body, max_batch)
   local t, err = M.object(body)
   if not t then return nil, err end
-  err = only(t, { model = true, questions = true }, "")
+  err = only(t, { model = true, questions = true, mode = true }, "")
   if err then return nil, err end
   local model, merr = model_field(t)
   if not model then return nil, merr end
+  local mode, moderr = M.mode(t)
+  if moderr then return nil, moderr end
   local qs = t.questions
   if not is_array(qs) then return nil, field_error("questions", "an array of questions", qs) end
   if #qs == 0 then return nil, bad("bad_field", "field 'questions': empty (give at least one)") end
@@ -232,7 +271,7 @@ function M.batch(body, max_batch)
     local item, ierr = M.item(q, ("questions[%d]."):format(i - 1))
     items[i] = item or { error = ierr }
   end
-  return { model = model, items = items }
+  return { model = model, items = items, mode = mode }
 end
 
 --- A query parameter as an integer in [min, max], the default when absent,
