@@ -241,6 +241,7 @@ local function open_run(T, id, queued)
     retries = { max_attempts = d.max_attempts, base = d.retry_base, cap = d.retry_cap },
     max_tokens_total = d.max_tokens_total, budget_usd = d.budget_usd,
     cache = mode and mode ~= "off" and { id = T.cfg.cache.id, mode = mode } or nil,
+    mode = run.mode, -- the run's evaluation mode: every worker asks the same way
   }
   local R = { id = id, queued = queued, run = run, nmodels = math.max(1, #run.model_specs), buf = {}, held = {}, committing = {},
               acks = {}, last_claim = -math.huge, last_beat = now(), last_ack = now(), last_drain = -math.huge,
