@@ -2,12 +2,25 @@
 -- OpenAI Chat Completions, and every server that speaks it (vLLM, llama.cpp
 -- server, Ollama, LM Studio): POST {base_url}/chat/completions.
 local json = require "causal_eval.json"
+local logprobs = require "causal_eval.logprobs"
 
 local M = {
   kind = "http",
   -- greedy decoding by default: an evaluation should be repeatable (and cacheable)
   defaults = { base_url = "https://api.openai.com/v1", api_key_env = "OPENAI_API_KEY", temperature = 0 },
+  -- logprobs: ask for the answer token's log-probabilities (yes/no scored by
+  -- the probability of each), top_logprobs alternatives per token (default 5)
+  fields = { logprobs = "boolean", top_logprobs = "number" },
 }
+
+--- top_logprobs is what the API takes: an integer from 0 to 20.
+function M.check(model)
+  local n = model.top_logprobs
+  if n ~= nil and (math.tointeger(n) == nil or n < 0 or n > 20) then
+    return nil, ("top_logprobs must be an integer from 0 to 20, got %s"):format(tostring(n))
+  end
+  return true
+end
 
 --- The request for one question: url, headers, body.
 function M.request(model, q, key)
@@ -23,6 +36,10 @@ function M.request(model, q, key)
   if model.temperature ~= nil then body.temperature = model.temperature end
   if model.max_tokens ~= nil then body.max_tokens = math.tointeger(model.max_tokens) or model.max_tokens end
   if model.seed ~= nil then body.seed = model.seed end
+  if model.logprobs then
+    body.logprobs = true
+    body.top_logprobs = math.tointeger(model.top_logprobs) or 5
+  end
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json" }
   if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
@@ -30,6 +47,9 @@ function M.request(model, q, key)
 end
 
 --- The answer text and token usage of a 2xx response, or nil, class, message.
+--- When the response has log-probabilities with a yes/no token, the answer
+--- also has logprobs = causal_eval.logprobs.yes_no's table (answer, p_yes,
+--- p_no, ...); text stays the reply's text.
 function M.parse(model, body)
   local doc, err = json.decode(body, "response")
   if type(doc) ~= "table" then return nil, "malformed", err or "not a JSON object" end
@@ -41,11 +61,13 @@ function M.parse(model, body)
     return nil, "malformed", "no choices[1].message.content"
   end
   local usage = type(doc.usage) == "table" and doc.usage or {}
+  local lp = type(choice.logprobs) == "table" and logprobs.yes_no(choice.logprobs.content) or nil
   return {
     text = text,
     input_tokens = math.tointeger(usage.prompt_tokens),
     output_tokens = math.tointeger(usage.completion_tokens),
     finish_reason = type(choice.finish_reason) == "string" and choice.finish_reason or nil,
+    logprobs = lp,
   }
 end
 

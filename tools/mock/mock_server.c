@@ -7,22 +7,39 @@
  *               [--stall-ms MS] [--max-concurrent N] [--api-key KEY] [--seed S]
  *               [--rate-limit N [--rate-window-ms W]] [--fault-huge R [--huge-mb MB]]
  *
- * It answers a question it was given (matched by its prompt) correctly with
- * probability P, decided by a hash of the prompt and the seed, so a run is
- * reproducible; unknown prompts get "yes". Faults are drawn per attempt at the
- * given rates: 429 with Retry-After, 500, a stall past the client's timeout,
- * malformed JSON, a dropped connection, a reply of --huge-mb MB (default 100)
- * streamed without a length. Over --max-concurrent requests in
- * progress it answers 429. With --rate-limit it behaves like a provider's
- * request budget: N requests per window of W ms (default 1000), announced in
- * x-ratelimit-remaining-requests / x-ratelimit-reset-requests, and 429 beyond
- * it. With --api-key, a wrong or missing key gets 401. POST /hook receives
- * webhooks (the first --fail-hooks N get 500) and GET /hooks lists them.
- * GET /stats reports counts; POST /reset clears them. It prints
+ * It answers a question it was given (matched by its prompt, the last
+ * message's content) correctly with probability P, decided by a hash of the
+ * prompt and the seed, so a run is reproducible; unknown prompts get "Yes.".
+ * The evaluation modes of a run are understood too:
+ *  - a prompt with up to 3 paragraphs appended (after "\n\n") still matches
+ *    its question; when an appended paragraph says "step by step", the reply
+ *    is chain of thought: sentences of reasoning that name the opposite
+ *    answer as a distractor, then a last line "Final answer: X";
+ *  - with "temperature" > 0 the correct/wrong decision (and the reply's form)
+ *    hash the prompt with the request's "seed", or without one with the
+ *    question's attempt count, so samples vary yet repeat given seeds; at
+ *    temperature 0 or none the reply is the one it always was;
+ *  - "logprobs": true (OpenAI) adds choices[0].logprobs.content: the reply's
+ *    tokens, the yes/no word one with min(top_logprobs, 5) alternatives
+ *    (default 5) where the given answer has probability 0.6-0.95;
+ *  - a judge's prompt ("[Reference answer]" and "[Response]" sections, the
+ *    response closed by an "[End]" line) gets a sentence and "GRADE: C" when
+ *    the response contains the reference (case-insensitive), else "GRADE: I".
+ * Faults are drawn per attempt at the given rates: 429 with Retry-After, 500,
+ * a stall past the client's timeout, malformed JSON, a dropped connection, a
+ * reply of --huge-mb MB (default 100) streamed without a length. Over
+ * --max-concurrent requests in progress it answers 429. With --rate-limit it
+ * behaves like a provider's request budget: N requests per window of W ms
+ * (default 1000), announced in x-ratelimit-remaining-requests /
+ * x-ratelimit-reset-requests, and 429 beyond it. With --api-key, a wrong or
+ * missing key gets 401. POST /hook receives webhooks (the first --fail-hooks
+ * N get 500) and GET /hooks lists them. GET /stats reports counts; POST
+ * /reset clears them. It prints
  * "mock_server listening on 127.0.0.1:PORT" once ready (--port 0: any port). */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -227,7 +244,7 @@ static int load_questions(const char *path) {
   return 0;
 }
 
-/* ---- reading a request: the last message's content and the model ---- */
+/* ---- reading a request: the last message's content, the model, sampling ---- */
 
 typedef struct {
   const char *key;
@@ -235,6 +252,9 @@ typedef struct {
   ce_buf content;
   char model[64];
   int depth;
+  double temperature;
+  int has_seed, logprobs;
+  int64_t seed, top_logprobs;
 } req;
 
 static int r_key(void *ud, const char *s, size_t n) {
@@ -259,9 +279,29 @@ static int r_str(void *ud, const char *s, size_t n) {
 static int r_begin(void *ud) { req *r = ud; r->depth++; r->key = NULL; return 0; }
 static int r_end(void *ud) { ((req *)ud)->depth--; return 0; }
 static int r_other(void *ud) { ((req *)ud)->key = NULL; return 0; }
-static int r_bool(void *ud, int v) { (void)v; return r_other(ud); }
-static int r_int(void *ud, int64_t v) { (void)v; return r_other(ud); }
-static int r_num(void *ud, double v) { (void)v; return r_other(ud); }
+static int r_bool(void *ud, int v) {
+  req *r = ud;
+  if (r->key && r->depth == 1 && strcmp(r->key, "logprobs") == 0) r->logprobs = v;
+  return r_other(ud);
+}
+static int r_num(void *ud, double v) {
+  req *r = ud;
+  if (r->key && r->depth == 1) {
+    if (strcmp(r->key, "temperature") == 0) r->temperature = v;
+    else if (strcmp(r->key, "seed") == 0 && v == v && fabs(v) < 9e18) { r->seed = (int64_t)v; r->has_seed = 1; }
+    else if (strcmp(r->key, "top_logprobs") == 0 && v == v) r->top_logprobs = v < 0 ? 0 : v > 100 ? 100 : (int64_t)v;
+  }
+  return r_other(ud);
+}
+static int r_int(void *ud, int64_t v) {
+  req *r = ud;
+  if (r->key && r->depth == 1 && strcmp(r->key, "seed") == 0) {
+    r->seed = v; /* exact: a seed beyond 2^53 stays itself */
+    r->has_seed = 1;
+    return r_other(ud);
+  }
+  return r_num(ud, (double)v);
+}
 
 static const ce_json_handler rhandler = {r_other, r_bool, r_int, r_num, r_str, r_begin, r_end, r_begin, r_key, r_end};
 
@@ -293,25 +333,205 @@ static void sleep_ms(long ms) {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-static void answer_text(entry *e, uint64_t ph, char *out, size_t size) {
+/* ---- the question a request asks ---- */
+
+/* Where needle first occurs in hay; ci: ignoring ASCII case. */
+static const char *find(const char *hay, size_t hn, const char *needle, size_t nn, int ci) {
+  for (size_t i = 0; i + nn <= hn; i++) {
+    size_t j = 0;
+    if (ci)
+      while (j < nn && tolower((unsigned char)hay[i + j]) == tolower((unsigned char)needle[j])) j++;
+    else
+      while (j < nn && hay[i + j] == needle[j]) j++;
+    if (j == nn) return hay + i;
+  }
+  return NULL;
+}
+
+/* A prompt with an instruction appended (a template's "Think step by step.")
+ * is still its question: the content less its last 1, 2 or 3 paragraphs.
+ * On a match, *ph becomes the question's hash, so the answer is the one the
+ * bare prompt gets, and *cot says whether the removed part asked for
+ * reasoning step by step. */
+static entry *match_trimmed(const char *s, size_t n, uint64_t *ph, int *cot) {
+  size_t end = n;
+  for (int k = 0; k < 3; k++) {
+    while (end >= 2 && !(s[end - 2] == '\n' && s[end - 1] == '\n')) end--;
+    if (end < 2) return NULL;
+    end -= 2;
+    while (end > 0 && s[end - 1] == '\n') end--; /* a run of blank lines is one break */
+    uint64_t h = hash_bytes(s, end);
+    entry *e = lookup(h, 0);
+    if (e) {
+      *ph = h;
+      *cot = find(s + end, n - end, "step by step", 12, 1) != NULL;
+      return e;
+    }
+  }
+  return NULL;
+}
+
+/* The text under a "[Marker]" line up to the first of the end marks (or the
+ * end), trimmed; NULL when the marker is absent. */
+static const char *section(const char *s, size_t n, const char *marker, const char *const *end_marks,
+                           size_t *len) {
+  const char *p = find(s, n, marker, strlen(marker), 0);
+  if (!p) return NULL;
+  const char *stop = s + n;
+  p += strlen(marker);
+  while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+  if (p < stop && *p == '\n') p++;
+  for (const char *const *m = end_marks; *m; m++) {
+    const char *q = find(p, (size_t)(stop - p), *m, strlen(*m), 0);
+    if (q) stop = q;
+  }
+  while (p < stop && isspace((unsigned char)*p)) p++;
+  while (stop > p && isspace((unsigned char)stop[-1])) stop--;
+  *len = (size_t)(stop - p);
+  return p;
+}
+
+/* A model-graded answer: a judge's prompt holds "[Reference answer]" and
+ * "[Response]" sections (the response closed by an "[End]" line), as
+ * lua/stdlib/causal_eval/rubrics/default.lua writes them. The grade
+ * is C when the response contains the reference, ignoring case. Returns 0
+ * when s is not a judge's prompt. */
+static int judge_reply(const char *s, size_t n, char *out, size_t size) {
+  size_t rl = 0, al = 0;
+  static const char *const ref_end[] = {"[Response]", "[Notes]", "[Question]", "[End]", NULL};
+  static const char *const resp_end[] = {"\n[End]", NULL};
+  const char *ref = section(s, n, "[Reference answer]", ref_end, &rl);
+  const char *resp = ref ? section(s, n, "[Response]", resp_end, &al) : NULL;
+  if (!ref || !resp) return 0;
+  int c = rl > 0 && find(resp, al, ref, rl, 1) != NULL;
+  int shown = rl > 60 ? 60 : (int)rl;
+  snprintf(out, size,
+           c ? "The response states the reference answer \"%.*s\".\nGRADE: C"
+             : "The response does not state the reference answer \"%.*s\".\nGRADE: I",
+           shown, ref);
+  return 1;
+}
+
+/* ---- answers ---- */
+
+/* Chain of thought: the first %s is the other answer, named as a distractor
+ * so that an extractor must read the final line only. */
+static const char *const COT[] = {
+    "Let me work through it step by step. One might first answer %s, but that reads an association as an "
+    "effect. Following the arrows of the graph settles it.\nFinal answer: %s",
+    "First, list the paths between the two variables. At first sight the answer looks like %s, but the intervention cuts "
+    "the arrows into the treated variable. With that taken into account the conclusion differs.\nFinal answer: %s",
+    "The question asks for a causal effect, not a correlation. It is tempting to say %s here, but the back-door "
+    "path has to be blocked first.\nFinal answer: %s",
+};
+
+/* The reply to question e (NULL: an unknown prompt), decided by the hash ph;
+ * cot: as chain of thought. Returns 1 when its answer is "Yes", 0 "No", -1
+ * for a number or a choice. */
+static int answer_text(entry *e, uint64_t ph, int cot, char *out, size_t size) {
   int correct = !e || unit(mix(ph, 0xacc)) < cfg.accuracy;
   int form = (int)(mix(ph, 0xf04) % 4);
-  if (!e) { snprintf(out, size, "Yes."); return; }
+  if (!e) { snprintf(out, size, "Yes."); return 1; }
+  char given[80], other[80];
+  const char *const *fmt;
+  int yes = -1;
   if (e->type == 1) {
-    double v = correct ? e->number : e->number + 5 * e->tolerance + 0.05;
-    const char *fmt[] = {"%.4f", "The answer is %.4f.", "Answer: %.4f", "Approximately %.4f"};
-    snprintf(out, size, fmt[form], v);
+    double right = e->number, wrong = e->number + 5 * e->tolerance + 0.05;
+    snprintf(given, sizeof given, "%.4f", correct ? right : wrong);
+    snprintf(other, sizeof other, "%.4f", correct ? wrong : right);
+    static const char *const f[] = {"%s", "The answer is %s.", "Answer: %s", "Approximately %s"};
+    fmt = f;
   } else if (e->type == 2) {
-    const char *c = correct ? e->truth : (e->wrong_choice[0] ? e->wrong_choice : "Z");
-    const char *fmt[] = {"%s", "Answer: %s", "The answer is (%s).", "Option %s."};
-    snprintf(out, size, fmt[form], c);
+    const char *wrong = e->wrong_choice[0] ? e->wrong_choice : "Z";
+    snprintf(given, sizeof given, "%s", correct ? e->truth : wrong);
+    snprintf(other, sizeof other, "%s", correct ? wrong : e->truth);
+    static const char *const f[] = {"%s", "Answer: %s", "The answer is (%s).", "Option %s."};
+    fmt = f;
   } else {
-    int yes = strcmp(e->truth, "yes") == 0;
+    yes = strcmp(e->truth, "yes") == 0;
     if (!correct) yes = !yes;
-    const char *fmt[] = {"%s.", "Answer: %s", "Let me think. The effect follows from the graph.\nFinal answer: %s",
-                         "**%s**"};
-    snprintf(out, size, fmt[form], yes ? "Yes" : "No");
+    snprintf(given, sizeof given, "%s", yes ? "Yes" : "No");
+    snprintf(other, sizeof other, "%s", yes ? "no" : "yes");
+    static const char *const f[] = {"%s.", "Answer: %s", "Let me think. The effect follows from the graph.\nFinal answer: %s",
+                                    "**%s**"};
+    fmt = f;
   }
+  if (cot) snprintf(out, size, COT[mix(ph, 0xc07) % 3], other, given);
+  else snprintf(out, size, fmt[form], given);
+  return yes;
+}
+
+/* ---- log probabilities ---- */
+
+static void lp_entry(ce_buf *b, const char *tok, size_t n, double logprob) {
+  ce_buf_adds(b, "{\"token\":");
+  ce_json_write_string(b, tok, n);
+  ce_buf_adds(b, ",\"logprob\":");
+  ce_json_write_double(b, logprob);
+}
+
+/* A position that is certain: the token itself is its only alternative. */
+static void lp_certain(ce_buf *b, const char *tok, size_t n, int64_t top) {
+  lp_entry(b, tok, n, 0.0);
+  ce_buf_adds(b, ",\"top_logprobs\":[");
+  if (top > 0) {
+    lp_entry(b, tok, n, 0.0);
+    ce_buf_addc(b, '}');
+  }
+  ce_buf_adds(b, "]}");
+}
+
+typedef struct { char token[8]; double p; } alt;
+
+static int alt_cmp(const void *a, const void *b) {
+  double x = ((const alt *)a)->p, y = ((const alt *)b)->p;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* ,"logprobs":{"content":[...]} of an OpenAI choice: the reply as tokens
+ * (the text before the answer word, the word, the text after it). The word
+ * has probability p in 0.6-0.95 from the hash ph, its opposite most of the
+ * rest, and the lower-case variants the remainder, so the chosen answer is
+ * the likeliest. A reply with no yes/no answer (yes < 0) is one token. */
+static void write_logprobs(ce_buf *b, const char *reply, int yes, uint64_t ph, int64_t top) {
+  ce_buf_adds(b, ",\"logprobs\":{\"content\":[");
+  size_t n = strlen(reply);
+  const char *word = yes == 1 ? "Yes" : "No", *at = NULL;
+  if (yes >= 0)
+    for (const char *p = reply; (p = find(p, (size_t)(reply + n - p), word, strlen(word), 0)); p++) at = p;
+  if (!at) {
+    lp_certain(b, reply, n, top);
+    ce_buf_adds(b, "]}");
+    return;
+  }
+  size_t wl = strlen(word);
+  if (at > reply) {
+    lp_certain(b, reply, (size_t)(at - reply), top);
+    ce_buf_addc(b, ',');
+  }
+  double p = 0.6 + 0.35 * unit(mix(ph, 0x109b));
+  const char *opp = yes ? "No" : "Yes";
+  alt alts[5] = {{"", p * 0.9}, {"", (1 - p) * 0.8}, {" ", p * 0.07}, {" ", (1 - p) * 0.15}, {"", p * 0.03}};
+  strcat(alts[0].token, word);
+  strcat(alts[1].token, opp);
+  strcat(alts[2].token, yes ? "yes" : "no");
+  strcat(alts[3].token, yes ? "no" : "yes");
+  strcat(alts[4].token, yes ? "yes" : "no");
+  lp_entry(b, word, wl, log(alts[0].p));
+  qsort(alts, 5, sizeof alts[0], alt_cmp);
+  ce_buf_adds(b, ",\"top_logprobs\":[");
+  int64_t k = top < 5 ? top : 5;
+  for (int64_t i = 0; i < k; i++) {
+    if (i) ce_buf_addc(b, ',');
+    lp_entry(b, alts[i].token, strlen(alts[i].token), log(alts[i].p));
+    ce_buf_addc(b, '}');
+  }
+  ce_buf_adds(b, "]}");
+  if (at + wl < reply + n) {
+    ce_buf_addc(b, ',');
+    lp_certain(b, at + wl, (size_t)(reply + n - at - wl), top);
+  }
+  ce_buf_adds(b, "]}");
 }
 
 /* ---- a huge reply, made as it is sent (a 100 MB body is never in memory) ---- */
@@ -482,6 +702,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   }
   req r;
   memset(&r, 0, sizeof r);
+  r.top_logprobs = 5;
   ce_buf_init(&r.content);
   ce_err err;
   if (ce_json_parse(ctx->body.data ? ctx->body.data : "", ctx->body.len, "request", 0, &rhandler, &r, NULL, &err) != 0 ||
@@ -490,8 +711,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     atomic_fetch_sub(&cfg.in_progress, 1);
     return send_text(c, 400, "{\"error\":{\"message\":\"bad request: no message content\"}}", NULL, NULL);
   }
+  /* a question's own prompt, else a judge's prompt, else a question's
+   * prompt with an instruction appended, else an unknown prompt */
   uint64_t ph = hash_bytes(r.content.data, r.content.len);
   entry *e = lookup(ph, 0);
+  char answer[1024];
+  int cot = 0, judge = 0;
+  if (!e) judge = judge_reply(r.content.data, r.content.len, answer, sizeof answer);
+  if (!e && !judge) e = match_trimmed(r.content.data, r.content.len, &ph, &cot);
   int attempt = e ? atomic_fetch_add(&e->attempts, 1) : (int)atomic_fetch_add(&cfg.other_attempts, 1);
   double u = unit(mix(ph, 0xfa17 + (uint64_t)attempt * 0x9e3779b97f4a7c15ull));
   sleep_ms(cfg.latency_ms);
@@ -518,8 +745,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     atomic_fetch_add(&cfg.huge, 1);
     ret = send_huge(c);
   } else {
-    char answer[200];
-    answer_text(e, ph, answer, sizeof answer);
+    /* sampling: a draw per seed, or per attempt without one; greedy
+     * decoding keeps the prompt's hash, so its reply never changes */
+    uint64_t dh = ph;
+    if (r.temperature > 0)
+      dh = mix(ph ^ (r.has_seed ? mix((uint64_t)r.seed, 0x5eed) : mix((uint64_t)attempt, 0xa77e)), 0x5a3);
+    int yes = judge ? -1 : answer_text(e, dh, cot, answer, sizeof answer);
     ce_buf out;
     ce_buf_init(&out);
     size_t prompt_tokens = r.content.len / 4 + 8, completion_tokens = strlen(answer) / 4 + 1;
@@ -536,7 +767,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       snprintf(head, sizeof head, "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":0,\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":", model);
       ce_buf_adds(&out, head);
       ce_json_write_string(&out, answer, strlen(answer));
-      snprintf(head, sizeof head, "},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}}",
+      ce_buf_addc(&out, '}');
+      if (r.logprobs) write_logprobs(&out, answer, yes, dh, r.top_logprobs);
+      snprintf(head, sizeof head, ",\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%zu,\"total_tokens\":%zu}}",
                prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
       ce_buf_adds(&out, head);
     }
