@@ -291,6 +291,86 @@ describe("runs in a mode", function()
     assert.are.equal(12, plain2.cached)
   end)
 
+  it("scores a chain of thought by its final answer, whatever the reasoning says", function()
+    local data = dir .. "/cot"
+    local plain_r, plain = H.run_json({ "--model", spec(), "--questions", qfile, "--data", data, "--cache", "off" })
+    assert.are.equal(0, plain_r.code, plain_r.stderr)
+    -- the mock reasons past the wrong answer before its final one, and
+    -- decides right or wrong per question as it does without the instruction
+    local r, rep = H.run_json({ "--model", spec(), "--questions", qfile, "--data", data, "--cache", "off", "--cot",
+                                "--cot-budget", "300" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(plain.models[1].correct, rep.models[1].correct)
+    assert.are.equal(0, rep.models[1].unparseable)
+    assert.is_true(rep.mode.cot)
+    local recs = H.records(data, rep.run_id)
+    assert.are.equal(plain.models[1].n, #recs)
+    for _, rec in ipairs(recs) do
+      assert.matches("Final answer:", rec.response, 1, true)
+      assert.is_string(rec.reasoning)
+      assert.is_nil(rec.reasoning:find("Final answer", 1, true))
+    end
+  end)
+
+  it("asks K samples of each question and reports the vote, agreement and pass@k", function()
+    local data = dir .. "/s"
+    local cache = { "--set", "cache.disk.path=" .. dir .. "/scache", "--set", "cache.disk.max_size_gb=1" }
+    local args = H.concat({ "--model", spec(), "--questions", qfile, "--data", data, "--samples", "5", "--temperature", "0.7",
+                            "--limit", "15" }, cache)
+    local r, rep = H.run_json(args)
+    assert.are.equal(0, r.code, r.stderr)
+    local m = rep.models[1]
+    assert.are.equal(15, m.n)
+    assert.are.equal(15, m.samples.questions)
+    assert.are.equal(75, m.samples.samples)
+    assert.are.equal(5, m.samples.k)
+    -- samples of one question are not independent: the interval says so
+    assert.is_true(m.samples.ci[2] - m.samples.ci[1] >= m.samples.naive.ci[2] - m.samples.naive.ci[1] - 1e-12)
+    local recs = H.records(data, rep.run_id)
+    local varied = 0
+    for _, rec in ipairs(recs) do
+      assert.are.equal(5, #rec.samples)
+      local votes, right = {}, 0
+      for _, smp in ipairs(rec.samples) do
+        votes[smp.parsed] = (votes[smp.parsed] or 0) + 1
+        if smp.correct then right = right + 1 end
+      end
+      assert.are.equal(right, rec.samples_correct)
+      assert.are.equal(votes[rec.parsed] / 5, rec.agreement)
+      if rec.agreement < 1 then varied = varied + 1 end
+    end
+    assert.is_true(varied > 0, "the samples never differed")
+    assert.are.equal(m.samples.majority.accuracy, m.accuracy)
+    -- seeded samples: asked again, the cache serves the same ones
+    local r2, rep2 = H.run_json(args)
+    assert.are.equal(0, r2.code, r2.stderr)
+    assert.are.equal(15, rep2.models[1].cached)
+    assert.are.same(m.samples.accuracy, rep2.models[1].samples.accuracy)
+    local show = H.run({ "results", "show", rep.run_id, "--data", data })
+    assert.matches("5 samples/question at T=0.7", show.stdout, 1, true)
+    assert.matches("mode: zero-shot, 5 samples at T=0.7, majority vote", show.stdout, 1, true)
+  end)
+
+  it("reads yes and no from the log-probabilities of a model that returns them", function()
+    local models = dir .. "/models.yaml"
+    H.write(models, ("models:\n  lp:\n    adapter: openai\n    model: m\n    base_url: %s\n    logprobs: true\n"):format(mock.url))
+    local data = dir .. "/lp"
+    local r, rep = H.run_json({ "--model", "lp", "--questions", qfile, "--data", data, "--cache", "off" },
+                              { env = { CAUSAL_EVAL_MODELS = models } })
+    assert.are.equal(0, r.code, r.stderr)
+    local n = 0
+    for _, rec in ipairs(H.records(data, rep.run_id)) do
+      if rec.answer_type == "yes_no" then
+        n = n + 1
+        assert.are.equal("logprobs", rec.scored_by)
+        assert.is_true(rec.p_yes > 0 and rec.p_yes < 1)
+        assert.are.equal(rec.p_yes > 0.5 and "yes" or "no", rec.parsed)
+        assert.are.equal(require("causal_eval.scoring").yes_no(rec.response), rec.parsed)
+      end
+    end
+    assert.is_true(n > 0)
+  end)
+
   it("sends the template's messages and the examples to a local command", function()
     local seen_file = dir .. "/seen.txt"
     local cmd = dir .. "/model.sh"
