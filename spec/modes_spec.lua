@@ -371,6 +371,54 @@ describe("runs in a mode", function()
     assert.is_true(n > 0)
   end)
 
+  it("grades free-text answers with a judge model, apart from exact scores, and caches the judge's calls", function()
+    local ft = dir .. "/ft.jsonl"
+    H.write(ft, table.concat({
+      '{"id":"f1","family":"explain","answer_type":"free_text","prompt":"Why do wet streets not cause rain?","reference":"rain wets the streets"}',
+      '{"id":"f2","family":"explain","answer_type":"free_text","prompt":"What is a confounder?","reference":"a common cause of both"}',
+      '{"id":"f3","family":"explain","answer_type":"free_text","prompt":"What does do(X) mean?","reference":"setting X by intervention"}',
+      '{"id":"y1","family":"explain","answer_type":"yes_no","prompt":"Is this a yes question?","ground_truth":"yes"}',
+    }, "\n") .. "\n")
+    local cmd = dir .. "/explain.sh"
+    H.write(cmd, [[#!/bin/sh
+p=$(cat)
+case "$p" in
+  *streets*) echo "Because rain wets the streets, not the other way round." ;;
+  *confounder*) echo "A variable that is a common cause of both." ;;
+  *"do(X)"*) echo "Watching X happen." ;;
+  *) echo "Answer: yes" ;;
+esac
+]])
+    H.sh("chmod +x " .. H.quote(cmd))
+    local data = dir .. "/judged"
+    local cache = { "--set", "cache.disk.path=" .. dir .. "/jcache", "--set", "cache.disk.max_size_gb=1" }
+    local args = H.concat({ "--model", "command:" .. cmd, "--questions", ft, "--data", data,
+                            "--judge", "openai:judge@" .. mock.url }, cache)
+    mock:reset()
+    local r, rep = H.run_json(args)
+    assert.are.equal(0, r.code, r.stderr)
+    local m = rep.models[1]
+    -- the exact figures count the one yes/no question only
+    assert.are.equal(1, m.n)
+    assert.are.equal(1, m.correct)
+    assert.are.same({ n = 3, graded = 3, errors = 0, mean_score = 2 / 3, model = "openai:judge@" .. mock.url }, m.judged)
+    local _, by_id = H.records(data, rep.run_id)
+    assert.are.equal("C", by_id.f1.judge.grade)
+    assert.are.equal("C", by_id.f2.judge.grade)
+    assert.are.equal("I", by_id.f3.judge.grade)
+    assert.is_true(by_id.f1.judged)
+    assert.is_nil(by_id.f1.correct)
+    local asked = mock:stats()
+    assert.are.equal(3, asked.requests)
+    local r2, rep2 = H.run_json(args)
+    assert.are.equal(0, r2.code, r2.stderr)
+    assert.are.same(m.judged, rep2.models[1].judged)
+    assert.are.same(asked, mock:stats())
+    local show = H.run({ "results", "show", rep.run_id, "--data", data })
+    assert.matches("free-text answers, graded by openai:judge@", show.stdout, 1, true)
+    assert.matches("mode: zero-shot, judged by openai:judge@", show.stdout, 1, true)
+  end)
+
   it("sends the template's messages and the examples to a local command", function()
     local seen_file = dir .. "/seen.txt"
     local cmd = dir .. "/model.sh"

@@ -142,6 +142,8 @@ local function setup_mode(w, cfg)
       model = jm, adapter = require("adapters." .. jm.adapter),
       key = jm.api_key_env and os.getenv(jm.api_key_env) or nil,
       rubric = assert(judge.load(mode.judge.rubric.path, mode.judge.rubric.source)),
+      -- what the cache knows the judge by: the rubric's calls are its own
+      model_id = (jm.model or jm.label) .. "@" .. (jm.base_url or "") .. "#judge",
     }
     if w.judge.rubric.max_tokens then
       -- the rubric knows how long a verdict runs
@@ -356,8 +358,9 @@ local function on_response(w, item, res)
   if w.cache_write and item.cache_key then
     -- written in batches: one disk transaction for many answers
     local p = w.pending_cache[slot]
+    local model_id = item.judge_of and w.judge.model_id or w.model_ids[slot]
     p[#p + 1] = { item.cache_key, res.body,
-                  w.cache_lib.request_labels(m.adapter, w.model_ids[slot], item.cache_fields or {}, item.q.family) }
+                  w.cache_lib.request_labels(m.adapter, model_id, item.cache_fields or {}, item.q.family) }
     if #p >= 64 then flush_cache(w, slot) end
   end
   record(w, item, answer, nil, res, started)
@@ -517,6 +520,20 @@ end
 function judging.send(w, item)
   local j = w.judge
   local req = j.adapter.request(j.model, item.judge_q, j.key)
+  if w.cache and cacheable(j.model, req) then
+    -- the same response to grade is the same call: a run asked again pays no judge
+    item.cache_key = w.cache_lib.request_key(j.model.adapter, j.model_id, req.body, item.q.family)
+    item.cache_fields = req.fields
+    if w.cache_read then
+      local t0 = now()
+      local body, layer = w.cache:get(item.cache_key)
+      local answer = body and j.adapter.parse(j.model, body)
+      if answer then
+        item.cached = layer
+        return record(w, item, answer, nil, nil, t0)
+      end
+    end
+  end
   return submit(w, item, req, j.model)
 end
 
