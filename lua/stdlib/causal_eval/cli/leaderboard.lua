@@ -14,11 +14,17 @@ to a question is the newest run's) by accuracy on the questions all ranked
 models answered, with Wilson 95% intervals. A group is its leader and the
 models whose paired difference with it is not significant (McNemar,
 Holm-corrected over all pairs). Models that would leave fewer than
---min-shared questions shared are listed apart. Text by default, --json for
-JSON, -o FILE.html for a page made with the report's templates.]],
+--min-shared questions shared are listed apart. Runs of different evaluation
+modes (prompt template, few-shot, chain of thought, repeated samples) are
+different evaluations and are never ranked together: the leaderboard ranks
+one mode's runs (--mode, else the mode with the most models), names it, and
+lists the others. Free-text answers graded by a judge are never ranked. Text
+by default, --json for JSON, -o FILE.html for a page made with the report's
+templates.]],
   options = {
     { "--days", arg = "N", type = "integer", help = "only runs created in the last N days" },
     { "--bench", arg = "B", help = "only questions of this benchmark family" },
+    { "--mode", arg = "NAME", help = "rank the runs of this evaluation mode (its name as the leaderboard prints it, or default)" },
     { "--min-shared", arg = "N", type = "integer", default = 50, help = "fewest shared questions to rank on" },
     { "--alpha", arg = "A", type = "number", default = 0.05, help = "significance level of the groups" },
     { "-o", "--output", arg = "FILE.html", help = "also write the leaderboard as an HTML page" },
@@ -44,7 +50,7 @@ function M.run(argv, cli)
   local st, overrides = setup.st, setup.overrides
   local leaderboard = require "causal_eval.report.leaderboard"
   local ok, lb, lerr = pcall(leaderboard.build, st, { days = args.days, bench = args.bench, min_shared = args.min_shared,
-                                                      alpha = args.alpha })
+                                                      alpha = args.alpha, mode = args.mode })
   st:close()
   if not ok then error(lb, 0) end
   if not lb then
@@ -72,6 +78,12 @@ function M.run(argv, cli)
       io.stderr:write(("wrote %s: %d models ranked\n"):format(args.output, #lb.ranked))
     end
     if outfile.is_stdout(args.output) then return 0 end
+  end
+  if args.json and #lb.other_modes > 0 then
+    -- the table says so itself; JSON's reader may not look for other_modes
+    io.stderr:write(("causal-eval leaderboard: warning: runs of %d other evaluation mode%s are not ranked with mode '%s' "
+      .. "(other_modes; --mode NAME ranks them)\n"):format(#lb.other_modes, #lb.other_modes == 1 and "" or "s",
+      tostring(lb.mode)))
   end
   if args.json then
     io.stdout:write(leaderboard.json(lb), "\n")

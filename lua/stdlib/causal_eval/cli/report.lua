@@ -15,8 +15,12 @@ its interval, accuracy by family, difficulty, rung and domain, paired
 differences as a forest plot with Holm-corrected p-values, latency
 histograms and percentiles, tokens and cost, the yes/no/other answers per
 family, unparseable answers, failed requests, the questions most models got
-wrong, and the runs' settings. Several runs make one report: a model in two
-runs appears twice, with its run's id. Large sections show a sample, with
+wrong, and the runs' settings. A run in an evaluation mode is named by it,
+with what the mode stores: a chain of thought's reasoning beside its final
+answer, repeated samples' accuracy with intervals clustered by question,
+pass@k and agreement, and free-text answers graded by a judge in a table of
+their own (never in an accuracy). Several runs make one report: a model in
+two runs appears twice, with its run's id. Large sections show a sample, with
 counts. --template FILE replaces templates or chart builders (see
 docs/reports.md).]],
   options = {

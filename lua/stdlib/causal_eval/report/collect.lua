@@ -4,6 +4,10 @@
 -- histogram, cost and the yes/no/other confusion per family; the paired
 -- differences between every two models; samples of unparseable answers,
 -- failures and the questions most models got wrong, with their records.
+-- Runs in an evaluation mode (causal_eval.mode) add what the mode stores:
+-- the reasoning of a chain of thought beside its final answer, the
+-- figures of repeated samples, and free-text answers graded by a judge,
+-- which are counted apart and never in an accuracy.
 --
 -- One pass over the score lines gives the counts (the rules and intervals
 -- of results.summarize: a spec holds them equal); every second model's are
@@ -33,6 +37,9 @@ M.DEFAULTS = {
   unparseable_total = 300,
   failures = 10,    -- failed requests shown per model
   failures_total = 120,
+  judged = 10,      -- free-text answers and their grades shown per model
+  judged_total = 60,
+  sample_texts = 3, -- texts of a question's repeated samples shown (each a share of answer_text)
   hardest = 20,     -- questions most models got wrong
   text = 1500,      -- characters of a prompt or raw answer
   answer_text = 1500, -- characters of each model's answer to a hardest question (400 past 5 models)
@@ -105,6 +112,14 @@ end
 
 -- Every model of every run as one entry; a label in two runs is shown
 -- with its run's id.
+local mode_lib = require "causal_eval.mode"
+
+-- A run's mode and its one-line name.
+local function mode_of(run)
+  local m = type(run.mode) == "table" and run.mode or nil
+  return m, mode_lib.describe(m)
+end
+
 local function entries_of(runs)
   local count = {}
   for _, run in ipairs(runs) do
@@ -116,9 +131,14 @@ local function entries_of(runs)
     for _, sp in ipairs(run.model_specs or {}) do
       if type(sp) == "table" and sp.label then specs[sp.label] = sp end
     end
+    local mode, mode_name = mode_of(run)
+    -- as results.summarize reads it
+    local samples_k = mode and mode.samples or nil
     for _, label in ipairs(run.models or {}) do
-      local e = scan.new(run.id, label)
+      local e = scan.new(run.id, label, samples_k, samples_k and mode.temperature or nil)
       e.index, e.spec, e.elapsed, e.dom = #entries + 1, specs[label], run.elapsed, {}
+      e.mode_name, e.judge_model = mode_name, mode and type(mode.judge) == "table" and type(mode.judge.model) == "table"
+        and mode.judge.model.label or nil
       e.label = count[label] > 1 and (label .. " @ " .. run.id) or label
       -- its outcomes live in packs[pack][question id], 3 bits at shift
       e.pack, e.shift = #entries // PER_PACK + 1, #entries % PER_PACK * 3
@@ -370,6 +390,11 @@ local function summary_of(e)
     cost_usd = cost, price = price, cached = e.cached,
     by_family = finish_groups(e.fam), by_difficulty = finish_groups(e.diff), by_rung = finish_groups(e.rung),
     by_domain = finish_groups(e.dom),
+    -- the run's mode; repeated samples (results.summarize's figures); free-text
+    -- answers graded apart, with the judge model of the run (nil: none given)
+    mode = e.mode_name, samples = e.samples, samples_error = e.samples_error,
+    judged = e.judged and { n = e.judged.n, graded = e.judged.graded, errors = e.judged.errors,
+                            mean_score = e.judged.mean_score, model = e.judge_model } or nil,
   }
 end
 
@@ -379,19 +404,76 @@ local function clip(s, max)
   return { text = text, cut = cut }
 end
 
--- The records behind the samples: unparseable answers, failures, and every
--- model's answer to each of the hardest questions.
+-- A reply as the report shows it: with a chain of thought, its reasoning
+-- and its final part apart (the final part is what follows the reasoning
+-- in the reply; a reply that is all reasoning has none), else the reply.
+local function reply_parts(text, reasoning, max)
+  text, reasoning = value(text), value(reasoning)
+  if type(reasoning) ~= "string" or not reasoning:find("%S") then return { response = clip(text, max) } end
+  if type(text) == "string" then
+    local _, e = text:find(reasoning, 1, true)
+    if e then
+      local final = text:sub(e + 1):gsub("^%s+", ""):gsub("%s+$", "")
+      return { reasoning = clip(reasoning, max), final = final ~= "" and clip(final, max) or nil }
+    end
+  end
+  return { reasoning = clip(reasoning, max), response = clip(text, max) }
+end
+
+-- What a record shows of its answer (reply_parts' fields), into t: with
+-- repeated samples, every sample's answer and outcome and the texts of the
+-- first o.sample_texts, each a share of max.
+local function answer_of(rec, t, max, o)
+  if type(rec.samples) == "table" then
+    t.n_samples, t.samples_correct = value(rec.n_samples) or #rec.samples, value(rec.samples_correct)
+    t.agreement, t.vote_tie = value(rec.agreement), rec.vote_tie == true
+    local each = math.max(200, max // math.max(1, o.sample_texts))
+    t.samples = {}
+    for i, sm in ipairs(rec.samples) do
+      if type(sm) == "table" then
+        local x = { parsed = value(sm.parsed), correct = sm.correct == true, unparseable = value(sm.unparseable),
+                    cached = sm.cached == true }
+        if i <= o.sample_texts then
+          for k, v in pairs(reply_parts(sm.response, sm.reasoning, each)) do x[k] = v end
+        end
+        t.samples[#t.samples + 1] = x
+      end
+    end
+  else
+    for k, v in pairs(reply_parts(rec.response, rec.reasoning, max)) do t[k] = v end
+  end
+  return t
+end
+
+-- A free-text answer and its grade, as the report shows it.
+local function judged_of(rec, qid, o)
+  local j = type(rec.judge) == "table" and rec.judge or {}
+  local er = type(rec.error) == "table" and rec.error or nil
+  local t = { qid = qid, family = value(rec.family), judged = rec.judged == true, grade = value(j.grade),
+              score = rec.judged and value(j.score) or nil, explanation = clip(j.explanation, o.text),
+              error = er and clip(er.message or er.class, o.text), error_class = er and value(er.class),
+              needs_judge = rec.needs_judge == true and not er }
+  return answer_of(rec, t, o.text, o)
+end
+
+-- The records behind the samples: unparseable answers, failures, free-text
+-- answers with their grades, and every model's answer to each of the
+-- hardest questions.
 local function samples(st, entries, picked, o, packs)
   local shown = {}
   for i, e in ipairs(entries) do
-    local s = { unparseable_shown = {}, failures_shown = {} }
+    local s = { unparseable_shown = {}, failures_shown = {}, judged_shown = {} }
     shown[i] = s
     for _, q in ipairs(spread(e.unparseable_q, o.unparseable)) do
       local rec = get_record(st, e, q)
       if rec then
-        s.unparseable_shown[#s.unparseable_shown + 1] = { qid = q, family = value(rec.family),
-          reason = value(rec.unparseable), response = clip(rec.response, o.text) }
+        s.unparseable_shown[#s.unparseable_shown + 1] = answer_of(rec, { qid = q, family = value(rec.family),
+          reason = value(rec.unparseable) }, o.text, o)
       end
+    end
+    for _, q in ipairs(spread(e.judged_q or {}, o.judged)) do
+      local rec = get_record(st, e, q)
+      if rec then s.judged_shown[#s.judged_shown + 1] = judged_of(rec, q, o) end
     end
     for _, q in ipairs(spread(e.failed_q, o.failures)) do
       local rec = get_record(st, e, q)
@@ -415,8 +497,8 @@ local function samples(st, entries, picked, o, packs)
           h.rung, h.answer_type, h.truth = value(rec.rung), value(rec.answer_type), value(rec.ground_truth)
         end
         local er = type(rec.error) == "table" and rec.error or nil
-        h.answers[#h.answers + 1] = { index = i, code = code, parsed = value(rec.parsed),
-          response = clip(rec.response, o.answer_text), error = er and value(er.class), reason = value(rec.unparseable) }
+        h.answers[#h.answers + 1] = answer_of(rec, { index = i, code = code, parsed = value(rec.parsed),
+          error = er and value(er.class), reason = value(rec.unparseable) }, o.answer_text, o)
       end
     end
   end
@@ -435,8 +517,10 @@ local function start_scan(st, list, o)
   if #list == 0 or type(st.id) ~= "function" then return nil end
   local ok, threads = pcall(require, "causal_eval.threads")
   if not ok then return nil end
-  local cfg = { store = st:id(), entries = {}, unparseable = o.unparseable, failures = o.failures }
-  for i, e in ipairs(list) do cfg.entries[i] = { run_id = e.run_id, model = e.model } end
+  local cfg = { store = st:id(), entries = {}, unparseable = o.unparseable, failures = o.failures, judged = o.judged }
+  for i, e in ipairs(list) do
+    cfg.entries[i] = { run_id = e.run_id, model = e.model, samples_k = e.samples_k, temperature = e.temperature }
+  end
   local started, group_ = pcall(threads.start, 1, "causal_eval.report.scan", json.encode(cfg))
   if not started then return nil end
   return function()
@@ -567,6 +651,7 @@ function M.collect(st, runs, opts)
   if k > 0 then
     o.unparseable = math.min(o.unparseable, math.max(1, math.ceil(o.unparseable_total / k)))
     o.failures = math.min(o.failures, math.max(1, math.ceil(o.failures_total / k)))
+    o.judged = math.min(o.judged, math.max(1, math.ceil(o.judged_total / k)))
     if k > 5 then o.answer_text = math.min(o.answer_text, 400) end
   end
   local timings = {}
@@ -598,6 +683,7 @@ function M.collect(st, runs, opts)
     local s = summary_of(e)
     s.index, s.confusion, s.other_types = i, yn[i], other[i]
     s.unparseable_shown, s.failures_shown = part.shown[i].unparseable_shown, part.shown[i].failures_shown
+    s.judged_shown = part.shown[i].judged_shown
     s.latency_bins = part.counts[i]
     models[i] = s
   end
@@ -615,7 +701,7 @@ function M.collect(st, runs, opts)
     keys[kind] = M.sort_keys(list, kind)
   end
   local records = 0
-  for _, e in ipairs(entries) do records = records + e.n + e.invalid end
+  for _, e in ipairs(entries) do records = records + e.n + e.invalid + (e.judged and e.judged.n or 0) end
   return {
     runs = runs, models = models, comparisons = part.comps, keys = keys, latency_edges = part.edges,
     questions = #qids, records = records,

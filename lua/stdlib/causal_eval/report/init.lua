@@ -116,6 +116,28 @@ function M.settings(run)
   fact("finished", when(run.finished))
   fact("elapsed", type(run.elapsed) == "number" and ("%.1f s"):format(run.elapsed) or nil)
   fact("causal-eval version", run.host_version)
+  -- how the questions were asked and read (every run has a mode; the default one too)
+  local mode_lib = require "causal_eval.mode"
+  local mode = type(run.mode) == "table" and run.mode or nil
+  fact("mode", mode_lib.describe(mode))
+  if mode and not mode_lib.is_default(mode) then
+    local function source_of(t) return type(t) == "table" and (t.path or "(inline)") or nil end
+    fact("mode.template", source_of(mode.template))
+    if type(mode.templates) == "table" then
+      local labels = {}
+      for label in pairs(mode.templates) do labels[#labels + 1] = label end
+      table.sort(labels)
+      for _, label in ipairs(labels) do fact("mode.template of " .. label, source_of(mode.templates[label])) end
+    end
+    fact("mode.shots", mode.shots)
+    if mode.cot then fact("mode.cot_budget", mode.cot_budget) end
+    fact("mode.samples", mode.samples)
+    fact("mode.temperature", mode.temperature)
+    if type(mode.judge) == "table" then
+      fact("mode.judge", type(mode.judge.model) == "table" and mode.judge.model.label or nil)
+      fact("mode.rubric", type(mode.judge.rubric) == "table" and (mode.judge.rubric.path or "default") or nil)
+    end
+  end
   fact("benchmarks", type(run.benchmarks) == "table" and table.concat(run.benchmarks, ", ") or nil)
   fact("questions asked", run.total)
   fact("seed", run.seed)
@@ -174,10 +196,12 @@ end
 
 -- ---- the evaluation report ----
 
+-- sections with a `when` are there only for runs that store what they show
 local SECTIONS = {
-  { "summary", "Models" }, { "accuracy", "Accuracy by group" }, { "differences", "Paired differences" },
-  { "latency", "Latency" }, { "cost", "Tokens and cost" }, { "errors", "Error analysis" },
-  { "settings", "Settings and versions" },
+  { "summary", "Models" }, { "samples", "Repeated samples", when = "samples" },
+  { "judged", "Model-graded answers", when = "judged" }, { "accuracy", "Accuracy by group" },
+  { "differences", "Paired differences" }, { "latency", "Latency" }, { "cost", "Tokens and cost" },
+  { "errors", "Error analysis" }, { "settings", "Settings and versions" },
 }
 
 local GROUPINGS = {
@@ -187,9 +211,42 @@ local GROUPINGS = {
   { kind = "domain", title = "By domain", field = "by_domain" },
 }
 
+--- The modes of a report's runs: { list = { { run_id, name, default } }
+--- in run order, names = distinct names in that order, differ = true when
+--- the runs were asked in more than one mode, default = true when every run
+--- was asked in the default mode }.
+function M.modes(runs)
+  local mode_lib = require "causal_eval.mode"
+  local out = { list = {}, names = {}, default = true }
+  local seen = {}
+  for _, r in ipairs(runs) do
+    local m = type(r.mode) == "table" and r.mode or nil
+    local name, default = mode_lib.describe(m), mode_lib.is_default(m)
+    out.list[#out.list + 1] = { run_id = r.id, name = name, default = default }
+    if not default then out.default = false end
+    if not seen[name] then
+      seen[name] = true
+      out.names[#out.names + 1] = name
+    end
+  end
+  out.differ = #out.names > 1
+  return out
+end
+
 local function report_helpers(data, opts)
   local h = common_helpers(data, opts)
-  h.sections, h.groupings = SECTIONS, GROUPINGS
+  local has = {}
+  for _, m in ipairs(data.models) do
+    if m.samples or m.samples_error then has.samples = true end
+    if m.judged then has.judged = true end
+  end
+  h.has = has
+  h.sections = {}
+  for _, s in ipairs(SECTIONS) do
+    if not s.when or has[s.when] then h.sections[#h.sections + 1] = s end
+  end
+  h.groupings = GROUPINGS
+  h.modes = M.modes(data.runs)
   local shown = {}
   for _, q in ipairs(data.hardest) do shown[q.qid] = true end
   local yn, other, seen_yn, seen_other = {}, {}, {}, {}
@@ -219,10 +276,58 @@ local function report_helpers(data, opts)
     if anchor then return ('<a href="#%s">%s</a>'):format(html.esc(anchor), html.esc(fam)) end
     return html.esc(fam)
   end
-  function h.text_block(clip)
+  function h.text_block(clip, class)
     if not clip then return "" end
     local more = clip.cut > 0 and ('<span class="cut"> … %s more characters not shown</span>'):format(html.int(clip.cut)) or ""
-    return ("<pre>%s%s</pre>"):format(html.esc(clip.text), more)
+    return ("<pre%s>%s%s</pre>"):format(class and (' class="%s"'):format(html.esc(class)) or "", html.esc(clip.text), more)
+  end
+  -- a chain of thought's reasoning, folded: it is long and the final answer is what was scored
+  -- (open when nothing follows it: then it is all the reply there is)
+  function h.reasoning_block(clip, open)
+    if not clip then return "" end
+    local size = utf8.len(clip.text) or #clip.text
+    return ('<details class="reasoning"%s><summary>reasoning (%s characters)</summary>%s</details>'):format(
+      open and " open" or "", html.int(size + clip.cut), h.text_block(clip, "reasoning"))
+  end
+  -- An answer as collect gives it: the reply, or its reasoning and final
+  -- part apart, or a question's repeated samples (each answer and outcome,
+  -- the first few with their text).
+  function h.answer_block(a)
+    if a.samples then
+      local parts = {}
+      for i, sm in ipairs(a.samples) do
+        local v = sm.parsed ~= nil and h.value_text(sm.parsed) or "no answer"
+        local cls = sm.parsed == nil and "unparseable" or (sm.correct and "right" or "wrong")
+        parts[i] = ('<span class="sample %s" title="sample %d">%s</span>'):format(cls, i, html.esc(v))
+      end
+      local out = { ('<p class="samples-line">%d samples: %s'):format(a.n_samples or #a.samples, table.concat(parts, " ")) }
+      if type(a.agreement) == "number" then
+        out[#out + 1] = (" · agreement %s"):format(html.pct(a.agreement, 0))
+      end
+      if a.vote_tie then out[#out + 1] = " · a tie, broken by the first answer seen" end
+      out[#out + 1] = "</p>"
+      local texts = 0
+      for i, sm in ipairs(a.samples) do
+        if sm.response or sm.reasoning or sm.final then
+          texts = texts + 1
+          out[#out + 1] = ('<div class="sample-text"><span class="label">sample %d</span>%s</div>'):format(i,
+            h.answer_block(sm))
+        end
+      end
+      if texts > 0 and texts < #a.samples then
+        out[#out + 1] = ('<p class="note">the text of %d more samples is not shown</p>'):format(#a.samples - texts)
+      end
+      return table.concat(out)
+    end
+    if a.reasoning then
+      if a.final then
+        return h.reasoning_block(a.reasoning) .. '<span class="label">final answer</span>' .. h.text_block(a.final, "final")
+      elseif a.response then
+        return h.reasoning_block(a.reasoning) .. '<span class="label">reply</span>' .. h.text_block(a.response)
+      end
+      return h.reasoning_block(a.reasoning, true) .. '<p class="note">no final answer after the reasoning</p>'
+    end
+    return h.text_block(a.response)
   end
   function h.value_text(v)
     if v == nil or v == json.null then return "–" end
@@ -251,6 +356,41 @@ local function report_helpers(data, opts)
     return (' style="background:rgba(%s,%.2f)"'):format(rgb, 0.08 + 0.5 * share)
   end
   h.settings = M.settings
+  -- the pass@k of the most samples (pass@K), nil when there is none
+  function h.pass_at(s)
+    local best
+    for _, pk in ipairs(s.pass_at or {}) do
+      if not best or pk.k > best.k then best = pk end
+    end
+    return best
+  end
+  -- every sampled model's pass@1 with its clustered interval over the naive one
+  function h.samples_chart()
+    local rows = {}
+    for i, m in ipairs(data.models) do
+      local s = m.samples
+      if s and type(s.accuracy) == "number" then
+        rows[#rows + 1] = { label = m.label .. " · clustered", accuracy = s.accuracy, lo = s.ci[1], hi = s.ci[2], group = i,
+                            color = h.color(i), data = { class = "samples-ci", ["data-model"] = m.model, ["data-kind"] = "clustered" } }
+        if type(s.naive.accuracy) == "number" then
+          rows[#rows + 1] = { label = m.label .. " · naive", accuracy = s.naive.accuracy, lo = s.naive.ci[1], hi = s.naive.ci[2],
+                              group = i, color = "#9aa4ae",
+                              data = { class = "samples-ci", ["data-model"] = m.model, ["data-kind"] = "naive" } }
+        end
+      end
+    end
+    if #rows == 0 then return "" end
+    return h.charts.dots{ title = "accuracy over samples: clustered and naive 95% intervals", rows = rows }
+  end
+  function h.judge_grade(j)
+    if j.judged then
+      local cls = j.score == 1 and "right" or (j.score == 0 and "wrong" or "partial")
+      return ('<span class="badge %s">%s</span> %s'):format(cls, html.esc(j.grade or "graded"), html.esc(number(j.score, 2)))
+    elseif j.error then
+      return ('<span class="badge failed">%s</span>'):format(html.esc(j.error_class == "judge" and "judge failed" or "failed"))
+    end
+    return '<span class="badge unparseable">not graded</span>'
+  end
 
   function h.accuracy_chart(kind)
     local field = "by_" .. kind

@@ -21,38 +21,85 @@
 -- model may sit below one of another group in accuracy and still be tied
 -- with its own leader. rank_best is 1 + the number of models significantly
 -- better than the model: the best rank the data allow it.
+--
+-- Modes: a model asked with five solved examples and a chain of thought
+-- is not the same evaluation as one asked zero-shot, so runs of different
+-- evaluation modes (causal_eval.mode: template, shots, chain of thought,
+-- samples, temperature) are never ranked together. A leaderboard ranks
+-- the runs of one mode (opts.mode, else the mode with the most models,
+-- the newest on a tie) and lists the others as not ranked. The judge of a
+-- run is no part of its mode here: it grades free-text answers, which are
+-- never ranked (they have no exact score), as results.summarize leaves
+-- them out of accuracy.
 local json = require "causal_eval.json"
 local results = require "causal_eval.results"
 local stats = require "causal_eval.stats"
 local bits = require "causal_eval.report.bits"
+local mode_lib = require "causal_eval.mode"
 
 local M = {}
+
+M.DEFAULT_MODE = "default"
 
 M.DEFAULTS = { min_shared = 50, alpha = 0.05, iters = 2000, seed = 0 }
 
 local DAY = 86400
 
--- model label -> { answers = { qid -> 0/1 }, runs, last_run, last_time }
+--- The evaluation mode a model of a run was asked in, as leaderboards
+--- tell runs apart: a key (M.DEFAULT_MODE for the default mode; else its
+--- name and its template's digest) and its name (mode.describe's).
+function M.mode_of(run, label)
+  local m = type(run.mode) == "table" and run.mode or nil
+  if mode_lib.is_default(m) then return M.DEFAULT_MODE, mode_lib.describe(nil) end
+  local t = m.template or (type(m.templates) == "table" and m.templates[label]) or nil
+  -- the model's own template, and no judge (see the top)
+  local own = { shots = m.shots, cot = m.cot, cot_budget = m.cot_budget, samples = m.samples, temperature = m.temperature,
+                template = t }
+  if mode_lib.is_default(own) then return M.DEFAULT_MODE, mode_lib.describe(nil) end
+  local name = mode_lib.describe(own)
+  local key = name
+  if type(t) == "table" then key = key .. "\0" .. require("causal_eval.rng").hex(tostring(t.source or "")):sub(1, 12) end
+  return key, name
+end
+
+-- mode key -> { key, name, models = { label -> { answers = { qid -> 0/1 },
+-- runs, last_run, last_time } }, used = runs with answers, order = how
+-- new its newest run is (1: the newest run of all) }
 local function gather(st, opts)
   local runs, err = results.list_runs(st)
   if not runs then return nil, err end
   local since = opts.days and (opts.now - opts.days * DAY) or nil
-  local models, used = {}, 0
-  for _, run in ipairs(runs) do -- newest first: the first answer seen wins
+  local modes = {}
+  for run_index, run in ipairs(runs) do -- newest first: the first answer seen wins
     if not since or (run.created or 0) >= since then
-      local labels = {}
-      for _, label in ipairs(run.models or {}) do labels[results.model_key(label)] = label end
+      local labels, mode_by = {}, {}
+      for _, label in ipairs(run.models or {}) do
+        local mk = results.model_key(label)
+        labels[mk] = label
+        local key, name = M.mode_of(run, label)
+        local md = modes[key]
+        if not md then
+          md = { key = key, name = name, models = {}, used = 0, order = run_index }
+          modes[key] = md
+        end
+        mode_by[mk] = md
+      end
       local prefix = run.id .. results.SEP
       local from = #prefix + 1
-      local any = false
+      local any = {}
       local ok, serr = st:scan(results.DB.scores, prefix, function(k, v)
         local z = k:find(results.SEP, from, true)
         if not z then return end
-        local label = labels[k:sub(from, z - 1)]
+        local mk = k:sub(from, z - 1)
+        local label = labels[mk]
         if not label then return end
         local s = json.decode(v)
         if type(s) ~= "table" or not results.counts(s) then return end
+        -- a free-text answer has no exact score (results.summarize leaves it out too)
+        if s.ft then return end
         if opts.bench and s.f ~= opts.bench then return end
+        local md = mode_by[mk]
+        local models = md.models
         local m = models[label]
         if not m then
           m = { model = label, answers = {}, n = 0, runs = {}, nruns = 0 }
@@ -68,13 +115,43 @@ local function gather(st, opts)
           m.nruns = m.nruns + 1
           if not m.last_run then m.last_run, m.last_time = run.id, run.created end
         end
-        any = true
+        if not any[md] then
+          any[md] = true
+          md.used = md.used + 1
+          md.newest = md.newest or run_index
+        end
       end)
       if not ok then return nil, serr end
-      if any then used = used + 1 end
     end
   end
-  return models, used
+  -- a name that two modes share (templates at one path, of different text) gets its digest
+  local list, by_name = {}, {}
+  for _, md in pairs(modes) do
+    if md.newest then
+      list[#list + 1] = md
+      by_name[md.name] = (by_name[md.name] or 0) + 1
+    end
+  end
+  for _, md in ipairs(list) do
+    if by_name[md.name] > 1 then
+      local digest = md.key:match("\0(%x+)$")
+      if digest then md.name = ("%s [%s]"):format(md.name, digest) end
+    end
+    local n = 0
+    for _ in pairs(md.models) do n = n + 1 end
+    md.nmodels = n
+  end
+  -- the most models first, then the newest
+  table.sort(list, function(a, b)
+    if a.nmodels ~= b.nmodels then return a.nmodels > b.nmodels end
+    return a.newest < b.newest
+  end)
+  return list
+end
+
+--- Whether text names mode md: its name, or "default" for the default mode.
+local function names(md, text)
+  return md.name == text or (text == M.DEFAULT_MODE and md.key == M.DEFAULT_MODE)
 end
 
 -- The shared questions of a set of models (label -> model).
@@ -125,15 +202,43 @@ local function accuracy_of(answers, qids)
 end
 
 --- The leaderboard of a store. opts: days (only runs created in the last
---- N days), bench (only questions of this family), min_shared, alpha,
---- now. nil, message when the store cannot be read.
+--- N days), bench (only questions of this family), mode (rank the runs of
+--- this evaluation mode: its name, or "default"; else the mode with the
+--- most models), min_shared, alpha, now. The result names its mode (mode,
+--- nil when no model answered) and lists the modes it did not rank
+--- (other_modes: { mode, runs, models = labels }). nil, message when the
+--- store cannot be read or no run has the mode asked for.
 function M.build(st, opts)
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = v end
   for k, v in pairs(opts or {}) do o[k] = v end
   o.now = o.now or os.time()
-  local models, used = gather(st, o)
-  if not models then return nil, used end
+  local list, gerr = gather(st, o)
+  if not list then return nil, gerr end
+  local pick = list[1]
+  if o.mode then
+    pick = nil
+    for _, md in ipairs(list) do
+      if names(md, o.mode) then pick = md break end
+    end
+    if not pick then
+      local known = {}
+      for _, md in ipairs(list) do known[#known + 1] = ("'%s'"):format(md.key == M.DEFAULT_MODE and M.DEFAULT_MODE or md.name) end
+      return nil, ("no run of mode '%s' has answers here%s"):format(o.mode,
+        #known > 0 and ("; the modes of these runs: " .. table.concat(known, ", ")) or "")
+    end
+  end
+  local other_modes = {}
+  for _, md in ipairs(list) do
+    if md ~= pick then
+      local labels = {}
+      for label in pairs(md.models) do labels[#labels + 1] = label end
+      table.sort(labels)
+      other_modes[#other_modes + 1] = { mode = md.name, default = md.key == M.DEFAULT_MODE, runs = md.used,
+                                        models = json.array(labels) }
+    end
+  end
+  local models, used = pick and pick.models or {}, pick and pick.used or 0
   local set, shared, left_out = choose(models, o.min_shared)
   table.sort(shared)
   local ranked = {}
@@ -227,6 +332,8 @@ function M.build(st, opts)
   return {
     generated = o.now, days = o.days, bench = o.bench, min_shared = o.min_shared, alpha = o.alpha,
     runs = used, shared = #shared, groups = groups, pairs = #pvals, ranked = ranked, unranked = unranked,
+    mode = pick and pick.name or nil, mode_default = pick and pick.key == M.DEFAULT_MODE or nil,
+    other_modes = other_modes,
   }
 end
 
@@ -241,8 +348,20 @@ function M.format(lb)
   if lb.bench then scope[#scope + 1] = "family " .. lb.bench end
   line(("leaderboard: %d models ranked on %d shared questions (%s; %d %s)"):format(#lb.ranked, lb.shared,
     table.concat(scope, ", "), lb.runs, lb.runs == 1 and "run" or "runs"))
+  if lb.mode then line("mode: " .. lb.mode) end
+  local function other_modes()
+    if #(lb.other_modes or {}) == 0 then return end
+    line("")
+    line(("warning: runs of %d other evaluation %s are not ranked with these (a different evaluation); rank them "
+      .. "with --mode NAME:"):format(#lb.other_modes, #lb.other_modes == 1 and "mode" or "modes"))
+    for _, om in ipairs(lb.other_modes) do
+      line(("  %s: %d %s, %d %s (%s)"):format(om.default and M.DEFAULT_MODE .. " (" .. om.mode .. ")" or om.mode, om.runs,
+        om.runs == 1 and "run" or "runs", #om.models, #om.models == 1 and "model" or "models", table.concat(om.models, ", ")))
+    end
+  end
   if #lb.ranked == 0 then
     line("no model has answered any question" .. (lb.bench and (" of family " .. lb.bench) or ""))
+    other_modes()
     return table.concat(out, "\n") .. "\n"
   end
   line("")
@@ -274,6 +393,7 @@ function M.format(lb)
       line(("  %s: %d questions answered, %s on them"):format(u.model, u.answered, pct(u.accuracy_all)))
     end
   end
+  other_modes()
   return table.concat(out, "\n") .. "\n"
 end
 
@@ -288,7 +408,8 @@ function M.json(lb)
   end
   return json.encode({ generated = lb.generated, days = lb.days, bench = lb.bench, min_shared = lb.min_shared,
                        alpha = lb.alpha, runs = lb.runs, shared_questions = lb.shared, groups = lb.groups,
-                       pairs = lb.pairs, models = json.array(ranked), unranked = json.array(lb.unranked) })
+                       pairs = lb.pairs, models = json.array(ranked), unranked = json.array(lb.unranked),
+                       mode = lb.mode, other_modes = json.array(lb.other_modes or {}) })
 end
 
 return M

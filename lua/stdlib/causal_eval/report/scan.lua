@@ -1,8 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- The pass over a model's score lines: its counts by the rules of
 -- results.summarize (accuracy, unparseable, failures by class, latencies,
--- tokens, groups by family, difficulty and rung) and its outcome of each
--- question. Half of a report's models are read on a thread of their own
+-- tokens, groups by family, difficulty and rung; repeated samples; free-text
+-- answers graded by a judge, counted apart and never in accuracy) and its
+-- outcome of each question. Half of a report's models are read on a thread of their own
 -- (M.main) while the report reads the rest (report/collect.lua).
 local json = require "causal_eval.json"
 local results = require "causal_eval.results"
@@ -12,13 +13,16 @@ local M = {}
 local WRONG, RIGHT, UNPARSEABLE, FAILED = 0, 1, 2, 3
 M.WRONG, M.RIGHT, M.UNPARSEABLE, M.FAILED = WRONG, RIGHT, UNPARSEABLE, FAILED
 
---- The counts of a model of a run, empty.
-function M.new(run_id, model)
+--- The counts of a model of a run, empty. samples_k: the samples the run
+--- asked of each question (its mode's samples; nil for one answer), and
+--- temperature, their temperature.
+function M.new(run_id, model, samples_k, temperature)
   return {
     run_id = run_id, model = model, mk = results.model_key(model),
     n = 0, scored = 0, correct = 0, unparseable = 0, errors = 0, error_classes = {}, invalid = 0,
     lat = results.latencies(), tokens_in = 0, tokens_out = 0, cached = 0,
     fam = {}, diff = {}, rung = {}, unparseable_q = {}, failed_q = {},
+    samples_k = samples_k, temperature = temperature, judged_q = {},
   }
 end
 
@@ -40,6 +44,32 @@ local function add(e, s, qid)
   if not results.counts(s) then
     e.invalid = e.invalid + 1
     return nil
+  end
+  if s.ft then
+    -- a free-text answer, graded by a judge or not at all: a figure of its
+    -- own, never an outcome (not in accuracy, pairs or the hardest questions)
+    local j = e.judged_c
+    if not j then
+      j = { n = 0, graded = 0, sum = 0, errors = 0 }
+      e.judged_c = j
+    end
+    j.n = j.n + 1
+    if s.j then j.graded, j.sum = j.graded + 1, j.sum + (tonumber(s.s) or 0)
+    elseif s.e then j.errors = j.errors + 1 end
+    e.tokens_in = e.tokens_in + (tonumber(s.ti) or 0)
+    e.tokens_out = e.tokens_out + (tonumber(s.to) or 0)
+    e.judged_q[#e.judged_q + 1] = qid
+    return nil
+  end
+  if e.samples_k then
+    -- an error counts as K wrong samples, as in results.summarize
+    local items = e.sampled
+    if not items then
+      items = {}
+      e.sampled = items
+    end
+    items[#items + 1] = { n = tonumber(s.k) or e.samples_k, c = tonumber(s.kc) or 0, majority_correct = s.c == 1,
+                          agreement = tonumber(s.ag) }
   end
   e.n = e.n + 1
   local correct = s.c == 1
@@ -114,6 +144,10 @@ local MAX_RANKS = 20000
 
 --- The latency figures of e (the quantiles of results.summarize) and its
 --- ranks, set in e.latency_ms, e.ranks, e.rank_weight; e.lat is dropped.
+--- With repeated samples, e.samples: causal_eval.samples.summarize's
+--- figures as results.summarize gives them (k: the samples asked), or
+--- e.samples_error saying why there are none; with free-text answers,
+--- e.judged = { n, graded, errors, mean_score }.
 function M.finish(e)
   local lat, NULL = e.lat, json.null
   local q = results.latency_quantiles(lat, { 0.5, 0.95, 0.99 })
@@ -128,13 +162,29 @@ function M.finish(e)
   e.ranks = m > 0 and results.latency_quantiles(lat, ps) or {}
   e.rank_weight = m > 0 and lat.n / m or 0
   e.lat, e.last_f, e.last_fg, e.last_d, e.last_dg, e.last_r, e.last_rg = nil, nil, nil, nil, nil, nil, nil
+  if e.sampled then
+    local ok, s = pcall(require("causal_eval.samples").summarize, e.sampled,
+      { k_values = { 1, e.samples_k }, temperature = e.temperature })
+    if ok then
+      s.k = e.samples_k
+      e.samples = s
+    else
+      e.samples_error = tostring(s)
+    end
+    e.sampled = nil
+  end
+  local j = e.judged_c
+  if j then
+    e.judged = { n = j.n, graded = j.graded, errors = j.errors, mean_score = j.graded > 0 and j.sum / j.graded or NULL }
+    e.judged_c = nil
+  end
   return e
 end
 
 -- The fields of a finished e that cross from a thread, as JSON.
 local FIELDS = { "run_id", "model", "n", "scored", "correct", "unparseable", "errors", "error_classes", "invalid",
                  "latency_ms", "ranks", "rank_weight", "tokens_in", "tokens_out", "cached", "fam", "diff", "rung",
-                 "unparseable_q", "failed_q" }
+                 "unparseable_q", "failed_q", "samples", "samples_error", "judged", "judged_q" }
 
 --- count evenly spaced items of list (in its order): a sample spread over
 --- families, as question ids start with their family.
@@ -145,8 +195,9 @@ function M.spread(list, count)
   return out
 end
 
---- On a thread: config is JSON { store = id, entries = { { run_id, model } },
---- unparseable = N, failures = N } (how many of those question ids to keep);
+--- On a thread: config is JSON { store = id, entries = { { run_id, model,
+--- samples_k, temperature } }, unparseable = N, failures = N, judged = N }
+--- (how many of those question ids to keep);
 --- returns JSON: per entry its finished counts, its question ids in key
 --- order joined by newlines (`qids`, left out when the entry before had the
 --- same), and its outcomes as digits in that order (`codes`).
@@ -157,7 +208,7 @@ function M.main(config)
   local ok, err = pcall(function()
     local last_qids
     for i, d in ipairs(cfg.entries) do
-      local e = M.new(d.run_id, d.model)
+      local e = M.new(d.run_id, d.model, d.samples_k, d.temperature)
       local qids, codes = {}, {}
       M.read(st, e, function(qid, code)
         local n = #qids + 1
@@ -169,6 +220,7 @@ function M.main(config)
       t.ranks = json.array(t.ranks)
       t.unparseable_q = json.array(M.spread(t.unparseable_q, cfg.unparseable))
       t.failed_q = json.array(M.spread(t.failed_q, cfg.failures))
+      t.judged_q = json.array(M.spread(t.judged_q, cfg.judged or 0))
       local joined = table.concat(qids, "\n")
       if joined ~= last_qids then t.qids = joined end
       last_qids = joined

@@ -8,6 +8,8 @@ M.leaderboard = [[
 <h1>{{ title }}</h1>
 <p class="meta">{{ int(#d.ranked) }} models ranked on {{ int(d.shared) }} questions they all answered ·
 {{ d.days and ("runs of the last " .. d.days .. " days") or "all runs" }}{% if d.bench then %} · family {{ d.bench }}{% end %} · {{ int(d.runs) }} {{ d.runs == 1 and "run" or "runs" }}</p>
+{% if d.mode then %}<p class="mode" id="mode">Mode: <b class="mode-name">{{ d.mode }}</b></p>{% end %}
+{% if #(d.other_modes or {}) > 0 then %}<p class="mode warn">Runs of {{ #d.other_modes }} other evaluation {{ #d.other_modes == 1 and "mode are" or "modes are" }} not ranked with these, as they are a different evaluation: see <a href="#other-modes">Other evaluation modes</a>.</p>{% end %}
 </header>
 {% if #d.ranked == 0 then %}<p>No model has answered any question{% if d.bench then %} of family {{ d.bench }}{% end %} yet.</p>{% else %}
 <section id="ranking">
@@ -30,6 +32,19 @@ not significant at {{ d.alpha }}. <b>Best rank</b> is 1 + the number of models s
 <td class="num">{{ int(r.answered) }}</td><td class="num" title="last: {{ r.last_run }}">{{ int(r.runs) }}</td></tr>
 {% end %}
 </table></div>
+</section>
+{% end %}
+{% if #(d.other_modes or {}) > 0 then %}
+<section id="other-modes">
+<h2>Other evaluation modes</h2>
+<p class="note">A model asked in another way (another prompt template, few-shot examples, a chain of thought, repeated samples) is a
+different evaluation: these runs are not ranked with the ones above. <code>causal-eval leaderboard --mode NAME</code> ranks a mode's runs.</p>
+<table id="other-modes-table">
+<tr><th>mode</th><th class="num">runs</th><th>models</th></tr>
+{% for _, om in ipairs(d.other_modes) do %}
+<tr class="other-mode" data-mode="{{ om.mode }}"><td class="mode-name">{{ om.mode }}{% if om.default then %} (default){% end %}</td><td class="num">{{ int(om.runs) }}</td><td>{{ table.concat(om.models, ", ") }}</td></tr>
+{% end %}
+</table>
 </section>
 {% end %}
 {% if #d.unranked > 0 then %}

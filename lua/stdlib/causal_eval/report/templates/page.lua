@@ -57,6 +57,17 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 2px 0; font: 12px/
 .badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 11.5px; font-weight: 600; color: #fff; }
 .badge.right { background: var(--good); } .badge.wrong { background: var(--bad); }
 .badge.unparseable { background: #8a5a00; } .badge.failed { background: #444; }
+.badge.partial { background: #6b4fa0; }
+.mode { margin: 8px 0 0; } .mode.warn { color: var(--bad); }
+.label { display: block; color: var(--muted); font-size: 11.5px; margin-top: 4px; }
+details.reasoning > summary { cursor: pointer; color: var(--muted); font-size: 12px; }
+pre.reasoning { color: var(--muted); }
+.samples-line { margin: 2px 0; font-size: 12.5px; }
+.sample { display: inline-block; padding: 0 5px; margin: 1px 1px; border-radius: 3px; border: 1px solid var(--line); font-size: 12px; }
+.sample.right { border-color: var(--good); color: var(--good); } .sample.wrong { border-color: var(--bad); color: var(--bad); }
+.sample.unparseable { border-color: #8a5a00; color: #8a5a00; font-style: italic; }
+.sample-text { margin: 2px 0 6px; }
+.sub { color: var(--muted); font-size: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 .card h3 { margin: 0 0 6px; font-size: 14px; overflow-wrap: anywhere; }
 .cols { columns: 2 340px; column-gap: 28px; }

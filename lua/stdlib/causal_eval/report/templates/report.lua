@@ -9,10 +9,20 @@ M.report = [[
 <header>
 <h1>{{ title }}</h1>
 <p class="meta">{% if #d.runs == 1 then %}run <b>{{ d.runs[1].id }}</b> ({{ d.runs[1].status or "?" }}){% else %}{{ #d.runs }} runs: {% for i, r in ipairs(d.runs) do %}{{ i > 1 and ", " or "" }}<b>{{ r.id }}</b>{% end %}{% end %}
- · {{ int(#d.models) }} models · {{ int(d.questions) }} questions · {{ int(d.records) }} answers stored</p>
+ · {{ int(#d.models) }} {{ #d.models == 1 and "model" or "models" }} · {{ int(d.questions) }} questions · {{ int(d.records) }} answers stored</p>
+{{! include("mode") }}
 <nav>{% for _, s in ipairs(sections) do %}<a href="#{{ s[1] }}">{{ s[2] }}</a>{% end %}</nav>
 </header>
 {% for _, s in ipairs(sections) do %}{{! include(s[1]) }}{% end %}
+]]
+
+-- The evaluation mode in the headline: said only when a run was not asked
+-- in the default mode (the settings name every run's), and a warning when
+-- the runs were asked in different modes.
+M.mode = [[
+{% if modes.differ then %}<p class="mode warn" id="mode"><b>The runs were asked in different evaluation modes</b>, so their models' figures come from
+different evaluations:{% for i, m in ipairs(modes.list) do %}{{ i > 1 and ";" or "" }} run <b>{{ m.run_id }}</b>: <span class="mode-name">{{ m.name }}</span>{% end %}.</p>
+{% elseif not modes.default then %}<p class="mode" id="mode">Mode: <b class="mode-name">{{ modes.names[1] }}</b></p>{% end %}
 ]]
 
 M.summary = [[
@@ -20,9 +30,12 @@ M.summary = [[
 <h2>Models</h2>
 <p class="note">Accuracy counts every question a model was asked: unparseable answers and failed requests count as wrong.
 Intervals are Wilson 95% score intervals. Questions the benchmark itself could not pose (invalid) are not counted.</p>
+{% if has.samples then %}<p class="note">With repeated samples a question's answer is the majority vote of its samples: n counts questions, and a question
+is right when its majority answer is. Accuracy over samples (pass@1), pass@k and agreement are under <a href="#samples">Repeated samples</a>.</p>{% end %}
+{% if has.judged then %}<p class="note">Free-text answers graded by a judge model are not counted here (nor in n): see <a href="#judged">Model-graded answers</a>.</p>{% end %}
 <div class="wide"><table id="headline">
 <tr><th>#</th><th>model</th><th class="num">n</th><th class="num">accuracy</th><th class="num">95% CI</th><th></th>
-<th class="num">unparseable</th><th class="num">failed</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">cost</th></tr>
+<th class="num">unparseable</th><th class="num">failed</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">cost</th>{% if modes.differ then %}<th>mode</th>{% end %}</tr>
 {% for i, m in ipairs(d.models) do %}
 <tr id="model-{{ i }}" class="headline-row" data-model="{{ m.model }}" data-run="{{ m.run_id }}" data-n="{{ m.n }}" data-correct="{{ m.correct }}"
  data-accuracy="{{ num(m.accuracy) }}" data-lo="{{ num(m.ci[1]) }}" data-hi="{{ num(m.ci[2]) }}" data-unparseable="{{ m.unparseable }}"
@@ -37,11 +50,84 @@ Intervals are Wilson 95% score intervals. Questions the benchmark itself could n
 <td class="num errors">{% if m.errors > 0 then %}<a href="#failures-{{ i }}">{{ int(m.errors) }}</a>{% else %}0{% end %}</td>
 <td class="num p50">{{ ms(m.latency_ms.p50) }}</td><td class="num p95">{{ ms(m.latency_ms.p95) }}</td><td class="num p99">{{ ms(m.latency_ms.p99) }}</td>
 <td class="num">{{ m.cost_usd and usd(m.cost_usd) or "–" }}</td>
+{% if modes.differ then %}<td class="mode-name">{{ m.mode }}</td>{% end %}
 </tr>
 {% end %}
 </table></div>
 {% for i, m in ipairs(d.models) do if (m.invalid or 0) > 0 then %}
 <p class="note">#{{ i }} {{ m.label }}: {{ int(m.invalid) }} invalid questions (bad_question) are not counted.</p>
+{% end end %}
+</section>
+]]
+
+M.samples = [[
+<section id="samples">
+<h2>Repeated samples</h2>
+<p class="note">Each question was asked several times at a temperature above zero. <b>Accuracy</b> is the mean over questions of the share
+of right samples (pass@1). Its interval accounts for samples clustered within a question: the samples of one question are not independent
+observations, so the interval takes the question as the unit (Wilson at the effective sample size, with Student's t over questions − 1 degrees
+of freedom). The <b>naive</b> interval beside it counts every sample as independent, and is too narrow by about the square root of the
+<b>design effect</b> (the clustered variance over the naive one). <b>Majority</b>: the share of questions whose majority answer is right,
+Wilson over questions. <b>pass@k</b>: the unbiased estimate of the chance that at least one of k samples is right. <b>Agreement</b>: the mean share
+of a question's samples that give its majority answer. <b>Spread</b>: the standard deviation of per-question accuracy, and the share of
+questions whose samples were both right and wrong. All intervals 95%.</p>
+<div class="wide"><table id="samples-table">
+<tr><th>model</th><th class="num">questions<br>× samples</th><th class="num">accuracy (pass@1)<br>95% CI, clustered</th>
+<th class="num">95% CI if samples<br>were independent</th><th class="num">design<br>effect</th><th class="num">majority vote<br>95% CI</th>
+<th class="num">pass@k<br>95% CI</th><th class="num">agreement</th><th class="num">spread<br>sd · mixed</th></tr>
+{% for i, m in ipairs(d.models) do local s = m.samples %}
+{% if s then local pk = pass_at(s) %}
+<tr class="samples-row" data-model="{{ m.model }}" data-run="{{ m.run_id }}" data-questions="{{ s.questions }}" data-samples="{{ s.samples }}"
+ data-k="{{ s.k }}" data-temperature="{{ num(s.temperature) }}" data-accuracy="{{ num(s.accuracy) }}" data-lo="{{ num(s.ci[1]) }}" data-hi="{{ num(s.ci[2]) }}"
+ data-naive-accuracy="{{ num(s.naive.accuracy) }}" data-naive-lo="{{ num(s.naive.ci[1]) }}" data-naive-hi="{{ num(s.naive.ci[2]) }}"
+ data-majority="{{ num(s.majority.accuracy) }}" data-majority-lo="{{ num(s.majority.ci[1]) }}" data-majority-hi="{{ num(s.majority.ci[2]) }}"
+ data-pass-k="{{ pk and pk.k }}" data-pass="{{ num(pk and pk.value) }}" data-pass-lo="{{ num(pk and pk.ci[1]) }}" data-pass-hi="{{ num(pk and pk.ci[2]) }}"
+ data-agreement="{{ num(s.agreement) }}" data-design-effect="{{ num(s.design_effect) }}" data-sd="{{ num(s.spread and s.spread.sd) }}"
+ data-mixed="{{ num(s.spread and s.spread.mixed) }}" data-disagree="{{ num(s.spread and s.spread.disagree) }}">
+<td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td class="num">{{ int(s.questions) }} × {{ s.samples_per_question and int(s.samples_per_question) or number(s.questions > 0 and s.samples / s.questions, 1) }}{% if s.temperature then %}<br><span class="sub">T = {{ number(s.temperature, 2) }}</span>{% end %}</td>
+<td class="num acc"><b>{{ pct(s.accuracy) }}</b><br><span class="sub ci">[{{ pct(s.ci[1]) }}, {{ pct(s.ci[2]) }}]</span></td>
+<td class="num naive"><span class="sub">[{{ pct(s.naive.ci[1]) }}, {{ pct(s.naive.ci[2]) }}]</span></td>
+<td class="num deff">{{ number(s.design_effect, 2) }}</td>
+<td class="num majority">{{ pct(s.majority.accuracy) }}<br><span class="sub">[{{ pct(s.majority.ci[1]) }}, {{ pct(s.majority.ci[2]) }}]</span></td>
+<td class="num pass">{% if pk then %}pass@{{ pk.k }} {{ pct(pk.value) }}<br><span class="sub">[{{ pct(pk.ci[1]) }}, {{ pct(pk.ci[2]) }}]</span>{% else %}–{% end %}</td>
+<td class="num agreement">{{ number(s.agreement, 2) }}</td>
+<td class="num spread">{{ number(s.spread and s.spread.sd, 2) }} · {{ pct(s.spread and s.spread.mixed) }}</td></tr>
+{% elseif m.samples_error then %}
+<tr><td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td colspan="8" class="note">no figures: {{ m.samples_error }}</td></tr>
+{% end %}
+{% end %}
+</table></div>
+{{! samples_chart() }}
+</section>
+]]
+
+M.judged = [[
+<section id="judged">
+<h2>Model-graded answers</h2>
+<p class="note">Free-text questions have no exact answer: a judge model grades each response against the question's reference answer with a
+rubric, as a score from 0 to 1. These grades are a figure of their own, never mixed with exact scores: they are not counted in any accuracy,
+chart, paired difference or error count of this report. Judge errors: answers the judge gave no grade for, or whose request failed.</p>
+<div class="wide"><table id="judged-table">
+<tr><th>model</th><th>judge</th><th class="num">free-text answers</th><th class="num">graded</th><th class="num">mean score</th><th class="num">judge errors</th><th class="num">not graded</th></tr>
+{% for i, m in ipairs(d.models) do local j = m.judged %}{% if j then %}
+<tr class="judged-row" data-model="{{ m.model }}" data-run="{{ m.run_id }}" data-judge="{{ j.model }}" data-n="{{ j.n }}" data-graded="{{ j.graded }}"
+ data-mean-score="{{ num(j.mean_score) }}" data-errors="{{ j.errors }}">
+<td class="model"><span class="swatch" style="background:{{ color(i) }}"></span><a href="#model-{{ i }}">{{ m.label }}</a></td>
+<td class="judge">{{ j.model or "none: the run had no --judge" }}</td><td class="num">{{ int(j.n) }}</td><td class="num">{{ int(j.graded) }}</td>
+<td class="num score">{{ number(j.mean_score, 3) }}</td><td class="num">{{ int(j.errors) }}</td><td class="num">{{ int(j.n - j.graded - j.errors) }}</td></tr>
+{% end %}{% end %}
+</table></div>
+{% for i, m in ipairs(d.models) do if m.judged and #(m.judged_shown or {}) > 0 then %}
+<p id="judged-{{ i }}"><span class="swatch" style="background:{{ color(i) }}"></span><b>{{ m.label }}</b>: {{ int(m.judged.n) }} free-text answers{% if #m.judged_shown < m.judged.n then %}; {{ #m.judged_shown }} shown, spread over the questions{% end %}.</p>
+<div class="wide"><table class="answers judged">
+<tr><th>question</th><th>family</th><th>answer</th><th>grade</th><th>the judge's explanation</th></tr>
+{% for _, a in ipairs(m.judged_shown) do %}
+<tr class="judged-answer" data-qid="{{ a.qid }}"><td>{{ a.qid }}</td><td>{{ a.family }}</td><td>{{! answer_block(a) }}</td><td>{{! judge_grade(a) }}</td>
+<td>{% if a.error then %}{{! text_block(a.error) }}{% else %}{{! text_block(a.explanation) }}{% end %}</td></tr>
+{% end %}
+</table></div>
 {% end end %}
 </section>
 ]]
@@ -185,7 +271,7 @@ M.unparseable = [[
 <div class="wide"><table class="answers">
 <tr><th>question</th><th>family</th><th>why</th><th>raw answer</th></tr>
 {% for _, u in ipairs(m.unparseable_shown) do %}
-<tr><td>{{! question_link(u.qid) }}</td><td>{{! family_link(u.family) }}</td><td>{{ u.reason }}</td><td>{{! text_block(u.response) }}</td></tr>
+<tr><td>{{! question_link(u.qid) }}</td><td>{{! family_link(u.family) }}</td><td>{{ u.reason }}</td><td>{{! answer_block(u) }}</td></tr>
 {% end %}
 </table></div>
 {% end end %}
@@ -224,7 +310,7 @@ the {{ #d.hardest }} shown have the largest share of wrong answers (spread over 
 <tr><th>model</th><th>outcome</th><th>parsed</th><th>raw answer</th></tr>
 {% for _, a in ipairs(h.answers) do %}
 <tr><td class="model"><span class="swatch" style="background:{{ color(a.index) }}"></span><a href="#model-{{ a.index }}">{{ d.models[a.index].label }}</a></td>
-<td>{{! outcome_badge(a) }}</td><td>{{ value_text(a.parsed) }}</td><td>{% if a.response then %}{{! text_block(a.response) }}{% end %}</td></tr>
+<td>{{! outcome_badge(a) }}</td><td>{{ value_text(a.parsed) }}</td><td>{{! answer_block(a) }}</td></tr>
 {% end %}
 </table>
 </div>
