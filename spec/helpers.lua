@@ -189,6 +189,26 @@ function H.questions(dir, args)
   return path
 end
 
+--- `causal-eval generate ARGS...` with one question per prompt (the mock
+--- server knows a question by its prompt, and small systems repeat one),
+--- written to path. Returns path, the number of questions and the questions.
+function H.unique_questions(path, args)
+  local json = require "causal_eval.json"
+  local r = H.run(H.concat({ "generate" }, args))
+  assert(r.code == 0, r.stderr)
+  local seen, lines, list = {}, {}, {}
+  for line in r.stdout:gmatch("[^\n]+") do
+    local q = json.decode(line)
+    if not seen[q.prompt] then
+      seen[q.prompt] = true
+      lines[#lines + 1] = line
+      list[#list + 1] = q
+    end
+  end
+  H.write(path, table.concat(lines, "\n") .. "\n")
+  return path, #lines, list
+end
+
 --- `causal-eval run --json --quiet ARGS`: the result of H.run and the
 --- decoded report (nil when stdout holds none).
 function H.run_json(args, opts)

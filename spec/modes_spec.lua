@@ -230,19 +230,7 @@ describe("runs in a mode", function()
   local dir, qfile, mock
   setup(function()
     dir = H.tmpdir()
-    local r = H.run({ "generate", "ladder,confounding,intervention", "--n", "10", "--seed", "5" })
-    assert(r.code == 0, r.stderr)
-    -- one question per prompt: the mock knows a question by its prompt
-    local seen, lines = {}, {}
-    for line in r.stdout:gmatch("[^\n]+") do
-      local p = json.decode(line).prompt
-      if not seen[p] then
-        seen[p] = true
-        lines[#lines + 1] = line
-      end
-    end
-    qfile = dir .. "/q.jsonl"
-    H.write(qfile, table.concat(lines, "\n") .. "\n")
+    qfile = H.unique_questions(dir .. "/q.jsonl", { "ladder,confounding,intervention", "--n", "10", "--seed", "5" })
     mock = H.mock({ "--questions", qfile, "--accuracy", "0.7" })
   end)
   teardown(function()

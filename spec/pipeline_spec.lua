@@ -16,21 +16,8 @@ describe("causal-eval run", function()
   local dir, qfile, mock
   setup(function()
     dir = H.tmpdir()
-    qfile = dir .. "/q.jsonl"
-    local r = H.run({ "generate", "all", "--n", "100", "--seed", "3" })
-    assert(r.code == 0, r.stderr)
-    -- the mock knows a question by its prompt: keep one question per prompt
-    -- (small corr2cause systems repeat) so its per-question counts are exact
-    local seen, lines = {}, {}
-    for line in r.stdout:gmatch("[^\n]+") do
-      local p = json.decode(line).prompt
-      if not seen[p] then
-        seen[p] = true
-        lines[#lines + 1] = line
-      end
-    end
-    NQ = #lines
-    H.write(qfile, table.concat(lines, "\n") .. "\n")
+    -- one question per prompt, so the mock's per-question counts are exact
+    qfile, NQ = H.unique_questions(dir .. "/q.jsonl", { "all", "--n", "100", "--seed", "3" })
   end)
   -- a failed test leaves its mock running: stop it before the next starts one
   after_each(function()

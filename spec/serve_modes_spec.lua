@@ -10,23 +10,11 @@ local json = require "causal_eval.json"
 local function field(r, name) return r.json and r.json.error and r.json.error[name] end
 
 describe("serve: evaluation modes", function()
-  local base, srv, mock, qfile
-  local questions = {}
+  local base, srv, mock, qfile, questions
   setup(function()
     base = S.setup()
-    local r = H.run({ "generate", "ladder,confounding", "--n", "8", "--seed", "11" })
-    assert(r.code == 0, r.stderr)
-    local lines, seen = {}, {}
-    for line in r.stdout:gmatch("[^\n]+") do
-      local q = json.decode(line)
-      if not seen[q.prompt] then
-        seen[q.prompt] = true
-        lines[#lines + 1] = line
-        questions[#questions + 1] = q
-      end
-    end
-    qfile = base.dir .. "/q.jsonl"
-    H.write(qfile, table.concat(lines, "\n") .. "\n")
+    local _
+    qfile, _, questions = H.unique_questions(base.dir .. "/q.jsonl", { "ladder,confounding", "--n", "8", "--seed", "11" })
     mock = H.mock({ "--questions", qfile, "--accuracy", "0.6" })
     H.write(base.dir .. "/models.yaml", ([[
 models:
