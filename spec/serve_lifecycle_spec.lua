@@ -76,6 +76,37 @@ describe("causal-eval serve lifecycle", function()
     assert.matches("stopped after 1%d requests", srv:text())
   end)
 
+  it("a replaced worker state answers a generated question exactly as its predecessor did", function()
+    -- the successor reads the questions made before from the server's shared
+    -- memory cache (as JSON) instead of making them again
+    local srv = S.start{ base = base, set = { "api.max_requests=3", "api.max_requests_jitter=0", "api.worker_count=1" } }
+    srv:login()
+    local first = {}
+    for round = 1, 4 do
+      for i = 1, 3 do
+        local r = srv:post("/evaluate/single", { model = "m", task_type = "counterfactual", difficulty = "hard", index = i,
+                                                 model_response = "Answer: 0.5" .. ("!"):rep(round) })
+        assert.are.equal(200, r.status, r.body)
+        local v = r.json
+        v.answer, v.latency_ms, v.cached = nil, nil, nil
+        if round == 1 then first[i] = v else assert.are.same(first[i], v) end
+      end
+    end
+    local n = srv:metric('causal_eval_serve_worker_restarts_total{reason="max_requests"}')
+    assert.truthy(n and n >= 3, tostring(n))
+    -- and the stored records of the same question agree field for field
+    assert.are.equal(0, srv:stop())
+    local ex = H.run({ "results", "export", srv.run_id, "--data", base.dir .. "/data" })
+    assert.are.equal(0, ex.code, ex.stderr)
+    local by_q = {}
+    for line in ex.stdout:gmatch("[^\n]+") do
+      local rec = json.decode(line)
+      rec.response, rec.latency_ms, rec.finished_at, rec.day = nil, nil, nil, nil
+      local seen = by_q[rec.question_id]
+      if seen then assert.are.same(seen, rec) else by_q[rec.question_id] = rec end
+    end
+  end)
+
   it("with api.reload, replaces a worker's state when a Lua file it loaded changes", function()
     local lib = with_models(base, { echoer = echo_adapter("Yes.") }, "models:\n  echoer:\n    adapter: echoer\n")
     local srv = S.start{ base = base, set = { "api.reload=true", "api.max_requests=0" } }

@@ -106,6 +106,9 @@ end
 -- generation (read-only from here on).
 local QCACHE_MAX = 4096
 
+local question_json -- (below)
+local encoded -- question table -> its JSON
+
 local function generated_cached(ctx, item, prefix)
   local key = ("%s|%s|%s|%d|%d"):format(item.task_type, item.domain or "*", item.difficulty or "*", item.seed, item.index)
   local c = ctx.qcache
@@ -115,9 +118,20 @@ local function generated_cached(ctx, item, prefix)
   end
   local q = c.t[key]
   if q then return q end
-  local err
-  q, err = generated(ctx, item, prefix)
-  if not q then return nil, err end
+  -- a worker's state is replaced every api.max_requests requests: the
+  -- server's shared memory cache keeps the questions made before, as JSON
+  -- (reading one back costs a fraction of making it again)
+  local shared_key = ctx.scores and ("serve-q|" .. key)
+  local text = shared_key and ctx.scores:get(shared_key)
+  if text then
+    q = json.decode(text)
+    encoded[q] = text -- canonical JSON: the question encodes to this again
+  else
+    local err
+    q, err = generated(ctx, item, prefix)
+    if not q then return nil, err end
+    if shared_key then ctx.scores:set(shared_key, question_json(q), { tags = { "serve" } }) end
+  end
   if c.n >= QCACHE_MAX then c.n, c.t = 0, {} end
   c.t[key] = q
   c.n = c.n + 1
@@ -319,8 +333,9 @@ end
 -- a question's content as JSON and its hash, once per question table
 -- (generated ones are reused; hashing a kilobyte of prompt costs more than
 -- the rest of a request's key)
-local encoded, hashed = setmetatable({}, { __mode = "k" }), setmetatable({}, { __mode = "k" })
-local function question_json(q)
+encoded = setmetatable({}, { __mode = "k" })
+local hashed = setmetatable({}, { __mode = "k" })
+function question_json(q)
   local s = encoded[q]
   if not s then
     s = json.encode(stored_form(q))
@@ -347,7 +362,13 @@ local function store(ctx, rec, q)
   ctx.st:enqueue_record(key, json.encode(rec), line, 0, tally)
   ctx.meter.record(rec.model, q.family or "", rec, oc)
   if not ctx.indexed[q.id] then
-    ctx.st:enqueue(results.DB.meta, M.QUESTION_PREFIX .. q.id, question_json(q))
+    -- stored once, as far as this server remembers: its workers' states come
+    -- and go (api.max_requests), the shared memory cache stays
+    local mark = ctx.scores and ("serve-stored|" .. q.id)
+    if not (mark and ctx.scores:get(mark)) then
+      ctx.st:enqueue(results.DB.meta, M.QUESTION_PREFIX .. q.id, question_json(q))
+      if mark then ctx.scores:set(mark, "1", { tags = { "serve" } }) end
+    end
     ctx.indexed[q.id] = true
     ctx.nindexed = ctx.nindexed + 1
     if ctx.nindexed > 10000 then ctx.indexed, ctx.nindexed = {}, 0 end
