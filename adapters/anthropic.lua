@@ -17,10 +17,11 @@ function M.request(model, q, key)
     messages = { { role = "user", content = q.prompt } },
   }
   if model.system then body.system = model.system end
-  if q.messages then
+  local convo = rawget(q, "messages") -- (see openai.lua)
+  if convo then
     -- an evaluation mode's conversation: its system message is a field of its own here
     local turns, system = {}, nil
-    for _, msg in ipairs(q.messages) do
+    for _, msg in ipairs(convo) do
       if msg.role == "system" then system = msg.content else turns[#turns + 1] = msg end
     end
     body.messages, body.system = turns, system

@@ -25,8 +25,10 @@ end
 --- The request for one question: url, headers, body.
 function M.request(model, q, key)
   -- an evaluation mode (template, few-shot, chain of thought) gives the
-  -- whole conversation; without one the request is today's, byte for byte
-  local messages = q.messages
+  -- whole conversation; without one the request is today's, byte for byte.
+  -- rawget: a question read lazily from a file would decode its whole line
+  -- to look for a field it does not have
+  local messages = rawget(q, "messages")
   if not messages then
     messages = {}
     if model.system then messages[#messages + 1] = { role = "system", content = model.system } end

@@ -49,6 +49,21 @@ describe("prompt templates", function()
     end
   end)
 
+  it("the default request reads no field a question from a file leaves undecoded", function()
+    -- a run decodes the fields it asks and scores with; a look for the
+    -- mode's conversation on the question itself decoded its whole line
+    -- (graph and tables: 23% more instructions per question)
+    local question_file = require "causal_eval.question_file"
+    local q = question("counterfactual", 4)
+    local line = json.encode(q)
+    for _, a in ipairs({ openai, anthropic }) do
+      local fq = question_file.item(line, 1, "q.jsonl").make()
+      local req = a.request(model(), fq, nil)
+      assert.is_nil(rawget(fq, "graph"))
+      assert.are.equal(a.request(model(), q, nil).body, req.body)
+    end
+  end)
+
   it("builds system and user messages from the question's fields", function()
     local path = tfile(dir, "fields.lua", [[
 return {
