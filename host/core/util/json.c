@@ -86,17 +86,32 @@ static int utf8_seq(const unsigned char *s, size_t n) {
   return need + 1;
 }
 
-/* 1 when none of the 8 bytes at p needs a look (control, '"', '\\', DEL,
- * non-ASCII): prompts and answers are mostly such runs, and a byte at a
- * time was most of the cost of writing a record. Each test is exact about
- * whether some byte matches (which byte does not matter here). */
-static inline int plain8(const char *p) {
+/* The high bit of each of the 8 bytes at p that needs a look (control,
+ * '"', '\\', DEL, non-ASCII), 0 when none does: prompts and answers are
+ * mostly such runs, and a byte at a time was most of the cost of writing
+ * a record. */
+static inline uint64_t special8(const char *p) {
   const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
   uint64_t x;
   memcpy(&x, p, 8);
   uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
   uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | ((del - ones) & ~del) | x;
-  return (hit & high) == 0;
+  return hit & high;
+}
+
+/* How many of the 8 bytes flagged by hit (special8, special8_text) come
+ * before the first that needs a look: the lowest flag is exact in every
+ * test above (a borrow only moves upwards, past a byte that matched), so
+ * on a little-endian machine its position says where a short string ends
+ * without a byte-by-byte walk, which was most of the cost of keys and
+ * short values. Elsewhere 0: the byte loop after it finds the place. */
+static inline unsigned plain_prefix8(uint64_t hit) {
+  if (!hit) return 8;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return (unsigned)__builtin_ctzll(hit) >> 3;
+#else
+  return 0;
+#endif
 }
 
 /* JSON text is UTF-8 (RFC 8259), and a reply may hold any bytes. Each
@@ -109,8 +124,12 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   ce_buf_addc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
-    /* 8 bytes at a time, then a byte at a time up to one that needs a look */
-    while (i + 8 <= n && plain8(s + i)) i += 8;
+    /* 8 bytes at a time up to the 8 that hold one that needs a look */
+    while (i + 8 <= n) {
+      unsigned k = plain_prefix8(special8(s + i));
+      i += k;
+      if (k < 8) break;
+    }
     while (i < n && !needs_escape[(unsigned char)s[i]]) i++;
     if (i >= n) break;
     unsigned char c = (unsigned char)s[i];
@@ -285,27 +304,30 @@ static void put_utf8(ce_buf *b, unsigned cp) {
   ce_buf_add(b, o, n);
 }
 
-/* Reads a string at p->s (on the quote); hands it to emit (string or key). */
-/* 1 when none of the 8 bytes at p ends a run of string text (control,
- * '"', '\\'): as plain8 does for the writer */
-static inline int plain8_text(const char *p) {
+/* The high bit of each of the 8 bytes at p that ends a run of string text
+ * (control, '"', '\\'), as special8 does for the writer. */
+static inline uint64_t special8_text(const char *p) {
   const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
   uint64_t x;
   memcpy(&x, p, 8);
   uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
   uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-  return (hit & high) == 0;
+  return hit & high;
 }
 
+/* Reads a string at p->s (on the quote); hands it to emit (string or key). */
 static int parse_string(parser *p, int is_key) {
   const char *q = ++p->s, *run = q;
   int escaped = 0;
   p->scratch->len = 0;
   for (;;) {
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
-    /* 8 bytes at a time, then a byte at a time up to the one that ends the
-     * run (trying 8 again at every byte cost short strings more) */
-    while (q + 8 <= p->end && plain8_text(q)) q += 8;
+    /* 8 bytes at a time up to the 8 that hold the byte ending the run */
+    while (q + 8 <= p->end) {
+      unsigned k = plain_prefix8(special8_text(q));
+      q += k;
+      if (k < 8) break;
+    }
     unsigned char c = 0;
     while (q < p->end && (c = (unsigned char)*q) != '"' && c != '\\' && c >= 0x20) q++;
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
