@@ -169,7 +169,7 @@ end
 
 --- The compact score line stored with each record.
 function M.score_line(rec)
-  return json.encode({
+  local line = {
     f = rec.family, d = rec.difficulty, r = rec.rung,
     c = rec.correct == nil and json.null or (rec.correct and 1 or 0),
     u = rec.unparseable and 1 or nil,
@@ -179,12 +179,19 @@ function M.score_line(rec)
     to = rec.tokens and rec.tokens.output or nil,
     cached = rec.cached and 1 or nil,
     day = rec.day,
+  }
+  -- what a mode adds, set only when there is some (a constructor with these
+  -- keys sizes every line's table for them, and encoding walks the room)
+  if rec.n_samples then
     -- repeated samples: how many were asked and how many were right
-    k = rec.n_samples, kc = rec.samples_correct, ag = rec.agreement,
+    line.k, line.kc, line.ag = rec.n_samples, rec.samples_correct, rec.agreement
+  end
+  if rec.answer_type == "free_text" then
     -- a free-text answer and the judge's score: never counted with exact scores
-    ft = rec.answer_type == "free_text" and 1 or nil,
-    j = rec.judged and 1 or nil, s = rec.judged and rec.score or nil,
-  })
+    line.ft = 1
+    if rec.judged then line.j, line.s = 1, rec.score end
+  end
+  return json.encode(line)
 end
 
 -- ---- statistics ----
