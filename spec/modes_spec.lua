@@ -270,6 +270,13 @@ describe("runs in a mode", function()
     local again = H.run({ "run", "--resume", run_id, "--data", data, "--shots", "3" })
     assert.are.equal(2, again.code)
     assert.matches("no %-%-shots", again.stderr)
+    -- flags that do not combine are a usage error, before anything is stored
+    for _, bad in ipairs({ { "--samples", "3" }, { "--cot-budget", "10" }, { "--rubric", "r.lua" }, { "--shots", "-1" } }) do
+      local u = H.run(H.concat({ "run", "--questions", qfile, "--data", dir .. "/never" }, bad))
+      assert.are.equal(2, u.code, u.stderr)
+      assert.matches("usage: causal%-eval run", u.stderr)
+    end
+    assert.is_nil(H.read(dir .. "/never/data.mdb"))
   end)
 
   it("asks the same conversation for the same question and the cache tells the modes apart", function()

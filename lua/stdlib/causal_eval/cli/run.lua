@@ -115,6 +115,13 @@ function M.run(argv, cli)
       return cli.usage_error(parser, ("--resume asks the way the run was started: no --%s"):format(f:gsub("_", "-")))
     end
   end
+  do
+    -- the mode's flags and how they combine (files and models are read later)
+    local _, merr = require("causal_eval.mode").from_options({ shots = args.shots, cot = args.cot or nil,
+      cot_budget = args.cot_budget, samples = args.samples, temperature = args.temperature,
+      rubric = not args.judge and args.rubric or nil }, {})
+    if merr then return cli.usage_error(parser, merr) end
+  end
   if args.detach and not args.queue then
     return cli.usage_error(parser, "--detach leaves a run to its workers: give it with --queue URL")
   end
