@@ -458,20 +458,16 @@ end
 local function asked(w, item)
   local asker = w.askers and w.askers[item.slot]
   if not asker then return item.q, w.models[item.slot] end
-  local q2 = item.q2
+  -- the samples of a question share one conversation, written once
+  local q2 = item.q2 or (item.group and item.group.q2)
   if not q2 then
     local ok, made, err = pcall(asker.question, item.q)
     if not ok then return nil, tostring(made) end
     if not made then return nil, err end
     q2 = made
-    if item.group then
-      -- the samples of a question share one conversation
-      local g = item.group
-      g.q2 = g.q2 or q2
-      q2 = g.q2
-    end
-    item.q2 = q2
+    if item.group then item.group.q2 = q2 end
   end
+  item.q2 = q2
   return q2, asker.model(item.sample)
 end
 
