@@ -283,6 +283,15 @@ function M.extract(q, text)
   return nil, ("unknown answer type '%s'"):format(tostring(kind))
 end
 
+--- Whether a parsed answer (not nil) is q's ground truth: a number within
+--- q.tolerance (default 0.01), any other answer exactly.
+function M.correct(q, parsed)
+  if q.answer_type == "number" then
+    return type(q.ground_truth) == "number" and math.abs(parsed - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
+  end
+  return parsed == q.ground_truth
+end
+
 --- Scores a response: { parsed = answer or nil, correct = bool or nil
 --- (nil when unparseable), score = 1 or 0, reason = why unparseable }.
 --- A free_text answer that is not empty cannot be scored here: { parsed =
@@ -293,12 +302,7 @@ function M.score(q, text)
     return { parsed = nil, correct = nil, score = 0, reason = reason, unparseable = true }
   end
   if q.answer_type == "free_text" then return { parsed = parsed, correct = nil, score = nil, needs_judge = true } end
-  local correct
-  if q.answer_type == "number" then
-    correct = type(q.ground_truth) == "number" and math.abs(parsed - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
-  else
-    correct = parsed == q.ground_truth
-  end
+  local correct = M.correct(q, parsed)
   return { parsed = parsed, correct = correct, score = correct and 1 or 0 }
 end
 

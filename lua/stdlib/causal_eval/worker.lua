@@ -430,26 +430,34 @@ local function refill(w)
 end
 
 -- A cached answer to item's request, recorded; true when there was one.
+-- Looks item's request up in the cache under key (asked of model through
+-- adapter), and records a stored answer; true when there was one. The key
+-- is kept on the item, so the answer is stored once it comes.
+local function from_cache(w, item, req, key, adapter, model)
+  item.cache_key, item.cache_fields = key, req.fields
+  if not w.cache_read then return false end
+  local t0 = now()
+  local body, layer = w.cache:get(key)
+  if not body then return false end
+  local answer = adapter.parse(model, body)
+  if not answer then
+    w.cache:delete(key) -- a stored body that no longer parses
+    return false
+  end
+  item.cached = layer
+  record(w, item, answer, nil, nil, t0)
+  return true
+end
+
+-- A cached answer to item's request, recorded; true when there was one.
 local function answer_from_cache(w, item, req)
   local slot, m = item.slot, w.models[item.slot]
   if not (w.cache and cacheable(m, req)) then return false end
   -- a mode's template, examples, chain of thought or sample is a question of its own
   local mode_key = w.mode_keys[slot]
   if item.sample then mode_key = mode_key .. "s" .. item.sample end
-  item.cache_key = w.cache_lib.request_key(m.adapter, w.model_ids[slot] .. mode_key, req.body, item.q.family)
-  item.cache_fields = req.fields
-  if not w.cache_read then return false end
-  local t0 = now()
-  local body, layer = w.cache:get(item.cache_key)
-  if not body then return false end
-  local answer = w.adapters[slot].parse(item.asked or m, body)
-  if not answer then
-    w.cache:delete(item.cache_key) -- a stored body that no longer parses
-    return false
-  end
-  item.cached = layer
-  record(w, item, answer, nil, nil, t0)
-  return true
+  local key = w.cache_lib.request_key(m.adapter, w.model_ids[slot] .. mode_key, req.body, item.q.family)
+  return from_cache(w, item, req, key, w.adapters[slot], item.asked or m)
 end
 
 -- The question and model settings a request of item sends: the mode's
@@ -516,19 +524,11 @@ end
 function judging.send(w, item)
   local j = w.judge
   local req = j.adapter.request(j.model, item.judge_q, j.key)
-  if w.cache and cacheable(j.model, req) then
-    -- the same response to grade is the same call: a run asked again pays no judge
-    item.cache_key = w.cache_lib.request_key(j.model.adapter, j.model_id, req.body, item.q.family)
-    item.cache_fields = req.fields
-    if w.cache_read then
-      local t0 = now()
-      local body, layer = w.cache:get(item.cache_key)
-      local answer = body and j.adapter.parse(j.model, body)
-      if answer then
-        item.cached = layer
-        return record(w, item, answer, nil, nil, t0)
-      end
-    end
+  -- the same response to grade is the same call: a run asked again pays no judge
+  if w.cache and cacheable(j.model, req) and
+     from_cache(w, item, req, w.cache_lib.request_key(j.model.adapter, j.model_id, req.body, item.q.family), j.adapter,
+       j.model) then
+    return
   end
   return submit(w, item, req, j.model)
 end

@@ -42,18 +42,16 @@ end
 function M.from_options(o, models)
   local m = {}
   local function bad(fmt, ...) return nil, fmt:format(...) end
-  if o.shots ~= nil then
-    if math.type(o.shots) ~= "integer" or o.shots < 0 or o.shots > M.MAX_SHOTS then
-      return bad("--shots must be a whole number from 0 to %d", M.MAX_SHOTS)
+  -- nil, or what is wrong with a whole-number flag
+  local function whole(v, flag, lo, hi)
+    if v ~= nil and (math.type(v) ~= "integer" or v < lo or v > hi) then
+      return ("%s must be a whole number from %d to %d"):format(flag, lo, hi)
     end
-    if o.shots > 0 then m.shots = o.shots end
   end
-  if o.samples ~= nil then
-    if math.type(o.samples) ~= "integer" or o.samples < 1 or o.samples > M.MAX_SAMPLES then
-      return bad("--samples must be a whole number from 1 to %d", M.MAX_SAMPLES)
-    end
-    if o.samples > 1 then m.samples = o.samples end
-  end
+  local werr = whole(o.shots, "--shots", 0, M.MAX_SHOTS) or whole(o.samples, "--samples", 1, M.MAX_SAMPLES)
+  if werr then return nil, werr end
+  if (o.shots or 0) > 0 then m.shots = o.shots end
+  if (o.samples or 1) > 1 then m.samples = o.samples end
   if o.temperature ~= nil then
     if type(o.temperature) ~= "number" or o.temperature ~= o.temperature or o.temperature < 0 or o.temperature > 10 then
       return bad("--temperature must be a number from 0 to 10")

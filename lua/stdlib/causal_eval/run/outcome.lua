@@ -123,12 +123,7 @@ function M.sampled_record(run_id, q, label, parts, mode)
   if v.answer == nil then
     rec.correct, rec.score, rec.unparseable = nil, 0, "no sample gave an answer"
   else
-    local c
-    if q.answer_type == "number" then
-      c = type(q.ground_truth) == "number" and math.abs(v.answer - q.ground_truth) <= (q.tolerance or 0.01) + 1e-12
-    else
-      c = v.answer == q.ground_truth
-    end
+    local c = scoring.correct(q, v.answer)
     rec.correct, rec.score = c, c and 1 or 0
   end
   if v.tie then rec.vote_tie = true end
