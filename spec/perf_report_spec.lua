@@ -136,7 +136,12 @@ return { name = "nap", description = "a nap per call", latency_test = function()
       got[i] = li.id
       local pct = li.text:match("^" .. li.id:gsub("%p", "%%%0") .. ": ([%d.]+)%% slower$")
       assert.truthy(pct, li.text)
-      assert.truthy(tonumber(pct) > 100)
+      -- the comparison's own figure, past its threshold and noise (how much
+      -- slower the 4 ms naps measure depends on the machine's load: one
+      -- metric came out under 100% in CI)
+      local reg = cur.comparison.regressions[i]
+      assert.are.equal(("%.1f"):format(reg.change), pct)
+      assert.truthy(reg.change > cur.comparison.threshold + reg.noise)
     end
     assert.are.same(want, got)
     local compared = 0
