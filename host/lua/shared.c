@@ -8,6 +8,7 @@
  *   local b = shared.bucket(50)            -- b:take() -> 0 or seconds to wait
  *   local l = shared.lines("q.jsonl")      -- l:next() -> line, number
  *   local s = shared.sum()                 -- s:add(x) -> total
+ *   local p = shared.plan()                -- a benchmark's pair plan (core/util/pair_plan.h)
  *   shared.attach("counter", c:id())       -- the same counter, in another state
  */
 #include <lauxlib.h>
@@ -17,16 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/pair_plan.h"
 #include "core/util/shared.h"
 #include "modules.h"
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 
-static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", "set", "histogram", "ring", NULL};
+static const char *const KINDS[] = {"counter", "flag", "bucket", "lines", "sum", "set", "histogram", "ring", "plan", NULL};
 static const char *const MTS[] = {"causal_eval.shared_counter", "causal_eval.shared_flag",
                                   "causal_eval.shared_bucket", "causal_eval.shared_lines",
                                   "causal_eval.shared_sum", "causal_eval.shared_set",
-                                  "causal_eval.shared_histogram", "causal_eval.shared_ring"};
+                                  "causal_eval.shared_histogram", "causal_eval.shared_ring",
+                                  "causal_eval.shared_plan"};
 
 static void *check(lua_State *L, int kind) {
   LShared *u = luaL_checkudata(L, 1, MTS[kind]);
@@ -267,12 +270,49 @@ static const luaL_Reg ring_m[] = {{"push", r_push}, {"pop", r_pop}, {"last", r_l
 static int s_ring(lua_State *L) {
   return push_shared(L, 7, ce_ring_new((int)luaL_optinteger(L, 1, 100)), ce_ring_free);
 }
-static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m, ring_m};
+
+/* plan:upto(), plan:seen(h, p), plan:accept(p, c, ka, kb) -> true | false
+ * (recorded already), plan:draw(p) -> c | nil, plan:redraws() */
+static int p_upto(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ce_plan_upto(check(L, 8)));
+  return 1;
+}
+static int p_seen(lua_State *L) {
+  ce_plan *pl = check(L, 8);
+  lua_pushboolean(L, ce_plan_seen(pl, (uint64_t)luaL_checkinteger(L, 2), (int64_t)luaL_checkinteger(L, 3)));
+  return 1;
+}
+static int p_accept(lua_State *L) {
+  ce_plan *pl = check(L, 8);
+  int rc = ce_plan_accept(pl, (int64_t)luaL_checkinteger(L, 2), (int64_t)luaL_checkinteger(L, 3),
+                          (uint64_t)luaL_checkinteger(L, 4), (uint64_t)luaL_checkinteger(L, 5));
+  if (rc == -1) return luaL_error(L, "shared plan: out of memory");
+  if (rc == -2) return luaL_error(L, "shared plan: pair %d recorded before the pairs ahead of it",
+                                  (int)luaL_checkinteger(L, 2));
+  lua_pushboolean(L, rc);
+  return 1;
+}
+static int p_draw(lua_State *L) {
+  int64_t c = ce_plan_draw(check(L, 8), (int64_t)luaL_checkinteger(L, 2));
+  if (c < 0) luaL_pushfail(L);
+  else lua_pushinteger(L, (lua_Integer)c);
+  return 1;
+}
+static int p_redraws(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ce_plan_redraws(check(L, 8)));
+  return 1;
+}
+static const luaL_Reg plan_m[] = {
+  {"upto", p_upto}, {"seen", p_seen}, {"accept", p_accept}, {"draw", p_draw}, {"redraws", p_redraws}, {NULL, NULL}
+};
+static int s_plan(lua_State *L) { return push_shared(L, 8, ce_plan_new(), ce_plan_free); }
+
+static const luaL_Reg *const METHODS[] = {counter_m, flag_m, bucket_m, lines_m, sum_m, set_m, hist_m, ring_m, plan_m};
 
 static const luaL_Reg funcs[] = {
   {"counter", s_counter}, {"flag", s_flag}, {"bucket", s_bucket}, {"lines", s_lines},
   {"sum", s_sum},         {"set", s_set},       {"histogram", s_hist},
-  {"ring", s_ring},       {"attach", s_attach},   {NULL, NULL}
+  {"ring", s_ring},       {"plan", s_plan},       {"attach", s_attach},   {NULL, NULL}
 };
 
 int luaopen_causal_eval_shared(lua_State *L) {

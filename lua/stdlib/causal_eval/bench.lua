@@ -570,6 +570,28 @@ end
 local SALT_PAIR, SALT_TEXT, SALT_DIFFICULTY, SALT_DOMAIN, SALT_YES =
   0x2545F4914F6CDD1D, 0x5bd1e995, 0x27d4eb2f165667c5, 0x165667b19e3779f9, 0x61c8864680b583eb
 
+-- The plan: which draw each pair takes (plan_pair), made in pair order, in
+-- this state alone or shared by a run's workers (M.share_plan). The local
+-- plan keeps seen (identity hash -> true) and redraw (pair -> draw, when
+-- not the first) as tables.
+local LocalPlan, SharedPlan = {}, {}
+LocalPlan.__index, SharedPlan.__index = LocalPlan, SharedPlan
+local function local_plan() return setmetatable({ next = 0, seen = {}, redraw = {} }, LocalPlan) end
+function LocalPlan:upto() return self.next end
+function LocalPlan:seen_before(h) return self.seen[h] ~= nil end
+function LocalPlan:draw(p) return self.redraw[p] or 0 end
+function LocalPlan:accept(p, c, ka, kb)
+  self.seen[ka], self.seen[kb] = true, true
+  if c > 0 then self.redraw[p] = c end
+  self.next = p + 1
+end
+function SharedPlan:upto() return self.obj:upto() end
+-- a hash another worker recorded for pair p itself, while this one plans p too, is not a repeat
+function SharedPlan:seen_before(h, p) return self.obj:seen(h, p) end
+function SharedPlan:draw(p) return self.obj:draw(p) or 0 end
+-- false when another worker recorded the pair first: the same draw, by determinism
+function SharedPlan:accept(p, c, ka, kb) return self.obj:accept(p, c, ka, kb) end
+
 -- What stays the same for every question of one (family, options, seed):
 -- worked out once per run, with the plan of which draws its pairs use.
 local function run_state(fam, opts, seed)
@@ -588,9 +610,19 @@ local function run_state(fam, opts, seed)
   local key = fam.name .. "|" .. fam.version .. "|" .. canonical_options(opts) .. "|" .. seed
   st = { key = key .. "|", base = rng.hash(key), perturbations = json.array(perturb_list(opts)), seed = seed,
          stories = require "benchmarks.stories", perturb = opts.perturb or {},
-         plan = { upto = 0, seen = {}, redraw = {} } }
+         plan = local_plan() }
   per_fam[seed] = st
   return st
+end
+
+--- Makes the run's workers share one plan of a family's pairs (a
+--- shared.plan(), causal_eval.shared): each worker asks its own questions,
+--- and a pair one worker planned the others do not draw again to plan. Call
+--- before the state generates anything.
+function M.share_plan(fam, opts, seed, shared_plan)
+  local st = run_state(fam, opts, seed)
+  assert(st.plan.next == 0 and not st.held, "share_plan: the state has planned pairs already")
+  st.plan = setmetatable({ obj = shared_plan }, SharedPlan)
 end
 
 -- The id formula, in one place: a stable function of (family, version,
@@ -715,18 +747,15 @@ end
 -- from every question of the pairs before it (recorded in the plan).
 local function plan_pair(fam, st, opts, p)
   local plan = st.plan
-  local seen = plan.seen
   local d = difficulty_of(st, opts, p)
   local limit = redraw_limit(fam, d)
   local empty = 0 -- draws in a row of which a question came to nothing
   for c = 0, limit - 1 do
     local a, ka = draw(fam, st, opts, p, 0, c)
     local b, kb
-    if a and not seen[ka] then b, kb = draw(fam, st, opts, p, 1, c) end
-    if a and b and kb ~= ka and not seen[kb] then
-      seen[ka], seen[kb] = true, true
-      if c > 0 then plan.redraw[p] = c end
-      plan.upto = p + 1
+    if a and not plan:seen_before(ka, p) then b, kb = draw(fam, st, opts, p, 1, c) end
+    if a and b and kb ~= ka and not plan:seen_before(kb, p) then
+      plan:accept(p, c, ka, kb)
       return a, b
     end
     if a then a.model_obj:close() end
@@ -753,23 +782,25 @@ end
 local function content(fam, st, opts, index)
   local p, side = index // 2, index % 2
   local plan = st.plan
-  while plan.upto < p do
-    local a, b = plan_pair(fam, st, opts, plan.upto)
+  local upto = plan:upto()
+  while upto < p do
+    local a, b = plan_pair(fam, st, opts, upto)
     a.model_obj:close()
     b.model_obj:close()
+    upto = plan:upto() -- further on where another worker planned on
   end
-  if plan.upto == p then
+  if upto == p then
     local a, b = plan_pair(fam, st, opts, p)
-    for _, q in pairs(plan.held or {}) do q.model_obj:close() end
-    plan.held, plan.held_p = { [0] = a, [1] = b }, p
+    for _, q in pairs(st.held or {}) do q.model_obj:close() end
+    st.held, st.held_p = { [0] = a, [1] = b }, p
   end
-  local held = plan.held_p == p and plan.held
+  local held = st.held_p == p and st.held
   local q = held and held[side]
   if q then
     held[side] = nil
     return q
   end
-  return (draw(fam, st, opts, p, side, plan.redraw[p] or 0))
+  return (draw(fam, st, opts, p, side, plan:draw(p)))
 end
 
 --- Generates question index (0-based) of a family. Returns the question table.

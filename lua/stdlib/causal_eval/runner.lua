@@ -310,6 +310,12 @@ local function prepare(run, s, prior, opts, st)
     source.lines, source.path = lines:id(), run.source.path
   else
     source.benches, source.n, source.seed, source.options = run.source.benches, run.source.n, run.source.seed, run.source.options
+    -- the workers plan each family's pairs together (causal_eval.bench.share_plan)
+    ctx.plans, source.plans = {}, {}
+    for i in ipairs(source.benches) do
+      ctx.plans[i] = shared.plan()
+      source.plans[i] = ctx.plans[i]:id()
+    end
   end
   local cache, cerr = M.open_cache(opts)
   if cache == nil and cerr then return nil, cerr end

@@ -49,6 +49,8 @@ local function bench_source(cfg, tickets)
   for i, name in ipairs(cfg.benches) do fams[i] = assert(bench.load(name)) end
   local opts = assert(bench.options(cfg.options or {}))
   local n, seed = cfg.n, cfg.seed
+  -- one plan of each family's pairs for all the run's workers
+  for i, id in ipairs(cfg.plans or {}) do bench.share_plan(fams[i], opts, seed, attach("plan", id)) end
   return function()
     local g = tickets:next()
     if not g then return nil end
@@ -82,6 +84,7 @@ function M.batched(tickets, batch)
       first, left = first + 1, left - 1
       return v
     end,
+    left = function() return left end,
   }
 end
 
@@ -188,7 +191,10 @@ function M.setup(cfg, index, over)
     inflight = {}, n_inflight = 0, tag = 0, sent = 0, recorded = 0, source_done = false, held = 0,
   }
   for k, v in pairs(over or {}) do w[k] = v end
-  if not w.next_item then w.next_item = M.source(cfg.source, M.batched(attach("counter", cfg.tickets), w.batch)) end
+  if not w.next_item then
+    local view = M.batched(attach("counter", cfg.tickets), w.batch)
+    w.next_item, w.batch_left = M.source(cfg.source, view), view.left
+  end
   local use_http = false
   if cfg.mode and cfg.mode.judge then
     use_http = require("adapters." .. cfg.mode.judge.model.adapter).kind == "http"
@@ -393,8 +399,12 @@ end
 
 -- one question from the source fans out to every model not yet done
 local function refill(w)
-  local ready, models, done = w.ready, w.models, w.done
-  while #ready < w.K and not w.source_done and not w.stop_code do
+  local ready, models, done, batch_left = w.ready, w.models, w.done, w.batch_left
+  -- a batch taken is made at once (up to 64 more than the share): the plan
+  -- of a benchmark's pairs goes in ticket order, and another worker whose
+  -- batch comes next would otherwise plan this batch's pairs itself
+  while (#ready < w.K or (batch_left and batch_left() > 0 and #ready < w.K + 64)) and not w.source_done
+    and not w.stop_code do
     local src = w.next_item()
     if not src then
       w.source_done = true

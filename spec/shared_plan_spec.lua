@@ -1,0 +1,118 @@
+-- SPDX-License-Identifier: MIT
+-- The workers of `causal-eval run --bench` share the plan of each family's
+-- pairs (causal_eval.bench.share_plan, shared.plan()). Each once made the
+-- plan alone: to ask question i it drew every pair before i, the other
+-- workers' too, so a run of W workers generated its questions W times over.
+-- Shared, a worker draws what it asks and the pairs no one planned yet, and
+-- the questions are still the ones `generate` writes.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
+local bench = require "causal_eval.bench"
+local shared = require "causal_eval.shared"
+
+local N, SEED = 600, 4
+
+-- question index -> { id, prompt, ground_truth } as generate makes them
+local function reference(opts)
+  local fam = assert(bench.load("corr2cause"))
+  local out = {}
+  for q in bench.generate(fam, assert(bench.options(opts)), SEED, N) do
+    out[q.index] = { id = q.id, prompt = q.prompt, ground_truth = q.ground_truth }
+  end
+  return out
+end
+
+describe("the plan of a benchmark's pairs, shared by a run's workers", function()
+  local dir
+  setup(function()
+    dir = H.tmpdir()
+    -- a worker: takes tickets 10 at a time, as a run's workers do, and asks
+    -- its questions of a family whose plan it shares
+    H.write(dir .. "/planner.lua", [[
+local M = {}
+function M.main(cfg_json)
+  local json, bench, shared = require "causal_eval.json", require "causal_eval.bench", require "causal_eval.shared"
+  local cfg = json.decode(cfg_json)
+  local fam = assert(bench.load("corr2cause"))
+  local opts = assert(bench.options(cfg.opts))
+  bench.share_plan(fam, opts, cfg.seed, assert(shared.attach("plan", cfg.plan)))
+  local tickets = assert(shared.attach("counter", cfg.tickets))
+  local out = {}
+  while true do
+    local first, got = tickets:next(10)
+    if not first then break end
+    for i = first, first + got - 1 do
+      local q = bench.question(fam, opts, cfg.seed, i)
+      out[#out + 1] = { index = i, id = q.id, prompt = q.prompt, ground_truth = q.ground_truth }
+    end
+  end
+  return json.encode(out)
+end
+return M]])
+  end)
+  teardown(function() H.rm(dir) end)
+
+  it("gives threads asking side by side the questions generate makes", function()
+    -- corr2cause's easy space is small: many pairs take a later draw
+    local opts = { difficulty = "easy" }
+    local want = reference(opts)
+    H.write(dir .. "/main.lua", ([[
+local json, shared, threads = require "causal_eval.json", require "causal_eval.shared", require "causal_eval.threads"
+local plan, tickets = shared.plan(), shared.counter(0, %d)
+local results = threads.start(3, "planner", json.encode{ opts = { difficulty = "easy" }, seed = %d,
+  plan = plan:id(), tickets = tickets:id() }):join()
+local all = {}
+for _, r in ipairs(results) do
+  assert(r.ok, r.error)
+  for _, q in ipairs(json.decode(r.result)) do all[#all + 1] = q end
+end
+io.write(json.encode{ questions = all, upto = plan:upto(), redraws = plan:redraws() })]]):format(N, SEED))
+    local r = H.run({ dir .. "/main.lua" }, { env = { CAUSAL_EVAL_PATH = dir } })
+    assert.are.equal(0, r.code, r.stderr)
+    local got = json.decode(r.stdout)
+    assert.are.equal(N, #got.questions)
+    assert.are.equal(N // 2, got.upto)
+    assert.is_true(got.redraws > 0, "no pair took a later draw: the test proves nothing")
+    local seen = {}
+    for _, q in ipairs(got.questions) do
+      assert.is_nil(seen[q.index], "question " .. q.index .. " asked twice")
+      seen[q.index] = true
+      assert.are.same(want[q.index], { id = q.id, prompt = q.prompt, ground_truth = q.ground_truth })
+    end
+  end)
+
+  it("draws only its own question where another state planned the pairs before it", function()
+    local fam = assert(bench.load("corr2cause"))
+    local draws = 0
+    local counting = setmetatable({ generate = function(ctx)
+      draws = draws + 1
+      return fam.generate(ctx)
+    end }, { __index = fam })
+    local plan = shared.plan()
+    -- one state plans the first 300 pairs
+    local first = assert(bench.options{ difficulty = "easy" })
+    bench.share_plan(counting, first, SEED, plan)
+    local a = bench.question(counting, first, SEED, N - 2)
+    local planned = draws
+    assert.is_true(planned >= N, planned .. " draws to plan " .. N // 2 .. " pairs")
+    -- another (options of its own: a state of its own) asks the last question
+    draws = 0
+    local second = assert(bench.options{ difficulty = "easy" })
+    bench.share_plan(counting, second, SEED, assert(shared.attach("plan", plan:id())))
+    local b = bench.question(counting, second, SEED, N - 1)
+    assert.is_true(draws <= 10, draws .. " draws for one question of a planned pair")
+    assert.are.equal(reference({ difficulty = "easy" })[N - 1].prompt, b.prompt)
+    assert.are_not.equal(a.prompt, b.prompt)
+    -- a state with a plan of its own draws every pair before the question again
+    draws = 0
+    bench.question(counting, assert(bench.options{ difficulty = "easy" }), SEED, N - 1)
+    assert.is_true(draws >= N, draws .. " draws")
+  end)
+
+  it("refuses to share a plan once the state has planned pairs alone", function()
+    local fam = assert(bench.load("ladder"))
+    local opts = assert(bench.options{})
+    bench.question(fam, opts, 1, 3)
+    assert.has_error(function() bench.share_plan(fam, opts, 1, shared.plan()) end)
+  end)
+end)
