@@ -359,25 +359,15 @@ typedef struct {
   lua_State *L;
   int depth;
   /* keep: only these keys of a top-level object are built (nkeep >= 0);
-   * the others are still parsed, so the text is checked all the same */
-  int nkeep, skip_value, skipping;
+   * the others are still parsed (CE_JSON_SKIP), so the text is checked all
+   * the same */
+  int nkeep;
   const char *keep[MAX_KEEP];
   size_t keep_len[MAX_KEEP];
   char is_object[512];
   lua_Integer count[512]; /* items already in the level's table */
   int slot[512];          /* the level's stack slot: nil until its table is made */
 } decoder;
-
-/* 1 when the value being read is not built: it is inside a skipped one, or
- * it is the value of a key that is not kept */
-static int skipped(decoder *d) {
-  if (d->skipping) return 1;
-  if (d->skip_value) {
-    d->skip_value = 0;
-    return 1;
-  }
-  return 0;
-}
 
 /* A container's items wait on the stack above its slot, and go into a
  * table made at its close with room for all of them: tables grown a key
@@ -422,64 +412,46 @@ static int room(decoder *d) { return lua_checkstack(d->L, 4) ? 0 : 1; }
 
 static int d_null(void *ud) {
   decoder *d = ud;
-  if (skipped(d)) return 0;
   if (room(d)) return 1;
   lua_pushlightuserdata(d->L, NULL);
   return store(d);
 }
 static int d_bool(void *ud, int v) {
   decoder *d = ud;
-  if (skipped(d)) return 0;
   if (room(d)) return 1;
   lua_pushboolean(d->L, v);
   return store(d);
 }
 static int d_int(void *ud, int64_t v) {
   decoder *d = ud;
-  if (skipped(d)) return 0;
   if (room(d)) return 1;
   lua_pushinteger(d->L, (lua_Integer)v);
   return store(d);
 }
 static int d_num(void *ud, double v) {
   decoder *d = ud;
-  if (skipped(d)) return 0;
   if (room(d)) return 1;
   lua_pushnumber(d->L, (lua_Number)v);
   return store(d);
 }
 static int d_str(void *ud, const char *s, size_t n) {
   decoder *d = ud;
-  if (skipped(d)) return 0;
   if (room(d)) return 1;
   lua_pushlstring(d->L, s, n);
   return store(d);
 }
 static int d_key(void *ud, const char *s, size_t n) {
   decoder *d = ud;
-  if (d->skipping) return 0;
   if (d->depth == 1 && d->nkeep >= 0) {
     int kept = 0;
     for (int i = 0; i < d->nkeep && !kept; i++) kept = d->keep_len[i] == n && memcmp(d->keep[i], s, n) == 0;
-    if (!kept) {
-      d->skip_value = 1;
-      return 0;
-    }
+    if (!kept) return CE_JSON_SKIP;
   }
   if (room(d)) return 1;
   lua_pushlstring(d->L, s, n);
   return 0;
 }
 static int d_open(decoder *d, int is_object) {
-  if (d->skipping) {
-    d->skipping++;
-    return 0;
-  }
-  if (d->skip_value) {
-    d->skip_value = 0;
-    d->skipping = 1;
-    return 0;
-  }
   if (d->depth >= 511 || room(d)) return 1;
   lua_pushnil(d->L);
   d->slot[d->depth] = lua_gettop(d->L);
@@ -492,10 +464,6 @@ static int d_begin_array(void *ud) { return d_open(ud, 0); }
 static int d_begin_object(void *ud) { return d_open(ud, 1); }
 static int d_close(void *ud) {
   decoder *d = ud;
-  if (d->skipping) {
-    d->skipping--;
-    return 0;
-  }
   d->depth--;
   flush(d, d->depth);
   /* an empty array stays an array when encoded again */
@@ -521,7 +489,6 @@ static int json_decode(lua_State *L) {
   d->L = L;
   d->depth = 0;
   d->nkeep = -1;
-  d->skip_value = d->skipping = 0;
   if (has_keep) {
     lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
     if (n > MAX_KEEP) return luaL_argerror(L, 3, "more than 32 keys to keep");

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -30,6 +33,138 @@ static int valid_utf8(const unsigned char *s, size_t n) {
     i += (size_t)len;
   }
   return 1;
+}
+
+/* ce_json_write_double as it was: each of %.15g, %.16g, %.17g printed and
+ * read back. The faster one derives the three from one print and must
+ * write the same text for every double. */
+static void reference_double(char *out, double v) {
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(out, 40, "%.*g", prec, v);
+    if (strtod(out, NULL) == v) break;
+  }
+  if (!strpbrk(out, ".eEn")) strcat(out, ".0");
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t next_u64(void) {
+  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static int same_double_text(double v, ce_buf *b) {
+  if (!isfinite(v)) return 1;
+  char want[48];
+  b->len = 0;
+  CHECK(ce_json_write_double(b, v) == 0);
+  /* values of few decimals take another path first (write_short_decimal) */
+  double back = strtod(b->data, NULL);
+  if (back != v) {
+    fprintf(stderr, "%.17g written as %.*s, which reads back as %.17g\n", v, (int)b->len, b->data, back);
+    return 0;
+  }
+  /* a value of at most 6 decimals takes the short path, which is unchanged */
+  static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  for (int d = 0; d <= 6; d++) {
+    double x = v * scale[d];
+    if (!(fabs(x) < 9007199254740992.0)) break;
+    if (nearbyint(x) / scale[d] == v) return 1;
+  }
+  reference_double(want, v);
+  if (strlen(want) == b->len && memcmp(want, b->data, b->len) == 0) return 1;
+  fprintf(stderr, "%.17g written as %.*s, was %s\n", v, (int)b->len, b->data, want);
+  return 0;
+}
+
+static void check_doubles(void) {
+  ce_buf b;
+  ce_buf_init(&b);
+  int bad = 0;
+  for (int i = 0; i < 100000 && bad < 5; i++) {
+    uint64_t u = next_u64();
+    double v;
+    memcpy(&v, &u, sizeof v);
+    bad += !same_double_text(v, &b);                                                  /* any bit pattern */
+    bad += !same_double_text((double)(u >> 11) / 9007199254740992.0 * 1000.0, &b);    /* latencies in ms */
+    bad += !same_double_text((double)(u % 100000000) / 1e8 + (double)(u >> 40), &b); /* decimals */
+    double p10 = pow(10.0, (double)((int)(u % 40) - 20));
+    bad += !same_double_text(p10, &b);
+    bad += !same_double_text(nextafter(p10, 0), &b);
+    bad += !same_double_text(nextafter(p10, 1e300), &b);
+    bad += !same_double_text(9.5 * p10, &b);
+    bad += !same_double_text(nextafter(9.9999999999999995 * p10, 0), &b);
+  }
+  static const double edge[] = {0.1 + 0.2, 1e23, 2.675, 0.15, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+                                123456789012345678.0, 0.000099999999999999991, 1e15 + 0.3, 1e16 + 2, -0.0001234567890123456};
+  for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) bad += !same_double_text(edge[i], &b);
+  CHECK(bad == 0);
+  ce_buf_free(&b);
+}
+
+/* a reader that skips the value of every key named "skip" and counts the
+ * callbacks it gets */
+typedef struct { int values, keys; } tally;
+static int t_null(void *ud) { ((tally *)ud)->values++; return 0; }
+static int t_bool(void *ud, int v) { (void)v; ((tally *)ud)->values++; return 0; }
+static int t_int(void *ud, int64_t v) { (void)v; ((tally *)ud)->values++; return 0; }
+static int t_num(void *ud, double v) { (void)v; ((tally *)ud)->values++; return 0; }
+static int t_str(void *ud, const char *s, size_t n) { (void)s, (void)n; ((tally *)ud)->values++; return 0; }
+static int t_open(void *ud) { ((tally *)ud)->values++; return 0; }
+static int t_close(void *ud) { (void)ud; return 0; }
+static int t_key(void *ud, const char *s, size_t n) {
+  ((tally *)ud)->keys++;
+  return n == 4 && memcmp(s, "skip", 4) == 0 ? CE_JSON_SKIP : 0;
+}
+static const ce_json_handler SKIPPER = {t_null, t_bool, t_int, t_num, t_str, t_open, t_close, t_open, t_key, t_close};
+static const ce_json_handler NOSKIP = {t_null, t_bool, t_int, t_num, t_str, t_open, t_close, t_open, NULL, t_close};
+
+/* A skipped value is checked as a read one is: the same error, at the
+ * same place, or none. */
+static int same_verdict(const char *text) {
+  ce_err a, b;
+  tally t = {0, 0};
+  int ra = ce_json_parse(text, strlen(text), "t", 0, &SKIPPER, &t, NULL, &a);
+  int rb = ce_json_parse(text, strlen(text), "t", 0, &NOSKIP, &t, NULL, &b);
+  if (ra != rb || (ra && strcmp(a.msg, b.msg) != 0)) {
+    fprintf(stderr, "%s: skipped %d '%s', read %d '%s'\n", text, ra, ra ? a.msg : "", rb, rb ? b.msg : "");
+    return 0;
+  }
+  return 1;
+}
+
+static void check_skip(void) {
+  const char *text = "{\"a\":1,\"skip\":{\"x\":[1.5,2e3,\"s\\n\",true,null,{\"skip\":3}],\"y\":-0.25},\"b\":[0.5]}";
+  tally t = {0, 0};
+  ce_err e;
+  CHECK(ce_json_parse(text, strlen(text), "t", 0, &SKIPPER, &t, NULL, &e) == 0);
+  /* the top object, a, b's array and its number; nothing of the skipped value */
+  CHECK(t.values == 4);
+  CHECK(t.keys == 3);
+  static const char *const bad[] = {
+    "{\"skip\":1e999}", "{\"skip\":[-1e400]}", "{\"skip\":01}", "{\"skip\":1.}", "{\"skip\":1e}",
+    "{\"skip\":\"\\q\"}", "{\"skip\":\"\\ud800\"}", "{\"skip\":\"a\nb\"}", "{\"skip\":[1,]}",
+    "{\"skip\":{\"k\" 1}}", "{\"skip\":tru}", "{\"skip\":[[[[[[[[", "{\"skip\":\"open",
+    "{\"skip\":1.5e308, \"n\":2}", "{\"skip\":123456789012345678901234567890,\"z\":1}", "{\"skip\":1}x",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(same_verdict(bad[i]));
+  /* more digits than a double spans, without an exponent: out of range all the same */
+  char big[420] = "{\"skip\":";
+  size_t n = strlen(big);
+  big[n++] = '1';
+  while (n < 400) big[n++] = '0';
+  big[n++] = '}';
+  big[n] = 0;
+  CHECK(same_verdict(big));
+  ce_err be;
+  CHECK(ce_json_parse(big, strlen(big), "t", 0, &SKIPPER, &t, NULL, &be) != 0);
+  /* too deep is too deep, skipped or not */
+  char deep[1200] = "{\"skip\":";
+  n = strlen(deep);
+  for (int i = 0; i < 600; i++) deep[n++] = '[';
+  deep[n] = 0;
+  CHECK(same_verdict(deep));
 }
 
 int main(void) {
@@ -93,5 +228,7 @@ int main(void) {
   }
   CHECK(lanes_ok);
   ce_buf_free(&b);
+  check_skip();
+  check_doubles();
   return check_report("test_json");
 }

@@ -214,15 +214,83 @@ static int write_short_decimal(ce_buf *b, double v) {
   return 0;
 }
 
+/* What "%.{prec}g" prints, from the 17 significant digits d (each '0'..'9')
+ * of the value's "%.16e" and its exponent: the digits rounded to prec,
+ * then printed as %g does. 0 when the rounding is a tie at 17 digits,
+ * where rounding the exact value and rounding its 17 digits may differ. */
+static int g_from_digits(char *out, int neg, const char *d17, int exp10, int prec) {
+  char d[18];
+  memcpy(d, d17, 17);
+  if (prec < 17) {
+    int tail_zero = 1;
+    for (int i = prec + 1; i < 17; i++) tail_zero &= d[i] == '0';
+    if (d[prec] == '5' && tail_zero) return 0;
+    if (d[prec] >= '5') {
+      int i = prec - 1;
+      while (i >= 0 && d[i] == '9') d[i--] = '0';
+      if (i >= 0) {
+        d[i]++;
+      } else { /* 9.99... rounds up to 10.0...: one digit more in front */
+        memmove(d + 1, d, (size_t)prec - 1);
+        d[0] = '1';
+        exp10++;
+      }
+    }
+  }
+  int n = prec;
+  while (n > 1 && d[n - 1] == '0') n--; /* %g drops trailing zeros */
+  char *o = out;
+  if (neg) *o++ = '-';
+  if (exp10 < -4 || exp10 >= prec) {
+    *o++ = d[0];
+    if (n > 1) {
+      *o++ = '.';
+      memcpy(o, d + 1, (size_t)n - 1);
+      o += n - 1;
+    }
+    int e = exp10 < 0 ? -exp10 : exp10;
+    *o++ = 'e';
+    *o++ = exp10 < 0 ? '-' : '+';
+    if (e >= 100) *o++ = (char)('0' + e / 100);
+    *o++ = (char)('0' + e / 10 % 10);
+    *o++ = (char)('0' + e % 10);
+  } else if (exp10 >= 0) {
+    int whole = exp10 + 1;
+    for (int i = 0; i < whole; i++) *o++ = i < n ? d[i] : '0';
+    if (n > whole) {
+      *o++ = '.';
+      memcpy(o, d + whole, (size_t)(n - whole));
+      o += n - whole;
+    }
+  } else {
+    *o++ = '0';
+    *o++ = '.';
+    for (int i = 0; i < -exp10 - 1; i++) *o++ = '0';
+    memcpy(o, d, (size_t)n);
+    o += n;
+  }
+  *o = 0;
+  return 1;
+}
+
 int ce_json_write_double(ce_buf *b, double v) {
   if (!isfinite(v)) return -1;
   if (write_short_decimal(b, v)) return 0;
-  char tmp[40];
-  /* a double nearest a decimal of <= 15 digits prints as that decimal at %.15g;
-   * otherwise 16 or 17 digits round-trip */
+  char tmp[40], e17[40];
+  /* a double nearest a decimal of <= 15 digits prints as that decimal at
+   * %.15g; otherwise 16 or 17 digits round-trip. The three are derived from
+   * one print of 17 digits: printing three times was most of a record's
+   * encoding where it held a latency. */
+  snprintf(e17, sizeof e17, "%.16e", v);
+  int neg = e17[0] == '-';
+  const char *m = e17 + neg; /* d.dddddddddddddddde[+-]XX */
+  char d17[17];
+  d17[0] = m[0];
+  memcpy(d17 + 1, m + 2, 16);
+  int exp10 = atoi(m + 19);
   for (int prec = 15; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v) break;
+    if (!g_from_digits(tmp, neg, d17, exp10, prec)) snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    if (prec == 17 || strtod(tmp, NULL) == v) break;
   }
   ce_buf_adds(b, tmp);
   if (!strpbrk(tmp, ".eEn")) ce_buf_add(b, ".0", 2);
@@ -252,7 +320,11 @@ typedef struct {
   void *ud;
   ce_err *err;
   ce_buf *scratch;
+  int skip_next; /* the key just read asked for its value to be skipped */
+  int quiet;     /* inside a skipped value: checked, not reported */
 } parser;
+
+static const ce_json_handler QUIET; /* no callbacks: a skipped value's */
 
 static int fail(parser *p, const char *at, int code, const char *what) {
   unsigned line = 1, col = 1;
@@ -384,6 +456,10 @@ static int parse_string(parser *p, int is_key) {
   const char *at = p->s - 1;
   p->s = q + 1;
   int rc = is_key ? (p->h->key ? p->h->key(p->ud, s, n) : 0) : (p->h->string ? p->h->string(p->ud, s, n) : 0);
+  if (rc == CE_JSON_SKIP && is_key) {
+    p->skip_next = 1;
+    return 0;
+  }
   return rc ? stop(p, at) : 0;
 }
 
@@ -404,15 +480,23 @@ static int parse_number(parser *p) {
     if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (digits after '.')");
     while (q < p->end && *q >= '0' && *q <= '9') q++;
   }
+  int has_exp = 0;
   if (q < p->end && (*q == 'e' || *q == 'E')) {
     is_int = 0;
+    has_exp = 1;
     q++;
     if (q < p->end && (*q == '+' || *q == '-')) q++;
     if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (exponent)");
     while (q < p->end && *q >= '0' && *q <= '9') q++;
   }
-  char tmp[64];
   size_t n = (size_t)(q - at);
+  /* a skipped number is converted only where it could be out of range (an
+   * exponent, or more digits than a double spans), to fail as a read one does */
+  if (p->quiet && !has_exp && n < 300) {
+    p->s = q;
+    return 0;
+  }
+  char tmp[64];
   char *num = tmp;
   if (n >= sizeof tmp) { /* absurdly long digits: spell them out in the scratch buffer */
     p->scratch->len = 0;
@@ -487,7 +571,18 @@ static int parse_object(parser *p) {
       skip_ws(p);
       if (p->s >= p->end || *p->s != ':') return fail(p, p->s, CE_JSON_ESYNTAX, "expected ':' after the key");
       p->s++;
-      if (parse_value(p)) return -1;
+      if (p->skip_next) {
+        const ce_json_handler *h = p->h;
+        p->skip_next = 0;
+        p->h = &QUIET;
+        p->quiet++;
+        int rc = parse_value(p);
+        p->quiet--;
+        p->h = h;
+        if (rc) return -1;
+      } else if (parse_value(p)) {
+        return -1;
+      }
       skip_ws(p);
       if (p->s < p->end && *p->s == ',') { p->s++; continue; }
       if (p->s < p->end && *p->s == '}') { p->s++; break; }

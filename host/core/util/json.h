@@ -34,8 +34,14 @@ int ce_json_write_double(ce_buf *b, double v);
 void ce_json_write_int(ce_buf *b, int64_t v);
 
 /* ---- parsing ---- */
+/* What key() returns to have the key's value checked but not reported: no
+ * callback for it or anything in it, and no number in it converted (a
+ * reader that keeps a few fields of a large object skips the rest at the
+ * cost of a syntax check). */
+#define CE_JSON_SKIP (-1)
 typedef struct {
-  /* each returns 0 to go on, nonzero to stop with an error ("stopped by caller") */
+  /* each returns 0 to go on, nonzero to stop with an error ("stopped by
+   * caller"); key() may also return CE_JSON_SKIP */
   int (*null)(void *ud);
   int (*boolean)(void *ud, int v);
   int (*integer)(void *ud, int64_t v);  /* a number without fraction or exponent that fits */
