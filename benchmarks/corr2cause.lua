@@ -5,6 +5,7 @@
 -- distribution of a hidden DAG); a hypothesis holds when it is true in every
 -- DAG of the Markov equivalence class those statements determine.
 local bench = require "causal_eval.bench"
+local scm_core = require "causal_eval.scm_core"
 
 local LETTERS = { "A", "B", "C", "D", "E", "F" }
 
@@ -24,42 +25,48 @@ local RELS = { "parent", "ancestor", "confounder", "collider" }
 -- A connected DAG over n nodes, each pair joined (lower to higher) with
 -- probability one half, at most 3 parents each; drawn again until connected.
 -- Unlike ctx:random_dag, whose spanning tree gives V2 the parent V1, any
--- collider is possible.
+-- collider is possible. Returns the edges as two lists of node numbers,
+-- from and to, in the order drawn, their count, and the nodes' parent and
+-- neighbour masks: a pair draws dozens of graphs before one suits it, so
+-- none is built as names.
 local function any_dag(r, n)
-  local names = {}
-  for i = 1, n do names[i] = "V" .. i end
+  local all = (1 << n) - 1
   while true do
-    local edges, npa, comp = {}, {}, {}
-    for i = 1, n do npa[i], comp[i] = 0, i end
-    local function root(v) while comp[v] ~= v do v = comp[v] end return v end
+    local from, to, m, npa, pa, adj = {}, {}, 0, {}, {}, {}
+    for i = 1, n do npa[i], pa[i], adj[i] = 0, 0, 0 end
     for i = 1, n do
       for j = i + 1, n do
         if npa[j] < 3 and r:bernoulli(0.5) then
-          edges[#edges + 1] = { names[i], names[j] }
+          m = m + 1
+          from[m], to[m] = i, j
           npa[j] = npa[j] + 1
-          comp[root(i)] = root(j)
+          pa[j] = pa[j] | (1 << (i - 1))
+          adj[i], adj[j] = adj[i] | (1 << (j - 1)), adj[j] | (1 << (i - 1))
         end
       end
     end
-    local first, connected = root(1), true
-    for v = 2, n do if root(v) ~= first then connected = false end end
-    if connected then return { nodes = names, edges = edges } end
+    local seen, frontier = 1, 1
+    while frontier ~= 0 do
+      local reached = 0
+      for v = 1, n do
+        if frontier & (1 << (v - 1)) ~= 0 then reached = reached | adj[v] end
+      end
+      frontier = reached & ~seen
+      seen = seen | reached
+    end
+    if seen == all then return from, to, m, pa, adj end
   end
 end
 
--- a -> c <- b with a and b not adjacent, in a list of edges {from, to}
-local function has_vstructure(edges)
-  local pa, adj = {}, {}
-  for _, e in ipairs(edges) do
-    local a, b = e[1], e[2]
-    pa[b] = pa[b] or {}
-    pa[b][#pa[b] + 1] = a
-    adj[a .. b], adj[b .. a] = true, true
-  end
-  for _, ps in pairs(pa) do
-    for i = 1, #ps do
-      for j = i + 1, #ps do
-        if not adj[ps[i] .. ps[j]] then return true end
+-- a -> c <- b with a and b not adjacent, in a graph of parent and
+-- neighbour masks
+local function has_vstructure(pa, adj, n)
+  for c = 1, n do
+    local ps = pa[c]
+    if ps & (ps - 1) ~= 0 then -- two parents or more
+      for a = 1, n do
+        local bit = 1 << (a - 1)
+        if ps & bit ~= 0 and ps & ~bit & ~adj[a] ~= 0 then return true end
       end
     end
   end
@@ -96,41 +103,63 @@ local STATEMENTS = setmetatable({}, { __index = function(t, n)
   return list
 end })
 
--- Every hypothesis over n letters, split by relation into those that hold
--- over the whole class (yes) and those that do not (no), in a fixed order;
--- each a small integer (i * 8 + j) * 8 + k over letters i, j (and k).
-local function hypotheses(m, n)
-  local common = assert(require("causal_eval.questions").mec_common(m))
-  local pa, de, cf = common.pa, common.de, common.cf
-  local ix, bit = {}, {}
-  for i = 1, n do
-    ix[i] = m.index[LETTERS[i]] + 1
-    bit[i] = 1 << (ix[i] - 1)
+local function popcount(x)
+  local c = 0
+  while x ~= 0 do
+    x = x & (x - 1)
+    c = c + 1
   end
-  local lists = {}
-  for _, rel in ipairs(RELS) do lists[rel] = { yes = {}, no = {} } end
-  local par, anc, con, col = lists.parent, lists.ancestor, lists.confounder, lists.collider
-  local function add(l, holds, code)
-    l = holds and l.yes or l.no
+  return c
+end
+
+-- How many hypotheses of each relation over n letters hold over the whole
+-- class (common: questions.mec_common's masks, by letter number) and how
+-- many there are, in RELS order: yes count, then all.
+local function counts(common, n)
+  local pa, de, cf = common.pa, common.de, common.cf
+  local par, anc, con, col = 0, 0, 0, 0
+  for i = 1, n do
+    local self = 1 << (i - 1)
+    local k = popcount(pa[i] & ~self)
+    par = par + k
+    col = col + k * (k - 1) // 2
+    anc = anc + popcount(de[i] & ~self)
+    con = con + popcount(cf[i] & ~((self << 1) - 1))
+  end
+  local pairs_ = n * (n - 1)
+  return { par, pairs_, anc, pairs_, con, pairs_ // 2, col, pairs_ // 2 * (n - 2) }
+end
+
+-- The hypotheses of one relation over n letters, split into those that
+-- hold over the whole class (yes) and those that do not (no), in a fixed
+-- order; each a small integer (i * 8 + j) * 8 + k over letters i, j (and k).
+local function hypotheses(common, n, rel)
+  local pa, de, cf = common.pa, common.de, common.cf
+  local yes, no = {}, {}
+  local function add(holds, code)
+    local l = holds and yes or no
     l[#l + 1] = code
   end
   for i = 1, n do
+    local bi = 1 << (i - 1)
     for j = 1, n do
       if i ~= j then
-        local code = (i * 8 + j) * 8
-        add(par, pa[ix[j]] & bit[i] ~= 0, code)
-        add(anc, de[ix[i]] & bit[j] ~= 0, code)
-        if i < j then
-          add(con, cf[ix[i]] & bit[j] ~= 0, code)
-          local both = bit[i] | bit[j]
-          for k = 1, n do
-            if k ~= i and k ~= j then add(col, pa[ix[k]] & both == both, code + k) end
+        local code, bj = (i * 8 + j) * 8, 1 << (j - 1)
+        if rel == "parent" then add(pa[j] & bi ~= 0, code)
+        elseif rel == "ancestor" then add(de[i] & bj ~= 0, code)
+        elseif i < j then
+          if rel == "confounder" then add(cf[i] & bj ~= 0, code)
+          else
+            local both = bi | bj
+            for k = 1, n do
+              if k ~= i and k ~= j then add(pa[k] & both == both, code + k) end
+            end
           end
         end
       end
     end
   end
-  return lists
+  return { yes = yes, no = no }
 end
 
 -- The class a prompt describes, as a string: its skeleton and v-structures
@@ -164,28 +193,37 @@ end
 -- the class and those that do not; each question then takes one of its
 -- answer. Drawn until some relation has both; a graph with a v-structure
 -- nearly always has one, so this returns nothing only in theory.
+local LETTER_NUMBER = {}
+for i, l in ipairs(LETTERS) do LETTER_NUMBER[l] = i end
+
 local function pair_class(ctx, n)
   for _ = 1, 100 do
-    local g = any_dag(ctx.rng, n)
+    local from, to, ne, node_pa, node_adj = any_dag(ctx.rng, n)
     local letters = { table.unpack(LETTERS, 1, n) }
     ctx:shuffle(letters)
-    local rename = {}
-    for i, v in ipairs(g.nodes) do rename[v] = letters[i] end
-    local edges = {}
-    for i, e in ipairs(g.edges) do edges[i] = { rename[e[1]], rename[e[2]] } end
     -- without a v-structure every edge of the class can point either way
     -- and no hypothesis holds over all of it: no yes question
-    if has_vstructure(edges) then
-      local m = ctx:random_model({ nodes = { table.unpack(LETTERS, 1, n) }, edges = edges }, { graph_only = true })
-      local lists = hypotheses(m, n)
-      m:close()
+    if has_vstructure(node_pa, node_adj, n) then
+      -- node v is named letters[v]; the class is asked of the graph over
+      -- the letters, by letter number
+      local num, pa = {}, {}
+      for v = 1, n do num[v], pa[v] = LETTER_NUMBER[letters[v]], 0 end
+      for e = 1, ne do
+        local c = num[to[e]]
+        pa[c] = pa[c] | (1 << (num[from[e]] - 1))
+      end
+      local common = assert(scm_core.mec_common(n, pa))
+      local c = counts(common, n)
       local both = {}
-      for _, name in ipairs(RELS) do
-        if #lists[name].yes > 0 and #lists[name].no > 0 then both[#both + 1] = name end
+      for r, name in ipairs(RELS) do
+        local yes = c[2 * r - 1]
+        if yes > 0 and yes < c[2 * r] then both[#both + 1] = name end
       end
       if #both > 0 then
         local rel = ctx:pick(both)
-        return { edges = edges, rel = rel, lists = lists[rel], class = class_key(edges) }
+        local edges = {}
+        for e = 1, ne do edges[e] = { letters[from[e]], letters[to[e]] } end
+        return { edges = edges, rel = rel, lists = hypotheses(common, n, rel), class = class_key(edges) }
       end
     end
   end

@@ -375,15 +375,12 @@ static void push_masks(lua_State *L, const uint32_t *m, int n, const char *field
   lua_setfield(L, -2, field);
 }
 
-/* m:mec_common([max]) -> { pa, de, cf, dags } | nil, msg: the relations every
+/* { pa, de, cf, dags } | nil, msg for the class of g: the relations every
  * DAG of the class agrees on (ce_pdag_common), masks 1-based by variable
  * index + 1, and the class's size */
-static int m_mec_common(lua_State *L) {
-  ce_scm *m = check_model(L);
-  lua_Integer max = luaL_optinteger(L, 2, 100000);
-  luaL_argcheck(L, max > 0, 2, "max must be positive");
+static int push_common(lua_State *L, const ce_dag *g, lua_Integer max) {
   ce_pdag p;
-  ce_dag_cpdag(ce_scm_dag(m), &p);
+  ce_dag_cpdag(g, &p);
   ce_mec_common c;
   long k = ce_pdag_common(&p, (long)max, &c);
   if (k < 0) {
@@ -398,6 +395,14 @@ static int m_mec_common(lua_State *L) {
   lua_pushinteger(L, k);
   lua_setfield(L, -2, "dags");
   return 1;
+}
+
+/* m:mec_common([max]) -> { pa, de, cf, dags } | nil, msg (push_common) */
+static int m_mec_common(lua_State *L) {
+  ce_scm *m = check_model(L);
+  lua_Integer max = luaL_optinteger(L, 2, 100000);
+  luaL_argcheck(L, max > 0, 2, "max must be positive");
+  return push_common(L, ce_scm_dag(m), max);
 }
 
 /* m:mec([max]) -> list of DAGs (each a list of parent masks) | nil, msg */
@@ -462,7 +467,37 @@ static int scm_topo(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg scm_funcs[] = {{"new", scm_new}, {"topo", scm_topo}, {NULL, NULL}};
+/* scm.mec_common(n, parents [, max]) -> as m:mec_common, for a graph given
+ * as parent masks (1-based by node index + 1, as scm.topo takes them): a
+ * generator that asks only about the class of a graph it draws many times
+ * (corr2cause) needs no model of it. */
+static int scm_mec_common(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= CE_SCM_MAX_VARS, 1, "a graph has 1 to 24 nodes");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer max = luaL_optinteger(L, 3, 100000);
+  luaL_argcheck(L, max > 0, 3, "max must be positive");
+  ce_dag g;
+  ce_dag_init(&g, (int)n);
+  uint32_t all = CE_BIT(n) - 1u;
+  for (int v = 0; v < n; v++) {
+    lua_rawgeti(L, 2, v + 1);
+    lua_Integer mask = luaL_optinteger(L, -1, 0);
+    lua_pop(L, 1);
+    luaL_argcheck(L, mask >= 0 && ((uint32_t)mask & ~all) == 0 && !((uint32_t)mask & CE_BIT(v)), 2,
+                  "a parent mask names a node outside the graph, or the node itself");
+    g.pa[v] = (uint32_t)mask;
+  }
+  if (ce_dag_topo(&g, NULL, NULL, NULL) != 0) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "the graph has a cycle");
+    return 2;
+  }
+  return push_common(L, &g, max);
+}
+
+static const luaL_Reg scm_funcs[] = {
+  {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},
