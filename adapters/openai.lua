@@ -45,7 +45,9 @@ function M.request(model, q, key)
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json" }
   if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
-  return { url = model.base_url .. "/chat/completions", headers = headers, body = json.encode(body), fields = body }
+  -- field_json: each field as encoded in the body (the cache's labels hash the messages)
+  local text, field_json = json.encode_fields(body)
+  return { url = model.base_url .. "/chat/completions", headers = headers, body = text, fields = body, field_json = field_json }
 end
 
 --- The answer text and token usage of a 2xx response, or nil, class, message.

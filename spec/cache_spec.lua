@@ -113,6 +113,47 @@ describe("causal_eval.cache", function()
     assert.are.equal("0", labels["body.temperature"])
   end)
 
+  it("labels a request the same from the fields the adapter encoded as from its table", function()
+    -- the adapters hand their fields' JSON on (json.encode_fields) so the
+    -- labels hash the messages without encoding them again
+    local q = { id = "q1", prompt = "Does \"A\" cause B?\nAnswer yes or no.", family = "ladder" }
+    local convo = { id = "q2", prompt = "p", family = "ladder",
+                    messages = { { role = "system", content = "Be brief." }, { role = "user", content = "Ü \0 é" },
+                                 { role = "assistant", content = "no" }, { role = "user", content = "p" } } }
+    local models = {
+      { name = "openai", m = { model = "gpt", base_url = "http://x", temperature = 0, max_tokens = 64, seed = 3,
+                               system = "sys", extra_body = { stop = { "\n\n" }, response_format = { type = "text" } } } },
+      { name = "openai", m = { model = "gpt", base_url = "http://x", temperature = 0.5, logprobs = true } },
+      { name = "anthropic", m = { model = "claude", base_url = "http://x", temperature = 0, system = "sys",
+                                  extra_body = { metadata = { user_id = "u" } } } },
+    }
+    for _, t in ipairs(models) do
+      local adapter = require("adapters." .. t.name)
+      for _, question in ipairs({ q, convo }) do
+        local req = adapter.request(t.m, question, "key")
+        assert.is_table(req.field_json)
+        for k, v in pairs(req.fields) do assert.are.equal(json.encode(v), req.field_json[k], t.name .. " field " .. k) end
+        assert.are.equal(json.encode(req.fields), req.body)
+        assert.are.equal(cache.request_labels(t.name, "m@u", req.fields, "ladder"),
+          cache.request_labels(t.name, "m@u", req.fields, "ladder", req.field_json))
+      end
+    end
+    -- json.encode_fields: the text json.encode gives, and each string key's value as encoded
+    local text, fields = json.encode_fields({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} })
+    assert.are.equal(json.encode({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} }), text)
+    assert.are.same({ a = "null", b = '[1,2.5,"x"]', c = "{}" }, fields)
+    local big = {}
+    for i = 1, 100 do big["k" .. i] = { i } end
+    local btext, bfields = json.encode_fields(big)
+    assert.are.equal(json.encode(big), btext)
+    local n = 0
+    for k, v in pairs(bfields) do
+      n = n + 1
+      assert.are.equal(json.encode(big[k]), v)
+    end
+    assert.are.equal(64, n)
+  end)
+
   describe("with redis-server", function()
     local redis
     setup(function() redis = H.redis() end)

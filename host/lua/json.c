@@ -76,12 +76,21 @@ typedef struct {
   lua_Integer index;
 } frame;
 
+/* where a top-level key's value lies in the text (json.encode_fields) */
+typedef struct {
+  const char *key;
+  size_t klen, start, end;
+} span;
+#define MAX_SPANS 64
+
 typedef struct {
   lua_State *L;
   ce_buf *b;
   shared_buf *held; /* b is the state's shared buffer: given back before an error */
   int top; /* frames[1..top] lead to the value being encoded */
   frame frames[MAX_DEPTH + 2];
+  span *spans; /* NULL: not asked for */
+  int nspans;
 } encoder;
 
 #define PATH_MAX_LEN 511 /* longer paths are cut, as they always were */
@@ -159,8 +168,12 @@ static void write_key_value(encoder *e, keyent *prev, keyent *k, frame *child, i
   child->key = k->s;
   child->klen = k->n;
   e->top = depth + 1;
+  size_t start = e->b->len;
   encode_value(e, vidx, depth + 1);
   e->top = depth;
+  /* a string key stays alive in the table; an integer key's decimal text may not */
+  if (depth == 0 && e->spans && e->nspans < MAX_SPANS && !k->is_int)
+    e->spans[e->nspans++] = (span){k->s, k->n, start, e->b->len};
 }
 
 /* An object of 1..SMALL_OBJECT keys in one traversal: each key and value
@@ -344,11 +357,40 @@ static int json_encode(lua_State *L) {
   encoder e;
   e.top = 0;
   e.L = L;
+  e.spans = NULL;
   e.b = take_buf(L, &e.held);
   encode_value(&e, 1, 0);
   lua_pushlstring(L, e.b->data ? e.b->data : "", e.b->len);
   give_buf(e.held, e.b);
   return 1;
+}
+
+/* json.encode_fields(t) -> text, { key = the text of t[key] in it } for the
+ * string keys of a top-level object (the first 64): json.encode(t[key]) for each,
+ * without encoding any of them again (a request's cache labels hash its
+ * messages as encoded in the body). */
+static int json_encode_fields(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_settop(L, 1);
+  span spans[MAX_SPANS];
+  encoder e;
+  e.top = 0;
+  e.L = L;
+  e.spans = spans;
+  e.nspans = 0;
+  e.b = take_buf(L, &e.held);
+  encode_value(&e, 1, 0);
+  const char *text = e.b->data ? e.b->data : "";
+  lua_pushlstring(L, text, e.b->len);
+  lua_createtable(L, 0, e.nspans);
+  /* the keys point into strings t holds: t is still at index 1 */
+  for (int i = 0; i < e.nspans; i++) {
+    lua_pushlstring(L, spans[i].key, spans[i].klen);
+    lua_pushlstring(L, text + spans[i].start, spans[i].end - spans[i].start);
+    lua_rawset(L, -3);
+  }
+  give_buf(e.held, e.b);
+  return 2;
 }
 
 /* ---- decode ---- */
@@ -527,7 +569,8 @@ static int json_array(lua_State *L) {
 }
 
 static const luaL_Reg json_funcs[] = {
-  {"encode", json_encode}, {"decode", json_decode}, {"array", json_array}, {"null", NULL}, {NULL, NULL}
+  {"encode", json_encode}, {"encode_fields", json_encode_fields}, {"decode", json_decode}, {"array", json_array},
+  {"null", NULL}, {NULL, NULL}
 };
 
 int luaopen_causal_eval_json(lua_State *L) {

@@ -100,11 +100,17 @@ function M.parse_labels(s)
 end
 
 -- The parts of a request body that identify it, each as a short string: what
--- `cache explain` compares. Tables are reduced to a hash of their JSON.
-local function body_parts(body)
+-- `cache explain` compares. Tables are reduced to a hash of their JSON
+-- (field_json[k]: as the body already encoded it).
+local function body_parts(body, field_json)
   local parts = {}
   for k, v in pairs(body) do
-    local s = type(v) == "table" and ("#" .. rng.hex(json.encode(v)):sub(1, 16)) or tostring(v)
+    local s
+    if type(v) == "table" then
+      s = "#" .. rng.hex(field_json and field_json[k] or json.encode(v)):sub(1, 16)
+    else
+      s = tostring(v)
+    end
     parts["body." .. k] = s
   end
   return parts
@@ -120,10 +126,11 @@ end
 
 --- The labels stored with a model call's entry, which preload and `cache
 --- explain` read: adapter, model, task and each body field (tables as a
---- hash of their JSON). Only needed when writing.
-function M.request_labels(adapter, model, body, task)
+--- hash of their JSON). Only needed when writing. field_json (optional): the
+--- body's fields as the request encoded them (an adapter's field_json).
+function M.request_labels(adapter, model, body, task, field_json)
   local labels = { adapter = adapter, model = model, task = task or "" }
-  for k, v in pairs(body_parts(body)) do labels[k] = v end
+  for k, v in pairs(body_parts(body, field_json)) do labels[k] = v end
   return M.labels(labels)
 end
 

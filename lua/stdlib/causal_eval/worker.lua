@@ -366,7 +366,7 @@ local function on_response(w, item, res)
     local p = w.pending_cache[slot]
     local model_id = item.judge_of and w.judge.model_id or w.model_ids[slot]
     p[#p + 1] = { item.cache_key, res.body,
-                  w.cache_lib.request_labels(m.adapter, model_id, item.cache_fields or {}, item.q.family) }
+                  w.cache_lib.request_labels(m.adapter, model_id, item.cache_fields or {}, item.q.family, item.cache_json) }
     if #p >= 64 then flush_cache(w, slot) end
   end
   record(w, item, answer, nil, res, started)
@@ -444,7 +444,7 @@ end
 -- adapter), and records a stored answer; true when there was one. The key
 -- is kept on the item, so the answer is stored once it comes.
 local function from_cache(w, item, req, key, adapter, model)
-  item.cache_key, item.cache_fields = key, req.fields
+  item.cache_key, item.cache_fields, item.cache_json = key, req.fields, req.field_json
   if not w.cache_read then return false end
   local t0 = now()
   local body, layer = w.cache:get(key)

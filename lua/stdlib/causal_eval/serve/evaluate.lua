@@ -219,7 +219,7 @@ local function ask_http(ctx, m, q, key_suffix)
   if not answer then return nil, class, message end
   if call_key then
     ctx.cache:set(call_key, res.body, { tags = { "model:" .. m.label },
-      labels = ctx.cache_lib.request_labels(m.adapter, m.model_id, req.fields or {}, q.family) })
+      labels = ctx.cache_lib.request_labels(m.adapter, m.model_id, req.fields or {}, q.family, req.field_json) })
   end
   return answer
 end
