@@ -298,10 +298,13 @@ end
 --- Random tables for a graph ({nodes, edges}); returns the scm model.
 --- opts.deterministic: 0/1 tables; opts.lo/hi bound the probabilities;
 --- opts.strong: parents move the probability by at least this much.
+local NO_OPTS = {}
+
 function Ctx:random_model(graph, opts)
-  opts = opts or {}
+  opts = opts or NO_OPTS
+  local nodes = graph.nodes
   local parents = {}
-  for _, n in ipairs(graph.nodes) do parents[n] = {} end
+  for _, n in ipairs(nodes) do parents[n] = {} end
   for k, e in ipairs(graph.edges) do
     local ps = parents[e[2]]
     if not ps or not parents[e[1]] then
@@ -310,16 +313,26 @@ function Ctx:random_model(graph, opts)
     end
     ps[#ps + 1] = e[1]
   end
-  local lo, hi = math.floor((opts.lo or 0.05) * 100 + 0.5), math.floor((opts.hi or 0.95) * 100 + 0.5)
   local r = self.rng
   local vars = {}
-  for vi, n in ipairs(graph.nodes) do
+  local tables, graph_only = opts.tables, opts.graph_only
+  if graph_only and not tables then
+    -- no numbers: nothing is drawn
+    for vi, n in ipairs(nodes) do vars[vi] = { name = n, parents = parents[n] } end
+    local m, err = scm.from_list(vars)
+    if not m then misuse(1, "random_model: " .. err:gsub("^scm: ", "")) end
+    return m
+  end
+  local lo, hi = 5, 95
+  if opts.lo then lo = math.floor(opts.lo * 100 + 0.5) end
+  if opts.hi then hi = math.floor(opts.hi * 100 + 0.5) end
+  for vi, n in ipairs(nodes) do
     local k = #parents[n]
-    local fixed = opts.tables and opts.tables[n]
+    local fixed = tables and tables[n]
     local p
     if fixed then
       p = fixed
-    elseif opts.graph_only then
+    elseif graph_only then
       p = nil
     elseif not opts.deterministic then
       p = r:probs(1 << k, lo, hi)
@@ -492,6 +505,13 @@ local PLACE = setmetatable({}, { __index = function(t, i)
   return v
 end })
 
+-- "3,": a parent by its place
+local PLACE_COMMA = setmetatable({}, { __index = function(t, i)
+  local v = i .. ","
+  t[i] = v
+  return v
+end })
+
 -- string.pack formats for a table of 2^k numbers
 local pack = string.pack
 local PACK = setmetatable({}, { __index = function(t, n)
@@ -506,7 +526,7 @@ end })
 function M.identity(q, tables)
   local nodes, model = q.graph.nodes, q.model
   local pos, names = {}, {}
-  for i, n in ipairs(nodes) do pos[n], names[n] = i, PLACE[i] end
+  for i, n in ipairs(nodes) do pos[n], names[n] = PLACE_COMMA[i], PLACE[i] end
   local out, o = { #nodes }, 1
   for _, v in ipairs(model) do
     local pa = v.parents
@@ -514,7 +534,7 @@ function M.identity(q, tables)
     out[o] = "|"
     for k = 1, #pa do
       o = o + 1
-      out[o] = pos[pa[k]] .. ","
+      out[o] = pos[pa[k]]
     end
     local t = tables and v.p
     if t then

@@ -209,10 +209,12 @@ end
 function M.from_list(vars)
   local m, err = core.new(vars)
   if not m then return nil, err end
+  -- core.new took every entry 1..#vars and checked their names
   local names, index = {}, {}
-  for i, v in ipairs(vars) do
-    names[i] = v.name
-    index[v.name] = i - 1
+  for i = 1, #vars do
+    local name = vars[i].name
+    names[i] = name
+    index[name] = i - 1
   end
   return setmetatable({ core = m, names = names, index = index, vars = vars }, Model)
 end
@@ -225,11 +227,14 @@ function Model:id(name)
   return i
 end
 
+-- mask and assignment look names up in index themselves (they run for
+-- every query a generator asks); id raises for one that is not there
 function Model:mask(set)
   if set == nil then return 0 end
-  if type(set) == "string" then return 1 << self:id(set) end
+  local index = self.index
+  if type(set) == "string" then return 1 << (index[set] or self:id(set)) end
   local mask = 0
-  for _, n in ipairs(set) do mask = mask | (1 << self:id(n)) end
+  for _, n in ipairs(set) do mask = mask | (1 << (index[n] or self:id(n))) end
   return mask
 end
 
@@ -237,8 +242,9 @@ end
 function Model:assignment(t)
   local mask, value = 0, 0
   if t == nil then return 0, 0 end
+  local index = self.index
   for name, v in pairs(t) do
-    local b = 1 << self:id(name)
+    local b = 1 << (index[name] or self:id(name))
     mask = mask | b
     if v == 1 or v == true then value = value | b
     elseif not (v == 0 or v == false) then
@@ -337,8 +343,9 @@ end
 function Model:topo()
   local t = self._topo
   if not t then
-    t = {}
-    for i, v in ipairs(self.core:topo()) do t[i] = self.names[v + 1] end
+    t = self.core:topo()
+    local names = self.names
+    for i = 1, #t do t[i] = names[t[i] + 1] end
     self._topo = t
   end
   return t
@@ -349,8 +356,13 @@ function Model:edges()
   local out = self._edges
   if not out then
     out = {}
+    local vars, index, k = self.vars, self.index, 0
     for _, v in ipairs(self:topo()) do
-      for _, p in ipairs(self:parents(v)) do out[#out + 1] = { p, v } end
+      local pa = vars[index[v] + 1].parents
+      for j = 1, #pa do
+        k = k + 1
+        out[k] = { pa[j], v }
+      end
     end
     self._edges = out
   end
