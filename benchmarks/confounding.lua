@@ -4,6 +4,7 @@
 -- association in the pooled data points the other way from the causal effect.
 local bench = require "causal_eval.bench"
 local json = require "causal_eval.json"
+local scm = require "causal_eval.scm"
 
 local KINDS = { "which", "valid_set", "simpson", "simpson" }
 local LETTERS = { "A", "B", "C", "D" }
@@ -18,26 +19,22 @@ local function small_sets(list)
   return out
 end
 
--- bit masks of the nodes each node's edges point to, by node
-local function children_masks(g, id)
-  local ch = {}
-  for _, n in ipairs(g.nodes) do ch[n] = 0 end
-  for _, e in ipairs(g.edges) do ch[e[1]] = ch[e[1]] | (1 << id[e[2]]) end
-  return ch
-end
-
--- the nodes reachable from v by directed paths that do not pass through avoid
-local function reach(v, avoid, ch, names, id)
-  local seen, frontier = 0, ch[v] & ~(1 << id[avoid])
+-- Is target (a mask) reachable from the nodes of frontier by directed
+-- paths that do not pass through the nodes of avoid? ch: children masks by
+-- node number (0-based).
+local function reaches(frontier, target, avoid, ch, n)
+  local seen = 0
+  frontier = frontier & ~avoid
   while frontier ~= 0 do
+    if frontier & target ~= 0 then return true end
     seen = seen | frontier
     local next_ = 0
-    for i, n in ipairs(names) do
-      if frontier & (1 << (i - 1)) ~= 0 then next_ = next_ | ch[n] end
+    for k = 0, n - 1 do
+      if frontier & (1 << k) ~= 0 then next_ = next_ | ch[k] end
     end
-    frontier = next_ & ~seen & ~(1 << id[avoid])
+    frontier = next_ & ~seen & ~avoid
   end
-  return seen
+  return false
 end
 
 -- A random graph with a treatment X and an outcome Y it affects, the
@@ -51,26 +48,42 @@ local function role_graph(ctx)
     local g = ctx:random_dag(ctx:size() + 1)
     local m = ctx:random_model(g, { graph_only = true })
     local core, order = m.core, m:topo()
-    local id, bit = {}, {}
-    for k, n in ipairs(g.nodes) do id[n] = k - 1 end
-    for _, n in ipairs(order) do bit[n] = 1 << m:id(n) end
-    local ch = children_masks(g, id)
+    -- nodes by number (their place in g.nodes, the model's index), edges
+    -- as children masks, and each node's strict descendants
+    local nn, id, bit, ch = #g.nodes, {}, {}, {}
+    for k, n in ipairs(g.nodes) do id[n], bit[n], ch[k - 1] = k - 1, 1 << (k - 1), 0 end
+    for _, e in ipairs(g.edges) do
+      local f = id[e[1]]
+      ch[f] = ch[f] | bit[e[2]]
+    end
+    local de = {}
+    for i = #order, 1, -1 do
+      local v = id[order[i]]
+      local d, c = 0, ch[v]
+      for k = 0, nn - 1 do
+        if c & (1 << k) ~= 0 then d = d | (1 << k) | de[k] end
+      end
+      de[v] = d
+    end
     -- every treatment and outcome it affects, in random order, before
     -- another graph (a graph costs more than a pair)
     local cands = {}
     for i = 1, #order - 1 do
+      local di = de[id[order[i]]]
       for j = i + 1, #order do
-        if core:directed_path(bit[order[i]], bit[order[j]]) then cands[#cands + 1] = { order[i], order[j] } end
+        if di & bit[order[j]] ~= 0 then cands[#cands + 1] = { order[i], order[j] } end
       end
     end
     ctx:shuffle(cands)
     for _, c in ipairs(cands) do
       local x, y = c[1], c[2]
+      local bx, by = bit[x], bit[y]
       local others, conf, plain = {}, {}, {}
       for _, v in ipairs(order) do
         if v ~= x and v ~= y then
           others[#others + 1] = v
-          local is = reach(v, y, ch, g.nodes, id) & (1 << id[x]) ~= 0 and reach(v, x, ch, g.nodes, id) & (1 << id[y]) ~= 0
+          local cv = ch[id[v]]
+          local is = reaches(cv, bx, by, ch, nn) and reaches(cv, by, bx, ch, nn)
           if is then conf[#conf + 1] = v else plain[#plain + 1] = v end
         end
       end
@@ -162,10 +175,14 @@ return bench.family{
       local eff = ctx:prob(0.03, 0.15) * (ctx:chance(0.5) and 1 or -1)
       local py = { base0, math.min(0.99, math.max(0.01, base0 + eff)), base1, math.min(0.99, math.max(0.01, base1 + eff)) }
       for i = 1, 4 do py[i] = math.floor(py[i] * 100 + 0.5) / 100 end
-      m = ctx:random_model({ nodes = { "Z", "X", "Y" }, edges = { { "Z", "X" }, { "Z", "Y" }, { "X", "Y" } } },
-        { tables = { Z = { pz }, X = px, Y = py } })
-      ate = assert(m:ate("X", "Y"))
-      naive = assert(m:p({ Y = 1 }, { X = 1 })) - assert(m:p({ Y = 1 }, { X = 0 }))
+      -- the model ctx:random_model makes of this graph and these tables, and
+      -- m:ate("X", "Y"), m:p({ Y = 1 }, { X = x }) straight from the engine
+      -- (Z, X, Y are variables 0, 1, 2): a pair tries a dozen tables
+      m = assert(scm.from_list({ { name = "Z", parents = {}, p = { pz } }, { name = "X", parents = { "Z" }, p = px },
+                                 { name = "Y", parents = { "Z", "X" }, p = py } }))
+      local core = m.core
+      ate = assert(core:ate(1, 2))
+      naive = assert(core:prob(4, 4, 2, 2, 0, 0)) - assert(core:prob(4, 4, 2, 0, 0, 0))
       if ate * naive < 0 and math.abs(ate) >= 0.02 and math.abs(naive) >= 0.02 then break end
       m:close()
       m = nil

@@ -4,6 +4,36 @@
 local scm = require "causal_eval.scm"
 local scm_core = require "causal_eval.scm_core"
 local rng = require "causal_eval.rng"
+local json = require "causal_eval.json"
+local bench = require "causal_eval.bench"
+
+-- bench.identity as it was written in Lua, before scm_core.identity: the
+-- string it builds must stay the same, or every question id's repeat check
+-- (and so which questions a set holds) would change
+local function lua_identity(q, tables)
+  local nodes, model = q.graph.nodes, q.model
+  local pos, names = {}, {}
+  for i, n in ipairs(nodes) do pos[n], names[n] = i, '"#' .. i .. '"' end
+  local out, o = { #nodes }, 1
+  for _, v in ipairs(model) do
+    local pa = v.parents
+    o = o + 1
+    out[o] = "|"
+    for k = 1, #pa do
+      o = o + 1
+      out[o] = pos[pa[k]] .. ","
+    end
+    local t = tables and v.p
+    if t then
+      o = o + 1
+      out[o] = string.pack(("d"):rep(#t), table.unpack(t))
+    end
+  end
+  out[o + 1] = "|"
+  out[o + 2] = (json.encode(q.query):gsub('"([^"\\]*)"', names))
+  out[o + 3] = q.shows and ("|" .. q.shows) or ""
+  return table.concat(out)
+end
 
 describe("generation shortcuts", function()
   -- every DAG over n nodes whose edges point from lower to higher numbers,
@@ -52,5 +82,47 @@ describe("generation shortcuts", function()
     assert.has_error(function() scm_core.mec_common(2, { 4, 0 }) end)
     assert.has_error(function() scm_core.mec_common(2, { 1, 0 }) end) -- its own parent
     assert.has_error(function() scm_core.mec_common(0, {}) end)
+  end)
+
+  it("bench.identity is the string the Lua version built, for every family's questions", function()
+    local opts = assert(bench.options{ render = false })
+    local n = 0
+    for _, name in ipairs(bench.list()) do
+      local fam = assert(bench.load(name))
+      for q in bench.generate(fam, opts, 11, 60) do
+        for _, tables in ipairs({ false, true }) do
+          for _, shows in ipairs({ false, "data:12%/30%" }) do
+            q.shows = shows or nil
+            assert.are.equal(lua_identity(q, tables), bench.identity(q, tables))
+            n = n + 1
+          end
+        end
+      end
+    end
+    assert.is_true(n >= 7 * 60 * 4)
+  end)
+
+  it("bench.identity replaces names as gsub does: escapes, repeated and long names, empty strings", function()
+    local long = ("L"):rep(50)
+    local cases = {
+      { nodes = { "A", "B" }, model = { { name = "A", parents = {} }, { name = "B", parents = { "A" }, p = { 0.25, 1 } } },
+        query = { type = "x", note = 'say \"A\" and "B"', a = "A", [long] = "B", list = { "B", "", "A\\" } } },
+      { nodes = { "A", "B", "A" }, model = { { name = "B", parents = { "A", "B" }, p = { 0.1, 0.2, 0.3, 0.4 } } },
+        query = { a = "A", b = "B", c = 'A"B', d = "\\" } },
+      { nodes = { long, "", "C" }, model = { { name = long, parents = { "", "C" }, p = {} } },
+        query = { [long] = 1, [""] = long, c = { "C", 'C\\"C' } } },
+      { nodes = {}, model = {}, query = {} },
+    }
+    for _, q in ipairs(cases) do
+      q.graph = { nodes = q.nodes }
+      for _, tables in ipairs({ false, true }) do
+        assert.are.equal(lua_identity(q, tables), bench.identity(q, tables))
+      end
+    end
+  end)
+
+  it("bench.identity raises on a parent that is not a node", function()
+    local q = { graph = { nodes = { "A" } }, model = { { name = "A", parents = { "Q" } } }, query = {} }
+    assert.has_error(function() bench.identity(q, false) end)
   end)
 end)

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -496,8 +497,120 @@ static int scm_mec_common(lua_State *L) {
   return push_common(L, &g, max);
 }
 
+/* The node list's place of a string: the last node it equals (as a Lua
+ * table keyed by the nodes would have it), 1-based; 0 when none. */
+static int place_of(const char *const *name, const size_t *len, int n, const char *s, size_t l) {
+  for (int i = n - 1; i >= 0; i--)
+    if (len[i] == l && memcmp(name[i], s, l) == 0) return i + 1;
+  return 0;
+}
+
+#define IDENTITY_MAX_NODES 64
+
+/* scm.identity(nodes, model, tables, query_json [, shows]) -> the string
+ * bench.identity builds for a question (see there): #nodes, then for each
+ * entry of model "|", its parents' places "i," and, when tables, its table
+ * v.p as packed doubles (string.pack "d..."), then "|", query_json with
+ * every string that names a node replaced by "#place" (as
+ * query_json:gsub('"([^"\\]*)"', names) does), then "|" .. shows when
+ * given. Every question of a generator builds one, to tell repeats apart. */
+static int scm_identity(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int tables = lua_toboolean(L, 3);
+  size_t qlen, slen = 0;
+  const char *q = luaL_checklstring(L, 4, &qlen);
+  const char *shows = luaL_optlstring(L, 5, NULL, &slen);
+  lua_settop(L, 5);
+  const char *name[IDENTITY_MAX_NODES];
+  size_t len[IDENTITY_MAX_NODES];
+  int n = 0;
+  while (lua_rawgeti(L, 1, n + 1) != LUA_TNIL) {
+    if (n == IDENTITY_MAX_NODES) return luaL_error(L, "identity: more than %d nodes", IDENTITY_MAX_NODES);
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "identity: node %d is not a name", n + 1);
+    name[n] = lua_tolstring(L, -1, &len[n]); /* kept alive by nodes */
+    lua_pop(L, 1);
+    n++;
+  }
+  lua_pop(L, 1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  char num[32];
+  luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)luaL_len(L, 1)));
+  /* the stack between buffer operations is kept balanced: values are read,
+   * popped (the tables keep their strings alive), then added */
+  for (lua_Integer i = 1;; i++) {
+    if (lua_rawgeti(L, 2, i) == LUA_TNIL) {
+      lua_pop(L, 1);
+      break;
+    }
+    int v = lua_gettop(L);
+    if (lua_type(L, v) != LUA_TTABLE) return luaL_error(L, "identity: model[%d] is not a table", (int)i);
+    lua_pop(L, 1);
+    luaL_addchar(&b, '|');
+    lua_rawgeti(L, 2, i);
+    lua_getfield(L, -1, "parents");
+    lua_Integer k = luaL_len(L, -1);
+    lua_pop(L, 2);
+    for (lua_Integer j = 1; j <= k; j++) {
+      lua_rawgeti(L, 2, i);
+      lua_getfield(L, -1, "parents");
+      lua_rawgeti(L, -1, j);
+      size_t pl;
+      const char *pn = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &pl) : NULL;
+      int at = pn ? place_of(name, len, n, pn, pl) : 0;
+      lua_pop(L, 3);
+      if (!at) return luaL_error(L, "identity: model[%d].parents[%d] is not a node", (int)i, (int)j);
+      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%d,", at));
+    }
+    if (tables) {
+      lua_rawgeti(L, 2, i);
+      int has = lua_getfield(L, -1, "p") == LUA_TTABLE;
+      lua_Integer m = has ? luaL_len(L, -1) : 0;
+      int truthy = lua_toboolean(L, -1);
+      lua_pop(L, 2);
+      if (truthy && !has) return luaL_error(L, "identity: model[%d].p is not a table", (int)i);
+      for (lua_Integer j = 1; j <= m; j++) {
+        lua_rawgeti(L, 2, i);
+        lua_getfield(L, -1, "p");
+        lua_rawgeti(L, -1, j);
+        int isnum;
+        double d = (double)lua_tonumberx(L, -1, &isnum);
+        lua_pop(L, 3);
+        if (!isnum) return luaL_error(L, "identity: model[%d].p[%d] is not a number", (int)i, (int)j);
+        luaL_addlstring(&b, (const char *)&d, sizeof d);
+      }
+    }
+  }
+  luaL_addchar(&b, '|');
+  /* gsub's scan: a match starts at a quote and runs to the next quote when
+   * no backslash comes first; elsewhere a character is copied as it is */
+  size_t at = 0;
+  while (at < qlen) {
+    if (q[at] == '"') {
+      size_t e = at + 1;
+      while (e < qlen && q[e] != '"' && q[e] != '\\') e++;
+      if (e < qlen && q[e] == '"') {
+        int place = place_of(name, len, n, q + at + 1, e - at - 1);
+        if (place) luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "\"#%d\"", place));
+        else luaL_addlstring(&b, q + at, e + 1 - at);
+        at = e + 1;
+        continue;
+      }
+    }
+    luaL_addchar(&b, q[at]);
+    at++;
+  }
+  if (shows) {
+    luaL_addchar(&b, '|');
+    luaL_addlstring(&b, shows, slen);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static const luaL_Reg scm_funcs[] = {
-  {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {NULL, NULL}};
+  {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

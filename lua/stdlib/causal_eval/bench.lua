@@ -499,55 +499,13 @@ end
 -- story words count as one, so a set cannot pass a reworded copy off as a
 -- new question.
 
-local PLACE = setmetatable({}, { __index = function(t, i)
-  local v = '"#' .. i .. '"'
-  t[i] = v
-  return v
-end })
-
--- "3,": a parent by its place
-local PLACE_COMMA = setmetatable({}, { __index = function(t, i)
-  local v = i .. ","
-  t[i] = v
-  return v
-end })
-
--- string.pack formats for a table of 2^k numbers
-local pack = string.pack
-local PACK = setmetatable({}, { __index = function(t, n)
-  local v = ("d"):rep(n)
-  t[n] = v
-  return v
-end })
-
 --- The default identity of a question, as a string, from q.graph (nodes
 --- in order), q.model (a list in the same order, as questions carry it),
 --- q.query and q.shows; tables: whether the prompt states the tables.
+--- Nodes are named by their place, "#1", "#2", ...; tables are packed as
+--- doubles (scm_core.identity builds the string: every question needs one).
 function M.identity(q, tables)
-  local nodes, model = q.graph.nodes, q.model
-  local pos, names = {}, {}
-  for i, n in ipairs(nodes) do pos[n], names[n] = PLACE_COMMA[i], PLACE[i] end
-  local out, o = { #nodes }, 1
-  for _, v in ipairs(model) do
-    local pa = v.parents
-    o = o + 1
-    out[o] = "|"
-    for k = 1, #pa do
-      o = o + 1
-      out[o] = pos[pa[k]]
-    end
-    local t = tables and v.p
-    if t then
-      o = o + 1
-      out[o] = pack(PACK[#t], table.unpack(t))
-    end
-  end
-  -- node names in the query become places (an object whose keys are nodes
-  -- keeps their names' order)
-  out[o + 1] = "|"
-  out[o + 2] = (json.encode(q.query):gsub('"([^"\\]*)"', names))
-  out[o + 3] = q.shows and ("|" .. q.shows) or ""
-  return table.concat(out)
+  return scm_core.identity(q.graph.nodes, q.model, tables, json.encode(q.query), q.shows)
 end
 
 -- ---- generation ----
