@@ -54,6 +54,7 @@ struct ce_store {
   int inflight_used[8];
   uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
   int batch, flush_ms;
+  int flush_now; /* a sync or a producer held back by the queue's bound: commit without waiting for a batch */
   int failed;
   char fail_msg[700];
   size_t max_queued_bytes;

@@ -119,8 +119,11 @@ static void push(ce_store *s, item *first, item *last, int n) {
    * than the byte bound still goes through once the queue is empty */
   while (s->running && !s->failed && !s->stopping &&
          (s->queued >= CE_STORE_MAX_QUEUED ||
-          (s->queued > 0 && s->queued_bytes + bytes > s->max_queued_bytes)))
+          (s->queued > 0 && s->queued_bytes + bytes > s->max_queued_bytes))) {
+    s->flush_now = 1; /* the writer must not wait for a fuller batch while this one waits */
+    pthread_cond_signal(&s->wake);
     pthread_cond_wait(&s->idle, &s->lock);
+  }
   s->queued_bytes += bytes;
   if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
   if (s->tail) s->tail->next = first;
@@ -195,16 +198,20 @@ static void *writer_main(void *arg) {
   for (;;) {
     while (!s->head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
     if (!s->head && s->stopping) break;
-    if (s->queued < (uint64_t)s->batch && !s->stopping && s->flush_ms > 0) {
-      /* let a batch fill: one fsync for many records */
+    if (s->queued < (uint64_t)s->batch && !s->stopping && !s->flush_now && s->flush_ms > 0) {
+      /* let a batch fill for flush_ms: one fsync, and one write of the pages
+       * the records share, for many records. Each record queued wakes the
+       * writer, so the wait goes on until the batch is full or the time is up */
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_nsec += (long)s->flush_ms * 1000000L;
       ts.tv_sec += ts.tv_nsec / 1000000000L;
       ts.tv_nsec %= 1000000000L;
-      pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+      while (s->queued < (uint64_t)s->batch && !s->stopping && !s->flush_now)
+        if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) == ETIMEDOUT) break;
       if (!s->head) continue; /* another writer took it meanwhile */
     }
+    s->flush_now = 0;
     item *batch = s->head, *last = NULL;
     int n = 0;
     for (item *it = s->head; it; it = it->next) {
@@ -263,8 +270,12 @@ int ce_store_sync(ce_store *s, ce_err *err) {
   pthread_mutex_lock(&s->lock);
   uint64_t target = s->enqueued_total;
   if (s->running) {
-    pthread_cond_signal(&s->wake);
-    while (s->committed_prefix < target && !s->failed) pthread_cond_wait(&s->idle, &s->lock);
+    /* until the sync is over: a writer that takes part of the queue waits no window for the rest */
+    while (s->committed_prefix < target && !s->failed) {
+      s->flush_now = 1;
+      pthread_cond_signal(&s->wake);
+      pthread_cond_wait(&s->idle, &s->lock);
+    }
   }
   int failed = s->failed;
   if (failed) ce_err_setf(err, 1, NULL, 0, 0, "%s", s->fail_msg);
