@@ -5,6 +5,7 @@
 local H = require "spec.helpers"
 local host = require "causal_eval.host"
 local json = require "causal_eval.json"
+local rng = require "causal_eval.rng"
 local cache = require "causal_eval.cache"
 
 local concat = H.concat
@@ -134,8 +135,13 @@ describe("causal_eval.cache", function()
         assert.is_table(req.field_json)
         for k, v in pairs(req.fields) do assert.are.equal(json.encode(v), req.field_json[k], t.name .. " field " .. k) end
         assert.are.equal(json.encode(req.fields), req.body)
-        assert.are.equal(cache.request_labels(t.name, "m@u", req.fields, "ladder"),
-          cache.request_labels(t.name, "m@u", req.fields, "ladder", req.field_json))
+        -- the labels as cache.labels writes them, from each field's JSON
+        local want = { adapter = t.name, model = "m@u\nx", task = "ladder" }
+        for k, v in pairs(req.fields) do
+          want["body." .. k] = type(v) == "table" and ("#" .. rng.hex(json.encode(v)):sub(1, 16)) or tostring(v)
+        end
+        assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder"))
+        assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder", req.field_json))
       end
     end
     -- json.encode_fields: the text json.encode gives, and each string key's value as encoded

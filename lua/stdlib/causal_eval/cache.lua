@@ -79,13 +79,21 @@ M.attach = core.attach
 
 -- ---- keys ----
 
+-- a label's value: on one line
+local find = string.find
+local function label_value(v)
+  local s = tostring(v)
+  if find(s, "\n", 1, true) then s = s:gsub("\n", " ") end
+  return s
+end
+
 --- Labels as stored with an entry: "k=v" lines, keys sorted.
 function M.labels(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
   table.sort(keys)
   local out = {}
-  for i, k in ipairs(keys) do out[i] = k .. "=" .. tostring(t[k]):gsub("\n", " ") end
+  for i, k in ipairs(keys) do out[i] = k .. "=" .. label_value(t[k]) end
   return table.concat(out, "\n")
 end
 
@@ -99,23 +107,6 @@ function M.parse_labels(s)
   return t
 end
 
--- The parts of a request body that identify it, each as a short string: what
--- `cache explain` compares. Tables are reduced to a hash of their JSON
--- (field_json[k]: as the body already encoded it).
-local function body_parts(body, field_json)
-  local parts = {}
-  for k, v in pairs(body) do
-    local s
-    if type(v) == "table" then
-      s = "#" .. rng.hex(field_json and field_json[k] or json.encode(v)):sub(1, 16)
-    else
-      s = tostring(v)
-    end
-    parts["body." .. k] = s
-  end
-  return parts
-end
-
 --- The cache key of a model call: a hash of the adapter, the model and the
 --- canonical request body (a table, or its JSON as the adapters write it:
 --- sorted keys), with the model and task in front so that keys group by them.
@@ -125,13 +116,25 @@ function M.request_key(adapter, model, body, task)
 end
 
 --- The labels stored with a model call's entry, which preload and `cache
---- explain` read: adapter, model, task and each body field (tables as a
---- hash of their JSON). Only needed when writing. field_json (optional): the
---- body's fields as the request encoded them (an adapter's field_json).
+--- explain` read: adapter, model, task and each body field as body.FIELD
+--- (a table as a hash of its JSON), as M.labels writes them. Only needed
+--- when writing. field_json (optional): the body's fields as the request
+--- encoded them (an adapter's field_json), so they are not encoded again.
 function M.request_labels(adapter, model, body, task, field_json)
-  local labels = { adapter = adapter, model = model, task = task or "" }
-  for k, v in pairs(body_parts(body, field_json)) do labels[k] = v end
-  return M.labels(labels)
+  -- what M.labels would sort: adapter < body.* < model < task
+  local names, values = {}, {}
+  for k, v in pairs(body) do
+    local name = "body." .. k
+    names[#names + 1] = name
+    values[name] = type(v) == "table" and ("#" .. rng.hex(field_json and field_json[k] or json.encode(v)):sub(1, 16))
+      or label_value(v)
+  end
+  table.sort(names)
+  local out = { "adapter=" .. label_value(adapter) }
+  for i, name in ipairs(names) do out[i + 1] = name .. "=" .. values[name] end
+  out[#out + 1] = "model=" .. label_value(model)
+  out[#out + 1] = "task=" .. label_value(task or "")
+  return table.concat(out, "\n")
 end
 
 -- ---- memoize ----
