@@ -90,6 +90,27 @@ describe("causal_eval.scoring", function()
     end
   end)
 
+  it("reads a short bare reply as the rules read it padded (the short one takes a shortcut)", function()
+    local words = { "yes", "no", "Yes", "No", "YES", "NO", "yEs", "nO", "yea", "nah", "yep", "non", "ye", "n", "y",
+                    "not", "tru", "fal" }
+    local around = { { "", "" }, { " ", "" }, { "", "." }, { "", "!" }, { "\t", ".\n" }, { "\n", " " }, { "", ".." },
+                     { "", "?" }, { "", "," }, { "  ", " . " }, { "", ".!" }, { "\r\n", "\r\n" }, { "", ". " },
+                     { "", "!\n\n" }, { "(", ")" }, { '"', '"' }, { "*", "*" }, { "", ":" } }
+    local answered = 0
+    for _, w in ipairs(words) do
+      for _, a in ipairs(around) do
+        local text = a[1] .. w .. a[2]
+        local v, reason = scoring.yes_no(text)
+        -- 16 spaces more: past the shortcut, and nothing the rules look at
+        local pv, preason = scoring.yes_no(text .. string.rep(" ", 16))
+        assert.are.equal(pv, v, ("%q"):format(text))
+        assert.are.equal(preason, reason, ("%q"):format(text))
+        if v then answered = answered + 1 end
+      end
+    end
+    assert.is_true(answered > 100, answered .. " answered")
+  end)
+
   describe("numbers", function()
     for _, c in ipairs(NUMBERS) do
       it(("reads %q"):format(c[1]), function()

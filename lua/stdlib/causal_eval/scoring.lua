@@ -88,6 +88,13 @@ end
 --- "yes" / "no" from a response, or nil and the reason.
 function M.yes_no(text)
   if type(text) ~= "string" then return nil, "no response text" end
+  -- the reply that is the bare word ("Yes.", "no"), as most replies to
+  -- "Answer yes or no." are: what the rules below make of it, at once
+  local bare = #text < 16 and text:match("^%s*(%a%a%a?)[%.!]?%s*$")
+  if bare then
+    bare = bare:lower()
+    if bare == "yes" or bare == "no" then return bare end
+  end
   local t = normalise(text)
   if not t:find("%S") then return nil, "empty response" end
   -- both answers offered side by side
