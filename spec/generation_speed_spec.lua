@@ -125,4 +125,80 @@ describe("generation shortcuts", function()
     local q = { graph = { nodes = { "A" } }, model = { { name = "A", parents = { "Q" } } }, query = {} }
     assert.has_error(function() bench.identity(q, false) end)
   end)
+
+  -- random_model's and model_fields' tables as they were built in Lua
+  local function lua_graph_vars(graph)
+    local parents = {}
+    for _, n in ipairs(graph.nodes) do parents[n] = {} end
+    for _, e in ipairs(graph.edges) do table.insert(parents[e[2]], e[1]) end
+    local vars = {}
+    for vi, n in ipairs(graph.nodes) do vars[vi] = { name = n, parents = parents[n] } end
+    return vars
+  end
+
+  it("scm_core.graph_vars builds random_model's list, and gives up on a graph that is not plain", function()
+    local r = rng.new(3, 0)
+    for _ = 1, 200 do
+      local n = r:int(1, 8)
+      local nodes = {}
+      for i = 1, n do nodes[i] = "V" .. r:int(1, 40) .. "_" .. i end
+      local edges = {}
+      for i = 1, n do
+        for j = i + 1, n do
+          if r:bernoulli(0.4) then edges[#edges + 1] = r:bernoulli(0.5) and { nodes[i], nodes[j] } or { nodes[j], nodes[i] } end
+        end
+      end
+      local g = { nodes = nodes, edges = edges }
+      assert.are.same(lua_graph_vars(g), scm_core.graph_vars(nodes, edges))
+    end
+    assert.is_nil(scm_core.graph_vars({ "A", "A" }, {}))
+    assert.is_nil(scm_core.graph_vars({ "A", 2 }, {}))
+    assert.is_nil(scm_core.graph_vars({ "A", "B" }, { { "A", "C" } }))
+    assert.is_nil(scm_core.graph_vars({ "A", "B" }, { "A->B" }))
+    assert.are.same({}, scm_core.graph_vars({}, {}))
+  end)
+
+  it("model_fields and the model's names and index are what the Lua code built", function()
+    local EMPTY = json.array({})
+    local r = rng.new(5, 0)
+    for _ = 1, 200 do
+      local n = r:int(1, 8)
+      local nodes = {}
+      for i = 1, n do nodes[i] = "N" .. (n - i) end
+      local edges = {}
+      for i = 1, n do
+        for j = i + 1, n do
+          if r:bernoulli(0.4) then edges[#edges + 1] = { nodes[i], nodes[j] } end
+        end
+      end
+      -- the list in a shuffled order, so the topological order differs from it
+      local vars = r:shuffle(lua_graph_vars({ nodes = nodes, edges = edges }))
+      for _, v in ipairs(vars) do
+        if r:bernoulli(0.5) then v.p = r:probs(1 << #v.parents, 5, 95) end
+      end
+      local m = assert(scm.from_list(vars))
+      local names, index = {}, {}
+      for i, v in ipairs(vars) do names[i], index[v.name] = v.name, i - 1 end
+      assert.are.same(names, m.names)
+      assert.are.same(index, m.index)
+      local topo = {}
+      for i, v in ipairs(m.core:topo()) do topo[i] = names[v + 1] end
+      local list, edges_ = {}, {}
+      for i, name in ipairs(topo) do
+        local v = vars[index[name] + 1]
+        for _, p in ipairs(v.parents) do edges_[#edges_ + 1] = { p, name } end
+        list[i] = { name = name, parents = #v.parents == 0 and EMPTY or v.parents, p = v.p }
+      end
+      local graph, got = require("causal_eval.questions").model_fields(m)
+      assert.are.same({ nodes = topo, edges = edges_ }, graph)
+      assert.are.same(list, got)
+      for i, e in ipairs(got) do
+        if #e.parents > 0 then assert.are.equal(list[i].parents, e.parents) end -- shared, not copied
+        assert.are.equal(list[i].p, e.p)
+      end
+      assert.are.equal(graph.nodes, m:topo())
+      assert.are.equal(graph.edges, m:edges())
+      m:close()
+    end
+  end)
 end)

@@ -497,12 +497,146 @@ static int scm_mec_common(lua_State *L) {
   return push_common(L, &g, max);
 }
 
+/* m:fields(vars, empty) -> nodes, edges, list: a question's fields of the
+ * model built from vars (scm.from_list's list, in the engine's order):
+ * its names in topological order, its edges {from, to} grouped by child in
+ * that order, and the list of {name, parents, p} in that order, sharing
+ * vars' parent lists (empty for a variable without parents) and tables.
+ * Every question a generator makes carries them. */
+static int m_fields(lua_State *L) {
+  ce_scm *m = check_model(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  int n = ce_scm_size(m);
+  const int *o = ce_scm_topo(m);
+  int ne = 0;
+  for (int v = 0; v < n; v++) ne += ce_scm_nparents(m, v);
+  lua_createtable(L, n, 0);  /* 4: nodes */
+  lua_createtable(L, ne, 0); /* 5: edges */
+  lua_createtable(L, n, 0);  /* 6: list */
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    if (lua_rawgeti(L, 2, o[i] + 1) != LUA_TTABLE) return luaL_error(L, "fields: vars[%d] is not a table", o[i] + 1);
+    int var = lua_gettop(L);
+    lua_getfield(L, var, "name");
+    int name = lua_gettop(L);
+    lua_pushvalue(L, name);
+    lua_rawseti(L, 4, i + 1);
+    if (lua_getfield(L, var, "parents") != LUA_TTABLE) return luaL_error(L, "fields: vars[%d].parents is not a table", o[i] + 1);
+    int pa = lua_gettop(L);
+    lua_Integer np = (lua_Integer)lua_rawlen(L, pa);
+    for (lua_Integer j = 1; j <= np; j++) {
+      lua_createtable(L, 2, 0);
+      lua_rawgeti(L, pa, j);
+      lua_rawseti(L, -2, 1);
+      lua_pushvalue(L, name);
+      lua_rawseti(L, -2, 2);
+      lua_rawseti(L, 5, ++k);
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushvalue(L, np == 0 ? 3 : pa);
+    lua_setfield(L, -2, "parents");
+    lua_getfield(L, var, "p");
+    lua_setfield(L, -2, "p");
+    lua_rawseti(L, 6, i + 1);
+    lua_settop(L, 6);
+  }
+  return 3;
+}
+
 /* The node list's place of a string: the last node it equals (as a Lua
  * table keyed by the nodes would have it), 1-based; 0 when none. */
 static int place_of(const char *const *name, const size_t *len, int n, const char *s, size_t l) {
   for (int i = n - 1; i >= 0; i--)
     if (len[i] == l && memcmp(name[i], s, l) == 0) return i + 1;
   return 0;
+}
+
+/* m:names_index() -> names, index: the variables' names in order, and a
+ * table from name to 0-based index (causal_eval.scm keeps both on its
+ * model; built here at their size, as every model a generator makes needs
+ * them). */
+static int m_names_index(lua_State *L) {
+  ce_scm *m = check_model(L);
+  int n = ce_scm_size(m);
+  lua_createtable(L, n, 0);
+  lua_createtable(L, 0, n);
+  for (int v = 0; v < n; v++) {
+    lua_pushstring(L, ce_scm_name(m, v));
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -4, v + 1);
+    lua_pushinteger(L, v);
+    lua_rawset(L, -3);
+  }
+  return 2;
+}
+
+#define GRAPH_MAX_NODES 64
+
+/* scm.graph_vars(nodes, edges) -> vars: the list { {name =, parents = {...}},
+ * ... } of a graph {nodes, edges} in the order of nodes, each parent list in
+ * the order of edges (what ctx:random_model hands scm.from_list, built at
+ * its size); nil when the graph is not plain (a node that is not a name, or
+ * named twice, an edge that is not two nodes, over 64 nodes): the caller
+ * then builds it, and reports what is wrong. */
+static int scm_graph_vars(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const char *name[GRAPH_MAX_NODES];
+  size_t len[GRAPH_MAX_NODES];
+  int n = 0;
+  while (lua_rawgeti(L, 1, n + 1) != LUA_TNIL) {
+    if (n == GRAPH_MAX_NODES || lua_type(L, -1) != LUA_TSTRING) return 0;
+    name[n] = lua_tolstring(L, -1, &len[n]); /* kept alive by nodes */
+    lua_pop(L, 1);
+    if (place_of(name, len, n, name[n], len[n])) return 0;
+    n++;
+  }
+  lua_pop(L, 1);
+  /* edges as node places, to count each node's parents first */
+  int np[GRAPH_MAX_NODES] = {0};
+  lua_Integer ne = 0;
+  for (;; ne++) {
+    int t = lua_rawgeti(L, 2, ne + 1);
+    if (t == LUA_TNIL) break;
+    if (t != LUA_TTABLE) return 0;
+    int at[2];
+    for (int side = 0; side < 2; side++) {
+      size_t l;
+      const char *s = lua_rawgeti(L, -1, side + 1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
+      at[side] = s ? place_of(name, len, n, s, l) : 0;
+      lua_pop(L, 1);
+      if (!at[side]) return 0;
+    }
+    lua_pop(L, 1);
+    np[at[1] - 1]++;
+  }
+  lua_settop(L, 2);
+  lua_createtable(L, n, 0); /* 3: vars */
+  for (int v = 0; v < n; v++) {
+    lua_createtable(L, 0, 3); /* name, parents and, later, p */
+    lua_rawgeti(L, 1, v + 1);
+    lua_setfield(L, -2, "name");
+    lua_createtable(L, np[v], 0);
+    lua_setfield(L, -2, "parents");
+    lua_rawseti(L, 3, v + 1);
+  }
+  for (lua_Integer k = 1; k <= ne; k++) {
+    lua_rawgeti(L, 2, k);       /* edge */
+    lua_rawgeti(L, -1, 2);      /* to */
+    size_t l;
+    const char *s = lua_tolstring(L, -1, &l);
+    int to = place_of(name, len, n, s, l);
+    lua_pop(L, 1);
+    lua_rawgeti(L, 3, to);
+    lua_getfield(L, -1, "parents"); /* edge, var, parents */
+    lua_rawgeti(L, -3, 1);          /* from */
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 3);
+  }
+  return 1;
 }
 
 #define IDENTITY_MAX_NODES 64
@@ -610,7 +744,8 @@ static int scm_identity(lua_State *L) {
 }
 
 static const luaL_Reg scm_funcs[] = {
-  {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity}, {NULL, NULL}};
+  {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity},
+  {"graph_vars", scm_graph_vars}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},
@@ -628,6 +763,8 @@ static const luaL_Reg scm_methods[] = {
   {"vstructures", m_vstructures}, {"cpdag", m_cpdag},
   {"mec", m_mec},
   {"mec_common", m_mec_common},
+  {"names_index", m_names_index},
+  {"fields", m_fields},
   {"close", m_close},
   {NULL, NULL}
 };

@@ -136,8 +136,6 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
       continue;
     }
     int k = m->npa[v];
-    char plist[400];
-    parent_list(m, v, plist, sizeof plist);
     if (k > MAX_TABLE_PARENTS) {
       ce_err_setf(err, CE_SCM_ETABLE, "scm", 0, 0, "variable '%s' has %d parents; tables support at most %d",
                   d->name, k, MAX_TABLE_PARENTS);
@@ -148,10 +146,14 @@ ce_scm *ce_scm_new(const ce_scm_var *vars, int n, ce_err *err) {
       if (k == 0)
         ce_err_setf(err, CE_SCM_ETABLE, "scm", 0, 0, "variable '%s': table has %zu entries, expected 1 (no parents)",
                     d->name, d->np1);
-      else
+      else {
+        /* written only for the message: generators build many models */
+        char plist[400];
+        parent_list(m, v, plist, sizeof plist);
         ce_err_setf(err, CE_SCM_ETABLE, "scm", 0, 0,
                     "variable '%s': table has %zu entries, expected %zu (one per configuration of %s)",
                     d->name, d->np1, want, plist);
+      }
       goto fail;
     }
     m->tab[v] = take(m, want * sizeof(double));

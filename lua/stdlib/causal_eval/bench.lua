@@ -303,22 +303,27 @@ local NO_OPTS = {}
 function Ctx:random_model(graph, opts)
   opts = opts or NO_OPTS
   local nodes = graph.nodes
-  local parents = {}
-  for _, n in ipairs(nodes) do parents[n] = {} end
-  for k, e in ipairs(graph.edges) do
-    local ps = parents[e[2]]
-    if not ps or not parents[e[1]] then
-      misuse(1, ("random_model: graph.edges[%d] (%s -> %s) names %s, which is not in graph.nodes"):format(
-        k, tostring(e[1]), tostring(e[2]), tostring(ps and e[1] or e[2])))
+  -- { name, parents } for each node, built in C; a graph it does not take
+  -- is built here, and what is wrong with it reported
+  local vars = scm_core.graph_vars(nodes, graph.edges)
+  if not vars then
+    local parents = {}
+    for _, n in ipairs(nodes) do parents[n] = {} end
+    for k, e in ipairs(graph.edges) do
+      local ps = parents[e[2]]
+      if not ps or not parents[e[1]] then
+        misuse(1, ("random_model: graph.edges[%d] (%s -> %s) names %s, which is not in graph.nodes"):format(
+          k, tostring(e[1]), tostring(e[2]), tostring(ps and e[1] or e[2])))
+      end
+      ps[#ps + 1] = e[1]
     end
-    ps[#ps + 1] = e[1]
+    vars = {}
+    for vi, n in ipairs(nodes) do vars[vi] = { name = n, parents = parents[n] } end
   end
   local r = self.rng
-  local vars = {}
   local tables, graph_only = opts.tables, opts.graph_only
   if graph_only and not tables then
     -- no numbers: nothing is drawn
-    for vi, n in ipairs(nodes) do vars[vi] = { name = n, parents = parents[n] } end
     local m, err = scm.from_list(vars)
     if not m then misuse(1, "random_model: " .. err:gsub("^scm: ", "")) end
     return m
@@ -326,8 +331,10 @@ function Ctx:random_model(graph, opts)
   local lo, hi = 5, 95
   if opts.lo then lo = math.floor(opts.lo * 100 + 0.5) end
   if opts.hi then hi = math.floor(opts.hi * 100 + 0.5) end
-  for vi, n in ipairs(nodes) do
-    local k = #parents[n]
+  for vi = 1, #vars do
+    local v = vars[vi]
+    local n = v.name
+    local k = #v.parents
     local fixed = tables and tables[n]
     local p
     if fixed then
@@ -349,7 +356,7 @@ function Ctx:random_model(graph, opts)
         end
       end
     end
-    vars[vi] = { name = n, parents = parents[n], p = p }
+    v.p = p
   end
   local m, err = scm.from_list(vars)
   if not m then misuse(1, "random_model: " .. err:gsub("^scm: ", "")) end

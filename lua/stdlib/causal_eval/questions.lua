@@ -427,14 +427,13 @@ local EMPTY = json.array({})
 --- variables {name, parents, p} in topological order (p nil: graph only).
 --- They share the model's read-only tables rather than copying them.
 function M.model_fields(m)
-  local topo, vars, index = m:topo(), m.vars, m.index
-  local list = {}
-  for i, name in ipairs(topo) do
-    local v = vars[index[name] + 1]
-    local pa = v.parents
-    list[i] = { name = name, parents = #pa == 0 and EMPTY or pa, p = v.p }
-  end
-  return { nodes = topo, edges = json.array(m:edges()) }, list
+  -- built in C (every generated question needs them); they are the model's
+  -- m:topo() and m:edges() as well
+  local nodes, edges, list = m.core:fields(m.vars, EMPTY)
+  nodes = m._topo or nodes
+  edges = m._edges or edges
+  m._topo, m._edges = nodes, edges
+  return { nodes = nodes, edges = json.array(edges) }, list
 end
 
 --- Checks a stored answer against the recomputed one: true or false and

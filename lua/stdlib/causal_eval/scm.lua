@@ -209,13 +209,7 @@ end
 function M.from_list(vars)
   local m, err = core.new(vars)
   if not m then return nil, err end
-  -- core.new took every entry 1..#vars and checked their names
-  local names, index = {}, {}
-  for i = 1, #vars do
-    local name = vars[i].name
-    names[i] = name
-    index[name] = i - 1
-  end
+  local names, index = m:names_index()
   return setmetatable({ core = m, names = names, index = index, vars = vars }, Model)
 end
 
