@@ -50,20 +50,48 @@ function M.recorder()
     if not s then s = f[family]:labels(a, b, c); t3[c] = s end
     return s
   end
+  -- what the records of a (model, task) update, found with one lookup per
+  -- record; each handle made on first use, as h makes it (a series shows
+  -- once it has something to count)
+  local bundles = {}
+  local function bundle(model, task)
+    local per_model = bundles[model]
+    if not per_model then per_model = {}; bundles[model] = per_model end
+    local b = per_model[task]
+    if not b then
+      b = { questions = {} }
+      per_model[task] = b
+    end
+    return b
+  end
   return {
     inflight = f.inflight:labels(),
     -- outcome: as causal_eval.run.outcome decided it for the stored record
     record = function(model, task, rec, outcome)
       task = task or ""
-      h("questions", model, task, outcome):inc()
+      local b = bundle(model, task)
+      local q = b.questions[outcome]
+      if not q then q = h("questions", model, task, outcome); b.questions[outcome] = q end
+      q:inc()
       if rec.error then
         h("errors", model, rec.error.class or "unknown"):inc()
       elseif rec.latency_ms then
-        h("duration", model, task):observe(rec.latency_ms / 1000)
+        local d = b.duration
+        if not d then d = h("duration", model, task); b.duration = d end
+        d:observe(rec.latency_ms / 1000)
       end
-      if rec.tokens then
-        if rec.tokens.input then h("tokens", model, "input"):inc(rec.tokens.input) end
-        if rec.tokens.output then h("tokens", model, "output"):inc(rec.tokens.output) end
+      local tokens = rec.tokens
+      if tokens then
+        if tokens.input then
+          local t = b.tokens_in
+          if not t then t = h("tokens", model, "input"); b.tokens_in = t end
+          t:inc(tokens.input)
+        end
+        if tokens.output then
+          local t = b.tokens_out
+          if not t then t = h("tokens", model, "output"); b.tokens_out = t end
+          t:inc(tokens.output)
+        end
       end
     end,
   }
