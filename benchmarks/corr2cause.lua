@@ -99,9 +99,23 @@ local STATEMENTS = setmetatable({}, { __index = function(t, n)
       end
     end
   end
+  -- each statement's pair and given set as masks over the letters'
+  -- numbers, for m.core:dsep_each
+  local x, y, z = {}, {}, {}
+  for k, st in ipairs(list) do
+    local mask = 0
+    for _, g in ipairs(st.given) do mask = mask | (1 << (g - 1)) end
+    x[k], y[k], z[k] = 1 << (st.i - 1), 1 << (st.j - 1), mask
+  end
+  list.x, list.y, list.z = x, y, z
   t[n] = list
   return list
 end })
+
+-- The statements of a pair's class, as the prompt writes them: both
+-- questions of a pair share the class, so its statements are written once
+-- (the text depends on the graph alone).
+local WRITTEN = setmetatable({}, { __mode = "k" })
 
 local function popcount(x)
   local c = 0
@@ -252,18 +266,22 @@ return bench.family{
     local nodes = { table.unpack(LETTERS, 1, n) }
     local function render()
       -- every statement of (conditional) (in)dependence, as a faithful distribution shows them
-      local lines, bit = {}, {}
-      local core = m.core
-      for k = 1, n do bit[k] = 1 << m:id(nodes[k]) end
-      for _, st in ipairs(STATEMENTS[n]) do
-        local mask = 0
-        for _, k in ipairs(st.given) do mask = mask | bit[k] end
-        if core:dsep(bit[st.i], bit[st.j], mask) then lines[#lines + 1] = st.indep
-        elseif st.dep then lines[#lines + 1] = st.dep end
+      local text = WRITTEN[shape]
+      if not text then
+        -- the model's variables are the letters in order: letter k is bit k - 1
+        local list = STATEMENTS[n]
+        local sep = m.core:dsep_each(list.x, list.y, list.z)
+        local lines = {}
+        for k, st in ipairs(list) do
+          if sep[k] then lines[#lines + 1] = st.indep
+          elseif st.dep then lines[#lines + 1] = st.dep end
+        end
+        text = table.concat(lines, " ")
+        WRITTEN[shape] = text
       end
       local hyp = HYPOTHESES[rel](h[1], h[2], h[3])
       return ("Suppose there is a closed system of %d variables, %s. All the statistical relations among them are as follows. %s Hypothesis: %s Do the statistical relations imply the hypothesis? Answer yes or no."):format(
-        n, bench.join(nodes), table.concat(lines, " "), hyp), {}
+        n, bench.join(nodes), text, hyp), {}
     end
     return { model = m, query = query, rung = 2, query_kind = rel, render = render,
              key = shape.class .. "|" .. rel .. ":" .. h[1] .. h[2] .. (h[3] or "") }

@@ -201,4 +201,25 @@ describe("generation shortcuts", function()
       m:close()
     end
   end)
+
+  it("m.core:dsep_each answers what m.core:dsep answers, set by set", function()
+    local r = rng.new(9, 0)
+    for _ = 1, 100 do
+      local n = r:int(2, 7)
+      local pa, vars = graph(n, r:int(0, (1 << (n * (n - 1) // 2)) - 1))
+      local m = assert(scm.from_list(vars))
+      local xs, ys, zs, want = {}, {}, {}, {}
+      for k = 1, 30 do
+        local x = 1 << r:int(0, n - 1)
+        local y = r:int(0, (1 << n) - 1) & ~x
+        local z = r:int(0, (1 << n) - 1) & ~x & ~y
+        xs[k], ys[k], zs[k] = x, y, z
+        want[k] = m.core:dsep(x, y, z)
+      end
+      assert.are.same(want, m.core:dsep_each(xs, ys, zs))
+      assert.has_error(function() m.core:dsep_each({ 1 }, { 1 << n }, { 0 }) end)
+      assert.has_error(function() m.core:dsep_each({ 1 }, { 2, 4 }, { 0 }) end)
+      m:close()
+    end
+  end)
 end)

@@ -277,6 +277,37 @@ static int m_dsep(lua_State *L) {
   return 1;
 }
 
+/* m:dsep_each(xs, ys, zs) -> { m:dsep(xs[i], ys[i], zs[i]) for each i }:
+ * many d-separations of one graph in one call (a corr2cause prompt states a
+ * hundred of them). */
+static int m_dsep_each(lua_State *L) {
+  ce_scm *m = check_model(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+  luaL_argcheck(L, (lua_Integer)lua_rawlen(L, 3) == n && (lua_Integer)lua_rawlen(L, 4) == n, 3,
+                "the three lists differ in length");
+  uint32_t all = (uint32_t)((1u << ce_scm_size(m)) - 1u);
+  const ce_dag *g = ce_scm_dag(m);
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    uint32_t set[3];
+    for (int a = 0; a < 3; a++) {
+      lua_rawgeti(L, 2 + a, i);
+      int isint;
+      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      lua_pop(L, 1);
+      if (!isint || v < 0 || ((uint32_t)v & ~all) != 0 || v > (lua_Integer)all)
+        return luaL_error(L, "dsep_each: set %d of list %d names a variable outside the model", (int)i, a + 1);
+      set[a] = (uint32_t)v;
+    }
+    lua_pushboolean(L, ce_dag_dsep(g, set[0], set[1], set[2]));
+    lua_rawseti(L, -2, i);
+  }
+  return 1;
+}
+
 static int m_directed_path(lua_State *L) {
   ce_scm *m = check_model(L);
   lua_pushboolean(L, ce_dag_directed_path(ce_scm_dag(m), check_mask(L, m, 2), check_mask(L, m, 3)));
@@ -765,6 +796,7 @@ static const luaL_Reg scm_methods[] = {
   {"mec_common", m_mec_common},
   {"names_index", m_names_index},
   {"fields", m_fields},
+  {"dsep_each", m_dsep_each},
   {"close", m_close},
   {NULL, NULL}
 };

@@ -90,35 +90,32 @@ void ce_dag_cut_in(const ce_dag *g, uint32_t set, ce_dag *out) {
 
 /* Reachability as in Koller & Friedman, algorithm 3.1: a trail may pass a
  * collider only when the collider or one of its descendants is observed. */
+/* Bayes ball over sets: the nodes the ball reaches arriving from a child
+ * (up) or from a parent (down), a frontier of each at a time. */
 uint32_t ce_dag_reachable(const ce_dag *g, uint32_t x, uint32_t z) {
   uint32_t anz = ce_dag_ancestors(g, z);
-  uint32_t ch[CE_DAG_MAX];
-  for (int v = 0; v < g->n; v++) ch[v] = ce_dag_children(g, v);
+  uint32_t ch[CE_DAG_MAX] = {0};
+  for (int v = 0; v < g->n; v++)
+    for (uint32_t m = g->pa[v]; m; m &= m - 1) ch[lowest(m)] |= CE_BIT(v);
   uint32_t seen_up = 0, seen_down = 0, reach = 0;
-  /* a stack of (node, direction): up = arrived from a child, down = from a parent */
-  int stack_v[2 * CE_DAG_MAX * CE_DAG_MAX], stack_d[2 * CE_DAG_MAX * CE_DAG_MAX];
-  int sp = 0;
-  for (uint32_t m = x; m; m &= m - 1) {
-    stack_v[sp] = lowest(m);
-    stack_d[sp++] = 0;
-  }
-  while (sp > 0) {
-    sp--;
-    int v = stack_v[sp], up = stack_d[sp] == 0;
-    uint32_t b = CE_BIT(v);
-    if (up ? (seen_up & b) : (seen_down & b)) continue;
-    if (up) seen_up |= b;
-    else seen_down |= b;
-    if (!(z & b)) reach |= b;
-    if (up && !(z & b)) {
-      for (uint32_t m = g->pa[v]; m; m &= m - 1) { stack_v[sp] = lowest(m); stack_d[sp++] = 0; }
-      for (uint32_t m = ch[v]; m; m &= m - 1) { stack_v[sp] = lowest(m); stack_d[sp++] = 1; }
-    } else if (!up) {
-      if (!(z & b))
-        for (uint32_t m = ch[v]; m; m &= m - 1) { stack_v[sp] = lowest(m); stack_d[sp++] = 1; }
-      if (anz & b)
-        for (uint32_t m = g->pa[v]; m; m &= m - 1) { stack_v[sp] = lowest(m); stack_d[sp++] = 0; }
+  uint32_t up = x, down = 0;
+  while (up | down) {
+    seen_up |= up;
+    seen_down |= down;
+    reach |= (up | down) & ~z;
+    uint32_t next_up = 0, next_down = 0;
+    /* from a child through a node not in z: on to its parents and children */
+    for (uint32_t m = up & ~z; m; m &= m - 1) {
+      int v = lowest(m);
+      next_up |= g->pa[v];
+      next_down |= ch[v];
     }
+    /* from a parent: on to the children of a node not in z, and back up
+     * through a collider that is in z or has a descendant there */
+    for (uint32_t m = down & ~z; m; m &= m - 1) next_down |= ch[lowest(m)];
+    for (uint32_t m = down & anz; m; m &= m - 1) next_up |= g->pa[lowest(m)];
+    up = next_up & ~seen_up;
+    down = next_down & ~seen_down;
   }
   return reach & ~x;
 }
