@@ -222,4 +222,26 @@ describe("generation shortcuts", function()
       m:close()
     end
   end)
+
+  it("bench.pct gives what it computes, kept or not, for any number", function()
+    local function pct(p)
+      local v = p * 100
+      local r = math.floor(v + 0.5)
+      if math.abs(v - r) < 1e-9 and r >= 0 and r <= 100 then return r .. "%" end
+      return ("%.1f%%"):format(v)
+    end
+    local r = rng.new(13, 0)
+    for round = 1, 3 do -- the second and third time from what was kept
+      for k = 0, 100 do assert.are.equal(pct(k / 100), bench.pct(k / 100)) end
+      for _ = 1, 3000 do
+        local p = r:uniform()
+        assert.are.equal(pct(p), bench.pct(p))
+      end
+      for _, p in ipairs({ 0, 1, -0.0, 0.125, 1.5, -0.25, 2 ^ 60, 1e-12, 0.5 + 1e-10 }) do
+        assert.are.equal(pct(p), bench.pct(p), "round " .. round .. ": " .. p)
+      end
+    end
+    assert.are.equal(pct(0 / 0), bench.pct(0 / 0))
+    assert.are.equal("50%", bench.pct("0.5"))
+  end)
 end)

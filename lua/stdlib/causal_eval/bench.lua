@@ -173,11 +173,28 @@ function M.capitalize(s) return (s:gsub("^%l", string.upper)) end
 local PCT = {}
 for i = 0, 100 do PCT[i] = i .. "%" end
 
-function M.pct(p)
+local function pct(p)
   local v = p * 100
   local r = math.floor(v + 0.5)
   if math.abs(v - r) < 1e-9 and PCT[r] then return PCT[r] end
   return ("%.1f%%"):format(v)
+end
+
+-- pct of the probabilities prompts show, kept (generators draw most of
+-- them from a hundred values); at most PCT_KEEP of them, as computed ones
+-- vary without end; NaN, which cannot be a key, is not kept
+local PCT_KEEP = 4096
+local pct_of, pct_kept = {}, 0
+
+function M.pct(p)
+  local s = pct_of[p]
+  if s then return s end
+  s = pct(p)
+  if type(p) == "number" and p == p then
+    if pct_kept == PCT_KEEP then pct_of, pct_kept = {}, 0 end
+    pct_of[p], pct_kept = s, pct_kept + 1
+  end
+  return s
 end
 
 function M.join(list, last)
@@ -373,6 +390,34 @@ function Ctx:nonsense_word()
   return table.concat(w) .. t:pick({ "p", "k", "x", "n", "m", "z" })
 end
 
+local function by_rank(a, b)
+  if a.rank ~= b.rank then return a.rank < b.rank end
+  return a.name < b.name
+end
+
+-- A domain's variables sorted by rank, then name, with each one's place:
+-- worked out once per list (ctx:label sorts the few it chooses into this
+-- order); nil when two variables tie, where a sort's order is not defined.
+local RANK_ORDER = setmetatable({}, { __mode = "k" })
+
+local function rank_order(vars)
+  local order = RANK_ORDER[vars]
+  if order == nil or order and order.n ~= #vars then
+    order = { table.unpack(vars) }
+    table.sort(order, by_rank)
+    order.n, order.place = #vars, {}
+    for i, v in ipairs(order) do
+      if order.place[v] or i > 1 and not by_rank(order[i - 1], v) then
+        order = false -- a tie, or a variable listed twice
+        break
+      end
+      order.place[v] = i
+    end
+    RANK_ORDER[vars] = order
+  end
+  return order or nil
+end
+
 --- Words for nodes (a list in topological order): { [node] = {name, yes, no} }.
 --- Story variables in commonsense rank order by default; reversed ranks with
 --- the anti_commonsense flag; invented words with nonsense; letters with renamed.
@@ -395,15 +440,31 @@ function Ctx:label(nodes)
     end
     return out
   end
-  local pool = {}
-  for _, v in ipairs(self.domain.vars) do pool[#pool + 1] = v end
+  local vars = self.domain.vars
+  local pool = { table.unpack(vars) }
   self.text:shuffle(pool)
   local chosen = {}
-  for i = 1, #nodes do chosen[i] = pool[i] end
-  table.sort(chosen, function(a, b)
-    if a.rank ~= b.rank then return a.rank < b.rank end
-    return a.name < b.name
-  end)
+  local order = #nodes <= #pool and rank_order(vars)
+  if order then
+    -- the chosen variables in the domain's rank order: what sorting them gives
+    local place = order.place
+    local at = {}
+    for i = 1, #nodes do
+      local v = pool[i]
+      at[place[v]] = v
+    end
+    local c = 0
+    for j = 1, #order do
+      local v = at[j]
+      if v then
+        c = c + 1
+        chosen[c] = v
+      end
+    end
+  else
+    for i = 1, #nodes do chosen[i] = pool[i] end
+    table.sort(chosen, by_rank)
+  end
   if self:flag("anti_commonsense") then
     local r = {}
     for i = #chosen, 1, -1 do r[#r + 1] = chosen[i] end
@@ -458,6 +519,11 @@ function Ctx:describe_tables(m, words)
   local out, o = {}, 0
   local unit = self.domain.unit
   local pct = M.pct
+  -- the words that repeat from row to row are joined once: "For a <unit>
+  -- that ", each parent's clause with the separator before it, and a
+  -- node's ", the probability that the <unit> <yes> is "
+  local head = "For a " .. unit .. " that "
+  local yes_, no_ = {}, {}
   for _, n in ipairs(m:topo()) do
     local pa = m:parents(n)
     local t = m:table(n)
@@ -468,26 +534,26 @@ function Ctx:describe_tables(m, words)
     if not t then misuse(1, ("describe_tables: node %s has no table (a graph-only model)"):format(n)) end
     local yes = words[n].yes
     if k == 0 then
-      out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
-        "The probability that a ", unit, " ", yes, " is ", pct(t[1])
-      out[o + 7] = ". "
-      o = o + 7
+      out[o + 1] = "The probability that a " .. unit .. " " .. yes .. " is "
+      out[o + 2] = pct(t[1])
+      out[o + 3] = ". "
+      o = o + 3
     else
+      for j = 1, k do
+        local w = words[pa[j]]
+        local sep = j == 1 and "" or j == k and " and " or ", "
+        yes_[j], no_[j] = sep .. w.yes, sep .. w.no
+      end
+      local mid = ", the probability that the " .. unit .. " " .. yes .. " is "
       for i = 1, #t do
-        out[o + 1], out[o + 2], out[o + 3] = "For a ", unit, " that "
-        o = o + 3
+        o = o + 1
+        out[o] = head
         for j = 1, k do
-          local w = words[pa[j]]
-          if j > 1 then
-            o = o + 1
-            out[o] = j == k and " and " or ", "
-          end
           o = o + 1
-          out[o] = (((i - 1) >> (k - j)) & 1 == 1) and w.yes or w.no
+          out[o] = (((i - 1) >> (k - j)) & 1 == 1) and yes_[j] or no_[j]
         end
-        out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] =
-          ", the probability that the ", unit, " ", yes, " is ", pct(t[i]), ". "
-        o = o + 7
+        out[o + 1], out[o + 2], out[o + 3] = mid, pct(t[i]), ". "
+        o = o + 3
       end
     end
   end
