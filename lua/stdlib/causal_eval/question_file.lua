@@ -165,16 +165,16 @@ end
 --- fields (M.CHECKED is enough to tell the id and whether it is bad);
 --- without it the question's fields past M.ASKED are decoded when read.
 function M.item(line, no, path, keep)
-  local where = ("%s:%d"):format(path, no)
-  local fallback = "line-" .. no
+  -- (where the line is, and the id of a line without one, are made only
+  -- for a line that needs them: this runs for every line, twice)
   if not line:find("^%s*{") then
-    return { id = fallback, bad = where .. ": expected a JSON object, one question per line" }
+    return { id = "line-" .. no, bad = ("%s:%d"):format(path, no) .. ": expected a JSON object, one question per line" }
   end
   local q, err = M.decode(line, no, path, keep or M.ASKED)
-  if q == nil then return { id = fallback, bad = err } end
-  local id = M.id_of(q.id) or fallback
+  if q == nil then return { id = "line-" .. no, bad = err } end
+  local id = M.id_of(q.id) or "line-" .. no
   local problem = M.check(q)
-  if problem then return { id = id, bad = where .. ": " .. problem } end
+  if problem then return { id = id, bad = ("%s:%d"):format(path, no) .. ": " .. problem } end
   q.id = id
   if not keep then
     line_of[q] = line
