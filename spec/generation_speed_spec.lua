@@ -244,4 +244,42 @@ describe("generation shortcuts", function()
     assert.are.equal(pct(0 / 0), bench.pct(0 / 0))
     assert.are.equal("50%", bench.pct("0.5"))
   end)
+
+  it("ctx:random_dag draws in C the graph the Lua code drew, leaving the stream where it left it", function()
+    -- the Lua version, on a stream of its own
+    local function lua_dag(r, n, density, max_parents)
+      local names, edges, npa, has = {}, {}, {}, {}
+      for i = 1, n do names[i] = "V" .. i; npa[i] = 0 end
+      for i = 2, n do
+        local j = r:int(1, i - 1)
+        edges[#edges + 1] = { names[j], names[i] }
+        has[j * 64 + i] = true
+        npa[i] = 1
+      end
+      for i = 1, n do
+        for j = i + 1, n do
+          if npa[j] < max_parents and not has[i * 64 + j] and r:bernoulli(density) then
+            edges[#edges + 1] = { names[i], names[j] }
+            npa[j] = npa[j] + 1
+          end
+        end
+      end
+      return { nodes = names, edges = edges }
+    end
+    local ctx
+    local fam = bench.family{ name = "probe", version = 1, generate = function(c) ctx = c return nil end }
+    pcall(bench.question, fam, assert(bench.options{ difficulty = "hard" }), 1, 0)
+    local draws = rng.new(21, 0)
+    for k = 1, 300 do
+      local n, density, max_parents = draws:int(1, 12), draws:int(0, 100) / 100, draws:int(1, 4)
+      if k % 7 == 0 then max_parents = 2.5 end
+      ctx.rng = rng.new(k, 3)
+      local want_rng = rng.new(k, 3)
+      assert.are.same(lua_dag(want_rng, n, density, max_parents), ctx:random_dag(n, density, max_parents))
+      assert.are.equal(want_rng:u32(), ctx.rng:u32())
+    end
+    -- the difficulty's density and parent limit by default
+    ctx.rng, ctx.difficulty = rng.new(5, 5), "medium"
+    assert.are.same(lua_dag(rng.new(5, 5), 6, 0.3, 3), ctx:random_dag(6))
+  end)
 end)

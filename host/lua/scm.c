@@ -577,6 +577,38 @@ static int m_fields(lua_State *L) {
   return 3;
 }
 
+/* scm.random_dag(r, n, density, max_parents, names) -> nodes, edges:
+ * ctx:random_dag's graph over names[1..n] drawn from the stream r (a
+ * causal_eval.rng) by ce_dag_random; nothing when r is not such a stream or
+ * n is not an integer in 1..32 (the caller then draws it itself).
+ * Generators draw several graphs a question. */
+static int scm_random_dag(lua_State *L) {
+  ce_rng *r = luaL_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
+  if (!r || !lua_isinteger(L, 2) || lua_type(L, 3) != LUA_TNUMBER || lua_type(L, 4) != LUA_TNUMBER) return 0;
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_Integer n = lua_tointeger(L, 2);
+  if (n < 1 || n > CE_DAG_MAX) return 0;
+  int edges[CE_DAG_MAX * (CE_DAG_MAX - 1) / 2][2];
+  int k = ce_dag_random(r, (int)n, lua_tonumber(L, 3), lua_tonumber(L, 4), edges);
+  lua_settop(L, 5);
+  lua_createtable(L, (int)n, 0);
+  int nodes = lua_gettop(L);
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, 5, i + 1);
+    lua_rawseti(L, nodes, i + 1);
+  }
+  lua_createtable(L, k, 0);
+  for (int e = 0; e < k; e++) {
+    lua_createtable(L, 2, 0);
+    lua_rawgeti(L, nodes, edges[e][0] + 1);
+    lua_rawseti(L, -2, 1);
+    lua_rawgeti(L, nodes, edges[e][1] + 1);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, e + 1);
+  }
+  return 2;
+}
+
 /* The node list's place of a string: the last node it equals (as a Lua
  * table keyed by the nodes would have it), 1-based; 0 when none. */
 static int place_of(const char *const *name, const size_t *len, int n, const char *s, size_t l) {
@@ -776,7 +808,7 @@ static int scm_identity(lua_State *L) {
 
 static const luaL_Reg scm_funcs[] = {
   {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity},
-  {"graph_vars", scm_graph_vars}, {NULL, NULL}};
+  {"graph_vars", scm_graph_vars}, {"random_dag", scm_random_dag}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

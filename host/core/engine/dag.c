@@ -10,6 +10,25 @@ void ce_dag_init(ce_dag *g, int n) {
 
 void ce_dag_add_edge(ce_dag *g, int from, int to) { g->pa[to] |= CE_BIT(from); }
 
+int ce_dag_random(ce_rng *r, int n, double density, double max_parents, int (*edges)[2]) {
+  int npa[CE_DAG_MAX] = {0}, tree[CE_DAG_MAX], k = 0;
+  for (int i = 1; i < n; i++) { /* a spanning tree keeps the graph connected */
+    int j = (int)ce_rng_below(r, (uint64_t)i);
+    edges[k][0] = j;
+    edges[k++][1] = i;
+    tree[i] = j;
+    npa[i] = 1;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if ((double)npa[j] < max_parents && tree[j] != i && ce_rng_uniform(r) < density) {
+        edges[k][0] = i;
+        edges[k++][1] = j;
+        npa[j]++;
+      }
+  return k;
+}
+
 uint32_t ce_dag_children(const ce_dag *g, int v) {
   uint32_t ch = 0;
   for (int u = 0; u < g->n; u++)

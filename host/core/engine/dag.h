@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "core/stats/philox.h"
+
 #define CE_DAG_MAX 32
 
 typedef struct {
@@ -26,6 +28,16 @@ uint32_t ce_dag_children(const ce_dag *g, int v);
  * the graph has a cycle; then cycle[] (if not NULL) holds one cycle's nodes in
  * order, its length in *cycle_len. */
 int ce_dag_topo(const ce_dag *g, int *order, int *cycle, int *cycle_len);
+
+/* A random connected DAG over nodes 0..n-1 (n <= CE_DAG_MAX), in that
+ * topological order, drawn from r as benchmark generators draw it
+ * (ctx:random_dag): first a spanning tree, node i's parent uniform among
+ * 0..i-1 for i = 1..n-1 (ce_rng_below(r, i)), then each other forward pair
+ * (i, j), i < j in order, with probability density (ce_rng_uniform(r) <
+ * density), drawn only while j has fewer than max_parents parents. Writes
+ * the edges in the order drawn to edges (room for n(n-1)/2) and returns
+ * how many. */
+int ce_dag_random(ce_rng *r, int n, double density, double max_parents, int (*edges)[2]);
 
 /* Sets include their own members: an(S) ⊇ S, de(S) ⊇ S. */
 uint32_t ce_dag_ancestors(const ce_dag *g, uint32_t set);

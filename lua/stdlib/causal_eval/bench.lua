@@ -267,23 +267,32 @@ M.MAX_PARENTS = { easy = 2, medium = 3, hard = 3 }
 
 local NAMES = {}
 for i = 1, 32 do NAMES[i] = "V" .. i end
+local DENSITY = { easy = 0.2, medium = 0.3, hard = 0.35 }
 
 function Ctx:random_dag(n, density, max_parents)
-  density = density or ({ easy = 0.2, medium = 0.3, hard = 0.35 })[self.difficulty] or 0.3
+  density = density or DENSITY[self.difficulty] or 0.3
   max_parents = max_parents or M.MAX_PARENTS[self.difficulty] or 3
   local r = self.rng
-  local names, edges, npa, has = {}, {}, {}, {}
-  for i = 1, n do names[i] = NAMES[i]; npa[i] = 0 end
+  -- drawn in C (scm_core.random_dag); here when it does not take the arguments
+  local nodes, edges_ = scm_core.random_dag(r, n, density, max_parents, NAMES)
+  if nodes then return { nodes = nodes, edges = edges_ } end
+  -- tree[j]: the parent the spanning tree gave j
+  local names = { table.unpack(NAMES, 1, n) }
+  local npa, tree = {}, {}
+  for i = 1, n do npa[i], tree[i] = 0, 0 end
+  local edges, ne = {}, 0
   for i = 2, n do -- a spanning tree keeps the graph connected
     local j = r:int(1, i - 1)
-    edges[#edges + 1] = { names[j], names[i] }
-    has[j * 64 + i] = true
+    ne = ne + 1
+    edges[ne] = { names[j], names[i] }
+    tree[i] = j
     npa[i] = 1
   end
   for i = 1, n do
     for j = i + 1, n do
-      if npa[j] < max_parents and not has[i * 64 + j] and r:bernoulli(density) then
-        edges[#edges + 1] = { names[i], names[j] }
+      if npa[j] < max_parents and tree[j] ~= i and r:bernoulli(density) then
+        ne = ne + 1
+        edges[ne] = { names[i], names[j] }
         npa[j] = npa[j] + 1
       end
     end
