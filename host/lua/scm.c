@@ -711,6 +711,18 @@ static int scm_graph_vars(lua_State *L) {
  * every string that names a node replaced by "#place" (as
  * query_json:gsub('"([^"\\]*)"', names) does), then "|" .. shows when
  * given. Every question of a generator builds one, to tell repeats apart. */
+/* decimal digits of v >= 0 into out; their number */
+static size_t put_uint(char *out, unsigned long v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
 static int scm_identity(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -730,74 +742,88 @@ static int scm_identity(lua_State *L) {
     n++;
   }
   lua_pop(L, 1);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  char num[32];
-  luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)luaL_len(L, 1)));
-  /* the stack between buffer operations is kept balanced: values are read,
-   * popped (the tables keep their strings alive), then added */
+  lua_Integer nnodes = luaL_len(L, 1);
+  /* the model's part first, into a scratch string (a userdata, so that an
+   * error leaves nothing behind): per entry '|', each parent's place and
+   * ',', and the packed table */
+  size_t cap = 256, used = 0;
+  char *buf = lua_newuserdatauv(L, cap, 0); /* 6 */
   for (lua_Integer i = 1;; i++) {
     if (lua_rawgeti(L, 2, i) == LUA_TNIL) {
       lua_pop(L, 1);
       break;
     }
+    if (lua_type(L, -1) != LUA_TTABLE) return luaL_error(L, "identity: model[%d] is not a table", (int)i);
     int v = lua_gettop(L);
-    if (lua_type(L, v) != LUA_TTABLE) return luaL_error(L, "identity: model[%d] is not a table", (int)i);
-    lua_pop(L, 1);
-    luaL_addchar(&b, '|');
-    lua_rawgeti(L, 2, i);
-    lua_getfield(L, -1, "parents");
-    lua_Integer k = luaL_len(L, -1);
-    lua_pop(L, 2);
+    lua_getfield(L, v, "parents"); /* v + 1 */
+    lua_Integer k = luaL_len(L, v + 1);
+    lua_Integer np = 0;
+    if (tables) {
+      int t = lua_getfield(L, v, "p"); /* v + 2 */
+      if (t == LUA_TTABLE) np = luaL_len(L, v + 2);
+      else if (lua_toboolean(L, v + 2)) return luaL_error(L, "identity: model[%d].p is not a table", (int)i);
+    }
+    size_t need = 1 + (size_t)k * 12 + (size_t)np * sizeof(double);
+    if (used + need > cap) {
+      while (used + need > cap) cap *= 2;
+      char *grown = lua_newuserdatauv(L, cap, 0);
+      memcpy(grown, buf, used);
+      lua_replace(L, 6);
+      buf = grown;
+    }
+    buf[used++] = '|';
     for (lua_Integer j = 1; j <= k; j++) {
-      lua_rawgeti(L, 2, i);
-      lua_getfield(L, -1, "parents");
-      lua_rawgeti(L, -1, j);
+      lua_rawgeti(L, v + 1, j);
       size_t pl;
       const char *pn = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &pl) : NULL;
       int at = pn ? place_of(name, len, n, pn, pl) : 0;
-      lua_pop(L, 3);
+      lua_pop(L, 1);
       if (!at) return luaL_error(L, "identity: model[%d].parents[%d] is not a node", (int)i, (int)j);
-      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%d,", at));
+      used += put_uint(buf + used, (unsigned long)at);
+      buf[used++] = ',';
     }
-    if (tables) {
-      lua_rawgeti(L, 2, i);
-      int has = lua_getfield(L, -1, "p") == LUA_TTABLE;
-      lua_Integer m = has ? luaL_len(L, -1) : 0;
-      int truthy = lua_toboolean(L, -1);
-      lua_pop(L, 2);
-      if (truthy && !has) return luaL_error(L, "identity: model[%d].p is not a table", (int)i);
-      for (lua_Integer j = 1; j <= m; j++) {
-        lua_rawgeti(L, 2, i);
-        lua_getfield(L, -1, "p");
-        lua_rawgeti(L, -1, j);
-        int isnum;
-        double d = (double)lua_tonumberx(L, -1, &isnum);
-        lua_pop(L, 3);
-        if (!isnum) return luaL_error(L, "identity: model[%d].p[%d] is not a number", (int)i, (int)j);
-        luaL_addlstring(&b, (const char *)&d, sizeof d);
-      }
+    for (lua_Integer j = 1; j <= np; j++) {
+      lua_rawgeti(L, v + 2, j);
+      int isnum;
+      double d = (double)lua_tonumberx(L, -1, &isnum);
+      lua_pop(L, 1);
+      if (!isnum) return luaL_error(L, "identity: model[%d].p[%d] is not a number", (int)i, (int)j);
+      memcpy(buf + used, &d, sizeof d); /* string.pack("d"): native order */
+      used += sizeof d;
     }
+    lua_settop(L, 6);
   }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  char num[32];
+  luaL_addlstring(&b, num, put_uint(num, (unsigned long)nnodes));
+  luaL_addlstring(&b, buf, used);
   luaL_addchar(&b, '|');
   /* gsub's scan: a match starts at a quote and runs to the next quote when
    * no backslash comes first; elsewhere a character is copied as it is */
-  size_t at = 0;
+  size_t at = 0, plain = 0; /* q[plain..at) is copied when a match or the end comes */
   while (at < qlen) {
     if (q[at] == '"') {
       size_t e = at + 1;
       while (e < qlen && q[e] != '"' && q[e] != '\\') e++;
       if (e < qlen && q[e] == '"') {
         int place = place_of(name, len, n, q + at + 1, e - at - 1);
-        if (place) luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "\"#%d\"", place));
-        else luaL_addlstring(&b, q + at, e + 1 - at);
+        if (place) {
+          luaL_addlstring(&b, q + plain, at - plain);
+          num[0] = '"';
+          num[1] = '#';
+          size_t w = 2 + put_uint(num + 2, (unsigned long)place);
+          num[w++] = '"';
+          luaL_addlstring(&b, num, w);
+          plain = e + 1;
+        }
         at = e + 1;
         continue;
       }
     }
-    luaL_addchar(&b, q[at]);
     at++;
   }
+  luaL_addlstring(&b, q + plain, qlen - plain);
   if (shows) {
     luaL_addchar(&b, '|');
     luaL_addlstring(&b, shows, slen);
