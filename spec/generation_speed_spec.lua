@@ -282,4 +282,59 @@ describe("generation shortcuts", function()
     ctx.rng, ctx.difficulty = rng.new(5, 5), "medium"
     assert.are.same(lua_dag(rng.new(5, 5), 6, 0.3, 3), ctx:random_dag(6))
   end)
+
+  it("ctx:random_model builds in C the model, tables and draws the Lua code made", function()
+    local ctx
+    local fam = bench.family{ name = "probe", version = 1, generate = function(c) ctx = c return nil end }
+    pcall(bench.question, fam, assert(bench.options{ difficulty = "hard" }), 1, 0)
+    local draws = rng.new(31, 0)
+    for k = 1, 300 do
+      local n = draws:int(1, 9)
+      local nodes = {}
+      for i = 1, n do nodes[i] = "N" .. draws:int(1, 99) .. "_" .. i end
+      local edges = {}
+      for i = 1, n do
+        for j = i + 1, n do
+          if draws:bernoulli(0.4) then edges[#edges + 1] = { nodes[i], nodes[j] } end
+        end
+      end
+      draws:shuffle(edges)
+      local g = { nodes = draws:shuffle({ table.unpack(nodes) }), edges = edges }
+      local opts = ({ nil, { graph_only = true }, { lo = 0.1, hi = 0.9 }, { lo = 0.33 } })[k % 4 + 1]
+      -- what the Lua code built: parent lists in edge order, then r:probs node by node
+      local want_rng = rng.new(k, 7)
+      local vars = lua_graph_vars(g)
+      if not (opts and opts.graph_only) then
+        local lo = math.floor(((opts and opts.lo) or 0.05) * 100 + 0.5)
+        local hi = math.floor(((opts and opts.hi) or 0.95) * 100 + 0.5)
+        for _, v in ipairs(vars) do v.p = want_rng:probs(1 << #v.parents, lo, hi) end
+      end
+      ctx.rng = rng.new(k, 7)
+      local m = ctx:random_model(g, opts)
+      assert.are.same(vars, m.vars)
+      local names, index = {}, {}
+      for i, v in ipairs(vars) do names[i], index[v.name] = v.name, i - 1 end
+      assert.are.same(names, m.names)
+      assert.are.same(index, m.index)
+      assert.are.equal(want_rng:u32(), ctx.rng:u32())
+      local want = assert(scm.from_list(vars))
+      assert.are.same(want.core:topo(), m.core:topo())
+      if not (opts and opts.graph_only) then
+        assert.are.equal(want:p({ [names[n]] = 1 }), m:p({ [names[n]] = 1 }))
+      end
+      want:close()
+      m:close()
+    end
+    -- what is wrong with a graph is reported as before
+    ctx.rng = rng.new(1, 1)
+    local ok, err = pcall(ctx.random_model, ctx, { nodes = { "A", "B" }, edges = { { "A", "B" }, { "B", "A" } } })
+    assert.is_false(ok)
+    assert.matches("random_model: the graph has a cycle: ", err, 1, true)
+    ok, err = pcall(ctx.random_model, ctx, { nodes = { "A", "B" }, edges = { { "A", "C" } } })
+    assert.is_false(ok)
+    assert.matches("graph.edges[1] (A -> C) names C, which is not in graph.nodes", err, 1, true)
+    ok, err = pcall(ctx.random_model, ctx, { nodes = { "A", "A" }, edges = {} }, { graph_only = true })
+    assert.is_false(ok)
+    assert.matches("duplicate variable 'A'", err, 1, true)
+  end)
 end)

@@ -702,15 +702,127 @@ static int scm_graph_vars(lua_State *L) {
   return 1;
 }
 
+/* scm.random_model(r, nodes, edges, lo, hi) -> model, vars, names, index:
+ * ctx:random_model's model of a graph {nodes, edges} in one call, with
+ * what causal_eval.scm keeps of it (scm.wrap): vars as graph_vars builds
+ * them, each with p, the 2^k probabilities r:probs(2^k, lo, hi) draws, node
+ * by node (none when r is nil: a graph-only model). nil, msg when the engine
+ * refuses the model (as scm_core.new); nothing, and nothing drawn, when the
+ * graph is not plain (see graph_vars), has over 24 nodes or a node over 23
+ * parents, or lo, hi are out of range: the caller then builds it itself. */
+static int scm_random_model(lua_State *L) {
+  ce_rng *r = NULL;
+  if (!lua_isnil(L, 1) && !(r = luaL_testudata(L, 1, "causal_eval.rng"))) return 0;
+  if (!lua_istable(L, 2) || !lua_istable(L, 3) || !lua_isinteger(L, 4) || !lua_isinteger(L, 5)) return 0;
+  lua_Integer lo = lua_tointeger(L, 4), hi = lua_tointeger(L, 5);
+  if (r && !(lo >= 0 && lo <= hi && hi <= 100)) return 0;
+  lua_settop(L, 3);
+  const char *name[CE_SCM_MAX_VARS];
+  size_t len[CE_SCM_MAX_VARS];
+  int n = 0;
+  while (lua_rawgeti(L, 2, n + 1) != LUA_TNIL) {
+    if (n == CE_SCM_MAX_VARS || lua_type(L, -1) != LUA_TSTRING) return 0;
+    name[n] = lua_tolstring(L, -1, &len[n]); /* kept alive by nodes */
+    lua_pop(L, 1);
+    if (place_of(name, len, n, name[n], len[n])) return 0;
+    n++;
+  }
+  lua_pop(L, 1);
+  if (n == 0) return 0;
+  enum { MAX_EDGES = CE_SCM_MAX_VARS * CE_SCM_MAX_VARS };
+  int from[MAX_EDGES], to[MAX_EDGES], np[CE_SCM_MAX_VARS] = {0}, ne = 0;
+  for (;; ne++) {
+    int t = lua_rawgeti(L, 3, ne + 1);
+    if (t == LUA_TNIL) break;
+    if (t != LUA_TTABLE || ne == MAX_EDGES) return 0;
+    int at[2];
+    for (int side = 0; side < 2; side++) {
+      size_t l;
+      const char *s = lua_rawgeti(L, -1, side + 1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
+      at[side] = s ? place_of(name, len, n, s, l) : 0;
+      lua_pop(L, 1);
+      if (!at[side]) return 0;
+    }
+    lua_pop(L, 1);
+    from[ne] = at[0] - 1;
+    to[ne] = at[1] - 1;
+    if (++np[to[ne]] >= CE_SCM_MAX_VARS) return 0;
+  }
+  lua_settop(L, 3);
+  /* nothing is refused from here on before the engine's own checks */
+  size_t nval = 0;
+  for (int v = 0; r && v < n; v++) nval += (size_t)1 << np[v];
+  ce_scm_var vars[CE_SCM_MAX_VARS];
+  const char *pars[MAX_EDGES];
+  double *vals = lua_newuserdatauv(L, (nval ? nval : 1) * sizeof(double), 0); /* 4: scratch */
+  lua_createtable(L, n, 0);                                                      /* 5: vars */
+  int start[CE_SCM_MAX_VARS], off = 0;
+  for (int v = 0; v < n; v++) {
+    vars[v] = (ce_scm_var){0};
+    vars[v].name = name[v];
+    vars[v].parents = pars + off;
+    start[v] = off;
+    off += np[v];
+    lua_createtable(L, 0, 3);
+    lua_rawgeti(L, 2, v + 1);
+    lua_setfield(L, -2, "name");
+    lua_createtable(L, np[v], 0);
+    lua_setfield(L, -2, "parents");
+    lua_rawseti(L, 5, v + 1);
+  }
+  for (int e = 0; e < ne; e++) {
+    ce_scm_var *d = &vars[to[e]];
+    pars[start[to[e]] + d->nparents++] = name[from[e]];
+    lua_rawgeti(L, 5, to[e] + 1);
+    lua_getfield(L, -1, "parents");
+    lua_rawgeti(L, 2, from[e] + 1);
+    lua_rawseti(L, -2, d->nparents);
+    lua_pop(L, 2);
+  }
+  if (r) {
+    uint64_t span = (uint64_t)(hi - lo) + 1u;
+    double *p = vals;
+    for (int v = 0; v < n; v++) { /* r:probs(2^k, lo, hi), node by node */
+      size_t k = (size_t)1 << np[v];
+      lua_rawgeti(L, 5, v + 1);
+      lua_createtable(L, (int)k, 0);
+      for (size_t i = 0; i < k; i++) {
+        p[i] = (lua_Number)(lo + (lua_Integer)ce_rng_below(r, span)) / 100.0;
+        lua_pushnumber(L, p[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+      }
+      lua_setfield(L, -2, "p");
+      lua_pop(L, 1);
+      vars[v].p1 = p;
+      vars[v].np1 = k;
+      p += k;
+    }
+  }
+  LScm *u = lua_newuserdatauv(L, sizeof *u, 0); /* 6 */
+  u->m = NULL;
+  luaL_setmetatable(L, SCM_MT);
+  ce_err err;
+  u->m = ce_scm_new(vars, n, &err);
+  if (!u->m) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushvalue(L, 5);
+  lua_createtable(L, n, 0);
+  lua_createtable(L, 0, n);
+  for (int v = 0; v < n; v++) {
+    lua_rawgeti(L, 2, v + 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -4, v + 1);
+    lua_pushinteger(L, v);
+    lua_rawset(L, -3);
+  }
+  return 4;
+}
+
 #define IDENTITY_MAX_NODES 64
 
-/* scm.identity(nodes, model, tables, query_json [, shows]) -> the string
- * bench.identity builds for a question (see there): #nodes, then for each
- * entry of model "|", its parents' places "i," and, when tables, its table
- * v.p as packed doubles (string.pack "d..."), then "|", query_json with
- * every string that names a node replaced by "#place" (as
- * query_json:gsub('"([^"\\]*)"', names) does), then "|" .. shows when
- * given. Every question of a generator builds one, to tell repeats apart. */
 /* decimal digits of v >= 0 into out; their number */
 static size_t put_uint(char *out, unsigned long v) {
   char tmp[24];
@@ -723,6 +835,13 @@ static size_t put_uint(char *out, unsigned long v) {
   return n;
 }
 
+/* scm.identity(nodes, model, tables, query_json [, shows]) -> the string
+ * bench.identity builds for a question (see there): #nodes, then for each
+ * entry of model "|", its parents' places "i," and, when tables, its table
+ * v.p as packed doubles (string.pack "d..."), then "|", query_json with
+ * every string that names a node replaced by "#place" (as
+ * query_json:gsub('"([^"\\]*)"', names) does), then "|" .. shows when
+ * given. Every question of a generator builds one, to tell repeats apart. */
 static int scm_identity(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -834,7 +953,8 @@ static int scm_identity(lua_State *L) {
 
 static const luaL_Reg scm_funcs[] = {
   {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity},
-  {"graph_vars", scm_graph_vars}, {"random_dag", scm_random_dag}, {NULL, NULL}};
+  {"graph_vars", scm_graph_vars}, {"random_dag", scm_random_dag},
+  {"random_model", scm_random_model}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

@@ -329,6 +329,17 @@ local NO_OPTS = {}
 function Ctx:random_model(graph, opts)
   opts = opts or NO_OPTS
   local nodes = graph.nodes
+  local tables, graph_only = opts.tables, opts.graph_only
+  local lo, hi = 5, 95
+  if opts.lo then lo = math.floor(opts.lo * 100 + 0.5) end
+  if opts.hi then hi = math.floor(opts.hi * 100 + 0.5) end
+  if not tables and (graph_only or not opts.deterministic) then
+    -- the common models in one call (scm_core.random_model); nothing when
+    -- it does not take the graph, which is then built here
+    local core, vars, names, index = scm_core.random_model(not graph_only and self.rng or nil, nodes, graph.edges, lo, hi)
+    if core then return scm.wrap(core, vars, names, index) end
+    if vars then misuse(1, "random_model: " .. vars:gsub("^scm: ", "")) end
+  end
   -- { name, parents } for each node, built in C; a graph it does not take
   -- is built here, and what is wrong with it reported
   local vars = scm_core.graph_vars(nodes, graph.edges)
@@ -347,16 +358,12 @@ function Ctx:random_model(graph, opts)
     for vi, n in ipairs(nodes) do vars[vi] = { name = n, parents = parents[n] } end
   end
   local r = self.rng
-  local tables, graph_only = opts.tables, opts.graph_only
   if graph_only and not tables then
     -- no numbers: nothing is drawn
     local m, err = scm.from_list(vars)
     if not m then misuse(1, "random_model: " .. err:gsub("^scm: ", "")) end
     return m
   end
-  local lo, hi = 5, 95
-  if opts.lo then lo = math.floor(opts.lo * 100 + 0.5) end
-  if opts.hi then hi = math.floor(opts.hi * 100 + 0.5) end
   for vi = 1, #vars do
     local v = vars[vi]
     local n = v.name

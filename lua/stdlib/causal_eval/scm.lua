@@ -210,6 +210,13 @@ function M.from_list(vars)
   local m, err = core.new(vars)
   if not m then return nil, err end
   local names, index = m:names_index()
+  return M.wrap(m, vars, names, index)
+end
+
+--- The model of an engine model built from vars, with its names (in
+--- order) and index (name -> 0-based): what from_list returns, for a model
+--- built in C (scm_core.random_model).
+function M.wrap(m, vars, names, index)
   return setmetatable({ core = m, names = names, index = index, vars = vars }, Model)
 end
 
