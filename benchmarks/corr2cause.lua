@@ -117,14 +117,9 @@ end })
 -- (the text depends on the graph alone).
 local WRITTEN = setmetatable({}, { __mode = "k" })
 
-local function popcount(x)
-  local c = 0
-  while x ~= 0 do
-    x = x & (x - 1)
-    c = c + 1
-  end
-  return c
-end
+-- bits set in each mask over six letters
+local POP = { [0] = 0 }
+for x = 1, 63 do POP[x] = POP[x >> 1] + (x & 1) end
 
 -- How many hypotheses of each relation over n letters hold over the whole
 -- class (common: questions.mec_common's masks, by letter number) and how
@@ -134,11 +129,11 @@ local function counts(common, n)
   local par, anc, con, col = 0, 0, 0, 0
   for i = 1, n do
     local self = 1 << (i - 1)
-    local k = popcount(pa[i] & ~self)
+    local k = POP[pa[i] & ~self]
     par = par + k
     col = col + k * (k - 1) // 2
-    anc = anc + popcount(de[i] & ~self)
-    con = con + popcount(cf[i] & ~((self << 1) - 1))
+    anc = anc + POP[de[i] & ~self]
+    con = con + POP[cf[i] & ~((self << 1) - 1)]
   end
   local pairs_ = n * (n - 1)
   return { par, pairs_, anc, pairs_, con, pairs_ // 2, col, pairs_ // 2 * (n - 2) }
@@ -149,26 +144,27 @@ end
 -- order; each a small integer (i * 8 + j) * 8 + k over letters i, j (and k).
 local function hypotheses(common, n, rel)
   local pa, de, cf = common.pa, common.de, common.cf
-  local yes, no = {}, {}
-  local function add(holds, code)
-    local l = holds and yes or no
-    l[#l + 1] = code
-  end
+  local yes, no, ny, nn = {}, {}, 0, 0
   for i = 1, n do
     local bi = 1 << (i - 1)
     for j = 1, n do
-      if i ~= j then
+      if i ~= j and (i < j or rel == "parent" or rel == "ancestor") then
         local code, bj = (i * 8 + j) * 8, 1 << (j - 1)
-        if rel == "parent" then add(pa[j] & bi ~= 0, code)
-        elseif rel == "ancestor" then add(de[i] & bj ~= 0, code)
-        elseif i < j then
-          if rel == "confounder" then add(cf[i] & bj ~= 0, code)
-          else
-            local both = bi | bj
-            for k = 1, n do
-              if k ~= i and k ~= j then add(pa[k] & both == both, code + k) end
+        if rel == "collider" then
+          local both = bi | bj
+          for k = 1, n do
+            if k ~= i and k ~= j then
+              if pa[k] & both == both then ny = ny + 1; yes[ny] = code + k
+              else nn = nn + 1; no[nn] = code + k end
             end
           end
+        else
+          local holds
+          if rel == "parent" then holds = pa[j] & bi ~= 0
+          elseif rel == "ancestor" then holds = de[i] & bj ~= 0
+          else holds = cf[i] & bj ~= 0 end
+          if holds then ny = ny + 1; yes[ny] = code
+          else nn = nn + 1; no[nn] = code end
         end
       end
     end
@@ -178,27 +174,46 @@ end
 
 -- The class a prompt describes, as a string: its skeleton and v-structures
 -- (two DAGs are Markov equivalent exactly when these agree), so DAGs of one
--- class, whose prompts read the same, count as one question.
-local function class_key(edges)
-  local skel, pa, adj = {}, {}, {}
-  for i, e in ipairs(edges) do
-    local a, b = e[1], e[2]
-    skel[i] = a < b and a .. b or b .. a
-    pa[b] = pa[b] or {}
-    pa[b][#pa[b] + 1] = a
-    adj[a .. b], adj[b .. a] = true, true
+-- class, whose prompts read the same, count as one question. pa: parent
+-- masks by letter number. The skeleton's pairs "AB" (first letter first)
+-- and the v-structures "AB>C" (a -> C <- B, A and B not adjacent) each in
+-- sorted order, which is letter order.
+local PAIR, VSTRUCT = {}, {}
+for a = 1, #LETTERS do
+  PAIR[a], VSTRUCT[a] = {}, {}
+  for b = 1, #LETTERS do
+    PAIR[a][b], VSTRUCT[a][b] = LETTERS[a] .. LETTERS[b], {}
+    for c = 1, #LETTERS do VSTRUCT[a][b][c] = LETTERS[a] .. LETTERS[b] .. ">" .. LETTERS[c] end
   end
-  table.sort(skel)
-  local vs = {}
-  for c, ps in pairs(pa) do
-    for i = 1, #ps do
-      for j = i + 1, #ps do
-        local a, b = ps[i], ps[j]
-        if not adj[a .. b] then vs[#vs + 1] = (a < b and a .. b or b .. a) .. ">" .. c end
+end
+
+local function class_key(pa, n)
+  local adj = {}
+  for v = 1, n do adj[v] = pa[v] end
+  for v = 1, n do
+    local ps = pa[v]
+    for u = 1, n do
+      if ps & (1 << (u - 1)) ~= 0 then adj[u] = adj[u] | (1 << (v - 1)) end
+    end
+  end
+  local skel, vs, ns, nv = {}, {}, 0, 0
+  for a = 1, n do
+    for b = a + 1, n do
+      local bb = 1 << (b - 1)
+      if adj[a] & bb ~= 0 then
+        ns = ns + 1
+        skel[ns] = PAIR[a][b]
+      else
+        local both = (1 << (a - 1)) | bb
+        for c = 1, n do
+          if pa[c] & both == both then
+            nv = nv + 1
+            vs[nv] = VSTRUCT[a][b][c]
+          end
+        end
       end
     end
   end
-  table.sort(vs)
   return table.concat(skel, ",") .. "|" .. table.concat(vs, ",")
 end
 
@@ -212,7 +227,9 @@ for i, l in ipairs(LETTERS) do LETTER_NUMBER[l] = i end
 
 local function pair_class(ctx, n)
   for _ = 1, 100 do
-    local from, to, ne, node_pa, node_adj = any_dag(ctx.rng, n)
+    -- drawn in C (scm_core.any_dag draws as any_dag does)
+    local from, to, ne, node_pa, node_adj = scm_core.any_dag(ctx.rng, n)
+    if not from then from, to, ne, node_pa, node_adj = any_dag(ctx.rng, n) end
     local letters = { table.unpack(LETTERS, 1, n) }
     ctx:shuffle(letters)
     -- without a v-structure every edge of the class can point either way
@@ -237,7 +254,7 @@ local function pair_class(ctx, n)
         local rel = ctx:pick(both)
         local edges = {}
         for e = 1, ne do edges[e] = { letters[from[e]], letters[to[e]] } end
-        return { edges = edges, rel = rel, lists = hypotheses(common, n, rel), class = class_key(edges) }
+        return { edges = edges, rel = rel, lists = hypotheses(common, n, rel), class = class_key(pa, n) }
       end
     end
   end

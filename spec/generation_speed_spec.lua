@@ -337,4 +337,48 @@ describe("generation shortcuts", function()
     assert.is_false(ok)
     assert.matches("duplicate variable 'A'", err, 1, true)
   end)
+
+  it("scm_core.any_dag draws corr2cause's connected graphs as its Lua code did", function()
+    -- corr2cause's any_dag as it was, with union-find
+    local function lua_any_dag(r, n)
+      while true do
+        local from, to, npa, comp = {}, {}, {}, {}
+        for i = 1, n do npa[i], comp[i] = 0, i end
+        local function root(v) while comp[v] ~= v do v = comp[v] end return v end
+        for i = 1, n do
+          for j = i + 1, n do
+            if npa[j] < 3 and r:bernoulli(0.5) then
+              from[#from + 1], to[#to + 1] = i, j
+              npa[j] = npa[j] + 1
+              comp[root(i)] = root(j)
+            end
+          end
+        end
+        local first, connected = root(1), true
+        for v = 2, n do if root(v) ~= first then connected = false end end
+        if connected then return from, to end
+      end
+    end
+    for k = 1, 500 do
+      local n = k % 6 + 1
+      local want_rng, r = rng.new(k, 9), rng.new(k, 9)
+      local wfrom, wto = lua_any_dag(want_rng, n)
+      local from, to, ne, pa, adj = scm_core.any_dag(r, n)
+      assert.are.same(wfrom, from)
+      assert.are.same(wto, to)
+      assert.are.equal(#wfrom, ne)
+      local wpa, wadj = {}, {}
+      for v = 1, n do wpa[v], wadj[v] = 0, 0 end
+      for e = 1, ne do
+        wpa[to[e]] = wpa[to[e]] | (1 << (from[e] - 1))
+        wadj[to[e]] = wadj[to[e]] | (1 << (from[e] - 1))
+        wadj[from[e]] = wadj[from[e]] | (1 << (to[e] - 1))
+      end
+      assert.are.same(wpa, pa)
+      assert.are.same(wadj, adj)
+      assert.are.equal(want_rng:u32(), r:u32())
+    end
+    assert.is_nil(scm_core.any_dag({}, 3))
+    assert.is_nil(scm_core.any_dag(rng.new(1), 0))
+  end)
 end)

@@ -609,6 +609,48 @@ static int scm_random_dag(lua_State *L) {
   return 2;
 }
 
+/* masks as a list, 1-based */
+static void push_list(lua_State *L, const uint32_t *m, int n) {
+  lua_createtable(L, n, 0);
+  for (int v = 0; v < n; v++) {
+    lua_pushinteger(L, m[v]);
+    lua_rawseti(L, -2, v + 1);
+  }
+}
+
+/* scm.any_dag(r, n [, p, max_parents]) -> from, to, count, pa, adj: a
+ * connected DAG over nodes 1..n drawn from the stream r by
+ * ce_dag_random_connected (p 1/2 and 3 parents unless given): its edges
+ * in the order drawn as two lists of node numbers and their count, and each
+ * node's parent and neighbour masks (bit i - 1 for node i); nothing when r
+ * is not a causal_eval.rng or n not an integer in 1..32. */
+static int scm_any_dag(lua_State *L) {
+  ce_rng *r = luaL_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
+  if (!r || !lua_isinteger(L, 2)) return 0;
+  lua_Integer n = lua_tointeger(L, 2);
+  if (n < 1 || n > CE_DAG_MAX) return 0;
+  double p = luaL_optnumber(L, 3, 0.5), maxp = luaL_optnumber(L, 4, 3);
+  int edges[CE_DAG_MAX * (CE_DAG_MAX - 1) / 2][2];
+  int k = ce_dag_random_connected(r, (int)n, p, maxp, edges);
+  uint32_t pa[CE_DAG_MAX] = {0}, adj[CE_DAG_MAX] = {0};
+  lua_createtable(L, k, 0);
+  lua_createtable(L, k, 0);
+  for (int e = 0; e < k; e++) {
+    int i = edges[e][0], j = edges[e][1];
+    lua_pushinteger(L, i + 1);
+    lua_rawseti(L, -3, e + 1);
+    lua_pushinteger(L, j + 1);
+    lua_rawseti(L, -2, e + 1);
+    pa[j] |= CE_BIT(i);
+    adj[i] |= CE_BIT(j);
+    adj[j] |= CE_BIT(i);
+  }
+  lua_pushinteger(L, k);
+  push_list(L, pa, (int)n);
+  push_list(L, adj, (int)n);
+  return 5;
+}
+
 /* The node list's place of a string: the last node it equals (as a Lua
  * table keyed by the nodes would have it), 1-based; 0 when none. */
 static int place_of(const char *const *name, const size_t *len, int n, const char *s, size_t l) {
@@ -954,7 +996,7 @@ static int scm_identity(lua_State *L) {
 static const luaL_Reg scm_funcs[] = {
   {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity},
   {"graph_vars", scm_graph_vars}, {"random_dag", scm_random_dag},
-  {"random_model", scm_random_model}, {NULL, NULL}};
+  {"random_model", scm_random_model}, {"any_dag", scm_any_dag}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

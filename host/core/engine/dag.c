@@ -109,6 +109,31 @@ void ce_dag_cut_in(const ce_dag *g, uint32_t set, ce_dag *out) {
 
 /* Reachability as in Koller & Friedman, algorithm 3.1: a trail may pass a
  * collider only when the collider or one of its descendants is observed. */
+int ce_dag_random_connected(ce_rng *r, int n, double p, double max_parents, int (*edges)[2]) {
+  uint32_t all = n >= 32 ? 0xffffffffu : CE_BIT(n) - 1u;
+  for (;;) {
+    int npa[CE_DAG_MAX] = {0}, k = 0;
+    uint32_t adj[CE_DAG_MAX] = {0};
+    for (int i = 0; i < n; i++)
+      for (int j = i + 1; j < n; j++)
+        if ((double)npa[j] < max_parents && ce_rng_uniform(r) < p) {
+          edges[k][0] = i;
+          edges[k++][1] = j;
+          npa[j]++;
+          adj[i] |= CE_BIT(j);
+          adj[j] |= CE_BIT(i);
+        }
+    uint32_t seen = 1, frontier = 1;
+    while (frontier) {
+      uint32_t reached = 0;
+      for (uint32_t m = frontier; m; m &= m - 1) reached |= adj[lowest(m)];
+      frontier = reached & ~seen;
+      seen |= reached;
+    }
+    if (n == 0 || seen == all) return k;
+  }
+}
+
 /* Bayes ball over sets: the nodes the ball reaches arriving from a child
  * (up) or from a parent (down), a frontier of each at a time. */
 uint32_t ce_dag_reachable(const ce_dag *g, uint32_t x, uint32_t z) {

@@ -39,6 +39,14 @@ int ce_dag_topo(const ce_dag *g, int *order, int *cycle, int *cycle_len);
  * how many. */
 int ce_dag_random(ce_rng *r, int n, double density, double max_parents, int (*edges)[2]);
 
+/* A connected DAG over nodes 0..n-1 (n <= CE_DAG_MAX) as corr2cause draws
+ * one: each pair (i, j), i < j in order, joined i -> j when
+ * ce_rng_uniform(r) < p, drawn only while j has fewer than max_parents
+ * parents; the whole graph drawn again until it is connected. Writes the
+ * edges in the order drawn to edges (room for n(n-1)/2) and returns how
+ * many. */
+int ce_dag_random_connected(ce_rng *r, int n, double p, double max_parents, int (*edges)[2]);
+
 /* Sets include their own members: an(S) ⊇ S, de(S) ⊇ S. */
 uint32_t ce_dag_ancestors(const ce_dag *g, uint32_t set);
 uint32_t ce_dag_descendants(const ce_dag *g, uint32_t set);
