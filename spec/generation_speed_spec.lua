@@ -198,6 +198,15 @@ describe("generation shortcuts", function()
       end
       assert.are.equal(graph.nodes, m:topo())
       assert.are.equal(graph.edges, m:edges())
+      -- the same edge of another model is the same (shared, read-only) pair
+      local m2 = assert(scm.from_list(vars))
+      local graph2 = require("causal_eval.questions").model_fields(m2)
+      for i, e in ipairs(graph.edges) do assert.are.equal(e, graph2.edges[i]) end
+      -- without a cache each call makes its own pairs
+      local _, own = m2.core:fields(m2.vars, EMPTY)
+      assert.are.same(edges_, own)
+      if #own > 0 then assert.are_not.equal(graph.edges[1], own[1]) end
+      m2:close()
       m:close()
     end
   end)

@@ -528,23 +528,28 @@ static int scm_mec_common(lua_State *L) {
   return push_common(L, &g, max);
 }
 
-/* m:fields(vars, empty) -> nodes, edges, list: a question's fields of the
+/* m:fields(vars, empty [, cache]) -> nodes, edges, list, made: a question's fields of the
  * model built from vars (scm.from_list's list, in the engine's order):
  * its names in topological order, its edges {from, to} grouped by child in
  * that order, and the list of {name, parents, p} in that order, sharing
  * vars' parent lists (empty for a variable without parents) and tables.
- * Every question a generator makes carries them. */
+ * With cache, each edge {from, to} is the one pair cache[from][to] holds
+ * (read-only, shared by the questions that have the edge), made there when
+ * missing: made counts those. Every question a generator makes carries
+ * them. */
 static int m_fields(lua_State *L) {
   ce_scm *m = check_model(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 3);
+  int cache = lua_istable(L, 4);
+  lua_settop(L, 4);
+  int made = 0;
   int n = ce_scm_size(m);
   const int *o = ce_scm_topo(m);
   int ne = 0;
   for (int v = 0; v < n; v++) ne += ce_scm_nparents(m, v);
-  lua_createtable(L, n, 0);  /* 4: nodes */
-  lua_createtable(L, ne, 0); /* 5: edges */
-  lua_createtable(L, n, 0);  /* 6: list */
+  lua_createtable(L, n, 0);  /* 5: nodes */
+  lua_createtable(L, ne, 0); /* 6: edges */
+  lua_createtable(L, n, 0);  /* 7: list */
   int k = 0;
   for (int i = 0; i < n; i++) {
     if (lua_rawgeti(L, 2, o[i] + 1) != LUA_TTABLE) return luaL_error(L, "fields: vars[%d] is not a table", o[i] + 1);
@@ -552,17 +557,43 @@ static int m_fields(lua_State *L) {
     lua_getfield(L, var, "name");
     int name = lua_gettop(L);
     lua_pushvalue(L, name);
-    lua_rawseti(L, 4, i + 1);
+    lua_rawseti(L, 5, i + 1);
     if (lua_getfield(L, var, "parents") != LUA_TTABLE) return luaL_error(L, "fields: vars[%d].parents is not a table", o[i] + 1);
     int pa = lua_gettop(L);
     lua_Integer np = (lua_Integer)lua_rawlen(L, pa);
     for (lua_Integer j = 1; j <= np; j++) {
-      lua_createtable(L, 2, 0);
+      int from = lua_gettop(L) + 1;
       lua_rawgeti(L, pa, j);
+      if (cache) { /* cache[from][to]: the pair, made once */
+        lua_pushvalue(L, from);
+        if (lua_rawget(L, 4) != LUA_TTABLE) {
+          lua_pop(L, 1);
+          lua_createtable(L, 0, 4);
+          lua_pushvalue(L, from);
+          lua_pushvalue(L, -2);
+          lua_rawset(L, 4);
+        }
+        lua_pushvalue(L, name);
+        if (lua_rawget(L, -2) == LUA_TTABLE) {
+          lua_rawseti(L, 6, ++k);
+          lua_settop(L, from - 1);
+          continue;
+        }
+        lua_pop(L, 1);
+      }
+      lua_createtable(L, 2, 0);
+      lua_pushvalue(L, from);
       lua_rawseti(L, -2, 1);
       lua_pushvalue(L, name);
       lua_rawseti(L, -2, 2);
-      lua_rawseti(L, 5, ++k);
+      if (cache) {
+        lua_pushvalue(L, name);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, from + 1);
+        made++;
+      }
+      lua_rawseti(L, 6, ++k);
+      lua_settop(L, from - 1);
     }
     lua_createtable(L, 0, 3);
     lua_pushvalue(L, name);
@@ -571,10 +602,11 @@ static int m_fields(lua_State *L) {
     lua_setfield(L, -2, "parents");
     lua_getfield(L, var, "p");
     lua_setfield(L, -2, "p");
-    lua_rawseti(L, 6, i + 1);
-    lua_settop(L, 6);
+    lua_rawseti(L, 7, i + 1);
+    lua_settop(L, 7);
   }
-  return 3;
+  lua_pushinteger(L, made);
+  return 4;
 }
 
 /* scm.random_dag(r, n, density, max_parents, names) -> nodes, edges:

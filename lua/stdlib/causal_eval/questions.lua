@@ -120,12 +120,16 @@ end
 -- A probability term: {event=, given=, ["do"]=} or {value = c}.
 -- An assignment {X = 1, Z = 0} from a file, checked before the engine sees
 -- it (the engine raises on misuse); nil stays nil.
-local function assignment(v, field)
+-- field .. sub names it (joined only for a message: every question's
+-- ground truth goes through here)
+local function assignment(v, field, sub)
   if v == nil then return nil end
-  if type(v) ~= "table" then error(("%s: expected an object of 0/1 values, got %s"):format(field, what(v)), 0) end
+  if type(v) ~= "table" then
+    error(("%s%s: expected an object of 0/1 values, got %s"):format(field, sub or "", what(v)), 0)
+  end
   for k, x in pairs(v) do
-    if type(k) ~= "string" then error(("%s: expected an object of 0/1 values, got a list"):format(field), 0) end
-    if x ~= 0 and x ~= 1 then error(("%s.%s: expected 0 or 1, got %s"):format(field, k, what(x)), 0) end
+    if type(k) ~= "string" then error(("%s%s: expected an object of 0/1 values, got a list"):format(field, sub or ""), 0) end
+    if x ~= 0 and x ~= 1 then error(("%s%s.%s: expected 0 or 1, got %s"):format(field, sub or "", k, what(x)), 0) end
   end
   return v
 end
@@ -137,7 +141,7 @@ local function term(m, t, field)
     return t.value
   end
   if type(t.event) ~= "table" then return nil, field .. ".event: expected a table" end
-  return m:p(assignment(t.event, field .. ".event"), assignment(t.given, field .. ".given"), assignment(t["do"], field .. ".do"))
+  return m:p(assignment(t.event, field, ".event"), assignment(t.given, field, ".given"), assignment(t["do"], field, ".do"))
 end
 
 local EFFECTS = { ate = true, ett = true, nde = true, nie = true }
@@ -188,17 +192,20 @@ function RELATIONS.common_cause(m, a)
   return false
 end
 -- is there a directed path from s to t that does not pass through avoid?
+-- (over masks: the variables reached a step at a time)
 function RELATIONS.path_avoiding(m, s, t, avoid)
-  local seen, stack = { [s] = true }, { s }
-  while #stack > 0 do
-    local v = table.remove(stack)
-    for _, c in ipairs(m:children(v)) do
-      if c == t then return true end
-      if c ~= avoid and not seen[c] then
-        seen[c] = true
-        stack[#stack + 1] = c
-      end
+  local core = m.core
+  local sb, tb, ab = 1 << m:id(s), 1 << m:id(t), 1 << m:id(avoid)
+  local seen, frontier = sb, sb
+  while frontier ~= 0 do
+    local reached, i = 0, 0
+    while frontier ~= 0 do
+      if frontier & 1 ~= 0 then reached = reached | core:children(i) end
+      frontier, i = frontier >> 1, i + 1
     end
+    if reached & tb ~= 0 then return true end
+    frontier = reached & ~seen & ~ab
+    seen = seen | frontier
   end
   return false
 end
@@ -309,14 +316,15 @@ end
 -- the single-variable arguments of each relation (lists go through as_list)
 local NAMES = { causes = { "from", "to" }, direct_cause = { "from", "to" }, mediator = { "from", "to", "var" },
                 common_cause = { "a", "b" }, collider = { "var", "a", "b" } }
+local NO_NAMES, COMMON_VIA = {}, { "a", "b", "via" }
 
 function SOLVERS.graph(m, qu)
   local f = RELATIONS[qu.relation]
   if not f or qu.relation == "path_avoiding" then
     return nil, unknown("query.relation", "graph relation", qu.relation)
   end
-  local names = NAMES[qu.relation] or {}
-  if qu.relation == "common_cause" and qu.via ~= nil then names = { "a", "b", "via" } end
+  local names = NAMES[qu.relation] or NO_NAMES
+  if qu.relation == "common_cause" and qu.via ~= nil then names = COMMON_VIA end
   for _, field in ipairs(names) do
     local v = qu[field]
     if v == nil then return nil, ("query.%s: missing"):format(field) end
@@ -423,13 +431,21 @@ end
 --- Serialises a model for a question: variables in topological order.
 local EMPTY = json.array({})
 
+-- the edge pairs {from, to} questions share, as cache[from][to]; at most
+-- EDGE_PAIRS_KEPT of them (a family may name its nodes without end)
+local EDGE_PAIRS_KEPT = 50000
+local edge_pairs, edge_pairs_made = {}, 0
+
 --- The question fields of a model: graph {nodes, edges} and the list of
 --- variables {name, parents, p} in topological order (p nil: graph only).
---- They share the model's read-only tables rather than copying them.
+--- They share the model's read-only tables rather than copying them, and
+--- each edge pair {from, to} is shared with other questions: read-only.
 function M.model_fields(m)
   -- built in C (every generated question needs them); they are the model's
   -- m:topo() and m:edges() as well
-  local nodes, edges, list = m.core:fields(m.vars, EMPTY)
+  if edge_pairs_made > EDGE_PAIRS_KEPT then edge_pairs, edge_pairs_made = {}, 0 end
+  local nodes, edges, list, made = m.core:fields(m.vars, EMPTY, edge_pairs)
+  edge_pairs_made = edge_pairs_made + made
   nodes = m._topo or nodes
   edges = m._edges or edges
   m._topo, m._edges = nodes, edges
