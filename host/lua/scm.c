@@ -528,15 +528,15 @@ static int scm_mec_common(lua_State *L) {
   return push_common(L, &g, max);
 }
 
-/* m:fields(vars, empty [, cache]) -> nodes, edges, list, made: a question's fields of the
+/* m:fields(vars, empty [, cache]) -> nodes, edges, list: a question's fields of the
  * model built from vars (scm.from_list's list, in the engine's order):
  * its names in topological order, its edges {from, to} grouped by child in
  * that order, and the list of {name, parents, p} in that order, sharing
  * vars' parent lists (empty for a variable without parents) and tables.
  * With cache, each edge {from, to} is the one pair cache[from][to] holds
  * (read-only, shared by the questions that have the edge), made there when
- * missing: made counts those. Every question a generator makes carries
- * them. */
+ * missing; cache[0] counts those made. Every question a generator makes
+ * carries them. */
 static int m_fields(lua_State *L) {
   ce_scm *m = check_model(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -605,8 +605,14 @@ static int m_fields(lua_State *L) {
     lua_rawseti(L, 7, i + 1);
     lua_settop(L, 7);
   }
-  lua_pushinteger(L, made);
-  return 4;
+  if (made) {
+    lua_rawgeti(L, 4, 0);
+    lua_Integer before = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_pushinteger(L, before + made);
+    lua_rawseti(L, 4, 0);
+  }
+  return 3;
 }
 
 /* scm.random_dag(r, n, density, max_parents, names) -> nodes, edges:

@@ -431,10 +431,11 @@ end
 --- Serialises a model for a question: variables in topological order.
 local EMPTY = json.array({})
 
--- the edge pairs {from, to} questions share, as cache[from][to]; at most
--- EDGE_PAIRS_KEPT of them (a family may name its nodes without end)
+-- the edge pairs {from, to} questions share, as edge_pairs[from][to]
+-- (edge_pairs[0]: how many); at most EDGE_PAIRS_KEPT of them (a family may
+-- name its nodes without end)
 local EDGE_PAIRS_KEPT = 50000
-local edge_pairs, edge_pairs_made = {}, 0
+local edge_pairs = {}
 
 --- The question fields of a model: graph {nodes, edges} and the list of
 --- variables {name, parents, p} in topological order (p nil: graph only).
@@ -443,9 +444,8 @@ local edge_pairs, edge_pairs_made = {}, 0
 function M.model_fields(m)
   -- built in C (every generated question needs them); they are the model's
   -- m:topo() and m:edges() as well
-  if edge_pairs_made > EDGE_PAIRS_KEPT then edge_pairs, edge_pairs_made = {}, 0 end
-  local nodes, edges, list, made = m.core:fields(m.vars, EMPTY, edge_pairs)
-  edge_pairs_made = edge_pairs_made + made
+  if (edge_pairs[0] or 0) > EDGE_PAIRS_KEPT then edge_pairs = {} end
+  local nodes, edges, list = m.core:fields(m.vars, EMPTY, edge_pairs)
   nodes = m._topo or nodes
   edges = m._edges or edges
   m._topo, m._edges = nodes, edges
