@@ -32,40 +32,50 @@ end
 -- a path and a third variable that does or does not make them independent
 -- (blocking); variables that are or are not mediators between the first
 -- and the last (mediator). Drawn from the pair's stream until both answers
--- can be asked, so the yes and the no question share the graph.
+-- can be asked, so the yes and the no question share the graph. Each
+-- candidate is a code over places in order, (i * 32 + j) * 32 + k, for
+-- order[i], order[j] (and order[k]): a graph gives dozens.
 local function chain_pair(ctx, kind)
   for _ = 1, 20 do
     local nodes, edges = chain_graph(ctx, ctx:size() + 1)
     local order = bench.topo({ nodes = nodes, edges = edges })
     local m = ctx:random_model({ nodes = order, edges = edges }, { graph_only = true })
     local core = m.core
-    local bit = {}
-    for _, v in ipairs(order) do bit[v] = 1 << m:id(v) end
-    local cands = { yes = {}, no = {} }
-    local function add(holds, c) local l = cands[holds and "yes" or "no"] l[#l + 1] = c end
+    local n = #order
+    -- the model's variables are order's: place i is bit i - 1
+    local bit, de = {}, {}
+    for i = 1, n do bit[i] = 1 << m:id(order[i]) end
+    for i = n, 1, -1 do de[i] = core:descendants(bit[i]) & ~bit[i] end
+    local yes, no, ny, nn = {}, {}, 0, 0
     if kind == "ancestor" then
-      for i = 1, #order do for j = 1, #order do
-        if i ~= j then add(core:directed_path(bit[order[i]], bit[order[j]]), { order[i], order[j] }) end
+      for i = 1, n do for j = 1, n do
+        if i ~= j then
+          if de[i] & bit[j] ~= 0 then ny = ny + 1; yes[ny] = (i * 32 + j) * 32
+          else nn = nn + 1; no[nn] = (i * 32 + j) * 32 end
+        end
       end end
     elseif kind == "blocking" then
-      for i = 1, #order do for j = i + 1, #order do
-        local a, b = order[i], order[j]
-        if core:directed_path(bit[a], bit[b]) then
-          for _, z in ipairs(order) do
-            if z ~= a and z ~= b then add(core:dsep(bit[a], bit[b], bit[z]), { a, b, z }) end
+      for i = 1, n do for j = i + 1, n do
+        if de[i] & bit[j] ~= 0 then
+          for k = 1, n do
+            if k ~= i and k ~= j then
+              if core:dsep(bit[i], bit[j], bit[k]) then ny = ny + 1; yes[ny] = (i * 32 + j) * 32 + k
+              else nn = nn + 1; no[nn] = (i * 32 + j) * 32 + k end
+            end
           end
         end
       end end
     else -- mediator
-      local a, b = order[1], order[#order]
-      if m:directed_path(a, b) then
-        local meds = {}
-        for _, v in ipairs(m:mediators(a, b)) do meds[v] = true end
-        for _, v in ipairs(order) do if v ~= a and v ~= b then add(meds[v] == true, { a, b, v }) end end
+      if de[1] & bit[n] ~= 0 then
+        local meds = core:mediators(bit[1], bit[n])
+        for k = 2, n - 1 do
+          if meds & bit[k] ~= 0 then ny = ny + 1; yes[ny] = (1 * 32 + n) * 32 + k
+          else nn = nn + 1; no[nn] = (1 * 32 + n) * 32 + k end
+        end
       end
     end
     m:close()
-    if #cands.yes > 0 and #cands.no > 0 then return order, edges, cands end
+    if ny > 0 and nn > 0 then return order, edges, { yes = yes, no = no } end
   end
 end
 
@@ -110,7 +120,9 @@ return bench.family{
       order, edges, cands = ctx:shared(chain_pair, ctx, kind)
       if not order then return nil end
       m = ctx:random_model({ nodes = order, edges = edges })
-      local c = ctx:pick(cands[ctx.want])
+      local code = ctx:pick(cands[ctx.want])
+      local k = code % 32
+      local c = { order[code // 1024], order[code // 32 % 32], k > 0 and order[k] or nil }
       if kind == "ancestor" then
         query = { type = "graph", relation = "causes", from = c[1], to = c[2] }
         ask = function(words)

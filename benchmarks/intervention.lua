@@ -75,25 +75,34 @@ local function pair_graph(ctx, kind)
     local g = ctx:random_dag(ctx:size())
     local m = ctx:random_model(g, { graph_only = true })
     local order = m:topo()
-    -- every treatment and outcome it affects, in random order, before
-    -- another graph
+    local core, index, n = m.core, m.index, #order
+    -- every treatment and outcome it affects (places i, j in order, as
+    -- i * 32 + j), in random order, before another graph
+    local bit, de = {}, {}
+    for i = 1, n do
+      bit[i] = 1 << index[order[i]]
+      de[i] = core:descendants(bit[i]) & ~bit[i]
+    end
     local cands = {}
-    for i = 1, #order - 1 do
-      for j = i + 1, #order do
-        if m:directed_path(order[i], order[j]) then cands[#cands + 1] = { order[i], order[j] } end
+    for i = 1, n - 1 do
+      for j = i + 1, n do
+        if de[i] & bit[j] ~= 0 then cands[#cands + 1] = i * 32 + j end
       end
     end
     ctx:shuffle(cands)
     for _, c in ipairs(cands) do
-      local x, y = c[1], c[2]
+      local x, y = order[c // 32], order[c % 32]
       if kind ~= "backdoor" then
         m:close()
         return g, x, y
       end
       local valid, invalid, others = {}, {}, {}
       for _, v in ipairs(order) do if v ~= x and v ~= y then others[#others + 1] = v end end
+      local bx, by = bit[c // 32], bit[c % 32]
       for _, set in ipairs(subsets(others, 2)) do
-        local list = m:backdoor(x, y, set) and valid or invalid
+        local mask = 0
+        for _, v in ipairs(set) do mask = mask | (1 << index[v]) end
+        local list = core:backdoor(bx, by, mask) and valid or invalid
         list[#list + 1] = set
       end
       if #valid > 0 and #invalid > 0 then
