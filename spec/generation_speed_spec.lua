@@ -315,14 +315,23 @@ describe("generation shortcuts", function()
       end
       draws:shuffle(edges)
       local g = { nodes = draws:shuffle({ table.unpack(nodes) }), edges = edges }
-      local opts = ({ nil, { graph_only = true }, { lo = 0.1, hi = 0.9 }, { lo = 0.33 } })[k % 4 + 1]
-      -- what the Lua code built: parent lists in edge order, then r:probs node by node
-      local want_rng = rng.new(k, 7)
+      local opts = ({ nil, { graph_only = true }, { lo = 0.1, hi = 0.9 }, { lo = 0.33 }, { tables = {} },
+                      { tables = {}, graph_only = true } })[k % 6 + 1]
       local vars = lua_graph_vars(g)
-      if not (opts and opts.graph_only) then
-        local lo = math.floor(((opts and opts.lo) or 0.05) * 100 + 0.5)
-        local hi = math.floor(((opts and opts.hi) or 0.95) * 100 + 0.5)
-        for _, v in ipairs(vars) do v.p = want_rng:probs(1 << #v.parents, lo, hi) end
+      if opts and opts.tables then -- some nodes' tables given
+        for _, v in ipairs(vars) do
+          if draws:bernoulli(0.5) then opts.tables[v.name] = draws:probs(1 << #v.parents, 0, 100) end
+        end
+      end
+      -- what the Lua code built: parent lists in edge order, then each
+      -- node's table given, or r:probs node by node
+      local want_rng = rng.new(k, 7)
+      local lo = math.floor(((opts and opts.lo) or 0.05) * 100 + 0.5)
+      local hi = math.floor(((opts and opts.hi) or 0.95) * 100 + 0.5)
+      for _, v in ipairs(vars) do
+        local fixed = opts and opts.tables and opts.tables[v.name]
+        if fixed then v.p = fixed
+        elseif not (opts and opts.graph_only) then v.p = want_rng:probs(1 << #v.parents, lo, hi) end
       end
       ctx.rng = rng.new(k, 7)
       local m = ctx:random_model(g, opts)
@@ -334,7 +343,10 @@ describe("generation shortcuts", function()
       assert.are.equal(want_rng:u32(), ctx.rng:u32())
       local want = assert(scm.from_list(vars))
       assert.are.same(want.core:topo(), m.core:topo())
-      if not (opts and opts.graph_only) then
+      for i, v in ipairs(vars) do -- a table given is the one the model keeps
+        if opts and opts.tables and opts.tables[v.name] then assert.are.equal(opts.tables[v.name], m.vars[i].p) end
+      end
+      if vars[n].p and not (opts and opts.graph_only and opts.tables) then
         assert.are.equal(want:p({ [names[n]] = 1 }), m:p({ [names[n]] = 1 }))
       end
       want:close()
@@ -351,6 +363,12 @@ describe("generation shortcuts", function()
     ok, err = pcall(ctx.random_model, ctx, { nodes = { "A", "A" }, edges = {} }, { graph_only = true })
     assert.is_false(ok)
     assert.matches("duplicate variable 'A'", err, 1, true)
+    ok, err = pcall(ctx.random_model, ctx, { nodes = { "A", "B" }, edges = { { "A", "B" } } }, { tables = { B = { 0.5 } } })
+    assert.is_false(ok)
+    assert.matches("random_model: variable 'B': table has 1 entries, expected 2", err, 1, true)
+    ok, err = pcall(ctx.random_model, ctx, { nodes = { "A" }, edges = {} }, { tables = { A = { "x" } } })
+    assert.is_false(ok)
+    assert.matches("table entry 1 is not a number", err, 1, true)
   end)
 
   it("scm_core.any_dag draws corr2cause's connected graphs as its Lua code did", function()

@@ -782,21 +782,25 @@ static int scm_graph_vars(lua_State *L) {
   return 1;
 }
 
-/* scm.random_model(r, nodes, edges, lo, hi) -> model, vars, names, index:
- * ctx:random_model's model of a graph {nodes, edges} in one call, with
- * what causal_eval.scm keeps of it (scm.wrap): vars as graph_vars builds
- * them, each with p, the 2^k probabilities r:probs(2^k, lo, hi) draws, node
- * by node (none when r is nil: a graph-only model). nil, msg when the engine
- * refuses the model (as scm_core.new); nothing, and nothing drawn, when the
- * graph is not plain (see graph_vars), has over 24 nodes or a node over 23
- * parents, or lo, hi are out of range: the caller then builds it itself. */
+/* scm.random_model(r, nodes, edges, lo, hi [, tables]) -> model, vars,
+ * names, index: ctx:random_model's model of a graph {nodes, edges} in one
+ * call, with what causal_eval.scm keeps of it (scm.wrap): vars as
+ * graph_vars builds them, each with p: tables[name] when given, else the
+ * 2^k probabilities r:probs(2^k, lo, hi) draws, node by node (none when r is
+ * nil: graph only). nil, msg when the engine refuses the model (as
+ * scm_core.new); nothing, and nothing drawn, when the graph is not plain
+ * (see graph_vars), has over 24 nodes or a node over 23 parents, a table
+ * given is not a list of numbers, or lo, hi are out of range: the caller
+ * then builds it itself. */
 static int scm_random_model(lua_State *L) {
   ce_rng *r = NULL;
   if (!lua_isnil(L, 1) && !(r = luaL_testudata(L, 1, "causal_eval.rng"))) return 0;
   if (!lua_istable(L, 2) || !lua_istable(L, 3) || !lua_isinteger(L, 4) || !lua_isinteger(L, 5)) return 0;
   lua_Integer lo = lua_tointeger(L, 4), hi = lua_tointeger(L, 5);
   if (r && !(lo >= 0 && lo <= hi && hi <= 100)) return 0;
-  lua_settop(L, 3);
+  if (!lua_isnoneornil(L, 6) && !lua_istable(L, 6)) return 0;
+  int tables = lua_istable(L, 6);
+  lua_settop(L, 6);
   const char *name[CE_SCM_MAX_VARS];
   size_t len[CE_SCM_MAX_VARS];
   int n = 0;
@@ -828,14 +832,35 @@ static int scm_random_model(lua_State *L) {
     to[ne] = at[1] - 1;
     if (++np[to[ne]] >= CE_SCM_MAX_VARS) return 0;
   }
-  lua_settop(L, 3);
+  lua_settop(L, 6);
+  /* the tables given (tables[name]): lists of numbers, or the caller
+   * builds the model itself */
+  lua_Integer fixed[CE_SCM_MAX_VARS] = {0}; /* entries + 1 when given */
+  for (int v = 0; tables && v < n; v++) {
+    lua_rawgeti(L, 2, v + 1);
+    int t = lua_gettable(L, 6);
+    if (t == LUA_TTABLE) {
+      lua_Integer k = luaL_len(L, -1);
+      for (lua_Integer i = 1; i <= k; i++) {
+        lua_rawgeti(L, -1, i);
+        int isnum;
+        lua_tonumberx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum) return 0;
+      }
+      fixed[v] = k + 1;
+    } else if (lua_toboolean(L, -1)) {
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
   /* nothing is refused from here on before the engine's own checks */
   size_t nval = 0;
-  for (int v = 0; r && v < n; v++) nval += (size_t)1 << np[v];
+  for (int v = 0; v < n; v++) nval += fixed[v] ? (size_t)(fixed[v] - 1) : r ? (size_t)1 << np[v] : 0;
   ce_scm_var vars[CE_SCM_MAX_VARS];
   const char *pars[MAX_EDGES];
-  double *vals = lua_newuserdatauv(L, (nval ? nval : 1) * sizeof(double), 0); /* 4: scratch */
-  lua_createtable(L, n, 0);                                                      /* 5: vars */
+  double *vals = lua_newuserdatauv(L, (nval ? nval : 1) * sizeof(double), 0); /* 7: scratch */
+  lua_createtable(L, n, 0);                                                      /* 8: vars */
   int start[CE_SCM_MAX_VARS], off = 0;
   for (int v = 0; v < n; v++) {
     vars[v] = (ce_scm_var){0};
@@ -848,23 +873,41 @@ static int scm_random_model(lua_State *L) {
     lua_setfield(L, -2, "name");
     lua_createtable(L, np[v], 0);
     lua_setfield(L, -2, "parents");
-    lua_rawseti(L, 5, v + 1);
+    lua_rawseti(L, 8, v + 1);
   }
   for (int e = 0; e < ne; e++) {
     ce_scm_var *d = &vars[to[e]];
     pars[start[to[e]] + d->nparents++] = name[from[e]];
-    lua_rawgeti(L, 5, to[e] + 1);
+    lua_rawgeti(L, 8, to[e] + 1);
     lua_getfield(L, -1, "parents");
     lua_rawgeti(L, 2, from[e] + 1);
     lua_rawseti(L, -2, d->nparents);
     lua_pop(L, 2);
   }
-  if (r) {
+  {
     uint64_t span = (uint64_t)(hi - lo) + 1u;
     double *p = vals;
-    for (int v = 0; v < n; v++) { /* r:probs(2^k, lo, hi), node by node */
-      size_t k = (size_t)1 << np[v];
-      lua_rawgeti(L, 5, v + 1);
+    for (int v = 0; v < n; v++) {
+      if (fixed[v]) { /* the table given, as it is */
+        size_t k = (size_t)(fixed[v] - 1);
+        lua_rawgeti(L, 8, v + 1);
+        lua_rawgeti(L, 2, v + 1);
+        lua_gettable(L, 6);
+        for (size_t i = 0; i < k; i++) {
+          lua_rawgeti(L, -1, (lua_Integer)i + 1);
+          p[i] = (double)lua_tonumber(L, -1);
+          lua_pop(L, 1);
+        }
+        lua_setfield(L, -2, "p");
+        lua_pop(L, 1);
+        vars[v].p1 = p;
+        vars[v].np1 = k;
+        p += k;
+        continue;
+      }
+      if (!r) continue;
+      size_t k = (size_t)1 << np[v]; /* r:probs(2^k, lo, hi), node by node */
+      lua_rawgeti(L, 8, v + 1);
       lua_createtable(L, (int)k, 0);
       for (size_t i = 0; i < k; i++) {
         p[i] = (lua_Number)(lo + (lua_Integer)ce_rng_below(r, span)) / 100.0;
@@ -878,7 +921,7 @@ static int scm_random_model(lua_State *L) {
       p += k;
     }
   }
-  LScm *u = lua_newuserdatauv(L, sizeof *u, 0); /* 6 */
+  LScm *u = lua_newuserdatauv(L, sizeof *u, 0); /* 9 */
   u->m = NULL;
   luaL_setmetatable(L, SCM_MT);
   ce_err err;
@@ -888,7 +931,7 @@ static int scm_random_model(lua_State *L) {
     lua_pushstring(L, err.msg);
     return 2;
   }
-  lua_pushvalue(L, 5);
+  lua_pushvalue(L, 8);
   lua_createtable(L, n, 0);
   lua_createtable(L, 0, n);
   for (int v = 0; v < n; v++) {

@@ -333,10 +333,11 @@ function Ctx:random_model(graph, opts)
   local lo, hi = 5, 95
   if opts.lo then lo = math.floor(opts.lo * 100 + 0.5) end
   if opts.hi then hi = math.floor(opts.hi * 100 + 0.5) end
-  if not tables and (graph_only or not opts.deterministic) then
+  if graph_only or not opts.deterministic then
     -- the common models in one call (scm_core.random_model); nothing when
     -- it does not take the graph, which is then built here
-    local core, vars, names, index = scm_core.random_model(not graph_only and self.rng or nil, nodes, graph.edges, lo, hi)
+    local core, vars, names, index = scm_core.random_model(not graph_only and self.rng or nil, nodes, graph.edges, lo, hi,
+      tables)
     if core then return scm.wrap(core, vars, names, index) end
     if vars then misuse(1, "random_model: " .. vars:gsub("^scm: ", "")) end
   end
