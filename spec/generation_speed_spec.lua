@@ -414,4 +414,72 @@ describe("generation shortcuts", function()
     assert.is_nil(scm_core.any_dag({}, 3))
     assert.is_nil(scm_core.any_dag(rng.new(1), 0))
   end)
+
+  it("ctx:describe_tables writes in C what the Lua code wrote, and says what is missing as before", function()
+    local function pct(p)
+      local v = p * 100
+      local r = math.floor(v + 0.5)
+      if math.abs(v - r) < 1e-9 and r >= 0 and r <= 100 then return r .. "%" end
+      return ("%.1f%%"):format(v)
+    end
+    -- the Lua version
+    local function lua_tables(m, words, unit)
+      local out, o = {}, 0
+      for _, n in ipairs(m:topo()) do
+        local pa, t = m:parents(n), m:table(n)
+        local k, yes = #pa, words[n].yes
+        if k == 0 then
+          out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
+            "The probability that a ", unit, " ", yes, " is ", pct(t[1])
+          out[o + 7] = ". "
+          o = o + 7
+        else
+          for i = 1, #t do
+            out[o + 1], out[o + 2], out[o + 3] = "For a ", unit, " that "
+            o = o + 3
+            for j = 1, k do
+              local w = words[pa[j]]
+              if j > 1 then
+                o = o + 1
+                out[o] = j == k and " and " or ", "
+              end
+              o = o + 1
+              out[o] = (((i - 1) >> (k - j)) & 1 == 1) and w.yes or w.no
+            end
+            out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] =
+              ", the probability that the ", unit, " ", yes, " is ", pct(t[i]), ". "
+            o = o + 7
+          end
+        end
+      end
+      if o > 0 then out[o] = out[o]:sub(1, -2) end
+      return table.concat(out)
+    end
+    local ctx
+    local fam = bench.family{ name = "probe", version = 1, generate = function(c) ctx = c return nil end }
+    pcall(bench.question, fam, assert(bench.options{ difficulty = "hard" }), 1, 0)
+    local draws = rng.new(41, 0)
+    for k = 1, 200 do
+      ctx.rng = rng.new(k, 1)
+      local g = ctx:random_dag(draws:int(1, 8))
+      local m = ctx:random_model(g)
+      local words = {}
+      for _, n in ipairs(g.nodes) do words[n] = { name = "n" .. n, yes = "is " .. n .. k, no = "is not " .. n } end
+      if k % 3 == 0 then -- tables off the whole percents too
+        for _, v in ipairs(m.vars) do
+          for i = 1, #v.p do v.p[i] = draws:uniform() end
+        end
+        m = assert(scm.from_list(m.vars))
+      end
+      assert.are.equal(lua_tables(m, words, ctx.domain.unit), ctx:describe_tables(m, words))
+    end
+    local m = ctx:random_model({ nodes = { "A", "B" }, edges = { { "A", "B" } } })
+    local ok, err = pcall(ctx.describe_tables, ctx, m, { B = { yes = "b", no = "not b" } })
+    assert.is_false(ok)
+    assert.matches("words has no entry for node A", err, 1, true)
+    local g = assert(scm.from_list({ { name = "A", parents = {} } }))
+    ok, err = pcall(ctx.describe_tables, ctx, g, { A = { yes = "a", no = "not a" } })
+    assert.is_false(ok)
+    assert.matches("node A has no table", err, 1, true)
+  end)
 end)

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -944,6 +945,125 @@ static int scm_random_model(lua_State *L) {
   return 4;
 }
 
+/* bench.pct: "35%", or "35.5%" for a value off the whole percents */
+static size_t pct_text(char *out, size_t size, double p) {
+  double v = p * 100.0, r = floor(v + 0.5);
+  int w;
+  if (fabs(v - r) < 1e-9 && r >= 0.0 && r <= 100.0) w = snprintf(out, size, "%d%%", (int)r);
+  else w = snprintf(out, size, "%.1f%%", v);
+  return w < 0 ? 0 : (size_t)w;
+}
+
+#define TEXT_MAX_ROWS 1024
+#define TEXT_MAX_PARENTS 256
+
+/* a string field of words[name]; NULL when there is none */
+static const char *word_of(lua_State *L, int words, int name, const char *field, size_t *len) {
+  lua_pushvalue(L, name);
+  const char *s = NULL;
+  if (lua_rawget(L, words) == LUA_TTABLE && lua_getfield(L, -1, field) == LUA_TSTRING) s = lua_tolstring(L, -1, len);
+  else lua_pushnil(L);
+  lua_pop(L, 2); /* the string stays alive in words */
+  return s;
+}
+
+/* scm.describe_tables(topo, vars, index, words, unit) -> text: the sentences
+ * ctx:describe_tables writes for a model (see there), every table in words;
+ * nothing when something it needs is missing or not a string or number
+ * (the caller then writes them, and says what is wrong). Every prompt that
+ * states its numbers has them. */
+static int scm_describe_tables(lua_State *L) {
+  for (int a = 1; a <= 4; a++)
+    if (!lua_istable(L, a)) return 0;
+  size_t ulen;
+  if (lua_type(L, 5) != LUA_TSTRING) return 0;
+  const char *unit = lua_tolstring(L, 5, &ulen);
+  lua_settop(L, 5);
+  /* everything read first (the tables keep the strings alive), then written */
+  const char *yes[CE_SCM_MAX_VARS], *pyes[TEXT_MAX_PARENTS], *pno[TEXT_MAX_PARENTS];
+  size_t yl[CE_SCM_MAX_VARS], pyl[TEXT_MAX_PARENTS], pnl[TEXT_MAX_PARENTS];
+  int np[CE_SCM_MAX_VARS], rows[CE_SCM_MAX_VARS], n = 0, total = 0, pk = 0;
+  double val[TEXT_MAX_ROWS];
+  while (lua_rawgeti(L, 1, n + 1) != LUA_TNIL) {
+    if (n == CE_SCM_MAX_VARS) return 0;
+    int name = lua_gettop(L);
+    lua_pushvalue(L, name);
+    if (lua_rawget(L, 3) != LUA_TNUMBER || lua_rawgeti(L, 2, lua_tointeger(L, -1) + 1) != LUA_TTABLE) return 0;
+    int var = lua_gettop(L);
+    if ((yes[n] = word_of(L, 4, name, "yes", &yl[n])) == NULL) return 0;
+    if (lua_getfield(L, var, "p") != LUA_TTABLE || lua_getfield(L, var, "parents") != LUA_TTABLE) return 0;
+    int t = var + 1, pa = var + 2;
+    int k = (int)lua_rawlen(L, pa);
+    lua_Integer m = luaL_len(L, t);
+    if (k >= CE_SCM_MAX_VARS || pk + k > TEXT_MAX_PARENTS || m < 0 || total + m > TEXT_MAX_ROWS) return 0;
+    for (int j = 1; j <= k; j++) {
+      lua_rawgeti(L, pa, j);
+      int pn = lua_gettop(L);
+      if ((pyes[pk] = word_of(L, 4, pn, "yes", &pyl[pk])) == NULL) return 0;
+      if ((pno[pk] = word_of(L, 4, pn, "no", &pnl[pk])) == NULL) return 0;
+      pk++;
+      lua_pop(L, 1);
+    }
+    for (lua_Integer i = 1; i <= m; i++) {
+      lua_rawgeti(L, t, i);
+      int isnum;
+      val[total + i - 1] = (double)lua_tonumberx(L, -1, &isnum);
+      lua_pop(L, 1);
+      if (!isnum) return 0;
+    }
+    np[n] = k;
+    rows[n] = (int)m;
+    total += (int)m;
+    lua_settop(L, 5);
+    n++;
+  }
+  lua_settop(L, 5);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  char num[64];
+  int at = 0, pat = 0;
+  for (int v = 0; v < n; v++) {
+    int k = np[v];
+    if (k == 0) {
+      /* as the Lua code: a node without parents states its first entry */
+      luaL_addstring(&b, "The probability that a ");
+      luaL_addlstring(&b, unit, ulen);
+      luaL_addchar(&b, ' ');
+      luaL_addlstring(&b, yes[v], yl[v]);
+      luaL_addstring(&b, " is ");
+      if (rows[v] < 1) { /* t[1] is nil there: the Lua code raises */
+        luaL_pushresult(&b);
+        return 0;
+      }
+      luaL_addlstring(&b, num, pct_text(num, sizeof num, val[at]));
+      luaL_addstring(&b, ". ");
+    } else {
+      for (int i = 0; i < rows[v]; i++) {
+        luaL_addstring(&b, "For a ");
+        luaL_addlstring(&b, unit, ulen);
+        luaL_addstring(&b, " that ");
+        for (int j = 0; j < k; j++) {
+          if (j > 0) luaL_addstring(&b, j == k - 1 ? " and " : ", ");
+          if ((i >> (k - 1 - j)) & 1) luaL_addlstring(&b, pyes[pat + j], pyl[pat + j]);
+          else luaL_addlstring(&b, pno[pat + j], pnl[pat + j]);
+        }
+        luaL_addstring(&b, ", the probability that the ");
+        luaL_addlstring(&b, unit, ulen);
+        luaL_addchar(&b, ' ');
+        luaL_addlstring(&b, yes[v], yl[v]);
+        luaL_addstring(&b, " is ");
+        luaL_addlstring(&b, num, pct_text(num, sizeof num, val[at + i]));
+        luaL_addstring(&b, ". ");
+      }
+    }
+    at += rows[v];
+    pat += k;
+  }
+  if (luaL_bufflen(&b) > 0) luaL_buffsub(&b, 1); /* no trailing space */
+  luaL_pushresult(&b);
+  return 1;
+}
+
 #define IDENTITY_MAX_NODES 64
 
 /* decimal digits of v >= 0 into out; their number */
@@ -1077,7 +1197,8 @@ static int scm_identity(lua_State *L) {
 static const luaL_Reg scm_funcs[] = {
   {"new", scm_new}, {"topo", scm_topo}, {"mec_common", scm_mec_common}, {"identity", scm_identity},
   {"graph_vars", scm_graph_vars}, {"random_dag", scm_random_dag},
-  {"random_model", scm_random_model}, {"any_dag", scm_any_dag}, {NULL, NULL}};
+  {"random_model", scm_random_model}, {"any_dag", scm_any_dag},
+  {"describe_tables", scm_describe_tables}, {NULL, NULL}};
 static const luaL_Reg scm_methods[] = {
   {"size", m_size},         {"names", m_names},
   {"index", m_index},       {"parents", m_parents},

@@ -533,8 +533,12 @@ end
 --- Sentences giving every table of the model in words. Pieces go straight
 --- into one buffer: this is the hottest text a generator writes.
 function Ctx:describe_tables(m, words)
-  local out, o = {}, 0
+  -- written in C (scm_core.describe_tables); here when something is
+  -- missing, to say what
   local unit = self.domain.unit
+  local text = scm_core.describe_tables(m:topo(), m.vars, m.index, words, unit)
+  if text then return text end
+  local out, o = {}, 0
   local pct = M.pct
   -- the words that repeat from row to row are joined once: "For a <unit>
   -- that ", each parent's clause with the separator before it, and a
