@@ -6,6 +6,7 @@
 -- DAG of the Markov equivalence class those statements determine.
 local bench = require "causal_eval.bench"
 local scm_core = require "causal_eval.scm_core"
+local questions = require "causal_eval.questions"
 
 local LETTERS = { "A", "B", "C", "D", "E", "F" }
 
@@ -254,7 +255,8 @@ local function pair_class(ctx, n)
         local rel = ctx:pick(both)
         local edges = {}
         for e = 1, ne do edges[e] = { letters[from[e]], letters[to[e]] } end
-        return { edges = edges, rel = rel, lists = hypotheses(common, n, rel), class = class_key(pa, n) }
+        return { edges = edges, rel = rel, lists = hypotheses(common, n, rel), class = class_key(pa, n),
+                 common = common }
       end
     end
   end
@@ -280,6 +282,9 @@ return bench.family{
     local h = { LETTERS[code // 64], LETTERS[code // 8 % 8], third > 0 and LETTERS[third] or nil }
     local query = { type = "mec", relation = rel, a = h[1], b = h[2], var = h[3] }
     local m = ctx:random_model({ nodes = { table.unpack(LETTERS, 1, n) }, edges = edges }, { graph_only = true })
+    -- the model's variables are the letters in order, as the class's masks
+    -- are: the ground truth reads the pair's class instead of enumerating it
+    questions.know_mec_common(m, shape.common)
     local nodes = { table.unpack(LETTERS, 1, n) }
     local function render()
       -- every statement of (conditional) (in)dependence, as a faithful distribution shows them

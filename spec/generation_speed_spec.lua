@@ -482,4 +482,23 @@ describe("generation shortcuts", function()
     assert.is_false(ok)
     assert.matches("node A has no table", err, 1, true)
   end)
+
+  it("questions.know_mec_common: mec queries read the class given for the same graph", function()
+    local questions = require "causal_eval.questions"
+    local r = rng.new(17, 0)
+    local RELS = { "parent", "child", "ancestor", "descendant", "confounder", "collider" }
+    for _ = 1, 100 do
+      local n = r:int(3, 6)
+      local pa, vars = graph(n, r:int(0, (1 << (n * (n - 1) // 2)) - 1))
+      local m1, m2 = assert(scm.from_list(vars)), assert(scm.from_list(vars))
+      questions.know_mec_common(m2, assert(scm_core.mec_common(n, pa)))
+      for _ = 1, 10 do
+        local a, b, c = r:int(1, n), r:int(1, n), r:int(1, n)
+        local qu = { type = "mec", relation = r:pick(RELS), a = "N" .. a, b = "N" .. b, var = "N" .. c }
+        assert.are.same({ questions.solve({ query = qu }, m1) }, { questions.solve({ query = qu }, m2) })
+      end
+      m1:close()
+      m2:close()
+    end
+  end)
 end)

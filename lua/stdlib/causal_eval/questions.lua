@@ -253,6 +253,14 @@ end
 --- model reads them directly.
 M.mec_common = mec_common
 
+--- Gives m the relations every DAG of its class agrees on, when the caller
+--- has them already for the same graph (scm_core.mec_common of its parent
+--- masks, by m's variable index): mec queries on m then read them instead
+--- of enumerating the class again. Read-only; it may be shared.
+function M.know_mec_common(m, common)
+  m._mec_common = common
+end
+
 local function yes(b) return b and "yes" or "no" end
 
 local SOLVERS = {}
