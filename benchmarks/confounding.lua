@@ -65,18 +65,19 @@ local function role_graph(ctx)
       end
       de[v] = d
     end
-    -- every treatment and outcome it affects, in random order, before
-    -- another graph (a graph costs more than a pair)
+    -- every treatment and outcome it affects (places i, j in order, as
+    -- i * 32 + j), in random order, before another graph (a graph costs
+    -- more than a pair)
     local cands = {}
     for i = 1, #order - 1 do
       local di = de[id[order[i]]]
       for j = i + 1, #order do
-        if di & bit[order[j]] ~= 0 then cands[#cands + 1] = { order[i], order[j] } end
+        if di & bit[order[j]] ~= 0 then cands[#cands + 1] = i * 32 + j end
       end
     end
     ctx:shuffle(cands)
     for _, c in ipairs(cands) do
-      local x, y = c[1], c[2]
+      local x, y = order[c // 32], order[c % 32]
       local bx, by = bit[x], bit[y]
       local others, conf, plain = {}, {}, {}
       for _, v in ipairs(order) do
