@@ -137,4 +137,33 @@ describe("a PostgreSQL server lost during a run", function()
     -- the daily totals agree with the score lines after all that
     assert.are.equal(tostring(NQ), pg:sql("SELECT sum(answers) FROM causal_eval.model_days", { db = db }))
   end)
+
+  it("sends no more questions once the store failed: only the answers in flight are asked again", function()
+    -- slow enough (2 in flight, 5 ms each) to be asking still when the
+    -- writer gives up: the answers that came after its failure were lost,
+    -- and kept coming until the run's watch of the store saw it (up to
+    -- 0.1 s: 40 answers at this pace, hundreds at a real one)
+    mock = H.mock({ "--questions", qfile, "--latency-ms", "5" })
+    local url, db = pg:database()
+    local data = dir .. "/d3"
+    local run = start_run({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--concurrency", "2",
+                            "--store", url, "--data", data, "--set", "database.retry_for=1" })
+    wait_for("answers to be stored", function()
+      return (tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db, may_fail = true }) or 0) or 0) > 50
+    end)
+    pg:kill()
+    local code, err = run.wait(60)
+    assert.are.equal(1, code, err)
+    local run_id = err:match("run (%d+%-%d+%-%x+)")
+    local asked = mock:stats().questions_answered
+    assert.is_true(asked < NQ, "the run asked every question before its store failed: the test proves nothing")
+    pg:restart()
+    local r = H.run({ "run", "--json", "--cache", "off", "--resume", run_id, "--store", url, "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(NQ, stored(url, db))
+    local st = mock:stats()
+    assert.are.equal(NQ, st.questions_answered)
+    assert.is_true(st.answered_more_than_once <= 2, ("%d answered twice (%d before the resume)"):format(
+      st.answered_more_than_once, asked))
+  end)
 end)

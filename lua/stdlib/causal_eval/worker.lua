@@ -191,6 +191,9 @@ function M.setup(cfg, index, over)
     inflight = {}, n_inflight = 0, tag = 0, sent = 0, recorded = 0, source_done = false, held = 0,
   }
   for k, v in pairs(over or {}) do w[k] = v end
+  -- the stop flag is this run's own (a queue's workers share theirs with
+  -- every machine of the queue: one worker's store is not theirs)
+  w.own_stop = not (over and over.stop)
   if not w.next_item then
     local view = M.batched(attach("counter", cfg.tickets), w.batch)
     w.next_item, w.batch_left = M.source(cfg.source, view), view.left
@@ -248,6 +251,13 @@ local function commit(w, item, rec)
   -- record and score line (what resume and the tallies count) commit together
   w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line, w.tally_slot or item.slot - 1, tally)
   w.recorded = w.recorded + 1
+  -- a store that failed keeps no more answers: no more questions are sent
+  -- from this one on (the run's watch saw it up to 0.1 s later, the answers
+  -- paid for meanwhile lost until a resume asked them again)
+  if w.own_stop then
+    local _, trouble = w.st:trouble()
+    if trouble == "failed" then w.stop:set(M.STOP_INTERRUPT, "the results store failed") end
+  end
   if w.on_settled and item.src then w.on_settled(item.src, oc) end
 end
 
