@@ -94,6 +94,9 @@ describe("generation shortcuts", function()
           for _, shows in ipairs({ false, "data:12%/30%" }) do
             q.shows = shows or nil
             assert.are.equal(lua_identity(q, tables), bench.identity(q, tables))
+            -- the hash draw takes of it, made without the string
+            assert.are.equal(rng.hash(lua_identity(q, tables)),
+              scm_core.identity(q.graph.nodes, q.model, tables, json.encode(q.query), q.shows, true))
             n = n + 1
           end
         end

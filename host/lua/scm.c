@@ -1078,13 +1078,14 @@ static size_t put_uint(char *out, unsigned long v) {
   return n;
 }
 
-/* scm.identity(nodes, model, tables, query_json [, shows]) -> the string
+/* scm.identity(nodes, model, tables, query_json [, shows [, as_hash]]) -> the string
  * bench.identity builds for a question (see there): #nodes, then for each
  * entry of model "|", its parents' places "i," and, when tables, its table
  * v.p as packed doubles (string.pack "d..."), then "|", query_json with
  * every string that names a node replaced by "#place" (as
  * query_json:gsub('"([^"\\]*)"', names) does), then "|" .. shows when
- * given. Every question of a generator builds one, to tell repeats apart. */
+ * given; with as_hash, rng.hash of that string instead. Every question
+ * of a generator builds one, to tell repeats apart. */
 static int scm_identity(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -1092,6 +1093,7 @@ static int scm_identity(lua_State *L) {
   size_t qlen, slen = 0;
   const char *q = luaL_checklstring(L, 4, &qlen);
   const char *shows = luaL_optlstring(L, 5, NULL, &slen);
+  int as_hash = lua_toboolean(L, 6);
   lua_settop(L, 5);
   const char *name[IDENTITY_MAX_NODES];
   size_t len[IDENTITY_MAX_NODES];
@@ -1189,6 +1191,11 @@ static int scm_identity(lua_State *L) {
   if (shows) {
     luaL_addchar(&b, '|');
     luaL_addlstring(&b, shows, slen);
+  }
+  if (as_hash) { /* rng.hash of the string, which is not made */
+    lua_Integer h = (lua_Integer)ce_hash64(luaL_buffaddr(&b), luaL_bufflen(&b), 0);
+    lua_pushinteger(L, h);
+    return 1;
   }
   luaL_pushresult(&b);
   return 1;

@@ -782,18 +782,21 @@ local function draw(fam, st, opts, p, side, c)
     return nil, ("family %s: question %d: no question answering %s in %d attempts (difficulty %s, domain %s)"):format(
       fam.name, index, ctx.want, M.MAX_ATTEMPTS, ctx.difficulty, ctx.domain_name)
   end
-  local id = q.key
+  local id, h = q.key, nil
   if id == nil then
     if q.shows ~= nil and type(q.shows) ~= "string" then
       error(("family %s: question %d: field shows must be a string"):format(fam.name, index), 0)
     end
-    id = M.identity(q, q.shows_tables)
+    -- rng.hash(M.identity(q, q.shows_tables)), without making the string
+    h = scm_core.identity(q.graph.nodes, q.model, q.shows_tables, json.encode(q.query), q.shows, true)
   elseif type(id) ~= "string" then
     error(("family %s: question %d: field key must be a string"):format(fam.name, index), 0)
+  else
+    h = rng.hash(id)
   end
   q.key, q.shows, q.shows_tables = nil, nil, nil
   q.ground_truth, q.ctx, q.text_key = answer, ctx, key ~ SALT_TEXT
-  return q, rng.hash(id)
+  return q, h
 end
 
 -- Draws a pair may take before generation gives up: at least MAX_REDRAWS,
