@@ -125,7 +125,7 @@ describe("causal_eval.cache", function()
       { name = "openai", m = { model = "gpt", base_url = "http://x", temperature = 0, max_tokens = 64, seed = 3,
                                system = "sys", extra_body = { stop = { "\n\n" }, response_format = { type = "text" } } } },
       { name = "openai", m = { model = "gpt", base_url = "http://x", temperature = 0.5, logprobs = true } },
-      { name = "anthropic", m = { model = "claude", base_url = "http://x", temperature = 0, system = "sys",
+      { name = "anthropic", m = { model = "claude", base_url = "http://x", temperature = 1e-3, system = "sys\nline two",
                                   extra_body = { metadata = { user_id = "u" } } } },
     }
     for _, t in ipairs(models) do
@@ -144,6 +144,12 @@ describe("causal_eval.cache", function()
         assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder", req.field_json))
       end
     end
+    -- what the labels leave to the Lua code: the same text
+    local odd = { [1] = "x", model = "m" }
+    assert.are.equal(cache.labels({ adapter = "a", model = "m", task = "", ["body.1"] = "x", ["body.model"] = "m" }),
+      cache.request_labels("a", "m", odd, nil))
+    assert.are.equal(cache.labels({ adapter = "a", model = "m", task = "t", ["body.messages"] = "#" .. rng.hex("[1]") }),
+      cache.request_labels("a", "m", { messages = { 1 } }, "t", {}))
     -- json.encode_fields: the text json.encode gives, and each string key's value as encoded
     local text, fields = json.encode_fields({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} })
     assert.are.equal(json.encode({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} }), text)

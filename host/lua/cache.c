@@ -14,6 +14,7 @@
  *   c:each("disk", function(key, entry) ... end)
  *   cache_core.attach(c:id())
  *   cache_core.parse_redis_url(url)   -- { host, port, db } | nil, message
+ *   cache_core.request_labels(adapter, model, body, task, field_json)   -- (cache_labels.c)
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_labels.h"
 #include "core/cache/cache.h"
 #include "core/util/shared.h"
 #include "modules.h"
@@ -468,7 +470,8 @@ static int m_close(lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {
-  {"open", c_open}, {"attach", c_attach}, {"parse_redis_url", c_parse_redis_url}, {NULL, NULL}};
+  {"open", c_open}, {"attach", c_attach}, {"parse_redis_url", c_parse_redis_url},
+  {"request_labels", ce_lua_request_labels}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},           {"has_layer", m_has_layer}, {"get", m_get},       {"get_entry", m_get_entry},
   {"get_many", m_get_many}, {"set", m_set},           {"set_many", m_set_many},           {"delete", m_delete}, {"invalidate", m_invalidate},

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CE_LUA_CACHE_LABELS_H
+#define CE_LUA_CACHE_LABELS_H
+
+#include <lua.h>
+
+/* cache_core.request_labels(adapter, model, body, task, field_json) (cache_labels.c) */
+int ce_lua_request_labels(lua_State *L);
+
+#endif
