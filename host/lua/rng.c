@@ -12,7 +12,18 @@
 
 #define RNG_MT "causal_eval.rng"
 
-static ce_rng *check_rng(lua_State *L) { return luaL_checkudata(L, 1, RNG_MT); }
+/* The functions and methods hold the metatable as upvalue 1: a generator is
+ * told by it without luaL_checkudata's lookup of the name in the registry
+ * (2% of generating a question, which draws a few dozen numbers). */
+static ce_rng *check_rng(lua_State *L) {
+  ce_rng *r = lua_touserdata(L, 1);
+  if (r && lua_getmetatable(L, 1)) {
+    int ours = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (ours) return r;
+  }
+  return luaL_checkudata(L, 1, RNG_MT); /* not one: the usual error */
+}
 
 /* A seed is an integer, or a string hashed to one. */
 static uint64_t seed_arg(lua_State *L, int arg) {
@@ -31,7 +42,8 @@ static int rng_new(lua_State *L) {
   luaL_argcheck(L, stream >= 0 && stream <= 0xffffffffLL, 2, "stream must fit 32 bits");
   ce_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
   ce_rng_init(r, seed, (uint32_t)stream);
-  luaL_setmetatable(L, RNG_MT);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
   return 1;
 }
 
@@ -171,12 +183,17 @@ static const luaL_Reg rng_methods[] = {
 };
 
 int luaopen_causal_eval_rng(lua_State *L) {
-  luaL_newmetatable(L, RNG_MT);
-  luaL_newlib(L, rng_methods);
+  luaL_newmetatable(L, RNG_MT); /* mt */
+  luaL_newlibtable(L, rng_methods);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, rng_methods, 1); /* each method: mt as upvalue 1 */
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, r_tostring);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, r_tostring, 1);
   lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-  luaL_newlib(L, rng_funcs);
+  luaL_newlibtable(L, rng_funcs);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, rng_funcs, 1); /* rng.new sets mt */
+  lua_remove(L, -2);
   return 1;
 }
