@@ -698,6 +698,43 @@ static int place_of(const char *const *name, const size_t *len, int n, const cha
   return 0;
 }
 
+/* The nodes of a plain graph, the list at idx: their count, their names in
+ * name/len (kept alive by the list); -1 when one is not a name, is named
+ * twice, or there are more than max. */
+static int plain_nodes(lua_State *L, int idx, const char **name, size_t *len, int max) {
+  int n = 0;
+  while (lua_rawgeti(L, idx, n + 1) != LUA_TNIL) {
+    if (n == max || lua_type(L, -1) != LUA_TSTRING) return -1;
+    name[n] = lua_tolstring(L, -1, &len[n]);
+    lua_pop(L, 1);
+    if (place_of(name, len, n, name[n], len[n])) return -1;
+    n++;
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* Edge k of the list at idx as the places (1-based) of its two nodes in
+ * at: 1; 0 past the last edge; -1 when it is not two of the n nodes. */
+static int plain_edge(lua_State *L, int idx, lua_Integer k, const char *const *name, const size_t *len, int n,
+                      int at[2]) {
+  int t = lua_rawgeti(L, idx, k);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (t != LUA_TTABLE) return -1;
+  for (int side = 0; side < 2; side++) {
+    size_t l;
+    const char *s = lua_rawgeti(L, -1, side + 1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
+    at[side] = s ? place_of(name, len, n, s, l) : 0;
+    lua_pop(L, 1);
+    if (!at[side]) return -1;
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
 /* m:names_index() -> names, index: the variables' names in order, and a
  * table from name to 0-based index (causal_eval.scm keeps both on its
  * model; built here at their size, as every model a generator makes needs
@@ -730,31 +767,15 @@ static int scm_graph_vars(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   const char *name[GRAPH_MAX_NODES];
   size_t len[GRAPH_MAX_NODES];
-  int n = 0;
-  while (lua_rawgeti(L, 1, n + 1) != LUA_TNIL) {
-    if (n == GRAPH_MAX_NODES || lua_type(L, -1) != LUA_TSTRING) return 0;
-    name[n] = lua_tolstring(L, -1, &len[n]); /* kept alive by nodes */
-    lua_pop(L, 1);
-    if (place_of(name, len, n, name[n], len[n])) return 0;
-    n++;
-  }
-  lua_pop(L, 1);
+  int n = plain_nodes(L, 1, name, len, GRAPH_MAX_NODES);
+  if (n < 0) return 0;
   /* edges as node places, to count each node's parents first */
   int np[GRAPH_MAX_NODES] = {0};
   lua_Integer ne = 0;
   for (;; ne++) {
-    int t = lua_rawgeti(L, 2, ne + 1);
-    if (t == LUA_TNIL) break;
-    if (t != LUA_TTABLE) return 0;
-    int at[2];
-    for (int side = 0; side < 2; side++) {
-      size_t l;
-      const char *s = lua_rawgeti(L, -1, side + 1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
-      at[side] = s ? place_of(name, len, n, s, l) : 0;
-      lua_pop(L, 1);
-      if (!at[side]) return 0;
-    }
-    lua_pop(L, 1);
+    int at[2], got = plain_edge(L, 2, ne + 1, name, len, n, at);
+    if (got == 0) break;
+    if (got < 0) return 0;
     np[at[1] - 1]++;
   }
   lua_settop(L, 2);
@@ -804,31 +825,14 @@ static int scm_random_model(lua_State *L) {
   lua_settop(L, 6);
   const char *name[CE_SCM_MAX_VARS];
   size_t len[CE_SCM_MAX_VARS];
-  int n = 0;
-  while (lua_rawgeti(L, 2, n + 1) != LUA_TNIL) {
-    if (n == CE_SCM_MAX_VARS || lua_type(L, -1) != LUA_TSTRING) return 0;
-    name[n] = lua_tolstring(L, -1, &len[n]); /* kept alive by nodes */
-    lua_pop(L, 1);
-    if (place_of(name, len, n, name[n], len[n])) return 0;
-    n++;
-  }
-  lua_pop(L, 1);
-  if (n == 0) return 0;
+  int n = plain_nodes(L, 2, name, len, CE_SCM_MAX_VARS);
+  if (n <= 0) return 0;
   enum { MAX_EDGES = CE_SCM_MAX_VARS * CE_SCM_MAX_VARS };
   int from[MAX_EDGES], to[MAX_EDGES], np[CE_SCM_MAX_VARS] = {0}, ne = 0;
   for (;; ne++) {
-    int t = lua_rawgeti(L, 3, ne + 1);
-    if (t == LUA_TNIL) break;
-    if (t != LUA_TTABLE || ne == MAX_EDGES) return 0;
-    int at[2];
-    for (int side = 0; side < 2; side++) {
-      size_t l;
-      const char *s = lua_rawgeti(L, -1, side + 1) == LUA_TSTRING ? lua_tolstring(L, -1, &l) : NULL;
-      at[side] = s ? place_of(name, len, n, s, l) : 0;
-      lua_pop(L, 1);
-      if (!at[side]) return 0;
-    }
-    lua_pop(L, 1);
+    int at[2], got = plain_edge(L, 3, ne + 1, name, len, n, at);
+    if (got == 0) break;
+    if (got < 0 || ne == MAX_EDGES) return 0;
     from[ne] = at[0] - 1;
     to[ne] = at[1] - 1;
     if (++np[to[ne]] >= CE_SCM_MAX_VARS) return 0;
