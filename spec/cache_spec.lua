@@ -144,7 +144,7 @@ describe("causal_eval.cache", function()
         assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder", req.field_json))
       end
     end
-    -- what the labels leave to the Lua code: the same text
+    -- a field named by a number, a table without its JSON given: the same text
     local odd = { [1] = "x", model = "m" }
     assert.are.equal(cache.labels({ adapter = "a", model = "m", task = "", ["body.1"] = "x", ["body.model"] = "m" }),
       cache.request_labels("a", "m", odd, nil))

@@ -35,6 +35,14 @@ local function lua_identity(q, tables)
   return table.concat(out)
 end
 
+-- bench.pct as it was, before it kept what it computed
+local function lua_pct(p)
+  local v = p * 100
+  local r = math.floor(v + 0.5)
+  if math.abs(v - r) < 1e-9 and r >= 0 and r <= 100 then return r .. "%" end
+  return ("%.1f%%"):format(v)
+end
+
 describe("generation shortcuts", function()
   -- every DAG over n nodes whose edges point from lower to higher numbers,
   -- given by the bits of code (one per pair), as parent masks and as a model
@@ -242,24 +250,18 @@ describe("generation shortcuts", function()
   end)
 
   it("bench.pct gives what it computes, kept or not, for any number", function()
-    local function pct(p)
-      local v = p * 100
-      local r = math.floor(v + 0.5)
-      if math.abs(v - r) < 1e-9 and r >= 0 and r <= 100 then return r .. "%" end
-      return ("%.1f%%"):format(v)
-    end
     local r = rng.new(13, 0)
     for round = 1, 3 do -- the second and third time from what was kept
-      for k = 0, 100 do assert.are.equal(pct(k / 100), bench.pct(k / 100)) end
+      for k = 0, 100 do assert.are.equal(lua_pct(k / 100), bench.pct(k / 100)) end
       for _ = 1, 3000 do
         local p = r:uniform()
-        assert.are.equal(pct(p), bench.pct(p))
+        assert.are.equal(lua_pct(p), bench.pct(p))
       end
       for _, p in ipairs({ 0, 1, -0.0, 0.125, 1.5, -0.25, 2 ^ 60, 1e-12, 0.5 + 1e-10 }) do
-        assert.are.equal(pct(p), bench.pct(p), "round " .. round .. ": " .. p)
+        assert.are.equal(lua_pct(p), bench.pct(p), "round " .. round .. ": " .. p)
       end
     end
-    assert.are.equal(pct(0 / 0), bench.pct(0 / 0))
+    assert.are.equal(lua_pct(0 / 0), bench.pct(0 / 0))
     assert.are.equal("50%", bench.pct("0.5"))
   end)
 
@@ -419,12 +421,6 @@ describe("generation shortcuts", function()
   end)
 
   it("ctx:describe_tables writes in C what the Lua code wrote, and says what is missing as before", function()
-    local function pct(p)
-      local v = p * 100
-      local r = math.floor(v + 0.5)
-      if math.abs(v - r) < 1e-9 and r >= 0 and r <= 100 then return r .. "%" end
-      return ("%.1f%%"):format(v)
-    end
     -- the Lua version
     local function lua_tables(m, words, unit)
       local out, o = {}, 0
@@ -433,7 +429,7 @@ describe("generation shortcuts", function()
         local k, yes = #pa, words[n].yes
         if k == 0 then
           out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
-            "The probability that a ", unit, " ", yes, " is ", pct(t[1])
+            "The probability that a ", unit, " ", yes, " is ", lua_pct(t[1])
           out[o + 7] = ". "
           o = o + 7
         else
@@ -450,7 +446,7 @@ describe("generation shortcuts", function()
               out[o] = (((i - 1) >> (k - j)) & 1 == 1) and w.yes or w.no
             end
             out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] =
-              ", the probability that the ", unit, " ", yes, " is ", pct(t[i]), ". "
+              ", the probability that the ", unit, " ", yes, " is ", lua_pct(t[i]), ". "
             o = o + 7
           end
         end

@@ -60,6 +60,14 @@ describe("a PostgreSQL server lost during a run", function()
     end
   end
 
+  -- kills the server once more than n answers of the run are stored in db
+  local function kill_after(db, n)
+    wait_for("answers to be stored", function()
+      return (tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db, may_fail = true }) or 0) or 0) > n
+    end)
+    pg:kill()
+  end
+
   local function stored(url, db)
     return tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db })), url
   end
@@ -70,10 +78,7 @@ describe("a PostgreSQL server lost during a run", function()
     local run = start_run({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--concurrency", "16",
                             "--store", url, "--data", dir .. "/d1", "--set", "database.retry_for=60",
                             "--set", "database.buffer_mb=1" })
-    wait_for("answers to be stored", function()
-      return (tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db, may_fail = true }) or 0) or 0) > 100
-    end)
-    pg:kill()
+    kill_after(db, 100)
     -- 1 MB of answers at most wait in memory: then the workers wait too
     host.sleep(1.5)
     local asked = mock:stats().requests
@@ -103,10 +108,7 @@ describe("a PostgreSQL server lost during a run", function()
     local data = dir .. "/d2"
     local run = start_run({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--concurrency", "16",
                             "--store", url, "--data", data, "--set", "database.retry_for=2" })
-    wait_for("answers to be stored", function()
-      return (tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db, may_fail = true }) or 0) or 0) > 100
-    end)
-    pg:kill()
+    kill_after(db, 100)
     local t0 = host.clock()
     local code, err = run.wait(60)
     local took = host.clock() - t0
@@ -148,10 +150,7 @@ describe("a PostgreSQL server lost during a run", function()
     local data = dir .. "/d3"
     local run = start_run({ "--model", "openai:m@" .. mock.url, "--questions", qfile, "--concurrency", "2",
                             "--store", url, "--data", data, "--set", "database.retry_for=1" })
-    wait_for("answers to be stored", function()
-      return (tonumber(pg:sql("SELECT count(*) FROM causal_eval.scores", { db = db, may_fail = true }) or 0) or 0) > 50
-    end)
-    pg:kill()
+    kill_after(db, 50)
     local code, err = run.wait(60)
     assert.are.equal(1, code, err)
     local run_id = err:match("run (%d+%-%d+%-%x+)")

@@ -271,8 +271,10 @@ static int s_ring(lua_State *L) {
   return push_shared(L, 7, ce_ring_new((int)luaL_optinteger(L, 1, 100)), ce_ring_free);
 }
 
-/* plan:upto(), plan:seen(h, p), plan:accept(p, c, ka, kb) -> true | false
- * (recorded already), plan:draw(p) -> c | nil, plan:redraws() */
+/* plan:upto(), plan:seen_before(h, p), plan:accept(p, c, ka, kb) -> true |
+ * false (another thread recorded the pair first: the same draw, by
+ * determinism), plan:draw(p) -> c of a recorded pair, plan:redraws(): the
+ * methods causal_eval.bench's own plan has */
 static int p_upto(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ce_plan_upto(check(L, 8)));
   return 1;
@@ -293,9 +295,10 @@ static int p_accept(lua_State *L) {
   return 1;
 }
 static int p_draw(lua_State *L) {
-  int64_t c = ce_plan_draw(check(L, 8), (int64_t)luaL_checkinteger(L, 2));
-  if (c < 0) luaL_pushfail(L);
-  else lua_pushinteger(L, (lua_Integer)c);
+  lua_Integer p = luaL_checkinteger(L, 2);
+  int64_t c = ce_plan_draw(check(L, 8), (int64_t)p);
+  if (c < 0) return luaL_error(L, "shared plan: pair %d is not recorded yet", (int)p);
+  lua_pushinteger(L, (lua_Integer)c);
   return 1;
 }
 static int p_redraws(lua_State *L) {
@@ -303,7 +306,8 @@ static int p_redraws(lua_State *L) {
   return 1;
 }
 static const luaL_Reg plan_m[] = {
-  {"upto", p_upto}, {"seen", p_seen}, {"accept", p_accept}, {"draw", p_draw}, {"redraws", p_redraws}, {NULL, NULL}
+  {"upto", p_upto}, {"seen_before", p_seen}, {"accept", p_accept}, {"draw", p_draw}, {"redraws", p_redraws},
+  {NULL, NULL}
 };
 static int s_plan(lua_State *L) { return push_shared(L, 8, ce_plan_new(), ce_plan_free); }
 

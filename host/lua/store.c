@@ -8,7 +8,8 @@
  *   st:scan("records", prefix, function(k, v) ... end, { reverse = true, limit = 10 })
  *   st:start_writer{ batch = 256, flush_ms = 5 }
  *   st:enqueue("records", key, value, slot, tally)   -- from any thread
- *   st:enqueue_record(key, record, score_line, slot, tally) -- records + scores, one transaction
+ *   st:enqueue_record(key, record, score_line, slot, tally) -- records + scores, one transaction;
+ *                          true, or false when the store has failed and keeps nothing more
  *   st:sync(); st:tally(slot); st:replayed(); st:dir()
  *   store.attach(st:id())                           -- in another thread's state
  *   store.check(dir, { salvage = "out.jsonl" })     -- report lines, status
@@ -322,9 +323,10 @@ static int m_enqueue(lua_State *L) {
   luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
   ce_err e;
   if (!storable(s, db, k, kl, v, vl, &e)) return luaL_error(L, "%s", e.msg);
-  if (ce_store_enqueue(s, db, k, kl, v, vl, (int)slot, (unsigned)tally) != 0)
-    return luaL_error(L, "store: out of memory queueing a record");
-  return 0;
+  int rc = ce_store_enqueue(s, db, k, kl, v, vl, (int)slot, (unsigned)tally);
+  if (rc < 0) return luaL_error(L, "store: out of memory queueing a record");
+  lua_pushboolean(L, rc == 0);
+  return 1;
 }
 
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
@@ -340,10 +342,11 @@ static int m_enqueue_record(lua_State *L) {
   ce_err e;
   if (!storable(s, CE_STORE_RECORDS, k, kl, rec, rl, &e) || !storable(s, CE_STORE_SCORES, k, kl, line, sl, &e))
     return luaL_error(L, "%s", e.msg);
-  if (ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
-                            (unsigned)tally) != 0)
-    return luaL_error(L, "store: out of memory queueing a record");
-  return 0;
+  int rc = ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
+                                 (unsigned)tally);
+  if (rc < 0) return luaL_error(L, "store: out of memory queueing a record");
+  lua_pushboolean(L, rc == 0);
+  return 1;
 }
 
 /* st:dir() -> the folder the store was opened with */

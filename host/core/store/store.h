@@ -91,11 +91,13 @@ long ce_store_scan_at(ce_store *s, int where, int db, const void *prefix, size_t
  * the writer waits for a fuller batch. */
 int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err);
 /* Queues a copy, written to the journal first; slot (0..63) and tally say
- * how to count it once committed. 0, or -1 when out of memory. */
+ * how to count it once committed. 0; 1 when the store has failed (a commit
+ * did: nothing queued from then on is kept); -1 when out of memory. */
 int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
                      unsigned tally);
 /* Queues two values under one key (db1 then db2) that are committed in the
- * same transaction: a results record and its score line. tally counts the pair once. */
+ * same transaction: a results record and its score line. tally counts the
+ * pair once. Returns as ce_store_enqueue. */
 int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int db2, const void *v2, size_t v2l,
                           const void *k, size_t kl, int slot, unsigned tally);
 /* Blocks until everything queued so far is committed. 0, or -1 + err when a commit failed. */

@@ -89,8 +89,9 @@ static item *new_item(int db, const void *k, size_t kl, const void *v, size_t vl
 }
 
 /* Journals then queues the chain first..last (n items) in one step, so no
- * other thread's items come between them. */
-static void push(ce_store *s, item *first, item *last, int n) {
+ * other thread's items come between them. 1 when the store has failed: the
+ * writer keeps nothing more, these included. */
+static int push(ce_store *s, item *first, item *last, int n) {
   uint64_t bytes = 0;
   ce_jitem ji[2];
   int k = 0;
@@ -132,15 +133,16 @@ static void push(ce_store *s, item *first, item *last, int n) {
   s->queued += (uint64_t)n;
   s->enqueued_total += (uint64_t)n;
   pthread_cond_signal(&s->wake);
+  int failed = s->failed;
   pthread_mutex_unlock(&s->lock);
+  return failed;
 }
 
 int ce_store_enqueue(ce_store *s, int db, const void *k, size_t kl, const void *v, size_t vl, int slot,
                      unsigned tally) {
   item *it = new_item(db, k, kl, v, vl, slot, tally, ce_rec_stamp());
   if (!it) return -1;
-  push(s, it, it, 1);
-  return 0;
+  return push(s, it, it, 1);
 }
 
 int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int db2, const void *v2, size_t v2l,
@@ -155,8 +157,7 @@ int ce_store_enqueue_pair(ce_store *s, int db1, const void *v1, size_t v1l, int 
   }
   a->more = 1;
   a->next = b;
-  push(s, a, b, 2);
-  return 0;
+  return push(s, a, b, 2);
 }
 
 typedef struct {

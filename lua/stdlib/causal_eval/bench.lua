@@ -643,11 +643,12 @@ local SALT_PAIR, SALT_TEXT, SALT_DIFFICULTY, SALT_DOMAIN, SALT_YES =
   0x2545F4914F6CDD1D, 0x5bd1e995, 0x27d4eb2f165667c5, 0x165667b19e3779f9, 0x61c8864680b583eb
 
 -- The plan: which draw each pair takes (plan_pair), made in pair order, in
--- this state alone or shared by a run's workers (M.share_plan). The local
--- plan keeps seen (identity hash -> true) and redraw (pair -> draw, when
--- not the first) as tables.
-local LocalPlan, SharedPlan = {}, {}
-LocalPlan.__index, SharedPlan.__index = LocalPlan, SharedPlan
+-- this state alone or shared by a run's workers (M.share_plan: a
+-- shared.plan(), with the same methods). The local plan keeps seen
+-- (identity hash -> true) and redraw (pair -> draw, when not the first) as
+-- tables.
+local LocalPlan = {}
+LocalPlan.__index = LocalPlan
 local function local_plan() return setmetatable({ next = 0, seen = {}, redraw = {} }, LocalPlan) end
 function LocalPlan:upto() return self.next end
 function LocalPlan:seen_before(h) return self.seen[h] ~= nil end
@@ -657,12 +658,6 @@ function LocalPlan:accept(p, c, ka, kb)
   if c > 0 then self.redraw[p] = c end
   self.next = p + 1
 end
-function SharedPlan:upto() return self.obj:upto() end
--- a hash another worker recorded for pair p itself, while this one plans p too, is not a repeat
-function SharedPlan:seen_before(h, p) return self.obj:seen(h, p) end
-function SharedPlan:draw(p) return self.obj:draw(p) or 0 end
--- false when another worker recorded the pair first: the same draw, by determinism
-function SharedPlan:accept(p, c, ka, kb) return self.obj:accept(p, c, ka, kb) end
 
 -- What stays the same for every question of one (family, options, seed):
 -- worked out once per run, with the plan of which draws its pairs use.
@@ -694,7 +689,7 @@ end
 function M.share_plan(fam, opts, seed, shared_plan)
   local st = run_state(fam, opts, seed)
   assert(st.plan.next == 0 and not st.held, "share_plan: the state has planned pairs already")
-  st.plan = setmetatable({ obj = shared_plan }, SharedPlan)
+  st.plan = shared_plan
 end
 
 -- The id formula, in one place: a stable function of (family, version,

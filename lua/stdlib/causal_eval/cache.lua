@@ -120,25 +120,9 @@ end
 --- (a table as a hash of its JSON), as M.labels writes them. Only needed
 --- when writing. field_json (optional): the body's fields as the request
 --- encoded them (an adapter's field_json), so they are not encoded again.
+--- Made in C (host/lua/cache_labels.c): every answer stored builds them.
 function M.request_labels(adapter, model, body, task, field_json)
-  -- the same text made in C, but for what it leaves to this code (a table
-  -- field without its JSON in field_json, a key that is not a string)
-  local fast = core.request_labels(adapter, model, body, task, field_json)
-  if fast then return fast end
-  -- what M.labels would sort: adapter < body.* < model < task
-  local names, values = {}, {}
-  for k, v in pairs(body) do
-    local name = "body." .. k
-    names[#names + 1] = name
-    values[name] = type(v) == "table" and ("#" .. rng.hex(field_json and field_json[k] or json.encode(v)):sub(1, 16))
-      or label_value(v)
-  end
-  table.sort(names)
-  local out = { "adapter=" .. label_value(adapter) }
-  for i, name in ipairs(names) do out[i + 1] = name .. "=" .. values[name] end
-  out[#out + 1] = "model=" .. label_value(model)
-  out[#out + 1] = "task=" .. label_value(task or "")
-  return table.concat(out, "\n")
+  return core.request_labels(adapter, model, body, task, field_json, json.encode)
 end
 
 -- ---- memoize ----

@@ -249,15 +249,13 @@ local function commit(w, item, rec)
                                 cached = rec.cached, at = rec.finished_at }))
   end
   -- record and score line (what resume and the tallies count) commit together
-  w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line, w.tally_slot or item.slot - 1, tally)
+  local kept = w.st:enqueue_record(results.key(w.run_id, m.label, q.id), json.encode(rec), line,
+    w.tally_slot or item.slot - 1, tally)
   w.recorded = w.recorded + 1
   -- a store that failed keeps no more answers: no more questions are sent
   -- from this one on (the run's watch saw it up to 0.1 s later, the answers
   -- paid for meanwhile lost until a resume asked them again)
-  if w.own_stop then
-    local _, trouble = w.st:trouble()
-    if trouble == "failed" then w.stop:set(M.STOP_INTERRUPT, "the results store failed") end
-  end
+  if not kept and w.own_stop then w.stop:set(M.STOP_INTERRUPT, "the results store failed") end
   if w.on_settled and item.src then w.on_settled(item.src, oc) end
 end
 
