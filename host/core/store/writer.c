@@ -127,12 +127,15 @@ static int push(ce_store *s, item *first, item *last, int n) {
   }
   s->queued_bytes += bytes;
   if (s->queued_bytes > s->queued_bytes_peak) s->queued_bytes_peak = s->queued_bytes;
+  int was_empty = !s->head;
   if (s->tail) s->tail->next = first;
   else s->head = first;
   s->tail = last;
   s->queued += (uint64_t)n;
   s->enqueued_total += (uint64_t)n;
-  pthread_cond_signal(&s->wake);
+  /* the writer waits for a first record, then for a full batch or the end
+   * of its window: woken by every record, it made a context switch an answer */
+  if (was_empty || s->queued >= (uint64_t)s->batch) pthread_cond_signal(&s->wake);
   int failed = s->failed;
   pthread_mutex_unlock(&s->lock);
   return failed;
@@ -201,8 +204,9 @@ static void *writer_main(void *arg) {
     if (!s->head && s->stopping) break;
     if (s->queued < (uint64_t)s->batch && !s->stopping && !s->flush_now && s->flush_ms > 0) {
       /* let a batch fill for flush_ms: one fsync, and one write of the pages
-       * the records share, for many records. Each record queued wakes the
-       * writer, so the wait goes on until the batch is full or the time is up */
+       * the records share, for many records. The wait ends when the batch is
+       * full (enqueue wakes the writer then), the time is up, or a sync or a
+       * producer held back by the queue's bound asks for a commit */
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_nsec += (long)s->flush_ms * 1000000L;
