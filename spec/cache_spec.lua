@@ -114,6 +114,31 @@ describe("causal_eval.cache", function()
     assert.are.equal("0", labels["body.temperature"])
   end)
 
+  it("makes request keys in C exactly as the Lua formula did", function()
+    -- the key, before it was made in C: every cache written since holds these
+    local function lua_key(adapter, model, body, task)
+      local canonical = type(body) == "string" and body or json.encode(body)
+      return ("m=%s|t=%s|%s"):format(model, task or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical))
+    end
+    local r = rng.new(7, 1)
+    local function text(n)
+      local t = {}
+      for i = 1, n do t[i] = string.char(r:int(0, 255)) end
+      return table.concat(t)
+    end
+    local cases = {
+      { "openai", "gpt@http://x/v1", '{"messages":[{"content":"q","role":"user"}],"model":"m"}', "ladder" },
+      { "anthropic", "claude@u:cot", { model = "m", messages = { { role = "user", content = "Ü \0 é" } } }, nil },
+      { "openai", "m", "", false },
+      { "a\0b", "m", "body\0with zeros", 42 },
+      { "", "", "x", "" },
+    }
+    for _ = 1, 200 do cases[#cases + 1] = { text(r:int(0, 12)), "m" .. r:int(0, 999), text(r:int(0, 3000)), "t" } end
+    for i, c in ipairs(cases) do
+      assert.are.equal(lua_key(c[1], c[2], c[3], c[4]), cache.request_key(c[1], c[2], c[3], c[4]), "case " .. i)
+    end
+  end)
+
   it("labels a request the same from the fields the adapter encoded as from its table", function()
     -- the adapters hand their fields' JSON on (json.encode_fields) so the
     -- labels hash the messages without encoding them again

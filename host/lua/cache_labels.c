@@ -147,3 +147,33 @@ int ce_lua_request_labels(lua_State *L) {
   luaL_pushresult(&b);
   return 1;
 }
+
+/* cache_core.request_key(adapter, model, canonical, task): what
+ * causal_eval.cache.request_key gives, ("m=%s|t=%s|%s"):format(model, task
+ * or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical)), hashing
+ * the pieces in place: every question a run asks makes one, and joining
+ * them copied the request body (1.3 KB) into a string only hashed */
+int ce_lua_request_key(lua_State *L) {
+  size_t al, ml, cl, tl = 0;
+  const char *adapter = luaL_checklstring(L, 1, &al);
+  const char *model = luaL_checklstring(L, 2, &ml);
+  const char *canonical = luaL_checklstring(L, 3, &cl);
+  const char *task = "";
+  if (lua_toboolean(L, 4)) task = luaL_tolstring(L, 4, &tl);
+  uint64_t h = ce_hash64_start(0);
+  h = ce_hash64_add(h, adapter, al + 1); /* its terminating zero: the "\0" between */
+  h = ce_hash64_add(h, model, ml + 1);
+  h = ce_hash64_end(ce_hash64_add(h, canonical, cl));
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "m=");
+  luaL_addlstring(&b, model, ml);
+  luaL_addstring(&b, "|t=");
+  luaL_addlstring(&b, task, tl);
+  luaL_addchar(&b, '|');
+  char hex[16];
+  for (int i = 15; i >= 0; i--, h >>= 4) hex[i] = "0123456789abcdef"[h & 15];
+  luaL_addlstring(&b, hex, 16);
+  luaL_pushresult(&b);
+  return 1;
+}

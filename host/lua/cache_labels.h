@@ -6,5 +6,7 @@
 
 /* cache_core.request_labels(adapter, model, body, task, field_json) (cache_labels.c) */
 int ce_lua_request_labels(lua_State *L);
+/* cache_core.request_key(adapter, model, canonical_body, task) (cache_labels.c) */
+int ce_lua_request_key(lua_State *L);
 
 #endif

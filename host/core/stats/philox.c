@@ -62,13 +62,22 @@ uint64_t ce_rng_below(ce_rng *r, uint64_t bound) {
   return x % bound;
 }
 
-uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed) {
+uint64_t ce_hash64_start(uint64_t seed) { return 0xcbf29ce484222325ull ^ seed; }
+
+uint64_t ce_hash64_add(uint64_t h, const void *data, unsigned long len) {
   const unsigned char *p = data;
-  uint64_t h = 0xcbf29ce484222325ull ^ seed;
   for (unsigned long i = 0; i < len; i++) {
     h ^= p[i];
     h *= 0x100000001b3ull;
   }
+  return h;
+}
+
+uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed) {
+  return ce_hash64_end(ce_hash64_add(ce_hash64_start(seed), data, len));
+}
+
+uint64_t ce_hash64_end(uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;

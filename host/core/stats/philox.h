@@ -34,5 +34,11 @@ uint64_t ce_rng_below(ce_rng *r, uint64_t bound); /* uniform in [0, bound), no b
 /* Stable 64-bit hash of bytes (FNV-1a, then a splitmix64 finaliser), for
  * question ids and seeds derived from names. */
 uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed);
+/* ce_hash64 of a text given in pieces, without joining them:
+ * h = ce_hash64_start(seed); h = ce_hash64_add(h, piece, len)...;
+ * ce_hash64_end(h) */
+uint64_t ce_hash64_start(uint64_t seed);
+uint64_t ce_hash64_add(uint64_t h, const void *data, unsigned long len);
+uint64_t ce_hash64_end(uint64_t h);
 
 #endif

@@ -110,9 +110,9 @@ end
 --- The cache key of a model call: a hash of the adapter, the model and the
 --- canonical request body (a table, or its JSON as the adapters write it:
 --- sorted keys), with the model and task in front so that keys group by them.
+--- Made in C (host/lua/cache_labels.c): every question a run asks makes one.
 function M.request_key(adapter, model, body, task)
-  local canonical = type(body) == "string" and body or json.encode(body)
-  return ("m=%s|t=%s|%s"):format(model, task or "", rng.hex(adapter .. "\0" .. model .. "\0" .. canonical))
+  return core.request_key(adapter, model, type(body) == "string" and body or json.encode(body), task)
 end
 
 --- The labels stored with a model call's entry, which preload and `cache
