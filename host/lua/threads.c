@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "core/util/thread_name.h"
 #include "modules.h"
+#include "runtime.h"
 
 #define GROUP_MT "causal_eval.thread_group"
 
@@ -111,6 +112,9 @@ static int threads_start(lua_State *L) {
       atomic_fetch_add(&g->finished, 1);
     } else {
       w->started = 1;
+      /* "causal_eval.worker" runs as "worker-1", "worker-2"... */
+      const char *dot = strrchr(g->module, '.');
+      ce_thread_name_indexed(w->thread, dot ? dot + 1 : g->module, w->index);
     }
   }
   return 1;

@@ -14,7 +14,9 @@
 #   2. memory: 200,000 questions at concurrency 256; target peak RssAnon
 #      < 64 MB (file-backed pages reported beside it)
 #   3. overhead: host CPU time (user+sys) per question; target for run
-#      --questions FILE: <= 60 us, libcurl's own work included
+#      --questions FILE: <= 60 us, libcurl's own work included. Each round
+#      also splits it by kind of thread (the workers, the store's writer, the
+#      main thread: tools/bench/rusage.c reads their names and CPU in /proc)
 #
 #   tools/bench/pipeline.sh [path/to/causal-eval]
 #
@@ -220,6 +222,12 @@ ce_run() {
   local st e fams cached
   read -r st R_N e R_ELAPSED fams cached < <(run_json "$T/$tag.json")
   read -r R_WALL R_USER R_SYS R_RSS R_ANON R_FILE <"$T/$tag.cost"
+  # CPU by kind of thread (tools/bench/rusage.c's OUTFILE.threads), per question
+  R_THREADS=""
+  if [ -s "$T/$tag.cost.threads" ]; then
+    R_THREADS=$(awk -v n="$R_N" '{ printf "%s%s %.1f", (NR > 1 ? ", " : ""), ($1 == "causal-eval" ? "main" : $1), $2 / n * 1e6 }' \
+      "$T/$tag.cost.threads")
+  fi
   R_FAMS=$fams
   if [ "$st" != completed ] || [ "$e" != 0 ]; then
     echo "FAILED ($tag): status $st, $e errors of $R_N: $LAST_CMD" >&2; return 1
@@ -306,6 +314,7 @@ ce_round() {
   cpu=$(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
   echo "  round $r causal-eval: $rate questions/s in the run ($R_N in ${R_ELAPSED}s, $R_CACHED from the cache)," \
        "$e2e/s process wall (${R_WALL}s), CPU $cpu us/question (user ${R_USER}s sys ${R_SYS}s), peak RSS $((R_RSS / 1024)) MB"
+  [ -z "$R_THREADS" ] || echo "    us/question by thread: $R_THREADS"
   echo "$rate" >>"$T/ce.rate"; echo "$e2e" >>"$T/ce.e2e"; echo "$cpu" >>"$T/ce.cpu"
 }
 # the same pipeline on questions generated beforehand (--questions): what the
@@ -320,6 +329,7 @@ ce_file_round() {
   rate=$(awk -v n="$R_N" -v t="$R_ELAPSED" 'BEGIN { printf "%.0f", n / t }')
   cpu=$(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
   echo "  round $r causal-eval --questions FILE: $rate questions/s ($R_CACHED from the cache), CPU $cpu us/question (no generation)"
+  [ -z "$R_THREADS" ] || echo "    us/question by thread: $R_THREADS"
   echo "$rate" >>"$T/cef.rate"; echo "$cpu" >>"$T/cef.cpu"
 }
 : >"$T/wrk.rps"; : >"$T/floor.rps"; : >"$T/cef.rate"; : >"$T/cef.cpu"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"

@@ -6,10 +6,16 @@
  * user/sys/maxrss come from wait4() (exact, the child and its threads);
  * peak_anon/peak_file are the largest RssAnon/RssFile seen in
  * /proc/PID/status, sampled every 20 ms (so they tell heap from mapped
- * files such as the LMDB store). SIGINT, SIGTERM and SIGHUP are passed on to
+ * files such as the LMDB store). OUTFILE.threads gets the CPU seconds of
+ * each kind of thread, "NAME SECONDS" a line, most first: the threads' names
+ * (comm; "worker-2" counts as "worker") with the CPU each was last seen to
+ * have used in /proc/PID/task/TID/schedstat, sampled with the rest (so a
+ * thread's last 20 ms may be missing). SIGINT, SIGTERM and SIGHUP are passed on to
  * the child, so killing this process never leaves the command behind.
  * Exit status: the command's. */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +49,91 @@ static void sample(pid_t pid, long *anon, long *file) {
     else if (sscanf(line, "RssFile: %ld", &v) == 1 && v > *file) *file = v;
   }
   fclose(f);
+}
+
+/* the CPU each thread was last seen to have used */
+#define MAX_THREADS 1024
+static struct {
+  long tid;
+  char name[16];
+  double cpu_s;
+} seen[MAX_THREADS];
+static int nseen;
+
+static void sample_threads(pid_t pid) {
+  char path[96];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    long tid = strtol(e->d_name, NULL, 10);
+    if (tid <= 0) continue;
+    char name[16] = "?";
+    unsigned long long ns = 0;
+    snprintf(path, sizeof path, "/proc/%d/task/%ld/comm", (int)pid, tid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = '\0';
+      fclose(f);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task/%ld/schedstat", (int)pid, tid);
+    f = fopen(path, "r");
+    if (!f || fscanf(f, "%llu", &ns) != 1) {
+      if (f) fclose(f);
+      continue;
+    }
+    fclose(f);
+    int i = 0;
+    while (i < nseen && seen[i].tid != tid) i++;
+    if (i == nseen) {
+      if (nseen == MAX_THREADS) continue;
+      nseen++;
+      seen[i].tid = tid;
+    }
+    snprintf(seen[i].name, sizeof seen[i].name, "%s", name);
+    seen[i].cpu_s = (double)ns / 1e9;
+  }
+  closedir(d);
+}
+
+/* OUTFILE.threads: the seconds of each name, a worker's index left out */
+static void write_threads(const char *outfile) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s.threads", outfile);
+  FILE *out = fopen(path, "w");
+  if (!out) return;
+  char names[MAX_THREADS][16];
+  double secs[MAX_THREADS];
+  int n = 0;
+  for (int i = 0; i < nseen; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "%s", seen[i].name);
+    size_t l = strlen(k);
+    while (l > 0 && isdigit((unsigned char)k[l - 1])) l--;
+    if (l > 0 && l < strlen(k) && k[l - 1] == '-') k[l - 1] = '\0';
+    int j = 0;
+    while (j < n && strcmp(names[j], k) != 0) j++;
+    if (j == n) {
+      snprintf(names[n], sizeof names[n], "%s", k);
+      secs[n++] = 0;
+    }
+    secs[j] += seen[i].cpu_s;
+  }
+  for (int a = 0; a < n; a++) { /* most first */
+    int best = a;
+    for (int b = a + 1; b < n; b++)
+      if (secs[b] > secs[best]) best = b;
+    fprintf(out, "%s %.6f\n", names[best], secs[best]);
+    double ts = secs[a];
+    secs[a] = secs[best];
+    secs[best] = ts;
+    char tn[16];
+    memcpy(tn, names[a], sizeof tn);
+    memcpy(names[a], names[best], sizeof tn);
+    memcpy(names[best], tn, sizeof tn);
+  }
+  fclose(out);
 }
 
 int main(int argc, char **argv) {
@@ -79,6 +170,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     sample(pid, &anon, &file);
+    sample_threads(pid);
     struct timespec nap = { 0, 20 * 1000 * 1000 };
     nanosleep(&nap, NULL);
   }
@@ -93,6 +185,7 @@ int main(int argc, char **argv) {
           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
           ru.ru_maxrss, anon, file);
   fclose(out);
+  write_threads(argv[1]);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;

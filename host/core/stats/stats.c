@@ -10,6 +10,7 @@
 
 #include "core/util/clock.h"
 #include "core/stats/philox.h"
+#include "core/util/thread_name.h"
 
 static int cores(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -281,7 +282,7 @@ static void parallel(job *proto, int iters, int threads, void *(*fn)(void *), jo
     jobs[i] = *proto;
     jobs[i].from = (int)((long)iters * i / threads);
     jobs[i].to = (int)((long)iters * (i + 1) / threads);
-    if (i > 0) pthread_create(&t[i], NULL, fn, &jobs[i]);
+    if (i > 0 && pthread_create(&t[i], NULL, fn, &jobs[i]) == 0) ce_thread_name_indexed(t[i], "stats", i);
   }
   fn(&jobs[0]);
   for (int i = 1; i < threads; i++) pthread_join(t[i], NULL);

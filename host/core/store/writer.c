@@ -6,6 +6,7 @@
 #include "core/store/pg.h"
 #include "core/store/record.h"
 #include "core/store/store_int.h"
+#include "core/util/thread_name.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,10 @@ int ce_store_writer_start(ce_store *s, int batch, int flush_ms, ce_err *err) {
    * by side (their stamps, not their order, say which copy of a key wins) */
   int want = s->pg && s->writers > 1 ? (s->writers < 8 ? s->writers : 8) : 1;
   for (s->nthreads = 0; s->nthreads < want; s->nthreads++) {
-    if (pthread_create(&s->thread[s->nthreads], NULL, writer_main, s) == 0) continue;
+    if (pthread_create(&s->thread[s->nthreads], NULL, writer_main, s) == 0) {
+      ce_thread_name(s->thread[s->nthreads], "store-writer");
+      continue;
+    }
     if (s->nthreads > 0) break;
     s->running = 0;
     ce_err_setf(err, 1, s->path, 0, 0, "cannot start the store writer: %s", strerror(errno));
