@@ -51,6 +51,10 @@ static char *dup_string(lua_State *L, int idx) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
+  /* "causal_eval.worker" runs as "worker-1", "worker-2"...: named here, not
+   * by the creator, which could do it after the thread looked */
+  const char *dot = strrchr(w->module, '.');
+  ce_thread_name_indexed(pthread_self(), dot ? dot + 1 : w->module, w->index);
   ce_runtime_opts opts = {NULL, 0};
   lua_State *L = ce_runtime_new(&opts);
   if (!L) {
@@ -112,9 +116,6 @@ static int threads_start(lua_State *L) {
       atomic_fetch_add(&g->finished, 1);
     } else {
       w->started = 1;
-      /* "causal_eval.worker" runs as "worker-1", "worker-2"... */
-      const char *dot = strrchr(g->module, '.');
-      ce_thread_name_indexed(w->thread, dot ? dot + 1 : g->module, w->index);
     }
   }
   return 1;
