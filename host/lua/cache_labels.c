@@ -6,7 +6,8 @@
  * or, for a table, "#" and 16 hex digits of rng.hex of its JSON
  * (field_json[K], the text the request encoded, else encode(v)), and
  * newlines in values as spaces. Made in C since every answer a run stores
- * builds them; in Lua they were a sixth of a worker's time. */
+ * builds them; in Lua they were a sixth of a worker's time. The call's
+ * cache key (cache_core.request_key) is made here too, below. */
 #include "cache_labels.h"
 
 #include <lauxlib.h>
@@ -51,14 +52,9 @@ static void add_value(luaL_Buffer *b, const char *s, size_t n) {
 }
 
 static void add_hash(luaL_Buffer *b, const char *s, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  uint64_t h = ce_hash64(s, n, 0);
   char hex[17];
   hex[0] = '#';
-  for (int i = 16; i >= 1; i--) {
-    hex[i] = digits[h & 15];
-    h >>= 4;
-  }
+  ce_hash64_hex(ce_hash64(s, n, 0), hex + 1);
   luaL_addlstring(b, hex, 17);
 }
 
@@ -172,7 +168,7 @@ int ce_lua_request_key(lua_State *L) {
   luaL_addlstring(&b, task, tl);
   luaL_addchar(&b, '|');
   char hex[16];
-  for (int i = 15; i >= 0; i--, h >>= 4) hex[i] = "0123456789abcdef"[h & 15];
+  ce_hash64_hex(h, hex);
   luaL_addlstring(&b, hex, 16);
   luaL_pushresult(&b);
   return 1;

@@ -150,13 +150,8 @@ static int rng_hex(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   uint64_t seed = (uint64_t)luaL_optinteger(L, 2, 0);
-  uint64_t h = ce_hash64(s, len, seed);
-  char buf[17];
-  static const char digits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; i--) {
-    buf[i] = digits[h & 15];
-    h >>= 4;
-  }
+  char buf[16];
+  ce_hash64_hex(ce_hash64(s, len, seed), buf);
   lua_pushlstring(L, buf, 16);
   return 1;
 }

@@ -97,14 +97,19 @@ static void sample_threads(pid_t pid) {
   closedir(d);
 }
 
+typedef struct {
+  char name[16];
+  double secs;
+} kind;
+
+static int most_first(const void *a, const void *b) {
+  double x = ((const kind *)a)->secs, y = ((const kind *)b)->secs;
+  return (x < y) - (x > y);
+}
+
 /* OUTFILE.threads: the seconds of each name, a worker's index left out */
 static void write_threads(const char *outfile) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s.threads", outfile);
-  FILE *out = fopen(path, "w");
-  if (!out) return;
-  char names[MAX_THREADS][16];
-  double secs[MAX_THREADS];
+  static kind kinds[MAX_THREADS];
   int n = 0;
   for (int i = 0; i < nseen; i++) {
     char k[16];
@@ -113,26 +118,19 @@ static void write_threads(const char *outfile) {
     while (l > 0 && isdigit((unsigned char)k[l - 1])) l--;
     if (l > 0 && l < strlen(k) && k[l - 1] == '-') k[l - 1] = '\0';
     int j = 0;
-    while (j < n && strcmp(names[j], k) != 0) j++;
+    while (j < n && strcmp(kinds[j].name, k) != 0) j++;
     if (j == n) {
-      snprintf(names[n], sizeof names[n], "%s", k);
-      secs[n++] = 0;
+      memcpy(kinds[n].name, k, sizeof k);
+      kinds[n++].secs = 0;
     }
-    secs[j] += seen[i].cpu_s;
+    kinds[j].secs += seen[i].cpu_s;
   }
-  for (int a = 0; a < n; a++) { /* most first */
-    int best = a;
-    for (int b = a + 1; b < n; b++)
-      if (secs[b] > secs[best]) best = b;
-    fprintf(out, "%s %.6f\n", names[best], secs[best]);
-    double ts = secs[a];
-    secs[a] = secs[best];
-    secs[best] = ts;
-    char tn[16];
-    memcpy(tn, names[a], sizeof tn);
-    memcpy(names[a], names[best], sizeof tn);
-    memcpy(names[best], tn, sizeof tn);
-  }
+  qsort(kinds, (size_t)n, sizeof *kinds, most_first);
+  char path[4096];
+  snprintf(path, sizeof path, "%s.threads", outfile);
+  FILE *out = fopen(path, "w");
+  if (!out) return;
+  for (int i = 0; i < n; i++) fprintf(out, "%s %.6f\n", kinds[i].name, kinds[i].secs);
   fclose(out);
 }
 

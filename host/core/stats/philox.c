@@ -77,6 +77,11 @@ uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed) {
   return ce_hash64_end(ce_hash64_add(ce_hash64_start(seed), data, len));
 }
 
+void ce_hash64_hex(uint64_t h, char out[16]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, h >>= 4) out[i] = digits[h & 15];
+}
+
 uint64_t ce_hash64_end(uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;

@@ -40,5 +40,7 @@ uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed);
 uint64_t ce_hash64_start(uint64_t seed);
 uint64_t ce_hash64_add(uint64_t h, const void *data, unsigned long len);
 uint64_t ce_hash64_end(uint64_t h);
+/* h as rng.hex writes it: 16 lowercase hex digits, no terminator */
+void ce_hash64_hex(uint64_t h, char out[16]);
 
 #endif
