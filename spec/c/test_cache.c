@@ -226,6 +226,60 @@ static void test_disk_bound(void) {
 
 static ce_cache *shared_cache;
 
+/* set_many over a key already there: the new value, and only its age key
+ * (an old one left behind would let prune_before take the new value) */
+static void test_disk_overwrite(void) {
+  char sub[300];
+  snprintf(sub, sizeof sub, "%s/overwrite", dir);
+  ce_err err;
+  ce_diskcache *d = ce_diskcache_open(sub, 64 << 20, &err);
+  CHECK(d != NULL);
+  ce_buf old, mid, fresh, other;
+  ce_buf_init(&old);
+  ce_buf_init(&mid);
+  ce_buf_init(&fresh);
+  ce_buf_init(&other);
+  ce_cache_entry e;
+  memset(&e, 0, sizeof e);
+  e.created = 100;
+  e.value = "old";
+  e.value_len = 3;
+  CHECK(ce_cache_entry_encode(&e, &old) == 0);
+  e.created = 150;
+  e.value = "mid";
+  CHECK(ce_cache_entry_encode(&e, &mid) == 0);
+  e.created = 200;
+  e.value = "new";
+  CHECK(ce_cache_entry_encode(&e, &fresh) == 0);
+  e.value = "other";
+  e.value_len = 5;
+  CHECK(ce_cache_entry_encode(&e, &other) == 0);
+  const char *k1[] = {"k"}, *b1[] = {old.data};
+  size_t kl1[] = {1}, bl1[] = {old.len};
+  double c1[] = {100};
+  CHECK(ce_diskcache_set_many(d, 1, k1, kl1, b1, bl1, c1, &err) == 0);
+  /* the key again, beside a new one, and twice in one batch */
+  const char *k2[] = {"k", "k2", "k"}, *b2[] = {mid.data, other.data, fresh.data};
+  size_t kl2[] = {1, 2, 1}, bl2[] = {mid.len, other.len, fresh.len};
+  double c2[] = {150, 200, 200};
+  CHECK(ce_diskcache_set_many(d, 3, k2, kl2, b2, bl2, c2, &err) == 0);
+  CHECK(ce_diskcache_prune_before(d, 199, &err) == 0);
+  ce_buf got;
+  ce_buf_init(&got);
+  CHECK(ce_diskcache_get(d, "k", 1, &got, &err) == 1);
+  CHECK(got.len == fresh.len && memcmp(got.data, fresh.data, got.len) == 0);
+  ce_diskcache_stats st;
+  ce_diskcache_stats_get(d, &st);
+  CHECK(st.entries == 2);
+  CHECK(ce_diskcache_prune_before(d, 201, &err) == 2);
+  ce_buf_free(&got);
+  ce_buf_free(&old);
+  ce_buf_free(&mid);
+  ce_buf_free(&fresh);
+  ce_buf_free(&other);
+  ce_diskcache_free(d);
+}
+
 static void *hammer(void *arg) {
   int id = *(int *)arg;
   char key[32], val[32], got[64];
@@ -332,6 +386,7 @@ int main(void) {
   test_memory_lru();
   test_layers();
   test_disk_bound();
+  test_disk_overwrite();
   test_threads_and_processes();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
