@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- The run summary's statistics (causal_eval.results): intervals and the
 -- latency quantiles it keeps in bounded memory.
+local H = require "spec.helpers"
+local json = require "causal_eval.json"
 local results = require "causal_eval.results"
 local rng = require "causal_eval.rng"
 
@@ -47,6 +49,47 @@ describe("causal_eval.results", function()
     local one = results.latencies()
     results.latency_add(one, 12.5)
     assert.are.same({ 12.5, 12.5 }, results.latency_quantiles(one, { 0.5, 0.99 }))
+  end)
+
+  it("splits a key as the pattern it replaced did", function()
+    local function by_pattern(k) return k:match("^([^%z]*)%z([^%z]*)%z(.*)$") end
+    local keys = { "", "a", "a\0", "a\0b", "a\0b\0", "run\0model\0q1", "\0\0", "\0\0\0", "r\0m\0q\0x", "r\0\0q",
+                   ("x"):rep(300) .. "\0y\0z" }
+    local r = rng.new(5)
+    for i = 1, 3000 do
+      local t = {}
+      for j = 1, r:int(0, 12) do t[j] = r:bernoulli(0.25) and "\0" or string.char(r:int(0, 255)) end
+      keys[#keys + 1] = table.concat(t)
+    end
+    for _, k in ipairs(keys) do
+      assert.are.same({ by_pattern(k) }, { results.split_key(k) }, ("%q"):format(k))
+    end
+  end)
+
+  it("stores a record and score line given as tables as json.encode writes them", function()
+    local dir = H.tmpdir()
+    local st = assert(results.open(dir))
+    assert(st:start_writer{ batch = 8, flush_ms = 5 })
+    local rec = { run_id = "r", question_id = "q\u{e9}", latency_ms = 0.8568269986426458, score = 1, correct = true,
+                  tokens = { input = 100, output = 2 }, parsed = json.null, list = { 1, 2.5, "three" },
+                  prompt = 'say "yes"\n\tor no', empty = json.array({}) }
+    local line = results.score_fields(rec)
+    assert.is_true(st:enqueue_record("r\0m\0t", rec, line, 0, 1))
+    assert.is_true(st:enqueue_record("r\0m\0s", json.encode(rec), json.encode(line), 0, 1))
+    -- a value JSON cannot hold: json.encode's error, and nothing queued
+    local ok, err = pcall(st.enqueue_record, st, "r\0m\0bad", { f = print }, "{}", 0, 1)
+    assert.is_false(ok)
+    assert.matches("json.encode: a value of type function at .f", err, 1, true)
+    assert(st:sync())
+    for _, db in ipairs({ results.DB.records, results.DB.scores }) do
+      local as_table, as_text = st:get(db, "r\0m\0t"), st:get(db, "r\0m\0s")
+      assert.is_string(as_table)
+      assert.are.equal(as_text, as_table)
+      assert.is_nil(st:get(db, "r\0m\0bad"))
+    end
+    assert.are.equal(results.score_line(rec), st:get(results.DB.scores, "r\0m\0t"))
+    st:close()
+    H.rm(dir)
   end)
 
   it("computes Wilson intervals", function()

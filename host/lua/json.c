@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/util/json.h"
+#include "json_encode.h"
 #include "modules.h"
 
 #define BUF_MT "causal_eval.json_buffer"
@@ -363,6 +364,18 @@ static int json_encode(lua_State *L) {
   lua_pushlstring(L, e.b->data ? e.b->data : "", e.b->len);
   give_buf(e.held, e.b);
   return 1;
+}
+
+void ce_lua_json_encode_into(lua_State *L, int idx, ce_buf *out) {
+  encoder e;
+  e.top = 0;
+  e.L = L;
+  e.spans = NULL;
+  e.held = NULL;
+  e.b = out;
+  out->len = 0;
+  out->oom = 0;
+  encode_value(&e, lua_absindex(L, idx), 0);
 }
 
 /* json.encode_fields(t) -> text, { key = the text of t[key] in it } for the

@@ -41,7 +41,9 @@
 #include "core/store/check.h"
 #include "core/store/pg.h"
 #include "core/store/store.h"
+#include "core/util/json.h"
 #include "core/util/shared.h"
+#include "json_encode.h"
 #include "modules.h"
 
 #define STORE_MT "causal_eval.store"
@@ -329,14 +331,31 @@ static int m_enqueue(lua_State *L) {
   return 1;
 }
 
+/* The text at idx, or a table's JSON (json.encode's) written into out:
+ * encoded here, a record goes to the store's queue without a Lua string
+ * made, copied and collected for each answer. */
+static const char *text_or_json(lua_State *L, int idx, ce_buf *out, size_t *len) {
+  if (lua_type(L, idx) != LUA_TTABLE) return luaL_checklstring(L, idx, len);
+  ce_lua_json_encode_into(L, idx, out);
+  if (out->oom) luaL_error(L, "store: out of memory encoding a record");
+  *len = out->len;
+  return out->data ? out->data : "";
+}
+
+/* a thread's buffers for records encoded here; one grown past this by a
+ * huge record is given back after use */
+#define KEEP_ENCODED (1u << 20)
+static _Thread_local ce_buf encoded[2];
+
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
- * record and its score line, committed together (records, scores) */
+ * record and its score line, committed together (records, scores); each
+ * is text, or a table to store as json.encode would write it */
 static int m_enqueue_record(lua_State *L) {
   ce_store *s = check(L);
   size_t kl, rl, sl;
   const char *k = luaL_checklstring(L, 2, &kl);
-  const char *rec = luaL_checklstring(L, 3, &rl);
-  const char *line = luaL_checklstring(L, 4, &sl);
+  const char *rec = text_or_json(L, 3, &encoded[0], &rl);
+  const char *line = text_or_json(L, 4, &encoded[1], &sl);
   lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);
   luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
   ce_err e;
@@ -344,6 +363,8 @@ static int m_enqueue_record(lua_State *L) {
     return luaL_error(L, "%s", e.msg);
   int rc = ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
                                  (unsigned)tally);
+  for (int i = 0; i < 2; i++)
+    if (encoded[i].cap > KEEP_ENCODED) ce_buf_free(&encoded[i]);
   if (rc < 0) return luaL_error(L, "store: out of memory queueing a record");
   lua_pushboolean(L, rc == 0);
   return 1;

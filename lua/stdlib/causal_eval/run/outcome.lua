@@ -160,10 +160,10 @@ function M.of(rec)
 end
 
 --- How a finished record is stored: its outcome, the tally bits it counts
---- under, and its score line.
+--- under, and its score line (a table: st:enqueue_record encodes it).
 function M.stored(rec)
   local outcome = M.of(rec)
-  return outcome, M.TALLY[outcome], results.score_line(rec)
+  return outcome, M.TALLY[outcome], results.score_fields(rec)
 end
 
 --- Questions stored (committed) so far in this process, all models

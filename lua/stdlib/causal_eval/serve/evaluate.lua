@@ -359,7 +359,7 @@ local function store(ctx, rec, q)
   -- a commit writes a few pages rather than one per question asked
   local key = results.key(ctx.run_id, rec.model, ("%012d#%s"):format(seq, q.id))
   local oc, tally, line = outcome.stored(rec)
-  ctx.st:enqueue_record(key, json.encode(rec), line, 0, tally)
+  ctx.st:enqueue_record(key, rec, line, 0, tally)
   ctx.meter.record(rec.model, q.family or "", rec, oc)
   if not ctx.indexed[q.id] then
     -- stored once, as far as this server remembers: its workers' states come

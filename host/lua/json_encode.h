@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CE_LUA_JSON_ENCODE_H
+#define CE_LUA_JSON_ENCODE_H
+
+#include <lua.h>
+
+#include "core/util/json.h"
+
+/* The text json.encode gives for the value at idx, written into out (its
+ * length set to 0 first): for a binding that hands the text on to C, such as
+ * the store, with no Lua string made. Raises json.encode's errors (out is
+ * then freed). (json.c) */
+void ce_lua_json_encode_into(lua_State *L, int idx, ce_buf *out);
+
+#endif
