@@ -399,6 +399,32 @@ describe("causal-eval cache", function()
     assert.is_nil(H.read(dir .. "/never/data.mdb"), "a run was stored")
   end)
 
+  -- answers are written to the disk cache 256 at a time, or once the
+  -- oldest waiting has waited a second: a slow run's answers reach the
+  -- cache while it works, not only when it ends
+  it("puts a slow run's answers in the disk cache as it goes", function()
+    local slow, own = H.mock({ "--latency-ms", "150" }), H.tmpdir()
+    local qf = H.questions(own, { "ladder", "--n", "30" })
+    local lines = select(2, H.read(qf):gsub("\n", ""))
+    local path, stop = own .. "/cache", own .. "/done"
+    local cmd = ("(while [ ! -e %s ]; do %s cache stats --json --set cache.disk.path=%s >> %s/snaps; sleep 0.3; done) & " ..
+      "%s run --quiet --model openai:slow@%s --questions %s --concurrency 1 --data %s/slow-data " ..
+      "--set cache.disk.path=%s; rc=$?; touch %s; wait; exit $rc"):format(stop, H.quote(H.bin), path, own,
+      H.quote(H.bin), slow.url, qf, own, path, stop)
+    local r = H.run(cmd)
+    slow:stop()
+    assert.are.equal(0, r.code, r.stderr)
+    local snaps, during = H.read(own .. "/snaps") or "", 0
+    for line in snaps:gmatch("[^\n]+") do
+      local n = json.decode(line).disk.entries
+      if n > 0 and n < lines then during = during + 1 end
+    end
+    assert.is_true(during > 0, "no snapshot saw the cache part-filled: " .. snaps)
+    r = H.run({ "cache", "stats", "--json", "--set", "cache.disk.path=" .. path })
+    assert.are.equal(lines, json.decode(r.stdout).disk.entries)
+    H.rm(own)
+  end)
+
   it("reports stats, explains a miss by the differing component, prunes and clears", function()
     local r = ce({ "run", "--quiet", "--model", "openai:a@" .. mock.url, "--questions", qfile, "--data", dir .. "/d" })
     assert.are.equal(0, r.code, r.stderr)
