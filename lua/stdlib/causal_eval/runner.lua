@@ -28,6 +28,9 @@ local M = {}
 
 M.DEFAULT_MODELS = { "baseline:random", "baseline:always_yes", "baseline:associational" }
 
+--- How long the results writer lets a batch of a run's answers fill (ms).
+M.FLUSH_MS = 50
+
 local function log(opts, fmt, ...)
   if not opts.quiet then io.stderr:write(fmt:format(...), "\n") end
 end
@@ -585,7 +588,12 @@ local function run_stages(opts, state)
   if not ctx then return nil, perr end
   state.ctx = ctx
   local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
-  assert(st:start_writer{ batch = batch, flush_ms = 5 })
+  -- a batch fills for up to 50 ms: nothing in a run waits on a commit
+  -- (the journal keeps each answer from a kill at once), and at 5 ms a
+  -- commit of ~80 answers wrote ~2 pages and a share of an fsync for each;
+  -- serve and queue workers, whose replies and acknowledgements do wait,
+  -- keep 5 ms
+  assert(st:start_writer{ batch = batch, flush_ms = M.FLUSH_MS })
 
   run.dispatch = {}
   for _, d in ipairs(settings.LIST) do run.dispatch[d[1]] = s[d[1]] end
