@@ -185,12 +185,19 @@ static void test_layers(void) {
   ce_diskcache_free(d);
 }
 
-static void test_disk_bound(void) {
+/* a disk layer of its own, in a folder of the test's */
+static ce_diskcache *open_disk(const char *name, size_t bound) {
   char sub[300];
-  snprintf(sub, sizeof sub, "%s/bounded", dir);
+  snprintf(sub, sizeof sub, "%s/%s", dir, name);
   ce_err err;
-  ce_diskcache *d = ce_diskcache_open(sub, 4 << 20, &err);
+  ce_diskcache *d = ce_diskcache_open(sub, bound, &err);
   CHECK(d != NULL);
+  return d;
+}
+
+static void test_disk_bound(void) {
+  ce_err err;
+  ce_diskcache *d = open_disk("bounded", 4 << 20);
   if (!d) return;
   char *blob = malloc(10000);
   memset(blob, 'b', 10000);
@@ -229,11 +236,9 @@ static ce_cache *shared_cache;
 /* set_many over a key already there: the new value, and only its age key
  * (an old one left behind would let prune_before take the new value) */
 static void test_disk_overwrite(void) {
-  char sub[300];
-  snprintf(sub, sizeof sub, "%s/overwrite", dir);
   ce_err err;
-  ce_diskcache *d = ce_diskcache_open(sub, 64 << 20, &err);
-  CHECK(d != NULL);
+  ce_diskcache *d = open_disk("overwrite", 64 << 20);
+  if (!d) return;
   ce_buf old, mid, fresh, other;
   ce_buf_init(&old);
   ce_buf_init(&mid);
