@@ -342,10 +342,36 @@ static const char *text_or_json(lua_State *L, int idx, ce_buf *out, size_t *len)
   return out->data ? out->data : "";
 }
 
-/* a thread's buffers for records encoded here; one grown past this by a
- * huge record is given back after use */
+/* A Lua state's two buffers for records encoded here (the record, its
+ * score line): kept in the registry and freed with the state; one grown past
+ * KEEP_ENCODED by a huge record is given back after use. */
 #define KEEP_ENCODED (1u << 20)
-static _Thread_local ce_buf encoded[2];
+static const char ENCODED_KEY = 0;
+
+static int encoded_gc(lua_State *L) {
+  ce_buf *b = lua_touserdata(L, 1);
+  ce_buf_free(&b[0]);
+  ce_buf_free(&b[1]);
+  return 0;
+}
+
+static ce_buf *encoded_bufs(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENCODED_KEY) == LUA_TUSERDATA) {
+    ce_buf *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return b;
+  }
+  lua_pop(L, 1);
+  ce_buf *b = lua_newuserdatauv(L, 2 * sizeof *b, 0);
+  ce_buf_init(&b[0]);
+  ce_buf_init(&b[1]);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, encoded_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &ENCODED_KEY);
+  return b;
+}
 
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
  * record and its score line, committed together (records, scores); each
@@ -354,6 +380,7 @@ static int m_enqueue_record(lua_State *L) {
   ce_store *s = check(L);
   size_t kl, rl, sl;
   const char *k = luaL_checklstring(L, 2, &kl);
+  ce_buf *encoded = encoded_bufs(L);
   const char *rec = text_or_json(L, 3, &encoded[0], &rl);
   const char *line = text_or_json(L, 4, &encoded[1], &sl);
   lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);

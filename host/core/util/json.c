@@ -37,7 +37,7 @@ static int buf_reserve(ce_buf *b, size_t extra) {
 
 void ce_buf_add(ce_buf *b, const char *s, size_t n) {
   if (buf_reserve(b, n)) return;
-  memcpy(b->data + b->len, s, n);
+  if (n) memcpy(b->data + b->len, s, n); /* s may be NULL when n is 0 (an entry without labels) */
   b->len += n;
   b->data[b->len] = '\0';
 }
