@@ -133,9 +133,12 @@ typedef struct {
   int vidx; /* the value's stack index (small objects) */
 } keyent;
 
-static int key_cmp(const void *a, const void *b) {
+/* Byte order, as memcmp gives it; most keys of an object differ in their
+ * first byte, which is compared here without a call */
+static inline int key_cmp(const void *a, const void *b) {
   const keyent *x = a, *y = b;
   size_t n = x->n < y->n ? x->n : y->n;
+  if (n && x->s[0] != y->s[0]) return (unsigned char)x->s[0] < (unsigned char)y->s[0] ? -1 : 1;
   int c = memcmp(x->s, y->s, n);
   if (c) return c;
   return (x->n > y->n) - (x->n < y->n);

@@ -35,14 +35,14 @@ static int buf_reserve(ce_buf *b, size_t extra) {
   return 0;
 }
 
-void ce_buf_add(ce_buf *b, const char *s, size_t n) {
+void ce_buf_add_grow(ce_buf *b, const char *s, size_t n) {
   if (buf_reserve(b, n)) return;
   if (n) memcpy(b->data + b->len, s, n); /* s may be NULL when n is 0 (an entry without labels) */
   b->len += n;
   b->data[b->len] = '\0';
 }
 
-void ce_buf_addc(ce_buf *b, char c) {
+void ce_buf_addc_grow(ce_buf *b, char c) {
   if (buf_reserve(b, 1)) return;
   b->data[b->len++] = c;
   b->data[b->len] = '\0';

@@ -19,9 +19,32 @@ typedef struct {
 
 void ce_buf_init(ce_buf *b);
 void ce_buf_free(ce_buf *b);
-void ce_buf_add(ce_buf *b, const char *s, size_t n);
-void ce_buf_addc(ce_buf *b, char c);
 void ce_buf_adds(ce_buf *b, const char *s);
+/* appends that must grow the buffer (json.c) */
+void ce_buf_add_grow(ce_buf *b, const char *s, size_t n);
+void ce_buf_addc_grow(ce_buf *b, char c);
+
+/* Appends, inline while there is room: an encoder appends a few bytes at a
+ * time (quotes, commas, colons), and a call per append was a tenth of
+ * writing a record. The content stays NUL-terminated. */
+static inline void ce_buf_add(ce_buf *b, const char *s, size_t n) {
+  if (b->oom || b->len + n + 1 > b->cap) {
+    ce_buf_add_grow(b, s, n);
+    return;
+  }
+  if (n) __builtin_memcpy(b->data + b->len, s, n); /* s may be NULL when n is 0 */
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+static inline void ce_buf_addc(ce_buf *b, char c) {
+  if (b->oom || b->len + 2 > b->cap) {
+    ce_buf_addc_grow(b, c);
+    return;
+  }
+  b->data[b->len++] = c;
+  b->data[b->len] = '\0';
+}
 
 /* ---- writing ---- */
 /* "..." with the escapes JSON requires; UTF-8 passes through, and each
