@@ -589,11 +589,30 @@ static const luaL_Reg json_funcs[] = {
   {"null", NULL}, {NULL, NULL}
 };
 
-int luaopen_causal_eval_json(lua_State *L) {
-  luaL_newmetatable(L, BUF_MT);
-  lua_pushcfunction(L, buf_gc);
-  lua_setfield(L, -2, "__gc");
+/* the metatable that frees a buffer userdata's bytes, made once per state */
+static void buffer_metatable(lua_State *L) {
+  if (luaL_newmetatable(L, BUF_MT)) {
+    lua_pushcfunction(L, buf_gc);
+    lua_setfield(L, -2, "__gc");
+  }
   lua_pop(L, 1);
+}
+
+ce_buf *ce_lua_json_buffer(lua_State *L, const void *key) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TUSERDATA) {
+    ce_buf *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return b;
+  }
+  lua_pop(L, 1);
+  buffer_metatable(L);
+  ce_buf *b = new_buf(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  return b;
+}
+
+int luaopen_causal_eval_json(lua_State *L) {
+  buffer_metatable(L);
   luaL_newmetatable(L, ARRAY_MT);
   lua_pop(L, 1);
   luaL_newlibtable(L, json_funcs);

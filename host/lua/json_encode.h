@@ -11,5 +11,9 @@
  * the store, with no Lua string made. Raises json.encode's errors (out is
  * then freed). (json.c) */
 void ce_lua_json_encode_into(lua_State *L, int idx, ce_buf *out);
+/* A buffer of the state's, one per key (the address of a static of the
+ * caller's): kept in the registry and freed with the state, like the one
+ * json.encode uses. (json.c) */
+ce_buf *ce_lua_json_buffer(lua_State *L, const void *key);
 
 #endif

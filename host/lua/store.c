@@ -342,36 +342,10 @@ static const char *text_or_json(lua_State *L, int idx, ce_buf *out, size_t *len)
   return out->data ? out->data : "";
 }
 
-/* A Lua state's two buffers for records encoded here (the record, its
- * score line): kept in the registry and freed with the state; one grown past
- * KEEP_ENCODED by a huge record is given back after use. */
+/* the state's buffers for a record and its score line encoded here; one
+ * grown past KEEP_ENCODED by a huge record is given back after use */
 #define KEEP_ENCODED (1u << 20)
-static const char ENCODED_KEY = 0;
-
-static int encoded_gc(lua_State *L) {
-  ce_buf *b = lua_touserdata(L, 1);
-  ce_buf_free(&b[0]);
-  ce_buf_free(&b[1]);
-  return 0;
-}
-
-static ce_buf *encoded_bufs(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENCODED_KEY) == LUA_TUSERDATA) {
-    ce_buf *b = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return b;
-  }
-  lua_pop(L, 1);
-  ce_buf *b = lua_newuserdatauv(L, 2 * sizeof *b, 0);
-  ce_buf_init(&b[0]);
-  ce_buf_init(&b[1]);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, encoded_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &ENCODED_KEY);
-  return b;
-}
+static char RECORD_BUF, LINE_BUF; /* their addresses are the registry keys */
 
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
  * record and its score line, committed together (records, scores); each
@@ -380,9 +354,9 @@ static int m_enqueue_record(lua_State *L) {
   ce_store *s = check(L);
   size_t kl, rl, sl;
   const char *k = luaL_checklstring(L, 2, &kl);
-  ce_buf *encoded = encoded_bufs(L);
-  const char *rec = text_or_json(L, 3, &encoded[0], &rl);
-  const char *line = text_or_json(L, 4, &encoded[1], &sl);
+  ce_buf *encoded[2] = {ce_lua_json_buffer(L, &RECORD_BUF), ce_lua_json_buffer(L, &LINE_BUF)};
+  const char *rec = text_or_json(L, 3, encoded[0], &rl);
+  const char *line = text_or_json(L, 4, encoded[1], &sl);
   lua_Integer slot = luaL_optinteger(L, 5, 0), tally = luaL_optinteger(L, 6, 0);
   luaL_argcheck(L, slot >= 0 && slot < CE_STORE_SLOTS, 5, "slot out of range");
   ce_err e;
@@ -391,7 +365,7 @@ static int m_enqueue_record(lua_State *L) {
   int rc = ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
                                  (unsigned)tally);
   for (int i = 0; i < 2; i++)
-    if (encoded[i].cap > KEEP_ENCODED) ce_buf_free(&encoded[i]);
+    if (encoded[i]->cap > KEEP_ENCODED) ce_buf_free(encoded[i]);
   if (rc < 0) return luaL_error(L, "store: out of memory queueing a record");
   lua_pushboolean(L, rc == 0);
   return 1;
