@@ -279,6 +279,17 @@ if [ -n "${N_PER_FAMILY:-}" ]; then
 else
   NPF=$(awk -v n="$R_N" -v el="$R_ELAPSED" -v t="$TARGET_S" -v f="$R_FAMS" -v c="$CAL_N" \
     'BEGIN { x = int(n / el * t / f + 0.5); if (x < c) x = c; print x }')
+  # no more than every family can make: a third of the questions are of
+  # each difficulty (give or take a block of pairs), and a run asking more
+  # distinct ones than a family has refuses to start (corr2cause makes
+  # 1,944 easy ones, so a fast enough machine asked for too many)
+  CAP=$("$BIN" generate "$BENCH" --capacity 2>/dev/null |
+    awk 'NR > 1 && NF == 4 && $2 ~ /^[0-9]+$/ { for (i = 2; i <= 4; i++) if (min == "" || $i + 0 < min) min = $i + 0 }
+         END { if (min != "") print 3 * (min - 2) }')
+  if [ -n "$CAP" ] && [ "$NPF" -gt "$CAP" ]; then
+    echo "  (--n $NPF per family is more than every family can make: $CAP instead; see generate --capacity)"
+    NPF=$CAP
+  fi
 fi
 echo "  calibration: $R_N questions in ${R_ELAPSED}s; throughput runs use --n $NPF per family" \
      "($((NPF * R_FAMS)) questions)"
