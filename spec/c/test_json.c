@@ -95,6 +95,15 @@ static void check_doubles(void) {
     bad += !same_double_text(nextafter(p10, 1e300), &b);
     bad += !same_double_text(9.5 * p10, &b);
     bad += !same_double_text(nextafter(9.9999999999999995 * p10, 0), &b);
+    /* near a tie at 15, 16 or 17 digits, where the x87 digits (wide_g)
+     * must give way to printf: a decimal of that many digits plus one half
+     * in its last place, and the doubles either side */
+    int digits = 15 + (int)(u % 3);
+    double whole = (double)(u >> 24 | 1) + pow(10.0, digits - 1);
+    double tie = (whole + 0.5) * pow(10.0, (double)((int)(u >> 8 & 31) - 16 - digits));
+    bad += !same_double_text(tie, &b);
+    bad += !same_double_text(nextafter(tie, 0), &b);
+    bad += !same_double_text(nextafter(tie, 1e300), &b);
   }
   static const double edge[] = {0.1 + 0.2, 1e23, 2.675, 0.15, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
                                 123456789012345678.0, 0.000099999999999999991, 1e15 + 0.3, 1e16 + 2, -0.0001234567890123456};

@@ -2,6 +2,7 @@
 #include "core/util/json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,92 @@ static int g_from_digits(char *out, int neg, const char *d17, int exp10, int pre
   return 1;
 }
 
+#if LDBL_MANT_DIG >= 64
+/* The %.{prec}g text of v from x87-wide arithmetic, without printf: 0 when
+ * this cannot be sure of it (the caller prints it then). Each of prec 15,
+ * 16 and 17 is tried as the slow path below does; a latency takes 16 or 17
+ * digits, and the print and reads back were most of writing one. */
+static const long double POW10L[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
+    1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+static const double POW10D[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const uint64_t POW10U[18] = {1ull,
+                                    10ull,
+                                    100ull,
+                                    1000ull,
+                                    10000ull,
+                                    100000ull,
+                                    1000000ull,
+                                    10000000ull,
+                                    100000000ull,
+                                    1000000000ull,
+                                    10000000000ull,
+                                    100000000000ull,
+                                    1000000000000ull,
+                                    10000000000000ull,
+                                    100000000000000ull,
+                                    1000000000000000ull,
+                                    10000000000000000ull,
+                                    100000000000000000ull};
+
+/* av (> 0) rounded to prec significant digits, as an integer of prec
+ * digits, and the decimal exponent of its first digit (*e10 in: a guess
+ * within one below). 10^k up to 10^27 is exact in a 64-bit mantissa, so
+ * av * 10^k is off by at most 2^-7 (it stays below 2^57): a fraction that
+ * close to one half could round either way, and is left to printf. */
+static int wide_digits(double av, int prec, int *e10, uint64_t *out) {
+  int e = *e10;
+  for (int tries = 0; tries < 4; tries++) {
+    int k = prec - 1 - e;
+    if (k > 27 || k < -27) return 0;
+    long double x = k >= 0 ? (long double)av * POW10L[k] : (long double)av / POW10L[-k];
+    uint64_t whole = (uint64_t)x; /* x > 0: truncation is the floor */
+    long double f = x - (long double)whole;
+    if (f > 0.5L - 0x1p-6L && f < 0.5L + 0x1p-6L) return 0;
+    uint64_t d = whole + (f > 0.5L);
+    if (d >= POW10U[prec]) e++; /* the guess was low, or the rounding carried to a new digit */
+    else if (d < POW10U[prec - 1]) e--;
+    else {
+      *e10 = e;
+      *out = d;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int wide_g(char *out, double v) {
+  double av = fabs(v);
+  int b2;
+  frexp(av, &b2);
+  int guess = (int)floor((b2 - 1) * 0.30102999566398120);
+  for (int prec = 15; prec <= 17; prec++) {
+    int e = guess;
+    uint64_t d;
+    if (!wide_digits(av, prec, &e, &d)) return 0;
+    if (prec < 17) {
+      /* whether the decimal reads back as v: d and 10^k are exact doubles
+       * here, so one correctly rounded division is what strtod gives */
+      int k = prec - 1 - e;
+      if (d > (1ull << 53) || k > 22 || k < -22) return 0;
+      double back = k >= 0 ? (double)d / POW10D[k] : (double)d * POW10D[-k];
+      if (back != av) continue;
+    }
+    char d17[17];
+    memset(d17, '0', sizeof d17);
+    for (int i = prec - 1; i >= 0; i--, d /= 10) d17[i] = (char)('0' + d % 10);
+    return g_from_digits(out, signbit(v) != 0, d17, e, prec);
+  }
+  return 0;
+}
+#else
+static int wide_g(char *out, double v) {
+  (void)out, (void)v;
+  return 0;
+}
+#endif
+
 /* The last two doubles this thread wrote by the slow path below, with
  * their text: a run writes each answer's latency twice, in its record and
  * in its score line, and the slow path is a print of 17 digits and up to
@@ -296,20 +383,22 @@ int ce_json_write_double(ce_buf *b, double v) {
       return 0;
     }
   char tmp[40], e17[40];
-  /* a double nearest a decimal of <= 15 digits prints as that decimal at
-   * %.15g; otherwise 16 or 17 digits round-trip. The three are derived from
-   * one print of 17 digits: printing three times was most of a record's
-   * encoding where it held a latency. */
-  snprintf(e17, sizeof e17, "%.16e", v);
-  int neg = e17[0] == '-';
-  const char *m = e17 + neg; /* d.dddddddddddddddde[+-]XX */
-  char d17[17];
-  d17[0] = m[0];
-  memcpy(d17 + 1, m + 2, 16);
-  int exp10 = atoi(m + 19);
-  for (int prec = 15; prec <= 17; prec++) {
-    if (!g_from_digits(tmp, neg, d17, exp10, prec)) snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (prec == 17 || strtod(tmp, NULL) == v) break;
+  if (!wide_g(tmp, v)) {
+    /* a double nearest a decimal of <= 15 digits prints as that decimal at
+     * %.15g; otherwise 16 or 17 digits round-trip. The three are derived from
+     * one print of 17 digits: printing three times was most of a record's
+     * encoding where it held a latency. */
+    snprintf(e17, sizeof e17, "%.16e", v);
+    int neg = e17[0] == '-';
+    const char *m = e17 + neg; /* d.dddddddddddddddde[+-]XX */
+    char d17[17];
+    d17[0] = m[0];
+    memcpy(d17 + 1, m + 2, 16);
+    int exp10 = atoi(m + 19);
+    for (int prec = 15; prec <= 17; prec++) {
+      if (!g_from_digits(tmp, neg, d17, exp10, prec)) snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+      if (prec == 17 || strtod(tmp, NULL) == v) break;
+    }
   }
   size_t n = strlen(tmp);
   if (!strpbrk(tmp, ".eEn")) {
