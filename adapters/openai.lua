@@ -34,10 +34,10 @@ function M.request(model, q, key)
     if model.system then messages[#messages + 1] = { role = "system", content = model.system } end
     messages[#messages + 1] = { role = "user", content = q.prompt }
   end
-  local body = { model = model.model, messages = messages }
-  if model.temperature ~= nil then body.temperature = model.temperature end
-  if model.max_tokens ~= nil then body.max_tokens = math.tointeger(model.max_tokens) or model.max_tokens end
-  if model.seed ~= nil then body.seed = model.seed end
+  -- in one constructor (a nil field is left out), sized once
+  local mt = model.max_tokens
+  local body = { model = model.model, messages = messages, temperature = model.temperature,
+                 max_tokens = mt ~= nil and (math.tointeger(mt) or mt) or nil, seed = model.seed }
   if model.logprobs then
     body.logprobs = true
     body.top_logprobs = math.tointeger(model.top_logprobs) or 5

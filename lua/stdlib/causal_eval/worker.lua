@@ -451,7 +451,9 @@ local function refill(w)
         local group = { parts = {}, left = k, all_cached = true }
         for i = 1, k do ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src, group = group, sample = i } end
       else
-        ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src }
+        -- sized for the fields send and the cache add (nil until then)
+        ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src, asked = nil, started = nil,
+                              cache_key = nil, cache_fields = nil, cache_json = nil }
       end
     end
   end

@@ -68,10 +68,14 @@ M.read_answer = read_answer
 function M.new_record(run_id, q, label, attempt, answer, err, mode)
   local t = os.time()
   if t ~= day_of.t then day_of.t, day_of.day = t, os.date("!%Y-%m-%d", t) end
+  -- the fields an answer adds are named too (nil here): the constructor
+  -- sizes the table for all of them, where adding them grew it (a rehash
+  -- of every field) once a record
   local rec = {
     run_id = run_id, question_id = q.id, model = label, family = q.family, domain = q.domain,
     difficulty = q.difficulty, rung = q.rung, answer_type = q.answer_type, ground_truth = q.ground_truth,
     tolerance = q.tolerance, prompt = q.prompt, attempts = attempt, finished_at = t, day = day_of.day,
+    response = nil, tokens = nil, parsed = nil, correct = nil, score = nil, latency_ms = nil, cost_usd = nil,
   }
   if err then
     rec.error = err
