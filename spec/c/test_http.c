@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,6 +84,30 @@ static void *serve(void *ud) {
       continue;
     }
     req[n] = '\0';
+    /* the whole request: its head, then as much body as it announces */
+    char *head_end;
+    while (!(head_end = strstr(req, "\r\n\r\n")) && (size_t)n < sizeof req - 1) {
+      ssize_t k = recv(c, req + n, sizeof req - 1 - (size_t)n, 0);
+      if (k <= 0) break;
+      req[n += k] = '\0';
+    }
+    const char *cl = strcasestr(req, "\r\ncontent-length:");
+    size_t want = head_end ? (size_t)(head_end + 4 - req) + (cl && cl < head_end ? (size_t)atol(cl + 17) : 0) : 0;
+    while ((size_t)n < want && (size_t)n < sizeof req - 1) {
+      ssize_t k = recv(c, req + n, sizeof req - 1 - (size_t)n, 0);
+      if (k <= 0) break;
+      req[n += k] = '\0';
+    }
+    if (head_end && strstr(req, " /echo ")) {
+      /* what the request was: its method, whether it had the header X-A, its body */
+      char body[600], reply[800];
+      int bl = snprintf(body, sizeof body, "%.*s %s %s", (int)strcspn(req, " "), req,
+                        strcasestr(req, "\r\nx-a:") && strcasestr(req, "\r\nx-a:") < head_end ? "a" : "-", head_end + 4);
+      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
+      send_all(c, reply, (size_t)rl);
+      close(c);
+      continue;
+    }
     if (strncmp(req, "GET /quit ", 10) == 0) {
       close(c);
       return NULL;
@@ -179,6 +205,60 @@ static void test_body_limit(void) {
   ce_http_free(h);
 }
 
+/* One request with the method, a header and a body given or not. */
+static ce_http_result ask(ce_http *h, const char *method, const char *header, const char *body) {
+  char url[100];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
+  ce_http_req r;
+  memset(&r, 0, sizeof r);
+  r.url = url;
+  r.method = method;
+  r.headers = &header;
+  r.nheaders = header ? 1 : 0;
+  r.body = body;
+  r.body_len = body ? strlen(body) : 0;
+  r.timeout_ms = 30000;
+  ce_http_result res;
+  memset(&res, 0, sizeof res);
+  ce_err e;
+  CHECK(ce_http_submit(h, &r, &e) == 0);
+  int n;
+  do n = ce_http_poll(h, 100, &res, 1, &e);
+  while (n == 0);
+  CHECK(n == 1);
+  return res;
+}
+
+/* A handle is reused without resetting it: nothing of one request (its
+ * body, method or headers) carries over to the next. */
+static void test_reuse(void) {
+  ce_err e;
+  ce_http *h = ce_http_new(1, &e);
+  CHECK(h != NULL);
+  if (!h) return;
+  static const struct {
+    const char *method, *header, *body, *want;
+  } steps[] = {
+      {NULL, "X-A: 1", "{\"q\":1}", "POST a {\"q\":1}"},
+      {NULL, NULL, NULL, "GET - "},
+      {"DELETE", NULL, NULL, "DELETE - "},
+      {NULL, "X-A: 2", "second", "POST a second"},
+      {"PUT", NULL, "third", "PUT - third"},
+      {NULL, NULL, "fourth", "POST - fourth"},
+      {NULL, NULL, NULL, "GET - "},
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+    ce_http_result r = ask(h, steps[i].method, steps[i].header, steps[i].body);
+    CHECK(r.error == CE_HTTP_OK && r.status == 200);
+    if (r.body_len != strlen(steps[i].want) || memcmp(r.body, steps[i].want, r.body_len) != 0) {
+      fprintf(stderr, "request %zu: the server saw \"%.*s\", not \"%s\"\n", i, (int)r.body_len, r.body, steps[i].want);
+      CHECK(0);
+    }
+    ce_http_result_free(&r);
+  }
+  ce_http_free(h);
+}
+
 static void test_protocols(void) {
   ce_err e;
   ce_http *h = ce_http_new(1, &e);
@@ -210,6 +290,7 @@ int main(void) {
     return 1;
   }
   test_body_limit();
+  test_reuse();
   test_protocols();
   ce_err e;
   ce_http *h = ce_http_new(1, &e);

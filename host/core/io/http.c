@@ -220,11 +220,30 @@ void ce_http_free(ce_http *h) {
   free(h);
 }
 
+/* The options every request of a handle shares, set once when it is made:
+ * a handle is reused without curl_easy_reset, which cleared them all and
+ * had them set again (the protocol list parsed from text each time) for
+ * every request. What differs between requests is set in ce_http_submit,
+ * each time, absent ones included. */
+static int set_constant(transfer *t) {
+  CURL *e = t->easy;
+  if (only_http(e) != 0) return -1;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  return 0;
+}
+
 int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   transfer *t = h->free_list;
   if (t) {
     h->free_list = t->next;
-    curl_easy_reset(t->easy);
   } else {
     t = calloc(1, sizeof *t);
     if (!t || !(t->easy = curl_easy_init())) {
@@ -233,6 +252,11 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
       return -1;
     }
     ce_buf_init(&t->body);
+    if (set_constant(t) != 0) {
+      transfer_free(t);
+      ce_err_setf(err, 1, "http", 0, 0, "libcurl cannot restrict requests to http and https");
+      return -1;
+    }
   }
   t->next = NULL;
   t->body.len = 0;
@@ -250,25 +274,10 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   t->res.reset_tokens = -1;
 
   CURL *e = t->easy;
-  if (only_http(e) != 0) {
-    t->next = h->free_list;
-    h->free_list = t;
-    ce_err_setf(err, 1, "http", 0, 0, "libcurl cannot restrict requests to http and https");
-    return -1;
-  }
   curl_easy_setopt(e, CURLOPT_URL, req->url);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_body);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   int ok = 1;
   for (int i = 0; i < req->nheaders && ok; i++) {
     struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
@@ -291,8 +300,10 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   if (req->body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* the handle's last request may have been a POST */
   }
-  if (req->method) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method); /* NULL: the method the body implies */
   CURLMcode mc = curl_multi_add_handle(h->multi, e);
   if (mc != CURLM_OK) {
     t->next = h->free_list;
