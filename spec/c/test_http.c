@@ -140,18 +140,11 @@ static int start_server(pthread_t *t) {
 }
 
 /* One blocking request; a refused submit comes back as a result too. */
-static ce_http_result fetch(ce_http *h, const char *path_or_url) {
-  char url[300];
-  if (strstr(path_or_url, "://")) snprintf(url, sizeof url, "%s", path_or_url);
-  else snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path_or_url);
-  ce_http_req r;
-  memset(&r, 0, sizeof r);
-  r.url = url;
-  r.timeout_ms = 30000;
+static ce_http_result perform(ce_http *h, const ce_http_req *r) {
   ce_http_result res;
   memset(&res, 0, sizeof res);
   ce_err e;
-  if (ce_http_submit(h, &r, &e) != 0) {
+  if (ce_http_submit(h, r, &e) != 0) {
     res.error = CE_HTTP_EOTHER;
     snprintf(res.errmsg, sizeof res.errmsg, "submit: %.150s", e.msg);
     return res;
@@ -163,10 +156,27 @@ static ce_http_result fetch(ce_http *h, const char *path_or_url) {
   return res;
 }
 
-static void test_body_limit(void) {
+/* a client of one connection, checked */
+static ce_http *client(void) {
   ce_err e;
   ce_http *h = ce_http_new(1, &e);
   CHECK(h != NULL);
+  return h;
+}
+
+static ce_http_result fetch(ce_http *h, const char *path_or_url) {
+  char url[300];
+  if (strstr(path_or_url, "://")) snprintf(url, sizeof url, "%s", path_or_url);
+  else snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path_or_url);
+  ce_http_req r;
+  memset(&r, 0, sizeof r);
+  r.url = url;
+  r.timeout_ms = 30000;
+  return perform(h, &r);
+}
+
+static void test_body_limit(void) {
+  ce_http *h = client();
   if (!h) return;
 
   /* the default: 4 MiB, refused while it arrives (a chunked body has no length to refuse up front) */
@@ -218,23 +228,13 @@ static ce_http_result ask(ce_http *h, const char *method, const char *header, co
   r.body = body;
   r.body_len = body ? strlen(body) : 0;
   r.timeout_ms = 30000;
-  ce_http_result res;
-  memset(&res, 0, sizeof res);
-  ce_err e;
-  CHECK(ce_http_submit(h, &r, &e) == 0);
-  int n;
-  do n = ce_http_poll(h, 100, &res, 1, &e);
-  while (n == 0);
-  CHECK(n == 1);
-  return res;
+  return perform(h, &r);
 }
 
 /* A handle is reused without resetting it: nothing of one request (its
  * body, method or headers) carries over to the next. */
 static void test_reuse(void) {
-  ce_err e;
-  ce_http *h = ce_http_new(1, &e);
-  CHECK(h != NULL);
+  ce_http *h = client();
   if (!h) return;
   static const struct {
     const char *method, *header, *body, *want;
@@ -260,9 +260,7 @@ static void test_reuse(void) {
 }
 
 static void test_protocols(void) {
-  ce_err e;
-  ce_http *h = ce_http_new(1, &e);
-  CHECK(h != NULL);
+  ce_http *h = client();
   if (!h) return;
   /* a base URL of file:/// once read a local file into the store */
   ce_http_result r = fetch(h, "file:///etc/passwd");
