@@ -108,6 +108,16 @@ static void *serve(void *ud) {
       close(c);
       continue;
     }
+    if (strncmp(req, "GET /limits ", 12) == 0) {
+      /* a provider's budget headers, in the cases providers write them */
+      const char *lim = "HTTP/1.1 429 Too Many Requests\r\nServer: test\r\nRetry-After: 7\r\n"
+                        "X-RateLimit-Remaining-Requests: 12\r\nx-ratelimit-remaining-tokens: 345\r\n"
+                        "X-Ratelimit-Reset-Requests: 2s\r\nAnthropic-Ratelimit-Tokens-Reset: 1m30s\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+      send_all(c, lim, strlen(lim));
+      close(c);
+      continue;
+    }
     if (strncmp(req, "GET /quit ", 10) == 0) {
       close(c);
       return NULL;
@@ -259,6 +269,26 @@ static void test_reuse(void) {
   ce_http_free(h);
 }
 
+/* The headers that say how much a provider allows are read whatever
+ * their case; the others are passed over. */
+static void test_limit_headers(void) {
+  ce_http *h = client();
+  if (!h) return;
+  ce_http_result r = fetch(h, "/limits");
+  CHECK(r.error == CE_HTTP_OK && r.status == 429);
+  CHECK(fabs(r.retry_after - 7) < 1e-9);
+  CHECK(r.remaining_requests == 12);
+  CHECK(r.remaining_tokens == 345);
+  CHECK(fabs(r.reset_requests - 2) < 1e-9);
+  CHECK(fabs(r.reset_tokens - 90) < 1e-9);
+  ce_http_result_free(&r);
+  /* a reply without them leaves them unset */
+  r = fetch(h, "/small");
+  CHECK(r.error == CE_HTTP_OK && r.retry_after < 0 && r.remaining_requests < 0 && r.reset_tokens < 0);
+  ce_http_result_free(&r);
+  ce_http_free(h);
+}
+
 static void test_protocols(void) {
   ce_http *h = client();
   if (!h) return;
@@ -289,6 +319,7 @@ int main(void) {
   }
   test_body_limit();
   test_reuse();
+  test_limit_headers();
   test_protocols();
   ce_err e;
   ce_http *h = ce_http_new(1, &e);

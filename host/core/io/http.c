@@ -119,6 +119,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   char buf[256];
   if (len >= sizeof buf) return len;
+  /* the headers read here start with r, x or a; a reply's others (date,
+   * server, content-type, ...) were each compared with all twelve names */
+  char first = len ? (char)(line[0] | 0x20) : 0;
+  if (first != 'r' && first != 'x' && first != 'a') return len;
   memcpy(buf, line, len);
   buf[len] = '\0';
   while (len > 0 && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) buf[--len] = '\0';
