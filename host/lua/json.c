@@ -61,8 +61,12 @@ static void give_buf(shared_buf *held, ce_buf *b) {
     ce_buf_free(b);
     return;
   }
-  if (held->b.cap > KEEP_BYTES) ce_buf_free(&held->b);
+  ce_lua_json_buffer_release(&held->b);
   held->busy = 0;
+}
+
+void ce_lua_json_buffer_release(ce_buf *b) {
+  if (b->cap > KEEP_BYTES) ce_buf_free(b);
 }
 
 /* ---- encode ---- */

@@ -15,5 +15,8 @@ void ce_lua_json_encode_into(lua_State *L, int idx, ce_buf *out);
  * caller's): kept in the registry and freed with the state, like the one
  * json.encode uses. (json.c) */
 ce_buf *ce_lua_json_buffer(lua_State *L, const void *key);
+/* After a use of such a buffer: one a huge value grew past 1 MB gives its
+ * bytes back, as json.encode's own does. (json.c) */
+void ce_lua_json_buffer_release(ce_buf *b);
 
 #endif

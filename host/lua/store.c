@@ -342,9 +342,7 @@ static const char *text_or_json(lua_State *L, int idx, ce_buf *out, size_t *len)
   return out->data ? out->data : "";
 }
 
-/* the state's buffers for a record and its score line encoded here; one
- * grown past KEEP_ENCODED by a huge record is given back after use */
-#define KEEP_ENCODED (1u << 20)
+/* the state's buffers for a record and its score line encoded here */
 static char RECORD_BUF, LINE_BUF; /* their addresses are the registry keys */
 
 /* st:enqueue_record(key, record, score_line, slot, tally): a results
@@ -364,8 +362,7 @@ static int m_enqueue_record(lua_State *L) {
     return luaL_error(L, "%s", e.msg);
   int rc = ce_store_enqueue_pair(s, CE_STORE_RECORDS, rec, rl, CE_STORE_SCORES, line, sl, k, kl, (int)slot,
                                  (unsigned)tally);
-  for (int i = 0; i < 2; i++)
-    if (encoded[i]->cap > KEEP_ENCODED) ce_buf_free(encoded[i]);
+  for (int i = 0; i < 2; i++) ce_lua_json_buffer_release(encoded[i]);
   if (rc < 0) return luaL_error(L, "store: out of memory queueing a record");
   lua_pushboolean(L, rc == 0);
   return 1;

@@ -168,17 +168,20 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   ce_buf_addc(b, '"');
 }
 
+/* the powers of ten a double holds exactly */
+static const double POW10D[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 /* Fast path: v is the double nearest to r / 10^d for a small d (0..6) and a
  * small integer r, which covers probabilities, percentages and counts. The
  * division is correctly rounded, so r / 10^d == v proves the decimal reads
  * back as v, and it is the shortest once trailing zeros are dropped. */
 static int write_short_decimal(ce_buf *b, double v) {
-  static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
   for (int d = 0; d <= 6; d++) {
-    double x = v * scale[d];
+    double x = v * POW10D[d];
     if (!(fabs(x) < 9007199254740992.0)) return 0; /* 2^53 */
     double r = nearbyint(x);
-    if (r / scale[d] != v) continue;
+    if (r / POW10D[d] != v) continue;
     long long n = (long long)r;
     char digits[32];
     int neg = n < 0 || (n == 0 && signbit(v));
@@ -282,8 +285,6 @@ static int g_from_digits(char *out, int neg, const char *d17, int exp10, int pre
 static const long double POW10L[28] = {
     1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
     1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-static const double POW10D[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 static const uint64_t POW10U[18] = {1ull,
     10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
     10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
