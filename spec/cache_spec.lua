@@ -167,6 +167,11 @@ describe("causal_eval.cache", function()
         end
         assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder"))
         assert.are.equal(cache.labels(want), cache.request_labels(t.name, "m@u\nx", req.fields, "ladder", req.field_json))
+        -- made together with the key (its hash beside the messages'): the same key and labels
+        local key, labels = cache.request_key_labels(t.name, "m@u:cot", "m@u\nx", req.body, "ladder", req.fields,
+          req.field_json)
+        assert.are.equal(cache.request_key(t.name, "m@u:cot", req.body, "ladder"), key)
+        assert.are.equal(cache.labels(want), labels)
       end
     end
     -- a field named by a number, a table without its JSON given: the same text
@@ -175,6 +180,16 @@ describe("causal_eval.cache", function()
       cache.request_labels("a", "m", odd, nil))
     assert.are.equal(cache.labels({ adapter = "a", model = "m", task = "t", ["body.messages"] = "#" .. rng.hex("[1]") }),
       cache.request_labels("a", "m", { messages = { 1 } }, "t", {}))
+    -- with no field to hash, or several, or no task: each as made alone
+    local bodies = { odd, { messages = { 1 }, tools = { { name = "f" } }, stop = { "\n" }, model = "m" }, {} }
+    for i, body in ipairs(bodies) do
+      for _, task in ipairs({ "t", false, 7 }) do
+        local text = json.encode(body)
+        local key, labels = cache.request_key_labels("a", "k\0m", "m", text, task or nil, body, {})
+        assert.are.equal(cache.request_key("a", "k\0m", text, task or nil), key, "body " .. i)
+        assert.are.equal(cache.request_labels("a", "m", body, task or nil, {}), labels, "body " .. i)
+      end
+    end
     -- json.encode_fields: the text json.encode gives, and each string key's value as encoded
     local text, fields = json.encode_fields({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} })
     assert.are.equal(json.encode({ b = { 1, 2.5, "x" }, a = json.null, [3] = "int key", c = {} }), text)

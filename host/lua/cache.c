@@ -16,6 +16,8 @@
  *   cache_core.parse_redis_url(url)   -- { host, port, db } | nil, message
  *   cache_core.request_labels(adapter, model, body, task, field_json)   -- (cache_labels.c)
  *   cache_core.request_key(adapter, model, canonical_body, task)        -- (cache_labels.c)
+ *   cache_core.request_key_labels(adapter, key_model, label_model, canonical_body, task, body, field_json)
+ *                                                                       -- both at once (cache_labels.c)
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -472,7 +474,8 @@ static int m_close(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"open", c_open}, {"attach", c_attach}, {"parse_redis_url", c_parse_redis_url},
-  {"request_labels", ce_lua_request_labels}, {"request_key", ce_lua_request_key}, {NULL, NULL}};
+  {"request_labels", ce_lua_request_labels}, {"request_key", ce_lua_request_key},
+    {"request_key_labels", ce_lua_request_key_labels}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},           {"has_layer", m_has_layer}, {"get", m_get},       {"get_entry", m_get_entry},
   {"get_many", m_get_many}, {"set", m_set},           {"set_many", m_set_many},           {"delete", m_delete}, {"invalidate", m_invalidate},

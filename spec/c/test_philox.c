@@ -47,5 +47,17 @@ int main(void) {
   CHECK(ce_hash64("", 0, 0) == ce_hash64("", 0, 0));
   CHECK(ce_hash64("abc", 3, 0) != ce_hash64("abd", 3, 0));
   CHECK(ce_hash64("abc", 3, 0) != ce_hash64("abc", 3, 1));
+  /* two texts hashed side by side: each as if alone, whichever is longer */
+  {
+    char t1[300], t2[300];
+    for (int i = 0; i < 300; i++) t1[i] = (char)(i * 7 + 1), t2[i] = (char)(i * 13 + 5);
+    const unsigned long lens[][2] = {{0, 0}, {0, 5}, {5, 0}, {1, 1}, {299, 17}, {17, 299}, {300, 300}};
+    for (int k = 0; k < 7; k++) {
+      uint64_t a = ce_hash64_start(3), b = ce_hash64_start(0);
+      ce_hash64_add2(&a, t1, lens[k][0], &b, t2, lens[k][1]);
+      CHECK(a == ce_hash64_add(ce_hash64_start(3), t1, lens[k][0]));
+      CHECK(b == ce_hash64_add(ce_hash64_start(0), t2, lens[k][1]));
+    }
+  }
   return check_report("test_philox");
 }

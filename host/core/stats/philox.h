@@ -40,6 +40,9 @@ uint64_t ce_hash64(const void *data, unsigned long len, uint64_t seed);
 uint64_t ce_hash64_start(uint64_t seed);
 uint64_t ce_hash64_add(uint64_t h, const void *data, unsigned long len);
 uint64_t ce_hash64_end(uint64_t h);
+/* *h1 = ce_hash64_add(*h1, d1, n1) and *h2 = ce_hash64_add(*h2, d2, n2),
+ * in about the time of the longer one alone */
+void ce_hash64_add2(uint64_t *h1, const void *d1, unsigned long n1, uint64_t *h2, const void *d2, unsigned long n2);
 /* h as rng.hex writes it: 16 lowercase hex digits, no terminator */
 void ce_hash64_hex(uint64_t h, char out[16]);
 

@@ -382,7 +382,7 @@ local function on_response(w, item, res)
     local p = w.pending_cache[slot]
     local model_id = item.judge_of and w.judge.model_id or w.model_ids[slot]
     local n = #p + 1
-    p[n] = { item.cache_key, res.body,
+    p[n] = { item.cache_key, res.body, item.cache_labels or
              w.cache_lib.request_labels(m.adapter, model_id, item.cache_fields or {}, item.q.family, item.cache_json) }
     if n == 1 then w.cache_since[slot] = now() end
     if n >= CACHE_BATCH or now() - w.cache_since[slot] >= 1 then flush_cache(w, slot) end
@@ -453,7 +453,7 @@ local function refill(w)
       else
         -- sized for the fields send and the cache add (nil until then)
         ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src, asked = nil, started = nil,
-                              cache_key = nil, cache_fields = nil, cache_json = nil }
+                              cache_key = nil, cache_labels = nil, cache_fields = nil, cache_json = nil }
       end
     end
   end
@@ -463,8 +463,9 @@ end
 -- Looks item's request up in the cache under key (asked of model through
 -- adapter), and records a stored answer; true when there was one. The key
 -- is kept on the item, so the answer is stored once it comes.
-local function from_cache(w, item, req, key, adapter, model)
-  item.cache_key, item.cache_fields, item.cache_json = key, req.fields, req.field_json
+local function from_cache(w, item, req, key, adapter, model, labels)
+  item.cache_key, item.cache_labels = key, labels
+  if not labels then item.cache_fields, item.cache_json = req.fields, req.field_json end
   if not w.cache_read then return false end
   local t0 = now()
   local body, layer = w.cache:get(key)
@@ -486,8 +487,15 @@ local function answer_from_cache(w, item, req)
   -- a mode's template, examples, chain of thought or sample is a question of its own
   local mode_key = w.mode_keys[slot]
   if item.sample then mode_key = mode_key .. "s" .. item.sample end
-  local key = w.cache_lib.request_key(m.adapter, w.model_ids[slot] .. mode_key, req.body, item.q.family)
-  return from_cache(w, item, req, key, w.adapters[slot], item.asked or m)
+  local key_model, labels, key = w.model_ids[slot] .. mode_key, nil, nil
+  if w.cache_write and req.fields then
+    -- the labels a stored answer needs, made with the key: one pass hashes both
+    key, labels = w.cache_lib.request_key_labels(m.adapter, key_model, w.model_ids[slot], req.body, item.q.family,
+      req.fields, req.field_json)
+  else
+    key = w.cache_lib.request_key(m.adapter, key_model, req.body, item.q.family)
+  end
+  return from_cache(w, item, req, key, w.adapters[slot], item.asked or m, labels)
 end
 
 -- The question and model settings a request of item sends: the mode's
