@@ -154,6 +154,70 @@ static int same_verdict(const char *text) {
   return 1;
 }
 
+/* the string a parse reported, kept */
+typedef struct {
+  char s[128];
+  size_t n;
+  int strings;
+} got_string;
+static int g_str(void *ud, const char *s, size_t n) {
+  got_string *g = ud;
+  g->strings++;
+  if (n > sizeof g->s) return 1;
+  memcpy(g->s, s, n);
+  g->n = n;
+  return 0;
+}
+static const ce_json_handler STRING_ONLY = {NULL, NULL, NULL, NULL, g_str, NULL, NULL, NULL, NULL, NULL};
+
+/* A byte that ends a run of string text is caught in every lane of the
+ * 16- and 8-byte scans and in the byte-wise tail: strings of 40 and 47
+ * bytes (two 16-byte steps, then 8 and 7 or 15 bytes) with the byte at each
+ * place. An escape decodes, a raw control byte is an error at its column,
+ * a quote ends the string there, and other bytes pass as they are. */
+static void check_parse_lanes(void) {
+  static const unsigned char probe[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xc3};
+  int ok = 1;
+  for (size_t k = 0; k < sizeof probe; k++) {
+    for (size_t len = 40; len <= 47; len += 7) {
+      for (size_t pos = 0; pos < len; pos++) {
+        char text[64];
+        size_t w = 0;
+        text[w++] = '"';
+        memset(text + w, 'a', pos), w += pos;
+        unsigned char c = probe[k];
+        if (c == '\\') text[w++] = '\\', text[w++] = 'n'; /* decodes to a newline */
+        else text[w++] = (char)c;
+        memset(text + w, 'b', len - pos - 1), w += len - pos - 1;
+        text[w++] = '"';
+        got_string g = {{0}, 0, 0};
+        ce_err e;
+        int rc = ce_json_parse(text, w, "t", 0, &STRING_ONLY, &g, NULL, &e);
+        if (c < 0x20) {
+          char want[64];
+          snprintf(want, sizeof want, "t:1:%zu: control character in string (escape it)", pos + 2);
+          if (rc == 0 || strcmp(e.msg, want) != 0) ok = 0;
+        } else if (c == '"') {
+          /* the string ends at the quote and what follows is not JSON */
+          if (rc == 0 || g.strings != 1 || g.n != pos) ok = 0;
+        } else {
+          char want[64];
+          memset(want, 'a', pos);
+          want[pos] = c == '\\' ? '\n' : (char)c;
+          memset(want + pos + 1, 'b', len - pos - 1);
+          if (rc != 0 || g.strings != 1 || g.n != len || memcmp(g.s, want, len) != 0) ok = 0;
+        }
+        if (!ok) {
+          fprintf(stderr, "parse lanes: byte 0x%02x at %zu of %zu\n", c, pos, len);
+          CHECK(ok);
+          return;
+        }
+      }
+    }
+  }
+  CHECK(ok);
+}
+
 static void check_skip(void) {
   const char *text = "{\"a\":1,\"skip\":{\"x\":[1.5,2e3,\"s\\n\",true,null,{\"skip\":3}],\"y\":-0.25},\"b\":[0.5]}";
   tally t = {0, 0};
@@ -250,7 +314,7 @@ int main(void) {
     if (b.oom || !valid_utf8((const unsigned char *)b.data, b.len)) all_valid = 0;
   }
   CHECK(all_valid);
-  /* a byte that needs escaping is caught in every lane of the 8-byte scan,
+  /* a byte that needs escaping is caught in every lane of the 16- and 8-byte scans,
    * and its neighbours in value pass as they are */
   static const unsigned char probe[] = {0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, '[', '\\', ']', 0x7e, 0x7f, 0x80, 0xc3};
   int lanes_ok = 1;
@@ -260,23 +324,25 @@ int main(void) {
     char esc[16];
     size_t elen = b.len - 2;
     memcpy(esc, b.data + 1, elen);
-    for (size_t pos = 0; pos < 40; pos++) {
-      char s[40], want[64];
-      memset(s, 'a', sizeof s);
-      s[pos] = (char)probe[k];
-      size_t w = 0;
-      want[w++] = '"';
-      memset(want + w, 'a', pos), w += pos;
-      memcpy(want + w, esc, elen), w += elen;
-      memset(want + w, 'a', sizeof s - pos - 1), w += sizeof s - pos - 1;
-      want[w++] = '"';
-      enc(&b, s, sizeof s);
-      if (b.len != w || memcmp(b.data, want, w) != 0) lanes_ok = 0;
-    }
+    for (size_t len = 40; len <= 47; len += 7) /* 16-byte steps, then 8 and 7 or 15 bytes */
+      for (size_t pos = 0; pos < len; pos++) {
+        char s[47], want[72];
+        memset(s, 'a', len);
+        s[pos] = (char)probe[k];
+        size_t w = 0;
+        want[w++] = '"';
+        memset(want + w, 'a', pos), w += pos;
+        memcpy(want + w, esc, elen), w += elen;
+        memset(want + w, 'a', len - pos - 1), w += len - pos - 1;
+        want[w++] = '"';
+        enc(&b, s, len);
+        if (b.len != w || memcmp(b.data, want, w) != 0) lanes_ok = 0;
+      }
   }
   CHECK(lanes_ok);
   ce_buf_free(&b);
   check_skip();
+  check_parse_lanes();
   check_doubles();
   return check_report("test_json");
 }

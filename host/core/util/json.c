@@ -115,6 +115,32 @@ static inline unsigned plain_prefix8(uint64_t hit) {
 #endif
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* 16 bytes a step where the machine has SSE2 (every x86-64): half the
+ * steps of special8's, each a few compares. plain_prefix16 flags what
+ * special8 does; plain_prefix16_text what special8_text does. Each gives
+ * how many bytes at p come before the first flagged, 16 when none is. */
+static inline unsigned first_flag16(__m128i hit) {
+  unsigned m = (unsigned)_mm_movemask_epi8(hit);
+  return m ? (unsigned)__builtin_ctz(m) : 16;
+}
+static inline unsigned plain_prefix16(const char *p) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+  /* signed: below 0x20 is a control byte or one of 0x80 and above */
+  __m128i hit = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+  hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  return first_flag16(_mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+}
+static inline unsigned plain_prefix16_text(const char *p) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+  /* x - 0x1f saturating is 0 for the control bytes alone */
+  __m128i hit = _mm_cmpeq_epi8(_mm_subs_epu8(x, _mm_set1_epi8(0x1f)), _mm_setzero_si128());
+  hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+  return first_flag16(_mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+}
+#endif
+
 /* JSON text is UTF-8 (RFC 8259), and a reply may hold any bytes. Each
  * maximal ill-formed subpart becomes U+FFFD, as WHATWG and Unicode
  * recommend: a \u escape names a character, not a byte, so no escape could
@@ -125,7 +151,15 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   ce_buf_addc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
-    /* 8 bytes at a time up to the 8 that hold one that needs a look */
+    /* 16 or 8 bytes at a time up to those that hold one that needs a look */
+#if defined(__SSE2__)
+    while (i + 16 <= n) {
+      unsigned k = plain_prefix16(s + i);
+      i += k;
+      if (k < 16) break;
+    }
+    if (i + 16 > n) /* the tail: 8 bytes at a time */
+#endif
     while (i + 8 <= n) {
       unsigned k = plain_prefix8(special8(s + i));
       i += k;
@@ -497,7 +531,15 @@ static int parse_string(parser *p, int is_key) {
   p->scratch->len = 0;
   for (;;) {
     if (q >= p->end) return fail(p, p->s - 1, CE_JSON_ESYNTAX, "unterminated string");
-    /* 8 bytes at a time up to the 8 that hold the byte ending the run */
+    /* 16 or 8 bytes at a time up to those that hold the byte ending the run */
+#if defined(__SSE2__)
+    while (p->end - q >= 16) {
+      unsigned k = plain_prefix16_text(q);
+      q += k;
+      if (k < 16) break;
+    }
+    if (p->end - q < 16) /* the tail: 8 bytes at a time */
+#endif
     while (q + 8 <= p->end) {
       unsigned k = plain_prefix8(special8_text(q));
       q += k;
