@@ -177,6 +177,12 @@ int ce_lua_request_labels(lua_State *L) {
   return 1;
 }
 
+/* The key's hash after the adapter and model, before the body: each with
+ * its terminating zero, the "\0" between them */
+static uint64_t key_start(const char *adapter, size_t al, const char *model, size_t ml) {
+  return ce_hash64_add(ce_hash64_add(ce_hash64_start(0), adapter, al + 1), model, ml + 1);
+}
+
 /* "m=MODEL|t=TASK|" and the hash's 16 hex digits */
 static void push_key(lua_State *L, const char *model, size_t ml, const char *task, size_t tl, uint64_t h) {
   luaL_Buffer b;
@@ -204,11 +210,7 @@ int ce_lua_request_key(lua_State *L) {
   const char *canonical = luaL_checklstring(L, 3, &cl);
   const char *task = "";
   if (lua_toboolean(L, 4)) task = luaL_tolstring(L, 4, &tl);
-  uint64_t h = ce_hash64_start(0);
-  h = ce_hash64_add(h, adapter, al + 1); /* its terminating zero: the "\0" between */
-  h = ce_hash64_add(h, model, ml + 1);
-  h = ce_hash64_end(ce_hash64_add(h, canonical, cl));
-  push_key(L, model, ml, task, tl, h);
+  push_key(L, model, ml, task, tl, ce_hash64_end(ce_hash64_add(key_start(adapter, al, model, ml), canonical, cl)));
   return 1;
 }
 
@@ -226,9 +228,7 @@ int ce_lua_request_key_labels(lua_State *L) {
   lua_settop(L, 8);
   const char *task = "";
   if (lua_toboolean(L, 5)) task = luaL_tolstring(L, 5, &tl); /* alive at the top until the end */
-  key_chain kc = {ce_hash64_start(0), canonical, cl};
-  kc.h = ce_hash64_add(kc.h, adapter, al + 1);
-  kc.h = ce_hash64_add(kc.h, model, ml + 1);
+  key_chain kc = {key_start(adapter, al, model, ml), canonical, cl};
   push_labels(L, 1, 3, 6, 5, 7, 8, &kc);
   push_key(L, model, ml, task, tl, kc.h);
   lua_insert(L, -2);

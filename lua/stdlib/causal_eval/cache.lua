@@ -125,12 +125,13 @@ function M.request_labels(adapter, model, body, task, field_json)
   return core.request_labels(adapter, model, body, task, field_json, json.encode)
 end
 
---- request_key(adapter, key_model, body_text, task) and
+--- request_key(adapter, key_model, body, task) and
 --- request_labels(adapter, label_model, fields, task, field_json) at once,
 --- for a caller that will write the answer: the two hash the body and its
 --- messages side by side, in about the time of one.
-function M.request_key_labels(adapter, key_model, label_model, body_text, task, fields, field_json)
-  return core.request_key_labels(adapter, key_model, label_model, body_text, task, fields, field_json, json.encode)
+function M.request_key_labels(adapter, key_model, label_model, body, task, fields, field_json)
+  return core.request_key_labels(adapter, key_model, label_model, type(body) == "string" and body or json.encode(body),
+    task, fields, field_json, json.encode)
 end
 
 -- ---- memoize ----

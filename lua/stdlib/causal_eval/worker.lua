@@ -380,10 +380,8 @@ local function on_response(w, item, res)
     -- four times as often as one of 256 (5% of a worker's CPU); a second
     -- bounds how long an answer waits when they come slowly
     local p = w.pending_cache[slot]
-    local model_id = item.judge_of and w.judge.model_id or w.model_ids[slot]
     local n = #p + 1
-    p[n] = { item.cache_key, res.body, item.cache_labels or
-             w.cache_lib.request_labels(m.adapter, model_id, item.cache_fields or {}, item.q.family, item.cache_json) }
+    p[n] = { item.cache_key, res.body, item.cache_labels }
     if n == 1 then w.cache_since[slot] = now() end
     if n >= CACHE_BATCH or now() - w.cache_since[slot] >= 1 then flush_cache(w, slot) end
   end
@@ -453,19 +451,29 @@ local function refill(w)
       else
         -- sized for the fields send and the cache add (nil until then)
         ready[#ready + 1] = { q = q, slot = slot, attempt = 1, src = src, asked = nil, started = nil,
-                              cache_key = nil, cache_labels = nil, cache_fields = nil, cache_json = nil }
+                              cache_key = nil, cache_labels = nil }
       end
     end
   end
 end
 
+-- The cache key of a request asked of key_model, and when the run writes
+-- the cache the labels its answer is stored with (as label_model's): made
+-- together, one pass hashes the body and its messages.
+local function cache_key(w, adapter, key_model, label_model, req, task)
+  if w.cache_write then
+    return w.cache_lib.request_key_labels(adapter, key_model, label_model, req.body, task, req.fields or {},
+      req.field_json)
+  end
+  return w.cache_lib.request_key(adapter, key_model, req.body, task), nil
+end
+
 -- A cached answer to item's request, recorded; true when there was one.
 -- Looks item's request up in the cache under key (asked of model through
 -- adapter), and records a stored answer; true when there was one. The key
--- is kept on the item, so the answer is stored once it comes.
-local function from_cache(w, item, req, key, adapter, model, labels)
+-- and labels are kept on the item, so the answer is stored once it comes.
+local function from_cache(w, item, key, labels, adapter, model)
   item.cache_key, item.cache_labels = key, labels
-  if not labels then item.cache_fields, item.cache_json = req.fields, req.field_json end
   if not w.cache_read then return false end
   local t0 = now()
   local body, layer = w.cache:get(key)
@@ -487,15 +495,8 @@ local function answer_from_cache(w, item, req)
   -- a mode's template, examples, chain of thought or sample is a question of its own
   local mode_key = w.mode_keys[slot]
   if item.sample then mode_key = mode_key .. "s" .. item.sample end
-  local key_model, labels, key = w.model_ids[slot] .. mode_key, nil, nil
-  if w.cache_write and req.fields then
-    -- the labels a stored answer needs, made with the key: one pass hashes both
-    key, labels = w.cache_lib.request_key_labels(m.adapter, key_model, w.model_ids[slot], req.body, item.q.family,
-      req.fields, req.field_json)
-  else
-    key = w.cache_lib.request_key(m.adapter, key_model, req.body, item.q.family)
-  end
-  return from_cache(w, item, req, key, w.adapters[slot], item.asked or m, labels)
+  local key, labels = cache_key(w, m.adapter, w.model_ids[slot] .. mode_key, w.model_ids[slot], req, item.q.family)
+  return from_cache(w, item, key, labels, w.adapters[slot], item.asked or m)
 end
 
 -- The question and model settings a request of item sends: the mode's
@@ -563,10 +564,9 @@ function judging.send(w, item)
   local j = w.judge
   local req = j.adapter.request(j.model, item.judge_q, j.key)
   -- the same response to grade is the same call: a run asked again pays no judge
-  if w.cache and cacheable(j.model, req) and
-     from_cache(w, item, req, w.cache_lib.request_key(j.model.adapter, j.model_id, req.body, item.q.family), j.adapter,
-       j.model) then
-    return
+  if w.cache and cacheable(j.model, req) then
+    local key, labels = cache_key(w, j.model.adapter, j.model_id, j.model_id, req, item.q.family)
+    if from_cache(w, item, key, labels, j.adapter, j.model) then return end
   end
   return submit(w, item, req, j.model)
 end
