@@ -4,7 +4,9 @@
 -- plan alone: to ask question i it drew every pair before i, the other
 -- workers' too, so a run of W workers generated its questions W times over.
 -- Shared, a worker draws what it asks and the pairs no one planned yet, and
--- the questions are still the ones `generate` writes.
+-- the questions are still the ones `generate` writes. A worker that takes a
+-- batch draws its pairs first (bench.prepare) and proposes them, so the
+-- worker whose batch comes next waits for them instead of drawing them too.
 local H = require "spec.helpers"
 local json = require "causal_eval.json"
 local bench = require "causal_eval.bench"
@@ -27,7 +29,8 @@ describe("the plan of a benchmark's pairs, shared by a run's workers", function(
   setup(function()
     dir = H.tmpdir()
     -- a worker: takes tickets 10 at a time, as a run's workers do, and asks
-    -- its questions of a family whose plan it shares
+    -- its questions of a family whose plan it shares (drawing the batch
+    -- first where cfg.prepare)
     H.write(dir .. "/planner.lua", [[
 local M = {}
 function M.main(cfg_json)
@@ -41,6 +44,7 @@ function M.main(cfg_json)
   while true do
     local first, got = tickets:next(10)
     if not first then break end
+    if cfg.prepare then bench.prepare(fam, opts, cfg.seed, first, first + got - 1) end
     for i = first, first + got - 1 do
       local q = bench.question(fam, opts, cfg.seed, i)
       out[#out + 1] = { index = i, id = q.id, prompt = q.prompt, ground_truth = q.ground_truth }
@@ -52,33 +56,89 @@ return M]])
   end)
   teardown(function() H.rm(dir) end)
 
-  it("gives threads asking side by side the questions generate makes", function()
-    -- corr2cause's easy space is small: many pairs take a later draw
-    local opts = { difficulty = "easy" }
-    local want = reference(opts)
-    H.write(dir .. "/main.lua", ([[
+  for _, prepare in ipairs{ false, true } do
+    local how = prepare and ", drawing each batch first," or ""
+    it("gives threads asking side by side" .. how .. " the questions generate makes", function()
+      -- corr2cause's easy space is small: many pairs take a later draw
+      local opts = { difficulty = "easy" }
+      local want = reference(opts)
+      H.write(dir .. "/main.lua", ([[
 local json, shared, threads = require "causal_eval.json", require "causal_eval.shared", require "causal_eval.threads"
 local plan, tickets = shared.plan(), shared.counter(0, %d)
 local results = threads.start(3, "planner", json.encode{ opts = { difficulty = "easy" }, seed = %d,
-  plan = plan:id(), tickets = tickets:id() }):join()
+  plan = plan:id(), tickets = tickets:id(), prepare = %s }):join()
 local all = {}
 for _, r in ipairs(results) do
   assert(r.ok, r.error)
   for _, q in ipairs(json.decode(r.result)) do all[#all + 1] = q end
 end
-io.write(json.encode{ questions = all, upto = plan:upto(), redraws = plan:redraws() })]]):format(N, SEED))
-    local r = H.run({ dir .. "/main.lua" }, { env = { CAUSAL_EVAL_PATH = dir } })
-    assert.are.equal(0, r.code, r.stderr)
-    local got = json.decode(r.stdout)
-    assert.are.equal(N, #got.questions)
-    assert.are.equal(N // 2, got.upto)
-    assert.is_true(got.redraws > 0, "no pair took a later draw: the test proves nothing")
-    local seen = {}
-    for _, q in ipairs(got.questions) do
-      assert.is_nil(seen[q.index], "question " .. q.index .. " asked twice")
-      seen[q.index] = true
-      assert.are.same(want[q.index], { id = q.id, prompt = q.prompt, ground_truth = q.ground_truth })
+io.write(json.encode{ questions = all, upto = plan:upto(), redraws = plan:redraws() })]]):format(N, SEED, tostring(prepare)))
+      local r = H.run({ dir .. "/main.lua" }, { env = { CAUSAL_EVAL_PATH = dir } })
+      assert.are.equal(0, r.code, r.stderr)
+      local got = json.decode(r.stdout)
+      assert.are.equal(N, #got.questions)
+      assert.are.equal(N // 2, got.upto)
+      assert.is_true(got.redraws > 0, "no pair took a later draw: the test proves nothing")
+      local seen = {}
+      for _, q in ipairs(got.questions) do
+        assert.is_nil(seen[q.index], "question " .. q.index .. " asked twice")
+        seen[q.index] = true
+        assert.are.same(want[q.index], { id = q.id, prompt = q.prompt, ground_truth = q.ground_truth })
+      end
+    end)
+  end
+
+  -- fam, with a count of the questions it generates
+  local function counting(name)
+    local fam = assert(bench.load(name))
+    local c = { draws = 0 }
+    c.fam = setmetatable({ generate = function(ctx)
+      c.draws = c.draws + 1
+      return fam.generate(ctx)
+    end }, { __index = fam })
+    return c
+  end
+
+  it("draws only its own pairs where another state drew the batch before it", function()
+    for _, name in ipairs{ "ladder", "corr2cause" } do
+      local c, plan = counting(name), shared.plan()
+      -- one state takes questions 0-39 and draws them, asking none yet
+      local first = assert(bench.options{})
+      bench.share_plan(c.fam, first, SEED, plan)
+      bench.prepare(c.fam, first, SEED, 0, 39)
+      assert.is_true(plan:upto() > 0, name .. ": no pair recorded")
+      -- another takes 40-79: without the proposals it would draw pairs 0-19 too
+      c.draws = 0
+      local second = assert(bench.options{})
+      bench.share_plan(c.fam, second, SEED, assert(shared.attach("plan", plan:id())))
+      bench.prepare(c.fam, second, SEED, 40, 79)
+      local got = {}
+      for i = 40, 79 do got[i] = bench.question(c.fam, second, SEED, i).prompt end
+      assert.is_true(c.draws < 60, name .. ": " .. c.draws .. " draws for 40 questions")
+      local ref = {}
+      for q in bench.generate(assert(bench.load(name)), assert(bench.options{}), SEED, 80) do ref[q.index] = q.prompt end
+      for i = 40, 79 do assert.are.equal(ref[i], got[i], name .. " question " .. i) end
+      -- the first state's questions come from what it drew
+      c.draws = 0
+      for i = 0, 39 do assert.are.equal(ref[i], bench.question(c.fam, first, SEED, i).prompt) end
+      assert.is_true(c.draws < 10, name .. ": " .. c.draws .. " draws for 40 questions drawn before")
     end
+  end)
+
+  it("plans a pair itself when the state that claimed it never proposes it", function()
+    local c, plan = counting("ladder"), shared.plan()
+    for p = 0, 4 do assert.is_true(plan:claim(p)) end -- and nothing more: a stopped worker
+    local opts = assert(bench.options{})
+    bench.share_plan(c.fam, opts, SEED, plan)
+    local wait = bench.WAIT_MS
+    bench.WAIT_MS = 5
+    local ok, q = pcall(bench.question, c.fam, opts, SEED, 11)
+    bench.WAIT_MS = wait
+    assert(ok, q)
+    local ref
+    for r in bench.generate(assert(bench.load("ladder")), assert(bench.options{}), SEED, 12) do ref = r end
+    assert.are.equal(ref.prompt, q.prompt)
+    assert.are.equal(6, plan:upto())
   end)
 
   it("draws only its own question where another state planned the pairs before it", function()

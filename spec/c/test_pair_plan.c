@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The shared plan of a benchmark's pairs (core/util/pair_plan.h): pairs are
  * recorded in order, a hash belongs to the first pair that had it, and two
- * threads recording the same pairs leave one plan. */
+ * threads recording the same pairs leave one plan; proposals of draw 0 are
+ * recorded in order once the pairs before them are, and a thread waits for
+ * a pair another one claimed. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/util/pair_plan.h"
@@ -25,7 +30,155 @@ static void *record_all(void *arg) {
   return NULL;
 }
 
+#define GOLD 0x9e3779b97f4a7c15ull
+/* draw c of pair p: draw 0 of p % 11 == 5 repeats pair p-1's first
+ * question, draw 0 of p % 13 == 7 gives no pair */
+static uint64_t hash_of(int64_t p, int64_t c, int side) {
+  if (c == 0 && side == 0 && p % 11 == 5) return (uint64_t)(2 * (p - 1) + 1) * GOLD;
+  return ((uint64_t)(2 * p + 1 + side) + (uint64_t)c * 1000003ull) * GOLD;
+}
+/* the draw pair p takes, planned in order */
+static void plan_in_order(ce_plan *pl, int64_t p) {
+  for (int64_t c = 0;; c++) {
+    if (c == 0 && p % 13 == 7) continue; /* no pair */
+    uint64_t ka = hash_of(p, c, 0), kb = hash_of(p, c, 1);
+    if (ka == kb || ce_plan_seen(pl, ka, p) || ce_plan_seen(pl, kb, p)) continue;
+    ce_plan_accept(pl, p, c, ka, kb);
+    return;
+  }
+}
+
+static atomic_long tickets, claimed_total, planned_here;
+
+/* a run's worker: takes 8 pairs at a time, claims and proposes them, then
+ * records every pair up to its last, waiting for the ones others claimed */
+static void *worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    int64_t first = atomic_fetch_add(&tickets, 8);
+    if (first >= PAIRS) break;
+    int64_t last = first + 7 < PAIRS ? first + 7 : PAIRS - 1;
+    for (int64_t p = first; p <= last; p++) {
+      if (ce_plan_claim(shared, p) != 1) continue;
+      atomic_fetch_add(&claimed_total, 1);
+      if (ce_plan_propose(shared, p, p % 13 != 7, hash_of(p, 0, 0), hash_of(p, 0, 1))) return "oom";
+    }
+    int state;
+    int64_t u = ce_plan_advance(shared, &state);
+    while (u <= last) {
+      int64_t w = u;
+      if (state == CE_PLAN_CLAIMED) u = ce_plan_wait(shared, w, 5000, &state);
+      if (u != w) continue;
+      if (state == CE_PLAN_CLAIMED) return "a claimed pair was never proposed";
+      /* plan it here, as causal_eval.bench does: from draw 1 after a
+       * rejected draw 0, else from draw 0 */
+      int64_t c = state == CE_PLAN_REJECTED ? 1 : 0;
+      for (;; c++) {
+        if (c == 0 && w % 13 == 7) continue; /* no pair */
+        uint64_t ka = hash_of(w, c, 0), kb = hash_of(w, c, 1);
+        if (ka == kb || ce_plan_seen(shared, ka, w) || ce_plan_seen(shared, kb, w)) continue;
+        if (ce_plan_accept(shared, w, c, ka, kb) < 0) return "accept failed";
+        break;
+      }
+      atomic_fetch_add(&planned_here, 1);
+      u = ce_plan_advance(shared, &state);
+    }
+  }
+  return NULL;
+}
+
+/* proposes pair 1 after a while, from another thread */
+static void *propose_later(void *arg) {
+  ce_plan *pl = arg;
+  usleep(30000);
+  ce_plan_propose(pl, 1, 1, 101, 102);
+  return NULL;
+}
+
+/* proposes pair 2 as no pair after a while */
+static void *fail_later(void *arg) {
+  ce_plan *pl = arg;
+  usleep(30000);
+  ce_plan_propose(pl, 2, 0, 0, 0);
+  return NULL;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void proposals(void) {
+  ce_plan *pl = ce_plan_new();
+  int state;
+  CHECK(ce_plan_advance(pl, &state) == 0 && state == CE_PLAN_OPEN);
+  CHECK(ce_plan_claim(pl, 1) == 1);
+  CHECK(ce_plan_claim(pl, 1) == 0); /* claimed already */
+  CHECK(ce_plan_propose(pl, 1, 1, 11, 12) == 0);
+  CHECK(ce_plan_claim(pl, 1) == 0); /* proposed */
+  /* pair 1 waits for pair 0 */
+  CHECK(ce_plan_advance(pl, &state) == 0 && state == CE_PLAN_OPEN);
+  CHECK(ce_plan_claim(pl, 0) == 1);
+  CHECK(ce_plan_advance(pl, &state) == 0 && state == CE_PLAN_CLAIMED);
+  CHECK(ce_plan_propose(pl, 0, 1, 1, 2) == 0);
+  CHECK(ce_plan_advance(pl, &state) == 2 && state == CE_PLAN_OPEN);
+  CHECK(ce_plan_draw(pl, 0) == 0 && ce_plan_draw(pl, 1) == 0);
+  CHECK(ce_plan_seen(pl, 12, 2) && !ce_plan_seen(pl, 12, 1));
+  CHECK(ce_plan_claim(pl, 1) == 0); /* recorded */
+  /* a repeated question, the same question twice, no pair */
+  CHECK(ce_plan_claim(pl, 2) == 1 && ce_plan_propose(pl, 2, 1, 12, 21) == 0);
+  CHECK(ce_plan_advance(pl, &state) == 2 && state == CE_PLAN_REJECTED);
+  CHECK(ce_plan_accept(pl, 2, 1, 22, 23) == 1);
+  CHECK(ce_plan_claim(pl, 3) == 1 && ce_plan_propose(pl, 3, 1, 31, 31) == 0);
+  CHECK(ce_plan_advance(pl, &state) == 3 && state == CE_PLAN_REJECTED);
+  CHECK(ce_plan_accept(pl, 3, 2, 32, 33) == 1);
+  CHECK(ce_plan_claim(pl, 4) == 1 && ce_plan_propose(pl, 4, 0, 0, 0) == 0);
+  CHECK(ce_plan_advance(pl, &state) == 4 && state == CE_PLAN_FAILED);
+  CHECK(ce_plan_accept(pl, 4, 1, 41, 42) == 1);
+  CHECK(ce_plan_redraws(pl) == 3);
+  /* a proposal that comes after its pair was recorded changes nothing */
+  CHECK(ce_plan_propose(pl, 4, 1, 1, 2) == 0);
+  CHECK(ce_plan_draw(pl, 4) == 1 && ce_plan_upto(pl) == 5);
+  /* far ahead: the window grows, and the pairs between land in any order */
+  CHECK(ce_plan_claim(pl, 5 + 5000) == 1);
+  for (int64_t p = 5 + 4999; p >= 5; p--) {
+    CHECK(ce_plan_claim(pl, p) == 1);
+    CHECK(ce_plan_propose(pl, p, 1, (uint64_t)(p + 1000) * 4, (uint64_t)(p + 1000) * 4 + 1) == 0);
+  }
+  CHECK(ce_plan_advance(pl, &state) == 5 + 5000 && state == CE_PLAN_CLAIMED);
+  CHECK(ce_plan_propose(pl, 5 + 5000, 1, 7, 8) == 0);
+  CHECK(ce_plan_upto(pl) == 5 + 5001 && ce_plan_redraws(pl) == 3);
+  ce_plan_free(pl);
+
+  /* a wait ends when the pair lands, or at its timeout */
+  pl = ce_plan_new();
+  CHECK(ce_plan_claim(pl, 0) == 1 && ce_plan_propose(pl, 0, 1, 1, 2) == 0);
+  CHECK(ce_plan_claim(pl, 1) == 1 && ce_plan_claim(pl, 2) == 1);
+  pthread_t t;
+  double t0 = now_s();
+  CHECK(pthread_create(&t, NULL, propose_later, pl) == 0);
+  CHECK(ce_plan_wait(pl, 1, 10000, &state) == 2 && state == CE_PLAN_CLAIMED);
+  double waited = now_s() - t0;
+  CHECK(waited >= 0.02 && waited < 5);
+  pthread_join(t, NULL);
+  t0 = now_s();
+  CHECK(ce_plan_wait(pl, 2, 50, &state) == 2 && state == CE_PLAN_CLAIMED);
+  waited = now_s() - t0;
+  CHECK(waited >= 0.045 && waited < 5);
+  CHECK(ce_plan_wait(pl, 5, 10000, &state) == 2); /* nobody claimed pair 5: no wait */
+  /* a draw that gave no pair ends the wait too: the waiter plans the pair */
+  t0 = now_s();
+  CHECK(pthread_create(&t, NULL, fail_later, pl) == 0);
+  CHECK(ce_plan_wait(pl, 2, 10000, &state) == 2 && state == CE_PLAN_FAILED);
+  waited = now_s() - t0;
+  CHECK(waited >= 0.02 && waited < 5);
+  pthread_join(t, NULL);
+  ce_plan_free(pl);
+}
+
 int main(void) {
+  proposals();
   ce_plan *pl = ce_plan_new();
   CHECK(pl != NULL);
   CHECK(ce_plan_upto(pl) == 0);
@@ -65,6 +218,32 @@ int main(void) {
     }
   }
   CHECK(ce_plan_redraws(shared) == redraws);
+  ce_plan_free(shared);
+
+  /* workers that claim, propose and wait leave the plan one would make in
+   * order, each pair claimed once */
+  shared = ce_plan_new();
+  pthread_t w[4];
+  for (int i = 0; i < 4; i++) CHECK(pthread_create(&w[i], NULL, worker, NULL) == 0);
+  for (int i = 0; i < 4; i++) {
+    void *err;
+    pthread_join(w[i], &err);
+    if (err) fprintf(stderr, "worker %d: %s\n", i, (const char *)err);
+    CHECK(err == NULL);
+  }
+  CHECK(ce_plan_upto(shared) == PAIRS);
+  /* a pair is claimed or planned where it was reached unclaimed, rejected
+   * or given no pair (one in 11 and one in 13) */
+  long claimed = atomic_load(&claimed_total), here = atomic_load(&planned_here);
+  CHECK(claimed <= PAIRS && claimed > PAIRS / 2);
+  CHECK(here < PAIRS / 2);
+  ce_plan *ref = ce_plan_new();
+  for (int64_t p = 0; p < PAIRS; p++) plan_in_order(ref, p);
+  int64_t wrong = 0;
+  for (int64_t p = 0; p < PAIRS; p++) wrong += ce_plan_draw(shared, p) != ce_plan_draw(ref, p);
+  CHECK(wrong == 0);
+  CHECK(ce_plan_redraws(shared) == ce_plan_redraws(ref) && ce_plan_redraws(ref) > PAIRS / 20);
+  ce_plan_free(ref);
   ce_plan_free(shared);
   return check_report("pair_plan");
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/util/pair_plan.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* hash -> first pair with a question of that hash; pair -> draw when not 0.
  * Open addressing; key 0 marks an empty slot, so keys are stored plus one
@@ -66,17 +68,36 @@ static int map_put_min(u64map *m, uint64_t key, int64_t v) {
   return 0;
 }
 
+/* A pair claimed or proposed ahead of the record: slot p % cap of a window
+ * that holds pairs upto .. upto+cap-1, so a slot whose pair is below upto
+ * is free. */
+typedef struct {
+  int64_t pair;
+  uint64_t ka, kb;
+  int state; /* CE_PLAN_CLAIMED, W_PROPOSED or CE_PLAN_FAILED */
+} proposal;
+enum { W_PROPOSED = 4 };
+
 struct ce_plan {
   pthread_mutex_t lock;
+  pthread_cond_t landed; /* a pair recorded or proposed */
   int64_t upto, redraws;
   u64map seen, drawn;
+  proposal *win;
+  size_t wcap;
 };
 
 static uint64_t hash_key(uint64_t h) { return h ? h : 0x9e3779b97f4a7c15ull; }
 
 ce_plan *ce_plan_new(void) {
   ce_plan *pl = calloc(1, sizeof *pl);
-  if (pl) pthread_mutex_init(&pl->lock, NULL);
+  if (!pl) return NULL;
+  pthread_mutex_init(&pl->lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&pl->landed, &ca);
+  pthread_condattr_destroy(&ca);
   return pl;
 }
 
@@ -87,6 +108,8 @@ void ce_plan_free(void *p) {
   free(pl->seen.vals);
   free(pl->drawn.keys);
   free(pl->drawn.vals);
+  free(pl->win);
+  pthread_cond_destroy(&pl->landed);
   pthread_mutex_destroy(&pl->lock);
   free(pl);
 }
@@ -105,22 +128,117 @@ int ce_plan_seen(ce_plan *pl, uint64_t h, int64_t p) {
   return first < p;
 }
 
+static int accept_locked(ce_plan *pl, int64_t p, int64_t c, uint64_t ka, uint64_t kb) {
+  if (p < pl->upto) return 0;
+  if (p > pl->upto) return -2;
+  if (map_put_min(&pl->seen, hash_key(ka), p) || map_put_min(&pl->seen, hash_key(kb), p) ||
+      (c != 0 && map_put_min(&pl->drawn, (uint64_t)p + 1, c)))
+    return -1;
+  pl->upto = p + 1;
+  if (c != 0) pl->redraws++;
+  pthread_cond_broadcast(&pl->landed);
+  return 1;
+}
+
 int ce_plan_accept(ce_plan *pl, int64_t p, int64_t c, uint64_t ka, uint64_t kb) {
-  int rc = 1;
   pthread_mutex_lock(&pl->lock);
-  if (p < pl->upto) {
-    rc = 0;
-  } else if (p > pl->upto) {
-    rc = -2;
-  } else if (map_put_min(&pl->seen, hash_key(ka), p) || map_put_min(&pl->seen, hash_key(kb), p) ||
-             (c != 0 && map_put_min(&pl->drawn, (uint64_t)p + 1, c))) {
-    rc = -1;
-  } else {
-    pl->upto = p + 1;
-    if (c != 0) pl->redraws++;
+  int rc = accept_locked(pl, p, c, ka, kb);
+  pthread_mutex_unlock(&pl->lock);
+  return rc;
+}
+
+static proposal *slot_of(ce_plan *pl, int64_t p) {
+  if (!pl->wcap || p < pl->upto || p - pl->upto >= (int64_t)pl->wcap) return NULL;
+  proposal *e = &pl->win[(size_t)p & (pl->wcap - 1)];
+  return e->pair == p ? e : NULL;
+}
+
+/* room in the window for pair p (p >= upto) */
+static int window_fit(ce_plan *pl, int64_t p) {
+  if (pl->wcap && p - pl->upto < (int64_t)pl->wcap) return 0;
+  size_t cap = pl->wcap ? pl->wcap : 64;
+  while ((int64_t)cap <= p - pl->upto) cap *= 2;
+  proposal *w = malloc(cap * sizeof *w);
+  if (!w) return -1;
+  for (size_t i = 0; i < cap; i++) w[i].pair = -1;
+  for (size_t i = 0; i < pl->wcap; i++)
+    if (pl->win[i].pair >= pl->upto) w[(size_t)pl->win[i].pair & (cap - 1)] = pl->win[i];
+  free(pl->win);
+  pl->win = w;
+  pl->wcap = cap;
+  return 0;
+}
+
+int ce_plan_claim(ce_plan *pl, int64_t p) {
+  int rc = 0;
+  pthread_mutex_lock(&pl->lock);
+  if (p >= pl->upto && !slot_of(pl, p)) {
+    if (window_fit(pl, p)) {
+      rc = -1;
+    } else {
+      pl->win[(size_t)p & (pl->wcap - 1)] = (proposal){p, 0, 0, CE_PLAN_CLAIMED};
+      rc = 1;
+    }
   }
   pthread_mutex_unlock(&pl->lock);
   return rc;
+}
+
+/* records the proposals that pass the check of draw 0 in order; the state
+ * of the pair after them, or -1 (out of memory) */
+static int advance_locked(ce_plan *pl) {
+  for (;;) {
+    proposal *e = slot_of(pl, pl->upto);
+    if (!e) return CE_PLAN_OPEN;
+    if (e->state != W_PROPOSED) return e->state;
+    if (e->ka == e->kb || map_get(&pl->seen, hash_key(e->ka), -1) >= 0 || map_get(&pl->seen, hash_key(e->kb), -1) >= 0)
+      return CE_PLAN_REJECTED;
+    if (accept_locked(pl, pl->upto, 0, e->ka, e->kb) < 0) return -1;
+  }
+}
+
+int ce_plan_propose(ce_plan *pl, int64_t p, int ok, uint64_t ka, uint64_t kb) {
+  int rc = 0;
+  pthread_mutex_lock(&pl->lock);
+  proposal *e = slot_of(pl, p);
+  if (e) {
+    *e = (proposal){p, ka, kb, ok ? W_PROPOSED : CE_PLAN_FAILED};
+    if (advance_locked(pl) < 0) rc = -1;
+    pthread_cond_broadcast(&pl->landed);
+  }
+  pthread_mutex_unlock(&pl->lock);
+  return rc;
+}
+
+int64_t ce_plan_advance(ce_plan *pl, int *state) {
+  pthread_mutex_lock(&pl->lock);
+  int st = advance_locked(pl);
+  int64_t u = pl->upto;
+  pthread_mutex_unlock(&pl->lock);
+  *state = st;
+  return st < 0 ? -1 : u;
+}
+
+int64_t ce_plan_wait(ce_plan *pl, int64_t p, int timeout_ms, int *state) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&pl->lock);
+  for (;;) {
+    proposal *e = slot_of(pl, p);
+    if (!e || e->state != CE_PLAN_CLAIMED) break;
+    if (pthread_cond_timedwait(&pl->landed, &pl->lock, &until) == ETIMEDOUT) break;
+  }
+  int st = advance_locked(pl);
+  int64_t u = pl->upto;
+  pthread_mutex_unlock(&pl->lock);
+  *state = st;
+  return st < 0 ? -1 : u;
 }
 
 int64_t ce_plan_draw(ce_plan *pl, int64_t p) {

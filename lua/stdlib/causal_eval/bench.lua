@@ -658,6 +658,10 @@ function LocalPlan:accept(p, c, ka, kb)
   if c > 0 then self.redraw[p] = c end
   self.next = p + 1
 end
+-- the states of the pair after the recorded ones (core/util/pair_plan.h);
+-- a state's own plan has no claims or proposals
+local OPEN, CLAIMED, REJECTED = 0, 1, 2
+function LocalPlan:advance() return self.next, OPEN end
 
 -- What stays the same for every question of one (family, options, seed):
 -- worked out once per run, with the plan of which draws its pairs use.
@@ -677,7 +681,7 @@ local function run_state(fam, opts, seed)
   local key = fam.name .. "|" .. fam.version .. "|" .. canonical_options(opts) .. "|" .. seed
   st = { key = key .. "|", base = rng.hash(key), perturbations = json.array(perturb_list(opts)), seed = seed,
          stories = require "benchmarks.stories", perturb = opts.perturb or {},
-         plan = local_plan() }
+         plan = local_plan(), held = {} }
   per_fam[seed] = st
   return st
 end
@@ -688,7 +692,7 @@ end
 --- before the state generates anything.
 function M.share_plan(fam, opts, seed, shared_plan)
   local st = run_state(fam, opts, seed)
-  assert(st.plan.next == 0 and not st.held, "share_plan: the state has planned pairs already")
+  assert(st.plan.next == 0 and next(st.held) == nil, "share_plan: the state has planned pairs already")
   st.plan = shared_plan
 end
 
@@ -814,19 +818,21 @@ local function capacity_note(fam, d)
 end
 
 -- The first draw of pair p whose two questions differ from each other and
--- from every question of the pairs before it (recorded in the plan).
-local function plan_pair(fam, st, opts, p)
+-- from every question of the pairs before it (recorded in the plan), from
+-- draw `from` (1 where draw 0 gave two questions the plan cannot take).
+-- Returns its questions and the draw.
+local function plan_pair(fam, st, opts, p, from)
   local plan = st.plan
   local d = difficulty_of(st, opts, p)
   local limit = redraw_limit(fam, d)
   local empty = 0 -- draws in a row of which a question came to nothing
-  for c = 0, limit - 1 do
+  for c = from, limit - 1 do
     local a, ka = draw(fam, st, opts, p, 0, c)
     local b, kb
     if a and not plan:seen_before(ka, p) then b, kb = draw(fam, st, opts, p, 1, c) end
     if a and b and kb ~= ka and not plan:seen_before(kb, p) then
       plan:accept(p, c, ka, kb)
-      return a, b
+      return a, b, c
     end
     if a then a.model_obj:close() end
     if b then b.model_obj:close() end
@@ -844,33 +850,114 @@ local function plan_pair(fam, st, opts, p)
     fam.name, 2 * p, limit, d, capacity_note(fam, d)), 0)
 end
 
+local function close_pair(pair)
+  if pair[0] then pair[0].model_obj:close() end
+  if pair[1] then pair[1].model_obj:close() end
+end
+
+-- How long a worker waits for the pair another one claimed before it draws
+-- the pair itself: a claim is a batch being drawn, a millisecond or less,
+-- unless that worker stopped.
+M.WAIT_MS = 20
+
+-- Records the pairs up to p, in order. A pair another worker claimed is
+-- waited for; one nobody claimed, or whose draw 0 the plan cannot take, is
+-- planned here. Pair p's questions, when planned here, are held.
+local function settle(fam, st, opts, p)
+  local plan = st.plan
+  local upto, state = plan:advance()
+  while upto <= p do
+    local u = upto
+    if state == CLAIMED then upto, state = plan:wait(u, M.WAIT_MS) end
+    if upto == u then
+      local a, b, c = plan_pair(fam, st, opts, u, state == REJECTED and 1 or 0)
+      if u == p then
+        -- what is held for this pair or before it will not be asked here
+        for k, pair in pairs(st.held) do
+          if k <= p then
+            close_pair(pair)
+            st.held[k] = nil
+          end
+        end
+        st.held[p] = { [0] = a, [1] = b, c = c }
+      else
+        close_pair({ [0] = a, [1] = b })
+      end
+      upto, state = plan:advance()
+    end
+  end
+end
+
 -- Question index's content. No question of a set repeats an earlier one: a
 -- pair whose draw would repeat takes the next draw, so question i depends on
 -- the pairs before it, which the plan walks through once, in order, and
 -- remembers as the few pairs that needed another draw. Generating in order
--- draws each pair once; a worker that jumps ahead plans the pairs between.
+-- draws each pair once; a worker that jumps ahead plans the pairs between
+-- that no other worker claimed (M.prepare).
 local function content(fam, st, opts, index)
   local p, side = index // 2, index % 2
   local plan = st.plan
-  local upto = plan:upto()
-  while upto < p do
-    local a, b = plan_pair(fam, st, opts, upto)
-    a.model_obj:close()
-    b.model_obj:close()
-    upto = plan:upto() -- further on where another worker planned on
+  if plan:upto() <= p then settle(fam, st, opts, p) end
+  local c = plan:draw(p)
+  local pair = st.held[p]
+  if pair then
+    local q = pair.c == c and pair[side]
+    if q then
+      pair[side] = nil
+      if not pair[1 - side] then st.held[p] = nil end
+      return q
+    end
+    if pair.c ~= c then
+      close_pair(pair)
+      st.held[p] = nil
+    end
   end
-  if upto == p then
-    local a, b = plan_pair(fam, st, opts, p)
-    for _, q in pairs(st.held or {}) do q.model_obj:close() end
-    st.held, st.held_p = { [0] = a, [1] = b }, p
+  return (draw(fam, st, opts, p, side, c))
+end
+
+--- A run's worker that took tickets first .. last (question indices of one
+--- family) draws their pairs before it asks any: it claims the pairs not
+--- yet recorded or claimed, draws each (draw 0) and proposes it to the plan
+--- it shares, so a worker whose batch comes next finds them, and holds
+--- their questions. With a state's own plan, a no-op: it plans in order.
+function M.prepare(fam, opts, seed, first, last)
+  local st = run_state(fam, opts, seed)
+  local plan, held = st.plan, st.held
+  if not plan.claim then return end
+  local p0, p1 = first // 2, last // 2
+  -- drawn for questions never asked (a resumed run's done ones, a stop)
+  for p, pair in pairs(held) do
+    if p < p0 then
+      close_pair(pair)
+      held[p] = nil
+    end
   end
-  local held = st.held_p == p and st.held
-  local q = held and held[side]
-  if q then
-    held[side] = nil
-    return q
+  local mine = {}
+  for p = p0, p1 do
+    if not held[p] and plan:claim(p) then mine[#mine + 1] = p end
   end
-  return (draw(fam, st, opts, p, side, plan:draw(p)))
+  for _, p in ipairs(mine) do
+    -- a family's error is raised again where the question is made: a draw
+    -- that gives no pair is proposed as none, and planned where asked
+    local ok, a, ka = pcall(draw, fam, st, opts, p, 0, 0)
+    if not (ok and a) then
+      plan:propose(p)
+    elseif plan:seen_before(ka, p) then
+      -- a recorded pair has it: the pair takes draw 1 or later, and the
+      -- other question is not drawn (two equal hashes: rejected)
+      a.model_obj:close()
+      plan:propose(p, ka, ka)
+    else
+      local okb, b, kb = pcall(draw, fam, st, opts, p, 1, 0)
+      if okb and b then
+        held[p] = { [0] = a, [1] = b, c = 0 }
+        plan:propose(p, ka, kb)
+      else
+        a.model_obj:close()
+        plan:propose(p)
+      end
+    end
+  end
 end
 
 --- Generates question index (0-based) of a family. Returns the question table.

@@ -54,13 +54,29 @@ local function bench_source(cfg, tickets)
   local n, seed = cfg.n, cfg.seed
   -- one plan of each family's pairs for all the run's workers
   for i, id in ipairs(cfg.plans or {}) do bench.share_plan(fams[i], opts, seed, attach("plan", id)) end
+  -- the rest of the batch a ticket starts (within its family), drawn when
+  -- the first of its questions is made (bench.prepare)
+  local batch_last, prepare_to = -1, nil
+  local function prepare(fam, i)
+    if prepare_to and i <= prepare_to then
+      bench.prepare(fam, opts, seed, i, prepare_to)
+      prepare_to = nil
+    end
+  end
   return function()
     local g = tickets:next()
     if not g then return nil end
     local fam = fams[g // n + 1]
     if not fam then return nil end
     local i = g % n
-    return { id = bench.question_id(fam, opts, seed, i), make = function() return bench.question(fam, opts, seed, i) end }
+    if g > batch_last then
+      batch_last = math.min(g + (tickets.left and tickets.left() or 0), (g // n + 1) * n - 1)
+      prepare_to = batch_last % n
+    end
+    return { id = bench.question_id(fam, opts, seed, i), make = function()
+      prepare(fam, i)
+      return bench.question(fam, opts, seed, i)
+    end }
   end
 end
 
