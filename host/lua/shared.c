@@ -276,7 +276,7 @@ static int s_ring(lua_State *L) {
  * determinism), plan:draw(p) -> c of a recorded pair, plan:redraws(): the
  * methods causal_eval.bench's own plan has; plan:claim(p) -> bool,
  * plan:propose(p [, ka, kb]) (no hashes: draw 0 gave no pair),
- * plan:advance() and plan:wait(p, ms) -> upto, state (core/util/pair_plan.h:
+ * plan:advance() -> upto, state (core/util/pair_plan.h:
  * 0 open, 1 claimed, 2 rejected, 3 failed) */
 static int p_upto(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ce_plan_upto(check(L, 8)));
@@ -333,16 +333,10 @@ static int p_advance(lua_State *L) {
   int64_t u = ce_plan_advance(check(L, 8), &state);
   return push_upto(L, u, state);
 }
-static int p_wait(lua_State *L) {
-  ce_plan *pl = check(L, 8);
-  int state;
-  int64_t u = ce_plan_wait(pl, (int64_t)luaL_checkinteger(L, 2), (int)luaL_checkinteger(L, 3), &state);
-  return push_upto(L, u, state);
-}
 static const luaL_Reg plan_m[] = {
   {"upto", p_upto},       {"seen_before", p_seen}, {"accept", p_accept}, {"draw", p_draw},
   {"redraws", p_redraws}, {"claim", p_claim},      {"propose", p_propose}, {"advance", p_advance},
-  {"wait", p_wait},       {NULL, NULL}
+  {NULL, NULL}
 };
 static int s_plan(lua_State *L) { return push_shared(L, 8, ce_plan_new(), ce_plan_free); }
 

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/util/pair_plan.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* hash -> first pair with a question of that hash; pair -> draw when not 0.
  * Open addressing; key 0 marks an empty slot, so keys are stored plus one
@@ -80,7 +78,6 @@ enum { W_PROPOSED = 4 };
 
 struct ce_plan {
   pthread_mutex_t lock;
-  pthread_cond_t landed; /* a pair recorded or proposed */
   int64_t upto, redraws;
   u64map seen, drawn;
   proposal *win;
@@ -93,11 +90,6 @@ ce_plan *ce_plan_new(void) {
   ce_plan *pl = calloc(1, sizeof *pl);
   if (!pl) return NULL;
   pthread_mutex_init(&pl->lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&pl->landed, &ca);
-  pthread_condattr_destroy(&ca);
   return pl;
 }
 
@@ -109,7 +101,6 @@ void ce_plan_free(void *p) {
   free(pl->drawn.keys);
   free(pl->drawn.vals);
   free(pl->win);
-  pthread_cond_destroy(&pl->landed);
   pthread_mutex_destroy(&pl->lock);
   free(pl);
 }
@@ -136,7 +127,6 @@ static int accept_locked(ce_plan *pl, int64_t p, int64_t c, uint64_t ka, uint64_
     return -1;
   pl->upto = p + 1;
   if (c != 0) pl->redraws++;
-  pthread_cond_broadcast(&pl->landed);
   return 1;
 }
 
@@ -204,7 +194,6 @@ int ce_plan_propose(ce_plan *pl, int64_t p, int ok, uint64_t ka, uint64_t kb) {
   if (e) {
     *e = (proposal){p, ka, kb, ok ? W_PROPOSED : CE_PLAN_FAILED};
     if (advance_locked(pl) < 0) rc = -1;
-    pthread_cond_broadcast(&pl->landed);
   }
   pthread_mutex_unlock(&pl->lock);
   return rc;
@@ -212,28 +201,6 @@ int ce_plan_propose(ce_plan *pl, int64_t p, int ok, uint64_t ka, uint64_t kb) {
 
 int64_t ce_plan_advance(ce_plan *pl, int *state) {
   pthread_mutex_lock(&pl->lock);
-  int st = advance_locked(pl);
-  int64_t u = pl->upto;
-  pthread_mutex_unlock(&pl->lock);
-  *state = st;
-  return st < 0 ? -1 : u;
-}
-
-int64_t ce_plan_wait(ce_plan *pl, int64_t p, int timeout_ms, int *state) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&pl->lock);
-  for (;;) {
-    proposal *e = slot_of(pl, p);
-    if (!e || e->state != CE_PLAN_CLAIMED) break;
-    if (pthread_cond_timedwait(&pl->landed, &pl->lock, &until) == ETIMEDOUT) break;
-  }
   int st = advance_locked(pl);
   int64_t u = pl->upto;
   pthread_mutex_unlock(&pl->lock);

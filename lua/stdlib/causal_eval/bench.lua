@@ -660,7 +660,7 @@ function LocalPlan:accept(p, c, ka, kb)
 end
 -- the states of the pair after the recorded ones (core/util/pair_plan.h);
 -- a state's own plan has no claims or proposals
-local OPEN, CLAIMED, REJECTED = 0, 1, 2
+local OPEN, REJECTED = 0, 2
 function LocalPlan:advance() return self.next, OPEN end
 
 -- What stays the same for every question of one (family, options, seed):
@@ -855,36 +855,28 @@ local function close_pair(pair)
   if pair[1] then pair[1].model_obj:close() end
 end
 
--- How long a worker waits for the pair another one claimed before it draws
--- the pair itself: a claim is a batch being drawn, a millisecond or less,
--- unless that worker stopped.
-M.WAIT_MS = 20
-
--- Records the pairs up to p, in order. A pair another worker claimed is
--- waited for; one nobody claimed, or whose draw 0 the plan cannot take, is
--- planned here. Pair p's questions, when planned here, are held.
+-- Records the pairs up to p, in order: the proposals other workers drew
+-- (M.prepare) where the plan can take them, and the other pairs planned
+-- here (also one another worker claimed and is still drawing: the same
+-- draw). Pair p's questions, when planned here, are held.
 local function settle(fam, st, opts, p)
   local plan = st.plan
   local upto, state = plan:advance()
   while upto <= p do
-    local u = upto
-    if state == CLAIMED then upto, state = plan:wait(u, M.WAIT_MS) end
-    if upto == u then
-      local a, b, c = plan_pair(fam, st, opts, u, state == REJECTED and 1 or 0)
-      if u == p then
-        -- what is held for this pair or before it will not be asked here
-        for k, pair in pairs(st.held) do
-          if k <= p then
-            close_pair(pair)
-            st.held[k] = nil
-          end
+    local a, b, c = plan_pair(fam, st, opts, upto, state == REJECTED and 1 or 0)
+    if upto == p then
+      -- what is held for this pair or before it will not be asked here
+      for k, pair in pairs(st.held) do
+        if k <= p then
+          close_pair(pair)
+          st.held[k] = nil
         end
-        st.held[p] = { [0] = a, [1] = b, c = c }
-      else
-        close_pair({ [0] = a, [1] = b })
       end
-      upto, state = plan:advance()
+      st.held[p] = { [0] = a, [1] = b, c = c }
+    else
+      close_pair({ [0] = a, [1] = b })
     end
+    upto, state = plan:advance()
   end
 end
 
