@@ -697,9 +697,13 @@ function M.share_plan(fam, opts, seed, shared_plan)
 end
 
 -- The id formula, in one place: a stable function of (family, version,
--- options, seed, index), whatever draw the question ends up using.
+-- options, seed, index), whatever draw the question ends up using. The
+-- last one is kept: a run asks a question's id, then makes the question.
 local function id_of(fam, st, index)
-  return fam.name .. "-" .. rng.hex(st.key .. index)
+  if st.id_index == index then return st.id end
+  local id = fam.name .. "-" .. rng.hex(st.key .. index)
+  st.id_index, st.id = index, id
+  return id
 end
 
 --- The id question index of a run will have, without generating it (a
