@@ -5,30 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_PASSTHROUGH 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_PASSTHROUGH 1
-#endif
-#endif
-#ifndef POOL_PASSTHROUGH
-#define POOL_PASSTHROUGH 0
-#endif
-
-#define GRAIN 16
-#define CLASSES (CE_POOL_MAX_SMALL / GRAIN)
+#define GRAIN CE_POOL_GRAIN
+#define CLASSES CE_POOL_CLASSES
 #define CHUNK (64 * 1024)
+#define POOL_PASSTHROUGH CE_POOL_PASSTHROUGH
 
-typedef struct block { struct block *next; } block;
-typedef struct chunk { struct chunk *next; } chunk;
-
-struct ce_pool {
-  block *free_list[CLASSES];
-  char *cur, *end; /* the unused tail of the newest chunk */
-  chunk *chunks;
-  size_t chunk_bytes, small_live, small_free;
-};
+typedef ce_pool_block block;
+typedef struct ce_pool_chunk { struct ce_pool_chunk *next; } chunk;
 
 /* header room at the start of each chunk, kept a multiple of GRAIN so blocks
  * stay 16-byte aligned as malloc's are */
@@ -47,12 +30,12 @@ void ce_pool_free(ce_pool *p) {
   free(p);
 }
 
+/* a small block of class k; the free list empty or not */
 static void *small_alloc(ce_pool *p, size_t n) {
   size_t k = class_of(n), size = (k + 1) * GRAIN;
   block *b = p->free_list[k];
   if (b) {
     p->free_list[k] = b->next;
-    p->small_free -= size;
     p->small_live += size;
     return b;
   }
@@ -66,7 +49,7 @@ static void *small_alloc(ce_pool *p, size_t n) {
       t->next = p->free_list[j];
       p->free_list[j] = t;
       p->cur += (j + 1) * GRAIN;
-      p->small_free += (j + 1) * GRAIN;
+      p->carved += (j + 1) * GRAIN;
     }
     chunk *c = malloc(CHUNK);
     if (!c) return NULL;
@@ -78,20 +61,20 @@ static void *small_alloc(ce_pool *p, size_t n) {
   }
   void *r = p->cur;
   p->cur += size;
+  p->carved += size;
   p->small_live += size;
   return r;
 }
 
 static void small_free(ce_pool *p, void *ptr, size_t n) {
-  size_t k = class_of(n), size = (k + 1) * GRAIN;
+  size_t k = class_of(n);
   block *b = ptr;
   b->next = p->free_list[k];
   p->free_list[k] = b;
-  p->small_live -= size;
-  p->small_free += size;
+  p->small_live -= (k + 1) * GRAIN;
 }
 
-void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
+void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
   if (POOL_PASSTHROUGH) {
     if (nsize == 0) {
       free(ptr);
@@ -121,7 +104,7 @@ void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
 void ce_pool_get_stats(const ce_pool *p, ce_pool_stats *out) {
   out->chunk_bytes = p->chunk_bytes;
   out->small_live = p->small_live;
-  out->small_free = p->small_free;
+  out->small_free = p->carved - p->small_live; /* what was cut and is not in use is on the free lists */
 }
 
 int ce_pool_passthrough(void) { return POOL_PASSTHROUGH; }

@@ -15,18 +15,65 @@
 
 #define CE_POOL_MAX_SMALL 512 /* largest size served from the chunks */
 
-typedef struct ce_pool ce_pool;
+#if defined(__SANITIZE_ADDRESS__)
+#define CE_POOL_PASSTHROUGH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CE_POOL_PASSTHROUGH 1
+#endif
+#endif
+#ifndef CE_POOL_PASSTHROUGH
+#define CE_POOL_PASSTHROUGH 0
+#endif
+
+#define CE_POOL_GRAIN 16
+#define CE_POOL_CLASSES (CE_POOL_MAX_SMALL / CE_POOL_GRAIN)
+
+/* The fields are the pool's own: they are here so that the allocation and
+ * free of a small block (some 400 of each for a generated question) take
+ * the inline path below, not two calls. */
+typedef struct ce_pool_block { struct ce_pool_block *next; } ce_pool_block;
+typedef struct ce_pool {
+  ce_pool_block *free_list[CE_POOL_CLASSES];
+  char *cur, *end; /* the unused tail of the newest chunk */
+  struct ce_pool_chunk *chunks;
+  size_t chunk_bytes, small_live, carved;
+} ce_pool;
 
 ce_pool *ce_pool_new(void);
 /* Frees every block the pool handed out. */
 void ce_pool_free(ce_pool *p);
+
+/* The cases ce_pool_realloc does not take inline: a new chunk, a large
+ * block, a resize. */
+void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize);
 
 /* Lua's allocator contract: ptr NULL allocates nsize bytes; nsize 0 frees ptr
  * (of osize bytes) and returns NULL; otherwise resizes ptr from osize to nsize
  * bytes, keeping the content. Returns NULL when out of memory (ptr is then
  * untouched). osize must be the size the block was allocated or last resized
  * with. */
-void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize);
+static inline void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
+  if (!CE_POOL_PASSTHROUGH) {
+    if (!ptr && nsize - 1 < CE_POOL_MAX_SMALL) {
+      size_t k = (nsize - 1) / CE_POOL_GRAIN;
+      ce_pool_block *b = p->free_list[k];
+      if (b) {
+        p->free_list[k] = b->next;
+        p->small_live += (k + 1) * CE_POOL_GRAIN;
+        return b;
+      }
+    } else if (nsize == 0 && ptr && osize - 1 < CE_POOL_MAX_SMALL) {
+      size_t k = (osize - 1) / CE_POOL_GRAIN;
+      ce_pool_block *b = (ce_pool_block *)ptr;
+      b->next = p->free_list[k];
+      p->free_list[k] = b;
+      p->small_live -= (k + 1) * CE_POOL_GRAIN;
+      return NULL;
+    }
+  }
+  return ce_pool_realloc_slow(p, ptr, osize, nsize);
+}
 
 typedef struct {
   size_t chunk_bytes; /* held in chunks for small blocks */
