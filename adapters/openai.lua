@@ -50,11 +50,14 @@ function M.request(model, q, key)
   return { url = model.base_url .. "/chat/completions", headers = headers, body = text, fields = body, field_json = field_json }
 end
 
---- The answer text and token usage of a 2xx response, or nil, class, message.
---- When the response has log-probabilities with a yes/no token, the answer
---- also has logprobs = causal_eval.logprobs.yes_no's table (answer, p_yes,
---- p_no, ...); text stays the reply's text.
-function M.parse(model, body)
+-- the reply's leaves that make most answers: read without building the
+-- reply (json.picker), for all but an error, log-probabilities (a
+-- logprobs object; OpenAI sends null without them) or a reply of another
+-- shape, which parse_doc reads whole, as before
+local REPLY = json.picker({ "choices", 1, "message", "content" }, { "usage", "prompt_tokens" },
+  { "usage", "completion_tokens" }, { "choices", 1, "finish_reason" }, { "choices", 1, "logprobs" })
+
+local function parse_doc(body)
   local doc, err = json.decode(body, "response")
   if type(doc) ~= "table" then return nil, "malformed", err or "not a JSON object" end
   local choice = type(doc.choices) == "table" and doc.choices[1]
@@ -72,6 +75,21 @@ function M.parse(model, body)
     output_tokens = math.tointeger(usage.completion_tokens),
     finish_reason = type(choice.finish_reason) == "string" and choice.finish_reason or nil,
     logprobs = lp,
+  }
+end
+
+--- The answer text and token usage of a 2xx response, or nil, class, message.
+--- When the response has log-probabilities with a yes/no token, the answer
+--- also has logprobs = causal_eval.logprobs.yes_no's table (answer, p_yes,
+--- p_no, ...); text stays the reply's text.
+function M.parse(model, body)
+  local ok, text, tin, tout, finish, lp = REPLY:pick(body)
+  if not ok or type(text) ~= "string" or lp == json.container then return parse_doc(body) end
+  return {
+    text = text,
+    input_tokens = math.tointeger(tin),
+    output_tokens = math.tointeger(tout),
+    finish_reason = type(finish) == "string" and finish or nil,
   }
 end
 

@@ -590,7 +590,7 @@ static int json_array(lua_State *L) {
 
 static const luaL_Reg json_funcs[] = {
   {"encode", json_encode}, {"encode_fields", json_encode_fields}, {"decode", json_decode}, {"array", json_array},
-  {"null", NULL}, {NULL, NULL}
+  {"picker", ce_lua_json_picker}, {"null", NULL}, {"container", NULL}, {NULL, NULL}
 };
 
 /* the metatable that frees a buffer userdata's bytes, made once per state */
@@ -627,5 +627,7 @@ int luaopen_causal_eval_json(lua_State *L) {
   luaL_setfuncs(L, json_funcs, 1);
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
+  ce_lua_json_push_container(L);
+  lua_setfield(L, -2, "container");
   return 1;
 }

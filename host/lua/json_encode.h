@@ -18,5 +18,9 @@ ce_buf *ce_lua_json_buffer(lua_State *L, const void *key);
 /* After a use of such a buffer: one a huge value grew past 1 MB gives its
  * bytes back, as json.encode's own does. (json.c) */
 void ce_lua_json_buffer_release(ce_buf *b);
+/* json.picker (json_pick.c), and the value it gives for an object or an
+ * array (json.container). */
+int ce_lua_json_picker(lua_State *L);
+void ce_lua_json_push_container(lua_State *L);
 
 #endif

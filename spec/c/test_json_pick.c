@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* ce_json_pick (core/util/json_pick.h): the values at fixed paths of a
+ * document read as a decoder that builds it would find them: the last of a
+ * repeated key, nothing under a value of the wrong kind, arrays by index. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/util/json_pick.h"
+
+static ce_pick_path path(const char *a, int64_t ia, const char *b, int64_t ib, const char *c, int n) {
+  ce_pick_path p = {{{a, a ? strlen(a) : 0, ia}, {b, b ? strlen(b) : 0, ib}, {c, c ? strlen(c) : 0, 0}}, n};
+  return p;
+}
+
+static ce_picked out[CE_PICK_MAX_PATHS];
+static ce_buf strings, scratch;
+
+static int pick(const char *text, const ce_pick_path *paths, int n) {
+  ce_err e;
+  strings.len = 0;
+  return ce_json_pick(text, strlen(text), "t", paths, n, out, &strings, &scratch, &e);
+}
+
+static int str_is(const ce_picked *v, const char *s) {
+  return v->kind == CE_PICKED_STR && v->len == strlen(s) && memcmp(strings.data + v->off, s, v->len) == 0;
+}
+
+int main(void) {
+  ce_buf_init(&strings);
+  ce_buf_init(&scratch);
+  /* choices[1].text, usage.n, choices[1], flag */
+  ce_pick_path p[4] = {path("choices", 0, NULL, 1, "text", 3), path("usage", 0, "n", 0, NULL, 2),
+                       path("choices", 0, NULL, 1, NULL, 2), path("flag", 0, NULL, 0, NULL, 1)};
+
+  CHECK(pick("{\"id\":\"x\",\"choices\":[{\"text\":\"a\\u00e9\\n\",\"z\":[1,{\"text\":\"no\"}]},{\"text\":\"b\"}],"
+             "\"usage\":{\"n\":7,\"m\":1.5},\"flag\":true}", p, 4) == 0);
+  CHECK(str_is(&out[0], "a\xc3\xa9\n"));
+  CHECK(out[1].kind == CE_PICKED_INT && out[1].i == 7);
+  CHECK(out[2].kind == CE_PICKED_CONTAINER);
+  CHECK(out[3].kind == CE_PICKED_BOOL && out[3].b == 1);
+
+  /* absent, null, a number that is not an integer, false */
+  CHECK(pick("{\"choices\":[],\"usage\":{\"n\":2.5},\"flag\":null}", p, 4) == 0);
+  CHECK(out[0].kind == CE_PICKED_NONE && out[2].kind == CE_PICKED_NONE);
+  CHECK(out[1].kind == CE_PICKED_NUM && out[1].d == 2.5);
+  CHECK(out[3].kind == CE_PICKED_NULL);
+
+  /* the wrong kind on the way: an object where an array is named, an
+   * array where an object is; a top-level array */
+  CHECK(pick("{\"choices\":{\"1\":{\"text\":\"a\"}},\"usage\":[{\"n\":1}]}", p, 4) == 0);
+  CHECK(out[0].kind == CE_PICKED_NONE && out[1].kind == CE_PICKED_NONE && out[2].kind == CE_PICKED_NONE);
+  CHECK(pick("[{\"choices\":[{\"text\":\"a\"}]}]", p, 4) == 0);
+  CHECK(out[0].kind == CE_PICKED_NONE);
+
+  /* a repeated key: the last counts, also where it repeats above the leaf */
+  CHECK(pick("{\"flag\":1,\"flag\":\"two\",\"usage\":{\"n\":1,\"n\":2}}", p, 4) == 0);
+  CHECK(str_is(&out[3], "two") && out[1].kind == CE_PICKED_INT && out[1].i == 2);
+  CHECK(pick("{\"choices\":[{\"text\":\"a\"}],\"choices\":[{\"other\":1}]}", p, 4) == 0);
+  CHECK(out[0].kind == CE_PICKED_NONE && out[2].kind == CE_PICKED_CONTAINER);
+  CHECK(pick("{\"usage\":{\"n\":1},\"usage\":5}", p, 4) == 0);
+  CHECK(out[1].kind == CE_PICKED_NONE);
+
+  /* the whole text is checked, skipped parts too */
+  CHECK(pick("{\"id\":[1,2,}", p, 4) != 0);
+  CHECK(pick("{\"choices\":[{\"text\":\"a\"}]} x", p, 4) != 0);
+  CHECK(pick("{\"other\":{\"deep\":\"\\q\"}}", p, 4) != 0);
+
+  /* deeper than any path, and deeper than the levels kept */
+  char deep[4096];
+  size_t n = 0;
+  n += (size_t)snprintf(deep + n, sizeof deep - n, "{\"choices\":[{\"text\":\"t\",\"z\":");
+  for (int i = 0; i < 40; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "[{\"text\":%d,\"a\":", i);
+  n += (size_t)snprintf(deep + n, sizeof deep - n, "0");
+  for (int i = 0; i < 40; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "}]");
+  snprintf(deep + n, sizeof deep - n, "}],\"flag\":3}");
+  CHECK(pick(deep, p, 4) == 0);
+  CHECK(str_is(&out[0], "t") && out[3].kind == CE_PICKED_INT && out[3].i == 3);
+
+  /* one path of the most steps, and the most paths */
+  ce_pick_path eight = {{{NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1},
+                         {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 2}}, 8};
+  CHECK(pick("[[[[[[[[1,2]]]]]]]]", &eight, 1) == 0);
+  CHECK(out[0].kind == CE_PICKED_INT && out[0].i == 2);
+  ce_pick_path many[CE_PICK_MAX_PATHS];
+  char doc[512] = "[";
+  for (int k = 0; k < CE_PICK_MAX_PATHS; k++) {
+    many[k] = (ce_pick_path){{{NULL, 0, CE_PICK_MAX_PATHS - k}}, 1};
+    snprintf(doc + strlen(doc), sizeof doc - strlen(doc), "%s%d", k ? "," : "", 100 + k);
+  }
+  strcat(doc, "]");
+  CHECK(pick(doc, many, CE_PICK_MAX_PATHS) == 0);
+  int right = 1;
+  for (int k = 0; k < CE_PICK_MAX_PATHS; k++) right &= out[k].kind == CE_PICKED_INT && out[k].i == 100 + CE_PICK_MAX_PATHS - 1 - k;
+  CHECK(right);
+
+  ce_buf_free(&strings);
+  ce_buf_free(&scratch);
+  return check_report("json_pick");
+}
