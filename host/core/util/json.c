@@ -678,6 +678,159 @@ static int literal(parser *p, const char *word) {
   return 0;
 }
 
+/* ---- skipped values ----
+ * A reader that keeps a few fields of a question line (2 KB) skips the
+ * rest: its graph, model and variables, a few hundred short tokens. Through
+ * parse_value each token cost a call, the handler checks and the string
+ * set-up (15,000 instructions a line, twice a question: the scan before a
+ * run, then the worker). skip_fast checks such a value in one loop and
+ * says only whether it is well-formed; whatever it does not take (an
+ * error, an exponent, nesting past its stack) goes through parse_value
+ * again, so errors and their places are parse_value's. */
+
+static inline int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static int hex4(const char *at, unsigned *out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval((unsigned char)at[i]);
+    if (h < 0) return -1;
+    v = v * 16 + (unsigned)h;
+  }
+  *out = v;
+  return 0;
+}
+
+/* past the string at s (on its quote), or NULL */
+static const char *skip_str(const char *s, const char *end) {
+  const char *q = s + 1;
+  for (;;) {
+#if defined(__SSE2__)
+    while (end - q >= 16) {
+      unsigned k = plain_prefix16_text(q);
+      q += k;
+      if (k < 16) break;
+    }
+#endif
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+    if (q >= end || (unsigned char)*q < 0x20) return NULL;
+    if (*q == '"') return q + 1;
+    if (end - q < 2) return NULL;
+    char e = q[1];
+    if (e == 'u') {
+      unsigned cp, lo;
+      if (end - q < 6 || hex4(q + 2, &cp)) return NULL;
+      q += 6;
+      if (cp >= 0xDC00 && cp <= 0xDFFF) return NULL;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || hex4(q + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+          return NULL;
+        q += 6;
+      }
+    } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+      q += 2;
+    } else {
+      return NULL;
+    }
+  }
+}
+
+/* past the number at s, or NULL (also for an exponent or 300 characters:
+ * such a number is converted to be checked, which parse_number does) */
+static const char *skip_num(const char *s, const char *end) {
+  const char *q = s;
+  if (q < end && *q == '-') q++;
+  if (q >= end || !(*q >= '0' && *q <= '9')) return NULL;
+  if (*q == '0') {
+    q++;
+    if (q < end && *q >= '0' && *q <= '9') return NULL;
+  } else {
+    while (q < end && *q >= '0' && *q <= '9') q++;
+  }
+  if (q < end && *q == '.') {
+    q++;
+    if (q >= end || !(*q >= '0' && *q <= '9')) return NULL;
+    while (q < end && *q >= '0' && *q <= '9') q++;
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) return NULL;
+  return q - s < 300 ? q : NULL;
+}
+
+static const char *skip_word(const char *s, const char *end, const char *w, size_t n) {
+  return (size_t)(end - s) >= n && memcmp(s, w, n) == 0 ? s + n : NULL;
+}
+
+/* Checks the value at p->s and moves past it: 1; 0 (p->s unchanged) for
+ * parse_value to read it instead. */
+static int skip_fast(parser *p) {
+  const char *s = p->s, *end = p->end;
+  uint64_t objects = 0; /* bit i: the container open at local depth i+1 is an object */
+  unsigned n = 0;       /* containers open here */
+  for (;;) {
+    while (s < end && is_ws(*s)) s++;
+    if (s >= end) return 0;
+    char c = *s;
+    if (c == '{' || c == '[') {
+      if (n >= 64 || p->depth + n + 1 > p->max_depth) return 0;
+      objects = (objects << 1) | (uint64_t)(c == '{');
+      n++;
+      s++;
+      while (s < end && is_ws(*s)) s++;
+      if (s >= end) return 0;
+      if (*s == (c == '{' ? '}' : ']')) {
+        s++;
+        n--;
+        objects >>= 1;
+      } else {
+        if (c == '{') {
+          if (*s != '"' || !(s = skip_str(s, end))) return 0;
+          while (s < end && is_ws(*s)) s++;
+          if (s >= end || *s != ':') return 0;
+          s++;
+        }
+        continue; /* the first item */
+      }
+    } else if (c == '"') {
+      if (!(s = skip_str(s, end))) return 0;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (!(s = skip_num(s, end))) return 0;
+    } else if (c == 't') {
+      if (!(s = skip_word(s, end, "true", 4))) return 0;
+    } else if (c == 'f') {
+      if (!(s = skip_word(s, end, "false", 5))) return 0;
+    } else if (c == 'n') {
+      if (!(s = skip_word(s, end, "null", 4))) return 0;
+    } else {
+      return 0;
+    }
+    /* after a value: the next item, or the ends of containers */
+    for (;;) {
+      if (n == 0) {
+        p->s = s;
+        return 1;
+      }
+      while (s < end && is_ws(*s)) s++;
+      if (s >= end) return 0;
+      int in_object = (int)(objects & 1u);
+      if (*s == ',') {
+        s++;
+        if (in_object) {
+          while (s < end && is_ws(*s)) s++;
+          if (s >= end || *s != '"' || !(s = skip_str(s, end))) return 0;
+          while (s < end && is_ws(*s)) s++;
+          if (s >= end || *s != ':') return 0;
+          s++;
+        }
+        break;
+      }
+      if (*s != (in_object ? '}' : ']')) return 0;
+      s++;
+      n--;
+      objects >>= 1;
+    }
+  }
+}
+
 static int parse_value(parser *p);
 
 static int parse_array(parser *p) {
@@ -719,6 +872,7 @@ static int parse_object(parser *p) {
       if (p->skip_next) {
         const ce_json_handler *h = p->h;
         p->skip_next = 0;
+        if (skip_fast(p)) goto next_item;
         p->h = &QUIET;
         p->quiet++;
         int rc = parse_value(p);
@@ -728,6 +882,7 @@ static int parse_object(parser *p) {
       } else if (parse_value(p)) {
         return -1;
       }
+    next_item:
       skip_ws(p);
       if (p->s < p->end && *p->s == ',') { p->s++; continue; }
       if (p->s < p->end && *p->s == '}') { p->s++; break; }
