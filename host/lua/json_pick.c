@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* json.picker(path, ...) -> picker; picker:pick(text [, name]) -> true, v1, ...
  * | false, message. A path is a list of keys and array indices (from 1):
- * { "choices", 1, "message", "content" }. Each value is the one at its path
+ * { "choices", 1, "message", "content" }; {} is the document itself. Each value is the one at its path
  * (core/util/json_pick.h): a string, number or boolean; json.null for null;
  * json.container for an object or array; nil where the document has none. */
 #include <lauxlib.h>
@@ -12,10 +12,7 @@
 
 #define PICKER_MT "causal_eval.json_picker"
 
-typedef struct {
-  int npaths;
-  ce_pick_path paths[CE_PICK_MAX_PATHS];
-} picker_ud;
+typedef ce_pick_set picker_ud;
 
 static char CONTAINER, STRINGS, SCRATCH;
 
@@ -28,7 +25,7 @@ static int pick(lua_State *L) {
   strings->len = 0;
   ce_picked out[CE_PICK_MAX_PATHS];
   ce_err e;
-  int rc = ce_json_pick(text, len, name, pu->paths, pu->npaths, out, strings, scratch, &e);
+  int rc = ce_json_pick(text, len, name, pu, out, strings, scratch, &e);
   if (rc != 0) {
     ce_lua_json_buffer_release(strings);
     lua_pushboolean(L, 0);
@@ -66,8 +63,7 @@ int ce_lua_json_picker(lua_State *L) {
     lua_rawseti(L, -2, k + 1);
     ce_pick_path *p = &pu->paths[k];
     p->n = (int)lua_rawlen(L, k + 1);
-    if (p->n < 1 || p->n > CE_PICK_MAX_STEPS)
-      return luaL_argerror(L, k + 1, "a path of 1 to 8 keys and indices");
+    if (p->n > CE_PICK_MAX_STEPS) return luaL_argerror(L, k + 1, "a path of at most 8 keys and indices");
     for (int i = 0; i < p->n; i++) {
       int t = lua_rawgeti(L, k + 1, i + 1);
       if (t == LUA_TSTRING) {
@@ -83,6 +79,7 @@ int ce_lua_json_picker(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  ce_pick_prepare(pu);
   lua_setiuservalue(L, -2, 1);
   if (luaL_newmetatable(L, PICKER_MT)) {
     lua_createtable(L, 0, 1);

@@ -8,18 +8,29 @@
 #include "check.h"
 #include "core/util/json_pick.h"
 
+static ce_pick_step step(const char *key, int64_t index) {
+  return (ce_pick_step){.key = key, .len = key ? strlen(key) : 0, .index = index};
+}
+
 static ce_pick_path path(const char *a, int64_t ia, const char *b, int64_t ib, const char *c, int n) {
-  ce_pick_path p = {{{a, a ? strlen(a) : 0, ia}, {b, b ? strlen(b) : 0, ib}, {c, c ? strlen(c) : 0, 0}}, n};
+  ce_pick_path p = {.n = n};
+  p.steps[0] = step(a, ia);
+  p.steps[1] = step(b, ib);
+  p.steps[2] = step(c, 0);
   return p;
 }
 
 static ce_picked out[CE_PICK_MAX_PATHS];
+static ce_pick_set set;
 static ce_buf strings, scratch;
 
 static int pick(const char *text, const ce_pick_path *paths, int n) {
   ce_err e;
   strings.len = 0;
-  return ce_json_pick(text, strlen(text), "t", paths, n, out, &strings, &scratch, &e);
+  set.npaths = n;
+  memcpy(set.paths, paths, (size_t)n * sizeof *paths);
+  ce_pick_prepare(&set);
+  return ce_json_pick(text, strlen(text), "t", &set, out, &strings, &scratch, &e);
 }
 
 static int str_is(const ce_picked *v, const char *s) {
@@ -77,15 +88,32 @@ int main(void) {
   CHECK(pick(deep, p, 4) == 0);
   CHECK(str_is(&out[0], "t") && out[3].kind == CE_PICKED_INT && out[3].i == 3);
 
+  /* keys of 8 bytes and past 8 (the index holds the first), sharing their
+   * first 8 bytes; the empty key; a first step that is an index */
+  ce_pick_path k8[5] = {path("abcdefgh", 0, NULL, 0, NULL, 1), path("abcdefghi", 0, NULL, 0, NULL, 1),
+                        path("", 0, NULL, 0, NULL, 1), path("a_rather_long_key", 0, "x", 0, NULL, 2),
+                        path(NULL, 1, NULL, 0, NULL, 1)};
+  CHECK(pick("{\"abcdefghi\":9,\"\":0,\"abcdefgh\":8,\"a_rather_long_key\":{\"x\":\"y\"},\"abcdefg\":7}", k8, 5) == 0);
+  CHECK(out[0].kind == CE_PICKED_INT && out[0].i == 8 && out[1].kind == CE_PICKED_INT && out[1].i == 9);
+  CHECK(out[2].kind == CE_PICKED_INT && out[2].i == 0 && str_is(&out[3], "y") && out[4].kind == CE_PICKED_NONE);
+
+  /* the document itself: the empty path */
+  ce_pick_path top[2] = {{.n = 0}, path("flag", 0, NULL, 0, NULL, 1)};
+  CHECK(pick("{\"flag\":2}", top, 2) == 0);
+  CHECK(out[0].kind == CE_PICKED_CONTAINER && out[1].kind == CE_PICKED_INT);
+  CHECK(pick(" \"s\" ", top, 2) == 0);
+  CHECK(str_is(&out[0], "s") && out[1].kind == CE_PICKED_NONE);
+
   /* one path of the most steps, and the most paths */
-  ce_pick_path eight = {{{NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1},
-                         {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 1}, {NULL, 0, 2}}, 8};
+  ce_pick_path eight = {.n = 8};
+  for (int i = 0; i < 8; i++) eight.steps[i] = step(NULL, i < 7 ? 1 : 2);
   CHECK(pick("[[[[[[[[1,2]]]]]]]]", &eight, 1) == 0);
   CHECK(out[0].kind == CE_PICKED_INT && out[0].i == 2);
   ce_pick_path many[CE_PICK_MAX_PATHS];
   char doc[512] = "[";
   for (int k = 0; k < CE_PICK_MAX_PATHS; k++) {
-    many[k] = (ce_pick_path){{{NULL, 0, CE_PICK_MAX_PATHS - k}}, 1};
+    many[k] = (ce_pick_path){.n = 1};
+    many[k].steps[0] = step(NULL, CE_PICK_MAX_PATHS - k);
     snprintf(doc + strlen(doc), sizeof doc - strlen(doc), "%s%d", k ? "," : "", 100 + k);
   }
   strcat(doc, "]");

@@ -10,6 +10,7 @@
 #define LEVELS (CE_PICK_MAX_STEPS + 2)
 
 typedef struct {
+  const ce_pick_set *set;
   const ce_pick_path *paths;
   int npaths;
   ce_picked *out;
@@ -24,26 +25,79 @@ typedef struct {
 /* the paths of the level below whose next step is item i of the array */
 static uint32_t by_index(const picker *pk, int d, uint32_t from, int64_t i) {
   uint32_t m = 0;
-  for (int k = 0; k < pk->npaths; k++)
-    if ((from >> k & 1u) && pk->paths[k].n > d && !pk->paths[k].steps[d].key && pk->paths[k].steps[d].index == i)
-      m |= 1u << k;
+  for (uint32_t left = from; left; left &= left - 1) {
+    int k = __builtin_ctz(left);
+    const ce_pick_path *pp = &pk->paths[k];
+    if (pp->n > d && !pp->steps[d].key && pp->steps[d].index == i) m |= 1u << k;
+  }
   return m;
 }
 
+static uint64_t word_of(const char *s, size_t n) {
+  uint64_t w = 0;
+  memcpy(&w, s, n);
+  return w;
+}
+
+static unsigned slot_of(uint64_t w) { return (unsigned)((w * 0x9e3779b97f4a7c15ull) >> 58); }
+
+/* ... whose next step is key s */
 static uint32_t by_key(const picker *pk, int d, uint32_t from, const char *s, size_t n) {
-  uint32_t m = 0;
-  for (int k = 0; k < pk->npaths; k++) {
-    const ce_pick_step *st = &pk->paths[k].steps[d];
-    if ((from >> k & 1u) && pk->paths[k].n > d && st->key && st->len == n && memcmp(st->key, s, n) == 0)
-      m |= 1u << k;
+  uint32_t m = 0, left = from;
+  uint64_t w = n && n <= 8 ? word_of(s, n) : 0;
+  if (d == 0) {
+    /* the index of first keys, and a walk of the paths it does not hold */
+    const ce_pick_set *set = pk->set;
+    if (n && n <= 8) {
+      for (unsigned i = slot_of(w);; i = (i + 1) & 63) {
+        if (!set->first[i].mask) break;
+        if (set->first[i].word == w && set->first[i].len == n) {
+          m = set->first[i].mask & from;
+          break;
+        }
+      }
+    }
+    left = from & set->long_first;
+  }
+  for (; left; left &= left - 1) {
+    int k = __builtin_ctz(left);
+    const ce_pick_path *pp = &pk->paths[k];
+    if (pp->n <= d) continue;
+    const ce_pick_step *st = &pp->steps[d];
+    if (st->key && st->len == n && (n && n <= 8 ? st->word == w : memcmp(st->key, s, n) == 0)) m |= 1u << k;
   }
   return m;
+}
+
+void ce_pick_prepare(ce_pick_set *set) {
+  memset(set->first, 0, sizeof set->first);
+  set->long_first = 0;
+  for (int k = 0; k < set->npaths; k++) {
+    ce_pick_path *path = &set->paths[k];
+    for (int i = 0; i < path->n; i++) {
+      ce_pick_step *st = &path->steps[i];
+      st->word = st->key && st->len <= 8 ? word_of(st->key, st->len) : 0;
+    }
+    if (path->n == 0) continue;
+    const ce_pick_step *st = &path->steps[0];
+    if (!st->key) continue; /* an array index: no key matches it */
+    if (st->len == 0 || st->len > 8) {
+      set->long_first |= 1u << k;
+      continue;
+    }
+    unsigned i = slot_of(st->word);
+    while (set->first[i].mask && !(set->first[i].word == st->word && set->first[i].len == st->len)) i = (i + 1) & 63;
+    set->first[i].word = st->word;
+    set->first[i].len = (uint32_t)st->len;
+    set->first[i].mask |= 1u << k;
+  }
 }
 
 /* a value starts at the current depth: the paths it ends */
 static uint32_t value_here(picker *pk) {
   int d = pk->depth;
-  if (d == 0 || d >= LEVELS) return 0;
+  if (d == 0) return pk->under[0] & pk->ends[0]; /* the document itself */
+  if (d >= LEVELS) return 0;
   if (pk->is_array[d - 1]) {
     pk->index[d - 1]++;
     pk->under[d] = by_index(pk, d - 1, pk->under[d - 1], pk->index[d - 1]);
@@ -109,8 +163,7 @@ static int on_key(void *ud, const char *s, size_t n) {
   pk->under[d] = m;
   /* a key given again replaces its value: what was found under the first
    * is forgotten */
-  for (int k = 0; k < pk->npaths; k++)
-    if (m >> k & 1u) pk->out[k].kind = CE_PICKED_NONE;
+  for (uint32_t left = m; left; left &= left - 1) pk->out[__builtin_ctz(left)].kind = CE_PICKED_NONE;
   return 0;
 }
 
@@ -118,18 +171,21 @@ static const ce_json_handler HANDLER = {
   on_null, on_bool, on_int, on_num, on_str, on_begin_array, on_end, on_begin_object, on_key, on_end,
 };
 
-int ce_json_pick(const char *text, size_t len, const char *name, const ce_pick_path *paths, int npaths,
-                 ce_picked *out, ce_buf *strings, ce_buf *scratch, ce_err *err) {
+int ce_json_pick(const char *text, size_t len, const char *name, const ce_pick_set *set, ce_picked *out,
+                 ce_buf *strings, ce_buf *scratch, ce_err *err) {
   picker pk;
   memset(&pk, 0, sizeof pk);
-  pk.paths = paths;
-  pk.npaths = npaths;
+  pk.set = set;
+  pk.paths = set->paths;
+  pk.npaths = set->npaths;
+  const ce_pick_path *paths = set->paths;
+  int npaths = set->npaths;
   pk.out = out;
   pk.strings = strings;
   for (int k = 0; k < npaths; k++) {
     out[k] = (ce_picked){CE_PICKED_NONE, 0, 0, 0, 0, 0};
     pk.under[0] |= 1u << k;
-    if (paths[k].n < LEVELS) pk.ends[paths[k].n] |= 1u << k;
+    pk.ends[paths[k].n] |= 1u << k;
   }
   return ce_json_parse(text, len, name, 500, &HANDLER, &pk, scratch, err);
 }

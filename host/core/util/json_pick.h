@@ -12,7 +12,7 @@
 
 #include "core/util/json.h"
 
-#define CE_PICK_MAX_PATHS 16
+#define CE_PICK_MAX_PATHS 32
 #define CE_PICK_MAX_STEPS 8
 
 /* One step down: a key of an object, or (key NULL) item `index` (from 1)
@@ -21,11 +21,12 @@ typedef struct {
   const char *key;
   size_t len;
   int64_t index;
+  uint64_t word; /* a key of up to 8 bytes as one number (ce_pick_prepare) */
 } ce_pick_step;
 
 typedef struct {
   ce_pick_step steps[CE_PICK_MAX_STEPS];
-  int n; /* 1 .. CE_PICK_MAX_STEPS */
+  int n; /* 0 (the document itself) .. CE_PICK_MAX_STEPS */
 } ce_pick_path;
 
 enum { CE_PICKED_NONE, CE_PICKED_NULL, CE_PICKED_BOOL, CE_PICKED_INT, CE_PICKED_NUM, CE_PICKED_STR, CE_PICKED_CONTAINER };
@@ -41,9 +42,25 @@ typedef struct {
   size_t off, len;
 } ce_picked;
 
-/* Reads text once and fills out[k] for paths[k] (npaths <= CE_PICK_MAX_PATHS).
- * 0, or ce_json_parse's error (name for its messages). */
-int ce_json_pick(const char *text, size_t len, const char *name, const ce_pick_path *paths, int npaths,
-                 ce_picked *out, ce_buf *strings, ce_buf *scratch, ce_err *err);
+/* The paths a picker reads, with an index of their first keys: a score
+ * line has a dozen keys and the summary a dozen paths, and comparing each
+ * key with each path was most of reading it. */
+typedef struct {
+  ce_pick_path paths[CE_PICK_MAX_PATHS];
+  int npaths;
+  struct {
+    uint64_t word;
+    uint32_t len, mask;
+  } first[64];        /* first keys of 1 to 8 bytes -> the paths they start */
+  uint32_t long_first; /* paths whose first step is another key */
+} ce_pick_set;
+
+/* Fills in the index: call once paths and npaths are set. */
+void ce_pick_prepare(ce_pick_set *set);
+
+/* Reads text once and fills out[k] for set->paths[k]. 0, or ce_json_parse's
+ * error (name for its messages). */
+int ce_json_pick(const char *text, size_t len, const char *name, const ce_pick_set *set, ce_picked *out,
+                 ce_buf *strings, ce_buf *scratch, ce_err *err);
 
 #endif

@@ -292,6 +292,13 @@ end
 --- a provider that drops hard questions must not raise a model's score.
 function M.counts(s) return s.e ~= "bad_question" end
 
+-- the fields of a score line (score_fields) the summary reads, after the
+-- line itself. A field that holds an object or array (a damaged line)
+-- reads as json.container: one group for all such lines, where decoding
+-- each made a group of each table's address (or of an address used again)
+local SCORE = json.picker({}, { "e" }, { "ft" }, { "j" }, { "s" }, { "ti" }, { "to" }, { "k" }, { "kc" }, { "ag" },
+  { "c" }, { "u" }, { "l" }, { "cached" }, { "f" }, { "d" }, { "r" })
+
 --- Per-model summaries of a run from the scores database: n, scored (parsed
 --- answers), accuracy over scored-or-not (unparseable and errors count as
 --- wrong), a Wilson 95% interval, unparseable, errors by class, invalid
@@ -308,36 +315,36 @@ function M.summarize(st, run)
   end
   local per_q = #order > 1 and {} or nil -- question -> model -> 0/1, for paired comparisons
   local samples_k = type(run.mode) == "table" and run.mode.samples or nil
-  local ok, err = st:scan(DB.scores, run.id .. M.SEP, function(k, v)
-    local _, mk, qid = M.split_key(k)
-    local m = models[mk]
-    if not m then return end
-    local s = json.decode(v)
-    if type(s) ~= "table" then return end
-    if not M.counts(s) then
+  -- a model's lines at a time (its keys' prefix): the key need not be
+  -- split, and a line's fields are read without making its table (the
+  -- summary is read once a run ends: 5 us a line, json.decode and the
+  -- split most of it)
+  local m, mk, prefix_len
+  local function add(qid, e, ft, j, sc, ti, to, sk, kc, ag, c, u, l, cached, f, d, r)
+    if e == "bad_question" then -- not M.counts
       m.invalid = m.invalid + 1
       return
     end
-    if s.ft then
+    if ft then
       -- graded by a model, or not at all: a figure of its own
-      local j = m.judged or { n = 0, graded = 0, sum = 0, errors = 0 }
-      m.judged = j
-      j.n = j.n + 1
-      if s.j then j.graded, j.sum = j.graded + 1, j.sum + (tonumber(s.s) or 0)
-      elseif s.e then j.errors = j.errors + 1 end
-      m.tokens_in = m.tokens_in + (tonumber(s.ti) or 0)
-      m.tokens_out = m.tokens_out + (tonumber(s.to) or 0)
+      local jd = m.judged or { n = 0, graded = 0, sum = 0, errors = 0 }
+      m.judged = jd
+      jd.n = jd.n + 1
+      if j then jd.graded, jd.sum = jd.graded + 1, jd.sum + (tonumber(sc) or 0)
+      elseif e then jd.errors = jd.errors + 1 end
+      m.tokens_in = m.tokens_in + (tonumber(ti) or 0)
+      m.tokens_out = m.tokens_out + (tonumber(to) or 0)
       return
     end
     if samples_k then
       -- an error counts as K wrong samples, as it counts as wrong elsewhere
       local items = m.sampled or {}
       m.sampled = items
-      items[#items + 1] = { n = tonumber(s.k) or samples_k, c = tonumber(s.kc) or 0, majority_correct = s.c == 1,
-                            agreement = tonumber(s.ag) }
+      items[#items + 1] = { n = tonumber(sk) or samples_k, c = tonumber(kc) or 0, majority_correct = c == 1,
+                            agreement = tonumber(ag) }
     end
     m.n = m.n + 1
-    local correct = s.c == 1
+    local correct = c == 1
     if per_q then
       local row = per_q[qid]
       if not row then
@@ -346,23 +353,37 @@ function M.summarize(st, run)
       end
       row[mk] = correct and 1 or 0
     end
-    if s.e then
+    if e then
       m.errors = m.errors + 1
-      m.error_classes[s.e] = (m.error_classes[s.e] or 0) + 1
-    elseif s.u then
+      m.error_classes[e] = (m.error_classes[e] or 0) + 1
+    elseif u then
       m.unparseable = m.unparseable + 1
     else
       m.scored = m.scored + 1
     end
     if correct then m.correct = m.correct + 1 end
-    if type(s.l) == "number" and not s.e then M.latency_add(m.lat, s.l) end
-    m.tokens_in = m.tokens_in + (tonumber(s.ti) or 0)
-    m.tokens_out = m.tokens_out + (tonumber(s.to) or 0)
-    if s.cached then m.cached = m.cached + 1 end
-    group_add(m.fam, s.f, correct)
-    group_add(m.diff, s.d, correct)
-    group_add(m.rung, s.r, correct)
-  end)
+    if type(l) == "number" and not e then M.latency_add(m.lat, l) end
+    m.tokens_in = m.tokens_in + (tonumber(ti) or 0)
+    m.tokens_out = m.tokens_out + (tonumber(to) or 0)
+    if cached then m.cached = m.cached + 1 end
+    group_add(m.fam, f, correct)
+    group_add(m.diff, d, correct)
+    group_add(m.rung, r, correct)
+  end
+  local container = json.container
+  local function visit(k, v)
+    local ok, top, e, ft, j, sc, ti, to, sk, kc, ag, c, u, l, cached, f, d, r = SCORE:pick(v)
+    if not ok or top ~= container then return end -- no object: not a score line
+    return add(per_q and sub(k, prefix_len + 1) or nil, e, ft, j, sc, ti, to, sk, kc, ag, c, u, l, cached, f, d, r)
+  end
+  local ok, err = true, nil
+  for _, key in ipairs(order) do
+    m, mk = models[key], key
+    local prefix = run.id .. M.SEP .. key .. M.SEP
+    prefix_len = #prefix
+    ok, err = st:scan(DB.scores, prefix, visit)
+    if not ok then break end
+  end
   if not ok then return nil, err end
   local out = {}
   local wall = (run.finished or os.time()) - (run.started or run.created or os.time())
