@@ -53,11 +53,13 @@ end
 -- the reply's leaves that make most answers: read without building the
 -- reply (json.picker), for all but an error, log-probabilities (a
 -- logprobs object; OpenAI sends null without them) or a reply of another
--- shape, which parse_doc reads whole, as before
+-- shape, which parse_whole reads whole, as before
 local REPLY = json.picker({ "choices", 1, "message", "content" }, { "usage", "prompt_tokens" },
   { "usage", "completion_tokens" }, { "choices", 1, "finish_reason" }, { "choices", 1, "logprobs" })
 
-local function parse_doc(body)
+--- The answer of a reply read whole, as parse gives it (parse reads most
+--- replies through REPLY, and the rest with this).
+function M.parse_whole(body)
   local doc, err = json.decode(body, "response")
   if type(doc) ~= "table" then return nil, "malformed", err or "not a JSON object" end
   local choice = type(doc.choices) == "table" and doc.choices[1]
@@ -84,7 +86,7 @@ end
 --- p_no, ...); text stays the reply's text.
 function M.parse(model, body)
   local ok, text, tin, tout, finish, lp = REPLY:pick(body)
-  if not ok or type(text) ~= "string" or lp == json.container then return parse_doc(body) end
+  if not ok or type(text) ~= "string" or lp == json.container then return M.parse_whole(body) end
   return {
     text = text,
     input_tokens = math.tointeger(tin),

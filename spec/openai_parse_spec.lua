@@ -6,29 +6,10 @@
 local json = require "causal_eval.json"
 local rng = require "causal_eval.rng"
 local openai = require "adapters.openai"
-local logprobs = require "causal_eval.logprobs"
 
--- the reading the adapter made of every reply before the picker
-local function reference(body)
-  local doc, err = json.decode(body, "response")
-  if type(doc) ~= "table" then return nil, "malformed", err or "not a JSON object" end
-  local choice = type(doc.choices) == "table" and doc.choices[1]
-  local msg = type(choice) == "table" and choice.message
-  local text = type(msg) == "table" and msg.content
-  if type(text) ~= "string" then
-    if type(doc.error) == "table" then return nil, "server", tostring(doc.error.message) end
-    return nil, "malformed", "no choices[1].message.content"
-  end
-  local usage = type(doc.usage) == "table" and doc.usage or {}
-  local lp = type(choice.logprobs) == "table" and logprobs.yes_no(choice.logprobs.content) or nil
-  return {
-    text = text,
-    input_tokens = math.tointeger(usage.prompt_tokens),
-    output_tokens = math.tointeger(usage.completion_tokens),
-    finish_reason = type(choice.finish_reason) == "string" and choice.finish_reason or nil,
-    logprobs = lp,
-  }
-end
+-- the adapter's reading of a reply whole: what it read every reply with
+-- before the picker (its code unchanged)
+local reference = openai.parse_whole
 
 -- JSON written by hand, so that a key can repeat: an object is a list of
 -- { key, value } pairs (value already JSON text)

@@ -31,6 +31,18 @@ local function by_kind(t)
   return out
 end
 
+-- a model's groups (name -> { n, ... }) as name -> { n, right }, the
+-- names norm gives merged
+local function merged(groups, right_of)
+  local t = {}
+  for k, g in pairs(groups) do
+    local name = norm(k)
+    local c = t[name] or { 0, 0 }
+    t[name] = { c[1] + g.n, c[2] + right_of(g) }
+  end
+  return t
+end
+
 -- the summary's reading of a store before the picker: every line of the
 -- run decoded whole (results.summarize as it was, its figures only)
 local function reference(st, run)
@@ -83,13 +95,7 @@ local function reference(st, run)
     local m = models[key]
     local groups = {}
     for name, g in pairs({ fam = m.fam, diff = m.diff, rung = m.rung }) do
-      local t = {}
-      for k, x in pairs(g) do
-        local name = norm(k)
-        local c = t[name] or { 0, 0 }
-        t[name] = { c[1] + x.n, c[2] + x.correct }
-      end
-      groups[name] = t
+      groups[name] = merged(g, function(x) return x.correct end)
     end
     out[#out + 1] = { n = m.n, scored = m.scored, correct = m.correct, unparseable = m.unparseable, errors = m.errors,
                       invalid = m.invalid, error_classes = m.error_classes, tokens = { m.tokens_in, m.tokens_out },
@@ -103,13 +109,7 @@ local function figures(rows)
   for i, r in ipairs(rows) do
     local groups = {}
     for name, by in pairs({ fam = r.by_family, diff = r.by_difficulty, rung = r.by_rung }) do
-      local t = {}
-      for k, g in pairs(by) do
-        local name = norm(k)
-        local c = t[name] or { 0, 0 }
-        t[name] = { c[1] + g.n, c[2] + math.floor(g.n * (g.accuracy == json.null and 0 or g.accuracy) + 0.5) }
-      end
-      groups[name] = t
+      groups[name] = merged(by, function(g) return math.floor(g.n * (g.accuracy == json.null and 0 or g.accuracy) + 0.5) end)
     end
     out[i] = { n = r.n, scored = r.scored, correct = r.correct, unparseable = r.unparseable, errors = r.errors,
                invalid = r.invalid, error_classes = r.error_classes, tokens = { r.tokens.input, r.tokens.output },

@@ -486,8 +486,8 @@ static int hexval(int c) {
   return -1;
 }
 
-static int read_u4(parser *p, const char *at, unsigned *out) {
-  if (p->end - at < 4) return -1;
+/* the four hex digits at at, which the caller has checked are there */
+static int hex4(const char *at, unsigned *out) {
   unsigned v = 0;
   for (int i = 0; i < 4; i++) {
     int h = hexval((unsigned char)at[i]);
@@ -497,6 +497,8 @@ static int read_u4(parser *p, const char *at, unsigned *out) {
   *out = v;
   return 0;
 }
+
+static int read_u4(parser *p, const char *at, unsigned *out) { return p->end - at < 4 ? -1 : hex4(at, out); }
 
 static void put_utf8(ce_buf *b, unsigned cp) {
   char o[4];
@@ -689,17 +691,6 @@ static int literal(parser *p, const char *word) {
  * again, so errors and their places are parse_value's. */
 
 static inline int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static int hex4(const char *at, unsigned *out) {
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval((unsigned char)at[i]);
-    if (h < 0) return -1;
-    v = v * 16 + (unsigned)h;
-  }
-  *out = v;
-  return 0;
-}
 
 /* past the string at s (on its quote), or NULL */
 static const char *skip_str(const char *s, const char *end) {
