@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -339,6 +340,68 @@ static void check_skip(void) {
   CHECK(disagree == 0);
 }
 
+/* what a parse reported of a number: its kind and value */
+typedef struct {
+  int kind; /* 1 integer, 2 double */
+  int64_t i;
+  double d;
+} got_number;
+static int n_int(void *ud, int64_t v) {
+  got_number *g = ud;
+  g->kind = 1;
+  g->i = v;
+  return 0;
+}
+static int n_num(void *ud, double v) {
+  got_number *g = ud;
+  g->kind = 2;
+  g->d = v;
+  return 0;
+}
+static const ce_json_handler NUMBER_ONLY = {NULL, NULL, n_int, n_num, NULL, NULL, NULL, NULL, NULL, NULL};
+
+/* Numbers read as strtoll and strtod read them, bit for bit: the short
+ * ones the parser sums itself, the others it hands to libc. */
+static void check_numbers(void) {
+  char text[64];
+  int bad = 0;
+  for (int i = 0; i < 400000 && bad < 5; i++) {
+    size_t n = 0;
+    if (next_u64() % 3 == 0) text[n++] = '-';
+    int ints = 1 + (int)(next_u64() % 20), fracs = (int)(next_u64() % 4 == 0 ? 0 : next_u64() % 20);
+    int zero_lead = next_u64() % 4 == 0;
+    if (zero_lead) text[n++] = '0';
+    else
+      for (int k = 0; k < ints; k++) text[n++] = (char)('0' + (k == 0 ? 1 + next_u64() % 9 : next_u64() % 10));
+    if (fracs) {
+      text[n++] = '.';
+      for (int k = 0; k < fracs; k++) text[n++] = (char)('0' + next_u64() % (k % 3 == 0 ? 2 : 10));
+    }
+    text[n] = 0;
+    got_number g = {0, 0, 0};
+    ce_err e;
+    if (ce_json_parse(text, n, "n", 0, &NUMBER_ONLY, &g, NULL, &e) != 0) {
+      fprintf(stderr, "%s: %s\n", text, e.msg);
+      bad++;
+      continue;
+    }
+    int ok;
+    if (!fracs) {
+      errno = 0;
+      long long v = strtoll(text, NULL, 10);
+      ok = errno == ERANGE ? g.kind == 2 && g.d == strtod(text, NULL) : g.kind == 1 && g.i == v;
+    } else {
+      double v = strtod(text, NULL);
+      ok = g.kind == 2 && memcmp(&g.d, &v, sizeof v) == 0;
+    }
+    if (!ok) {
+      fprintf(stderr, "%s: read %s %lld / %.17g\n", text, g.kind == 1 ? "integer" : "double", (long long)g.i, g.d);
+      bad++;
+    }
+  }
+  CHECK(bad == 0);
+}
+
 int main(void) {
   ce_buf b;
   ce_buf_init(&b);
@@ -402,6 +465,7 @@ int main(void) {
   CHECK(lanes_ok);
   ce_buf_free(&b);
   check_skip();
+  check_numbers();
   check_parse_lanes();
   check_doubles();
   return check_report("test_json");
