@@ -75,7 +75,8 @@ local function reference(st, run)
     local correct = s.c == 1
     if s.e then
       m.errors = m.errors + 1
-      m.error_classes[s.e] = (m.error_classes[s.e] or 0) + 1
+      local class = type(s.e) == "string" and s.e or "invalid" -- as a JSON key can be
+      m.error_classes[class] = (m.error_classes[class] or 0) + 1
     elseif s.u then
       m.unparseable = m.unparseable + 1
     else
@@ -174,6 +175,26 @@ describe("a run's summary, read through the score lines' fields", function()
       assert.are.same(w.tokens, g.tokens)
       assert.are.same(w.groups, g.groups)
     end
+    -- and it can be written as JSON (an error class of null was a key
+    -- json.encode refused: `results show --json` stopped on an internal error)
+    assert(json.encode(got))
     st:close()
+  end)
+
+  it("shows a run whose score lines name an error class that is not text", function()
+    local data = dir .. "/damaged"
+    local st = assert(results.open(data))
+    results.put_run(st, { id = "r2", created = os.time(), status = "completed", models = { "m" }, benchmarks = { "x" } })
+    for i, e in ipairs({ "null", "true", "5", "{}", '"timeout"' }) do
+      assert(st:put(results.DB.scores, results.key("r2", "m", "q" .. i), '{"c":0,"f":"ladder","e":' .. e .. "}"))
+    end
+    assert(st:put(results.DB.scores, results.key("r2", "m", "q9"), '{"c":1,"f":"ladder"}'))
+    st:close()
+    local r = H.run({ "results", "show", "r2", "--data", data, "--json" })
+    assert.are.equal(0, r.code, r.stderr)
+    local shown = json.decode(r.stdout)
+    local m = shown.models and shown.models[1] or shown[1] or shown
+    assert.are.same({ invalid = 4, timeout = 1 }, m.error_classes)
+    assert.are.equal(5, m.errors)
   end)
 end)

@@ -355,7 +355,10 @@ function M.summarize(st, run)
     end
     if e then
       m.errors = m.errors + 1
-      m.error_classes[e] = (m.error_classes[e] or 0) + 1
+      -- a class that is not text (a damaged line's null, number or list)
+      -- is counted as one, by a name JSON can hold as a key
+      local class = type(e) == "string" and e or "invalid"
+      m.error_classes[class] = (m.error_classes[class] or 0) + 1
     elseif u then
       m.unparseable = m.unparseable + 1
     else
