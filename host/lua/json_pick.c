@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* json.picker(path, ...) -> picker; picker:pick(text [, name]) -> true, v1, ...
  * | false, message. A path is a list of keys and array indices (from 1):
- * { "choices", 1, "message", "content" }; {} is the document itself. Each value is the one at its path
- * (core/util/json_pick.h): a string, number or boolean; json.null for null;
- * json.container for an object or array; nil where the document has none. */
+ * { "choices", 1, "message", "content" }; {} is the document itself. Each
+ * value is the one at its path (core/util/json_pick.h): a string, number or
+ * boolean; json.null for null; json.container for an object or array; nil
+ * where the document has none. */
 #include <lauxlib.h>
 #include <lua.h>
 

@@ -473,8 +473,10 @@ static int fail(parser *p, const char *at, int code, const char *what) {
   return -1;
 }
 
+static inline int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 static void skip_ws(parser *p) {
-  while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
+  while (p->s < p->end && is_ws(*p->s)) p->s++;
 }
 
 static int stop(parser *p, const char *at) { return fail(p, at, CE_JSON_ESTOP, "rejected by the reader"); }
@@ -498,7 +500,18 @@ static int hex4(const char *at, unsigned *out) {
   return 0;
 }
 
-static int read_u4(parser *p, const char *at, unsigned *out) { return p->end - at < 4 ? -1 : hex4(at, out); }
+/* The \\u escape at s (on its backslash), with the low half of a surrogate
+ * pair after it: its length (6 or 12) and code point, 0 for four bad hex
+ * digits, -1 for a lone surrogate. The reader and the skip share it. */
+static int u_escape(const char *s, const char *end, unsigned *cp) {
+  if (end - s < 6 || hex4(s + 2, cp)) return 0;
+  if (*cp >= 0xDC00 && *cp <= 0xDFFF) return -1;
+  if (*cp < 0xD800 || *cp > 0xDBFF) return 6;
+  unsigned lo;
+  if (end - s < 12 || s[6] != '\\' || s[7] != 'u' || hex4(s + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF) return -1;
+  *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+  return 12;
+}
 
 static void put_utf8(ce_buf *b, unsigned cp) {
   char o[4];
@@ -568,20 +581,10 @@ static int parse_string(parser *p, int is_key) {
       case 't': ce_buf_addc(p->scratch, '\t'); break;
       case 'u': {
         unsigned cp;
-        if (read_u4(p, q, &cp)) return fail(p, q - 2, CE_JSON_ESYNTAX, "bad \\u escape (four hex digits)");
-        q += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          unsigned lo;
-          if (q + 1 < p->end && q[0] == '\\' && q[1] == 'u' && read_u4(p, q + 2, &lo) == 0 &&
-              lo >= 0xDC00 && lo <= 0xDFFF) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            q += 6;
-          } else {
-            return fail(p, q - 6, CE_JSON_ESYNTAX, "lone UTF-16 surrogate in \\u escape");
-          }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return fail(p, q - 6, CE_JSON_ESYNTAX, "lone UTF-16 surrogate in \\u escape");
-        }
+        int n = u_escape(q - 2, p->end, &cp);
+        if (n == 0) return fail(p, q - 2, CE_JSON_ESYNTAX, "bad \\u escape (four hex digits)");
+        if (n < 0) return fail(p, q - 2, CE_JSON_ESYNTAX, "lone UTF-16 surrogate in \\u escape");
+        q += n - 2;
         put_utf8(p->scratch, cp);
         break;
       }
@@ -610,32 +613,43 @@ static int parse_string(parser *p, int is_key) {
   return rc ? stop(p, at) : 0;
 }
 
-static int parse_number(parser *p) {
-  const char *q = p->s, *at = p->s;
-  int is_int = 1;
-  if (q < p->end && *q == '-') q++;
-  if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number");
+/* The end of the number at s, whether it has a fraction or exponent
+ * (not *is_int) and an exponent; NULL and *what for one JSON does not
+ * allow. The reader and the skip share it. */
+static const char *number_end(const char *s, const char *end, int *is_int, int *has_exp, const char **what) {
+  const char *q = s;
+  *is_int = 1;
+  *has_exp = 0;
+  if (q < end && *q == '-') q++;
+  if (q >= end || !(*q >= '0' && *q <= '9')) return *what = "bad number", NULL;
   if (*q == '0') {
     q++;
-    if (q < p->end && *q >= '0' && *q <= '9') return fail(p, at, CE_JSON_ESYNTAX, "number with a leading zero");
+    if (q < end && *q >= '0' && *q <= '9') return *what = "number with a leading zero", NULL;
   } else {
-    while (q < p->end && *q >= '0' && *q <= '9') q++;
+    while (q < end && *q >= '0' && *q <= '9') q++;
   }
-  if (q < p->end && *q == '.') {
-    is_int = 0;
+  if (q < end && *q == '.') {
+    *is_int = 0;
     q++;
-    if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (digits after '.')");
-    while (q < p->end && *q >= '0' && *q <= '9') q++;
+    if (q >= end || !(*q >= '0' && *q <= '9')) return *what = "bad number (digits after '.')", NULL;
+    while (q < end && *q >= '0' && *q <= '9') q++;
   }
-  int has_exp = 0;
-  if (q < p->end && (*q == 'e' || *q == 'E')) {
-    is_int = 0;
-    has_exp = 1;
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    *is_int = 0;
+    *has_exp = 1;
     q++;
-    if (q < p->end && (*q == '+' || *q == '-')) q++;
-    if (q >= p->end || !(*q >= '0' && *q <= '9')) return fail(p, at, CE_JSON_ESYNTAX, "bad number (exponent)");
-    while (q < p->end && *q >= '0' && *q <= '9') q++;
+    if (q < end && (*q == '+' || *q == '-')) q++;
+    if (q >= end || !(*q >= '0' && *q <= '9')) return *what = "bad number (exponent)", NULL;
+    while (q < end && *q >= '0' && *q <= '9') q++;
   }
+  return q;
+}
+
+static int parse_number(parser *p) {
+  const char *at = p->s, *what;
+  int is_int, has_exp;
+  const char *q = number_end(at, p->end, &is_int, &has_exp, &what);
+  if (!q) return fail(p, at, CE_JSON_ESYNTAX, what);
   size_t n = (size_t)(q - at);
   /* a skipped number is converted only where it could be out of range (an
    * exponent, or more digits than a double spans), to fail as a read one does */
@@ -690,8 +704,6 @@ static int literal(parser *p, const char *word) {
  * error, an exponent, nesting past its stack) goes through parse_value
  * again, so errors and their places are parse_value's. */
 
-static inline int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 /* past the string at s (on its quote), or NULL */
 static const char *skip_str(const char *s, const char *end) {
   const char *q = s + 1;
@@ -709,15 +721,10 @@ static const char *skip_str(const char *s, const char *end) {
     if (end - q < 2) return NULL;
     char e = q[1];
     if (e == 'u') {
-      unsigned cp, lo;
-      if (end - q < 6 || hex4(q + 2, &cp)) return NULL;
-      q += 6;
-      if (cp >= 0xDC00 && cp <= 0xDFFF) return NULL;
-      if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || hex4(q + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-          return NULL;
-        q += 6;
-      }
+      unsigned cp;
+      int n = u_escape(q, end, &cp);
+      if (n <= 0) return NULL;
+      q += n;
     } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
       q += 2;
     } else {
@@ -729,22 +736,17 @@ static const char *skip_str(const char *s, const char *end) {
 /* past the number at s, or NULL (also for an exponent or 300 characters:
  * such a number is converted to be checked, which parse_number does) */
 static const char *skip_num(const char *s, const char *end) {
-  const char *q = s;
-  if (q < end && *q == '-') q++;
-  if (q >= end || !(*q >= '0' && *q <= '9')) return NULL;
-  if (*q == '0') {
-    q++;
-    if (q < end && *q >= '0' && *q <= '9') return NULL;
-  } else {
-    while (q < end && *q >= '0' && *q <= '9') q++;
-  }
-  if (q < end && *q == '.') {
-    q++;
-    if (q >= end || !(*q >= '0' && *q <= '9')) return NULL;
-    while (q < end && *q >= '0' && *q <= '9') q++;
-  }
-  if (q < end && (*q == 'e' || *q == 'E')) return NULL;
-  return q - s < 300 ? q : NULL;
+  int is_int, has_exp;
+  const char *what, *q = number_end(s, end, &is_int, &has_exp, &what);
+  return q && !has_exp && q - s < 300 ? q : NULL;
+}
+
+/* past an object's key and its colon at s (after whitespace), or NULL */
+static const char *skip_key(const char *s, const char *end) {
+  while (s < end && is_ws(*s)) s++;
+  if (s >= end || *s != '"' || !(s = skip_str(s, end))) return NULL;
+  while (s < end && is_ws(*s)) s++;
+  return s < end && *s == ':' ? s + 1 : NULL;
 }
 
 static const char *skip_word(const char *s, const char *end, const char *w, size_t n) {
@@ -773,12 +775,7 @@ static int skip_fast(parser *p) {
         n--;
         objects >>= 1;
       } else {
-        if (c == '{') {
-          if (*s != '"' || !(s = skip_str(s, end))) return 0;
-          while (s < end && is_ws(*s)) s++;
-          if (s >= end || *s != ':') return 0;
-          s++;
-        }
+        if (c == '{' && !(s = skip_key(s, end))) return 0;
         continue; /* the first item */
       }
     } else if (c == '"') {
@@ -805,13 +802,7 @@ static int skip_fast(parser *p) {
       int in_object = (int)(objects & 1u);
       if (*s == ',') {
         s++;
-        if (in_object) {
-          while (s < end && is_ws(*s)) s++;
-          if (s >= end || *s != '"' || !(s = skip_str(s, end))) return 0;
-          while (s < end && is_ws(*s)) s++;
-          if (s >= end || *s != ':') return 0;
-          s++;
-        }
+        if (in_object && !(s = skip_key(s, end))) return 0;
         break;
       }
       if (*s != (in_object ? '}' : ']')) return 0;

@@ -11,8 +11,6 @@
 
 typedef struct {
   const ce_pick_set *set;
-  const ce_pick_path *paths;
-  int npaths;
   ce_picked *out;
   ce_buf *strings;
   int depth;                 /* containers open */
@@ -27,7 +25,7 @@ static uint32_t by_index(const picker *pk, int d, uint32_t from, int64_t i) {
   uint32_t m = 0;
   for (uint32_t left = from; left; left &= left - 1) {
     int k = __builtin_ctz(left);
-    const ce_pick_path *pp = &pk->paths[k];
+    const ce_pick_path *pp = &pk->set->paths[k];
     if (pp->n > d && !pp->steps[d].key && pp->steps[d].index == i) m |= 1u << k;
   }
   return m;
@@ -61,7 +59,7 @@ static uint32_t by_key(const picker *pk, int d, uint32_t from, const char *s, si
   }
   for (; left; left &= left - 1) {
     int k = __builtin_ctz(left);
-    const ce_pick_path *pp = &pk->paths[k];
+    const ce_pick_path *pp = &pk->set->paths[k];
     if (pp->n <= d) continue;
     const ce_pick_step *st = &pp->steps[d];
     if (st->key && st->len == n && (n && n <= 8 ? st->word == w : memcmp(st->key, s, n) == 0)) m |= 1u << k;
@@ -176,16 +174,12 @@ int ce_json_pick(const char *text, size_t len, const char *name, const ce_pick_s
   picker pk;
   memset(&pk, 0, sizeof pk);
   pk.set = set;
-  pk.paths = set->paths;
-  pk.npaths = set->npaths;
-  const ce_pick_path *paths = set->paths;
-  int npaths = set->npaths;
   pk.out = out;
   pk.strings = strings;
-  for (int k = 0; k < npaths; k++) {
+  for (int k = 0; k < set->npaths; k++) {
     out[k] = (ce_picked){CE_PICKED_NONE, 0, 0, 0, 0, 0};
     pk.under[0] |= 1u << k;
-    pk.ends[paths[k].n] |= 1u << k;
+    pk.ends[set->paths[k].n] |= 1u << k;
   }
   return ce_json_parse(text, len, name, 500, &HANDLER, &pk, scratch, err);
 }

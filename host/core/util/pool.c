@@ -17,8 +17,6 @@ typedef struct ce_pool_chunk { struct ce_pool_chunk *next; } chunk;
  * stay 16-byte aligned as malloc's are */
 #define CHUNK_HEAD ((sizeof(chunk) + GRAIN - 1) / GRAIN * GRAIN)
 
-static size_t class_of(size_t n) { return (n + GRAIN - 1) / GRAIN - 1; }
-
 ce_pool *ce_pool_new(void) { return calloc(1, sizeof(ce_pool)); }
 
 void ce_pool_free(ce_pool *p) {
@@ -32,19 +30,15 @@ void ce_pool_free(ce_pool *p) {
 
 /* a small block of class k; the free list empty or not */
 static void *small_alloc(ce_pool *p, size_t n) {
-  size_t k = class_of(n), size = (k + 1) * GRAIN;
-  block *b = p->free_list[k];
-  if (b) {
-    p->free_list[k] = b->next;
-    p->small_live += size;
-    return b;
-  }
+  size_t k = ce_pool_class(n), size = (k + 1) * GRAIN;
+  void *b = ce_pool_take(p, k);
+  if (b) return b;
   if ((size_t)(p->end - p->cur) < size) {
     /* the tail of the old chunk goes to the free lists, in the largest
      * classes that fit, so nothing is stranded */
     while ((size_t)(p->end - p->cur) >= GRAIN) {
       size_t left = (size_t)(p->end - p->cur);
-      size_t j = class_of(left < CE_POOL_MAX_SMALL ? left / GRAIN * GRAIN : CE_POOL_MAX_SMALL);
+      size_t j = ce_pool_class(left < CE_POOL_MAX_SMALL ? left / GRAIN * GRAIN : CE_POOL_MAX_SMALL);
       block *t = (block *)(void *)p->cur;
       t->next = p->free_list[j];
       p->free_list[j] = t;
@@ -66,13 +60,7 @@ static void *small_alloc(ce_pool *p, size_t n) {
   return r;
 }
 
-static void small_free(ce_pool *p, void *ptr, size_t n) {
-  size_t k = class_of(n);
-  block *b = ptr;
-  b->next = p->free_list[k];
-  p->free_list[k] = b;
-  p->small_live -= (k + 1) * GRAIN;
-}
+static void small_free(ce_pool *p, void *ptr, size_t n) { ce_pool_give(p, ptr, ce_pool_class(n)); }
 
 void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
   if (POOL_PASSTHROUGH) {
@@ -92,7 +80,7 @@ void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
   }
   if (!ptr) return small ? small_alloc(p, nsize) : malloc(nsize);
   if (!was_small && !small) return realloc(ptr, nsize);
-  if (was_small && small && class_of(osize) == class_of(nsize)) return ptr;
+  if (was_small && small && ce_pool_class(osize) == ce_pool_class(nsize)) return ptr;
   void *q = small ? small_alloc(p, nsize) : malloc(nsize);
   if (!q) return was_small && nsize < osize ? ptr : NULL; /* a small block can stay where it is */
   memcpy(q, ptr, osize < nsize ? osize : nsize);

@@ -48,6 +48,25 @@ void ce_pool_free(ce_pool *p);
  * block, a resize. */
 void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize);
 
+/* The size class of a small block of n bytes (1 .. CE_POOL_MAX_SMALL), and
+ * taking a block from its free list (NULL when empty) or putting one back:
+ * the inline path below and the rest of the pool (pool.c) share them. */
+static inline size_t ce_pool_class(size_t n) { return (n - 1) / CE_POOL_GRAIN; }
+static inline void *ce_pool_take(ce_pool *p, size_t k) {
+  ce_pool_block *b = p->free_list[k];
+  if (b) {
+    p->free_list[k] = b->next;
+    p->small_live += (k + 1) * CE_POOL_GRAIN;
+  }
+  return b;
+}
+static inline void ce_pool_give(ce_pool *p, void *ptr, size_t k) {
+  ce_pool_block *b = (ce_pool_block *)ptr;
+  b->next = p->free_list[k];
+  p->free_list[k] = b;
+  p->small_live -= (k + 1) * CE_POOL_GRAIN;
+}
+
 /* Lua's allocator contract: ptr NULL allocates nsize bytes; nsize 0 frees ptr
  * (of osize bytes) and returns NULL; otherwise resizes ptr from osize to nsize
  * bytes, keeping the content. Returns NULL when out of memory (ptr is then
@@ -56,19 +75,10 @@ void *ce_pool_realloc_slow(ce_pool *p, void *ptr, size_t osize, size_t nsize);
 static inline void *ce_pool_realloc(ce_pool *p, void *ptr, size_t osize, size_t nsize) {
   if (!CE_POOL_PASSTHROUGH) {
     if (!ptr && nsize - 1 < CE_POOL_MAX_SMALL) {
-      size_t k = (nsize - 1) / CE_POOL_GRAIN;
-      ce_pool_block *b = p->free_list[k];
-      if (b) {
-        p->free_list[k] = b->next;
-        p->small_live += (k + 1) * CE_POOL_GRAIN;
-        return b;
-      }
+      void *b = ce_pool_take(p, ce_pool_class(nsize));
+      if (b) return b;
     } else if (nsize == 0 && ptr && osize - 1 < CE_POOL_MAX_SMALL) {
-      size_t k = (osize - 1) / CE_POOL_GRAIN;
-      ce_pool_block *b = (ce_pool_block *)ptr;
-      b->next = p->free_list[k];
-      p->free_list[k] = b;
-      p->small_live -= (k + 1) * CE_POOL_GRAIN;
+      ce_pool_give(p, ptr, ce_pool_class(osize));
       return NULL;
     }
   }

@@ -160,6 +160,9 @@ function M.decode(line, no, path, keep)
   return nil, col and ("%s:%d:%s: %s"):format(path, no, col, msg) or ("%s:%d: %s"):format(path, no, err)
 end
 
+-- a question's problem, where it is
+local function at_line(path, no, problem) return ("%s:%d"):format(path, no) .. ": " .. problem end
+
 --- The item of line `no` of `path`: { id, make } or { id, bad = message }.
 --- A line without a usable id is known as "line-N". keep: decode only those
 --- fields (M.CHECKED is enough to tell the id and whether it is bad);
@@ -174,7 +177,7 @@ function M.item(line, no, path, keep)
   if q == nil then return { id = "line-" .. no, bad = err } end
   local id = M.id_of(q.id) or "line-" .. no
   local problem = M.check(q)
-  if problem then return { id = id, bad = ("%s:%d"):format(path, no) .. ": " .. problem } end
+  if problem then return { id = id, bad = at_line(path, no, problem) } end
   q.id = id
   if not keep then
     line_of[q] = line
@@ -205,7 +208,7 @@ function M.scan_line(line, no, path)
                 rubric_notes = notes }
     local qid = M.id_of(id) or "line-" .. no
     local problem = M.check(q)
-    if problem then return qid, ("%s:%d"):format(path, no) .. ": " .. problem end
+    if problem then return qid, at_line(path, no, problem) end
     return qid
   end
   local it = M.item(line, no, path, M.CHECKED)
