@@ -117,6 +117,28 @@ describe("question_file.item", function()
     assert.are.equal(line, json.encode(it2))
   end)
 
+  it("reads a question through the picker as the decoder reads it, its query when first used", function()
+    local bench = require "causal_eval.bench"
+    for _, name in ipairs(bench.list()) do
+      local fam = assert(bench.load(name))
+      for i = 0, 5 do
+        local line = json.encode(bench.question(fam, bench.options{}, 11, i))
+        local decoded = json.decode(line)
+        local got = qf.item(line, 1, "q.jsonl").make()
+        for _, k in ipairs(qf.ASKED) do
+          if k ~= "query" then assert.are.same(decoded[k], rawget(got, k), name .. " " .. k) end
+        end
+        -- a choice question is decoded whole with its query; any other
+        -- reads it from its line when it is first read
+        assert.are.equal(decoded.answer_type == "choice", rawget(got, "query") ~= nil, name)
+        assert.are.same(decoded.query, got.query, name)
+        assert.are.equal(line, json.encode(setmetatable(got, nil)), name)
+      end
+    end
+    -- a list where a text is wanted: decoded, and the same message
+    assert.are.equal("q.jsonl:7: field prompt: expected the text to ask, got a list or object", bad(q("a", { prompt = { "x" } })))
+  end)
+
   it("names file:line and the field of every problem", function()
     assert.are.equal("q.jsonl:7:2: expected a string key", bad("{oops"))
     assert.are.equal("q.jsonl:7: expected a JSON object, one question per line", bad("[1, 2]"))

@@ -38,6 +38,7 @@ static int str_is(const ce_picked *v, const char *s) {
 }
 
 int main(void) {
+  int right;
   ce_buf_init(&strings);
   ce_buf_init(&scratch);
   /* choices[1].text, usage.n, choices[1], flag */
@@ -97,6 +98,30 @@ int main(void) {
   CHECK(out[0].kind == CE_PICKED_INT && out[0].i == 8 && out[1].kind == CE_PICKED_INT && out[1].i == 9);
   CHECK(out[2].kind == CE_PICKED_INT && out[2].i == 0 && str_is(&out[3], "y") && out[4].kind == CE_PICKED_NONE);
 
+  /* first keys past 8 bytes told apart by their last 8 (9 to 16 bytes) or
+   * by the bytes between (past 16); 32 first keys, the index's most */
+  ce_pick_path kl[4] = {path("answer_type", 0, NULL, 0, NULL, 1), path("answer_text", 0, NULL, 0, NULL, 1),
+                        path("abcdefgh_X_ijklmnop", 0, NULL, 0, NULL, 1),
+                        path("abcdefgh_Y_ijklmnop", 0, NULL, 0, NULL, 1)};
+  CHECK(pick("{\"abcdefgh_Y_ijklmnop\":2,\"answer_text\":1,\"abcdefgh_Z_ijklmnop\":9,\"answer_typ\":9,"
+             "\"abcdefgh_X_ijklmnop\":3,\"xanswer_type\":9}", kl, 4) == 0);
+  CHECK(out[0].kind == CE_PICKED_NONE && out[1].kind == CE_PICKED_INT && out[1].i == 1);
+  CHECK(out[2].kind == CE_PICKED_INT && out[2].i == 3 && out[3].kind == CE_PICKED_INT && out[3].i == 2);
+  ce_pick_path keys32[CE_PICK_MAX_PATHS];
+  static char names[CE_PICK_MAX_PATHS][24];
+  char obj[2048] = "{";
+  size_t at = 1;
+  for (int k = 0; k < CE_PICK_MAX_PATHS; k++) {
+    snprintf(names[k], sizeof names[k], k % 2 ? "field_number_%02d" : "f%d", k);
+    keys32[k] = path(names[k], 0, NULL, 0, NULL, 1);
+    at += (size_t)snprintf(obj + at, sizeof obj - at, "\"%.20s\":%d,\"%.20sx\":-1,", names[k], k, names[k]);
+  }
+  snprintf(obj + at, sizeof obj - at, "\"last\":0}");
+  CHECK(pick(obj, keys32, CE_PICK_MAX_PATHS) == 0);
+  right = 1;
+  for (int k = 0; k < CE_PICK_MAX_PATHS; k++) right &= out[k].kind == CE_PICKED_INT && out[k].i == k;
+  CHECK(right);
+
   /* the document itself: the empty path */
   ce_pick_path top[2] = {{.n = 0}, path("flag", 0, NULL, 0, NULL, 1)};
   CHECK(pick("{\"flag\":2}", top, 2) == 0);
@@ -118,7 +143,7 @@ int main(void) {
   }
   strcat(doc, "]");
   CHECK(pick(doc, many, CE_PICK_MAX_PATHS) == 0);
-  int right = 1;
+  right = 1;
   for (int k = 0; k < CE_PICK_MAX_PATHS; k++) right &= out[k].kind == CE_PICKED_INT && out[k].i == 100 + CE_PICK_MAX_PATHS - 1 - k;
   CHECK(right);
 

@@ -33,31 +33,42 @@ static uint32_t by_index(const picker *pk, int d, uint32_t from, int64_t i) {
 
 static uint64_t word_of(const char *s, size_t n) {
   uint64_t w = 0;
-  memcpy(&w, s, n);
+  memcpy(&w, s, n < 8 ? n : 8);
   return w;
 }
 
-static unsigned slot_of(uint64_t w) { return (unsigned)((w * 0x9e3779b97f4a7c15ull) >> 58); }
+/* the last 8 bytes of a key longer than 8 (what tells "answer_type" from
+ * "answer_text" without a memcmp) */
+static uint64_t tail_of(const char *s, size_t n) {
+  uint64_t w = 0;
+  if (n > 8) memcpy(&w, s + n - 8, 8);
+  return w;
+}
+
+static unsigned slot_of(uint64_t w, uint64_t t, size_t n) {
+  return (unsigned)(((w ^ (t * 0xff51afd7ed558ccdull) ^ n) * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
+/* the paths of set whose first step is key s: one probe of the index for
+ * any key (the keys of a question line are mostly longer than 8 bytes, and
+ * comparing each with every such path was a fifth of reading the line) */
+static uint32_t by_first_key(const ce_pick_set *set, const char *s, size_t n) {
+  if (n == 0) return set->empty_first;
+  uint64_t w = word_of(s, n), t = tail_of(s, n);
+  for (unsigned i = slot_of(w, t, n);; i = (i + 1) & 63) {
+    if (!set->first[i].mask) return 0;
+    if (set->first[i].word == w && set->first[i].len == n && set->first[i].tail == t &&
+        (n <= 16 || memcmp(set->first[i].key + 8, s + 8, n - 16) == 0))
+      return set->first[i].mask;
+  }
+}
 
 /* ... whose next step is key s */
 static uint32_t by_key(const picker *pk, int d, uint32_t from, const char *s, size_t n) {
-  uint32_t m = 0, left = from;
+  if (d == 0) return by_first_key(pk->set, s, n) & from;
+  uint32_t m = 0;
   uint64_t w = n && n <= 8 ? word_of(s, n) : 0;
-  if (d == 0) {
-    /* the index of first keys, and a walk of the paths it does not hold */
-    const ce_pick_set *set = pk->set;
-    if (n && n <= 8) {
-      for (unsigned i = slot_of(w);; i = (i + 1) & 63) {
-        if (!set->first[i].mask) break;
-        if (set->first[i].word == w && set->first[i].len == n) {
-          m = set->first[i].mask & from;
-          break;
-        }
-      }
-    }
-    left = from & set->long_first;
-  }
-  for (; left; left &= left - 1) {
+  for (uint32_t left = from; left; left &= left - 1) {
     int k = __builtin_ctz(left);
     const ce_pick_path *pp = &pk->set->paths[k];
     if (pp->n <= d) continue;
@@ -69,7 +80,7 @@ static uint32_t by_key(const picker *pk, int d, uint32_t from, const char *s, si
 
 void ce_pick_prepare(ce_pick_set *set) {
   memset(set->first, 0, sizeof set->first);
-  set->long_first = 0;
+  set->empty_first = 0;
   for (int k = 0; k < set->npaths; k++) {
     ce_pick_path *path = &set->paths[k];
     for (int i = 0; i < path->n; i++) {
@@ -79,13 +90,19 @@ void ce_pick_prepare(ce_pick_set *set) {
     if (path->n == 0) continue;
     const ce_pick_step *st = &path->steps[0];
     if (!st->key) continue; /* an array index: no key matches it */
-    if (st->len == 0 || st->len > 8) {
-      set->long_first |= 1u << k;
+    if (st->len == 0) {
+      set->empty_first |= 1u << k;
       continue;
     }
-    unsigned i = slot_of(st->word);
-    while (set->first[i].mask && !(set->first[i].word == st->word && set->first[i].len == st->len)) i = (i + 1) & 63;
-    set->first[i].word = st->word;
+    /* at most CE_PICK_MAX_PATHS (32) keys in 64 slots: a probe ends */
+    uint64_t w = word_of(st->key, st->len), t = tail_of(st->key, st->len);
+    unsigned i = slot_of(w, t, st->len);
+    while (set->first[i].mask && !(set->first[i].word == w && set->first[i].tail == t && set->first[i].len == st->len &&
+                                   (st->len <= 16 || memcmp(set->first[i].key + 8, st->key + 8, st->len - 16) == 0)))
+      i = (i + 1) & 63;
+    set->first[i].word = w;
+    set->first[i].tail = t;
+    set->first[i].key = st->key;
     set->first[i].len = (uint32_t)st->len;
     set->first[i].mask |= 1u << k;
   }

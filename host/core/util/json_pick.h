@@ -49,10 +49,11 @@ typedef struct {
   ce_pick_path paths[CE_PICK_MAX_PATHS];
   int npaths;
   struct {
-    uint64_t word;
+    uint64_t word, tail; /* the key's first and last 8 bytes as numbers */
+    const char *key;
     uint32_t len, mask;
-  } first[64];        /* first keys of 1 to 8 bytes -> the paths they start */
-  uint32_t long_first; /* paths whose first step is another key */
+  } first[64];            /* first keys -> the paths they start */
+  uint32_t empty_first;   /* paths whose first step is the key "" */
 } ce_pick_set;
 
 /* Fills in the index: call once paths and npaths are set. */

@@ -18,6 +18,8 @@
 local json = require "causal_eval.json"
 local shared = require "causal_eval.shared"
 
+local CONTAINER = json.container
+
 local M = {}
 
 -- free_text: no exact answer; a judge model grades the response against
@@ -138,17 +140,39 @@ local function complete(q)
     if rawget(q, k) == nil then rawset(q, k, v) end
   end
 end
-local LAZY = {
-  __index = function(q, k)
-    if asked[k] or not line_of[q] then return nil end
-    complete(q)
-    return rawget(q, k)
-  end,
-  __pairs = function(q)
-    complete(q)
-    return next, q, nil
-  end,
-}
+-- the metatable of a question read with the fields `known` (key -> true)
+local function lazy(known)
+  return {
+    __index = function(q, k)
+      if known[k] or not line_of[q] then return nil end
+      complete(q)
+      return rawget(q, k)
+    end,
+    __pairs = function(q)
+      complete(q)
+      return next, q, nil
+    end,
+  }
+end
+local LAZY = lazy(asked)
+
+-- What a worker reads of a line that is not a choice question: M.ASKED but
+-- the query, a list or object read only of choice questions (and by the
+-- adapters that want the structure: it is decoded from the line then).
+-- Read through a json.picker, a third fewer instructions than decoding
+-- them (tools/bench/instructions.sh; docs/development.md).
+local PICKED = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "family", "domain",
+                 "difficulty", "rung", "reference", "rubric_notes" }
+local PICK, picked = nil, {}
+do
+  local paths = { {} }
+  for i, k in ipairs(PICKED) do
+    paths[i + 1] = { k }
+    picked[k] = true
+  end
+  PICK = json.picker(table.unpack(paths))
+end
+local LAZY_PICKED = lazy(picked)
 
 --- Line `no` of `path` decoded: the value, or nil and "FILE:LINE:COL: message".
 --- keep: only those fields (json.decode's keep), for a reader that needs no more.
@@ -163,6 +187,21 @@ end
 -- a question's problem, where it is
 local function at_line(path, no, problem) return ("%s:%d"):format(path, no) .. ": " .. problem end
 
+--- The fields PICKED of a line that is a JSON object holding no list or
+--- object in them and is not a choice question, as a table; nil for any
+--- other line (M.decode reads it, and says what is wrong with it).
+function M.pick_asked(line)
+  local ok, top, id, prompt, at, gt, tol, choices, family, domain, difficulty, rung, ref, notes = PICK:pick(line)
+  if not ok or top ~= CONTAINER or at == "choice" or id == CONTAINER or prompt == CONTAINER or at == CONTAINER
+    or gt == CONTAINER or tol == CONTAINER or choices == CONTAINER or family == CONTAINER or domain == CONTAINER
+    or difficulty == CONTAINER or rung == CONTAINER or ref == CONTAINER or notes == CONTAINER then
+    return nil
+  end
+  return { id = id, prompt = prompt, answer_type = at, ground_truth = gt, tolerance = tol, choices = choices,
+           family = family, domain = domain, difficulty = difficulty, rung = rung, reference = ref,
+           rubric_notes = notes }
+end
+
 --- The item of line `no` of `path`: { id, make } or { id, bad = message }.
 --- A line without a usable id is known as "line-N". keep: decode only those
 --- fields (M.CHECKED is enough to tell the id and whether it is bad);
@@ -173,15 +212,22 @@ function M.item(line, no, path, keep)
   if not line:find("^%s*{") then
     return { id = "line-" .. no, bad = ("%s:%d"):format(path, no) .. ": expected a JSON object, one question per line" }
   end
-  local q, err = M.decode(line, no, path, keep or M.ASKED)
-  if q == nil then return { id = "line-" .. no, bad = err } end
+  local q, meta = nil, LAZY
+  if not keep then q = M.pick_asked(line) end
+  if q then
+    meta = LAZY_PICKED
+  else
+    local err
+    q, err = M.decode(line, no, path, keep or M.ASKED)
+    if q == nil then return { id = "line-" .. no, bad = err } end
+  end
   local id = M.id_of(q.id) or "line-" .. no
   local problem = M.check(q)
   if problem then return { id = id, bad = at_line(path, no, problem) } end
   q.id = id
   if not keep then
     line_of[q] = line
-    setmetatable(q, LAZY)
+    setmetatable(q, meta)
   end
   return { id = id, make = function() return q end }
 end
@@ -190,7 +236,6 @@ end
 -- that is not a choice one (a choice question's labels are lists).
 local CHECK = json.picker({}, { "id" }, { "prompt" }, { "answer_type" }, { "ground_truth" }, { "tolerance" },
   { "reference" }, { "rubric_notes" })
-local CONTAINER = json.container
 
 --- A line's id and, when it is no question, why (as M.item gives them with
 --- M.CHECKED): the scan's reading of every line before a run. Most lines
