@@ -14,6 +14,7 @@
  *   store.attach(st:id())                           -- in another thread's state
  *   store.check(dir, { salvage = "out.jsonl" })     -- report lines, status
  *   store.DATABASES                                 -- { "runs", "records", "meta", "scores" }
+ *   store.score_line(rec)                           -- a record's score line (score_line.h), or nil
  *
  * PostgreSQL instead of LMDB (host/core/store/pg.h), the same methods:
  *   store.open{ path = DIR, url = "postgresql://...", read_url = REPLICA, writes = true,
@@ -45,6 +46,7 @@
 #include "core/util/shared.h"
 #include "json_encode.h"
 #include "modules.h"
+#include "score_line.h"
 
 #define STORE_MT "causal_eval.store"
 #define DAMAGE_MT "causal_eval.store_damage"
@@ -565,7 +567,7 @@ static int st_check(lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"check", st_check},
-                                 {"check_url", st_check_url}, {NULL, NULL}};
+                                 {"check_url", st_check_url}, {"score_line", ce_lua_score_line}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
   {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue},

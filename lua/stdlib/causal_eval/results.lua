@@ -203,9 +203,12 @@ function M.score_fields(rec)
   return line
 end
 
---- The compact score line stored with each record, as text.
+--- The compact score line stored with each record, as text: written from
+--- the record in C (store_core.score_line, the same text without the
+--- table), else the table encoded.
+local write_line = store_core.score_line
 function M.score_line(rec)
-  return json.encode(M.score_fields(rec))
+  return write_line(rec) or json.encode(M.score_fields(rec))
 end
 
 -- ---- statistics ----

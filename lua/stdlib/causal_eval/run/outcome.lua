@@ -164,10 +164,10 @@ function M.of(rec)
 end
 
 --- How a finished record is stored: its outcome, the tally bits it counts
---- under, and its score line (a table: st:enqueue_record encodes it).
+--- under, and its score line (text).
 function M.stored(rec)
   local outcome = M.of(rec)
-  return outcome, M.TALLY[outcome], results.score_fields(rec)
+  return outcome, M.TALLY[outcome], results.score_line(rec)
 end
 
 --- Questions stored (committed) so far in this process, all models
