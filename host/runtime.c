@@ -42,6 +42,11 @@ static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
+ce_host *ce_host_fast(lua_State *L) {
+  void *ud;
+  return lua_getallocf(L, &ud) == host_alloc ? ud : NULL;
+}
+
 static int host_panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   fprintf(stderr, "causal-eval: PANIC: unprotected error in call to Lua API (%s)\n",

@@ -25,6 +25,10 @@ typedef struct ce_host {
   size_t mem_peak;
   size_t mem_limit;   /* 0: none; allocations beyond it fail as out of memory */
   struct ce_pool *pool; /* the state's small blocks (core/util/pool.h) */
+  struct {
+    const char *name; /* a type's name, by address (host/lua/udata.h) */
+    const void *mt;   /* its metatable in this state */
+  } udata[32];
 } ce_host;
 
 typedef struct {
@@ -36,6 +40,9 @@ typedef struct {
 lua_State *ce_runtime_new(const ce_runtime_opts *opts);
 void ce_runtime_close(lua_State *L);
 ce_host *ce_host_of(lua_State *L);
+/* The host of a state made by ce_runtime_new, found without a lookup (the
+ * allocator's data); NULL for any other state. */
+ce_host *ce_host_fast(lua_State *L);
 
 /* lua_pcall with a traceback handler; while it runs, SIGINT raises
  * "interrupted!" inside the running Lua code instead of killing the process. */

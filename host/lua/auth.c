@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udata.h"
 #include "core/serve/auth.h"
 #include "core/serve/auth_file.h"
 #include "core/serve/auth_prompt.h"
@@ -47,7 +48,7 @@ static double wall_now(void) {
 }
 
 static ce_auth *check_auth(lua_State *L) {
-  LAuth *u = luaL_checkudata(L, 1, AUTH_MT);
+  LAuth *u = ce_checkudata(L, 1, AUTH_MT);
   if (!u->a) luaL_error(L, "attempt to use a closed auth store");
   return u->a;
 }
@@ -108,7 +109,7 @@ static int a_attach(lua_State *L) {
 }
 
 static int a_close(lua_State *L) { /* close, __gc, __close */
-  LAuth *u = luaL_checkudata(L, 1, AUTH_MT);
+  LAuth *u = ce_checkudata(L, 1, AUTH_MT);
   if (u->a) ce_shared_release(u->id);
   u->a = NULL;
   return 0;
@@ -213,14 +214,14 @@ static int a_login_start(lua_State *L) {
 }
 
 static int j_done(lua_State *L) {
-  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  LJob *u = ce_checkudata(L, 1, JOB_MT);
   lua_pushboolean(L, !u->j || ce_login_job_done(u->j));
   return 1;
 }
 
 /* job:result() -> as a:login (waits when not done); once only */
 static int j_result(lua_State *L) {
-  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  LJob *u = ce_checkudata(L, 1, JOB_MT);
   if (!u->j) return luaL_error(L, "this login's result was already taken");
   ce_login_result r;
   ce_err e;
@@ -231,7 +232,7 @@ static int j_result(lua_State *L) {
 }
 
 static int j_gc(lua_State *L) {
-  LJob *u = luaL_checkudata(L, 1, JOB_MT);
+  LJob *u = ce_checkudata(L, 1, JOB_MT);
   ce_login_job_free(u->j);
   u->j = NULL;
   return 0;
@@ -282,7 +283,7 @@ static int a_counts(lua_State *L) {
 }
 
 static int a_tostring(lua_State *L) {
-  LAuth *u = luaL_checkudata(L, 1, AUTH_MT);
+  LAuth *u = ce_checkudata(L, 1, AUTH_MT);
   if (u->a) lua_pushfstring(L, "auth store %I", (lua_Integer)u->id);
   else lua_pushliteral(L, "auth store (closed)");
   return 1;

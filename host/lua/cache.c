@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "cache_labels.h"
 #include "core/cache/cache.h"
 #include "core/util/shared.h"
@@ -38,7 +39,7 @@ typedef struct { uint64_t id; ce_cache *c; } LCache;
 static const char *const LAYERS[] = {"memory", "disk", "redis", NULL};
 
 static ce_cache *check(lua_State *L) {
-  LCache *u = luaL_checkudata(L, 1, CACHE_MT);
+  LCache *u = ce_checkudata(L, 1, CACHE_MT);
   if (!u->c) luaL_error(L, "attempt to use a closed cache");
   return u->c;
 }
@@ -464,7 +465,7 @@ static int m_stats(lua_State *L) {
 }
 
 static int m_close(lua_State *L) {
-  LCache *u = luaL_checkudata(L, 1, CACHE_MT);
+  LCache *u = ce_checkudata(L, 1, CACHE_MT);
   if (u->c) {
     ce_shared_release(u->id);
     u->c = NULL;

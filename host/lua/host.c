@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udata.h"
 #include "core/observe/profile.h"
 #include "runtime.h"
 #include "modules.h"
@@ -117,7 +118,7 @@ static int h_isatty(lua_State *L) {
   if (lua_isinteger(L, 1)) {
     fd = (int)lua_tointeger(L, 1);
   } else {
-    luaL_Stream *s = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    luaL_Stream *s = ce_checkudata(L, 1, LUA_FILEHANDLE);
     luaL_argcheck(L, s->closef != NULL && s->f != NULL, 1, "closed file");
     fd = fileno(s->f);
   }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/io/http.h"
 #include "modules.h"
 
@@ -29,7 +30,7 @@ typedef struct {
 } LClient;
 
 static LClient *check_lclient(lua_State *L) {
-  LClient *u = luaL_checkudata(L, 1, CLIENT_MT);
+  LClient *u = ce_checkudata(L, 1, CLIENT_MT);
   if (!u->h) luaL_error(L, "attempt to use a closed http client");
   return u;
 }
@@ -181,7 +182,7 @@ static int c_inflight(lua_State *L) {
 }
 
 static int c_close(lua_State *L) {
-  LClient *u = luaL_checkudata(L, 1, CLIENT_MT);
+  LClient *u = ce_checkudata(L, 1, CLIENT_MT);
   ce_http_free(u->h);
   u->h = NULL;
   free(u->out);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/util/json.h"
 #include "json_encode.h"
 #include "modules.h"
@@ -28,7 +29,7 @@ static ce_buf *new_buf(lua_State *L) {
 }
 
 static int buf_gc(lua_State *L) {
-  ce_buf_free(luaL_checkudata(L, 1, BUF_MT));
+  ce_buf_free(ce_checkudata(L, 1, BUF_MT));
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "udata.h"
 #include "core/util/json_pick.h"
 #include "json_encode.h"
 
@@ -18,7 +19,7 @@ typedef ce_pick_set picker_ud;
 static char CONTAINER, STRINGS, SCRATCH;
 
 static int pick(lua_State *L) {
-  picker_ud *pu = luaL_checkudata(L, 1, PICKER_MT);
+  picker_ud *pu = ce_checkudata(L, 1, PICKER_MT);
   size_t len;
   const char *text = luaL_checklstring(L, 2, &len);
   const char *name = luaL_optstring(L, 3, "<json>");

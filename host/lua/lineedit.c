@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/io/lineedit.h"
 #include "modules.h"
 
@@ -48,7 +49,7 @@ static int complete_cb(void *ud, const char *line, size_t cursor, ce_completions
 }
 
 static LEdit *check_open(lua_State *L) {
-  LEdit *p = luaL_checkudata(L, 1, LINEEDIT_MT);
+  LEdit *p = ce_checkudata(L, 1, LINEEDIT_MT);
   if (!p->le) luaL_error(L, "attempt to use a closed line editor");
   return p;
 }
@@ -124,7 +125,7 @@ static int le_is_tty(lua_State *L) {
 }
 
 static int le_close(lua_State *L) {
-  LEdit *p = luaL_checkudata(L, 1, LINEEDIT_MT);
+  LEdit *p = ce_checkudata(L, 1, LINEEDIT_MT);
   ce_lineedit_close(p->le);
   p->le = NULL;
   if (p->complete_ref != LUA_NOREF) {
@@ -135,7 +136,7 @@ static int le_close(lua_State *L) {
 }
 
 static int le_tostring(lua_State *L) {
-  LEdit *p = luaL_checkudata(L, 1, LINEEDIT_MT);
+  LEdit *p = ce_checkudata(L, 1, LINEEDIT_MT);
   lua_pushfstring(L, "causal_eval.lineedit (%s)", p->le ? "open" : "closed");
   return 1;
 }

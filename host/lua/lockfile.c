@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "udata.h"
 #include "core/util/lockfile.h"
 #include "modules.h"
 
@@ -52,14 +53,14 @@ static int lk_holder(lua_State *L) {
 }
 
 static int lk_release(lua_State *L) { /* release, __gc, __close */
-  LLock *u = luaL_checkudata(L, 1, LOCK_MT);
+  LLock *u = ce_checkudata(L, 1, LOCK_MT);
   ce_lockfile_release(u->l);
   u->l = NULL;
   return 0;
 }
 
 static int lk_tostring(lua_State *L) {
-  LLock *u = luaL_checkudata(L, 1, LOCK_MT);
+  LLock *u = ce_checkudata(L, 1, LOCK_MT);
   lua_pushstring(L, u->l ? "lockfile (held)" : "lockfile (released)");
   return 1;
 }

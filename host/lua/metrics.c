@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/observe/metrics.h"
 #include "core/observe/metrics_http.h"
 #include "modules.h"
@@ -89,7 +90,7 @@ static ce_series *series_at(lua_State *L, ce_metric *m, int idx) {
   return s;
 }
 
-static ce_metric *check_metric(lua_State *L) { return ((LMetric *)luaL_checkudata(L, 1, METRIC_MT))->m; }
+static ce_metric *check_metric(lua_State *L) { return ((LMetric *)ce_checkudata(L, 1, METRIC_MT))->m; }
 
 static int m_labels(lua_State *L) {
   ce_metric *m = check_metric(L);
@@ -162,7 +163,7 @@ static int m_sum(lua_State *L) {
 
 /* ---- series handles ---- */
 
-static LSeries *check_series(lua_State *L) { return luaL_checkudata(L, 1, SERIES_MT); }
+static LSeries *check_series(lua_State *L) { return ce_checkudata(L, 1, SERIES_MT); }
 
 static int s_update(lua_State *L, const char *op, double dflt) {
   LSeries *u = check_series(L);
@@ -221,14 +222,14 @@ static int f_serve(lua_State *L) {
 }
 
 static int srv_port(lua_State *L) {
-  LServer *u = luaL_checkudata(L, 1, SERVER_MT);
+  LServer *u = ce_checkudata(L, 1, SERVER_MT);
   if (!u->s) return luaL_error(L, "the metrics server is stopped");
   lua_pushinteger(L, ce_metrics_server_port(u->s));
   return 1;
 }
 
 static int srv_stop(lua_State *L) {
-  LServer *u = luaL_checkudata(L, 1, SERVER_MT);
+  LServer *u = ce_checkudata(L, 1, SERVER_MT);
   if (u->s) ce_metrics_server_stop(u->s);
   u->s = NULL;
   return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "udata.h"
 #include "core/io/pty.h"
 #include "modules.h"
 
@@ -16,7 +17,7 @@
 typedef struct { ce_pty *p; } LPty; /* p == NULL: closed */
 
 static LPty *check_open(lua_State *L) {
-  LPty *u = luaL_checkudata(L, 1, PTY_MT);
+  LPty *u = ce_checkudata(L, 1, PTY_MT);
   if (!u->p) luaL_error(L, "attempt to use a closed pty");
   return u;
 }
@@ -160,14 +161,14 @@ static int pty_pid(lua_State *L) {
 }
 
 static int pty_close(lua_State *L) {
-  LPty *u = luaL_checkudata(L, 1, PTY_MT);
+  LPty *u = ce_checkudata(L, 1, PTY_MT);
   ce_pty_close(u->p);
   u->p = NULL;
   return 0;
 }
 
 static int pty_tostring(lua_State *L) {
-  LPty *u = luaL_checkudata(L, 1, PTY_MT);
+  LPty *u = ce_checkudata(L, 1, PTY_MT);
   if (u->p) lua_pushfstring(L, "causal_eval.pty (pid %d)", (int)ce_pty_pid(u->p));
   else lua_pushliteral(L, "causal_eval.pty (closed)");
   return 1;

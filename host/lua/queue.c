@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "udata.h"
 #include "core/queue/redis_conn.h"
 #include "modules.h"
 
@@ -32,7 +33,7 @@
 typedef struct { ce_rconn *c; } LConn; /* c == NULL: closed */
 
 static ce_rconn *check(lua_State *L) {
-  LConn *u = luaL_checkudata(L, 1, CONN_MT);
+  LConn *u = ce_checkudata(L, 1, CONN_MT);
   if (!u->c) luaL_error(L, "attempt to use a closed redis connection");
   return u->c;
 }
@@ -254,14 +255,14 @@ static int m_where(lua_State *L) {
 }
 
 static int m_close(lua_State *L) { /* close, __gc, __close */
-  LConn *u = luaL_checkudata(L, 1, CONN_MT);
+  LConn *u = ce_checkudata(L, 1, CONN_MT);
   ce_rconn_close(u->c);
   u->c = NULL;
   return 0;
 }
 
 static int m_tostring(lua_State *L) {
-  LConn *u = luaL_checkudata(L, 1, CONN_MT);
+  LConn *u = ce_checkudata(L, 1, CONN_MT);
   if (u->c) lua_pushfstring(L, "redis connection (%s)", ce_rconn_where(u->c));
   else lua_pushliteral(L, "redis connection (closed)");
   return 1;

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "udata.h"
 #include "core/stats/philox.h"
 #include "modules.h"
 
@@ -22,7 +23,7 @@ static ce_rng *check_rng(lua_State *L) {
     lua_pop(L, 1);
     if (ours) return r;
   }
-  return luaL_checkudata(L, 1, RNG_MT); /* not one: the usual error */
+  return ce_checkudata(L, 1, RNG_MT); /* not one: the usual error */
 }
 
 /* A seed is an integer, or a string hashed to one. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/engine/scm.h"
 #include "modules.h"
 
@@ -18,7 +19,7 @@
 typedef struct { ce_scm *m; } LScm; /* m == NULL: closed */
 
 static ce_scm *check_model(lua_State *L) {
-  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  LScm *u = ce_checkudata(L, 1, SCM_MT);
   if (!u->m) luaL_error(L, "attempt to use a closed model");
   return u->m;
 }
@@ -458,14 +459,14 @@ static int m_mec(lua_State *L) {
 }
 
 static int m_close(lua_State *L) {
-  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  LScm *u = ce_checkudata(L, 1, SCM_MT);
   ce_scm_free(u->m);
   u->m = NULL;
   return 0;
 }
 
 static int m_tostring(lua_State *L) {
-  LScm *u = luaL_checkudata(L, 1, SCM_MT);
+  LScm *u = ce_checkudata(L, 1, SCM_MT);
   if (u->m) lua_pushfstring(L, "causal_eval.scm model (%d variables)", ce_scm_size(u->m));
   else lua_pushliteral(L, "causal_eval.scm model (closed)");
   return 1;
@@ -622,7 +623,7 @@ static int m_fields(lua_State *L) {
  * n is not an integer in 1..32 (the caller then draws it itself).
  * Generators draw several graphs a question. */
 static int scm_random_dag(lua_State *L) {
-  ce_rng *r = luaL_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
+  ce_rng *r = ce_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
   if (!r || !lua_isinteger(L, 2) || lua_type(L, 3) != LUA_TNUMBER || lua_type(L, 4) != LUA_TNUMBER) return 0;
   luaL_checktype(L, 5, LUA_TTABLE);
   lua_Integer n = lua_tointeger(L, 2);
@@ -664,7 +665,7 @@ static void push_list(lua_State *L, const uint32_t *m, int n) {
  * node's parent and neighbour masks (bit i - 1 for node i); nothing when r
  * is not a causal_eval.rng or n not an integer in 1..32. */
 static int scm_any_dag(lua_State *L) {
-  ce_rng *r = luaL_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
+  ce_rng *r = ce_testudata(L, 1, "causal_eval.rng"); /* host/lua/rng.c's streams */
   if (!r || !lua_isinteger(L, 2)) return 0;
   lua_Integer n = lua_tointeger(L, 2);
   if (n < 1 || n > CE_DAG_MAX) return 0;
@@ -816,7 +817,7 @@ static int scm_graph_vars(lua_State *L) {
  * then builds it itself. */
 static int scm_random_model(lua_State *L) {
   ce_rng *r = NULL;
-  if (!lua_isnil(L, 1) && !(r = luaL_testudata(L, 1, "causal_eval.rng"))) return 0;
+  if (!lua_isnil(L, 1) && !(r = ce_testudata(L, 1, "causal_eval.rng"))) return 0;
   if (!lua_istable(L, 2) || !lua_istable(L, 3) || !lua_isinteger(L, 4) || !lua_isinteger(L, 5)) return 0;
   lua_Integer lo = lua_tointeger(L, 4), hi = lua_tointeger(L, 5);
   if (r && !(lo >= 0 && lo <= hi && hi <= 100)) return 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "udata.h"
 #include "core/serve/server.h"
 #include "core/util/shared.h"
 #include "modules.h"
@@ -37,7 +38,7 @@ typedef struct {
 } LServer;
 
 static ce_server *check(lua_State *L) {
-  LServer *u = luaL_checkudata(L, 1, SERVER_MT);
+  LServer *u = ce_checkudata(L, 1, SERVER_MT);
   if (!u->s) luaL_error(L, "attempt to use a closed server");
   return u->s;
 }
@@ -262,7 +263,7 @@ static int m_stats(lua_State *L) {
 
 /* __gc, __close and :close(): this state lets go; the last one frees it */
 static int m_close(lua_State *L) {
-  LServer *u = luaL_checkudata(L, 1, SERVER_MT);
+  LServer *u = ce_checkudata(L, 1, SERVER_MT);
   if (u->s) {
     ce_shared_release(u->id);
     u->s = NULL;
@@ -271,7 +272,7 @@ static int m_close(lua_State *L) {
 }
 
 static int m_tostring(lua_State *L) {
-  LServer *u = luaL_checkudata(L, 1, SERVER_MT);
+  LServer *u = ce_checkudata(L, 1, SERVER_MT);
   if (u->s) lua_pushfstring(L, "causal_eval.server (port %d)", ce_server_port(u->s));
   else lua_pushliteral(L, "causal_eval.server (closed)");
   return 1;

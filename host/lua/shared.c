@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/util/pair_plan.h"
 #include "core/util/shared.h"
 #include "modules.h"
@@ -32,7 +33,7 @@ static const char *const MTS[] = {"causal_eval.shared_counter", "causal_eval.sha
                                   "causal_eval.shared_plan"};
 
 static void *check(lua_State *L, int kind) {
-  LShared *u = luaL_checkudata(L, 1, MTS[kind]);
+  LShared *u = ce_checkudata(L, 1, MTS[kind]);
   if (!u->obj) luaL_error(L, "attempt to use a released %s", KINDS[kind]);
   return u->obj;
 }

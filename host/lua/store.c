@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/store/check.h"
 #include "core/store/pg.h"
 #include "core/store/store.h"
@@ -56,13 +57,13 @@ typedef struct { uint64_t id; ce_store *s; int raise_damage, replica; } LStore;
 static const char *DBS[CE_STORE_NDB + 1]; /* ce_store_db_names, NULL-ended for luaL_checkoption */
 
 static ce_store *check(lua_State *L) {
-  LStore *u = luaL_checkudata(L, 1, STORE_MT);
+  LStore *u = ce_checkudata(L, 1, STORE_MT);
   if (!u->s) luaL_error(L, "attempt to use a closed store");
   return u->s;
 }
 
 static int fail(lua_State *L, const ce_err *e) {
-  LStore *u = luaL_testudata(L, 1, STORE_MT);
+  LStore *u = ce_testudata(L, 1, STORE_MT);
   if (u && u->raise_damage && e->code == CE_STORE_EDAMAGED) {
     lua_createtable(L, 0, 2);
     lua_pushboolean(L, 1);
@@ -202,7 +203,7 @@ static int m_reader(lua_State *L) {
 }
 
 static int where(lua_State *L) {
-  LStore *u = luaL_checkudata(L, 1, STORE_MT);
+  LStore *u = ce_checkudata(L, 1, STORE_MT);
   return u->replica ? CE_STORE_REPLICA : CE_STORE_PRIMARY;
 }
 
@@ -528,7 +529,7 @@ static int st_check_url(lua_State *L) {
 }
 
 static int m_close(lua_State *L) {
-  LStore *u = luaL_checkudata(L, 1, STORE_MT);
+  LStore *u = ce_checkudata(L, 1, STORE_MT);
   if (u->s) {
     ce_shared_release(u->id);
     u->s = NULL;

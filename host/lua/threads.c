@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "udata.h"
 #include "core/util/thread_name.h"
 #include "modules.h"
 #include "runtime.h"
@@ -122,13 +123,13 @@ static int threads_start(lua_State *L) {
 }
 
 static int g_finished(lua_State *L) {
-  group *g = luaL_checkudata(L, 1, GROUP_MT);
+  group *g = ce_checkudata(L, 1, GROUP_MT);
   lua_pushinteger(L, atomic_load(&g->finished));
   return 1;
 }
 
 static int g_join(lua_State *L) {
-  group *g = luaL_checkudata(L, 1, GROUP_MT);
+  group *g = ce_checkudata(L, 1, GROUP_MT);
   group_join_all(g);
   lua_createtable(L, g->n, 0);
   for (int i = 0; i < g->n; i++) {
@@ -145,7 +146,7 @@ static int g_join(lua_State *L) {
 }
 
 static int g_gc(lua_State *L) {
-  group *g = luaL_checkudata(L, 1, GROUP_MT);
+  group *g = ce_checkudata(L, 1, GROUP_MT);
   if (!g->w) return 0;
   group_join_all(g); /* a group is never dropped while its threads run */
   for (int i = 0; i < g->n; i++) free(g->w[i].result);

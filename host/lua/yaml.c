@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "udata.h"
 #include "core/util/yaml_tree.h"
 #include "modules.h"
 
@@ -297,7 +298,7 @@ static const luaL_Reg yaml_funcs[] = {
 };
 
 static int walk_gc(lua_State *L) {
-  walk *w = luaL_checkudata(L, 1, WALK_MT);
+  walk *w = ce_checkudata(L, 1, WALK_MT);
   ce_yaml_free(w->s);
   w->s = NULL;
   return 0;
