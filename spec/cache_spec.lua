@@ -180,6 +180,13 @@ describe("causal_eval.cache", function()
       cache.request_labels("a", "m", odd, nil))
     assert.are.equal(cache.labels({ adapter = "a", model = "m", task = "t", ["body.messages"] = "#" .. rng.hex("[1]") }),
       cache.request_labels("a", "m", { messages = { 1 } }, "t", {}))
+    -- numbers and booleans as tostring writes them: a whole float keeps
+    -- its ".0", and so on
+    local scalars = { temperature = 1.0, top_p = -0.0, big = 1e300, small = 2.5e-7, n = math.mininteger,
+                      logprobs = false, stream = true, name = "x\ny" }
+    local want = { adapter = "a", model = "m", task = "7" }
+    for k, v in pairs(scalars) do want["body." .. k] = tostring(v):gsub("\n", " ") end
+    assert.are.equal(cache.labels(want), cache.request_labels("a", "m", scalars, 7, {}))
     -- with no field to hash, or several, or no task: each as made alone
     local bodies = { odd, { messages = { 1 }, tools = { { name = "f" } }, stop = { "\n" }, model = "m" }, {} }
     for i, body in ipairs(bodies) do

@@ -59,6 +59,17 @@ static void add_hash(luaL_Buffer *b, uint64_t h) {
   luaL_addlstring(b, hex, 17);
 }
 
+/* luaL_tolstring's text of the value at idx, pushed: a string as it is
+ * and a number as Lua writes it without looking for a __tostring first
+ * (neither has one: strings share the string library's metatable, numbers
+ * have none), which was most of what the call cost */
+static const char *tostr(lua_State *L, int idx, size_t *n) {
+  int t = lua_type(L, idx);
+  if (t != LUA_TSTRING && t != LUA_TNUMBER) return luaL_tolstring(L, idx, n);
+  lua_pushvalue(L, idx);
+  return lua_tolstring(L, -1, n);
+}
+
 /* the string at the top goes below the key and value lua_next left:
  * alive on the stack until the labels are written */
 static const char *keep(lua_State *L, size_t *n) {
@@ -117,8 +128,11 @@ static void push_labels(lua_State *L, int ia, int im, int ibody, int itask, int 
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "request_labels: encode gave no text");
         x->val = keep(L, &x->vl);
       }
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+      x->hashed = 0;
+      x->val = lua_tolstring(L, -1, &x->vl); /* alive in body */
     } else {
-      luaL_tolstring(L, -1, NULL); /* tostring(v) */
+      tostr(L, -1, NULL); /* tostring(v) */
       x->hashed = 0;
       x->val = keep(L, &x->vl);
     }
@@ -149,10 +163,10 @@ static void push_labels(lua_State *L, int ia, int im, int ibody, int itask, int 
   for (int k = 0; k < n; k++)
     if (f[k].hashed && k != longest) f[k].h = ce_hash64_end(ce_hash64_add(f[k].h, f[k].val, f[k].vl));
   size_t al, ml, tl = 0;
-  const char *adapter = luaL_tolstring(L, ia, &al);
-  const char *model = luaL_tolstring(L, im, &ml);
+  const char *adapter = tostr(L, ia, &al);
+  const char *model = tostr(L, im, &ml);
   const char *task = "";
-  if (lua_toboolean(L, itask)) task = luaL_tolstring(L, itask, &tl); /* task or "" */
+  if (lua_toboolean(L, itask)) task = tostr(L, itask, &tl); /* task or "" */
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "adapter=");
@@ -209,7 +223,7 @@ int ce_lua_request_key(lua_State *L) {
   const char *model = luaL_checklstring(L, 2, &ml);
   const char *canonical = luaL_checklstring(L, 3, &cl);
   const char *task = "";
-  if (lua_toboolean(L, 4)) task = luaL_tolstring(L, 4, &tl);
+  if (lua_toboolean(L, 4)) task = tostr(L, 4, &tl);
   push_key(L, model, ml, task, tl, ce_hash64_end(ce_hash64_add(key_start(adapter, al, model, ml), canonical, cl)));
   return 1;
 }
@@ -227,7 +241,7 @@ int ce_lua_request_key_labels(lua_State *L) {
   const char *canonical = luaL_checklstring(L, 4, &cl);
   lua_settop(L, 8);
   const char *task = "";
-  if (lua_toboolean(L, 5)) task = luaL_tolstring(L, 5, &tl); /* alive at the top until the end */
+  if (lua_toboolean(L, 5)) task = tostr(L, 5, &tl); /* alive at the top until the end */
   key_chain kc = {key_start(adapter, al, model, ml), canonical, cl};
   push_labels(L, 1, 3, 6, 5, 7, 8, &kc);
   push_key(L, model, ml, task, tl, kc.h);
