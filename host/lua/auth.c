@@ -24,13 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "udata.h"
 #include "core/serve/auth.h"
 #include "core/serve/auth_file.h"
 #include "core/serve/auth_prompt.h"
 #include "core/util/clock.h"
 #include "core/util/shared.h"
 #include "modules.h"
+#include "udata.h"
 
 #define AUTH_MT "causal_eval.auth"
 #define JOB_MT "causal_eval.auth_login"

@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "cache_labels.h"
 #include "core/cache/cache.h"
 #include "core/util/shared.h"
 #include "modules.h"
+#include "udata.h"
 
 #define CACHE_MT "causal_eval.cache"
 

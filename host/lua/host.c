@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "udata.h"
 #include "core/observe/profile.h"
 #include "runtime.h"
 #include "modules.h"
+#include "udata.h"
 
 static ce_host *host(lua_State *L) {
   ce_host *h = ce_host_of(L);

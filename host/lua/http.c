@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/io/http.h"
 #include "modules.h"
+#include "udata.h"
 
 #define CLIENT_MT "causal_eval.http_client"
 #define POLL_MAX 256

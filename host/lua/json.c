@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/util/json.h"
 #include "json_encode.h"
 #include "modules.h"
+#include "udata.h"
 
 #define BUF_MT "causal_eval.json_buffer"
 #define ARRAY_MT "causal_eval.json_array"

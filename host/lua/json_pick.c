@@ -8,9 +8,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "udata.h"
 #include "core/util/json_pick.h"
 #include "json_encode.h"
+#include "udata.h"
 
 #define PICKER_MT "causal_eval.json_picker"
 

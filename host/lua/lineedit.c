@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/io/lineedit.h"
 #include "modules.h"
+#include "udata.h"
 
 #define LINEEDIT_MT "causal_eval.lineedit"
 

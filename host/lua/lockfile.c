@@ -9,9 +9,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "udata.h"
 #include "core/util/lockfile.h"
 #include "modules.h"
+#include "udata.h"
 
 #define LOCK_MT "causal_eval.lockfile"
 

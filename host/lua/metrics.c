@@ -15,10 +15,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/observe/metrics.h"
 #include "core/observe/metrics_http.h"
 #include "modules.h"
+#include "udata.h"
 
 #define METRIC_MT "causal_eval.metric"
 #define SERIES_MT "causal_eval.metric_series"

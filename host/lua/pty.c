@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "udata.h"
 #include "core/io/pty.h"
 #include "modules.h"
+#include "udata.h"
 
 #define PTY_MT "causal_eval.pty"
 

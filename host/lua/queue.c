@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "udata.h"
 #include "core/queue/redis_conn.h"
 #include "modules.h"
+#include "udata.h"
 
 #define CONN_MT "causal_eval.redis_conn"
 #define MAX_ARGS 4096

@@ -7,9 +7,9 @@
 
 #include <string.h>
 
-#include "udata.h"
 #include "core/stats/philox.h"
 #include "modules.h"
+#include "udata.h"
 
 #define RNG_MT "causal_eval.rng"
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/engine/scm.h"
 #include "modules.h"
+#include "udata.h"
 
 #define SCM_MT "causal_eval.scm_model"
 

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "udata.h"
 #include "core/serve/server.h"
 #include "core/util/shared.h"
 #include "modules.h"
+#include "udata.h"
 
 #define SERVER_MT "causal_eval.server"
 #define TAKE_MAX 256

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/util/pair_plan.h"
 #include "core/util/shared.h"
 #include "modules.h"
+#include "udata.h"
 
 typedef struct { uint64_t id; void *obj; } LShared; /* obj == NULL: released */
 

@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/store/check.h"
 #include "core/store/pg.h"
 #include "core/store/store.h"
@@ -48,6 +47,7 @@
 #include "json_encode.h"
 #include "modules.h"
 #include "score_line.h"
+#include "udata.h"
 
 #define STORE_MT "causal_eval.store"
 #define DAMAGE_MT "causal_eval.store_damage"

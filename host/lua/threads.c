@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "udata.h"
 #include "core/util/thread_name.h"
 #include "modules.h"
 #include "runtime.h"
+#include "udata.h"
 
 #define GROUP_MT "causal_eval.thread_group"
 

@@ -8,9 +8,9 @@
 
 #include <string.h>
 
-#include "udata.h"
 #include "core/util/yaml_tree.h"
 #include "modules.h"
+#include "udata.h"
 
 #define WALK_MT "causal_eval.yaml_walk"
 
