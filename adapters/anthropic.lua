@@ -30,7 +30,7 @@ function M.request(model, q, key)
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json", "anthropic-version: " .. M.VERSION }
   if key and key ~= "" then headers[#headers + 1] = "x-api-key: " .. key end
-  -- field_json: each field as encoded in the body (the cache's labels hash the messages)
+  -- field_json: each list or object field as encoded in the body (the cache's labels hash the messages)
   local text, field_json = json.encode_fields(body)
   return { url = model.base_url .. "/messages", headers = headers, body = text, fields = body, field_json = field_json }
 end

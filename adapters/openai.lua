@@ -45,7 +45,7 @@ function M.request(model, q, key)
   for k, v in pairs(model.extra_body or {}) do body[k] = v end
   local headers = { "Content-Type: application/json" }
   if key and key ~= "" then headers[#headers + 1] = "Authorization: Bearer " .. key end
-  -- field_json: each field as encoded in the body (the cache's labels hash the messages)
+  -- field_json: each list or object field as encoded in the body (the cache's labels hash the messages)
   local text, field_json = json.encode_fields(body)
   return { url = model.base_url .. "/chat/completions", headers = headers, body = text, fields = body, field_json = field_json }
 end

@@ -180,8 +180,10 @@ static void write_key_value(encoder *e, keyent *prev, keyent *k, frame *child, i
   size_t start = e->b->len;
   encode_value(e, vidx, depth + 1);
   e->top = depth;
-  /* a string key stays alive in the table; an integer key's decimal text may not */
-  if (depth == 0 && e->spans && e->nspans < MAX_SPANS && !k->is_int)
+  /* a string key stays alive in the table; an integer key's decimal text
+   * may not. Lists and objects only: what the labels hash (a number's or a
+   * text's span made a string a field, each request, for nothing) */
+  if (depth == 0 && e->spans && e->nspans < MAX_SPANS && !k->is_int && lua_type(L, vidx) == LUA_TTABLE)
     e->spans[e->nspans++] = (span){k->s, k->n, start, e->b->len};
 }
 
@@ -387,9 +389,10 @@ void ce_lua_json_encode_into(lua_State *L, int idx, ce_buf *out) {
 }
 
 /* json.encode_fields(t) -> text, { key = the text of t[key] in it } for the
- * string keys of a top-level object (the first 64): json.encode(t[key]) for each,
- * without encoding any of them again (a request's cache labels hash its
- * messages as encoded in the body). */
+ * string keys of a top-level object (the first 64) whose value is a table
+ * (a list or object): json.encode(t[key]) for each, without encoding any of
+ * them again (a request's cache labels hash its messages as encoded in the
+ * body; its other fields they write as tostring does). */
 static int json_encode_fields(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
