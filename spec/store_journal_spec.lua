@@ -48,13 +48,18 @@ for _, backend in ipairs(PG.backends()) do
       return n
     end
 
-    -- once the mock has answered what the dead client had in flight
+    -- once the mock has answered what the dead client had in flight: none
+    -- in its hands, and no request come in for 100 ms (one the client sent
+    -- before the kill may still wait unread in a socket, and answered after
+    -- an earlier look it counts as answered twice and lost never)
     local function settled_stats()
       local deadline = host.clock() + 10
       local st = mock:stats()
-      while (st.in_flight or 0) > 0 and host.clock() < deadline do
-        host.sleep(0.02)
-        st = mock:stats()
+      while host.clock() < deadline do
+        host.sleep(0.1)
+        local again = mock:stats()
+        if (again.in_flight or 0) == 0 and again.requests == st.requests then return again end
+        st = again
       end
       return st
     end
