@@ -16,6 +16,13 @@
 #define CE_VERSION "0.0.0"
 #endif
 
+/* A native type's metatable in a state, by the address of its name
+ * (host/lua/udata.h). */
+typedef struct {
+  const char *name;
+  const void *mt;
+} ce_udata_entry;
+
 /* Per-state context; hangs off the registry (see ce_host_of). */
 typedef struct ce_host {
   ce_paths paths;
@@ -25,10 +32,7 @@ typedef struct ce_host {
   size_t mem_peak;
   size_t mem_limit;   /* 0: none; allocations beyond it fail as out of memory */
   struct ce_pool *pool; /* the state's small blocks (core/util/pool.h) */
-  struct {
-    const char *name; /* a type's name, by address (host/lua/udata.h) */
-    const void *mt;   /* its metatable in this state */
-  } udata[32];
+  ce_udata_entry udata[32];
 } ce_host;
 
 typedef struct {

@@ -26,20 +26,20 @@ static inline void *ce_testudata(lua_State *L, int idx, const char *tname) {
   const void *mt = lua_topointer(L, -1);
   lua_pop(L, 1);
   ce_host *h = ce_host_fast(L);
-  unsigned n = sizeof h->udata / sizeof h->udata[0], i = h ? (unsigned)((uintptr_t)tname >> 3) % n : 0;
-  for (unsigned probes = 0; h && probes < n; probes++, i = (i + 1) % n) {
+  unsigned n = sizeof h->udata / sizeof h->udata[0];
+  /* tname's entry, else the free slot it takes (none when all are used) */
+  ce_udata_entry *slot = NULL;
+  for (unsigned probes = 0, i = (unsigned)((uintptr_t)tname >> 3) % n; h && probes < n; probes++, i = (i + 1) % n) {
     if (h->udata[i].name == tname) return h->udata[i].mt == mt ? p : NULL;
-    if (!h->udata[i].name) break;
+    if (!h->udata[i].name) {
+      slot = &h->udata[i];
+      break;
+    }
   }
   if (!luaL_testudata(L, idx, tname)) return NULL;
-  if (h) {
-    for (unsigned probes = 0; probes < n; probes++, i = (i + 1) % n) {
-      if (!h->udata[i].name) {
-        h->udata[i].name = tname;
-        h->udata[i].mt = mt;
-        break;
-      }
-    }
+  if (slot) {
+    slot->name = tname;
+    slot->mt = mt;
   }
   return p;
 }
