@@ -507,6 +507,41 @@ static void test_batch_window(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* A batch takes at most half the queue's byte bound: its bytes count
+ * until its commit ends, so a batch of everything queued held every
+ * producer back for the whole commit (a window long enough to fill a batch
+ * of 4,096 values of large records reached the bound before the count). */
+static void test_batch_bytes(void) {
+  char d[300];
+  snprintf(d, sizeof d, "/tmp/ce-test-store-batch-bytes.%d", (int)getpid());
+  ce_err e;
+  ce_store *s = ce_store_open(d, 256, 0, &e);
+  CHECK(s != NULL);
+  if (!s) return;
+  CHECK(ce_store_writer_start(s, 100000, 10000, &e) == 0);
+  enum { BIG = 300 * 1024, N = 60 };
+  char *rec = malloc(BIG);
+  memset(rec, 'b', BIG);
+  for (int i = 0; i < N; i++) {
+    char key[32];
+    int kl = snprintf(key, sizeof key, "bb%05d", i);
+    CHECK(ce_store_enqueue(s, CE_STORE_RECORDS, key, (size_t)kl, rec, BIG, 1, CE_TALLY_DONE) == 0);
+  }
+  free(rec);
+  CHECK(ce_store_sync(s, &e) == 0);
+  uint64_t peak = ce_store_batch_bytes_peak(s);
+  if (peak > CE_STORE_MAX_QUEUED_BYTES / 2) fprintf(stderr, "a batch took %llu bytes\n", (unsigned long long)peak);
+  CHECK(peak >= BIG && peak <= CE_STORE_MAX_QUEUED_BYTES / 2);
+  CHECK(ce_store_commits(s) >= (uint64_t)N * BIG / (CE_STORE_MAX_QUEUED_BYTES / 2));
+  ce_store_tally t;
+  ce_store_tally_get(s, 1, &t);
+  CHECK(t.done == N);
+  ce_store_free(s);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+  CHECK(system(cmd) == 0);
+}
+
 int main(void) {
   test_record();
   test_guard();
@@ -516,6 +551,7 @@ int main(void) {
   test_journal();
   test_messages();
   test_batch_window();
+  test_batch_bytes();
   snprintf(dir, sizeof dir, "/tmp/ce-test-store.%d", (int)getpid());
   ce_err e;
   ce_store *s = ce_store_open(dir, 64, 0, &e);

@@ -12,9 +12,10 @@
  *   ordered   both in the order they come
  *
  * 60,000 answers queued at about 18,000 a second (a run's pace) with the
- * writer settings of a run (1,024 values a transaction, 50 ms window, sync
- * on); the writer's CPU is the process's less the queueing thread's. The
- * figures size the case for storing answers in the order they come
+ * writer settings of a run (4,096 values a transaction, 150 ms window, sync
+ * on; BATCH and FLUSH_MS in the environment change them); the writer's CPU
+ * is the process's less the queueing thread's. The figures size the case
+ * for storing answers in the order they come, and for a run's batch
  * (docs/development.md, the pipeline's own cost).
  *
  *   cc -O2 -Ihost tools/bench/store_writer.c build/libce_core.a -llmdb -lyaml -lhiredis -ledit -lpthread -lm -ldl \
@@ -44,7 +45,8 @@ static const char *const MODES[] = {"random", "records", "index", "ordered"};
 static double measure(const char *dir, int m) {
   ce_err e;
   ce_store *s = ce_store_open(dir, 4096, 0, &e);
-  if (!s || ce_store_writer_start(s, 1024, 50, &e) != 0) {
+  const char *batch = getenv("BATCH"), *flush = getenv("FLUSH_MS");
+  if (!s || ce_store_writer_start(s, batch ? atoi(batch) : 4096, flush ? atoi(flush) : 150, &e) != 0) {
     fprintf(stderr, "%s\n", e.msg);
     return -1;
   }

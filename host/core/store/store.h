@@ -26,9 +26,11 @@ enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNP
 #define CE_STORE_SLOTS 64
 /* queued records, or bytes of them, beyond which enqueue waits for the
  * writer: records carry prompts and answers (1-2 KB, or far more), so a
- * bound on their count alone let a lagging writer's queue reach 16 MB */
+ * bound on their count alone let a lagging writer's queue reach 16 MB. A
+ * batch takes at most half the bytes (a batch's bytes count until its
+ * commit ends), so producers go on queueing while a full batch commits */
 #define CE_STORE_MAX_QUEUED 16384
-#define CE_STORE_MAX_QUEUED_BYTES (4u << 20)
+#define CE_STORE_MAX_QUEUED_BYTES (8u << 20)
 
 typedef struct ce_store ce_store;
 
@@ -111,5 +113,7 @@ uint64_t ce_store_queued(ce_store *s); /* waiting for a commit */
 /* bytes of them (keys and values), and the most there have been at once */
 void ce_store_queued_bytes(ce_store *s, uint64_t *now, uint64_t *peak);
 uint64_t ce_store_commits(ce_store *s);
+/* the most bytes (keys and values) one commit has taken */
+uint64_t ce_store_batch_bytes_peak(ce_store *s);
 
 #endif

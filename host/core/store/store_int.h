@@ -53,6 +53,7 @@ struct ce_store {
   uint64_t inflight_first[8];
   int inflight_used[8];
   uint64_t queued_bytes, queued_bytes_peak; /* keys and values of the queued items */
+  uint64_t batch_bytes_peak;                 /* of the items one commit took */
   int batch, flush_ms;
   int flush_now; /* a sync or a producer held back by the queue's bound: commit without waiting for a batch */
   int failed;

@@ -223,11 +223,15 @@ static void *writer_main(void *arg) {
     s->flush_now = 0;
     item *batch = s->head, *last = NULL;
     int n = 0;
+    uint64_t bytes = 0;
     for (item *it = s->head; it; it = it->next) {
-      if (n >= s->batch && !(last && last->more)) break;
+      if ((n >= s->batch || (n > 0 && bytes + it->kl + it->vl > s->max_queued_bytes / 2)) && !(last && last->more))
+        break;
       last = it;
       n++;
+      bytes += it->kl + it->vl;
     }
+    if (bytes > s->batch_bytes_peak) s->batch_bytes_peak = bytes;
     s->head = last->next;
     if (!s->head) s->tail = NULL;
     last->next = NULL;
@@ -317,4 +321,11 @@ uint64_t ce_store_commits(ce_store *s) {
   uint64_t c = s->commits;
   pthread_mutex_unlock(&s->lock);
   return c;
+}
+
+uint64_t ce_store_batch_bytes_peak(ce_store *s) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t b = s->batch_bytes_peak;
+  pthread_mutex_unlock(&s->lock);
+  return b;
 }

@@ -28,8 +28,9 @@ local M = {}
 
 M.DEFAULT_MODELS = { "baseline:random", "baseline:always_yes", "baseline:associational" }
 
---- How long the results writer lets a batch of a run's answers fill (ms).
-M.FLUSH_MS = 50
+--- How long the results writer lets a batch of a run's answers fill (ms):
+--- long enough for store.batch_size values at 18,000 answers a second.
+M.FLUSH_MS = 150
 
 local function log(opts, fmt, ...)
   if not opts.quiet then io.stderr:write(fmt:format(...), "\n") end
@@ -588,11 +589,13 @@ local function run_stages(opts, state)
   if not ctx then return nil, perr end
   state.ctx = ctx
   local batch = opts.store_cfg and opts.store_cfg.batch_size or 256
-  -- a batch fills for up to 50 ms: nothing in a run waits on a commit
-  -- (the journal keeps each answer from a kill at once), and at 5 ms a
-  -- commit of ~80 answers wrote ~2 pages and a share of an fsync for each;
-  -- serve and queue workers, whose replies and acknowledgements do wait,
-  -- keep 5 ms
+  -- a batch fills for up to 150 ms: nothing in a run waits on a commit
+  -- (the journal keeps each answer from a kill at once), and answers land
+  -- at random keys, so a commit writes a leaf for nearly every answer and
+  -- the tree's upper pages once: at 5 ms a commit of ~80 answers wrote ~2
+  -- pages and a share of an fsync for each, and 2,048 answers a commit take
+  -- a third less of the writer's CPU than 512 (docs/development.md); serve
+  -- and queue workers, whose replies and acknowledgements do wait, keep 5 ms
   assert(st:start_writer{ batch = batch, flush_ms = M.FLUSH_MS })
 
   run.dispatch = {}
