@@ -510,7 +510,7 @@ static void test_batch_window(void) {
 /* A batch takes at most half the queue's byte bound: its bytes count
  * until its commit ends, so a batch of everything queued held every
  * producer back for the whole commit (a window long enough to fill a batch
- * of 4,096 values of large records reached the bound before the count). */
+ * of 2,048 values of large records reached the bound before the count). */
 static void test_batch_bytes(void) {
   char d[300];
   snprintf(d, sizeof d, "/tmp/ce-test-store-batch-bytes.%d", (int)getpid());

@@ -12,7 +12,7 @@
  *   ordered   both in the order they come
  *
  * 60,000 answers queued at about 18,000 a second (a run's pace) with the
- * writer settings of a run (4,096 values a transaction, 150 ms window, sync
+ * writer settings of a run (2,048 values a transaction, 150 ms window, sync
  * on; BATCH and FLUSH_MS in the environment change them); the writer's CPU
  * is the process's less the queueing thread's. The figures size the case
  * for storing answers in the order they come, and for a run's batch
@@ -46,7 +46,7 @@ static double measure(const char *dir, int m) {
   ce_err e;
   ce_store *s = ce_store_open(dir, 4096, 0, &e);
   const char *batch = getenv("BATCH"), *flush = getenv("FLUSH_MS");
-  if (!s || ce_store_writer_start(s, batch ? atoi(batch) : 4096, flush ? atoi(flush) : 150, &e) != 0) {
+  if (!s || ce_store_writer_start(s, batch ? atoi(batch) : 2048, flush ? atoi(flush) : 150, &e) != 0) {
     fprintf(stderr, "%s\n", e.msg);
     return -1;
   }

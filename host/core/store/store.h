@@ -30,7 +30,7 @@ enum { CE_TALLY_DONE = 1, CE_TALLY_ERROR = 2, CE_TALLY_CORRECT = 4, CE_TALLY_UNP
  * batch takes at most half the bytes (a batch's bytes count until its
  * commit ends), so producers go on queueing while a full batch commits */
 #define CE_STORE_MAX_QUEUED 16384
-#define CE_STORE_MAX_QUEUED_BYTES (8u << 20)
+#define CE_STORE_MAX_QUEUED_BYTES (4u << 20)
 
 typedef struct ce_store ce_store;
 

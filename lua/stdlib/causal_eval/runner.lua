@@ -29,7 +29,7 @@ local M = {}
 M.DEFAULT_MODELS = { "baseline:random", "baseline:always_yes", "baseline:associational" }
 
 --- How long the results writer lets a batch of a run's answers fill (ms):
---- long enough for store.batch_size values at 18,000 answers a second.
+--- long enough for store.batch_size values from 7,000 answers a second up.
 M.FLUSH_MS = 150
 
 local function log(opts, fmt, ...)
@@ -593,8 +593,8 @@ local function run_stages(opts, state)
   -- (the journal keeps each answer from a kill at once), and answers land
   -- at random keys, so a commit writes a leaf for nearly every answer and
   -- the tree's upper pages once: at 5 ms a commit of ~80 answers wrote ~2
-  -- pages and a share of an fsync for each, and 2,048 answers a commit take
-  -- a third less of the writer's CPU than 512 (docs/development.md); serve
+  -- pages and a share of an fsync for each, and 1,024 answers a commit take
+  -- a fifth less of the writer's CPU than 512 (docs/pipeline.md); serve
   -- and queue workers, whose replies and acknowledgements do wait, keep 5 ms
   assert(st:start_writer{ batch = batch, flush_ms = M.FLUSH_MS })
 

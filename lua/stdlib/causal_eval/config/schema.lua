@@ -112,7 +112,7 @@ return {
     read_url = leaf("string", "", { check = pg_url,
       help = "a read replica of store.url: results, compare and serve's /results/* read from it" }),
     map_size_mb = leaf("integer", 1024, { min = 1, help = "largest size the store may grow to" }),
-    batch_size = leaf("integer", 4096, { min = 1,
+    batch_size = leaf("integer", 2048, { min = 1,
       help = "most values written per transaction (an answer is two: its record and its score line); the writer commits sooner once 150 ms pass in a run, 5 ms in serve and queue workers" }),
     sync = leaf("boolean", true, { help = "flush each transaction to disk before counting its records" }),
   },
