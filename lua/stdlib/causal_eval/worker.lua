@@ -217,6 +217,9 @@ function M.setup(cfg, index, over)
     local view = M.batched(attach("counter", cfg.tickets), w.batch)
     w.next_item, w.batch_left = M.source(cfg.source, view), view.left
   end
+  -- a run's set of answers stored before it started is made before its
+  -- workers and never grows: empty (a new run), no question needs a lookup
+  w.done_empty = w.done.size ~= nil and not (over and over.done) and w.done:size() == 0
   local use_http = false
   if cfg.mode and cfg.mode.judge then
     use_http = require("adapters." .. cfg.mode.judge.model.adapter).kind == "http"
@@ -432,6 +435,7 @@ end
 -- one question from the source fans out to every model not yet done
 local function refill(w)
   local ready, models, done, batch_left = w.ready, w.models, w.done, w.batch_left
+  local done_empty = w.done_empty
   -- a batch taken is made at once (up to 64 more than the share): the plan
   -- of a benchmark's pairs goes in ticket order, and another worker whose
   -- batch comes next would otherwise plan this batch's pairs itself
@@ -444,7 +448,9 @@ local function refill(w)
     end
     local open_slots = {} -- models that have not answered this question yet
     for slot, m in ipairs(models) do
-      if not done:has(results.model_key(m.label) .. "\0" .. src.id) then open_slots[#open_slots + 1] = slot end
+      if done_empty or not done:has(results.model_key(m.label) .. "\0" .. src.id) then
+        open_slots[#open_slots + 1] = slot
+      end
     end
     if w.on_settled then
       src.open = #open_slots
