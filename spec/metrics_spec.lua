@@ -69,6 +69,35 @@ describe("causal_eval.metrics", function()
   end)
 end)
 
+describe("a run's Prometheus families", function()
+  -- a run in this process: its workers share the process's registry
+  local function run_in_process(model, extra)
+    local dir = H.tmpdir()
+    local mock = H.mock({ "--latency-ms", "2" })
+    local opts = { models = { model .. "@" .. mock.url }, benches = { "ladder" }, n = 12, data = dir .. "/d",
+                   quiet = true, workers = 2, concurrency = 4, cache_mode = "off" }
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    local code, rep = require("causal_eval.runner").run(opts)
+    mock:stop()
+    H.rm(dir)
+    assert.are.equal(0, code, json.encode(rep))
+    return 'causal_eval_questions_total{model_name="' .. model .. "@" .. mock.url .. '",task_type="ladder"'
+  end
+
+  it("are left alone when nothing reads them (no endpoint, alert rules or REPL)", function()
+    local series = run_in_process("openai:unread")
+    assert.falsy(metrics.expose():find(series, 1, true), series)
+  end)
+
+  it("count every answer when an endpoint serves them", function()
+    local series = run_in_process("openai:read", { metrics_port = 0 })
+    local text = metrics.expose()
+    local n = 0
+    for v in text:gmatch(series:gsub("[%(%)%.%+%-%*%?%[%]%^%$]", "%%%0") .. ',outcome="%a+"} (%d+)') do n = n + tonumber(v) end
+    assert.are.equal(12, n, text)
+  end)
+end)
+
 describe("causal-eval run --metrics-port", function()
   it("exposes the built-in metrics while it runs", function()
     local dir = H.tmpdir()

@@ -359,6 +359,10 @@ local function prepare(run, s, prior, opts, st)
     limit = live.limit:id(), batch = live.batch:id(), responses = live.responses:id(), limited = live.limited:id(),
     window = live.window:id(), paused = ctx.paused:id(),
     recent = opts.repl and ctx.recent:id() or nil, -- run:recent() is the only reader
+    -- the Prometheus families' readers: the metrics endpoint, the alert
+    -- rules (the in-flight gauge) and the REPL; without them the workers
+    -- leave them alone (5% of a worker's Lua time in `run --questions`)
+    metrics = (ctx.server or opts.alerts or opts.repl) and true or false,
     timeout = s.timeout, connect_timeout = s.connect_timeout,
     max_response_bytes = s.max_response_mb and math.max(1, math.floor(s.max_response_mb * 1048576)) or nil,
     retries = { max_attempts = s.max_attempts, base = s.retry_base, cap = s.retry_cap },

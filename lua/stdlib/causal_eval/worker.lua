@@ -200,7 +200,9 @@ function M.setup(cfg, index, over)
     responses = attach("counter", cfg.responses), limited = attach("counter", cfg.limited),
     window = attach("histogram", cfg.window), paused = attach("counter", cfg.paused),
     recent = attach("ring", cfg.recent), -- run:recent(n)
-    meter = require("causal_eval.run_metrics").recorder(),
+    -- the process's Prometheus families, unless the run says nothing reads
+    -- them (no metrics endpoint, alert rules or REPL: cfg.metrics false)
+    meter = cfg.metrics ~= false and require("causal_eval.run_metrics").recorder() or nil,
     retries = cfg.retries or {},
     adapters = {}, keys = {},
     tokens_per_request = {}, -- per model slot: a running mean, for the token budget headers
@@ -264,7 +266,8 @@ end
 local function commit(w, item, rec)
   local q, m = item.q, w.models[item.slot]
   local oc, tally, line = outcome.stored(rec)
-  w.meter.record(m.label, q.family, rec, oc)
+  local meter = w.meter
+  if meter then meter.record(m.label, q.family, rec, oc) end
   if w.recent then
     w.recent:push(json.encode({ question_id = q.id, model = m.label, family = q.family, parsed = rec.parsed,
                                 correct = rec.correct, latency_ms = rec.latency_ms, error = rec.error and rec.error.class,
@@ -552,7 +555,7 @@ local function submit(w, item, req, m)
   w.inflight[w.tag] = item
   w.n_inflight = w.n_inflight + 1
   w.sent = w.sent + 1
-  w.meter.inflight:add(1)
+  if w.meter then w.meter.inflight:add(1) end
 end
 
 local function send(w, item)
@@ -651,7 +654,7 @@ local function collect(w, t, hold)
       local item = w.inflight[res.tag]
       w.inflight[res.tag] = nil
       w.n_inflight = w.n_inflight - 1
-      w.meter.inflight:add(-1)
+      if w.meter then w.meter.inflight:add(-1) end
       if item then on_response(w, item, res) end
     end
   elseif hold then
@@ -673,7 +676,7 @@ function M.finish(w)
     for slot in ipairs(w.models) do flush_cache(w, slot) end
     w.cache:close()
   end
-  if w.n_inflight > 0 then w.meter.inflight:add(-w.n_inflight) end
+  if w.n_inflight > 0 and w.meter then w.meter.inflight:add(-w.n_inflight) end
   return json.encode({ worker = w.index, sent = w.sent, recorded = w.recorded, abandoned = w.n_inflight })
 end
 
