@@ -357,7 +357,8 @@ local function prepare(run, s, prior, opts, st)
     source = source, models = run.model_specs, nworkers = s.nworkers,
     concurrency = s.concurrency, max_concurrency = s.max_concurrency,
     limit = live.limit:id(), batch = live.batch:id(), responses = live.responses:id(), limited = live.limited:id(),
-    window = live.window:id(), paused = ctx.paused:id(),
+    -- what a tuning policy reads (one from the REPL too)
+    window = (opts.policy or s.policy or opts.repl) and live.window:id() or nil, paused = ctx.paused:id(),
     recent = opts.repl and ctx.recent:id() or nil, -- run:recent() is the only reader
     -- the Prometheus families' readers: the metrics endpoint, the alert
     -- rules (the in-flight gauge) and the REPL; without them the workers

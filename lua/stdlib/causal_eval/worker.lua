@@ -245,18 +245,22 @@ end
 -- ---- recording ----
 
 -- Tokens and cost of an answer: the running totals and the budgets.
--- Returns the answer's cost in USD, nil when the model has no price.
+-- Returns the answer's cost in USD, nil when the model has no price. The
+-- totals are kept for the budgets alone (as a queue's are): without one,
+-- the workers do not take turns at a shared lock for them every answer.
 local function spend(w, slot, m, answer)
   local tin, tout = answer.input_tokens or 0, answer.output_tokens or 0
   local cfg, why, cost = w.cfg, nil, nil
   if tin + tout > 0 then
     local mean = w.tokens_per_request[slot]
     w.tokens_per_request[slot] = mean and (0.9 * mean + 0.1 * (tin + tout)) or (tin + tout)
-    why = outcome.over_budget(w.tokens_sum:add(tin + tout), nil, cfg.max_tokens_total, nil)
+    if cfg.max_tokens_total then
+      why = outcome.over_budget(w.tokens_sum:add(tin + tout), nil, cfg.max_tokens_total, nil)
+    end
   end
   if type(m.price) == "table" then
     cost = outcome.cost(m.price, tin, tout)
-    why = why or outcome.over_budget(nil, w.cost_sum:add(cost), nil, cfg.budget_usd)
+    if cfg.budget_usd then why = why or outcome.over_budget(nil, w.cost_sum:add(cost), nil, cfg.budget_usd) end
   end
   if why then w.stop:set(M.STOP_BUDGET, why) end
   return cost
@@ -313,7 +317,7 @@ local function record(w, item, answer, err, res, started)
     cost = spend(w, item.slot, m, answer)
     if latency then
       w.latency:add(latency / 1000)
-      w.window:add(latency / 1000)
+      if w.window then w.window:add(latency / 1000) end
     end
   end
   local rec
