@@ -349,6 +349,7 @@ local function prepare(run, s, prior, opts, st)
     min_concurrency = s.nworkers, max_concurrency = s.max_concurrency,
   }
   ctx.paused, ctx.recent, ctx.policy_box = shared.counter(0), shared.ring(200), shared.ring(16)
+  local watched = opts.policy or s.policy or opts.repl -- a tuning policy reads the live values
   local live = ctx.live
   ctx.wcfg = {
     run_id = run.id, store = st:id(), tickets = tickets:id(), stop = ctx.stop:id(),
@@ -356,9 +357,11 @@ local function prepare(run, s, prior, opts, st)
     tokens_sum = ctx.tokens_sum:id(), cost_sum = ctx.cost_sum:id(), done = prior.done:id(), latency = ctx.latency:id(),
     source = source, models = run.model_specs, nworkers = s.nworkers,
     concurrency = s.concurrency, max_concurrency = s.max_concurrency,
-    limit = live.limit:id(), batch = live.batch:id(), responses = live.responses:id(), limited = live.limited:id(),
-    -- what a tuning policy reads (one from the REPL too)
-    window = (opts.policy or s.policy or opts.repl) and live.window:id() or nil, paused = ctx.paused:id(),
+    limit = live.limit:id(), batch = live.batch:id(),
+    -- what a tuning policy (one from the REPL too) and the alert rules read
+    responses = (watched or opts.alerts) and live.responses:id() or nil,
+    limited = (watched or opts.alerts) and live.limited:id() or nil,
+    window = watched and live.window:id() or nil, paused = ctx.paused:id(),
     recent = opts.repl and ctx.recent:id() or nil, -- run:recent() is the only reader
     -- the Prometheus families' readers: the metrics endpoint, the alert
     -- rules (the in-flight gauge) and the REPL; without them the workers

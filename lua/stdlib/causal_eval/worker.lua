@@ -382,8 +382,10 @@ local function on_response(w, item, res)
   local slot = item.slot
   if res.error then return fail(w, item, res.error, res.message, nil, nil, started) end
   local status = res.status
-  w.responses:add(1)
-  if status == 429 then w.limited:add(1) end
+  if w.responses then
+    w.responses:add(1)
+    if status == 429 then w.limited:add(1) end
+  end
   heed_budget_headers(w, slot, res)
   if status == 401 or status == 403 then return auth_stop(w, item, status) end
   if status == 429 then
