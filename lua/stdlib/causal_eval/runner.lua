@@ -354,7 +354,9 @@ local function prepare(run, s, prior, opts, st)
   ctx.wcfg = {
     run_id = run.id, store = st:id(), tickets = tickets:id(), stop = ctx.stop:id(),
     bucket = ctx.bucket and ctx.bucket:id() or nil,
-    tokens_sum = ctx.tokens_sum:id(), cost_sum = ctx.cost_sum:id(), done = prior.done:id(), latency = ctx.latency:id(),
+    tokens_sum = ctx.tokens_sum:id(), cost_sum = ctx.cost_sum:id(), done = prior.done:id(),
+    -- every latency: the progress line's p95, the alert rules and the REPL read them
+    latency = (opts.progress or opts.alerts or opts.repl) and ctx.latency:id() or nil,
     source = source, models = run.model_specs, nworkers = s.nworkers,
     concurrency = s.concurrency, max_concurrency = s.max_concurrency,
     limit = live.limit:id(), batch = live.batch:id(),

@@ -316,7 +316,7 @@ local function record(w, item, answer, err, res, started)
   if not err then
     cost = spend(w, item.slot, m, answer)
     if latency then
-      w.latency:add(latency / 1000)
+      if w.latency then w.latency:add(latency / 1000) end
       if w.window then w.window:add(latency / 1000) end
     end
   end
