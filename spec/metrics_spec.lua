@@ -93,7 +93,9 @@ describe("a run's Prometheus families", function()
     local series = run_in_process("openai:read", { metrics_port = 0 })
     local text = metrics.expose()
     local n = 0
-    for v in text:gmatch(series:gsub("[%(%)%.%+%-%*%?%[%]%^%$]", "%%%0") .. ',outcome="%a+"} (%d+)') do n = n + tonumber(v) end
+    for _, oc in ipairs({ "correct", "wrong", "unparseable", "error" }) do
+      n = n + (sample(text, series .. ',outcome="' .. oc .. '"}') or 0)
+    end
     assert.are.equal(12, n, text)
   end)
 end)

@@ -322,8 +322,7 @@ floor_round() {
   out=$(bg_wait "$FLOOR" "$URL/v1/chat/completions" "$T/body.json" "$WORKERS" "$CONCURRENCY" "$TARGET_S") || {
     echo "  round $r libcurl alone: failed" >&2; return 0; }
   echo "  round $r libcurl alone: ${out#requests/s } requests/s (no question work)"
-  echo "${out#requests/s }" >>"$T/floor.rps"
-  echo "$r ${out#requests/s }" >>"$T/floor.byr"
+  echo "$r ${out#requests/s }" >>"$T/floor.rps" # round, rate: a round's ratios pair its rates
 }
 ce_round() {
   ce_run "tp$r" "$T/data" --model "openai:mock@$URL/v1" --bench "$BENCH" --n "$NPF" --seed "$r" \
@@ -335,8 +334,7 @@ ce_round() {
   echo "  round $r causal-eval: $rate questions/s in the run ($R_N in ${R_ELAPSED}s, $R_CACHED from the cache)," \
        "$e2e/s process wall (${R_WALL}s), CPU $cpu us/question (user ${R_USER}s sys ${R_SYS}s), peak RSS $((R_RSS / 1024)) MB"
   [ -z "$R_THREADS" ] || echo "    us/question by thread: $R_THREADS"
-  echo "$rate" >>"$T/ce.rate"; echo "$e2e" >>"$T/ce.e2e"; echo "$cpu" >>"$T/ce.cpu"
-  echo "$r $rate" >>"$T/ce.byr"
+  echo "$r $rate" >>"$T/ce.rate"; echo "$e2e" >>"$T/ce.e2e"; echo "$cpu" >>"$T/ce.cpu"
 }
 # the same pipeline on questions generated beforehand (--questions): what the
 # rest of the pipeline costs without generation and rendering (informational)
@@ -351,11 +349,9 @@ ce_file_round() {
   cpu=$(awk -v n="$R_N" -v u="$R_USER" -v s="$R_SYS" 'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
   echo "  round $r causal-eval --questions FILE: $rate questions/s ($R_CACHED from the cache), CPU $cpu us/question (no generation)"
   [ -z "$R_THREADS" ] || echo "    us/question by thread: $R_THREADS"
-  echo "$rate" >>"$T/cef.rate"; echo "$cpu" >>"$T/cef.cpu"
-  echo "$r $rate" >>"$T/cef.byr"
+  echo "$r $rate" >>"$T/cef.rate"; echo "$cpu" >>"$T/cef.cpu"
 }
 : >"$T/wrk.rps"; : >"$T/floor.rps"; : >"$T/cef.rate"; : >"$T/cef.cpu"; : >"$T/ce.rate"; : >"$T/ce.e2e"; : >"$T/ce.cpu"
-: >"$T/floor.byr"; : >"$T/ce.byr"; : >"$T/cef.byr"
 for r in $(seq "$ROUNDS"); do
   # alternate which goes first, so drift on a shared machine hits both alike
   if [ $((r % 2)) -eq 1 ]; then wrk_round; floor_round; ce_round; ce_file_round
@@ -365,7 +361,7 @@ echo "  commands: $(quote "${WRK_CMD[@]}")"
 echo "            $BIN run --model openai:mock@$URL/v1 --bench $BENCH --n $NPF --seed ROUND" \
      "--workers $WORKERS --concurrency $CONCURRENCY --data DIR --quiet --json"
 WRK_MED=$(median <"$T/wrk.rps")
-CE_MED=$(median <"$T/ce.rate")
+CE_MED=$(awk '{print $2}' "$T/ce.rate" | median)
 E2E_MED=$(median <"$T/ce.e2e")
 CPU_MED=$(median <"$T/ce.cpu")
 # verdict VALUE OP LIMIT: sets V to PASS or FAIL; a FAIL fails the script
@@ -379,7 +375,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 # shared machine's load moves libcurl alone by a fifth between rounds (32,637
 # to 39,664 requests/s in one run): the median of these pairs is the verdict,
 # the ratio of the two medians is printed beside it
-round_ratios() { awk 'NR == FNR { f[$1] = $2; next } ($1 in f) && f[$1] > 0 { printf "%.3f\n", $2 / f[$1] }' "$T/floor.byr" "$1"; }
+round_ratios() { awk 'NR == FNR { f[$1] = $2; next } ($1 in f) && f[$1] > 0 { printf "%.3f\n", $2 / f[$1] }' "$T/floor.rps" "$1"; }
 if [ -s "$T/ce.rate" ]; then
   echo "wrk median:         $WRK_MED requests/s (information: the ceiling of an HTTP client with no work)"
   echo "causal-eval median: $CE_MED questions/s (in-run elapsed_s; $E2E_MED/s over the whole process)," \
@@ -387,18 +383,20 @@ if [ -s "$T/ce.rate" ]; then
   # the targets are ratios to libcurl alone: the HTTP engine causal-eval
   # uses, sending the same requests with no question work (issue 16)
   if [ -s "$T/floor.rps" ]; then
-    FLOOR_MED=$(median <"$T/floor.rps")
+    FLOOR_MED=$(awk '{print $2}' "$T/floor.rps" | median)
     echo "libcurl alone:      $FLOOR_MED requests/s median, $(ratio "$FLOOR_MED" "$WRK_MED") of wrk"
     echo "  command: $T/http_floor URL BODY $WORKERS $CONCURRENCY $TARGET_S (built from $HERE/http_floor.c)"
-    R=$(round_ratios "$T/ce.byr" | median)
+    RATIOS=$(round_ratios "$T/ce.rate")
+    R=$(median <<<"$RATIOS")
     verdict "$R" ">=" 0.3
-    echo "run --bench $BENCH / libcurl alone: $R (median of the rounds' ratios: $(round_ratios "$T/ce.byr" | paste -sd ' ');" \
+    echo "run --bench $BENCH / libcurl alone: $R (median of the rounds' ratios: $(paste -sd ' ' <<<"$RATIOS");" \
          "ratio of the medians $(ratio "$CE_MED" "$FLOOR_MED")), target >= 0.3: $V"
     if [ -s "$T/cef.rate" ]; then
-      CEF_MED=$(median <"$T/cef.rate")
-      R=$(round_ratios "$T/cef.byr" | median)
+      CEF_MED=$(awk '{print $2}' "$T/cef.rate" | median)
+      RATIOS=$(round_ratios "$T/cef.rate")
+      R=$(median <<<"$RATIOS")
       verdict "$R" ">=" 0.5
-      echo "run --questions FILE / libcurl alone: $R (median of the rounds' ratios: $(round_ratios "$T/cef.byr" | paste -sd ' ');" \
+      echo "run --questions FILE / libcurl alone: $R (median of the rounds' ratios: $(paste -sd ' ' <<<"$RATIOS");" \
            "ratio of the medians $(ratio "$CEF_MED" "$FLOOR_MED"), $CEF_MED questions/s median), target >= 0.5: $V"
     fi
   else
