@@ -108,6 +108,15 @@ static void *serve(void *ud) {
       close(c);
       continue;
     }
+    if (strncmp(req, "GET http://", 11) == 0) {
+      /* a request through this server as a proxy: the target it was asked for */
+      char body[300], reply[500];
+      int bl = snprintf(body, sizeof body, "proxied %.*s", (int)strcspn(req + 4, " "), req + 4);
+      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
+      send_all(c, reply, (size_t)rl);
+      close(c);
+      continue;
+    }
     if (strncmp(req, "GET /limits ", 12) == 0) {
       /* a provider's budget headers, in the cases providers write them */
       const char *lim = "HTTP/1.1 429 Too Many Requests\r\nServer: test\r\nRetry-After: 7\r\n"
@@ -310,6 +319,42 @@ static void test_protocols(void) {
   ce_http_free(h);
 }
 
+/* The proxy variables still reach libcurl: a handle made while they are
+ * set goes through the proxy they name, and around it for no_proxy's
+ * hosts (a handle made without them says "no proxy" once, not libcurl
+ * looking them up every request). */
+static void test_proxy_env(void) {
+  char proxy[100];
+  snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+  setenv("http_proxy", proxy, 1);
+  ce_http *h = client();
+  if (h) {
+    ce_http_result r = fetch(h, "http://127.0.0.2:9/where");
+    CHECK(r.error == CE_HTTP_OK && r.status == 200);
+    CHECK(r.body && strcmp(r.body, "proxied http://127.0.0.2:9/where") == 0);
+    ce_http_result_free(&r);
+    ce_http_free(h);
+  }
+  setenv("no_proxy", "127.0.0.2", 1);
+  h = client();
+  if (h) {
+    /* straight to 127.0.0.2:9, where nothing listens */
+    ce_http_result r = fetch(h, "http://127.0.0.2:9/where");
+    CHECK(r.error == CE_HTTP_ECONNECT);
+    ce_http_result_free(&r);
+    ce_http_free(h);
+  }
+  unsetenv("no_proxy");
+  unsetenv("http_proxy");
+  h = client();
+  if (h) {
+    ce_http_result r = fetch(h, "/echo");
+    CHECK(r.error == CE_HTTP_OK && r.status == 200);
+    ce_http_result_free(&r);
+    ce_http_free(h);
+  }
+}
+
 int main(void) {
   test_parsing();
   pthread_t server;
@@ -321,6 +366,7 @@ int main(void) {
   test_reuse();
   test_limit_headers();
   test_protocols();
+  test_proxy_env();
   ce_err e;
   ce_http *h = ce_http_new(1, &e);
   if (h) {
