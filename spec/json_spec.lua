@@ -10,6 +10,30 @@ describe("causal_eval.json", function()
     assert.are.equal(json.encode(t), json.encode(t))
   end)
 
+  it("orders keys byte by byte, as memcmp does, past shared prefixes and zero bytes", function()
+    -- keys that share 8 bytes or more, end inside another's first 8, hold
+    -- a zero byte or bytes above 0x7f: the sort compares 8-byte prefixes
+    -- first, which must never disagree with a byte-wise comparison
+    local keys = { "", "a", "a\0", "a\0b", "a\1", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefgh\255",
+      "abcdefg", "abcdefgz", "\255", "\255\0", "\127", "\128", "é", "e", "ez", "b", "bcdefghij", "bcdefghia",
+      "answer_type", "answer_text", "attempts" }
+    local function bytewise(x, y)
+      for i = 1, math.min(#x, #y) do
+        local a, b = x:byte(i), y:byte(i)
+        if a ~= b then return a < b end
+      end
+      return #x < #y
+    end
+    local want = { table.unpack(keys) }
+    table.sort(want, bytewise)
+    local t = {}
+    for i, k in ipairs(keys) do t[k] = i end
+    local text = json.encode(t)
+    local parts = {}
+    for _, k in ipairs(want) do parts[#parts + 1] = json.encode(k) .. ":" .. t[k] end
+    assert.are.equal("{" .. table.concat(parts, ",") .. "}", text)
+  end)
+
   it("keeps integers and floats apart, with the shortest round-trip floats", function()
     assert.are.equal("[1,1.0,0.1,0.30000000000000004,-0.0,1e-07,123456.789]",
       json.encode({ 1, 1.0, 0.1, 0.1 + 0.2, -0.0, 1e-7, 123456.789 }))

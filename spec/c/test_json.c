@@ -447,8 +447,11 @@ int main(void) {
     char esc[16];
     size_t elen = b.len - 2;
     memcpy(esc, b.data + 1, elen);
-    for (size_t len = 40; len <= 47; len += 7) /* 16-byte steps, then 8 and 7 or 15 bytes */
-      for (size_t pos = 0; pos < len; pos++) {
+    /* up to 17 bytes: the short strings' one-pass copy and its way back to
+     * the scans; 40 and 47: 16-byte steps, then 8 and 7 or 15 bytes */
+    static const size_t lens[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 40, 47};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+      for (size_t len = lens[li], pos = 0; pos < len; pos++) {
         char s[47], want[72];
         memset(s, 'a', len);
         s[pos] = (char)probe[k];
@@ -464,6 +467,25 @@ int main(void) {
   }
   CHECK(lanes_ok);
   ce_buf_free(&b);
+  /* short text written into a buffer at every fill up to and past its
+   * end: the one-pass copy takes only the room it has, and the text that
+   * came before stays as it was, NUL-terminated */
+  int fill_ok = 1;
+  for (size_t before = 240; before <= 256; before++) {
+    ce_buf f;
+    ce_buf_init(&f);
+    char pre[256];
+    memset(pre, 'p', before);
+    ce_buf_add(&f, pre, before);
+    ce_json_write_string(&f, "yes-no", 6);
+    ce_json_write_string(&f, "a\"b", 3);
+    const char *want = "\"yes-no\"\"a\\\"b\"";
+    if (f.oom || f.len != before + strlen(want) || memcmp(f.data, pre, before) != 0 ||
+        strcmp(f.data + before, want) != 0)
+      fill_ok = 0;
+    ce_buf_free(&f);
+  }
+  CHECK(fill_ok);
   check_skip();
   check_numbers();
   check_parse_lanes();
