@@ -144,28 +144,11 @@ static inline unsigned plain_prefix16_text(const char *p) {
 /* JSON text is UTF-8 (RFC 8259), and a reply may hold any bytes. Each
  * maximal ill-formed subpart becomes U+FFFD, as WHATWG and Unicode
  * recommend: a \u escape names a character, not a byte, so no escape could
- * keep the bytes, and every JSON reader accepts the result. */
-void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
+ * keep the bytes, and every JSON reader accepts the result. This is the
+ * general path, kept apart so that ce_json_write_string's path for short
+ * plain text is a small function of its own. */
+static __attribute__((noinline)) void write_string_slow(ce_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  /* Short plain text (keys, labels, a model's name, a yes or a no) checked
-   * and copied in one pass: the general path cost about 130 instructions
-   * for a string of five bytes, and a record writes some forty such. One
-   * that needs a look is written again below, from the same place. */
-  if (n <= 16 && !b->oom && b->len + n + 3 <= b->cap) {
-    char *d = b->data + b->len;
-    size_t i = 0;
-    while (i < n && !needs_escape[(unsigned char)s[i]]) {
-      d[i + 1] = s[i];
-      i++;
-    }
-    if (i == n) {
-      d[0] = '"';
-      d[n + 1] = '"';
-      d[n + 2] = '\0';
-      b->len += n + 2;
-      return;
-    }
-  }
   if (buf_reserve(b, n + 2)) return;
   ce_buf_addc(b, '"');
   size_t start = 0;
@@ -219,6 +202,30 @@ void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
   }
   ce_buf_add(b, s + start, n - start);
   ce_buf_addc(b, '"');
+}
+
+void ce_json_write_string(ce_buf *b, const char *s, size_t n) {
+  /* Short plain text (keys, labels, a model's name, a yes or a no) checked
+   * and copied in one pass: the general path cost about 130 instructions
+   * for a string of five bytes, and a record writes some forty such. One
+   * that needs a look is written again by the general path, from the same
+   * place. */
+  if (n <= 16 && !b->oom && b->len + n + 3 <= b->cap) {
+    char *d = b->data + b->len;
+    size_t i = 0;
+    while (i < n && !needs_escape[(unsigned char)s[i]]) {
+      d[i + 1] = s[i];
+      i++;
+    }
+    if (i == n) {
+      d[0] = '"';
+      d[n + 1] = '"';
+      d[n + 2] = '\0';
+      b->len += n + 2;
+      return;
+    }
+  }
+  write_string_slow(b, s, n);
 }
 
 /* the powers of ten a double holds exactly */
