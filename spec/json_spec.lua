@@ -11,9 +11,9 @@ describe("causal_eval.json", function()
   end)
 
   it("orders keys byte by byte, as memcmp does, past shared prefixes and zero bytes", function()
-    -- keys that share 8 bytes or more, end inside another's first 8, hold
-    -- a zero byte or bytes above 0x7f: the sort compares 8-byte prefixes
-    -- first, which must never disagree with a byte-wise comparison
+    -- keys that share 8 bytes or more, end where another goes on, hold a
+    -- zero byte or bytes above 0x7f: memcmp's order, the shorter first
+    -- where one begins the other (the order records are written in)
     local keys = { "", "a", "a\0", "a\0b", "a\1", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi", "abcdefgh\255",
       "abcdefg", "abcdefgz", "\255", "\255\0", "\127", "\128", "é", "e", "ez", "b", "bcdefghij", "bcdefghia",
       "answer_type", "answer_text", "attempts" }

@@ -324,6 +324,10 @@ static void test_protocols(void) {
  * hosts (a handle made without them says "no proxy" once, not libcurl
  * looking them up every request). */
 static void test_proxy_env(void) {
+  /* only the variables set here (a machine's own NO_PROXY could cover 127.0.0.2) */
+  static const char *const vars[] = {"HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                     "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
   char proxy[100];
   snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
   setenv("http_proxy", proxy, 1);
