@@ -89,11 +89,14 @@ for _, backend in ipairs(PG.backends()) do
           break -- finished before the kill
         end
         kills = kills + 1
-        local served = settled_stats().questions_answered
+        local stats = settled_stats()
+        local served = stats.questions_answered
         local have = stored(data, run_id)
         local lost = served - have
-        assert.is_true(lost <= CONCURRENCY, ("kill %d after %ss: the server answered %d questions, the store holds %d")
-          :format(k, delay, served, have))
+        -- the mock's counters go with a failure: a run on a loaded machine
+        -- once lost 19 (CI, sanitizers), and they say what it was sent
+        assert.is_true(lost <= CONCURRENCY, ("kill %d after %ss: the server answered %d questions, the store holds %d (%s)")
+          :format(k, delay, served, have, json.encode(stats)))
         lost_total = lost_total + math.max(0, lost)
         ::next::
       end
