@@ -26,6 +26,9 @@
 /* a file's room; when it fills the next file takes over, and this one is
  * used again once its records are in (new files would fault in new pages) */
 #define SEG_BYTES (1u << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; glibc 2.36's headers lack it */
+#endif
 
 typedef struct {
   int fd, used, sealed;
@@ -55,6 +58,13 @@ static int journal_fail(ce_journal *j, ce_err *err, const char *what, int e) {
   return -1;
 }
 
+/* A file's pages mapped writable in one call. A store to a shared page
+ * that is not (new, or written back since) faults, and ext4 readies the
+ * page for writing: 13 us a page on the VMs here, 1.9 us when done for
+ * 256 pages at once, 0.2 us for a page already writable. A kernel before
+ * 5.14 refuses, and the stores fault the pages in, as before. */
+static void writable(seg *g) { (void)madvise(g->map, g->cap, MADV_POPULATE_WRITE); }
+
 /* A new file with room for need bytes. Stores to a shared map of a file
  * reach the page cache at once, so a record copied there survives the
  * process being killed like one written with write(); the room is allocated
@@ -78,7 +88,7 @@ static int start_seg(ce_journal *j, int i, size_t need, ce_err *err) {
   }
   g->cap = need + FHDR > SEG_BYTES ? (need + FHDR + 4095) & ~(size_t)4095 : SEG_BYTES;
   int e = posix_fallocate(g->fd, 0, (off_t)g->cap);
-  void *m = e ? MAP_FAILED : mmap(NULL, g->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, g->fd, 0);
+  void *m = e ? MAP_FAILED : mmap(NULL, g->cap, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
   if (m == MAP_FAILED) {
     if (!e) e = errno;
     close(g->fd);
@@ -86,6 +96,7 @@ static int start_seg(ce_journal *j, int i, size_t need, ce_err *err) {
     return journal_fail(j, err, "cannot start the store's journal", e);
   }
   g->map = m;
+  writable(g);
   g->used = 1;
   g->sealed = 0;
   g->size = g->pending = 0;
@@ -124,6 +135,8 @@ int ce_journal_append(ce_journal *j, const ce_jitem *items, int n, ce_err *err) 
     int next = -1;
     for (int i = 0; i < NSEG && next < 0; i++) /* an emptied file, big enough */
       if (i != j->cur && j->s[i].used && !j->s[i].sealed && j->s[i].cap >= need + FHDR) next = i;
+    /* its pages may have been written back since it was last used */
+    if (next >= 0) writable(&j->s[next]);
     for (int i = 0; i < NSEG && next < 0; i++)
       if (!j->s[i].used) next = start_seg(j, i, need, err) == 0 ? i : -2;
     if (next == -2) return -1;
