@@ -4,13 +4,11 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util/json.h"
 #include "core/util/pool.h"
 
 static const char HOST_KEY = 'h'; /* registry key: its address */
@@ -107,53 +105,6 @@ static int load_dev_file(lua_State *L, const ce_host *h, const ce_stdlib_file *f
   return 2;
 }
 
-/* Each embedded module compiled once per process: a fresh state (a serve
- * worker replaced after api.max_requests, a run's worker thread) loads its
- * bytecode instead of parsing the source again, which was most of the cost
- * of starting one. An entry is set once and never changes or goes away, so
- * a reader holds the lock only to find it. Line information is kept:
- * tracebacks and profiles name the same file and line as before. */
-typedef struct {
-  char *data;
-  size_t len;
-} compiled;
-
-static compiled *compiled_modules; /* ce_stdlib_count entries, made on first use */
-static pthread_mutex_t compiled_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
-  (void)L;
-  ce_buf_add(ud, p, n);
-  return ((ce_buf *)ud)->oom ? 1 : 0;
-}
-
-static compiled compiled_get(size_t i) {
-  compiled c = {NULL, 0};
-  pthread_mutex_lock(&compiled_lock);
-  if (compiled_modules) c = compiled_modules[i];
-  pthread_mutex_unlock(&compiled_lock);
-  return c;
-}
-
-/* Keeps the bytecode of the function on top of L's stack as module i's. */
-static void compiled_put(lua_State *L, size_t i) {
-  ce_buf b;
-  ce_buf_init(&b);
-  if (lua_dump(L, dump_writer, &b, 0) != 0 || b.oom) {
-    ce_buf_free(&b);
-    return; /* next time from the source again */
-  }
-  pthread_mutex_lock(&compiled_lock);
-  if (!compiled_modules) compiled_modules = calloc(ce_stdlib_count, sizeof *compiled_modules);
-  if (compiled_modules && !compiled_modules[i].data) {
-    compiled_modules[i].data = b.data;
-    compiled_modules[i].len = b.len;
-    b.data = NULL;
-  }
-  pthread_mutex_unlock(&compiled_lock);
-  free(b.data);
-}
-
 static int stdlib_searcher(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const ce_stdlib_file *f = stdlib_find(name);
@@ -168,17 +119,12 @@ static int stdlib_searcher(lua_State *L) {
     return luaL_error(L, "error loading module '%s' (dev mode):\n\t%s", name,
                       lua_tostring(L, -1));
   }
+  /* bytecode compiled with the build (cmake/stdlib_compile.c): compiling
+   * the source here was a third of the instructions of starting a run. It
+   * keeps its line information and names "@path", as the source did. */
   lua_pushfstring(L, "@%s", f->path);
-  size_t i = (size_t)(f - ce_stdlib_files);
-  compiled c = compiled_get(i);
-  if (c.data) {
-    if (luaL_loadbufferx(L, c.data, c.len, lua_tostring(L, -1), "b") != LUA_OK)
-      return luaL_error(L, "error loading embedded module '%s':\n\t%s", name, lua_tostring(L, -1));
-  } else {
-    if (luaL_loadbufferx(L, (const char *)f->src, f->len, lua_tostring(L, -1), "t") != LUA_OK)
-      return luaL_error(L, "error loading embedded module '%s':\n\t%s", name, lua_tostring(L, -1));
-    compiled_put(L, i);
-  }
+  if (luaL_loadbufferx(L, (const char *)f->bytecode, f->len, lua_tostring(L, -1), "b") != LUA_OK)
+    return luaL_error(L, "error loading embedded module '%s':\n\t%s", name, lua_tostring(L, -1));
   lua_pushfstring(L, ":embedded:%s", f->path);
   return 2;
 }

@@ -64,7 +64,7 @@ extern const ce_native_module ce_native_modules[];
 typedef struct {
   const char *module;   /* "causal_eval.config" */
   const char *path;     /* "lua/stdlib/causal_eval/config.lua" */
-  const unsigned char *src;
+  const unsigned char *bytecode; /* compiled at build time (cmake/stdlib_compile.c) */
   size_t len;
 } ce_stdlib_file;
 extern const ce_stdlib_file ce_stdlib_files[]; /* sorted by module */
