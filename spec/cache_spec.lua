@@ -62,6 +62,30 @@ describe("causal_eval.cache", function()
     c:close()
   end)
 
+  it("stores a batch under each of its tags' current versions", function()
+    -- set_many reads a tag's version once a batch and layer: each tag keeps
+    -- its own, and the next batch reads them again
+    local c = assert(cache.open{ memory_mb = 4, disk_path = dir .. "/batch", disk_gb = 0.1 })
+    c:invalidate("t1")
+    c:invalidate("t1") -- t1 at version 2, t2 at 0
+    assert.are.equal(3, c:set_many({ { "k1", "v1" }, { "k2", "v2" }, { "k3", "v3" } }, { tags = { "t1", "t2" } }))
+    c:invalidate("t1")
+    assert.are.equal(2, c:set_many({ { "k4", "v4" }, { "k5", "v5" } }, { tags = { "t2", "t1" } }))
+    for _, layers in ipairs({ "memory and disk", "disk" }) do
+      if layers == "disk" then
+        c:close()
+        c = assert(cache.open{ disk_path = dir .. "/batch", disk_gb = 0.1 })
+      end
+      for i = 1, 3 do assert.is_nil(c:get("k" .. i), layers) end -- stored before t1's last change
+      assert.are.equal("v4", c:get("k4"), layers)
+      assert.are.equal("v5", c:get("k5"), layers)
+    end
+    c:invalidate("t2")
+    assert.is_nil(c:get("k4"))
+    assert.is_nil(c:get("k5"))
+    c:close()
+  end)
+
   it("preloads the memory layer from the disk layer by label wildcards", function()
     local d = assert(cache.open{ disk_path = dir .. "/d", disk_gb = 0.1 })
     local function put(key, model, task) d:set(key, key, { labels = cache.labels{ model = model, task = task } }) end

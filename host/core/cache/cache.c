@@ -156,10 +156,37 @@ int ce_cache_invalidate(ce_cache *c, const char *tag, size_t len) {
 
 /* ---- entries ---- */
 
-/* Encodes (k, entry) for one layer: tag versions are that layer's. */
-static int encode_for(ce_cache *c, int layer, const ce_cache_entry *src, ce_buf *out) {
+/* The versions of the tags a batch of entries names in one layer, each
+ * read once a batch: the entries of a run's batch share their model's tag,
+ * and reading it for each entry cost a disk transaction an entry (a Redis
+ * round trip an entry with a Redis layer). */
+typedef struct {
+  int n;
+  struct {
+    const char *name;
+    size_t len;
+    uint64_t version;
+  } t[CE_CACHE_MAX_TAGS];
+} tag_memo;
+
+static uint64_t memo_version(ce_cache *c, int layer, tag_memo *m, const char *name, size_t len) {
+  if (!m) return tag_version(c, layer, name, len);
+  for (int i = 0; i < m->n; i++)
+    if (m->t[i].len == len && memcmp(m->t[i].name, name, len) == 0) return m->t[i].version;
+  uint64_t v = tag_version(c, layer, name, len);
+  if (m->n < CE_CACHE_MAX_TAGS) {
+    m->t[m->n].name = name;
+    m->t[m->n].len = len;
+    m->t[m->n++].version = v;
+  }
+  return v;
+}
+
+/* Encodes (k, entry) for one layer: tag versions are that layer's (memo:
+ * those a batch read already, or NULL). */
+static int encode_for(ce_cache *c, int layer, const ce_cache_entry *src, ce_buf *out, tag_memo *memo) {
   ce_cache_entry e = *src;
-  for (int i = 0; i < e.ntags; i++) e.tags[i].version = tag_version(c, layer, e.tags[i].name, e.tags[i].len);
+  for (int i = 0; i < e.ntags; i++) e.tags[i].version = memo_version(c, layer, memo, e.tags[i].name, e.tags[i].len);
   out->len = 0;
   return ce_cache_entry_encode(&e, out);
 }
@@ -167,11 +194,11 @@ static int encode_for(ce_cache *c, int layer, const ce_cache_entry *src, ce_buf 
 static void promote(ce_cache *c, int from, const void *k, size_t kl, const ce_cache_entry *e) {
   ce_buf b;
   ce_buf_init(&b);
-  if (from > CE_CACHE_DISK && c->disk && encode_for(c, CE_CACHE_DISK, e, &b) == 0) {
+  if (from > CE_CACHE_DISK && c->disk && encode_for(c, CE_CACHE_DISK, e, &b, NULL) == 0) {
     ce_err err;
     ce_diskcache_set(c->disk, k, kl, b.data, b.len, e->created, &err);
   }
-  if (c->mem && encode_for(c, CE_CACHE_MEMORY, e, &b) == 0)
+  if (c->mem && encode_for(c, CE_CACHE_MEMORY, e, &b, NULL) == 0)
     ce_memcache_set(c->mem, k, kl, b.data, b.len, e->expires, atomic_load(&c->epoch));
   ce_buf_free(&b);
 }
@@ -352,7 +379,7 @@ static int set_local(ce_cache *c, const void *k, size_t kl, const void *v, size_
   ce_buf b;
   ce_buf_init(&b);
   int stored = 0;
-  if (c->disk && encode_for(c, CE_CACHE_DISK, &e, &b) == 0) {
+  if (c->disk && encode_for(c, CE_CACHE_DISK, &e, &b, NULL) == 0) {
     ce_err err;
     if (ce_diskcache_set(c->disk, k, kl, b.data, b.len, e.created, &err) == 0) {
       stored++;
@@ -361,7 +388,7 @@ static int set_local(ce_cache *c, const void *k, size_t kl, const void *v, size_
       atomic_fetch_add(&c->st[CE_CACHE_DISK].errors, 1);
     }
   }
-  if (c->mem && encode_for(c, CE_CACHE_MEMORY, &e, &b) == 0) {
+  if (c->mem && encode_for(c, CE_CACHE_MEMORY, &e, &b, NULL) == 0) {
     if (ce_memcache_set(c->mem, k, kl, b.data, b.len, e.expires, atomic_load(&c->epoch)) == 0) {
       stored++;
       atomic_fetch_add(&c->st[CE_CACHE_MEMORY].sets, 1);
@@ -381,7 +408,7 @@ int ce_cache_set(ce_cache *c, const void *k, size_t kl, const void *v, size_t vl
   if (c->redis) {
     ce_buf b;
     ce_buf_init(&b);
-    if (encode_for(c, CE_CACHE_REDIS, &e, &b) == 0 && ce_rediscache_set(c->redis, k, kl, b.data, b.len, ttl) == 0) {
+    if (encode_for(c, CE_CACHE_REDIS, &e, &b, NULL) == 0 && ce_rediscache_set(c->redis, k, kl, b.data, b.len, ttl) == 0) {
       stored++;
       atomic_fetch_add(&c->st[CE_CACHE_REDIS].sets, 1);
     } else {
@@ -420,8 +447,9 @@ int ce_cache_set_many(ce_cache *c, const char *const *keys, const size_t *lens, 
   for (int layer = CE_CACHE_REDIS; layer >= CE_CACHE_DISK; layer--) {
     if (!ce_cache_has_layer(c, layer)) continue;
     int ok = 1;
+    tag_memo memo = {0};
     for (int i = 0; ok && i < n; i++) {
-      if (encode_for(c, layer, &es[i], &blobs[i]) != 0) ok = 0;
+      if (encode_for(c, layer, &es[i], &blobs[i], &memo) != 0) ok = 0;
       bp[i] = blobs[i].data;
       bl[i] = blobs[i].len;
     }
@@ -438,8 +466,9 @@ int ce_cache_set_many(ce_cache *c, const char *const *keys, const size_t *lens, 
     else atomic_fetch_add(&st->errors, 1);
   }
   int took_mem = 0;
+  tag_memo mem_memo = {0};
   for (int i = 0; c->mem && i < n; i++) {
-    if (encode_for(c, CE_CACHE_MEMORY, &es[i], &blobs[i]) == 0 &&
+    if (encode_for(c, CE_CACHE_MEMORY, &es[i], &blobs[i], &mem_memo) == 0 &&
         ce_memcache_set(c->mem, keys[i], lens[i], blobs[i].data, blobs[i].len, es[i].expires,
                         atomic_load(&c->epoch)) == 0) {
       atomic_fetch_add(&c->st[CE_CACHE_MEMORY].sets, 1);
@@ -500,7 +529,7 @@ static int visit(const char *k, size_t kl, const char *blob, size_t bl, void *ud
   if (w->promote && w->c->mem) {
     ce_buf b;
     ce_buf_init(&b);
-    if (encode_for(w->c, CE_CACHE_MEMORY, &e, &b) == 0)
+    if (encode_for(w->c, CE_CACHE_MEMORY, &e, &b, NULL) == 0)
       ce_memcache_set(w->c->mem, k, kl, b.data, b.len, e.expires, atomic_load(&w->c->epoch));
     ce_buf_free(&b);
   }
