@@ -62,6 +62,23 @@ describe("causal_eval.cache", function()
     c:close()
   end)
 
+  it("finds on disk what another process stored after a lookup missed", function()
+    -- a lookup's read transaction is kept for the next one, renewed: it
+    -- must see every commit made since, not the snapshot of the last miss
+    local c = assert(cache.open{ disk_path = dir .. "/renew", disk_gb = 0.1 })
+    for round = 1, 3 do
+      local key = "late" .. round
+      assert.is_nil(c:get(key))
+      local r = H.run({ "-e", ([[
+        local c = assert(require("causal_eval.cache").open{ disk_path = %q, disk_gb = 0.1 })
+        assert(c:set(%q, "v%d", { tags = { "t" } }))
+        if %d == 3 then assert(c:invalidate("t")) end]]):format(dir .. "/renew", key, round, round) })
+      assert.are.equal(0, r.code, r.stderr)
+      if round < 3 then assert.are.equal("v" .. round, c:get(key)) else assert.is_nil(c:get(key)) end
+    end
+    c:close()
+  end)
+
   it("stores a batch under each of its tags' current versions", function()
     -- set_many reads a tag's version once a batch and layer: each tag keeps
     -- its own, and the next batch reads them again
