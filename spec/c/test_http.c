@@ -99,10 +99,15 @@ static void *serve(void *ud) {
       req[n += k] = '\0';
     }
     if (head_end && strstr(req, " /echo ")) {
-      /* what the request was: its method, whether it had the header X-A, its body */
-      char body[600], reply[800];
-      int bl = snprintf(body, sizeof body, "%.*s %s %s", (int)strcspn(req, " "), req,
-                        strcasestr(req, "\r\nx-a:") && strcasestr(req, "\r\nx-a:") < head_end ? "a" : "-", head_end + 4);
+      /* what the request was: its method, the value of its header X-A (or -), its body */
+      char body[600], reply[800], xa[40] = "-";
+      const char *a = strcasestr(req, "\r\nx-a:");
+      if (a && a < head_end) {
+        a += 7;
+        a += strspn(a, " ");
+        snprintf(xa, sizeof xa, "a%.*s", (int)strcspn(a, "\r"), a);
+      }
+      int bl = snprintf(body, sizeof body, "%.*s %s %s", (int)strcspn(req, " "), req, xa, head_end + 4);
       int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
       send_all(c, reply, (size_t)rl);
       close(c);
@@ -258,10 +263,14 @@ static void test_reuse(void) {
   static const struct {
     const char *method, *header, *body, *want;
   } steps[] = {
-      {NULL, "X-A: 1", "{\"q\":1}", "POST a {\"q\":1}"},
+      {NULL, "X-A: 1", "{\"q\":1}", "POST a1 {\"q\":1}"},
       {NULL, NULL, NULL, "GET - "},
       {"DELETE", NULL, NULL, "DELETE - "},
-      {NULL, "X-A: 2", "second", "POST a second"},
+      {NULL, "X-A: 2", "second", "POST a2 second"},
+      {NULL, "X-A: 2", "2nd", "POST a2 2nd"}, /* the same headers, a shorter body */
+      {NULL, "X-A: 3", "3rd", "POST a3 3rd"},
+      {NULL, "X-A: 3", NULL, "GET a3 "},
+      {NULL, "X-A: 3", "", "POST a3 "},
       {"PUT", NULL, "third", "PUT - third"},
       {NULL, NULL, "fourth", "POST - fourth"},
       {NULL, NULL, NULL, "GET - "},

@@ -17,6 +17,7 @@ typedef struct transfer {
   struct transfer *next, *prev; /* the active list, or (next only) the free list */
   CURL *easy;
   struct curl_slist *headers;
+  ce_buf sent; /* the request's body, held for the transfer (its buffer used again) */
   ce_buf body;
   size_t max_body;
   int too_large; /* the body passed max_body: on_body aborted the transfer */
@@ -194,6 +195,7 @@ static void transfer_free(transfer *t) {
   if (!t) return;
   if (t->easy) curl_easy_cleanup(t->easy);
   curl_slist_free_all(t->headers);
+  ce_buf_free(&t->sent);
   ce_buf_free(&t->body);
   free(t->res.body);
   free(t);
@@ -261,6 +263,20 @@ static int set_constant(transfer *t) {
   return 0;
 }
 
+/* 1 when l is the list of headers req sends (ending with "Expect:" when it
+ * sends a body): a run's requests to one model send the same, and a
+ * handle keeps its list rather than making it again, two allocations a
+ * header a request. */
+static int same_headers(const struct curl_slist *l, const ce_http_req *req) {
+  for (int i = 0; i < req->nheaders; i++, l = l->next)
+    if (!l || strcmp(l->data, req->headers[i]) != 0) return 0;
+  if (req->body) {
+    if (!l || strcmp(l->data, "Expect:") != 0) return 0;
+    l = l->next;
+  }
+  return l == NULL;
+}
+
 int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   transfer *t = h->free_list;
   if (t) {
@@ -273,6 +289,7 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
       return -1;
     }
     ce_buf_init(&t->body);
+    ce_buf_init(&t->sent);
     if (set_constant(t) != 0) {
       transfer_free(t);
       ce_err_setf(err, 1, "http", 0, 0, "libcurl cannot restrict requests to http and https");
@@ -284,8 +301,10 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   t->body.oom = 0;
   t->max_body = h->max_body;
   t->too_large = 0;
-  curl_slist_free_all(t->headers);
-  t->headers = NULL;
+  if (!same_headers(t->headers, req)) {
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+  }
   memset(&t->res, 0, sizeof t->res);
   t->res.tag = req->tag;
   t->res.retry_after = -1;
@@ -300,16 +319,23 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
   int ok = 1;
-  for (int i = 0; i < req->nheaders && ok; i++) {
-    struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
-    if (!l) ok = 0;
-    else t->headers = l;
+  if (!t->headers) { /* (a list kept from the last request is the same) */
+    for (int i = 0; i < req->nheaders && ok; i++) {
+      struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
+      if (!l) ok = 0;
+      else t->headers = l;
+    }
+    if (ok && req->body) {
+      /* no "Expect: 100-continue" round trip before a large body */
+      struct curl_slist *l = curl_slist_append(t->headers, "Expect:");
+      if (!l) ok = 0;
+      else t->headers = l;
+    }
   }
   if (ok && req->body) {
-    /* no "Expect: 100-continue" round trip before a large body */
-    struct curl_slist *l = curl_slist_append(t->headers, "Expect:");
-    if (!l) ok = 0;
-    else t->headers = l;
+    t->sent.len = 0;
+    ce_buf_add(&t->sent, req->body, req->body_len);
+    if (t->sent.oom) ok = 0;
   }
   if (!ok) {
     t->next = h->free_list;
@@ -320,7 +346,7 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   if (req->body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->sent.data ? t->sent.data : "");
   } else {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* the handle's last request may have been a POST */
   }
