@@ -62,6 +62,17 @@ describe("causal_eval.cache", function()
     c:close()
   end)
 
+  it("makes the folders above a disk cache itself, without a shell", function()
+    -- (a `mkdir -p` through os.execute forked the process and ran two
+    -- programs every time a cache opened; with no PATH it failed)
+    local r = H.run({ "-e", ([[
+      local c = assert(require("causal_eval.cache").open{ disk_path = %q, disk_gb = 0.1 })
+      assert(c:set("k", "v"))
+      io.write((c:get("k")))]]):format(dir .. "/deep/er/cache") }, { env = { PATH = dir .. "/no-programs" } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("v", r.stdout)
+  end)
+
   it("finds on disk what another process stored after a lookup missed", function()
     -- a lookup's read transaction is kept for the next one, renewed: it
     -- must see every commit made since, not the snapshot of the last miss

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/cache/cache_entry.h"
+#include "core/util/paths.h"
 
 /* read transactions kept reset between lookups, for the threads of a run */
 #define SPARE_READERS 8
@@ -53,8 +54,11 @@ static size_t age_key(char *buf, size_t size, double created, const void *k, siz
 
 ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) {
   ce_err_clear(err);
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-    ce_err_setf(err, 1, dir, 0, 0, "cannot create the cache folder: %s", strerror(errno));
+  /* the folders above it too (the default's ~/.cache may not exist yet):
+   * here, where a shell's `mkdir -p` took a fork and two programs a run */
+  ce_err mk;
+  if (ce_mkdirs(dir, 0755, &mk) != 0) {
+    ce_err_setf(err, 1, dir, 0, 0, "cannot create the cache folder: %s", mk.msg);
     return NULL;
   }
   ce_diskcache *d = calloc(1, sizeof *d);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/io/lineedit.h"
+#include "core/util/paths.h"
 
 #include <histedit.h>
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -45,30 +45,6 @@ static void completions_free(ce_completions *c) {
   free(c->words);
   c->words = NULL;
   c->n = c->cap = 0;
-}
-
-/* mkdir -p; 0 or -1 + err */
-static int mkdirs(const char *path, ce_err *err) {
-  char buf[4096];
-  size_t len = strlen(path);
-  if (len == 0 || len >= sizeof buf) {
-    ce_err_setf(err, 1, path, 0, 0, "path is empty or too long");
-    return -1;
-  }
-  memcpy(buf, path, len + 1);
-  for (char *p = buf + 1; ; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-        ce_err_setf(err, 1, buf, 0, 0, "cannot create directory: %s", strerror(errno));
-        return -1;
-      }
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
-  return 0;
 }
 
 static ce_lineedit *self(EditLine *el) {
@@ -174,7 +150,7 @@ ce_lineedit *ce_lineedit_open(const ce_lineedit_cfg *cfg, ce_err *err) {
     char *slash = le->history_path ? strrchr(le->history_path, '/') : NULL;
     if (slash && slash != le->history_path) {
       *slash = '\0';
-      int rc = mkdirs(le->history_path, err);
+      int rc = ce_mkdirs(le->history_path, 0700, err);
       *slash = '/';
       if (rc) {
         ce_lineedit_close(le);

@@ -1,11 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/util/paths.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+int ce_mkdirs(const char *path, int mode, ce_err *err) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len == 0 || len >= sizeof buf) {
+    ce_err_setf(err, 1, path, 0, 0, "path is empty or too long");
+    return -1;
+  }
+  memcpy(buf, path, len + 1);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST) {
+        ce_err_setf(err, 1, buf, 0, 0, "cannot create directory: %s", strerror(errno));
+        return -1;
+      }
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  return 0;
+}
 
 int ce_paths_is_root(const char *dir) {
   char probe[4200];

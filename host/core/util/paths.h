@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "core/util/err.h"
+
 typedef enum {
   CE_LAYOUT_NONE,    /* nothing found: only the embedded stdlib is available */
   CE_LAYOUT_ENV,     /* $CAUSAL_EVAL_HOME */
@@ -26,5 +28,8 @@ void ce_paths_locate(ce_paths *p, const char *argv0, const char *home, const cha
 const char *ce_layout_name(ce_layout l);
 /* 1 when dir holds lua/stdlib/causal_eval/init.lua */
 int ce_paths_is_root(const char *dir);
+/* mkdir -p: path and the folders above it, those made with mode; 0, or -1
+ * and err naming the folder that could not be made */
+int ce_mkdirs(const char *path, int mode, ce_err *err);
 
 #endif

@@ -67,11 +67,6 @@ function M.open(opts, cfg_opts)
     local ok, err = core.parse_redis_url(opts.redis_url)
     if not ok then return nil, ("%s: %s, got '%s'"):format(opts.redis_url_from or "redis_url", err, opts.redis_url) end
   end
-  if opts.disk_path then
-    -- the parent folders of the default path may not exist yet
-    local parent = opts.disk_path:match("^(.*)/[^/]+$")
-    if parent and parent ~= "" then os.execute("mkdir -p '" .. parent:gsub("'", "'\\''") .. "'") end
-  end
   return core.open(opts)
 end
 
