@@ -28,15 +28,73 @@ local REFUSALS = {
 
 local WORDS = { yes = "yes", no = "no", ["true"] = "yes", ["false"] = "no", correct = "yes", incorrect = "no" }
 
+-- ---- searching a long response ----
+-- A model that reasons answers in a kilobyte or more, and an unanchored
+-- pattern is tried at every position of it: 11-35 us a pattern for 1.4 KB,
+-- and the rules below try dozens (a response scored in 300 us, a choice
+-- in 25 ms, `.*` backtracking from every position). Each search below
+-- gives what the plain pattern call gives (spec/scoring_spec.lua holds
+-- them side by side), trying the pattern only where it can match.
+local find, match = string.find, string.match
+
+--- t:find(pat, init) for a pattern whose every match starts with the
+--- plain text lit (a frontier before it allowed): anchored is "^" .. pat,
+--- tried where lit occurs. At most one capture.
+local function find_lit(t, anchored, lit, init)
+  local p = find(t, lit, init, true)
+  while p do
+    local s, e, c = find(t, anchored, p)
+    if s then return s, e, c end
+    p = find(t, lit, p + 1, true)
+  end
+  return nil
+end
+M._find_lit = find_lit
+
+-- the plain text every match of pat starts with (after a leading
+-- frontier): up to its first pattern item, less a character that a
+-- quantifier makes optional ("answer is:?")
+local function literal(pat)
+  local body = pat:gsub("^%%f%[[^%]]*%]", "")
+  local lit = body:match("^[^%%%[%(%.%*%+%-%?%^%$]*")
+  local q = body:sub(#lit + 1, #lit + 1)
+  if q == "?" or q == "*" or q == "-" then lit = lit:sub(1, -2) end
+  assert(lit ~= "", pat)
+  return lit
+end
+M._literal = literal
+
+-- t:find(pat, init) through find_lit, for a pattern that starts with plain
+-- text (after a frontier); its anchored form and text made once
+local lit_of, anchored_of = {}, {}
+local function findp(t, pat, init)
+  local lit = lit_of[pat]
+  if not lit then
+    lit = literal(pat)
+    lit_of[pat], anchored_of[pat] = lit, "^" .. pat
+  end
+  return find_lit(t, anchored_of[pat], lit, init or 1)
+end
+M._findp = findp
+
 -- lower case, markdown emphasis and LaTeX wrappers removed, spaces squeezed
+-- (each replacement only where its text occurs: most responses hold none)
 local function normalise(text)
   local t = text:lower()
-  t = t:gsub("\\boxed%s*{([^}]*)}", " final answer: %1 ")
-  t = t:gsub("\\text%s*{([^}]*)}", "%1")
-  t = t:gsub("[%*_`#>]", " ")
-  t = t:gsub("\226\128\156", '"'):gsub("\226\128\157", '"'):gsub("\226\128\153", "'")
+  if find(t, "\\", 1, true) then
+    t = t:gsub("\\boxed%s*{([^}]*)}", " final answer: %1 ")
+    t = t:gsub("\\text%s*{([^}]*)}", "%1")
+  end
+  if find(t, "*", 1, true) or find(t, "_", 1, true) or find(t, "`", 1, true) or find(t, "#", 1, true)
+    or find(t, ">", 1, true) then
+    t = t:gsub("[%*_`#>]", " ")
+  end
+  if find(t, "\226\128", 1, true) then
+    t = t:gsub("\226\128\156", '"'):gsub("\226\128\157", '"'):gsub("\226\128\153", "'")
+  end
   return t
 end
+M._normalise = normalise
 
 local function refusal(t)
   for _, r in ipairs(REFUSALS) do
@@ -57,6 +115,10 @@ local MARKERS = {
 local MARKER_WORDS = { "answer", "conclusion", "verdict" }
 local marker_patterns = {} -- word pattern -> the markers followed by it, built once
 
+-- each marker's plain text, and the marker anchored
+local MARKER_LIT, MARKER_ANCHORED = {}, {}
+for i, mk in ipairs(MARKERS) do MARKER_LIT[i], MARKER_ANCHORED[i] = literal(mk), "^" .. mk end
+
 local function last_marker_value(t, word_pattern)
   local any = false
   for _, w in ipairs(MARKER_WORDS) do
@@ -69,14 +131,14 @@ local function last_marker_value(t, word_pattern)
   local pats = marker_patterns[word_pattern]
   if not pats then
     pats = {}
-    for i, mk in ipairs(MARKERS) do pats[i] = mk .. "[%(%[\"']?%s*(" .. word_pattern .. ")" end
+    for i, mk in ipairs(MARKERS) do pats[i] = "^" .. mk .. "[%(%[\"']?%s*(" .. word_pattern .. ")" end
     marker_patterns[word_pattern] = pats
   end
   local best_pos, best
-  for _, pat in ipairs(pats) do
-    local init = 1
+  for i, pat in ipairs(pats) do
+    local lit, init = MARKER_LIT[i], 1
     while true do
-      local s, e, cap = t:find(pat, init)
+      local s, e, cap = find_lit(t, pat, lit, init)
       if not s then break end
       if not best_pos or s > best_pos then best_pos, best = s, cap end
       init = e + 1
@@ -84,6 +146,22 @@ local function last_marker_value(t, word_pattern)
   end
   return best
 end
+
+--- t:match("[,;:]%s*(%a+)%s*[%.!]?%s*$"): only the last , ; or : of t can
+--- start it, since none may follow it (a match holds only spaces,
+--- letters and one . or ! after its first character).
+local function after_last_mark(t)
+  local last
+  for _, c in ipairs({ ",", ";", ":" }) do
+    local p = find(t, c, last and last + 1 or 1, true)
+    while p do
+      last = p
+      p = find(t, c, p + 1, true)
+    end
+  end
+  return last and match(t, "^[,;:]%s*(%a+)%s*[%.!]?%s*$", last) or nil
+end
+M._after_last_mark = after_last_mark
 
 --- "yes" / "no" from a response, or nil and the reason.
 function M.yes_no(text)
@@ -98,8 +176,8 @@ function M.yes_no(text)
   local t = normalise(text)
   if not t:find("%S") then return nil, "empty response" end
   -- both answers offered side by side
-  if t:find("%f[%a]yes%s+and%s+no%f[%A]") or t:find("%f[%a]no%s+and%s+yes%f[%A]") or
-     t:find("%f[%a]yes%s*/%s*no%f[%A]") or t:find("%f[%a]yes%s+or%s+no%f[%A]") then
+  if findp(t, "%f[%a]yes%s+and%s+no%f[%A]") or findp(t, "%f[%a]no%s+and%s+yes%f[%A]") or
+     findp(t, "%f[%a]yes%s*/%s*no%f[%A]") or findp(t, "%f[%a]yes%s+or%s+no%f[%A]") then
     -- "yes or no" is only fine when a later explicit answer settles it
     local m = last_marker_value(t, "%a+")
     if m and WORDS[m] then return WORDS[m] end
@@ -111,7 +189,7 @@ function M.yes_no(text)
   end
   if m == "not" or m == "neither" then return nil, "negated answer" end
   -- a negated answer word anywhere ("not yes", "isn't a yes") is a trap, not an answer
-  if t:find("%f[%a]not%s+a?%s*yes%f[%A]") or t:find("%f[%a]not%s+a?%s*no%f[%A]") then
+  if findp(t, "%f[%a]not%s+a?%s*yes%f[%A]") or findp(t, "%f[%a]not%s+a?%s*no%f[%A]") then
     return nil, "negated answer"
   end
   -- the response opens with yes/no: "Yes.", "No, because ...", "yes - ..."
@@ -125,8 +203,8 @@ function M.yes_no(text)
   end
   if found then return found end
   -- the last sentence ends with a bare answer: "..., so yes." / "therefore no."
-  local tail = t:match("[,;:]%s*(%a+)%s*[%.!]?%s*$") or t:match("%f[%a]so%s+(%a+)%s*[%.!]?%s*$") or
-    t:match("%f[%a]therefore%s+(%a+)%s*[%.!]?%s*$") or t:match("%f[%a]thus%s+(%a+)%s*[%.!]?%s*$")
+  local tail = after_last_mark(t) or select(3, findp(t, "%f[%a]so%s+(%a+)%s*[%.!]?%s*$")) or
+    select(3, findp(t, "%f[%a]therefore%s+(%a+)%s*[%.!]?%s*$")) or select(3, findp(t, "%f[%a]thus%s+(%a+)%s*[%.!]?%s*$"))
   if tail and (tail == "yes" or tail == "no") then return tail end
   if refusal(t) then return nil, "refusal" end
   return nil, "no answer found"
@@ -138,17 +216,19 @@ local NUMBER = "[%-%+]?%d*%.?%d+[eE]?[%-%+]?%d*"
 
 -- Reads one number token at the start of s: "0.35", "35%", "1/3", "-.2",
 -- "35 percent", "\frac{1}{3}". Returns value (percent applied) or nil.
-local function read_number(s)
-  local a, b = s:match("^\\d?frac%s*{%s*([%-%+]?%d+%.?%d*)%s*}%s*{%s*(%d+%.?%d*)%s*}")
+-- (at position i of s, where it read s:sub(i) and split off the rest of
+-- the string at each step: a copy of the response's tail for each number)
+local function read_number(s, i)
+  local a, b = match(s, "^\\d?frac%s*{%s*([%-%+]?%d+%.?%d*)%s*}%s*{%s*(%d+%.?%d*)%s*}", i)
   if a then
     local d = tonumber(b)
     if d and d ~= 0 then return tonumber(a) / d end
   end
-  local n, rest = s:match("^([%-%+]?%d*%.?%d+)(.*)$")
+  local n, rest = match(s, "^([%-%+]?%d*%.?%d+)()", i)
   if not n then return nil end
-  local exp, rest2 = rest:match("^([eE][%-%+]?%d+)(.*)$")
+  local exp, rest2 = match(s, "^([eE][%-%+]?%d+)()", rest)
   if exp then n, rest = n .. exp, rest2 end
-  local den, rest3 = rest:match("^%s*/%s*(%d+%.?%d*)(.*)$")
+  local den = match(s, "^%s*/%s*(%d+%.?%d*)", rest)
   local v = tonumber(n)
   if not v then return nil end
   if den then
@@ -156,25 +236,42 @@ local function read_number(s)
     if not d or d == 0 then return nil end
     return v / d
   end
-  if rest:match("^%s*%%") or rest:match("^%s*percent") or rest:match("^%s*per cent") then return v / 100 end
+  if find(s, "^%s*%%", rest) or find(s, "^%s*percent", rest) or find(s, "^%s*per cent", rest) then return v / 100 end
   return v
 end
+M._read_number = read_number
+
+--- t:find("[%-%+]?%d*%.?%d", i): a match holds a digit, and at most a
+--- sign and a point before its first, so it starts at most two places
+--- before the first digit from i; and at that digit one always does.
+local function number_start(t, i)
+  local d = find(t, "%d", i)
+  if not d then return nil end
+  for p = math.max(i, d - 2), d do
+    if find(t, "^[%-%+]?%d*%.?%d", p) then return p end
+  end
+  return d
+end
+M._number_start = number_start
 
 local function numbers_in(t)
   local out = {}
   local i = 1
+  -- (a \frac is looked for only in a response that holds one)
+  local fracs = find(t, "frac", 1, true)
   while i <= #t do
-    local s, e = t:find("\\d?frac%s*{[^}]*}%s*{[^}]*}", i)
-    local s2 = t:find("[%-%+]?%d*%.?%d", i)
+    local s, e
+    if fracs then s, e = t:find("\\d?frac%s*{[^}]*}%s*{[^}]*}", i) end
+    local s2 = number_start(t, i)
     if s and (not s2 or s <= s2) then
-      local v = read_number(t:sub(s))
+      local v = read_number(t, s)
       if v then out[#out + 1] = { pos = s, value = v } end
       i = e + 1
     elseif s2 then
       -- a minus sign belongs to the number only when it is not a hyphen in a word
       local start = s2
       if t:sub(s2, s2):match("[%-%+]") and s2 > 1 and t:sub(s2 - 1, s2 - 1):match("[%w]") then start = s2 + 1 end
-      local v = read_number(t:sub(start))
+      local v = read_number(t, start)
       local _, len = t:find("^[%-%+]?%d*%.?%d+[eE]?[%-%+]?%d*%s*/?%s*%d*%.?%d*%s*%%?", start)
       if v then out[#out + 1] = { pos = start, value = v } end
       i = (len or start) + 1
@@ -185,29 +282,31 @@ local function numbers_in(t)
   return out
 end
 
+local APPROX = { "%f[%a]approximately%s*", "%f[%a]about%s*", "%f[%a]roughly%s*", "\226\137\136%s*" }
+
 --- A number from a response (percentages as fractions), or nil and the reason.
 function M.number(text)
   if type(text) ~= "string" then return nil, "no response text" end
   local t = normalise(text)
-  t = t:gsub("\226\136\146", "-")           -- U+2212 minus sign
-  t = t:gsub("(%d),(%d%d%d)%f[%D]", "%1%2") -- 1,000 -> 1000
+  if find(t, "\226\136\146", 1, true) then t = t:gsub("\226\136\146", "-") end -- U+2212 minus sign
+  if find(t, "%d,%d") then t = t:gsub("(%d),(%d%d%d)%f[%D]", "%1%2") end -- 1,000 -> 1000
   if not t:find("%S") then return nil, "empty response" end
   -- after the last explicit answer marker, the first number
   local best_pos
-  for _, mk in ipairs(MARKERS) do
-    local init = 1
+  for i in ipairs(MARKERS) do
+    local init, lit, pat = 1, MARKER_LIT[i], MARKER_ANCHORED[i]
     while true do
-      local s, e = t:find(mk, init)
+      local s, e = find_lit(t, pat, lit, init)
       if not s then break end
       if not best_pos or e > best_pos then best_pos = e end
       init = e + 1
     end
   end
-  for _, mk in ipairs({ "%f[%a]approximately%s*", "%f[%a]about%s*", "%f[%a]roughly%s*", "\226\137\136%s*" }) do
-    local s, e = t:find(mk)
+  for _, mk in ipairs(APPROX) do
+    local s, e = findp(t, mk)
     while s do
       if not best_pos or e > best_pos then best_pos = e end
-      s, e = t:find(mk, e + 1)
+      s, e = findp(t, mk, e + 1)
     end
   end
   if best_pos then
@@ -226,6 +325,20 @@ end
 
 -- ---- choices ----
 
+--- t:match(".*%f[%a]option%s+%(?(%a)%f[%A]"), the letter of the last
+--- "option X": that pattern backtracked from every position of the
+--- response (25 ms for 1.4 KB).
+local function last_option(t)
+  local opt
+  local s, _, o = findp(t, "%f[%a]option%s+%(?(%a)%f[%A]")
+  while s do
+    opt = o
+    s, _, o = findp(t, "%f[%a]option%s+%(?(%a)%f[%A]", s + 1)
+  end
+  return opt
+end
+M._last_option = last_option
+
 --- A choice label ("A".."Z") from a response, given the question's labels and,
 --- optionally, the text of each option (to accept "the answer is smoking").
 function M.choice(text, labels, texts)
@@ -236,7 +349,7 @@ function M.choice(text, labels, texts)
   for _, l in ipairs(labels or {}) do valid[l:lower()] = l end
   local m = last_marker_value(t, "%a")
   if m and valid[m] then return valid[m] end
-  local opt = t:match(".*%f[%a]option%s+%(?(%a)%f[%A]")
+  local opt = last_option(t)
   if opt and valid[opt] then return valid[opt] end
   local first = t:match("^%s*[%(%[]?%s*(%a)%s*[%)%]%.:]") or t:match("^%s*(%a)%s*$")
   if first and valid[first] then return valid[first] end
