@@ -236,4 +236,28 @@ describe("causal_eval.cot", function()
       assert.are.equal(cot.instruction(Q.choice), cot.instruction(Q.choice))
     end)
   end)
+  -- Long replies are read without stepping through them a byte at a time
+  -- or copying them to trim them: the same results as the plain ways.
+  describe("reading a long reply", function()
+    it("trims and finds a line's start as the plain ways do", function()
+      local rng = require("causal_eval.rng").new(4, 2)
+      local PIECES = { "a", "word", " ", "  ", "\t", "\r", "\v", "\f", ".", "0", "\n", "\n\n", "x\ny" }
+      for n = 1, 600 do
+        local parts = {}
+        -- (every third reply a long last line: after its first twenty pieces,
+        -- only the first ten kinds, which hold no newline)
+        for i = 1, rng:int(n % 20 == 0 and 600 or 30) do
+          parts[i] = PIECES[rng:int((n % 3 == 0 and i > 20) and 10 or #PIECES)]
+        end
+        local t = table.concat(parts)
+        assert.are.equal((t:gsub("^%s+", ""):gsub("%s+$", "")), cot._trim(t), ("%q"):format(t))
+        for _ = 1, 20 do
+          local p = rng:int(#t + 1)
+          local ls = p
+          while ls > 1 and t:byte(ls - 1) ~= 10 do ls = ls - 1 end
+          assert.are.equal(ls, cot._line_start(t, p), ("%q at %d"):format(t, p))
+        end
+      end
+    end)
+  end)
 end)

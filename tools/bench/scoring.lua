@@ -2,12 +2,14 @@
 -- CPU of reading an answer out of a response (causal_eval.scoring), by
 -- answer type and response length: a bare answer, as the mock server and
 -- many models give it, and a model's reasoning of about 0.35, 1.4 and 5.5 KB
--- ending with its answer. Medians of ROUNDS rounds, one core:
+-- ending with its answer; and the chain-of-thought mode's reading of a
+-- reasoning with its "Final answer:" line. Medians of ROUNDS rounds, one core:
 --   causal-eval tools/bench/scoring.lua [ROUNDS]
 -- A run scores every answer once, in its worker, so this is a question's
 -- CPU on top of the pipeline's for a model that reasons.
 local host = require "causal_eval.host"
 local scoring = require "causal_eval.scoring"
+local cot = require "causal_eval.cot"
 
 local ROUNDS = tonumber(arg and arg[1]) or 5
 local clock = host.clock
@@ -35,9 +37,19 @@ local CASES = {
   -- read from "(B)" after no marker: the rule before it looked for the last
   -- "option X" backtracking from every position of the response
   { "choice", "1.4 KB (B)", reasoning(4, "Of the three, (B) fits.") },
+  -- the chain-of-thought mode's reading (causal_eval.cot): the final answer line only
+  { "cot", "1.4 KB", reasoning(4, "\n\nFinal answer: yes") },
+  { "cot", "5.5 KB", reasoning(16, "\n\nFinal answer: yes") },
+  { "cot", "1.4 KB, no final line", reasoning(4, "So it does.") },
 }
 
+local YES_NO = { answer_type = "yes_no", ground_truth = "yes" }
+
 local function read(kind, text)
+  if kind == "cot" then
+    local r = cot.score(YES_NO, text)
+    return r.parsed or r.reason
+  end
   if kind == "yes_no" then return scoring.yes_no(text) end
   if kind == "number" then return scoring.number(text) end
   return scoring.choice(text, { "A", "B", "C" }, { "smoking", "cancer", "tar" })
@@ -50,7 +62,7 @@ local function median(v)
 end
 
 print(("causal_eval.scoring, %s; median of %d rounds, one core"):format(_VERSION, ROUNDS))
-print(("%-8s %-10s %8s %14s  %s"):format("type", "response", "bytes", "us a response", "read as"))
+print(("%-8s %-22s %8s %14s  %s"):format("type", "response", "bytes", "us a response", "read as"))
 for _, c in ipairs(CASES) do
   local kind, label, text = c[1], c[2], c[3]
   local got = read(kind, text)
@@ -67,5 +79,5 @@ for _, c in ipairs(CASES) do
     for _ = 1, reps do read(kind, text) end
     times[r] = (clock() - t1) / reps * 1e6
   end
-  print(("%-8s %-10s %8d %14.2f  %s"):format(kind, label, #text, median(times), tostring(got)))
+  print(("%-8s %-22s %8d %14.2f  %s"):format(kind, label, #text, median(times), tostring(got)))
 end

@@ -16,6 +16,9 @@
 -- the token budget is no answer, whatever "yes" or "no" it holds.
 local json = require "causal_eval.json"
 local scoring = require "causal_eval.scoring"
+-- a search tried only where its pattern's plain text occurs: a frontier
+-- pattern tried at every position of a reply cost 33 us a kilobyte and a half
+local find_literal = scoring.find_literal
 
 local M = {}
 
@@ -27,9 +30,17 @@ M.SEVERAL = "several final answers"
 -- the fallback's limit: a last line longer than this is reasoning, not an answer
 M.FALLBACK_MAX = 60
 
+-- s without the space around it (as gsub("^%s+", ""):gsub("%s+$", "")
+-- gave it, which copied all of a long reasoning twice to do it)
 local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+  local i = s:find("%S")
+  if not i then return "" end
+  local j = #s
+  while s:find("^%s", j) do j = j - 1 end
+  if i == 1 and j == #s then return s end
+  return s:sub(i, j)
 end
+M._trim = trim
 
 -- ---- the instruction ----
 
@@ -186,7 +197,7 @@ local function scanner(low, patterns)
     for k, pat in ipairs(patterns) do
       local n = ahead[k]
       if n == nil or (n and n[1] < i) then
-        local s, e = low:find(pat, i)
+        local s, e = find_literal(low, pat, i)
         n = s and { s, e } or false
         ahead[k] = n
       end
@@ -205,7 +216,7 @@ local function word_markers(t, low, out)
   -- "final answer", anywhere ("The final answer is", "**Final Answer**:")
   local i = 1
   while true do
-    local s, e = low:find("%f[%a]final%s+answer%f[%A]", i)
+    local s, e = find_literal(low, "%f[%a]final%s+answer%f[%A]", i)
     if not s then break end
     local vs = after_words(low, e + 1, s)
     if vs then
@@ -218,7 +229,7 @@ local function word_markers(t, low, out)
   -- "Answer:" opening a line, and "## Answer" / "**Answer**" over the answer
   i = 1
   while true do
-    local s, e = low:find("%f[%a]answer%f[%A]", i)
+    local s, e = find_literal(low, "%f[%a]answer%f[%A]", i)
     if not s then break end
     if at_line_start(low, s) then
       local vs = after_words(low, e + 1, s, true)
@@ -359,20 +370,40 @@ local function answer_looking(line)
   return count == 1 and low:find("%d%s*%%?[%.!]?$") ~= nil
 end
 
+-- where p's line starts: after the last newline before p, looked for in a
+-- window before p that grows until it holds one (stepping back a byte at a
+-- time took 50 us over a reply of one long line)
+local function line_start(t, p)
+  local span = 256
+  while true do
+    local lo = math.max(1, p - span)
+    local s, nl = nil, t:find("\n", lo, true)
+    while nl and nl < p do
+      s = nl + 1
+      nl = t:find("\n", s, true)
+    end
+    if s then return s end
+    if lo == 1 then return 1 end
+    span = span * 4
+  end
+end
+M._line_start = line_start
+
 -- the last line holding something, and where it starts
 local function last_line(t)
   local e = #t
   while e > 0 and t:find("^%s", e) do e = e - 1 end
   if e == 0 then return nil end
-  local s = e
-  while s > 1 and t:byte(s - 1) ~= 10 do s = s - 1 end
+  local s = line_start(t, e)
   return trim(t:sub(s, e)), s
 end
 
 -- The markers not inside a container ("<answer>Final answer: B</answer>" is
 -- the tag's), in order.
 local function locate(text)
-  local t = text:gsub("\r\n?", "\n"):gsub("\194\160", " ") -- CRLF, no-break spaces
+  local t = text -- CRLF, no-break spaces (replaced in a reply that holds them)
+  if t:find("\r", 1, true) then t = t:gsub("\r\n?", "\n") end
+  if t:find("\194\160", 1, true) then t = t:gsub("\194\160", " ") end
   local low = t:lower()
   local marks = {}
   word_markers(t, low, marks)
@@ -393,7 +424,9 @@ local function final_of(t, m)
 end
 
 local function reasoning_before(t, s)
-  local r = trim(t:sub(1, s - 1):gsub("```%a*%s*$", ""))
+  local r = t:sub(1, s - 1)
+  if r:find("```", 1, true) then r = r:gsub("```%a*%s*$", "") end
+  r = trim(r)
   return r ~= "" and r or nil
 end
 
@@ -410,8 +443,7 @@ local function split(text)
     local reasoning = reasoning_before(t, last.s) or last.json_reasoning
     local final = final_of(t, last)
     if final == "" then return nil, M.EMPTY_FINAL, reasoning end
-    local ls = last.s
-    while ls > 1 and t:byte(ls - 1) ~= 10 do ls = ls - 1 end
+    local ls = line_start(t, last.s)
     local siblings = {}
     for k = #top - 1, math.max(1, #top - MAX_SIBLINGS), -1 do
       if top[k].s < ls then break end

@@ -64,8 +64,10 @@ local function literal(pat)
 end
 M._literal = literal
 
--- t:find(pat, init) through find_lit, for a pattern that starts with plain
--- text (after a frontier); its anchored form and text made once
+--- t:find(pat, init) (its position, end and capture) for a pattern whose
+--- every match starts with plain text, after a frontier at most ("answer
+--- is:?%s*", "%f[%a]so%s+(%a+)"): tried only where that text occurs. Its
+--- anchored form and text are made once a pattern.
 local lit_of, anchored_of = {}, {}
 local function findp(t, pat, init)
   local lit = lit_of[pat]
@@ -76,6 +78,7 @@ local function findp(t, pat, init)
   return find_lit(t, anchored_of[pat], lit, init or 1)
 end
 M._findp = findp
+M.find_literal = findp
 
 -- lower case, markdown emphasis and LaTeX wrappers removed, spaces squeezed
 -- (each replacement only where its text occurs: most responses hold none)
