@@ -234,7 +234,7 @@ describe("causal_eval.scoring", function()
         for _, pat in ipairs(PATTERNS) do
           local init = below(#t + 2) + 1
           if below(2) == 0 then init = 1 end
-          assert.are.same({ t:find(pat, init) }, { scoring._findp(t, pat, init) }, pat .. " in " .. ("%q"):format(t))
+          assert.are.same({ t:find(pat, init) }, { scoring.find_literal(t, pat, init) }, pat .. " in " .. ("%q"):format(t))
         end
         assert.are.equal(t:match("[,;:]%s*(%a+)%s*[%.!]?%s*$"), scoring._after_last_mark(t), ("%q"):format(t))
         assert.are.equal(t:match(".*%f[%a]option%s+%(?(%a)%f[%A]"), scoring._last_option(t), ("%q"):format(t))

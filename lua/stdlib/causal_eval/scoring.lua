@@ -7,6 +7,8 @@
 --   scoring.free_text(text)         -> trimmed text            | nil, reason
 --   scoring.extract(q, text)        -> parsed answer           | nil, reason
 --   scoring.score(q, text)          -> { parsed, correct, score, reason }
+--   scoring.find_literal(t, pat, i) -> t:find(pat, i), tried only where the
+--                                      plain text pat starts with occurs
 --
 -- An answer the rules cannot read is unparseable, with a reason ("no
 -- answer found", "both yes and no", "refusal", ...), never a guess: an
@@ -77,7 +79,6 @@ local function findp(t, pat, init)
   end
   return find_lit(t, anchored_of[pat], lit, init or 1)
 end
-M._findp = findp
 M.find_literal = findp
 
 -- lower case, markdown emphasis and LaTeX wrappers removed, spaces squeezed
