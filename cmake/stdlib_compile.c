@@ -16,22 +16,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "core/util/paths.h"
 
 static int put(lua_State *L, const void *p, size_t n, void *ud) {
   (void)L;
   return fwrite(p, 1, n, ud) == n ? 0 : 1;
 }
 
-/* the folders of path, made as needed (path itself is a file) */
-static int make_parents(char *path) {
-  for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-    *s = '\0';
-    int bad = mkdir(path, 0755) != 0 && errno != EEXIST;
-    *s = '/';
-    if (bad) return -1;
-  }
-  return 0;
+/* the folder a file goes in, made as needed */
+static int make_folder(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return 0;
+  *slash = '\0';
+  ce_err err;
+  if (ce_mkdirs(dir, 0755, &err) == 0) return 0;
+  fprintf(stderr, "stdlib_compile: %s\n", err.msg);
+  return -1;
 }
 
 static int compile(lua_State *L, const char *src, const char *out, const char *file) {
@@ -65,7 +68,8 @@ static int compile(lua_State *L, const char *src, const char *out, const char *f
     fprintf(stderr, "stdlib_compile: %s\n", lua_tostring(L, -1));
     return -1;
   }
-  FILE *o = make_parents(dst) == 0 ? fopen(dst, "wb") : NULL;
+  if (make_folder(dst) != 0) return -1;
+  FILE *o = fopen(dst, "wb");
   if (!o) {
     fprintf(stderr, "stdlib_compile: %s: %s\n", dst, strerror(errno));
     return -1;

@@ -334,6 +334,7 @@ int ce_http_submit(ce_http *h, const ce_http_req *req, ce_err *err) {
   }
   if (ok && req->body) {
     t->sent.len = 0;
+    t->sent.oom = 0; /* (a buffer that once ran out refuses every append after) */
     ce_buf_add(&t->sent, req->body, req->body_len);
     if (t->sent.oom) ok = 0;
   }

@@ -51,7 +51,6 @@ local function find_lit(t, anchored, lit, init)
   end
   return nil
 end
-M._find_lit = find_lit
 
 -- the plain text every match of pat starts with (after a leading
 -- frontier): up to its first pattern item, less a character that a
@@ -154,9 +153,10 @@ end
 --- t:match("[,;:]%s*(%a+)%s*[%.!]?%s*$"): only the last , ; or : of t can
 --- start it, since none may follow it (a match holds only spaces,
 --- letters and one . or ! after its first character).
+local MARKS = { ",", ";", ":" }
 local function after_last_mark(t)
   local last
-  for _, c in ipairs({ ",", ";", ":" }) do
+  for _, c in ipairs(MARKS) do
     local p = find(t, c, last and last + 1 or 1, true)
     while p do
       last = p
