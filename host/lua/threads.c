@@ -4,9 +4,14 @@
  * config is a string (plain data: JSON by convention); it shares nothing Lua
  * with its creator, only native objects it attaches to by id.
  *
- *   local g = threads.start(4, "causal_eval.worker", json.encode(cfg))
+ *   local g = threads.start(4, "causal_eval.worker", json.encode(cfg) [, { heap_mb = 6 }])
  *   g:finished()   -- how many have returned
  *   g:join()       -- { {ok = true, result = "..."}, {ok = false, error = "..."}, ... }
+ *
+ * heap_mb: each thread's malloc heap is grown and made present that far
+ * before it starts (core/util/heap_reserve.h): for threads that grow their
+ * heap that far anyway, as a run's workers do, where each page grown into
+ * one by one cost a page fault.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/heap_reserve.h"
 #include "core/util/thread_name.h"
 #include "modules.h"
 #include "runtime.h"
@@ -26,6 +32,7 @@
 typedef struct {
   pthread_t thread;
   int index, started, ok;
+  size_t heap_bytes;     /* to reserve before it starts (0: none) */
   char *module, *config; /* shared by the group: not owned here */
   char *result;          /* malloc'd: the returned string or the error */
   atomic_int *finished;
@@ -56,10 +63,12 @@ static void *worker_main(void *arg) {
    * by the creator, which could do it after the thread looked */
   const char *dot = strrchr(w->module, '.');
   ce_thread_name_indexed(pthread_self(), dot ? dot + 1 : w->module, w->index);
+  void *reserved = w->heap_bytes ? ce_heap_reserve(w->heap_bytes) : NULL;
   ce_runtime_opts opts = {NULL, 0};
   lua_State *L = ce_runtime_new(&opts);
   if (!L) {
     w->result = strdup("cannot create a Lua state: not enough memory");
+    free(reserved);
     atomic_fetch_add(w->finished, 1);
     return NULL;
   }
@@ -80,6 +89,7 @@ static void *worker_main(void *arg) {
   if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) w->result = dup_string(L, -1);
   else if (!w->ok) w->result = strdup("(error object is not a string)");
   ce_runtime_close(L);
+  free(reserved);
   atomic_fetch_add(w->finished, 1);
   return NULL;
 }
@@ -97,6 +107,14 @@ static int threads_start(lua_State *L) {
   luaL_argcheck(L, n >= 1 && n <= 1024, 1, "between 1 and 1024 threads");
   luaL_checkstring(L, 2);
   luaL_checkstring(L, 3);
+  lua_Integer heap_mb = 0;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_getfield(L, 4, "heap_mb");
+    heap_mb = luaL_optinteger(L, -1, 0);
+    lua_pop(L, 1);
+    luaL_argcheck(L, heap_mb >= 0 && heap_mb <= 64, 4, "heap_mb: between 0 and 64");
+  }
   group *g = lua_newuserdatauv(L, sizeof *g, 0);
   memset(g, 0, sizeof *g);
   atomic_init(&g->finished, 0);
@@ -109,6 +127,7 @@ static int threads_start(lua_State *L) {
   for (int i = 0; i < g->n; i++) {
     worker *w = &g->w[i];
     w->index = i + 1;
+    w->heap_bytes = (size_t)heap_mb << 20;
     w->module = g->module;
     w->config = g->config;
     w->finished = &g->finished;
