@@ -159,11 +159,44 @@ static int b_set(lua_State *L) {
   return 0;
 }
 
+/* A state's buffer for the lines it reads: one allocation, grown to the
+ * longest line, where getline's own made and grew one a line (five
+ * reallocations for a question of 2 KB) */
+typedef struct { char *p; size_t cap; } line_buf;
+static const char LINE_BUF = 0; /* its registry key */
+
+static int line_buf_gc(lua_State *L) {
+  line_buf *b = lua_touserdata(L, 1);
+  free(b->p);
+  b->p = NULL;
+  b->cap = 0;
+  return 0;
+}
+
+static line_buf *state_line_buf(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LINE_BUF) == LUA_TUSERDATA) {
+    line_buf *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return b;
+  }
+  lua_pop(L, 1);
+  line_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->p = NULL;
+  b->cap = 0;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, line_buf_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &LINE_BUF);
+  return b;
+}
+
 static int l_next(lua_State *L) {
-  char *line;
+  ce_lines *l = check(L, 3);
+  line_buf *b = state_line_buf(L);
   size_t len;
   long no;
-  int rc = ce_lines_next(check(L, 3), &line, &len, &no);
+  int rc = ce_lines_next(l, &b->p, &b->cap, &len, &no);
   if (rc <= 0) {
     luaL_pushfail(L);
     if (rc < 0) {
@@ -172,8 +205,7 @@ static int l_next(lua_State *L) {
     }
     return 1;
   }
-  lua_pushlstring(L, line, len);
-  free(line);
+  lua_pushlstring(L, b->p, len);
   lua_pushinteger(L, no);
   return 2;
 }

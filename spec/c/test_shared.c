@@ -39,28 +39,43 @@ static void check_lines(void) {
   ce_err e;
   ce_lines *l = ce_lines_open(path, &e);
   CHECK(l != NULL);
-  char *line;
-  size_t len;
+  /* one buffer for every line, as a reader keeps it */
+  char *line = NULL;
+  size_t cap = 0, len;
   long no;
-  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
   CHECK_STR(line, "{\"id\":1}");
   CHECK(len == 8 && no == 1);
-  free(line);
-  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
   CHECK_STR(line, "{\"id\":2}");
   CHECK(no == 5);
-  free(line);
   /* a byte order mark past line 1 is text, and the line reaches the reader */
-  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
   CHECK(no == 6 && len == 4);
-  free(line);
-  CHECK(ce_lines_next(l, &line, &len, &no) == 1);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
   CHECK_STR(line, "{\"id\":3}");
   CHECK(no == 7);
-  free(line);
-  CHECK(ce_lines_next(l, &line, &len, &no) == 0);
-  CHECK(line == NULL);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 0);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 0);
   ce_lines_free(l);
+
+  /* a line longer than the buffer grows it; a shorter one after it is read
+   * whole and alone (no bytes of the long one behind its end) */
+  f = fopen(path, "wb");
+  for (int i = 0; i < 100000; i++) fputc('x', f);
+  fputs("\nab\r\n", f);
+  fclose(f);
+  l = ce_lines_open(path, &e);
+  CHECK(l != NULL);
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
+  CHECK(len == 100000 && cap > 100000 && no == 1 && line[99999] == 'x' && line[100000] == '\0');
+  size_t grown = cap;
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 1);
+  CHECK(len == 2 && no == 2 && cap == grown);
+  CHECK_STR(line, "ab");
+  CHECK(ce_lines_next(l, &line, &cap, &len, &no) == 0);
+  ce_lines_free(l);
+  free(line);
 
   CHECK(ce_lines_open(dir, &e) == NULL);
   CHECK_CONTAINS(e.msg, "is a directory");

@@ -237,19 +237,15 @@ static int blank(const char *s, size_t n) {
  * file's items and the readers that take them must skip the same lines, or
  * a ticket goes to the blank line and the file's last item is never read.
  * An editor's UTF-8 byte order mark is not part of line 1's text. */
-int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno) {
-  *line = NULL;
-  size_t cap = 0;
+int ce_lines_next(ce_lines *l, char **line, size_t *cap, size_t *len, long *lineno) {
   pthread_mutex_lock(&l->lock);
   ssize_t n;
   int rc, saved = 0;
   for (;;) {
-    n = getline(line, &cap, l->f);
+    n = getline(line, cap, l->f);
     if (n < 0) {
       rc = ferror(l->f) ? -1 : 0;
       saved = errno;
-      free(*line);
-      *line = NULL;
       break;
     }
     l->lineno++;

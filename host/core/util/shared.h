@@ -50,10 +50,13 @@ void ce_bucket_free(void *b);
 typedef struct ce_lines ce_lines;
 /* NULL + err for a file that cannot be read or is a directory. */
 ce_lines *ce_lines_open(const char *path, ce_err *err);
-/* 1: *line (malloc'd, no newline) and its 1-based number; 0: end; -1 error
- * (errno says which). Lines of only white space are skipped, and a UTF-8 byte
- * order mark is dropped from line 1. */
-int ce_lines_next(ce_lines *l, char **line, size_t *len, long *lineno);
+/* 1: the line in *line (no newline, NUL-terminated), its length and its
+ * 1-based number; 0: end; -1 error (errno says which). *line and *cap are
+ * the caller's buffer, as getline(3) takes them (NULL and 0 at first): it
+ * grows to the longest line and is used again, so a reader allocates
+ * nothing per line; the caller frees *line. Lines of only white space are
+ * skipped, and a UTF-8 byte order mark is dropped from line 1. */
+int ce_lines_next(ce_lines *l, char **line, size_t *cap, size_t *len, long *lineno);
 void ce_lines_free(void *l);
 
 /* ---- a sum of doubles (spent tokens, dollars) ---- */
