@@ -15,6 +15,13 @@
 #define STEP (120u << 10)
 #define MAX_STEPS 256
 
+void ce_mem_populate(void *p, size_t len) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+  if (p && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+}
+
 void *ce_heap_reserve(size_t bytes) {
   void *blocks[MAX_STEPS + 1];
   size_t n = 0;
@@ -29,13 +36,8 @@ void *ce_heap_reserve(size_t bytes) {
     while (n > 0) free(blocks[--n]);
     return NULL;
   }
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  for (size_t i = 0; i + 1 < n; i++) {
-    /* the pages in one call each, where touching them faulted one at a time */
-    uintptr_t lo = ((uintptr_t)blocks[i] + page - 1) & ~(page - 1);
-    uintptr_t hi = ((uintptr_t)blocks[i] + STEP) & ~(page - 1);
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-  }
+  /* the pages in one call a block, where touching them faulted one by one */
+  for (size_t i = 0; i + 1 < n; i++) ce_mem_populate(blocks[i], STEP);
   void *keep = realloc(blocks[n - 1], 16);
   if (!keep) keep = blocks[n - 1];
   for (size_t i = n - 1; i > 0; i--) free(blocks[i - 1]);

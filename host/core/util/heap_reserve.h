@@ -24,4 +24,10 @@
  * Returns the kept block (free it when the thread ends), or NULL. */
 void *ce_heap_reserve(size_t bytes);
 
+/* Makes the whole pages of [p, p + len) present and writable in one call,
+ * for a large allocation about to be written all over (a hash table's
+ * slots, a read buffer), where each page would fault at its first write.
+ * A hint: nothing happens where the kernel cannot. */
+void ce_mem_populate(void *p, size_t len);
+
 #endif
