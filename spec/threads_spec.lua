@@ -29,4 +29,11 @@ io.write(json.encode{ out = out, big = ok and "started" or err, bad = ok2 and "s
     assert.matches("table expected", got.bad)
     H.rm(dir)
   end)
+
+  it("gives a run's workers a reserve by their share of the requests in flight, bounded", function()
+    local runner = require "causal_eval.runner"
+    assert.are.same({ 2, 3, 4, 5, 11, 12, 12 },
+      { runner.worker_heap_mb(1), runner.worker_heap_mb(8), runner.worker_heap_mb(16), runner.worker_heap_mb(32),
+        runner.worker_heap_mb(128), runner.worker_heap_mb(256), runner.worker_heap_mb(100000) })
+  end)
 end)
