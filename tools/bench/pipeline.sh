@@ -242,7 +242,9 @@ ce_run() {
   if [ $((R_CACHED * 10)) -gt "$R_N" ]; then
     echo "FAILED ($tag): $R_CACHED of $R_N answers came from the response cache: $LAST_CMD" >&2; return 1
   fi
-  rm -rf "$data"
+  # the run's files go now, their dirty pages with them, rather than being
+  # written back while the next measurement runs
+  rm -rf "$data" "$XDG_CACHE_HOME"
 }
 
 # ---- calibration: request size, and a question count for ~TARGET_S seconds ----
