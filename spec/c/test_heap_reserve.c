@@ -5,7 +5,6 @@
  * reserve the same allocations grow the process by as much. Checked where
  * glibc's thread heaps and MADV_POPULATE_WRITE are there (not under a
  * sanitizer's allocator, not before Linux 5.14). */
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -2,6 +2,7 @@
 #include "core/store/journal.h"
 #include "core/store/record.h"
 #include "core/store/syserr.h"
+#include "core/util/heap_reserve.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,9 +27,6 @@
 /* a file's room; when it fills the next file takes over, and this one is
  * used again once its records are in (new files would fault in new pages) */
 #define SEG_BYTES (1u << 20)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; glibc 2.36's headers lack it */
-#endif
 
 typedef struct {
   int fd, used, sealed;
@@ -58,12 +56,12 @@ static int journal_fail(ce_journal *j, ce_err *err, const char *what, int e) {
   return -1;
 }
 
-/* A file's pages mapped writable in one call. A store to a shared page
- * that is not (new, or written back since) faults, and ext4 readies the
- * page for writing: 13 us a page on the VMs here, 1.9 us when done for
- * 256 pages at once, 0.2 us for a page already writable. A kernel before
- * 5.14 refuses, and the stores fault the pages in, as before. */
-static void writable(seg *g) { (void)madvise(g->map, g->cap, MADV_POPULATE_WRITE); }
+/* A file's pages mapped writable in one call (ce_mem_populate). A store
+ * to a shared page that is not (new, or written back since) faults, and
+ * ext4 readies the page for writing: 13 us a page on the VMs here, 1.9 us
+ * when done for 256 pages at once, 0.2 us for a page already writable. A
+ * kernel before 5.14 refuses, and the stores fault the pages in, as before. */
+static void writable(seg *g) { ce_mem_populate(g->map, g->cap); }
 
 /* A new file with room for need bytes. Stores to a shared map of a file
  * reach the page cache at once, so a record copied there survives the
