@@ -252,6 +252,36 @@ describe("causal_eval.scoring", function()
       assert.are.equal(1500, checked)
     end)
 
+    -- a reply with no digit is read as a number without the markers'
+    -- search: it must say what the whole reading says, reason included
+    it("reads a number from a reply as the whole reading does, with or without a digit", function()
+      local rng = require("causal_eval.rng").new(20261206, 1)
+      local function below(k) return rng:int(k) - 1 end
+      local words = {}
+      for _, p in ipairs(PIECES) do
+        if not p:find("%d") then words[#words + 1] = p end
+      end
+      for _, p in ipairs({ "I cannot determine", "unknown", "cannot be computed", "I'm unable to answer", "none" }) do
+        words[#words + 1] = p
+      end
+      local reasons = {}
+      for n = 1, 1500 do
+        local pool = n % 5 == 0 and PIECES or words -- a fifth hold digits
+        local parts = {}
+        for i = 1, below(n % 10 == 0 and 200 or 20) + 1 do parts[i] = pool[below(#pool) + 1] end
+        local raw = table.concat(parts, below(3) == 0 and "" or " ")
+        local v, why = scoring.number(raw)
+        local fv, fwhy = scoring._number_full(raw)
+        assert.is_true(same(v, fv), ("%q"):format(raw))
+        assert.are.equal(fwhy, why, ("%q"):format(raw))
+        if not raw:find("%d") then reasons[why] = (reasons[why] or 0) + 1 end
+      end
+      -- each way a digit-free reply is read came up
+      assert.is_true((reasons["no number found"] or 0) > 50)
+      assert.is_true((reasons.refusal or 0) > 50)
+      assert.is_true((reasons["empty response"] or 0) > 0)
+    end)
+
     it("takes a marker's plain text only up to what a quantifier makes optional", function()
       assert.are.equal("answer is", scoring._literal("answer is:?%s*"))
       assert.are.equal("in conclusion", scoring._literal("in conclusion,?%s*"))
