@@ -30,6 +30,9 @@ local CASES = {
   { "number", "0.35 KB", reasoning(1, "So the effect is approximately 0.35.") },
   { "number", "1.4 KB", reasoning(4, "So the effect is approximately 0.35.") },
   { "number", "5.5 KB", reasoning(16, "So the effect is approximately 0.35.") },
+  -- a reply with no digit where a number was asked: the mock's "Yes.", a refusal
+  { "number", "bare, no digit", "Yes." },
+  { "number", "refusal", "I cannot determine the effect from the information given." },
   { "choice", "bare", "B" },
   { "choice", "0.35 KB", reasoning(1, "So the answer is option (b).") },
   { "choice", "1.4 KB", reasoning(4, "So the answer is option (b).") },

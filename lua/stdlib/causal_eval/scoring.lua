@@ -322,6 +322,17 @@ local function marked_number(t)
   return nums[#nums].value
 end
 
+-- whether t holds a digit: ten scans for one byte each (memchr), where
+-- find(t, "%d") tried the class at every position (12 us for 1.4 KB
+-- whose number ends it)
+local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" }
+local function has_digit(t)
+  for i = 1, 10 do
+    if find(t, DIGITS[i], 1, true) then return true end
+  end
+  return false
+end
+
 local function number(text, full)
   if type(text) ~= "string" then return nil, "no response text" end
   local t = normalise(text)
@@ -331,7 +342,7 @@ local function number(text, full)
   -- every number numbers_in reads holds a digit: in a reply without one no
   -- marker leads to a number, and looking for them all took 2.5 us (a
   -- refusal, a word where a number was asked)
-  if not full and not find(t, "%d") then
+  if not full and not has_digit(t) then
     if refusal(t) then return nil, "refusal" end
     return nil, "no number found"
   end
