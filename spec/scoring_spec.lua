@@ -247,6 +247,14 @@ describe("causal_eval.scoring", function()
             assert.is_true(same(read_number_before(t:sub(want)), scoring._read_number(t, want)), ("%q at %d"):format(t, want))
           end
         end
+        -- digits found a byte value at a time, remembered from place to place
+        local seen, i = {}, 1
+        while i <= #t + 1 do
+          assert.are.equal(t:find("%d", i), scoring._first_digit(t, i, seen), ("%q from %d"):format(t, i))
+          assert.are.equal(t:find("%d", i), scoring._first_digit(t, i), ("%q from %d"):format(t, i))
+          i = i + below(9) + 1
+        end
+        assert.are.equal(t:find("%d,%d") ~= nil, scoring._digit_comma_digit(t), ("%q"):format(t))
         checked = checked + 1
       end
       assert.are.equal(1500, checked)

@@ -245,11 +245,61 @@ local function read_number(s, i)
 end
 M._read_number = read_number
 
+-- Digits are looked for one byte value at a time (memchr), where a class
+-- (find(t, "%d")) is tried at every position: 12 us for 1.4 KB of text
+-- before a number, what the rest of reading it took. In a short text the
+-- class is quicker than ten calls.
+local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" }
+local SHORT = 64
+
+local function has_digit(t)
+  if #t < SHORT then return find(t, "%d") ~= nil end
+  for k = 1, 10 do
+    if find(t, DIGITS[k], 1, true) then return true end
+  end
+  return false
+end
+
+--- t:find("%d", i). seen (optional) keeps each digit's next place for the
+--- next call, whose i must not be smaller: a reading of many numbers scans
+--- the text once for each digit.
+local function first_digit(t, i, seen)
+  if #t - i < SHORT then return (find(t, "%d", i)) end
+  local best
+  for k = 1, 10 do
+    local p
+    if seen then
+      p = seen[k]
+      if p == nil or (p and p < i) then
+        p = find(t, DIGITS[k], i, true) or false
+        seen[k] = p
+      end
+    else
+      p = find(t, DIGITS[k], i, true)
+    end
+    if p and (not best or p < best) then best = p end
+  end
+  return best
+end
+M._first_digit = first_digit
+
+-- find(t, "%d,%d"): at a comma
+local function digit_comma_digit(t)
+  local c = find(t, ",", 2, true)
+  while c do
+    if find(t, "^%d,%d", c - 1) then return true end
+    c = find(t, ",", c + 1, true)
+  end
+  return false
+end
+M._digit_comma_digit = digit_comma_digit
+
 --- t:find("[%-%+]?%d*%.?%d", i): a match holds a digit, and at most a
 --- sign and a point before its first, so it starts at most two places
 --- before the first digit from i; and at that digit one always does.
-local function number_start(t, i)
-  local d = find(t, "%d", i)
+--- seen: as first_digit's.
+local function number_start(t, i, seen)
+  local d = first_digit(t, i, seen)
   if not d then return nil end
   for p = math.max(i, d - 2), d do
     if find(t, "^[%-%+]?%d*%.?%d", p) then return p end
@@ -263,10 +313,20 @@ local function numbers_in(t)
   local i = 1
   -- (a \frac is looked for only in a response that holds one)
   local fracs = find(t, "frac", 1, true)
+  local seen = #t >= SHORT and {} or nil
+  -- the next \frac from i, found again only once i has passed it: the
+  -- pattern is tried at every position
+  local fs, fe = nil, nil
   while i <= #t do
     local s, e
-    if fracs then s, e = t:find("\\d?frac%s*{[^}]*}%s*{[^}]*}", i) end
-    local s2 = number_start(t, i)
+    if fracs then
+      if fs == nil or (fs and fs < i) then
+        fs, fe = t:find("\\d?frac%s*{[^}]*}%s*{[^}]*}", i)
+        fs = fs or false
+      end
+      if fs then s, e = fs, fe end
+    end
+    local s2 = number_start(t, i, seen)
     if s and (not s2 or s <= s2) then
       local v = read_number(t, s)
       if v then out[#out + 1] = { pos = s, value = v } end
@@ -322,22 +382,11 @@ local function marked_number(t)
   return nums[#nums].value
 end
 
--- whether t holds a digit: ten scans for one byte each (memchr), where
--- find(t, "%d") tried the class at every position (12 us for 1.4 KB
--- whose number ends it)
-local DIGITS = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" }
-local function has_digit(t)
-  for i = 1, 10 do
-    if find(t, DIGITS[i], 1, true) then return true end
-  end
-  return false
-end
-
 local function number(text, full)
   if type(text) ~= "string" then return nil, "no response text" end
   local t = normalise(text)
   if find(t, "\226\136\146", 1, true) then t = t:gsub("\226\136\146", "-") end -- U+2212 minus sign
-  if find(t, "%d,%d") then t = t:gsub("(%d),(%d%d%d)%f[%D]", "%1%2") end -- 1,000 -> 1000
+  if digit_comma_digit(t) then t = t:gsub("(%d),(%d%d%d)%f[%D]", "%1%2") end -- 1,000 -> 1000
   if not t:find("%S") then return nil, "empty response" end
   -- every number numbers_in reads holds a digit: in a reply without one no
   -- marker leads to a number, and looking for them all took 2.5 us (a
