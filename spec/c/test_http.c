@@ -113,6 +113,15 @@ static void *serve(void *ud) {
       close(c);
       continue;
     }
+    if (strncmp(req, "GET /where", 10) == 0) {
+      /* the target the request was sent to */
+      char body[300], reply[500];
+      int bl = snprintf(body, sizeof body, "%.*s", (int)strcspn(req + 4, " "), req + 4);
+      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
+      send_all(c, reply, (size_t)rl);
+      close(c);
+      continue;
+    }
     if (strncmp(req, "GET http://", 11) == 0) {
       /* a request through this server as a proxy: the target it was asked for */
       char body[300], reply[500];
@@ -287,6 +296,33 @@ static void test_reuse(void) {
   ce_http_free(h);
 }
 
+/* A handle keeps its URL parsed while its requests go there: each request
+ * still goes where it was sent, after another URL, a URL that does not
+ * parse, or one that parses but is refused. */
+static void test_url_reuse(void) {
+  ce_http *h = client();
+  if (!h) return;
+  static const char *const steps[] = {
+      "/where/a", "/where/a", "/where/b?x=1", "http://[bad", "/where/c", "file:///etc/passwd", "/where/a",
+      "/where/a?x=2#frag", "/where/a",
+  };
+  static const char *const want[] = {
+      "/where/a", "/where/a", "/where/b?x=1", NULL, "/where/c", NULL, "/where/a", "/where/a?x=2", "/where/a",
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+    ce_http_result r = fetch(h, steps[i]);
+    if (!want[i]) {
+      CHECK(r.error == CE_HTTP_EURL && r.body_len == 0);
+    } else if (r.error != CE_HTTP_OK || r.body_len != strlen(want[i]) || memcmp(r.body, want[i], r.body_len) != 0) {
+      fprintf(stderr, "request %zu to %s: error %d, the server saw \"%.*s\"\n", i, steps[i], (int)r.error,
+              (int)r.body_len, r.body ? r.body : "");
+      CHECK(0);
+    }
+    ce_http_result_free(&r);
+  }
+  ce_http_free(h);
+}
+
 /* The headers that say how much a provider allows are read whatever
  * their case; the others are passed over. */
 static void test_limit_headers(void) {
@@ -377,6 +413,7 @@ int main(void) {
   }
   test_body_limit();
   test_reuse();
+  test_url_reuse();
   test_limit_headers();
   test_protocols();
   test_proxy_env();

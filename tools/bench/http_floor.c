@@ -43,9 +43,16 @@ static void *run(void *arg) {
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   h = curl_slist_append(h, "Accept: */*");
   CURL **e = calloc((size_t)w->k, sizeof *e);
+  /* the URL parsed once, as causal-eval's HTTP engine gives it to libcurl
+   * (its text was parsed again for every request) */
+  CURLU *u = curl_url();
+  if (curl_url_set(u, CURLUPART_URL, w->url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    fprintf(stderr, "http_floor: cannot parse %s\n", w->url);
+    exit(1);
+  }
   for (int i = 0; i < w->k; i++) {
     e[i] = curl_easy_init();
-    curl_easy_setopt(e[i], CURLOPT_URL, w->url);
+    curl_easy_setopt(e[i], CURLOPT_CURLU, u);
     curl_easy_setopt(e[i], CURLOPT_POSTFIELDS, w->body);
     curl_easy_setopt(e[i], CURLOPT_POSTFIELDSIZE, (long)w->body_len);
     curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, h);
@@ -75,6 +82,7 @@ static void *run(void *arg) {
     if (active > 0) curl_multi_poll(m, NULL, 0, 100, NULL);
   }
   for (int i = 0; i < w->k; i++) curl_easy_cleanup(e[i]);
+  curl_url_cleanup(u);
   free(e);
   curl_slist_free_all(h);
   curl_multi_cleanup(m);

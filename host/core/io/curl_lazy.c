@@ -49,6 +49,9 @@ static void load(void) {
     {"curl_multi_strerror", (void **)&ce_curl.multi_strerror},
     {"curl_slist_append", (void **)&ce_curl.slist_append},
     {"curl_slist_free_all", (void **)&ce_curl.slist_free_all},
+    {"curl_url", (void **)&ce_curl.url},
+    {"curl_url_set", (void **)&ce_curl.url_set},
+    {"curl_url_cleanup", (void **)&ce_curl.url_cleanup},
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
     *syms[i].slot = dlsym(h, syms[i].name);

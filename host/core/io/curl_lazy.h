@@ -33,6 +33,9 @@ typedef struct {
   const char *(*multi_strerror)(CURLMcode);
   struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
   void (*slist_free_all)(struct curl_slist *);
+  CURLU *(*url)(void);
+  CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+  void (*url_cleanup)(CURLU *);
 } ce_curl_api;
 
 extern ce_curl_api ce_curl;
@@ -63,6 +66,9 @@ int ce_curl_load(ce_err *err);
 #define curl_multi_cleanup ce_curl.multi_cleanup
 #define curl_multi_strerror ce_curl.multi_strerror
 #define curl_slist_append ce_curl.slist_append
+#define curl_url ce_curl.url
+#define curl_url_set ce_curl.url_set
+#define curl_url_cleanup ce_curl.url_cleanup
 #define curl_slist_free_all ce_curl.slist_free_all
 #endif
 
