@@ -181,6 +181,60 @@ describe("a run's summary, read through the score lines' fields", function()
     st:close()
   end)
 
+  -- A model's lines are added up in C (st:score_sums) up to the first line
+  -- not written as a run writes one; that line and the rest go through the
+  -- Lua that reads each line. The summary must be the Lua one's to the
+  -- byte, latency sums and quantiles included.
+  it("adds up a model's lines in C as the Lua reading does, to the byte", function()
+    local r = rng.new(17, 0)
+    local ODD = { '{"c":1,"l":50}', '{"c":1,"ti":2.5}', '{"c":1,"ti":"7"}', '{"ft":1,"j":1,"s":0.5,"c":1}',
+                  '{"c":1,"r":2.5}', '{"c":1,"f":true}', '{"c":1,"e":null}', '{"c":1,"e":5}', "{" }
+    -- lines the C takes, read as Lua reads them: 1.0 is 1, false is not
+    -- set, 0 is, "" names a group, an array holds no fields
+    local TAKEN = { '{"c":1.0,"f":"ladder","l":12.5,"u":false,"cached":0}', '{"c":1,"e":"","f":"","d":""}',
+                    '{"c":true,"r":-3,"zz":[1,{"a":2}],"c":0}', "[1,2]", '{"e":"bad_question","l":3,"ti":"x"}' }
+    local function line()
+      if r:bernoulli(0.02) then return TAKEN[r:int(1, #TAKEN)] end
+      local rec = { family = ({ "ladder", "corr2cause", "confounding" })[r:int(1, 3)], rung = r:int(1, 3),
+                    difficulty = ({ "easy", "medium", "hard" })[r:int(1, 3)], correct = r:bernoulli(0.6),
+                    latency_ms = r:bernoulli(0.01) and 0.0 or 1 + 2000 * r:uniform() ^ 3,
+                    tokens = { input = r:int(1, 999), output = r:int(1, 9) }, day = "2026-12-05" }
+      if r:bernoulli(0.1) then rec.error, rec.correct = { class = ({ "timeout", "bad_question", "server" })[r:int(1, 3)] }, nil end
+      if r:bernoulli(0.1) then rec.unparseable = "no answer" end
+      if r:bernoulli(0.2) then rec.cached = "disk" end
+      return results.score_line(rec)
+    end
+    -- where the first line the C does not take is: none, one, several
+    for case, odd_at in ipairs({ {}, { 1 }, { 700 }, { 1500 }, { 300, 301, 900 } }) do
+      local data = ("%s/sums%d"):format(dir, case)
+      local st = assert(results.open(data))
+      -- (a finished run: a throughput that moves with the clock would differ between the two summaries)
+      local run = { id = "s" .. case, created = 1764892800, started = 1764892800, finished = 1764892810,
+                    status = "completed", models = { "m" }, benchmarks = { "x" } }
+      results.put_run(st, run)
+      local odd = {}
+      for _, i in ipairs(odd_at) do odd[i] = ODD[r:int(1, #ODD)] end
+      for i = 1, 1500 do
+        -- keys in order of i: the first odd line is the first the scan meets
+        assert(st:put(results.DB.scores, results.key(run.id, "m", ("q%05d"):format(i)), odd[i] or line()))
+      end
+      results._lua_summary = true
+      local want = json.encode(assert(results.summarize(st, run)))
+      results._lua_summary = nil
+      local got = json.encode(assert(results.summarize(st, run)))
+      assert.are.equal(want, got, "case " .. case)
+      -- the C took the lines before the first odd one, and Lua the rest
+      local took, visited = nil, 0
+      local count = assert(st:score_sums(results.DB.scores, results.key(run.id, "m", ""), math.log(1 + 1 / 1024),
+        math.mininteger, function(t) took = t.n + t.invalid end, function() visited = visited + 1 end))
+      assert.are.equal(1500, count)
+      local first = odd_at[1] and odd_at[1] - 1 or 1500
+      assert.are.equal(first, took, "case " .. case)
+      assert.are.equal(1500 - first, visited, "case " .. case)
+      st:close()
+    end
+  end)
+
   it("shows a run whose score lines name an error class that is not text", function()
     local data = dir .. "/damaged"
     local st = assert(results.open(data))

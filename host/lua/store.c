@@ -47,6 +47,7 @@
 #include "json_encode.h"
 #include "modules.h"
 #include "score_line.h"
+#include "score_sums.h"
 #include "udata.h"
 
 #define STORE_MT "causal_eval.store"
@@ -301,6 +302,15 @@ static int m_scan(lua_State *L) {
   if (n < 0) return fail(L, &e);
   lua_pushinteger(L, c.n);
   return 1;
+}
+
+/* st:score_sums(db, prefix, log_step, zero, merge, visit) -> count: score_sums.c */
+static int m_score_sums(lua_State *L) {
+  ce_store *s = check(L);
+  int db = luaL_checkoption(L, 2, NULL, DBS);
+  ce_err e;
+  int r = ce_lua_score_sums(L, s, where(L), db, &e);
+  return r < 0 ? fail(L, &e) : r;
 }
 
 static int m_start_writer(lua_State *L) {
@@ -571,7 +581,7 @@ static const luaL_Reg funcs[] = {{"open", st_open}, {"attach", st_attach}, {"che
                                  {"check_url", st_check_url}, {"score_line", ce_lua_score_line}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"id", m_id},       {"put", m_put},       {"get", m_get},       {"delete", m_delete},
-  {"scan", m_scan},   {"start_writer", m_start_writer}, {"enqueue", m_enqueue},
+  {"scan", m_scan},   {"score_sums", m_score_sums}, {"start_writer", m_start_writer}, {"enqueue", m_enqueue},
   {"enqueue_record", m_enqueue_record}, {"replayed", m_replayed}, {"dir", m_dir},
   {"sync", m_sync},   {"tally", m_tally},   {"queued", m_queued}, {"close", m_close},
   {"reader", m_reader}, {"backend", m_backend}, {"trouble", m_trouble}, {"totals", m_totals}, {"pool", m_pool},

@@ -389,12 +389,37 @@ function M.summarize(st, run)
     if not ok or top ~= container then return end -- no object: not a score line
     return add(per_q and sub(k, prefix_len + 1) or nil, e, ft, j, sc, ti, to, sk, kc, ag, c, u, l, cached, f, d, r)
   end
+  -- What st:score_sums added up in C (the lines of a model as a score line
+  -- is written), before the lines it left to visit: merged into the
+  -- model's fresh totals, so its latency sum goes on from this one as the
+  -- lines' own would.
+  local function merge(t)
+    m.n, m.scored, m.correct = m.n + t.n, m.scored + t.scored, m.correct + t.correct
+    m.unparseable, m.errors, m.invalid = m.unparseable + t.unparseable, m.errors + t.errors, m.invalid + t.invalid
+    m.cached = m.cached + t.cached
+    m.tokens_in, m.tokens_out = m.tokens_in + t.tokens_in, m.tokens_out + t.tokens_out
+    for class, n in pairs(t.classes) do m.error_classes[class] = (m.error_classes[class] or 0) + n end
+    if t.lat_n > 0 then
+      local h = m.lat
+      h.n, h.sum, h.min, h.max = t.lat_n, t.lat_sum, t.lat_min, t.lat_max
+      for k, n in pairs(t.buckets) do h.buckets[k] = n end
+    end
+    for name, groups in pairs({ fam = m.fam, diff = m.diff, rung = m.rung }) do
+      for k, g in pairs(t[name]) do groups[k] = { n = g.n, correct = g.correct } end
+    end
+  end
+  -- per question (two models) and samples are Lua's alone
+  local summed = not per_q and not samples_k and not M._lua_summary and st.score_sums
   local ok, err = true, nil
   for _, key in ipairs(order) do
     m, mk = models[key], key
     local prefix = run.id .. M.SEP .. key .. M.SEP
     prefix_len = #prefix
-    ok, err = st:scan(DB.scores, prefix, visit)
+    if summed then
+      ok, err = st:score_sums(DB.scores, prefix, LOG_STEP, ZERO, merge, visit)
+    else
+      ok, err = st:scan(DB.scores, prefix, visit)
+    end
     if not ok then break end
   end
   if not ok then return nil, err end

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/store/score_sums.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the summary's picker: the line itself, then its fields (score_fields) */
+static const char *const FIELDS[] = {"e", "ft", "j", "s", "ti", "to", "k", "kc", "ag",
+                                     "c", "u", "l", "cached", "f", "d", "r"};
+enum { TOP, E, FT, J, S, TI, TO, K, KC, AG, C, U, L, CACHED, F, D, R, NPICK };
+
+#define FREE_SLOT (INT64_MIN + 1)
+
+void ce_score_sums_init(ce_score_sums *s, double log_step, int64_t zero_bucket) {
+  memset(s, 0, sizeof *s);
+  s->lat_min = HUGE_VAL;
+  s->lat_max = -HUGE_VAL;
+  s->log_step = log_step;
+  s->zero_bucket = zero_bucket;
+  s->set.npaths = NPICK;
+  s->set.paths[TOP].n = 0;
+  for (int k = 1; k < NPICK; k++) {
+    s->set.paths[k].n = 1;
+    s->set.paths[k].steps[0].key = FIELDS[k - 1];
+    s->set.paths[k].steps[0].len = strlen(FIELDS[k - 1]);
+  }
+  ce_pick_prepare(&s->set);
+  ce_buf_init(&s->strings);
+  ce_buf_init(&s->scratch);
+}
+
+void ce_score_sums_free(ce_score_sums *s) {
+  free(s->bk);
+  free(s->bn);
+  ce_buf_free(&s->strings);
+  ce_buf_free(&s->scratch);
+}
+
+static size_t bucket_slot(const ce_score_sums *s, int64_t k) {
+  size_t i = (size_t)(((uint64_t)k * 0x9e3779b97f4a7c15ull) >> 20) & (s->bcap - 1);
+  while (s->bk[i] != FREE_SLOT && s->bk[i] != k) i = (i + 1) & (s->bcap - 1);
+  return i;
+}
+
+/* room for one more bucket: 0, or -1 out of memory */
+static int bucket_room(ce_score_sums *s) {
+  if (s->bcap && (s->bused + 1) * 4 < s->bcap * 3) return 0;
+  size_t cap = s->bcap ? s->bcap * 2 : 1024;
+  int64_t *ok = s->bk;
+  uint64_t *on = s->bn;
+  size_t ocap = s->bcap;
+  int64_t *nk = malloc(cap * sizeof *nk);
+  uint64_t *nn = calloc(cap, sizeof *nn);
+  if (!nk || !nn) {
+    free(nk);
+    free(nn);
+    return -1;
+  }
+  for (size_t i = 0; i < cap; i++) nk[i] = FREE_SLOT;
+  s->bk = nk;
+  s->bn = nn;
+  s->bcap = cap;
+  for (size_t i = 0; i < ocap; i++) {
+    if (ok[i] == FREE_SLOT) continue;
+    size_t j = bucket_slot(s, ok[i]);
+    s->bk[j] = ok[i];
+    s->bn[j] = on[i];
+  }
+  free(ok);
+  free(on);
+  return 0;
+}
+
+int ce_score_sums_bucket(const ce_score_sums *s, size_t *i, int64_t *k, uint64_t *n) {
+  for (; *i < s->bcap; (*i)++) {
+    if (s->bk[*i] == FREE_SLOT) continue;
+    *k = s->bk[*i];
+    *n = s->bn[*i];
+    (*i)++;
+    return 1;
+  }
+  return 0;
+}
+
+/* The slot of key in t, or the next free one; -1 when t is full and has no key. */
+static int find_key(const ce_sums_table *t, const char *key, size_t len) {
+  for (int i = 0; i < t->n; i++)
+    if (t->g[i].len == len && memcmp(t->g[i].key, key, len) == 0) return i;
+  return t->n < CE_SUMS_GROUPS ? t->n : -1;
+}
+
+/* Lua's truth: all but nil and false */
+static int truthy(const ce_picked *v) { return v->kind != CE_PICKED_NONE && !(v->kind == CE_PICKED_BOOL && !v->b); }
+
+/* A group key as the summary names it: a string as it is, an integer as
+ * its decimal text; 0 for anything else (a float, a boolean: Lua's
+ * tostring of it is left to Lua) or a key too long to keep. */
+static int key_text(const ce_score_sums *s, const ce_picked *v, char *out, size_t *len) {
+  if (v->kind == CE_PICKED_STR) {
+    if (v->len > CE_SUMS_KEY) return 0;
+    if (v->len) memcpy(out, s->strings.data + v->off, v->len);
+    *len = v->len;
+    return 1;
+  }
+  if (v->kind == CE_PICKED_INT) {
+    *len = (size_t)snprintf(out, CE_SUMS_KEY, "%lld", (long long)v->i);
+    return 1;
+  }
+  return 0;
+}
+
+typedef struct {
+  int present;
+  char key[CE_SUMS_KEY];
+  size_t len;
+  int slot;
+} pending_key;
+
+/* The key of v in table t, found or made room for: 1 (or absent: present
+ * 0); 0 when the line is not taken. */
+static int prepare_key(const ce_score_sums *s, const ce_sums_table *t, const ce_picked *v, pending_key *p) {
+  p->present = 0;
+  if (v->kind == CE_PICKED_NONE) return 1;
+  if (!key_text(s, v, p->key, &p->len)) return 0;
+  p->slot = find_key(t, p->key, p->len);
+  if (p->slot < 0) return 0;
+  p->present = 1;
+  return 1;
+}
+
+static void apply_key(ce_sums_table *t, const pending_key *p, int correct) {
+  if (!p->present) return;
+  ce_sums_group *g = &t->g[p->slot];
+  if (p->slot == t->n) {
+    memcpy(g->key, p->key, p->len);
+    g->len = p->len;
+    g->n = g->correct = 0;
+    t->n++;
+  }
+  g->n++;
+  if (correct) g->correct++;
+}
+
+int ce_score_sums_add(ce_score_sums *s, const char *text, size_t len) {
+  ce_picked v[NPICK];
+  ce_err err;
+  s->strings.len = 0;
+  if (ce_json_pick(text, len, "<score>", &s->set, v, &s->strings, &s->scratch, &err) != 0) return 0;
+  if (v[TOP].kind != CE_PICKED_CONTAINER) return 0;
+  /* an error class that is not text, a judged line: Lua's */
+  if (v[E].kind != CE_PICKED_NONE && v[E].kind != CE_PICKED_STR) return 0;
+  if (v[FT].kind != CE_PICKED_NONE) return 0;
+  /* (an empty string's bytes may be nowhere: the buffer holds none) */
+  int has_e = v[E].kind == CE_PICKED_STR;
+  size_t el = has_e ? v[E].len : 0;
+  const char *e = el ? s->strings.data + v[E].off : "";
+  if (el == 12 && memcmp(e, "bad_question", 12) == 0) {
+    s->invalid++;
+    s->lines++;
+    return 1;
+  }
+  /* tonumber(x) or 0 stays an integer sum only for integers */
+  if ((v[TI].kind != CE_PICKED_NONE && v[TI].kind != CE_PICKED_INT) ||
+      (v[TO].kind != CE_PICKED_NONE && v[TO].kind != CE_PICKED_INT))
+    return 0;
+  /* a latency is a number of milliseconds with a fraction; an integer one
+   * would make Lua's sum an integer until the first fraction */
+  int has_latency = !has_e && (v[L].kind == CE_PICKED_INT || v[L].kind == CE_PICKED_NUM);
+  if (has_latency && v[L].kind == CE_PICKED_INT) return 0;
+  int correct = (v[C].kind == CE_PICKED_INT && v[C].i == 1) || (v[C].kind == CE_PICKED_NUM && v[C].d == 1.0);
+  pending_key cls = {0}, fam, diff, rung;
+  if (has_e) {
+    if (el > CE_SUMS_KEY) return 0;
+    if (el) memcpy(cls.key, e, el);
+    cls.len = el;
+    cls.slot = find_key(&s->classes, cls.key, cls.len);
+    if (cls.slot < 0) return 0;
+    cls.present = 1;
+  }
+  if (!prepare_key(s, &s->fam, &v[F], &fam) || !prepare_key(s, &s->diff, &v[D], &diff) ||
+      !prepare_key(s, &s->rung, &v[R], &rung))
+    return 0;
+  int64_t bucket = 0;
+  if (has_latency) {
+    double l = v[L].d;
+    bucket = l > 0 ? (int64_t)floor(log(l) / s->log_step) : s->zero_bucket;
+    if (bucket_room(s) != 0) return -1;
+  }
+  /* taken: from here on nothing refuses it */
+  s->lines++;
+  s->n++;
+  if (has_e) {
+    s->errors++;
+    apply_key(&s->classes, &cls, 0);
+  } else if (truthy(&v[U])) {
+    s->unparseable++;
+  } else {
+    s->scored++;
+  }
+  if (correct) s->correct++;
+  if (has_latency) {
+    double l = v[L].d;
+    s->lat_n++;
+    s->lat_sum += l;
+    if (l < s->lat_min) s->lat_min = l;
+    if (l > s->lat_max) s->lat_max = l;
+    size_t i = bucket_slot(s, bucket);
+    if (s->bk[i] == FREE_SLOT) {
+      s->bk[i] = bucket;
+      s->bused++;
+    }
+    s->bn[i]++;
+  }
+  if (v[TI].kind == CE_PICKED_INT) s->tokens_in = (int64_t)((uint64_t)s->tokens_in + (uint64_t)v[TI].i);
+  if (v[TO].kind == CE_PICKED_INT) s->tokens_out = (int64_t)((uint64_t)s->tokens_out + (uint64_t)v[TO].i);
+  if (truthy(&v[CACHED])) s->cached++;
+  apply_key(&s->fam, &fam, correct);
+  apply_key(&s->diff, &diff, correct);
+  apply_key(&s->rung, &rung, correct);
+  return 1;
+}
