@@ -80,6 +80,134 @@ describe("question_file.scan_line", function()
   end)
 end)
 
+-- The scan reads in C (lines:scan_questions) the lines that plainly are
+-- questions; every line it takes must be one scan_line takes, with the
+-- same id, and a file's scan must count as a scan of every line in Lua.
+describe("question_file.scan, the lines read in C", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("takes only lines scan_line takes, with their ids, and scans a file as the Lua alone", function()
+    local rng = require "causal_eval.rng"
+    local r = rng.new(20261206, 3)
+    local VALUES = { "null", "true", "false", "0", "7", "-3", "2.5", "-0.0", "1e2", '""', '"  "', '" \\t\\n"', '"\\u0000"',
+                     '"yes"', '"no"', '"Yes"', '"x"', '"number"', '"choice"', '"free_text"', '"yes_no"', '"A"', "[]",
+                     "{}", '["A","B"]', '"Does X cause Y?"', '"caf\\u00e9"' }
+    local FIELDS = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "reference",
+                     "rubric_notes", "graph" }
+    local base = {
+      q(1), q("a-2", { answer_type = "number", ground_truth = 0.25, tolerance = 0.01 }),
+      q("n", { answer_type = "number", ground_truth = 3, tolerance = 0 }),
+      q("c", { answer_type = "choice", ground_truth = "B", choices = { "A", "B" } }),
+      q("f", { answer_type = "free_text", reference = "because", ground_truth = json.null }),
+      q("g", { answer_type = "free_text", reference = "because", rubric_notes = "short" }),
+    }
+    local text = {}
+    for i = 1, 6000 do
+      local line
+      local kind = r:uniform()
+      if kind < 0.3 then
+        line = base[r:int(1, #base)]
+      elseif kind < 0.9 then
+        local parts = {}
+        for k = 1, r:int(0, 7) do
+          parts[k] = json.encode(FIELDS[r:int(1, #FIELDS)]) .. ":" .. VALUES[r:int(1, #VALUES)]
+        end
+        line = ({ "", "  ", "\t", "\f " })[r:int(1, 4)] .. "{" .. table.concat(parts, ",") .. "}"
+      else
+        local b = base[r:int(1, #base)]
+        local at = r:int(1, #b)
+        line = r:bernoulli(0.5) and b:sub(1, at) or (b:sub(1, at - 1) .. string.char(r:int(32, 126)) .. b:sub(at + 1))
+      end
+      if line:find("%S") then text[#text + 1] = line end
+    end
+    -- each field of a question made wrong one way at a time, or right a rarer way
+    local function with(t)
+      local b = { id = "w", prompt = "Does X cause Y?", answer_type = "number", ground_truth = 0.5 }
+      for k, v in pairs(t) do b[k] = v end
+      return json.encode(b)
+    end
+    for _, t in ipairs({
+      { tolerance = -1 }, { tolerance = -0.5 }, { tolerance = "0.1" }, { tolerance = json.null }, { tolerance = 0 },
+      { tolerance = 3 }, { ground_truth = "0.5" }, { ground_truth = json.null }, { ground_truth = 7 },
+      { answer_type = "yes_no", ground_truth = "Yes" }, { answer_type = "yes_no", ground_truth = true },
+      { answer_type = "yes_no", ground_truth = "no" }, { answer_type = "Yes_no" }, { answer_type = json.null },
+      { id = "" }, { id = 2.5 }, { id = json.null }, { id = true }, { id = 0 }, { id = -3 },
+      { prompt = "" }, { prompt = " \t\n" }, { prompt = json.null }, { prompt = 5 }, { prompt = "\0" },
+      { answer_type = "free_text", reference = "" }, { answer_type = "free_text", reference = " " },
+      { answer_type = "free_text", reference = json.null }, { answer_type = "free_text", reference = "r", rubric_notes = 5 },
+      { answer_type = "free_text", reference = "r", rubric_notes = json.null },
+      { answer_type = "free_text", reference = "r", rubric_notes = "n" }, { answer_type = "free_text" },
+      { answer_type = "choice", ground_truth = "A", choices = { "A" } },
+    }) do
+      text[#text + 1] = with(t)
+    end
+    for _, line in ipairs({ '{"id":"a","id":"","prompt":"p","answer_type":"yes_no","ground_truth":"no"}',
+                            '{"id":"","id":"a","prompt":"p","answer_type":"yes_no","ground_truth":"no"}',
+                            '["id","a"]', '\f{"id":"s","prompt":"p","answer_type":"yes_no","ground_truth":"yes"}',
+                            'x{"id":"s","prompt":"p","answer_type":"yes_no","ground_truth":"yes"}' }) do
+      text[#text + 1] = line
+    end
+    local f = H.write(dir .. "/mix.jsonl", table.concat(text, "\n") .. "\n")
+    -- line by line: what C takes, scan_line takes with the same id
+    local l = shared.lines(f)
+    local took_c = 0
+    for i = 1, #text do
+      local ids = shared.set()
+      local took, line, no = l:scan_questions(ids, 1)
+      if took == 1 then
+        took_c = took_c + 1
+        local id, why = qf.scan_line(text[i], i, f)
+        assert.is_nil(why, text[i])
+        assert.is_true(ids:has(id) and ids:size() == 1, text[i])
+      else
+        assert.are.equal(text[i], line)
+        assert.are.equal(i, no)
+      end
+      ids:release()
+    end
+    assert.are.equal(0, (l:scan_questions(shared.set(), -1)))
+    assert.is_true(took_c > 1500, took_c .. " lines taken in C")
+    -- the whole file: as a reading of every line in Lua counts it
+    local seen, count, bad, first_bad, dups = {}, 0, 0, nil, 0
+    for i, line in ipairs(text) do
+      count = count + 1
+      local id, why = qf.scan_line(line, i, f)
+      if why then bad, first_bad = bad + 1, first_bad or why end
+      if seen[id] then dups = dups + 1 else seen[id] = true end
+    end
+    local info, err = qf.scan(f)
+    assert.is_true(dups > 0)
+    assert.is_nil(info)
+    assert.matches(("%d duplicate ids"):format(dups), err, 1, true)
+    -- without the duplicates (each line's id made its own)
+    local unique = {}
+    for i, line in ipairs(text) do
+      unique[i] = line:gsub('"id":', '"id_was":'):gsub("^(%s*){", '%1{"id":"u' .. i .. '",', 1)
+    end
+    f = H.write(dir .. "/unique.jsonl", table.concat(unique, "\n") .. "\n")
+    count, bad, first_bad = 0, 0, nil
+    for i, line in ipairs(unique) do
+      count = count + 1
+      local _, why = qf.scan_line(line, i, f)
+      if why then bad, first_bad = bad + 1, first_bad or why end
+    end
+    info, err = qf.scan(f)
+    if bad == count then
+      assert.is_nil(info)
+    else
+      assert.are.same({ count = count, bad = bad }, info, err)
+    end
+    -- and up to a limit
+    local bad700 = 0
+    for i = 1, 700 do
+      if select(2, qf.scan_line(unique[i], i, f)) then bad700 = bad700 + 1 end
+    end
+    assert.are.same({ count = 700, bad = bad700 }, qf.scan(f, 700))
+  end)
+end)
+
 describe("question_file.item", function()
   local function bad(line) return qf.item(line, 7, "q.jsonl").bad end
 

@@ -298,18 +298,25 @@ function M.scan(path, limit)
   local ids = shared.set()
   local n, bad, first_bad, maybe = 0, 0, nil, {}
   while not limit or n < limit do
-    local line, no = lines:next()
-    if not line then
+    -- the lines that plainly are questions with new ids are read in C; a
+    -- line it leaves is read here (M.scan_line says what is wrong with it)
+    local took, line, no, dup = lines:scan_questions(ids, limit and limit - n or -1)
+    n = n + took
+    if dup then
+      n = n + 1
+      maybe[#maybe + 1] = { id = dup, line = no }
+    elseif line then
+      n = n + 1
+      local id, why = M.scan_line(line, no, path)
+      if why then
+        bad = bad + 1
+        first_bad = first_bad or why
+      end
+      if not ids:add(id) then maybe[#maybe + 1] = { id = id, line = no } end
+    else
       if no then return nil, ("%s: %s"):format(path, no) end
       break
     end
-    n = n + 1
-    local id, why = M.scan_line(line, no, path)
-    if why then
-      bad = bad + 1
-      first_bad = first_bad or why
-    end
-    if not ids:add(id) then maybe[#maybe + 1] = { id = id, line = no } end
   end
   if #maybe > 0 then
     local wanted = {}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* The scan of a question file before a run reads every line for its id and
+ * whether it is a question (causal_eval.question_file.scan_line): a JSON
+ * object whose id, prompt, answer_type and ground_truth (or a free_text
+ * question's reference) are as causal_eval.question_file.check wants them.
+ * The lines that plainly are (not a choice question, whose labels are
+ * lists) are told here, without Lua; every other line goes to the Lua,
+ * which says what is wrong with it as before. */
+#ifndef CE_QUESTION_LINE_H
+#define CE_QUESTION_LINE_H
+
+#include <stddef.h>
+
+#include "core/util/json.h"
+
+typedef struct {
+  ce_buf strings, scratch;
+  char id[32]; /* an integer id's text */
+} ce_question_line;
+
+void ce_question_line_init(ce_question_line *q);
+void ce_question_line_free(ce_question_line *q);
+/* 1 when line is a question the Lua would take as it is, with *id, *id_len
+ * its id (valid until the next call); 0 for any other line. */
+int ce_question_line_ok(ce_question_line *q, const char *line, size_t len, const char **id, size_t *id_len);
+
+#endif
