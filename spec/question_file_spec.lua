@@ -15,6 +15,16 @@ end
 
 local function lines(...) return table.concat({ ... }, "\n") .. "\n" end
 
+-- an object of up to seven fields drawn at random (some repeated) from
+-- fields, each with a value (JSON text) drawn from values
+local function drawn_object(r, fields, values)
+  local parts = {}
+  for k = 1, r:int(0, 7) do
+    parts[k] = json.encode(fields[r:int(1, #fields)]) .. ":" .. values[r:int(1, #values)]
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
 local run = H.run_json
 
 -- a run's records by question id
@@ -54,12 +64,8 @@ describe("question_file.scan_line", function()
       if kind < 0.2 then
         line = base[r:int(1, #base)]
       elseif kind < 0.9 then
-        -- fields drawn at random, some repeated
-        local parts = {}
-        for k = 1, r:int(0, 7) do
-          parts[k] = json.encode(FIELDS[r:int(1, #FIELDS)]) .. ":" .. VALUES[r:int(1, #VALUES)]
-        end
-        line = (r:bernoulli(0.1) and "  " or "") .. "{" .. table.concat(parts, ",") .. "}"
+        local obj = drawn_object(r, FIELDS, VALUES)
+        line = (r:bernoulli(0.1) and "  " or "") .. obj
       else
         -- damaged: cut short, a byte changed, or not an object
         local b = base[r:int(1, #base)]
@@ -110,11 +116,8 @@ describe("question_file.scan, the lines read in C", function()
       if kind < 0.3 then
         line = base[r:int(1, #base)]
       elseif kind < 0.9 then
-        local parts = {}
-        for k = 1, r:int(0, 7) do
-          parts[k] = json.encode(FIELDS[r:int(1, #FIELDS)]) .. ":" .. VALUES[r:int(1, #VALUES)]
-        end
-        line = ({ "", "  ", "\t", "\f " })[r:int(1, 4)] .. "{" .. table.concat(parts, ",") .. "}"
+        local obj = drawn_object(r, FIELDS, VALUES)
+        line = ({ "", "  ", "\t", "\f " })[r:int(1, 4)] .. obj
       else
         local b = base[r:int(1, #base)]
         local at = r:int(1, #b)

@@ -112,15 +112,11 @@ static int visit(const char *k, size_t kl, const char *v, size_t vl, void *ud) {
       return 1;
     }
   }
-  lua_pushvalue(L, c->visit);
-  lua_pushlstring(L, k, kl);
-  lua_pushlstring(L, v, vl);
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  int stop;
+  if (ce_lua_scan_call(L, c->visit, k, kl, v, vl, &stop)) {
     c->err = 1;
     return 1;
   }
-  int stop = lua_toboolean(L, -1);
-  lua_pop(L, 1);
   return stop;
 }
 

@@ -11,4 +11,8 @@
  * scan failed. */
 int ce_lua_score_sums(lua_State *L, ce_store *s, int where, int db, ce_err *e);
 
+/* (store.c) fn(key, value) at stack index fn, as a scan calls it: 1 when it
+ * raised (its error on the stack), else 0 and *stop its result's truth */
+int ce_lua_scan_call(lua_State *L, int fn, const char *k, size_t kl, const char *v, size_t vl, int *stop);
+
 #endif

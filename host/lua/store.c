@@ -262,19 +262,24 @@ static int m_delete(lua_State *L) {
 
 typedef struct { lua_State *L; int fn; long limit, n; int err; } scan_ctx;
 
-static int visit(const char *k, size_t kl, const char *v, size_t vl, void *ud) {
-  scan_ctx *c = ud;
-  lua_State *L = c->L;
-  lua_pushvalue(L, c->fn);
+int ce_lua_scan_call(lua_State *L, int fn, const char *k, size_t kl, const char *v, size_t vl, int *stop) {
+  lua_pushvalue(L, fn);
   lua_pushlstring(L, k, kl);
   lua_pushlstring(L, v, vl);
   /* a raising callback would longjmp over the open transaction: catch it here */
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) return 1;
+  *stop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int visit(const char *k, size_t kl, const char *v, size_t vl, void *ud) {
+  scan_ctx *c = ud;
+  int stop;
+  if (ce_lua_scan_call(c->L, c->fn, k, kl, v, vl, &stop)) {
     c->err = 1;
     return 1;
   }
-  int stop = lua_toboolean(L, -1);
-  lua_pop(L, 1);
   c->n++;
   return stop || (c->limit > 0 && c->n >= c->limit);
 }

@@ -408,7 +408,8 @@ function M.summarize(st, run)
       for k, g in pairs(t[name]) do groups[k] = { n = g.n, correct = g.correct } end
     end
   end
-  -- per question (two models) and samples are Lua's alone
+  -- per question (two models) and samples are Lua's alone (and every line,
+  -- with M._lua_summary set: the spec's reference)
   local summed = not per_q and not samples_k and not M._lua_summary and st.score_sums
   local ok, err = true, nil
   for _, key in ipairs(order) do
