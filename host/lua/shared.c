@@ -218,7 +218,7 @@ static int l_next(lua_State *L) {
  * it stops at a line for the Lua to read (line, no), at a question whose
  * id ids holds (nil, no, id), at the end (nothing more) or a read error
  * (nil, message). A scan made each line's table and checked it in Lua:
- * half of its 34,000 instructions a line. */
+ * a third of its 34,000 instructions a line. */
 static int l_scan_questions(lua_State *L) {
   ce_lines *l = check(L, 3);
   LShared *su = ce_checkudata(L, 2, MTS[5]);
