@@ -101,10 +101,15 @@ for _, backend in ipairs(PG.backends()) do
         local served = stats.questions_answered
         local have = stored(data, run_id)
         local lost = served - have
-        -- the mock's counters go with a failure: a run on a loaded machine
-        -- once lost 19 (CI, sanitizers), and they say what it was sent
-        assert.is_true(lost <= CONCURRENCY, ("kill %d after %ss: the server answered %d questions, the store holds %d (%s)")
-          :format(k, delay, served, have, json.encode(stats)))
+        -- Each kill can lose at most the requests in flight at it. What a
+        -- kill lost stays lost until a resume asks it again, and a resume
+        -- killed before it did carries it to the next kill, on top of that
+        -- kill's own (CI, sanitizers and PostgreSQL: 17 at a fifth kill):
+        -- all the kills so far bound it, the first alone as tightly as ever.
+        -- The mock's counters go with a failure: they say what it was sent.
+        assert.is_true(lost <= CONCURRENCY * kills,
+          ("kill %d after %ss: the server answered %d questions, the store holds %d, more than %d kills can lose (%s)")
+            :format(k, delay, served, have, kills, json.encode(stats)))
         lost_total = lost_total + math.max(0, lost)
         ::next::
       end
