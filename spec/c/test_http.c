@@ -72,6 +72,15 @@ static void send_huge(int fd, int chunked) {
   atomic_store(&last_sent, sent);
 }
 
+/* a 200 reply of body (bl bytes), then the connection closed */
+static void reply_ok(int c, const char *body, int bl) {
+  char reply[900];
+  int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%.*s", bl, bl,
+                    body);
+  send_all(c, reply, (size_t)rl);
+  close(c);
+}
+
 static void *serve(void *ud) {
   (void)ud;
   for (;;) {
@@ -100,7 +109,7 @@ static void *serve(void *ud) {
     }
     if (head_end && strstr(req, " /echo ")) {
       /* what the request was: its method, the value of its header X-A (or -), its body */
-      char body[600], reply[800], xa[40] = "-";
+      char body[600], xa[40] = "-";
       const char *a = strcasestr(req, "\r\nx-a:");
       if (a && a < head_end) {
         a += 7;
@@ -108,27 +117,21 @@ static void *serve(void *ud) {
         snprintf(xa, sizeof xa, "a%.*s", (int)strcspn(a, "\r"), a);
       }
       int bl = snprintf(body, sizeof body, "%.*s %s %s", (int)strcspn(req, " "), req, xa, head_end + 4);
-      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
-      send_all(c, reply, (size_t)rl);
-      close(c);
+      reply_ok(c, body, bl);
       continue;
     }
     if (strncmp(req, "GET /where", 10) == 0) {
       /* the target the request was sent to */
-      char body[300], reply[500];
+      char body[300];
       int bl = snprintf(body, sizeof body, "%.*s", (int)strcspn(req + 4, " "), req + 4);
-      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
-      send_all(c, reply, (size_t)rl);
-      close(c);
+      reply_ok(c, body, bl);
       continue;
     }
     if (strncmp(req, "GET http://", 11) == 0) {
       /* a request through this server as a proxy: the target it was asked for */
-      char body[300], reply[500];
+      char body[300];
       int bl = snprintf(body, sizeof body, "proxied %.*s", (int)strcspn(req + 4, " "), req + 4);
-      int rl = snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", bl, body);
-      send_all(c, reply, (size_t)rl);
-      close(c);
+      reply_ok(c, body, bl);
       continue;
     }
     if (strncmp(req, "GET /limits ", 12) == 0) {
