@@ -211,6 +211,100 @@ describe("question_file.scan, the lines read in C", function()
   end)
 end)
 
+-- A worker reads in C (lines:next_question) the lines that plainly are
+-- questions: each question it gives must be the table M.item makes of its
+-- line, field for field and type for type, its other fields read from the
+-- line when first used; every other line goes to M.item as text.
+describe("question_file.source, the lines read in C", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  it("gives the question M.item gives for 8,000 lines of every shape, and the rest as text", function()
+    local rng = require "causal_eval.rng"
+    local r = rng.new(20261206, 4)
+    local VALUES = { "null", "true", "false", "0", "7", "-3", "2.5", "-0.0", "1e2", '""', '"  "', '"\\u0000"', '"yes"',
+                     '"no"', '"Yes"', '"x"', '"number"', '"choice"', '"free_text"', '"yes_no"', '"A"', "[]", "{}",
+                     '["A","B"]', '"Does X cause Y?"', '"caf\\u00e9"', '"easy"', '{"nodes":["A"]}' }
+    local FIELDS = { "id", "prompt", "answer_type", "ground_truth", "tolerance", "choices", "reference",
+                     "rubric_notes", "family", "domain", "difficulty", "rung", "query", "graph" }
+    local full = { family = "ladder", domain = "health", difficulty = "hard", rung = 2, graph = { nodes = { "A", "B" } },
+                   query = { kind = "ate", choices = { { label = "A" } } } }
+    local base = {
+      q(1, full), q("a-2", { answer_type = "number", ground_truth = 0.25, tolerance = 0.01, rung = 3, family = "x" }),
+      q("n", { answer_type = "number", ground_truth = 3, tolerance = 0, domain = json.null, difficulty = true }),
+      q("c", { answer_type = "choice", ground_truth = "B", choices = { "A", "B" } }),
+      q("f", { answer_type = "free_text", reference = "because", ground_truth = json.null, rubric_notes = "short" }),
+      q("l", { family = { "not", "text" } }), q("m", { choices = { "A" } }), q("r", { rung = { 1 } }),
+    }
+    local text = {}
+    for i = 1, 8000 do
+      local line
+      local kind = r:uniform()
+      if kind < 0.35 then
+        line = base[r:int(1, #base)]
+      elseif kind < 0.9 then
+        -- a question's four fields, then up to seven more drawn (some repeated)
+        local obj = drawn_object(r, FIELDS, VALUES)
+        line = obj == "{}" and obj or q(i):sub(1, -2) .. "," .. obj:sub(2)
+      else
+        local b = base[r:int(1, #base)]
+        local at = r:int(1, #b)
+        line = r:bernoulli(0.5) and b:sub(1, at) or (b:sub(1, at - 1) .. string.char(r:int(32, 126)) .. b:sub(at + 1))
+      end
+      if line:find("%S") then text[#text + 1] = line end
+    end
+    local f = H.write(dir .. "/mix.jsonl", table.concat(text, "\n") .. "\n")
+    local l = shared.lines(f)
+    local in_c = 0
+    for i = 1, #text do
+      local got, line, no = l:next_question()
+      assert.are.equal(text[i], line)
+      assert.are.equal(i, no)
+      if got then
+        in_c = in_c + 1
+        local it = qf.item(line, i, f)
+        assert.is_nil(it.bad, line)
+        local want = it.make()
+        assert.are.equal(it.id, got.id)
+        for _, k in ipairs(qf.ASKED) do
+          local a, b = rawget(want, k), rawget(got, k)
+          if not (a == b and math.type(a) == math.type(b)) then
+            assert.are.same({ k, a, math.type(a) }, { k, b, math.type(b) }, line)
+          end
+        end
+        for k in next, got do assert.is_not_nil(rawget(want, k), k) end
+      else
+        assert.are.equal(false, got)
+      end
+    end
+    assert.is_nil((l:next_question()))
+    assert.is_true(in_c > 2000, in_c .. " lines taken in C")
+    -- a worker's items: a question's other fields come from its line when first used
+    local tickets = shared.counter(0, #text)
+    local next_item = qf.source({ lines = shared.lines(f):id(), path = f }, tickets)
+    local n = 0
+    for i = 1, #text do
+      local item = next_item()
+      local want = qf.item(text[i], i, f)
+      assert.are.equal(want.id, item.id)
+      assert.are.equal(want.bad, item.bad)
+      if not item.bad then
+        local a, b = want.make(), item.make()
+        assert.are.same(a.query, b.query)
+        assert.are.same(a.graph, b.graph)
+        local ka, kb = {}, {}
+        for k, v in pairs(a) do ka[k] = v end
+        for k, v in pairs(b) do kb[k] = v end
+        assert.are.same(ka, kb)
+        n = n + 1
+      end
+    end
+    assert.is_nil(next_item())
+    assert.is_true(n > in_c)
+  end)
+end)
+
 describe("question_file.item", function()
   local function bad(line) return qf.item(line, 7, "q.jsonl").bad end
 

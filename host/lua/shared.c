@@ -163,7 +163,12 @@ static int b_set(lua_State *L) {
 /* A state's buffer for the lines it reads: one allocation, grown to the
  * longest line, where getline's own made and grew one a line (five
  * reallocations for a question of 2 KB) */
-typedef struct { char *p; size_t cap; } line_buf;
+typedef struct {
+  char *p;
+  size_t cap;
+  int has_ql;
+  ce_question_line ql; /* lines:next_question's picks, once it is used */
+} line_buf;
 static const char LINE_BUF = 0; /* its registry key */
 
 static int line_buf_gc(lua_State *L) {
@@ -171,6 +176,8 @@ static int line_buf_gc(lua_State *L) {
   free(b->p);
   b->p = NULL;
   b->cap = 0;
+  if (b->has_ql) ce_question_line_free(&b->ql);
+  b->has_ql = 0;
   return 0;
 }
 
@@ -184,6 +191,7 @@ static line_buf *state_line_buf(lua_State *L) {
   line_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->p = NULL;
   b->cap = 0;
+  b->has_ql = 0;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, line_buf_gc);
   lua_setfield(L, -2, "__gc");
@@ -209,6 +217,61 @@ static int l_next(lua_State *L) {
   lua_pushlstring(L, b->p, len);
   lua_pushinteger(L, no);
   return 2;
+}
+
+/* lines:next_question() -> q, line, no | false, line, no | nil [, message]:
+ * the next line, as a worker of a question file reads it
+ * (causal_eval.question_file.source): q is the table
+ * question_file.pick_asked would make of a line that plainly is a question
+ * (core/util/question_line.h), its fields in the same order, its id as
+ * text; false leaves the line to the Lua. In Lua the picks, the table and
+ * the check were a sixth of a worker's instructions. */
+static int l_next_question(lua_State *L) {
+  ce_lines *l = check(L, 3);
+  line_buf *b = state_line_buf(L);
+  size_t len;
+  long no;
+  int rc = ce_lines_next(l, &b->p, &b->cap, &len, &no);
+  if (rc <= 0) {
+    luaL_pushfail(L);
+    if (rc < 0) {
+      lua_pushfstring(L, "read error: %s", strerror(errno));
+      return 2;
+    }
+    return 1;
+  }
+  if (!b->has_ql) {
+    ce_question_line_init(&b->ql);
+    b->has_ql = 1;
+  }
+  ce_picked v[CE_QL_NASKED];
+  const char *id;
+  size_t idl;
+  if (!ce_question_line_asked(&b->ql, b->p, len, v, &id, &idl)) {
+    lua_pushboolean(L, 0);
+  } else {
+    /* as the table constructor of pick_asked: sized for all, nils left out */
+    lua_createtable(L, 0, CE_QL_NASKED);
+    for (int k = 0; k < CE_QL_NASKED; k++) {
+      const ce_picked *x = &v[k];
+      switch (x->kind) {
+        case CE_PICKED_NULL: lua_pushlightuserdata(L, NULL); break; /* json.null */
+        case CE_PICKED_BOOL: lua_pushboolean(L, x->b); break;
+        case CE_PICKED_INT: lua_pushinteger(L, (lua_Integer)x->i); break;
+        case CE_PICKED_NUM: lua_pushnumber(L, (lua_Number)x->d); break;
+        case CE_PICKED_STR: lua_pushlstring(L, ce_question_line_str(&b->ql, x), x->len); break;
+        default: continue;
+      }
+      lua_setfield(L, -2, CE_QL_ASKED_FIELDS[k]);
+    }
+    if (v[CE_QL_ID].kind != CE_PICKED_STR) { /* an integer id: the text the run knows it by */
+      lua_pushlstring(L, id, idl);
+      lua_setfield(L, -2, "id");
+    }
+  }
+  lua_pushlstring(L, b->p, len);
+  lua_pushinteger(L, no);
+  return 3;
 }
 
 /* lines:scan_questions(ids, max) -> taken [, line, no | nil, no, id | nil,
@@ -326,7 +389,8 @@ static int h_mean(lua_State *L) {
 static const luaL_Reg counter_m[] = {{"next", c_next}, {"get", c_get}, {"add", c_add}, {NULL, NULL}};
 static const luaL_Reg flag_m[] = {{"set", f_set}, {"get", f_get}, {NULL, NULL}};
 static const luaL_Reg bucket_m[] = {{"take", b_take}, {"set", b_set}, {NULL, NULL}};
-static const luaL_Reg lines_m[] = {{"next", l_next}, {"scan_questions", l_scan_questions}, {NULL, NULL}};
+static const luaL_Reg lines_m[] = {{"next", l_next}, {"scan_questions", l_scan_questions},
+                                   {"next_question", l_next_question}, {NULL, NULL}};
 static const luaL_Reg sum_m[] = {{"add", sum_add}, {"get", sum_get}, {NULL, NULL}};
 static const luaL_Reg set_m[] = {{"add", set_add}, {"has", set_has}, {"size", set_size}, {NULL, NULL}};
 static int h_reset(lua_State *L) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "core/util/json.h"
+#include "core/util/json_pick.h"
 
 typedef struct {
   ce_buf strings, scratch;
@@ -23,5 +24,22 @@ void ce_question_line_free(ce_question_line *q);
 /* 1 when line is a question the Lua would take as it is, with *id, *id_len
  * its id (valid until the next call); 0 for any other line. */
 int ce_question_line_ok(ce_question_line *q, const char *line, size_t len, const char **id, size_t *id_len);
+
+/* The fields a worker asks and scores by (question_file.lua's PICKED, in
+ * this order). */
+enum {
+  CE_QL_ID, CE_QL_PROMPT, CE_QL_ANSWER_TYPE, CE_QL_GROUND_TRUTH, CE_QL_TOLERANCE, CE_QL_CHOICES, CE_QL_FAMILY,
+  CE_QL_DOMAIN, CE_QL_DIFFICULTY, CE_QL_RUNG, CE_QL_REFERENCE, CE_QL_RUBRIC_NOTES, CE_QL_NASKED
+};
+extern const char *const CE_QL_ASKED_FIELDS[CE_QL_NASKED];
+
+/* 1 when line is a question ce_question_line_ok takes with no list or
+ * object in any of those fields: out[CE_QL_*] holds what it has of each (a
+ * string's bytes: ce_question_line_str, valid until the next call), *id its
+ * id as text. 0 for any other line. */
+int ce_question_line_asked(ce_question_line *q, const char *line, size_t len, ce_picked out[CE_QL_NASKED],
+                           const char **id, size_t *id_len);
+/* the bytes of a string out[] holds */
+const char *ce_question_line_str(const ce_question_line *q, const ce_picked *v);
 
 #endif

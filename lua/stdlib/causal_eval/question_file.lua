@@ -352,13 +352,18 @@ function M.source(cfg, tickets)
   return function()
     local ticket = tickets:next()
     if not ticket then return nil end
-    local line, no = lines:next()
-    if not line then
+    -- a line that plainly is a question comes as the table M.item would
+    -- make of it (lines:next_question); any other line as text, for M.item
+    local q, line, no = lines:next_question()
+    if q == nil then
       -- a read error after the scan: this ticket's question is lost, and says so
-      if no then return { id = "unread-" .. ticket, bad = ("%s: %s"):format(cfg.path, no) } end
+      if line then return { id = "unread-" .. ticket, bad = ("%s: %s"):format(cfg.path, line) } end
       return nil
     end
-    return M.item(line, no, cfg.path)
+    if not q then return M.item(line, no, cfg.path) end
+    line_of[q] = line
+    setmetatable(q, LAZY_PICKED)
+    return { id = q.id, make = function() return q end }
   end
 end
 
