@@ -2,7 +2,9 @@
 /* ce_score_sums: a score line as a run writes it is added up; one it does
  * not take (a judged line, a number where text belongs, damaged JSON)
  * leaves every sum as it was, for the Lua reading to take it. The Lua
- * side's agreement, to the byte, is spec/summary_lines_spec.lua's. */
+ * side's agreement, to the byte, is spec/summary_lines_spec.lua's. A line
+ * as a run writes it is read without the JSON picker; thousands of lines
+ * near that shape must add up as the picker's reading of them does. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,6 +18,87 @@ static const ce_sums_group *group(const ce_sums_table *t, const char *key) {
   for (int i = 0; i < t->n; i++)
     if (t->g[i].len == strlen(key) && memcmp(t->g[i].key, key, t->g[i].len) == 0) return &t->g[i];
   return NULL;
+}
+
+static int same_table(const ce_sums_table *a, const ce_sums_table *b) {
+  if (a->n != b->n) return 0;
+  for (int i = 0; i < a->n; i++)
+    if (a->g[i].len != b->g[i].len || memcmp(a->g[i].key, b->g[i].key, a->g[i].len) != 0 || a->g[i].n != b->g[i].n ||
+        a->g[i].correct != b->g[i].correct)
+      return 0;
+  return 1;
+}
+
+static int same_sums(const ce_score_sums *a, const ce_score_sums *b) {
+  if (a->lines != b->lines || a->n != b->n || a->scored != b->scored || a->correct != b->correct ||
+      a->unparseable != b->unparseable || a->errors != b->errors || a->invalid != b->invalid || a->cached != b->cached ||
+      a->tokens_in != b->tokens_in || a->tokens_out != b->tokens_out || a->lat_n != b->lat_n ||
+      memcmp(&a->lat_sum, &b->lat_sum, sizeof a->lat_sum) != 0 || a->lat_min != b->lat_min ||
+      a->lat_max != b->lat_max || a->bused != b->bused)
+    return 0;
+  size_t i = 0, j = 0;
+  int64_t ka, kb;
+  uint64_t na, nb;
+  for (;;) {
+    int ha = ce_score_sums_bucket(a, &i, &ka, &na), hb = ce_score_sums_bucket(b, &j, &kb, &nb);
+    if (ha != hb) return 0;
+    if (!ha) break;
+    if (ka != kb || na != nb) return 0;
+  }
+  return same_table(&a->classes, &b->classes) && same_table(&a->fam, &b->fam) && same_table(&a->diff, &b->diff) &&
+         same_table(&a->rung, &b->rung);
+}
+
+static uint64_t rng_state = 20261206;
+static unsigned draw(unsigned n) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (unsigned)(rng_state % n);
+}
+
+/* lines near a score line's shape, read plainly and by the picker alone */
+static void plain_reading_agrees(double step) {
+  static const char *const keys[] = {"c", "cached", "d", "day", "e", "f", "l", "r", "ti", "to", "u", "ft", "j",
+                                     "s", "k", "kc", "ag", "zz", "", "C"};
+  static const char *const values[] = {
+      "1",     "0",    "-0",    "01",     "12.5",   "0.0",  "-0.0", "1e2",  "1.5E3", "2.",  ".5",   "7",
+      "123456789012345678", "1234567890123456789", "-3", "true", "false", "null", "[]", "{}", "[1]", "{\"a\":1}",
+      "\"easy\"", "\"ladder\"", "\"\"", "\"timeout\"", "\"bad_question\"", "\"caf\\u00e9\"", "\"a\\\"b\"",
+      "\"\xc3\xa9\"", "\"tab\there\"", "\"2026-12-06\"", "\"1\"", "0.25", "1.2857204168568612", "-", "tru"};
+  ce_score_sums a, b;
+  ce_score_sums_init(&a, step, INT64_MIN);
+  ce_score_sums_init(&b, step, INT64_MIN);
+  b.picker_only = 1;
+  int plain = 0;
+  for (int n = 0; n < 20000; n++) {
+    char line[512];
+    size_t len = 0;
+    line[len++] = '{';
+    int pairs = (int)draw(9);
+    for (int i = 0; i < pairs; i++) {
+      if (i) len += (size_t)snprintf(line + len, sizeof line - len, "%s", draw(40) ? "," : " , ");
+      const char *k = keys[draw(sizeof keys / sizeof *keys)];
+      const char *v = draw(3) ? values[draw(4)] : values[draw(sizeof values / sizeof *values)];
+      if (k[0] == 'f' || k[0] == 'd' || k[0] == 'e') v = draw(2) ? values[22 + draw(7)] : v;
+      if (k[0] == 'l' && draw(2)) v = values[34 + draw(2)];
+      len += (size_t)snprintf(line + len, sizeof line - len, "\"%s\":%s%s", k, draw(40) ? "" : " ", v);
+    }
+    line[len++] = '}';
+    if (!draw(30)) len = draw((unsigned)len + 1); /* cut short */
+    if (!draw(40)) line[len++] = ' ';
+    line[len] = '\0';
+    int ra = ce_score_sums_add(&a, line, len), rb = ce_score_sums_add(&b, line, len);
+    if (ra != rb || !same_sums(&a, &b)) {
+      fprintf(stderr, "plain and picked readings differ after %s\n", line);
+      CHECK(0);
+      break;
+    }
+    plain += ra == 1;
+  }
+  CHECK(plain > 2000);
+  ce_score_sums_free(&a);
+  ce_score_sums_free(&b);
 }
 
 int main(void) {
@@ -72,5 +155,6 @@ int main(void) {
   CHECK(add(&s, "{\"c\":1,\"f\":\"one more family\"}") == 0);
   CHECK(add(&s, "{\"c\":1,\"f\":\"ladder\"}") == 1);
   ce_score_sums_free(&s);
+  plain_reading_agrees(step);
   return check_report("test_score_sums");
 }

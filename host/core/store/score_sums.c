@@ -104,8 +104,14 @@ static int key_text(const ce_score_sums *s, const ce_picked *v, char *out, size_
     *len = v->len;
     return 1;
   }
-  if (v->kind == CE_PICKED_INT) {
-    *len = (size_t)snprintf(out, CE_SUMS_KEY, "%lld", (long long)v->i);
+  if (v->kind == CE_PICKED_INT) { /* as "%lld" writes it: a rung per line went through snprintf */
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v->i < 0 ? 0 - (uint64_t)v->i : (uint64_t)v->i;
+    do tmp[n++] = (char)('0' + u % 10); while (u /= 10);
+    if (v->i < 0) tmp[n++] = '-';
+    for (size_t j = 0; j < n; j++) out[j] = tmp[n - 1 - j];
+    *len = n;
     return 1;
   }
   return 0;
@@ -143,11 +149,102 @@ static void apply_key(ce_sums_table *t, const pending_key *p, int correct) {
   if (correct) g->correct++;
 }
 
+/* the index in v of a score line's key, 0 for another (the keys are one
+ * to six bytes: their first byte and length tell most apart) */
+static int field_of(const char *k, size_t n) {
+  if (n == 0 || n > 6) return 0;
+  for (int i = 1; i < NPICK; i++) {
+    const char *f = FIELDS[i - 1];
+    if (f[0] == k[0] && strncmp(f, k, n) == 0 && f[n] == '\0') return i; /* (k holds no zero byte) */
+  }
+  return 0;
+}
+
+/* past a string of printable ASCII without escapes at t (after its quote),
+ * or NULL: the only strings read here */
+static const char *plain_string(const char *t, const char *end) {
+  while (t < end && *t != '"') {
+    if (*t < 0x20 || *t > 0x7e || *t == '\\') return NULL;
+    t++;
+  }
+  return t < end ? t : NULL;
+}
+
+/* A score line as a run writes it (host/lua/score_line.c): no space, each
+ * key and string of printable ASCII without escapes, each number an
+ * integer of up to 18 digits or one with a fraction and no exponent, or
+ * true, false or null. Fills v as ce_json_pick does: 1; 0 for any other
+ * line, which the picker reads. The picker's reading of such a line was
+ * most of a summary's time. */
+static int read_plain(ce_score_sums *s, const char *t, size_t len, ce_picked *v) {
+  const char *end = t + len;
+  for (int k = 0; k < NPICK; k++) v[k].kind = CE_PICKED_NONE;
+  v[TOP].kind = CE_PICKED_CONTAINER;
+  if (len < 2 || *t++ != '{') return 0;
+  if (*t == '}') return t + 1 == end;
+  for (;;) {
+    if (t >= end || *t++ != '"') return 0;
+    const char *k = t;
+    if (!(t = plain_string(t, end))) return 0;
+    int f = field_of(k, (size_t)(t - k));
+    t++;
+    if (t >= end || *t++ != ':' || t >= end) return 0;
+    ce_picked other, *x = f ? &v[f] : &other; /* a key the sums do not read (day): its value checked */
+    if (*t == '"') {
+      const char *a = ++t;
+      if (!(t = plain_string(t, end))) return 0;
+      x->off = s->strings.len;
+      x->len = (size_t)(t - a);
+      if (f) ce_buf_add(&s->strings, a, x->len);
+      if (s->strings.oom) return 0;
+      x->kind = CE_PICKED_STR;
+      t++;
+    } else if (*t == '-' || (*t >= '0' && *t <= '9')) {
+      const char *a = t;
+      if (*t == '-') t++;
+      const char *d = t;
+      int64_t i = 0;
+      while (t < end && *t >= '0' && *t <= '9') i = i * 10 + (*t++ - '0');
+      size_t digits = (size_t)(t - d);
+      if (digits == 0 || digits > 18 || (*d == '0' && digits > 1)) return 0;
+      if (t < end && (*t == 'e' || *t == 'E')) return 0;
+      if (t < end && *t == '.') {
+        const char *frac = ++t;
+        while (t < end && *t >= '0' && *t <= '9') t++;
+        if (t == frac || (t < end && (*t == 'e' || *t == 'E'))) return 0;
+        char tmp[64];
+        size_t n = (size_t)(t - a);
+        if (n >= sizeof tmp) return 0;
+        memcpy(tmp, a, n);
+        tmp[n] = '\0';
+        x->kind = CE_PICKED_NUM;
+        x->d = strtod(tmp, NULL); /* as the picker converts it */
+      } else {
+        x->kind = CE_PICKED_INT;
+        x->i = *a == '-' ? -i : i;
+      }
+    } else if (end - t >= 4 && memcmp(t, "true", 4) == 0) {
+      x->kind = CE_PICKED_BOOL, x->b = 1, t += 4;
+    } else if (end - t >= 5 && memcmp(t, "false", 5) == 0) {
+      x->kind = CE_PICKED_BOOL, x->b = 0, t += 5;
+    } else if (end - t >= 4 && memcmp(t, "null", 4) == 0) {
+      x->kind = CE_PICKED_NULL, t += 4;
+    } else {
+      return 0; /* a list or an object, or not JSON */
+    }
+    if (t >= end) return 0;
+    if (*t == '}') return t + 1 == end;
+    if (*t++ != ',') return 0;
+  }
+}
+
 int ce_score_sums_add(ce_score_sums *s, const char *text, size_t len) {
   ce_picked v[NPICK];
   ce_err err;
   s->strings.len = 0;
-  if (ce_json_pick(text, len, "<score>", &s->set, v, &s->strings, &s->scratch, &err) != 0) return 0;
+  if ((s->picker_only || !read_plain(s, text, len, v)) &&
+      (s->strings.len = 0, ce_json_pick(text, len, "<score>", &s->set, v, &s->strings, &s->scratch, &err) != 0))
+    return 0;
   if (v[TOP].kind != CE_PICKED_CONTAINER) return 0;
   /* an error class that is not text, a judged line: Lua's */
   if (v[E].kind != CE_PICKED_NONE && v[E].kind != CE_PICKED_STR) return 0;

@@ -46,6 +46,7 @@ typedef struct {
   int64_t zero_bucket;
   ce_pick_set set;
   ce_buf strings, scratch;
+  int picker_only; /* every line through the picker (a test's check of the plain reading) */
 } ce_score_sums;
 
 /* log_step and zero_bucket: the Lua summary's LOG_STEP and ZERO. */
