@@ -25,6 +25,28 @@ local function drawn_object(r, fields, values)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
+-- n lines of every shape, blank ones left out: a line of base (a share
+-- base_p of them), an object drawn(i) makes (up to 0.9), or a line of base
+-- damaged (cut short, or a byte changed)
+local function mixed_lines(r, n, base, base_p, drawn)
+  local text = {}
+  for i = 1, n do
+    local line
+    local kind = r:uniform()
+    if kind < base_p then
+      line = base[r:int(1, #base)]
+    elseif kind < 0.9 then
+      line = drawn(i)
+    else
+      local b = base[r:int(1, #base)]
+      local at = r:int(1, #b)
+      line = r:bernoulli(0.5) and b:sub(1, at) or (b:sub(1, at - 1) .. string.char(r:int(32, 126)) .. b:sub(at + 1))
+    end
+    if line:find("%S") then text[#text + 1] = line end
+  end
+  return text
+end
+
 local run = H.run_json
 
 -- a run's records by question id
@@ -109,22 +131,10 @@ describe("question_file.scan, the lines read in C", function()
       q("f", { answer_type = "free_text", reference = "because", ground_truth = json.null }),
       q("g", { answer_type = "free_text", reference = "because", rubric_notes = "short" }),
     }
-    local text = {}
-    for i = 1, 6000 do
-      local line
-      local kind = r:uniform()
-      if kind < 0.3 then
-        line = base[r:int(1, #base)]
-      elseif kind < 0.9 then
-        local obj = drawn_object(r, FIELDS, VALUES)
-        line = ({ "", "  ", "\t", "\f " })[r:int(1, 4)] .. obj
-      else
-        local b = base[r:int(1, #base)]
-        local at = r:int(1, #b)
-        line = r:bernoulli(0.5) and b:sub(1, at) or (b:sub(1, at - 1) .. string.char(r:int(32, 126)) .. b:sub(at + 1))
-      end
-      if line:find("%S") then text[#text + 1] = line end
-    end
+    local text = mixed_lines(r, 6000, base, 0.3, function()
+      local obj = drawn_object(r, FIELDS, VALUES)
+      return ({ "", "  ", "\t", "\f " })[r:int(1, 4)] .. obj
+    end)
     -- each field of a question made wrong one way at a time, or right a rarer way
     local function with(t)
       local b = { id = "w", prompt = "Does X cause Y?", answer_type = "number", ground_truth = 0.5 }
@@ -237,23 +247,11 @@ describe("question_file.source, the lines read in C", function()
       q("f", { answer_type = "free_text", reference = "because", ground_truth = json.null, rubric_notes = "short" }),
       q("l", { family = { "not", "text" } }), q("m", { choices = { "A" } }), q("r", { rung = { 1 } }),
     }
-    local text = {}
-    for i = 1, 8000 do
-      local line
-      local kind = r:uniform()
-      if kind < 0.35 then
-        line = base[r:int(1, #base)]
-      elseif kind < 0.9 then
-        -- a question's four fields, then up to seven more drawn (some repeated)
-        local obj = drawn_object(r, FIELDS, VALUES)
-        line = obj == "{}" and obj or q(i):sub(1, -2) .. "," .. obj:sub(2)
-      else
-        local b = base[r:int(1, #base)]
-        local at = r:int(1, #b)
-        line = r:bernoulli(0.5) and b:sub(1, at) or (b:sub(1, at - 1) .. string.char(r:int(32, 126)) .. b:sub(at + 1))
-      end
-      if line:find("%S") then text[#text + 1] = line end
-    end
+    local text = mixed_lines(r, 8000, base, 0.35, function(i)
+      -- a question's four fields, then up to seven more drawn (some repeated)
+      local obj = drawn_object(r, FIELDS, VALUES)
+      return obj == "{}" and obj or q(i):sub(1, -2) .. "," .. obj:sub(2)
+    end)
     local f = H.write(dir .. "/mix.jsonl", table.concat(text, "\n") .. "\n")
     local l = shared.lines(f)
     local in_c = 0

@@ -200,20 +200,23 @@ static line_buf *state_line_buf(lua_State *L) {
   return b;
 }
 
+/* The next line of lines into b: 0, or at the end or a read error what
+ * was pushed (fail, and the error's message) */
+static int read_line(lua_State *L, line_buf *b, size_t *len, long *no) {
+  int rc = ce_lines_next(check(L, 3), &b->p, &b->cap, len, no);
+  if (rc > 0) return 0;
+  luaL_pushfail(L);
+  if (rc == 0) return 1;
+  lua_pushfstring(L, "read error: %s", strerror(errno));
+  return 2;
+}
+
 static int l_next(lua_State *L) {
-  ce_lines *l = check(L, 3);
   line_buf *b = state_line_buf(L);
   size_t len;
   long no;
-  int rc = ce_lines_next(l, &b->p, &b->cap, &len, &no);
-  if (rc <= 0) {
-    luaL_pushfail(L);
-    if (rc < 0) {
-      lua_pushfstring(L, "read error: %s", strerror(errno));
-      return 2;
-    }
-    return 1;
-  }
+  int pushed = read_line(L, b, &len, &no);
+  if (pushed) return pushed;
   lua_pushlstring(L, b->p, len);
   lua_pushinteger(L, no);
   return 2;
@@ -224,22 +227,15 @@ static int l_next(lua_State *L) {
  * (causal_eval.question_file.source): q is the table
  * question_file.pick_asked would make of a line that plainly is a question
  * (core/util/question_line.h), its fields in the same order, its id as
- * text; false leaves the line to the Lua. In Lua the picks, the table and
- * the check were a sixth of a worker's instructions. */
+ * text; false leaves the line to the Lua. The picks, the table and the
+ * check in Lua cost 7,100 more instructions a question of `run
+ * --questions` (tools/bench/instructions.sh). */
 static int l_next_question(lua_State *L) {
-  ce_lines *l = check(L, 3);
   line_buf *b = state_line_buf(L);
   size_t len;
   long no;
-  int rc = ce_lines_next(l, &b->p, &b->cap, &len, &no);
-  if (rc <= 0) {
-    luaL_pushfail(L);
-    if (rc < 0) {
-      lua_pushfstring(L, "read error: %s", strerror(errno));
-      return 2;
-    }
-    return 1;
-  }
+  int pushed = read_line(L, b, &len, &no);
+  if (pushed) return pushed;
   if (!b->has_ql) {
     ce_question_line_init(&b->ql);
     b->has_ql = 1;
