@@ -9,12 +9,14 @@
 -- must not start a run: a file that cannot be read, a directory, no
 -- questions, no line that is a question, and duplicate ids (both would be
 -- paid for and one answer would overwrite the other). source() hands a
--- worker one item per ticket: { id, make } for a question, { id, bad } for a
--- line that is not one, which the run stores as a `bad_question` record
--- naming file:line and field rather than skipping it. Both read lines through
--- the same reader (causal_eval.shared lines: blank lines and a byte order mark
--- skipped) and build items with the same function, so the count scan() gives
--- and the items the workers take agree line for line.
+-- worker one item per ticket: { id, q } or { id, make } for a question,
+-- { id, bad } for a line that is not one, which the run stores as a
+-- `bad_question` record naming file:line and field rather than skipping it.
+-- Both read lines through the same reader (causal_eval.shared lines: blank
+-- lines and a byte order mark skipped) and take a line as M.item does (the
+-- lines that plainly are questions in C, which spec/question_file_spec.lua
+-- holds to M.item's reading), so the count scan() gives and the items the
+-- workers take agree line for line.
 local json = require "causal_eval.json"
 local shared = require "causal_eval.shared"
 
@@ -363,7 +365,8 @@ function M.source(cfg, tickets)
     if not q then return M.item(line, no, cfg.path) end
     line_of[q] = line
     setmetatable(q, LAZY_PICKED)
-    return { id = q.id, make = function() return q end }
+    -- the question itself, made already (no make to call)
+    return { id = q.id, q = q }
   end
 end
 

@@ -80,7 +80,7 @@ local function bench_source(cfg, tickets)
   end
 end
 
--- items of a --questions file: { id, make } or { id, bad } (causal_eval.question_file)
+-- items of a --questions file: { id, q }, { id, make } or { id, bad } (causal_eval.question_file)
 local function file_source(cfg, tickets)
   return require("causal_eval.question_file").source(cfg, tickets)
 end
@@ -117,7 +117,7 @@ local function cacheable(model, req)
   return f.temperature == 0 or f.seed ~= nil
 end
 
---- The run's questions as a function giving { id, make } (or { id, bad })
+--- The run's questions as a function giving { id, make } or { id, q } (or { id, bad })
 --- per ticket that tickets:next() hands out, nil when they are used up.
 function M.source(cfg, tickets)
   if cfg.kind == "bench" then return bench_source(cfg, tickets) end
@@ -465,8 +465,8 @@ local function refill(w)
       src.open = #open_slots
       if #open_slots == 0 then w.on_settled(src) end
     end
-    local q, bad = nil, src.bad
-    if #open_slots > 0 and not bad then
+    local q, bad = src.q, src.bad
+    if #open_slots > 0 and not bad and not q then
       -- a family that fails on one question costs that question, not the run
       local ok, made = pcall(src.make)
       if ok then q = made else bad = tostring(made) end
