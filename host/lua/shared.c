@@ -200,6 +200,16 @@ static line_buf *state_line_buf(lua_State *L) {
   return b;
 }
 
+/* The state's reader of question lines (its buffers kept in b, so an error
+ * raised while its picks are pushed leaks nothing) */
+static ce_question_line *state_question_line(line_buf *b) {
+  if (!b->has_ql) {
+    ce_question_line_init(&b->ql);
+    b->has_ql = 1;
+  }
+  return &b->ql;
+}
+
 /* The next line of lines into b: 0, or at the end or a read error what
  * was pushed (fail, and the error's message) */
 static int read_line(lua_State *L, line_buf *b, size_t *len, long *no) {
@@ -236,14 +246,11 @@ static int l_next_question(lua_State *L) {
   long no;
   int pushed = read_line(L, b, &len, &no);
   if (pushed) return pushed;
-  if (!b->has_ql) {
-    ce_question_line_init(&b->ql);
-    b->has_ql = 1;
-  }
+  ce_question_line *ql = state_question_line(b);
   ce_picked v[CE_QL_NASKED];
   const char *id;
   size_t idl;
-  if (!ce_question_line_asked(&b->ql, b->p, len, v, &id, &idl)) {
+  if (!ce_question_line_asked(ql, b->p, len, v, &id, &idl)) {
     lua_pushboolean(L, 0);
   } else {
     /* as the table constructor of pick_asked: sized for all, nils left out */
@@ -255,7 +262,7 @@ static int l_next_question(lua_State *L) {
         case CE_PICKED_BOOL: lua_pushboolean(L, x->b); break;
         case CE_PICKED_INT: lua_pushinteger(L, (lua_Integer)x->i); break;
         case CE_PICKED_NUM: lua_pushnumber(L, (lua_Number)x->d); break;
-        case CE_PICKED_STR: lua_pushlstring(L, ce_question_line_str(&b->ql, x), x->len); break;
+        case CE_PICKED_STR: lua_pushlstring(L, ce_question_line_str(ql, x), x->len); break;
         default: continue;
       }
       lua_setfield(L, -2, CE_QL_ASKED_FIELDS[k]);
@@ -284,52 +291,40 @@ static int l_scan_questions(lua_State *L) {
   if (!su->obj) return luaL_error(L, "attempt to use a released set");
   lua_Integer max = luaL_checkinteger(L, 3);
   line_buf *b = state_line_buf(L);
-  ce_question_line q;
-  ce_question_line_init(&q);
+  ce_question_line *q = state_question_line(b);
   lua_Integer taken = 0;
-  int pushed = 1;
   while (max < 0 || taken < max) {
     size_t len;
     long no;
     int rc = ce_lines_next(l, &b->p, &b->cap, &len, &no);
-    if (rc <= 0) {
-      if (rc < 0) {
-        lua_pushinteger(L, taken);
-        lua_pushnil(L);
-        lua_pushfstring(L, "read error: %s", strerror(errno));
-        pushed = 3;
-        goto out;
-      }
-      break;
+    if (rc < 0) {
+      lua_pushinteger(L, taken);
+      lua_pushnil(L);
+      lua_pushfstring(L, "read error: %s", strerror(errno));
+      return 3;
     }
+    if (rc == 0) break;
     const char *id;
     size_t idl;
-    if (!ce_question_line_ok(&q, b->p, len, &id, &idl)) {
+    if (!ce_question_line_ok(q, b->p, len, &id, &idl)) {
       lua_pushinteger(L, taken);
       lua_pushlstring(L, b->p, len);
       lua_pushinteger(L, no);
-      pushed = 3;
-      goto out;
+      return 3;
     }
     int added = ce_set_add(su->obj, id, idl);
-    if (added < 0) {
-      ce_question_line_free(&q);
-      return luaL_error(L, "shared set: out of memory");
-    }
+    if (added < 0) return luaL_error(L, "shared set: out of memory");
     if (!added) {
       lua_pushinteger(L, taken);
       lua_pushnil(L);
       lua_pushinteger(L, no);
       lua_pushlstring(L, id, idl);
-      pushed = 4;
-      goto out;
+      return 4;
     }
     taken++;
   }
   lua_pushinteger(L, taken);
-out:
-  ce_question_line_free(&q);
-  return pushed;
+  return 1;
 }
 
 static int sum_add(lua_State *L) {
