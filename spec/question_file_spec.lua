@@ -541,6 +541,43 @@ describe("causal-eval run --questions", function()
     assert.are.equal(0, stored_runs(dir .. "/d"))
   end)
 
+  it("reads a pipe or the standard input once, and a resume reads the copy kept with the run", function()
+    -- a pipe gives its lines once: the scan took them, the workers found
+    -- none, and the run said "completed" with nothing asked
+    local qfile = H.questions(dir, { "ladder", "--n", "30", "--seed", "6" })
+    local mock = H.mock({ "--questions", qfile, "--fault-500", "0.4" })
+    for i, given in ipairs({ "-", "/dev/stdin" }) do
+      local data = dir .. "/p" .. i
+      local r = H.run(("cat %s | %s run --json --cache off --model openai:m@%s --questions %s --max-attempts 1 --data %s")
+        :format(H.quote(qfile), H.quote(H.bin), mock.url, given, H.quote(data)))
+      assert.are.equal(0, r.code, r.stderr)
+      clean(r.stderr)
+      local rep = json.decode(r.stdout)
+      assert.are.equal(30, rep.models[1].n, r.stderr)
+      assert.are.same({ given == "-" and "stdin" or given }, rep.benchmarks)
+      local before, failed = records(data, rep.run_id), 0
+      for _, rec in pairs(before) do if rec.error then failed = failed + 1 end end
+      assert.is_true(failed >= 3, "only " .. failed .. " server errors")
+      -- the pipe is gone; the resume sends the failed questions again from the copy
+      local r2 = H.run({ "run", "--json", "--cache", "off", "--resume", rep.run_id, "--retry-errors", "--max-attempts", "5",
+                         "--set", "run.retry_base=0.01", "--data", data })
+      assert.are.equal(0, r2.code, r2.stderr)
+      local left = 0
+      for _, rec in pairs(records(data, rep.run_id)) do if rec.error then left = left + 1 end end
+      assert.is_true(left < failed, ("%d errors before the resume, %d after"):format(failed, left))
+    end
+    -- a stream that is no question file is refused by its name, and nothing is kept of it
+    local data = dir .. "/p3"
+    local r = H.run(("printf '{\"id\": 1}\\n' | %s run --model baseline:always_yes --questions - --data %s")
+      :format(H.quote(H.bin), H.quote(data)))
+    mock:stop()
+    assert.are.equal(1, r.code)
+    assert.matches("stdin: no line is a question", r.stderr, 1, true)
+    clean(r.stderr)
+    assert.are.equal(0, stored_runs(data))
+    for _, f in ipairs(require("causal_eval.host").listdir(data) or {}) do assert.is_nil(f:find("^questions%-"), f) end
+  end)
+
   it("refuses an empty file, a directory and a file with no question, exit 1, no run stored", function()
     local cases = {
       { H.write(dir .. "/empty.jsonl", ""), "no questions: the file is empty" },

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,28 @@ static int h_listdir(lua_State *L) {
   return 1;
 }
 
+/* host.file_kind(path) -> "file" | "directory" | "fifo" | "char" | "block" |
+ * "socket" | "other", or nil, message: what path names, following links (a
+ * pipe given as a file, <(cmd) or /dev/stdin, reads only once) */
+static int h_file_kind(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  const char *kind = S_ISREG(st.st_mode)    ? "file"
+                     : S_ISDIR(st.st_mode)  ? "directory"
+                     : S_ISFIFO(st.st_mode) ? "fifo"
+                     : S_ISCHR(st.st_mode)  ? "char"
+                     : S_ISBLK(st.st_mode)  ? "block"
+                     : S_ISSOCK(st.st_mode) ? "socket"
+                                            : "other";
+  lua_pushstring(L, kind);
+  return 1;
+}
+
 static int h_getpid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
   return 1;
@@ -277,6 +300,7 @@ static const luaL_Reg host_funcs[] = {
   {"getpid", h_getpid},
   {"environ", h_environ},
   {"listdir", h_listdir},
+  {"file_kind", h_file_kind},
   {"version", NULL},
   {"lua_version", NULL},
   {NULL, NULL}

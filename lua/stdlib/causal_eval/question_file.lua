@@ -293,10 +293,11 @@ end
 --- Reads the first `limit` questions of a file (all without a limit) before
 --- a run: { count = items the run will take, bad = lines that are not
 --- questions }, or nil and a message naming the file (and line) when the
---- file must not be run.
-function M.scan(path, limit)
+--- file must not be run. Messages name the file `name` (default: path).
+function M.scan(path, limit, name)
   local lines, err = shared.lines(path)
   if not lines then return nil, err end
+  local shown = name or path
   local ids = shared.set()
   local n, bad, first_bad, maybe = 0, 0, nil, {}
   while not limit or n < limit do
@@ -309,14 +310,14 @@ function M.scan(path, limit)
       maybe[#maybe + 1] = { id = dup, line = no }
     elseif line then
       n = n + 1
-      local id, why = M.scan_line(line, no, path)
+      local id, why = M.scan_line(line, no, shown)
       if why then
         bad = bad + 1
         first_bad = first_bad or why
       end
       if not ids:add(id) then maybe[#maybe + 1] = { id = id, line = no } end
     else
-      if no then return nil, ("%s: %s"):format(path, no) end
+      if no then return nil, ("%s: %s"):format(shown, no) end
       break
     end
   end
@@ -332,15 +333,15 @@ function M.scan(path, limit)
         dups[#dups + 1] = d
       end
     end
-    if #dups > 0 then return nil, duplicates_message(path, dups) end
+    if #dups > 0 then return nil, duplicates_message(shown, dups) end
   end
   if n == 0 then
     if limit == 0 then return { count = 0, bad = 0 } end
-    return nil, path .. ": no questions: the file is empty or holds only blank lines"
+    return nil, shown .. ": no questions: the file is empty or holds only blank lines"
   end
   if bad == n then
     return nil, ("%s: no line is a question (JSON lines with id, prompt, answer_type and ground_truth, as `causal-eval generate` writes); %s"):format(
-      path, first_bad)
+      shown, first_bad)
   end
   return { count = n, bad = bad }
 end

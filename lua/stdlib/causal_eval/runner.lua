@@ -56,10 +56,51 @@ end
 
 -- the questions a --questions file gives the run; nil, message when the file
 -- must not run (unreadable, a directory, empty, duplicate ids: causal_eval.question_file)
-local function count_lines(path, limit)
-  local info, err = require("causal_eval.question_file").scan(path, limit)
+local function count_lines(path, limit, name)
+  local info, err = require("causal_eval.question_file").scan(path, limit, name)
   if not info then return nil, err end
   return info.count
+end
+
+-- The file a run reads its --questions from. A run reads it more than once
+-- (the scan, the workers, a resume), and a stream gives its lines only once:
+-- a pipe (`--questions <(cmd)`, /dev/stdin) or "-" (the standard input)
+-- ran no question at all and said "completed". Such a stream is copied into
+-- the store's folder, beside the run's lock, and the run reads the copy.
+-- Returns the path to read, and whether it is such a copy.
+local function questions_path(given, data, run_id)
+  if given ~= "-" then
+    local kind = host.file_kind(given)
+    -- a missing file: the scan says so, as for any file it cannot open
+    if not kind or kind == "file" or kind == "directory" then return given, false end
+  end
+  local src, oerr = io.stdin, nil
+  if given ~= "-" then src, oerr = io.open(given, "rb") end
+  if not src then return nil, oerr end
+  local path = ("%s/questions-%s.jsonl"):format(data, run_id)
+  local out, werr = io.open(path, "wb")
+  if not out then
+    if src ~= io.stdin then src:close() end
+    return nil, ("cannot keep the questions of %s: %s"):format(given, werr)
+  end
+  local ok, err = true, nil
+  while ok do
+    local chunk, rerr = src:read(1 << 20)
+    if not chunk then
+      if rerr then ok, err = false, ("%s: %s"):format(given, rerr) end
+      break
+    end
+    ok, err = out:write(chunk)
+    if not ok then err = ("cannot keep the questions of %s: %s"):format(given, err) end
+  end
+  if src ~= io.stdin then src:close() end
+  local closed, cerr = out:close()
+  if ok and not closed then ok, err = false, ("cannot keep the questions of %s: %s"):format(given, cerr) end
+  if not ok then
+    os.remove(path)
+    return nil, err
+  end
+  return path, true
 end
 
 --- The run's models as resolved tables; nil, message on a bad spec.
@@ -95,7 +136,7 @@ function M.mode_of(opts, models)
 end
 
 --- A new run record from the options; nil, message on bad options.
-local function new_run(opts)
+local function new_run(opts, data)
   local specs = opts.models
   if not specs or #specs == 0 then specs = M.DEFAULT_MODELS end
   local models, err = resolve_models(specs)
@@ -111,10 +152,16 @@ local function new_run(opts)
   if not mode then return nil, merr end
   if not require("causal_eval.mode").is_default(mode) then run.mode = mode end
   if opts.questions then
-    local n, lerr = count_lines(opts.questions, opts.limit)
-    if not n then return nil, lerr end
-    run.source = { kind = "file", path = opts.questions }
-    run.benchmarks = { opts.questions }
+    local name = opts.questions == "-" and "stdin" or opts.questions
+    local path, copied = questions_path(opts.questions, data, run.id)
+    if not path then return nil, copied end
+    local n, lerr = count_lines(path, opts.limit, name)
+    if not n then
+      if copied then os.remove(path) end
+      return nil, lerr
+    end
+    run.source = { kind = "file", path = path }
+    run.benchmarks = { name }
     run.total = n
   else
     local bench = require "causal_eval.bench"
@@ -167,7 +214,7 @@ end
 -- A new run, or the stored one to resume, with its lock held.
 local function begin(st, data, opts)
   if not opts.resume then
-    local run, err = new_run(opts)
+    local run, err = new_run(opts, data)
     if not run then return nil, err end
     local lk, lerr = lock_run(data, run.id)
     if not lk then return nil, lerr end
