@@ -566,16 +566,26 @@ describe("causal-eval run --questions", function()
       for _, rec in pairs(records(data, rep.run_id)) do if rec.error then left = left + 1 end end
       assert.is_true(left < failed, ("%d errors before the resume, %d after"):format(failed, left))
     end
-    -- a stream that is no question file is refused by its name, and nothing is kept of it
-    local data = dir .. "/p3"
-    local r = H.run(("printf '{\"id\": 1}\\n' | %s run --model baseline:always_yes --questions - --data %s")
-      :format(H.quote(H.bin), H.quote(data)))
+    -- a stream that is no question file is refused by its name, and a run
+    -- refused after its stream was copied (its metrics port taken) leaves
+    -- no copy: nothing would read it
+    local refused = {
+      { ("printf '{\"id\": 1}\\n' | %s run --model baseline:always_yes --questions - --data %%s"):format(H.quote(H.bin)),
+        "stdin: no line is a question" },
+      { ("cat %s | %s run --model baseline:always_yes --questions - --metrics-port %s --data %%s")
+        :format(H.quote(qfile), H.quote(H.bin), mock.url:match(":(%d+)")), "metrics: cannot listen" },
+    }
+    for i, c in ipairs(refused) do
+      local data = dir .. "/r" .. i
+      local r = H.run(c[1]:format(H.quote(data)))
+      assert.are.equal(1, r.code, r.stderr)
+      assert.matches(c[2], r.stderr, 1, true)
+      clean(r.stderr)
+      assert.are.equal(0, stored_runs(data))
+      local files = require("causal_eval.host").listdir(data) or {}
+      for _, f in ipairs(files) do assert.is_nil(f:find("^questions%-"), f) end
+    end
     mock:stop()
-    assert.are.equal(1, r.code)
-    assert.matches("stdin: no line is a question", r.stderr, 1, true)
-    clean(r.stderr)
-    assert.are.equal(0, stored_runs(data))
-    for _, f in ipairs(require("causal_eval.host").listdir(data) or {}) do assert.is_nil(f:find("^questions%-"), f) end
   end)
 
   it("refuses an empty file, a directory and a file with no question, exit 1, no run stored", function()

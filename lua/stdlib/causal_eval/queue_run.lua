@@ -232,7 +232,7 @@ function M.run(st, run, s, prior, opts, state)
     run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
     run.queue = { url = queue.redact(opts.queue), cache_mode = opts.cache_mode }
     results.put_run(st, run)
-    state.written = true
+    state.written, state.stored = true, true
     io.stderr:write("run ", id, "\n")
     if opts.on_run_id then opts.on_run_id(id) end
     local n, records = submit(conn, run, prior, s, opts)

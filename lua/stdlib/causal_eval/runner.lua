@@ -67,6 +67,13 @@ end
 -- a pipe (`--questions <(cmd)`, /dev/stdin) or "-" (the standard input)
 -- ran no question at all and said "completed". Such a stream is copied into
 -- the store's folder, beside the run's lock, and the run reads the copy.
+local function copy_path(data, run_id) return ("%s/questions-%s.jsonl"):format(data, run_id) end
+
+-- A copy of a stream made for a run that was never stored: nothing reads it.
+local function drop_copy(data, run)
+  if run and run.source and run.source.path == copy_path(data, run.id) then os.remove(run.source.path) end
+end
+
 -- Returns the path to read, and whether it is such a copy.
 local function questions_path(given, data, run_id)
   if given ~= "-" then
@@ -77,7 +84,7 @@ local function questions_path(given, data, run_id)
   local src, oerr = io.stdin, nil
   if given ~= "-" then src, oerr = io.open(given, "rb") end
   if not src then return nil, oerr end
-  local path = ("%s/questions-%s.jsonl"):format(data, run_id)
+  local path = copy_path(data, run_id)
   local out, werr = io.open(path, "wb")
   if not out then
     if src ~= io.stdin then src:close() end
@@ -217,7 +224,10 @@ local function begin(st, data, opts)
     local run, err = new_run(opts, data)
     if not run then return nil, err end
     local lk, lerr = lock_run(data, run.id)
-    if not lk then return nil, lerr end
+    if not lk then
+      drop_copy(data, run)
+      return nil, lerr
+    end
     return run, lk
   end
   local run, err = results.get_run(st, opts.resume)
@@ -673,7 +683,9 @@ local function run_stages(opts, state)
   run.status, run.started = "running", os.time()
   run.resumed = opts.resume and (run.resumed or 0) + 1 or run.resumed
   results.put_run(st, run)
-  state.written = true
+  -- written: the run's end is this process's to write; stored: the copy
+  -- of a --questions stream is the run's from now on (a resume reads it)
+  state.written, state.stored = true, true
   -- always, even when quiet: it is what --resume needs after a crash, so
   -- only once the run is stored (printed before, a kill in between left an
   -- id that no resume could find)
@@ -734,6 +746,7 @@ function M.run(opts)
       state.run.status, state.run.message, state.run.finished = "failed", msg, os.time()
       pcall(results.put_run, state.st, state.run)
     end
+    if not state.stored and not opts.resume then pcall(drop_copy, opts.data or "./causal-eval-data", state.run) end
     pcall(release, state)
     return nil, msg
   end
@@ -741,6 +754,7 @@ function M.run(opts)
     state.run.status, state.run.message, state.run.finished = "failed", report, os.time()
     pcall(results.put_run, state.st, state.run)
   end
+  if not state.stored and not opts.resume then drop_copy(opts.data or "./causal-eval-data", state.run) end
   release(state)
   return exit, report
 end
