@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -248,13 +249,16 @@ static int pcommand(lua_State *L) {
 }
 
 /* A first word like "help" or "config" is a subcommand unless a file of that
- * name exists (then it is a script, as for lua). */
+ * name exists (then it is a script, as for lua). A folder is no script: a
+ * project's results/ or cache/, or /run, made `causal-eval results` fail
+ * with "cannot read results: Is a directory". */
 static int is_command(const char *s) {
   if (!s || !(*s >= 'a' && *s <= 'z')) return 0;
   for (const char *p = s; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
       return 0;
-  return access(s, F_OK) != 0;
+  struct stat st;
+  return stat(s, &st) != 0 || S_ISDIR(st.st_mode);
 }
 
 static int ignore_env_requested(char **argv) {

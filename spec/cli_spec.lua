@@ -155,6 +155,16 @@ describe("lua-compatible command line", function()
     local r = H.run({ "help" }, { cwd = dir })
     assert.are.equal("script named help\n", r.stdout)
   end)
+
+  it("runs the command beside a folder named like it (a project's results/, /run)", function()
+    local cwd = dir .. "/folders"
+    H.sh("mkdir -p " .. H.quote(cwd .. "/version") .. " " .. H.quote(cwd .. "/results"))
+    local r = H.run({ "version" }, { cwd = cwd })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("^causal%-eval ", r.stdout)
+    r = H.run({ "results", "list", "--data", cwd .. "/none" }, { cwd = cwd })
+    assert.is_nil(r.stderr:find("Is a directory", 1, true), r.stderr)
+  end)
 end)
 
 describe("subcommands", function()
