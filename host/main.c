@@ -6,6 +6,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,7 +305,14 @@ int main(int argc, char **argv) {
     ce_runtime_report(L, status, progname);
     code = (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
   }
-  fflush(stdout);
   ce_runtime_close(L);
+  /* A command whose output did not all reach standard output failed, as
+   * coreutils' do: `results show > full-disk/x` said nothing and exited 0 */
+  errno = 0;
+  if (command && code == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+    fprintf(stderr, "%s: standard output: %s\n", progname, errno ? strerror(errno) : "write error");
+    code = 1;
+  }
+  fflush(stdout);
   return code;
 }

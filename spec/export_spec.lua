@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- Exported records are UTF-8 JSON lines whatever a reply held, and `-o -`
--- means standard output for every command that writes through outfile.
+-- means standard output for every command that writes through outfile;
+-- outfile writes a device or a pipe in place, keeps a link a link, and
+-- fails on a write that fails.
 local H = require "spec.helpers"
 local json = require "causal_eval.json"
 local results = require "causal_eval.results"
@@ -69,5 +71,48 @@ describe("causal-eval results export", function()
     -- a file named - is still reachable as ./-
     export({ "-o", "./-" })
     assert.truthy(H.read(dir .. "/-"))
+  end)
+
+  it("writes a device or a pipe in place, keeps a link, and fails when a write fails", function()
+    local B = H.quote(H.bin)
+    local function kind(path) return H.sh("stat -c %F " .. H.quote(path)):gsub("%s+$", "") end
+    -- links in this folder: a rename over one replaces the link, never /dev/null or /dev/full
+    H.sh(("ln -s /dev/null %s/null && ln -s /dev/full %s/full && mkfifo %s/fifo && echo old > %s/real && ln -s real %s/link")
+      :format(H.quote(dir), H.quote(dir), H.quote(dir), H.quote(dir), H.quote(dir)))
+    local r = H.run({ "generate", "ladder", "--n", "3", "-o", "null" }, { cwd = dir })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("symbolic link", kind(dir .. "/null"))
+    assert.is_nil(H.read(dir .. "/null.tmp"))
+    -- a pipe's reader gets the questions, and the pipe stays a pipe
+    r = H.run(("cd %s && (timeout 20 cat fifo > got &) && %s generate ladder --n 3 -o fifo && sleep 0.5")
+      :format(H.quote(dir), B))
+    assert.are.equal(0, r.code, r.stderr)
+    local _, lines = (H.read(dir .. "/got") or ""):gsub("\n", "")
+    assert.are.equal(3, lines)
+    assert.are.equal("fifo", kind(dir .. "/fifo"))
+    -- a link to a file: the file is replaced, the link stays
+    r = H.run({ "generate", "ladder", "--n", "3", "-o", "link" }, { cwd = dir })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("symbolic link", kind(dir .. "/link"))
+    _, lines = H.read(dir .. "/real"):gsub("\n", "")
+    assert.are.equal(3, lines)
+    -- a full device, standard output on it, a file over its size limit, a folder
+    r = H.run({ "generate", "ladder", "--n", "3", "-o", "full" }, { cwd = dir })
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: full: No space left on device", r.stderr, 1, true)
+    r = H.run(("%s generate ladder --n 3 > /dev/full"):format(B))
+    assert.are.equal(1, r.code)
+    assert.matches("standard output: No space left on device", r.stderr, 1, true)
+    r = H.run(("%s help > /dev/full"):format(B))
+    assert.are.equal(1, r.code)
+    assert.matches("standard output", r.stderr, 1, true)
+    r = H.run(("cd %s && trap '' XFSZ && ulimit -f 8 && exec %s generate all --n 50 -o big.jsonl"):format(H.quote(dir), B))
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: big.jsonl: File too large", r.stderr, 1, true)
+    assert.is_nil(H.read(dir .. "/big.jsonl"))
+    assert.is_nil(H.read(dir .. "/big.jsonl.tmp"))
+    r = H.run({ "generate", "ladder", "--n", "3", "-o", "." }, { cwd = dir })
+    assert.are.equal(1, r.code)
+    assert.matches("causal-eval generate: .: is a directory", r.stderr, 1, true)
   end)
 end)

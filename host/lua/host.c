@@ -190,6 +190,21 @@ static int h_file_kind(lua_State *L) {
   return 1;
 }
 
+/* host.realpath(path) -> the absolute path with no link, "." or ".." in it,
+ * or nil, message (path must exist) */
+static int h_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char *r = realpath(path, NULL);
+  if (!r) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, r);
+  free(r);
+  return 1;
+}
+
 static int h_getpid(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getpid());
   return 1;
@@ -301,6 +316,7 @@ static const luaL_Reg host_funcs[] = {
   {"environ", h_environ},
   {"listdir", h_listdir},
   {"file_kind", h_file_kind},
+  {"realpath", h_realpath},
   {"version", NULL},
   {"lua_version", NULL},
   {NULL, NULL}
