@@ -200,24 +200,29 @@ describe("question_file.scan, the lines read in C", function()
       unique[i] = line:gsub('"id":', '"id_was":'):gsub("^(%s*){", '%1{"id":"u' .. i .. '",', 1)
     end
     f = H.write(dir .. "/unique.jsonl", table.concat(unique, "\n") .. "\n")
+    -- the digest: of the ids in order, as a set takes them
+    local all, first700 = shared.set(), shared.set()
     count, bad, first_bad = 0, 0, nil
     for i, line in ipairs(unique) do
       count = count + 1
-      local _, why = qf.scan_line(line, i, f)
+      local id, why = qf.scan_line(line, i, f)
       if why then bad, first_bad = bad + 1, first_bad or why end
+      all:add(id)
+      if i <= 700 then first700:add(id) end
     end
     info, err = qf.scan(f)
     if bad == count then
       assert.is_nil(info)
     else
-      assert.are.same({ count = count, bad = bad }, info, err)
+      assert.are.same({ count = count, bad = bad, digest = all:digest() }, info, err)
     end
     -- and up to a limit
     local bad700 = 0
     for i = 1, 700 do
       if select(2, qf.scan_line(unique[i], i, f)) then bad700 = bad700 + 1 end
     end
-    assert.are.same({ count = 700, bad = bad700 }, qf.scan(f, 700))
+    assert.are.same({ count = 700, bad = bad700, digest = first700:digest() }, qf.scan(f, 700))
+    assert.are_not.equal(all:digest(), first700:digest())
   end)
 end)
 
@@ -431,7 +436,9 @@ describe("question_file.scan", function()
   it("counts free_text lines as questions only with a reference, read with the fields a scan keeps", function()
     local ft = function(id, ref) return q(id, { answer_type = "free_text", ground_truth = json.null, reference = ref }) end
     local f = H.write(dir .. "/ft.jsonl", lines(ft("a", "Because of Z."), ft("b", ""), q("c")))
-    assert.are.same({ count = 3, bad = 1 }, qf.scan(f))
+    local ids = shared.set()
+    for _, id in ipairs({ "a", "b", "c" }) do ids:add(id) end
+    assert.are.same({ count = 3, bad = 1, digest = ids:digest() }, qf.scan(f))
     local info, err = qf.scan(H.write(dir .. "/ftbad.jsonl", lines(ft("a", " "), ft("b", json.null))))
     assert.is_nil(info)
     assert.matches('ftbad.jsonl:1: field reference: expected the reference answer as text, got " "', err, 1, true)
@@ -586,6 +593,43 @@ describe("causal-eval run --questions", function()
       for _, f in ipairs(files) do assert.is_nil(f:find("^questions%-"), f) end
     end
     mock:stop()
+  end)
+
+  it("resumes from another folder, and refuses a file that changed since the run started", function()
+    local work = dir .. "/resume"
+    H.sh("mkdir -p " .. H.quote(work .. "/elsewhere"))
+    local original = H.read(H.questions(work, { "ladder", "--n", "40", "--seed", "8" })) -- work/q.jsonl
+    local other = H.read(H.questions(work .. "/elsewhere", { "ladder", "--n", "40", "--seed", "9" }))
+    local mock = H.mock({ "--latency-ms", "5" })
+    local data = work .. "/d"
+    -- a run stopped by its token budget, most of its questions left
+    local r = H.run({ "run", "--json", "--cache", "off", "--model", "openai:m@" .. mock.url, "--questions", "q.jsonl",
+                      "--concurrency", "1", "--max-tokens-total", "300", "--data", data }, { cwd = work })
+    local rep = json.decode(r.stdout)
+    assert.are.equal("stopped", rep.status, r.stderr)
+    local function resume(cwd)
+      return H.run({ "run", "--resume", rep.run_id, "--cache", "off", "--max-tokens-total", "100000000", "--data", data,
+                     "--quiet" }, { cwd = cwd })
+    end
+    local first20 = original:match(("[^\n]*\n"):rep(20))
+    local sent = mock:stats().requests
+    for _, c in ipairs({ { first20, "(40 questions then, 20 now, a different count)" },
+                         { other, "(40 questions then, 40 now, other ids or another order)" } }) do
+      H.write(work .. "/q.jsonl", c[1])
+      r = resume(work)
+      assert.are.equal(1, r.code, r.stderr)
+      assert.matches("q.jsonl has changed since the run started " .. c[2], r.stderr, 1, true)
+      clean(r.stderr)
+    end
+    assert.are.equal(sent, mock:stats().requests)
+    -- put back, and resumed from another folder: each question answered once
+    H.write(work .. "/q.jsonl", original)
+    r = resume(work .. "/elsewhere")
+    mock:stop()
+    assert.are.equal(0, r.code, r.stderr)
+    local n = 0
+    for _ in pairs(records(data, rep.run_id)) do n = n + 1 end
+    assert.are.equal(40, n)
   end)
 
   it("refuses an empty file, a directory and a file with no question, exit 1, no run stored", function()

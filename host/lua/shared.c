@@ -354,6 +354,13 @@ static int set_size(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ce_set_size(check(L, 5)));
   return 1;
 }
+/* set:digest() -> 16 hex digits (ce_set_digest) */
+static int set_digest(lua_State *L) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ce_set_digest(check(L, 5)));
+  lua_pushlstring(L, hex, 16);
+  return 1;
+}
 
 static int h_add(lua_State *L) {
   lua_Number v = luaL_checknumber(L, 2);
@@ -383,7 +390,7 @@ static const luaL_Reg bucket_m[] = {{"take", b_take}, {"set", b_set}, {NULL, NUL
 static const luaL_Reg lines_m[] = {{"next", l_next}, {"scan_questions", l_scan_questions},
                                    {"next_question", l_next_question}, {NULL, NULL}};
 static const luaL_Reg sum_m[] = {{"add", sum_add}, {"get", sum_get}, {NULL, NULL}};
-static const luaL_Reg set_m[] = {{"add", set_add}, {"has", set_has}, {"size", set_size}, {NULL, NULL}};
+static const luaL_Reg set_m[] = {{"add", set_add}, {"has", set_has}, {"size", set_size}, {"digest", set_digest}, {NULL, NULL}};
 static int h_reset(lua_State *L) {
   ce_hist_reset(check(L, 6));
   return 0;

@@ -313,7 +313,7 @@ void ce_sum_free(void *p) {
 
 /* ---- set ---- */
 
-struct ce_set { pthread_mutex_t lock; uint64_t *slots; size_t cap, n; };
+struct ce_set { pthread_mutex_t lock; uint64_t *slots; size_t cap, n; uint64_t digest; };
 
 static uint64_t set_hash(const void *key, size_t len) {
   const unsigned char *p = key;
@@ -363,8 +363,18 @@ int ce_set_add(ce_set *s, const void *key, size_t len) {
   }
   int added = set_insert(s->slots, s->cap, h);
   s->n += (size_t)added;
+  /* the keys in the order they came (odd multiplier: no two orders of the
+   * same keys are likely to agree) */
+  if (added) s->digest = (s->digest ^ h) * 0x9e3779b97f4a7c15ull + 1;
   pthread_mutex_unlock(&s->lock);
   return added;
+}
+
+uint64_t ce_set_digest(ce_set *s) {
+  pthread_mutex_lock(&s->lock);
+  uint64_t d = s->digest;
+  pthread_mutex_unlock(&s->lock);
+  return d;
 }
 
 int ce_set_has(ce_set *s, const void *key, size_t len) {

@@ -72,6 +72,9 @@ ce_set *ce_set_new(void);
 int ce_set_add(ce_set *s, const void *key, size_t len); /* 1 added, 0 present, -1 out of memory */
 int ce_set_has(ce_set *s, const void *key, size_t len);
 size_t ce_set_size(ce_set *s);
+/* A digest of the keys added, in the order they were first added: two scans
+ * of a file agree on it when its ids, in order, are the same */
+uint64_t ce_set_digest(ce_set *s);
 void ce_set_free(void *s);
 
 /* ---- a latency histogram: log-spaced buckets, quantiles within 2% ---- */

@@ -292,8 +292,10 @@ end
 
 --- Reads the first `limit` questions of a file (all without a limit) before
 --- a run: { count = items the run will take, bad = lines that are not
---- questions }, or nil and a message naming the file (and line) when the
---- file must not be run. Messages name the file `name` (default: path).
+--- questions, digest = 16 hex digits of their ids in order (a resume's
+--- scan must find the same) }, or nil and a message naming the file (and
+--- line) when the file must not be run. Messages name the file `name`
+--- (default: path).
 function M.scan(path, limit, name)
   local lines, err = shared.lines(path)
   if not lines then return nil, err end
@@ -336,14 +338,14 @@ function M.scan(path, limit, name)
     if #dups > 0 then return nil, duplicates_message(shown, dups) end
   end
   if n == 0 then
-    if limit == 0 then return { count = 0, bad = 0 } end
+    if limit == 0 then return { count = 0, bad = 0, digest = ids:digest() } end
     return nil, shown .. ": no questions: the file is empty or holds only blank lines"
   end
   if bad == n then
     return nil, ("%s: no line is a question (JSON lines with id, prompt, answer_type and ground_truth, as `causal-eval generate` writes); %s"):format(
       shown, first_bad)
   end
-  return { count = n, bad = bad }
+  return { count = n, bad = bad, digest = ids:digest() }
 end
 
 --- A worker's reader of a scanned file: cfg = { lines = id of the run's

@@ -54,12 +54,13 @@ local function plain(err)
   return (line:gsub("^[^:\n]*%.lua:%d+: ", ""))
 end
 
--- the questions a --questions file gives the run; nil, message when the file
--- must not run (unreadable, a directory, empty, duplicate ids: causal_eval.question_file)
+-- the questions a --questions file gives the run, and the digest of their
+-- ids; nil, message when the file must not run (unreadable, a directory,
+-- empty, duplicate ids: causal_eval.question_file)
 local function count_lines(path, limit, name)
   local info, err = require("causal_eval.question_file").scan(path, limit, name)
   if not info then return nil, err end
-  return info.count
+  return info.count, info.digest
 end
 
 -- The file a run reads its --questions from. A run reads it more than once
@@ -162,12 +163,14 @@ local function new_run(opts, data)
     local name = opts.questions == "-" and "stdin" or opts.questions
     local path, copied = questions_path(opts.questions, data, run.id)
     if not path then return nil, copied end
-    local n, lerr = count_lines(path, opts.limit, name)
+    local n, digest = count_lines(path, opts.limit, name)
     if not n then
       if copied then os.remove(path) end
-      return nil, lerr
+      return nil, digest
     end
-    run.source = { kind = "file", path = path }
+    -- a resume from another folder reads the same file, and checks it is
+    -- still the one the run started with (the digest of its ids in order)
+    run.source = { kind = "file", path = host.realpath(path) or path, digest = digest }
     run.benchmarks = { name }
     run.total = n
   else
@@ -218,6 +221,23 @@ end
 
 -- ---- stages ----
 
+-- A resumed run's --questions file must still hold the questions the run
+-- started with: a file cut short since made a resume "complete" with the
+-- rest never asked, and one regenerated meanwhile mixed another set's
+-- answers into the run. (Runs stored before the digest are not checked.)
+local function same_questions(run)
+  local src = run.source
+  if type(src) ~= "table" or src.kind ~= "file" or not src.digest then return true end
+  local n, digest = count_lines(src.path, run.limit)
+  if not n then return nil, ("run %s: %s"):format(run.id, digest) end
+  if n ~= run.total or digest ~= src.digest then
+    return nil, ("run %s: %s has changed since the run started (%d questions then, %d now, %s): a resume asks "
+      .. "the questions the run started with; put the file back as it was, or start a new run with it")
+      :format(run.id, src.path, run.total, n, n == run.total and "other ids or another order" or "a different count")
+  end
+  return true
+end
+
 -- A new run, or the stored one to resume, with its lock held.
 local function begin(st, data, opts)
   if not opts.resume then
@@ -249,6 +269,11 @@ local function begin(st, data, opts)
       lk:release()
       return nil, merr
     end
+  end
+  local ok, cerr = same_questions(run)
+  if not ok then
+    lk:release()
+    return nil, cerr
   end
   if run.status == "completed" and not opts.retry_errors then log(opts, "run %s is already complete", run.id) end
   return run, lk
