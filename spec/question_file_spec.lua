@@ -583,8 +583,9 @@ describe("causal-eval run --questions", function()
         :format(H.quote(qfile), H.quote(H.bin), mock.url:match(":(%d+)")), "metrics: cannot listen" },
     }
     for i, c in ipairs(refused) do
+      -- --data relative, as a user types it
       local data = dir .. "/r" .. i
-      local r = H.run(c[1]:format(H.quote(data)))
+      local r = H.run(c[1]:format("r" .. i), { cwd = dir })
       assert.are.equal(1, r.code, r.stderr)
       assert.matches(c[2], r.stderr, 1, true)
       clean(r.stderr)

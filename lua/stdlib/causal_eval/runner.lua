@@ -72,7 +72,9 @@ local function copy_path(data, run_id) return ("%s/questions-%s.jsonl"):format(d
 
 -- A copy of a stream made for a run that was never stored: nothing reads it.
 local function drop_copy(data, run)
-  if run and run.source and run.source.path == copy_path(data, run.id) then os.remove(run.source.path) end
+  if not (run and run.source and run.source.path) then return end
+  local copy = host.realpath(copy_path(data, run.id)) -- the run keeps absolute paths
+  if copy and copy == run.source.path then os.remove(copy) end
 end
 
 -- Returns the path to read, and whether it is such a copy.
