@@ -147,6 +147,9 @@ models:
       { { model = "m", question = { prompt = "p", answer_type = "number" }, model_response = "1" }, "bad_field",
         "field 'question.ground_truth': missing" },
       { { model = "m", task_type = "ladder", index = -1 }, "bad_field", "field 'index'" },
+      -- question i is made after every one before it: 2^40 kept a worker busy for months
+      { { model = "m", task_type = "ladder", index = 1 << 40, model_response = "Yes" }, "bad_field",
+        "field 'index': expected an integer from 0 to 99999, got" },
     }
     for _, c in ipairs(cases) do
       local r = srv:post("/evaluate/single", c[1])
@@ -154,6 +157,11 @@ models:
       assert.are.equal(c[2], field(r, "code"), r.body)
       assert.matches(c[3], field(r, "message"), 1, true)
     end
+    -- past what a family can make of a difficulty: refused at once, not searched for ever
+    local r = srv:post("/evaluate/single", { model = "m", task_type = "corr2cause", difficulty = "easy", index = 5000,
+                                             model_response = "Yes" })
+    assert.are.equal(422, r.status, r.body)
+    assert.matches("field 'index': no question 5000 for seed 0: family corr2cause", field(r, "message"), 1, true)
   end)
 
   it("answers 404 for an unknown path and 405 with Allow for a wrong method", function()

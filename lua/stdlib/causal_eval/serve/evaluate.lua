@@ -72,6 +72,12 @@ local function generated(ctx, item, prefix)
     opts = o
     ctx.options[okey] = opts
   end
+  -- an index past what the family can make (of a difficulty) would search for ever
+  local fits, cerr = bench.check_capacity(fam, opts, item.seed, item.index + 1)
+  if not fits then
+    return nil, err(422, "generation_failed", ("field '%sindex': no question %d for seed %d: %s"):format(prefix,
+      item.index, item.seed, cerr))
+  end
   local ok, q = pcall(bench.question, fam, opts, item.seed, item.index)
   if not ok then
     return nil, err(422, "generation_failed", ("task_type %s: no question %d for seed %d: %s"):format(item.task_type,

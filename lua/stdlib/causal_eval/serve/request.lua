@@ -19,6 +19,12 @@ local question_file = require "causal_eval.question_file"
 
 local M = {}
 
+--- The largest question index a request may ask for: question i of a family
+--- is made after every question before it (the plan of its pairs), so an
+--- index of 2^40 kept a worker busy for months and its server deaf.
+--- Question 99,999 takes about a second.
+M.MAX_INDEX = 99999
+
 M.MAX_MODEL_RESPONSE = 256 * 1024
 M.DIFFICULTIES = { easy = true, medium = true, hard = true }
 
@@ -179,7 +185,7 @@ function M.item(t, prefix)
     item.difficulty = diff
     local seed, serr = integer_field(t, "seed", prefix, 0, math.maxinteger)
     if serr then return nil, serr end
-    local index, ierr = integer_field(t, "index", prefix, 0, 1 << 40)
+    local index, ierr = integer_field(t, "index", prefix, 0, M.MAX_INDEX)
     if ierr then return nil, ierr end
     item.seed, item.index = seed or 0, index or 0
   end
