@@ -452,6 +452,20 @@ describe("causal-eval cache", function()
     return H.run(concat(args, { "--set", "cache.disk.path=" .. dir .. "/cache" }), { env = env })
   end
 
+  it("refuses a folder that is not a cache (a results store), and leaves the store as it was", function()
+    local data = dir .. "/results"
+    local r = H.run({ "run", "--quiet", "--model", "baseline:always_yes", "--bench", "ladder", "--n", "3", "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    for _, cmd in ipairs({ { "cache", "stats" }, { "cache", "clear" }, { "cache", "prune", "--older-than", "1d" } }) do
+      r = H.run(concat(cmd, { "--set", "cache.disk.path=" .. data }))
+      assert.are.equal(1, r.code, table.concat(cmd, " "))
+      assert.matches(data .. ': not a response cache: it holds "', r.stderr, 1, true)
+    end
+    r = H.run({ "results", "list", "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("completed", r.stdout, 1, true)
+  end)
+
   -- a bad URL once reached the cache's C side and came back as an internal error with a traceback
   it("refuses a bad Redis URL before anything starts, naming the key and where it came from", function()
     local cfg = H.write(dir .. "/bad.yaml", "development:\n  cache:\n    redis:\n      url: \"redis://a b\"\n")

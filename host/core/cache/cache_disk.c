@@ -52,6 +52,30 @@ static size_t age_key(char *buf, size_t size, double created, const void *k, siz
   return 8 + n;
 }
 
+/* 1 (and err) when the folder's LMDB holds what no cache writes: a results
+ * store given as cache.disk.path got the cache's tables beside its own, and
+ * the store was then refused as damaged. A cache holds its three named
+ * databases and nothing else; an empty folder holds none yet. */
+static int foreign(MDB_txn *txn, const char *dir, ce_err *err) {
+  MDB_dbi main;
+  MDB_cursor *c;
+  if (mdb_dbi_open(txn, NULL, 0, &main) != 0 || mdb_cursor_open(txn, main, &c) != 0) return 0;
+  MDB_val k, v;
+  int found = 0;
+  for (int op = MDB_FIRST; !found && mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
+    static const char *const mine[] = {"age", "entries", "tags"};
+    found = 1;
+    for (size_t i = 0; i < sizeof mine / sizeof *mine; i++)
+      if (k.mv_size == strlen(mine[i]) && memcmp(k.mv_data, mine[i], k.mv_size) == 0) found = 0;
+    if (found)
+      ce_err_setf(err, 1, dir, 0, 0, "not a response cache: it holds \"%.*s\", which no cache writes (a results "
+                  "store?); give the cache a folder of its own", (int)(k.mv_size > 64 ? 64 : k.mv_size),
+                  (const char *)k.mv_data);
+  }
+  mdb_cursor_close(c);
+  return found;
+}
+
 ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) {
   ce_err_clear(err);
   /* the folders above it too (the default's ~/.cache may not exist yet):
@@ -78,6 +102,11 @@ ce_diskcache *ce_diskcache_open(const char *dir, size_t max_bytes, ce_err *err) 
   if (rc == 0) rc = mdb_env_open(d->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0644);
   MDB_txn *txn = NULL;
   if (rc == 0) rc = mdb_txn_begin(d->env, NULL, 0, &txn);
+  if (rc == 0 && foreign(txn, dir, err)) {
+    mdb_txn_abort(txn);
+    ce_diskcache_free(d);
+    return NULL;
+  }
   if (rc == 0) rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &d->entries);
   if (rc == 0) rc = mdb_dbi_open(txn, "age", MDB_CREATE, &d->age);
   if (rc == 0) rc = mdb_dbi_open(txn, "tags", MDB_CREATE, &d->tags);
