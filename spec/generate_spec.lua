@@ -114,6 +114,21 @@ describe("causal-eval generate", function()
     assert.are_not.equal(a.stdout, c.stdout)
   end)
 
+  it("takes a family named twice once, in generate and in run", function()
+    local once = H.run({ "generate", "causal_chain", "ladder", "--n", "3", "--seed", "5" })
+    local twice = H.run({ "generate", "causal_chain", "causal_chain,ladder", "ladder", "--n", "3", "--seed", "5" })
+    assert.are.equal(0, twice.code, twice.stderr)
+    assert.are.equal(once.stdout, twice.stdout)
+    local all = H.run({ "generate", "all", "ladder", "--n", "2" })
+    assert.are.equal(#FAMILIES * 2, #lines(all.stdout))
+    -- a run's workers planned a family's pairs twice, and the run failed
+    local r, rep = H.run_json({ "--model", "baseline:always_yes", "--bench", "causal_chain", "--bench", "causal_chain",
+                                "--n", "3", "--data", dir .. "/twice" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("completed", rep.status)
+    assert.are.equal(3, rep.models[1].n)
+  end)
+
   it("keeps ids stable and makes a smaller run a prefix of a larger one", function()
     local small = lines(H.run({ "generate", "ladder", "--n", "5", "--seed", "9" }).stdout)
     local big = lines(H.run({ "generate", "ladder", "--n", "50", "--seed", "9" }).stdout)

@@ -114,16 +114,25 @@ function M.list()
   return out
 end
 
---- Families named on the command line ("all" expands, commas separate), and
---- the names they were loaded by; nil, message on a bad name.
+--- Families named on the command line ("all" expands, commas separate, each
+--- once), and the names they were loaded by; nil, message on a bad name.
 function M.families(names)
-  local out = {}
+  -- each family once, where it first comes ("all,ladder" is all): twice, a
+  -- run's workers planned its pairs twice and failed, and generate wrote
+  -- every question twice, a file no run takes (duplicate ids)
+  local out, seen = {}, {}
+  local function add(n)
+    if not seen[n] then
+      seen[n] = true
+      out[#out + 1] = n
+    end
+  end
   for _, item in ipairs(names) do
     for n in item:gmatch("[^,%s]+") do
       if n == "all" then
-        for _, f in ipairs(M.list()) do out[#out + 1] = f end
+        for _, f in ipairs(M.list()) do add(f) end
       else
-        out[#out + 1] = n
+        add(n)
       end
     end
   end
