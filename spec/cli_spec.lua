@@ -167,6 +167,43 @@ describe("lua-compatible command line", function()
   end)
 end)
 
+describe("options out of range, taken and unused, or a folder for a file", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() H.rm(dir) end)
+
+  -- each was an internal error with a traceback, a value shown wrapped, or an option taken and ignored
+  it("refuses them with a usage error naming the option, or the file", function()
+    local f = H.write(dir .. "/q.jsonl", '{"id":"a","prompt":"p","answer_type":"yes_no","ground_truth":"yes"}\n')
+    local scores = H.write(dir .. "/s", "1\n0\n1\n")
+    local cases = {
+      { { "run", "--resume", "last", "--limit", "3" }, 2, "--resume continues a run as it was started: no --limit" },
+      { { "run", "--resume", "last", "--seed", "3" }, 2, "--resume continues a run as it was started: no --seed" },
+      { { "run", "--questions", f, "--domain", "medical" }, 2, "--questions asks the file's questions as they are: no --domain" },
+      { { "run", "--questions", f, "--seed", "7" }, 2, "--questions asks the file's questions as they are: no --seed" },
+      { { "run", "--metrics-port", "99999" }, 2, "--metrics-port must be between 0 and 65535" },
+      { { "run", "-n", "100000000000" }, 2, "--n must be between 1 and 1000000000" },
+      { { "generate", "ladder", "-n", "100000000000" }, 2, "--n must be between 0 and 1000000000" },
+      { { "compare", "last", "--iters", "200000000" }, 2, "--iters must be between 1 and 100000000" },
+      { { "stats", "bootstrap", scores, "--iters", "4294967297" }, 2, "--iters must be between 1 and 100000000" },
+      { { "stats", "bootstrap", dir }, 1, dir .. ": is a directory" },
+    }
+    for _, c in ipairs(cases) do
+      local takes_data = c[1][1] == "run" or c[1][1] == "compare"
+      local r = H.run(takes_data and H.concat(c[1], { "--data", dir .. "/none" }) or c[1])
+      assert.are.equal(c[2], r.code, table.concat(c[1], " ") .. "\n" .. r.stderr)
+      assert.matches(c[3], r.stderr, 1, true)
+      assert.is_nil(r.stderr:find("internal error", 1, true), r.stderr)
+    end
+    assert.is_nil(io.open(dir .. "/none"), "a store was made for a refused command")
+    -- the resampling count goes to C as an int: 2^32 + 5000 was 5000
+    local core = require "causal_eval.stats_core"
+    local ok, err = pcall(core.signflip, { 1, 2 }, { iters = (1 << 32) + 5000 })
+    assert.is_false(ok)
+    assert.matches("got 4294972296", err, 1, true)
+  end)
+end)
+
 describe("subcommands", function()
   it("lists the commands with help", function()
     local r = H.run({ "help" })

@@ -80,7 +80,7 @@ static int s_bootstrap(lua_State *L) {
   }
   if (iters < 1 || iters > 100000000) {
     free(x);
-    return luaL_error(L, "iterations must be between 1 and 100000000, got %d", (int)iters);
+    return luaL_error(L, "iterations must be between 1 and 100000000, got %I", (LUAI_UACINT)iters);
   }
   if (!(level > 0 && level < 1)) {
     free(x);
@@ -140,9 +140,10 @@ static int s_signflip(lua_State *L) {
       free(d);
       return luaL_error(L, "difference %d is not finite", i + 1);
     }
-  if (iters < 1) {
+  /* the count goes on as an int: 2^32 + 5000 was 5000 resamples */
+  if (iters < 1 || iters > 100000000) {
     free(d);
-    return luaL_error(L, "iterations must be positive, got %d", (int)iters);
+    return luaL_error(L, "iterations must be between 1 and 100000000, got %I", (LUAI_UACINT)iters);
   }
   double p = ce_stats_signflip_p(d, n, (uint64_t)seed, (int)iters, threads);
   free(d);

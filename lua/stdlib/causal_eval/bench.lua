@@ -114,6 +114,11 @@ function M.list()
   return out
 end
 
+--- The most questions of a family a set may ask for: more than any family
+--- can make (generate --capacity), and past it the pairs' block arithmetic
+--- left the 32 bits of its random streams (an internal error, not a refusal).
+M.MAX_N = 1000000000
+
 --- Families named on the command line ("all" expands, commas separate, each
 --- once), and the names they were loaded by; nil, message on a bad name.
 function M.families(names)

@@ -66,7 +66,7 @@ end
 function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
-  if args.iters < 1 then return cli.usage_error(parser, "--iters must be >= 1") end
+  if args.iters < 1 or args.iters > 100000000 then return cli.usage_error(parser, "--iters must be between 1 and 100000000") end
   if not (args.alpha > 0 and args.alpha < 1) then return cli.usage_error(parser, "--alpha must be between 0 and 1") end
   if args.fail_on_regression and not args.RUN_B then
     return cli.usage_error(parser, "--fail-on-regression compares a run with an earlier one: give RUN_A (before) and RUN_B (after)")

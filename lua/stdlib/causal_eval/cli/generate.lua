@@ -74,7 +74,9 @@ end
 function M.run(argv, cli)
   local args, code = cli.parse(parser, argv)
   if not args then return code end
-  if args.n < 0 then return cli.usage_error(parser, "--n must be >= 0") end
+  if args.n < 0 or args.n > bench.MAX_N then
+    return cli.usage_error(parser, ("--n must be between 0 and %d"):format(bench.MAX_N))
+  end
   local opts, err = M.options(args)
   if not opts then return cli.usage_error(parser, err) end
   local fams, ferr = M.families(args.BENCH)

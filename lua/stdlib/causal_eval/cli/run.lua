@@ -22,7 +22,7 @@ goes to stdout. Exit status: 0 done, 1 failed or a model below --fail-under,
     { "-m", "--model", arg = "MODEL", multiple = true, help = "model to evaluate (repeat for several)" },
     { "-b", "--bench", arg = "BENCH", multiple = true, help = "benchmark families (comma-separated or repeated; all)" },
     { "-n", "--n", arg = "N", type = "integer", help = "questions per family" },
-    { "--seed", arg = "S", type = "integer", default = 0, help = "seed of the questions" },
+    { "--seed", arg = "S", type = "integer", help = "seed of the questions (default 0)" },
     { "--difficulty", arg = "D", choices = bench.DIFFICULTIES, help = "easy, medium or hard (default: mixed)" },
     { "--domain", arg = "D", help = "one story domain (default: mixed)" },
     { "-q", "--questions", arg = "FILE.jsonl", help = "evaluate the questions of a file instead (-: the standard input)" },
@@ -98,6 +98,10 @@ function M.run(argv, cli)
     for _, check in ipairs({ { args.n, "--n", 1 }, { args.limit, "--limit", 0 } }) do
       if check[1] and check[1] < check[3] then bad = ("%s must be >= %s"):format(check[2], check[3]) end
     end
+    if args.n and args.n > bench.MAX_N then bad = ("--n must be between 1 and %d"):format(bench.MAX_N) end
+    if args.metrics_port and (args.metrics_port < 0 or args.metrics_port > 65535) then
+      bad = "--metrics-port must be between 0 and 65535"
+    end
   end
   if bad then return cli.usage_error(parser, bad) end
   if args.fail_under and (args.fail_under < 0 or args.fail_under > 1) then
@@ -107,8 +111,19 @@ function M.run(argv, cli)
   if args.questions and (listed(args.bench) or args.n) then
     return cli.usage_error(parser, "--questions and --bench/--n exclude each other")
   end
+  -- taken and then not used, they were a run other than the one asked for
+  for _, f in ipairs({ "seed", "difficulty", "domain" }) do
+    if args.questions and args[f] ~= nil then
+      return cli.usage_error(parser, ("--questions asks the file's questions as they are: no --%s"):format(f))
+    end
+  end
   if args.resume and (listed(args.model) or listed(args.bench) or args.questions or args.n) then
     return cli.usage_error(parser, "--resume continues a run as it was started: no --model, --bench, --n or --questions")
+  end
+  for _, f in ipairs({ "limit", "seed", "difficulty", "domain" }) do
+    if args.resume and args[f] ~= nil then
+      return cli.usage_error(parser, ("--resume continues a run as it was started: no --%s"):format(f))
+    end
   end
   for _, f in ipairs({ "template", "shots", "cot", "cot_budget", "samples", "temperature", "judge", "rubric" }) do
     if args.resume and args[f] ~= nil and args[f] ~= false then

@@ -39,6 +39,8 @@ end
 
 --- Numbers of a file, one per line (blank lines skipped); nil, "file:line: ..." on bad input.
 function M.read_scores(path)
+  -- a folder opens, and its first read raised (a traceback)
+  if require("causal_eval.host").file_kind(path) == "directory" then return nil, path .. ": is a directory" end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   local out, no = {}, 0
@@ -67,7 +69,9 @@ end
 function M.run(argv, cli)
   local sub, args = cli.subcommand(argv, parsers, M.help, "usage: causal-eval stats bootstrap|paired|mcnemar [options] FILE...", "stats")
   if not sub then return args end
-  if args.iters and args.iters < 1 then return cli.usage_error(parsers[sub], "--iters must be >= 1") end
+  if args.iters and (args.iters < 1 or args.iters > 100000000) then
+    return cli.usage_error(parsers[sub], "--iters must be between 1 and 100000000")
+  end
   if not args.backend then
     local cfg, cerr = require("causal_eval.config").load{}
     if not cfg then return fail(cerr) end
