@@ -196,6 +196,13 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       assert.is_nil(r.stderr:find("internal error", 1, true), r.stderr)
     end
     assert.is_nil(io.open(dir .. "/none"), "a store was made for a refused command")
+    -- readers of a store make none at a mistyped --data
+    for _, cmd in ipairs({ { "compare", "last" }, { "cache", "explain", "q1" } }) do
+      local r = H.run(H.concat(cmd, { "--data", dir .. "/typo" }))
+      assert.are.equal(1, r.code, r.stderr)
+      assert.matches("no results store in " .. dir .. "/typo", r.stderr, 1, true)
+      assert.is_nil(io.open(dir .. "/typo"), table.concat(cmd, " ") .. " made a store")
+    end
     -- the resampling count goes to C as an int: 2^32 + 5000 was 5000
     local core = require "causal_eval.stats_core"
     local ok, err = pcall(core.signflip, { 1, 2 }, { iters = (1 << 32) + 5000 })

@@ -110,10 +110,9 @@ local function load_record(args, values)
     local bad = results.check_url(args.store)
     if bad then return nil, "--store: " .. bad end
   end
-  local cfg = results.config(values, args.store)
-  cfg.writes, cfg.reads = false, "replica"
-  local st, err = results.open(data, cfg)
-  if not st then return nil, ("cannot open the results store %s: %s"):format(data, err) end
+  -- as report opens it: read-only, and a mistyped --data makes no store there
+  local st, err = require("causal_eval.report.store").open(values, data, args.store)
+  if not st then return nil, err end
   local run
   run, err = results.get_run(st, args.run)
   if not run then

@@ -82,9 +82,8 @@ function M.run(argv, cli)
     local bad = results.check_url(args.store)
     if bad then return cli.usage_error(parser, "--store: " .. bad) end
   end
-  local scfg = results.config(cfg.values, args.store)
-  scfg.writes, scfg.reads = false, "replica"
-  local st, err = results.open(dir, scfg)
+  -- as report opens it: read-only, and a mistyped --data makes no store there
+  local st, err = require("causal_eval.report.store").open(cfg.values, dir, args.store)
   if not st then
     io.stderr:write("causal-eval compare: ", tostring(err), "\n")
     return 1
