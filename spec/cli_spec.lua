@@ -196,6 +196,14 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       assert.is_nil(r.stderr:find("internal error", 1, true), r.stderr)
     end
     assert.is_nil(io.open(dir .. "/none"), "a store was made for a refused command")
+    -- a profile or a JUnit report asked for and not written fails the run
+    H.sh("ln -s /dev/full " .. H.quote(dir .. "/full.xml"))
+    for _, extra in ipairs({ { "--profile-out", dir .. "/missing/p" }, { "--junit", dir .. "/full.xml" } }) do
+      local r = H.run(H.concat({ "run", "--quiet", "--model", "baseline:always_yes", "--bench", "ladder", "-n", "2",
+                                 "--data", dir .. "/prof" }, extra))
+      assert.are.equal(1, r.code, extra[1] .. "\n" .. r.stderr)
+      assert.matches("causal-eval run: " .. extra[1] .. " " .. extra[2], r.stderr, 1, true)
+    end
     -- readers of a store make none at a mistyped --data
     for _, cmd in ipairs({ { "compare", "last" }, { "cache", "explain", "q1" } }) do
       local r = H.run(H.concat(cmd, { "--data", dir .. "/typo" }))

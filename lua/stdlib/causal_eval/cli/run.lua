@@ -230,12 +230,15 @@ function M.run(argv, cli)
       local p = report.profiler
       for ext, text in pairs({ svg = p:flamegraph{ title = "causal-eval run " .. report.run.id }, folded = p:folded(),
                                json = require("causal_eval.json").encode(p:analyze()) .. "\n" }) do
-        local f, ferr = io.open(args.profile_out .. "." .. ext, "wb")
-        if not f then
-          io.stderr:write("causal-eval run: ", ferr, "\n")
-        else
-          f:write(text)
-          f:close()
+        -- a profile asked for and not written fails the command, as --junit does
+        local out, ferr = require("causal_eval.outfile").open(args.profile_out .. "." .. ext)
+        if out then
+          out.file:write(text)
+          out, ferr = out:commit()
+        end
+        if not out then
+          io.stderr:write("causal-eval run: --profile-out ", ferr, "\n")
+          exit = exit == 0 and 1 or exit
         end
       end
     end

@@ -49,7 +49,7 @@ local function stamp(t) return os.date("!%Y-%m-%dT%H:%M:%S", t or os.time()) end
 
 -- A writer appending to a list of strings (or to a file, for big runs).
 local function writer(out)
-  if type(out) == "table" then
+  if type(out) == "table" and not out.write then -- a list of parts, not a file
     return function(...) for _, s in ipairs({ ... }) do out[#out + 1] = s end end
   end
   return function(...) out:write(...) end
@@ -126,14 +126,16 @@ end
 
 --- Writes the document of M.document to path; true, or nil and a message.
 function M.write(path, name, suites, opts)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
-  opts = setmetatable({ file = f }, { __index = opts })
+  -- whole or not at all: a full disk left a cut-off report for CI to read
+  local out, err = require("causal_eval.outfile").open(path)
+  if not out then return nil, err end
+  opts = setmetatable({ file = out.file }, { __index = opts })
   local ok, werr = pcall(M.document, name, suites, opts)
-  local closed, cerr = f:close()
-  if not ok then return nil, ("%s: %s"):format(path, tostring(werr)) end
-  if not closed then return nil, ("%s: %s"):format(path, tostring(cerr)) end
-  return true
+  if not ok then
+    out:abort()
+    return nil, ("%s: %s"):format(path, tostring(werr))
+  end
+  return out:commit()
 end
 
 -- ---- bench ----
