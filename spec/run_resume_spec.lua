@@ -39,6 +39,23 @@ for _, backend in ipairs(PG.backends()) do
       H.rm(dir)
     end)
 
+    it("leaves a complete run's time as it was when a resume finds nothing to ask", function()
+      local data = dir .. "/done"
+      local r, rep = run_json({ "--model", "baseline:always_yes", "--bench", "ladder", "--n", "20", "--data", data })
+      assert.are.equal(0, r.code, r.stderr)
+      local function elapsed()
+        local s = H.run(concat({ "results", "show", rep.run_id, "--json", "--data", data }, store))
+        assert.are.equal(0, s.code, s.stderr)
+        return json.decode(s.stdout).elapsed_s
+      end
+      local before = elapsed()
+      for _ = 1, 2 do
+        r = H.run(concat({ "run", "--resume", rep.run_id, "--quiet", "--cache", "off", "--data", data }, store))
+        assert.are.equal(0, r.code, r.stderr)
+      end
+      assert.are.equal(before, elapsed())
+    end)
+
     it("lets one process at a time work on a run: a second one is refused, naming the first", function()
       mock = H.mock({ "--latency-ms", "40" })
       local data = dir .. "/d"

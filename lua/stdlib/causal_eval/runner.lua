@@ -631,11 +631,11 @@ local function conclude(ctx, outcomes, opts)
   -- after the last commit, so the profile's I/O counts every write of the run
   if ctx.profiler then ctx.profiler:stop() end
   local code, reason = ctx.stop:get()
-  local failures, sent = {}, 0
+  local failures, sent, recorded = {}, 0, 0
   for i, o in ipairs(outcomes) do
     if o.ok then
       local r = json.decode(o.result)
-      if type(r) == "table" then sent = sent + (r.sent or 0) end
+      if type(r) == "table" then sent, recorded = sent + (r.sent or 0), recorded + (r.recorded or 0) end
     else
       failures[#failures + 1] = ("worker %d: %s"):format(i, plain(o.error))
     end
@@ -644,8 +644,12 @@ local function conclude(ctx, outcomes, opts)
   local failure
   if not ok then failure = "writing results failed: " .. tostring(werr)
   elseif #failures > 0 then failure = table.concat(failures, "\n") end
-  run.finished = os.time()
-  run.elapsed = (run.elapsed or 0) + ctx.wall
+  -- a resume that found nothing left to ask leaves the run's time as it
+  -- was: each one added its own start-up, and the run's rate fell by half
+  if sent + recorded > 0 or not run.elapsed then
+    run.finished = os.time()
+    run.elapsed = (run.elapsed or 0) + ctx.wall
+  end
   local summaries, comparisons = results.summarize(ctx.st, run)
   local exit = M.finish_status(run, code or nil, reason, failure, summaries, comparisons)
   if not summaries then summaries, comparisons = {}, nil end
