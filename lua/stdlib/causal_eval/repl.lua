@@ -49,27 +49,36 @@ local function trim_traceback(msg)
   return cut and msg:sub(1, cut - 1) or msg
 end
 
+-- true when the chunk ran
 local function show_results(ok, ...)
   local n = select("#", ...)
   if not ok then
     local msg = trim_traceback((...))
     if msg:find("interrupted!", 1, true) then io.stdout:write("\n") io.stdout:flush() end
     io.stderr:write(msg, "\n")
-    return
+    return false
   end
   if n > 0 then
     io.stdout:write(pretty.format_values(n, { ... }), "\n")
   end
+  return true
 end
 
 --- Runs the loop until end of input. opts: env (default _G), history (path,
---- false for none, nil for the default), banner (print a greeting).
+--- false for none, nil for the default), banner (print a greeting). Input
+--- that is not a terminal (a pipe, a file) is read as a script is: no
+--- greeting, prompts or history, a chunk left unfinished at its end is an
+--- error, and any error makes the exit status 1 (it was 0, and an
+--- unfinished last chunk was dropped without a word). Returns the status.
 function M.run(opts)
   opts = opts or {}
   local env = opts.env or _G
   if rawget(env, "ce") == nil then rawset(env, "ce", require("causal_eval")) end
+  local interactive = opts.interactive
+  if interactive == nil then interactive = host.isatty(0) end
   local history = opts.history
   if history == nil then history = M.history_path() end
+  if not interactive then history = false end
   local ed, err = lineedit.open{
     history = history or nil,
     complete = function(line) return complete.candidates(env, line) end,
@@ -79,16 +88,22 @@ function M.run(opts)
     io.stderr:write("causal-eval: ", err, " (history disabled)\n")
     ed = assert(lineedit.open{ complete = function(line) return complete.candidates(env, line) end })
   end
-  if opts.banner then
+  if opts.banner and interactive then
     io.stdout:write(("causal-eval %s (%s). `ce` is the causal_eval library; Ctrl-D exits.\n")
       :format(host.version, host.lua_version))
   end
   local buffer
+  local failed = false
   while true do
     io.stdout:flush()
-    local line = ed:read(buffer and M.PROMPT2 or M.PROMPT)
+    local line = ed:read(not interactive and "" or buffer and M.PROMPT2 or M.PROMPT)
     if line == nil then
-      io.stdout:write("\n")
+      if interactive then io.stdout:write("\n") end
+      if buffer and not interactive then
+        local _, cerr = load(buffer, "=stdin", "t", env)
+        io.stderr:write(cerr or "stdin: unfinished chunk at the end of input", "\n")
+        failed = true
+      end
       break
     elseif line == false then
       buffer = nil -- Ctrl-C: drop what was being typed
@@ -99,7 +114,7 @@ function M.run(opts)
         buffer = chunk
       else
         buffer = nil
-        if chunk:find("%S") then
+        if interactive and chunk:find("%S") then
           local ok, herr = ed:add_history(chunk)
           if not ok and not opts.quiet_history then
             io.stderr:write("causal-eval: ", herr, "\n")
@@ -107,15 +122,16 @@ function M.run(opts)
           end
         end
         if fn then
-          show_results(host.interruptible(fn))
+          if not show_results(host.interruptible(fn)) then failed = true end
         else
           io.stderr:write(cerr, "\n")
+          failed = true
         end
       end
     end
   end
   ed:close()
-  return 0
+  return (failed and not interactive) and 1 or 0
 end
 
 return M
