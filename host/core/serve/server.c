@@ -481,6 +481,8 @@ static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, con
    * those over the limit that fit get the JSON every other error has */
   size_t hbytes = strlen(method) + strlen(url) + 12;
   MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &hbytes);
+  /* url is the path alone: a query string of 31 KB went through a 16 KB limit */
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_header_bytes, &hbytes);
   if (s->max_header && hbytes > s->max_header) {
     char msg[200];
     snprintf(msg, sizeof msg, "request line and headers of %zu bytes are over the limit of %zu bytes (api.max_header_kb)",
