@@ -187,9 +187,11 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       { { "compare", "last", "--iters", "200000000" }, 2, "--iters must be between 1 and 100000000" },
       { { "stats", "bootstrap", scores, "--iters", "4294967297" }, 2, "--iters must be between 1 and 100000000" },
       { { "stats", "bootstrap", dir }, 1, dir .. ": is a directory" },
+      { { "results", "recent", "--limit", "0" }, 2, "--limit must be >= 1" },
+      { { "results", "trend", "--days", "-3" }, 2, "--days must be >= 1" },
     }
     for _, c in ipairs(cases) do
-      local takes_data = c[1][1] == "run" or c[1][1] == "compare"
+      local takes_data = c[1][1] == "run" or c[1][1] == "compare" or c[1][1] == "results"
       local r = H.run(takes_data and H.concat(c[1], { "--data", dir .. "/none" }) or c[1])
       assert.are.equal(c[2], r.code, table.concat(c[1], " ") .. "\n" .. r.stderr)
       assert.matches(c[3], r.stderr, 1, true)

@@ -363,6 +363,9 @@ function M.run(argv, cli)
     return 2
   end
   args.config_values = cfg.values
+  -- taken as 1, and as the future: numbers no one meant
+  if sub == "recent" and args.limit < 1 then return cli.usage_error(parsers[sub], "--limit must be >= 1") end
+  if sub == "trend" and args.days < 1 then return cli.usage_error(parsers[sub], "--days must be >= 1") end
   if args.store then
     local bad = results.check_url(args.store)
     if bad then return cli.usage_error(parsers[sub], "--store: " .. bad) end
