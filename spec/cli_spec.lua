@@ -187,6 +187,7 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       { { "compare", "last", "--iters", "200000000" }, 2, "--iters must be between 1 and 100000000" },
       { { "stats", "bootstrap", scores, "--iters", "4294967297" }, 2, "--iters must be between 1 and 100000000" },
       { { "stats", "bootstrap", dir }, 1, dir .. ": is a directory" },
+      { { "stats", "bootstrap", H.write(dir .. "/huge", "1e308\n1e308\n") }, 1, "too large to add up in a double" },
       { { "results", "recent", "--limit", "0" }, 2, "--limit must be >= 1" },
       { { "results", "trend", "--days", "-3" }, 2, "--days must be >= 1" },
     }
@@ -207,7 +208,7 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       assert.matches("causal-eval run: " .. extra[1] .. " " .. extra[2], r.stderr, 1, true)
     end
     -- readers of a store make none at a mistyped --data
-    for _, cmd in ipairs({ { "compare", "last" }, { "cache", "explain", "q1" } }) do
+    for _, cmd in ipairs({ { "compare", "last" }, { "cache", "explain", "q1" }, { "run", "--resume", "last" } }) do
       local r = H.run(H.concat(cmd, { "--data", dir .. "/typo" }))
       assert.are.equal(1, r.code, r.stderr)
       assert.matches("no results store in " .. dir .. "/typo", r.stderr, 1, true)

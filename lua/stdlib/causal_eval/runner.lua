@@ -676,6 +676,10 @@ end
 
 local function run_stages(opts, state)
   local data = opts.data or "./causal-eval-data"
+  -- a resume reads a store: a mistyped --data made an empty one there first
+  if opts.resume and not (opts.store_cfg and opts.store_cfg.url) and not host.file_kind(data .. "/data.mdb") then
+    return nil, ("no results store in %s: nothing to resume (pass the --data DIR of the run)"):format(data)
+  end
   local st, serr, kind = results.open(data, opts.store_cfg)
   if not st then
     if kind == "damaged" then return nil, serr end

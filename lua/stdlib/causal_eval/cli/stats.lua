@@ -94,6 +94,14 @@ function M.run(argv, cli)
     return stats.mcnemar(data[1], data[2])
   end)
   if not ok then return fail(tostring(r):gsub("^[^:]*:%d+: ", "")) end
+  -- finite scores near 1e308 add up past a double: an interval of NaN, exit 0
+  for _, k in ipairs({ "mean", "diff", "low", "high" }) do
+    local v = r[k]
+    if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+      return fail(("%s: the scores are too large to add up in a double (the %s is %s)"):format(
+        table.concat(files, ", "), k, v ~= v and "NaN" or "infinite"))
+    end
+  end
   if args.json then
     io.stdout:write(json.encode(r), "\n")
     return 0
