@@ -178,3 +178,26 @@ describe("a damaged results store", function()
     assert.matches("is damaged: the file is empty", r.stderr, 1, true)
   end)
 end)
+
+describe("a full results store", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rm(dir) end)
+
+  -- the run's summary counted none of its answers and said only "full"; a
+  -- later `results show` replayed the journal and counted them all
+  it("says its answers are kept in the journal, and a resume with room stores every one once", function()
+    local data = dir .. "/d"
+    local r = H.run({ "run", "--quiet", "--model", "baseline:always_yes", "--bench", "causal_chain,ladder", "--n", "1000",
+                      "--data", data, "--set", "store.map_size_mb=1" })
+    assert.are.equal(1, r.code, r.stderr)
+    assert.matches("the store is full (raise store.map_size_mb); the answers not written are kept in its journal", r.stderr,
+      1, true)
+    local run_id = r.stderr:match("run (%d+%-%d+%-%x+)")
+    r = H.run({ "run", "--json", "--quiet", "--resume", run_id, "--data", data })
+    assert.are.equal(0, r.code, r.stderr)
+    local rep = json.decode(r.stdout)
+    assert.are.equal("completed", rep.status)
+    assert.are.equal(2000, rep.models[1].n)
+  end)
+end)

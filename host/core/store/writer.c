@@ -198,7 +198,18 @@ static int commit(ce_store *s, item *batch, int n, ce_err *err) {
   int rc = ce_guard_run(&g, put_batch, &a);
   if (rc == CE_GUARD_FAULT) ce_store_abort_after_fault(a.txn);
   ce_io_count(CE_IO_LMDB, (uint64_t)n, a.bytes, ce_io_now() - t0);
-  return rc ? ce_store_lmdb_fail(s, err, "committing results", rc, &g) : 0;
+  if (!rc) return 0;
+  int r = ce_store_lmdb_fail(s, err, "committing results", rc, &g);
+  /* the run's own summary then counts none of them, and a later `results
+   * show` (opening the store with room, replaying the journal) counts them
+   * all: the message says where they are */
+  if (rc == MDB_MAP_FULL) {
+    size_t l = strlen(err->msg);
+    snprintf(err->msg + l, sizeof err->msg - l,
+             "; the answers not written are kept in its journal, and written when the store next opens with "
+             "room: a resume with a larger store.map_size_mb");
+  }
+  return r;
 }
 
 /* about 5 KB a value of a batch (the 4 KB copies of the pages it changes,
