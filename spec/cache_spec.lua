@@ -534,6 +534,18 @@ describe("causal-eval cache", function()
     for _, d in ipairs(out.models[1].differences) do diffs[d.component] = d end
     assert.are.equal("b", diffs["body.model"].requested)
     assert.are.equal("a", diffs["body.model"].nearest)
+    -- a run in an evaluation mode is explained as it asked: its hits are hits
+    -- (rebuilt without the mode, a --cot run's hit read as a miss)
+    for i, mode in ipairs({ { "--cot" }, { "--shots", "2" }, { "--samples", "2", "--temperature", "0.5" } }) do
+      local data = dir .. "/mode" .. i
+      r = ce(concat({ "run", "--quiet", "--model", "openai:c@" .. mock.url, "--bench", "ladder", "--n", "2", "--data", data },
+        mode))
+      assert.are.equal(0, r.code, r.stderr)
+      local rec = json.decode(H.run({ "results", "export", "last", "--data", data }).stdout:match("^[^\n]+"))
+      r = ce({ "cache", "explain", rec.question_id, "--data", data })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.truthy(r.stdout:find("hit in the disk layer", 1, true), mode[1] .. ": " .. r.stdout)
+    end
     r = ce({ "cache", "prune", "--older-than", "7d" })
     assert.truthy(r.stdout:find("pruned 0 entries", 1, true))
     r = ce({ "cache", "prune", "--older-than", "bogus" })

@@ -134,19 +134,37 @@ local function load_record(args, values)
   return found, run
 end
 
--- the labels of the request the run made for this record
-local function request_of(model, rec)
+-- the key and labels of the request the run made for this record, asked
+-- as the run asked it: in its evaluation mode (a template, few-shot
+-- examples, chain of thought, samples: the first), whose conversation and
+-- settings are part of the key; without the mode a --cot run's hit was
+-- explained as a miss
+local function request_of(model, rec, run)
   local adapter = require("causal_eval.models").adapter(model.adapter)
   if not adapter or adapter.kind ~= "http" then return nil end
-  local req = adapter.request(model, { prompt = rec.prompt, id = rec.question_id }, nil)
+  local q = { prompt = rec.prompt, id = rec.question_id, family = rec.family, answer_type = rec.answer_type,
+              ground_truth = rec.ground_truth, difficulty = rec.difficulty, domain = rec.domain, rung = rec.rung }
+  local asked, mode_key = model, ""
+  local mode_lib = require "causal_eval.mode"
+  if run.mode and not mode_lib.is_default(run.mode) then
+    local src = run.source or {}
+    local asker = require("causal_eval.mode.prompt").asker(run.mode, model,
+      src.kind == "bench" and src.options or nil, src.seed or 0)
+    local ok, q2, qerr = pcall(asker.question, q)
+    if not ok or not q2 then return nil, ("the run's mode cannot ask it again: %s"):format(tostring(ok and qerr or q2)) end
+    q, asked, mode_key = q2, asker.model(1), mode_lib.key(run.mode, model.label)
+    if run.mode.samples then mode_key = mode_key .. "s1" end
+  end
+  local req = adapter.request(asked, q, nil)
   local id = (model.model or model.label) .. "@" .. (model.base_url or "")
-  return cache.request_key(model.adapter, id, req.body, rec.family),
+  return cache.request_key(model.adapter, id .. mode_key, req.body, rec.family),
     cache.parse_labels(cache.request_labels(model.adapter, id, req.fields or {}, rec.family))
 end
 
-local function explain_one(c, item)
-  local key, want = request_of(item.model, item.record)
+local function explain_one(c, item, run)
+  local key, want = request_of(item.model, item.record, run)
   local label = item.model.label
+  if not key and want then return { model = label, verdict = "unknown: " .. want } end
   if not key then return { model = label, verdict = "not cached: local models are not cached" } end
   local hit = c:get_entry(key)
   if hit then
@@ -193,7 +211,7 @@ function handlers.explain(c, args, _, values)
     return 1
   end
   local out = {}
-  for i, item in ipairs(found) do out[i] = explain_one(c, item) end
+  for i, item in ipairs(found) do out[i] = explain_one(c, item, run) end
   if args.json then
     io.stdout:write(json.encode({ question_id = args.QUESTION_ID, run_id = run.id, models = json.array(out) }), "\n")
     return 0
@@ -201,8 +219,9 @@ function handlers.explain(c, args, _, values)
   for _, o in ipairs(out) do
     io.stdout:write(("%s: %s\n"):format(o.model, o.verdict))
     for _, d in ipairs(o.differences or {}) do
-      io.stdout:write(("  %-18s requested %s, cached %s%s\n"):format(d.component, tostring(d.requested),
-        tostring(d.nearest), d.note))
+      local function shown(v) return v == json.null and "none" or tostring(v) end
+      io.stdout:write(("  %-18s requested %s, cached %s%s\n"):format(d.component, shown(d.requested),
+        shown(d.nearest), d.note))
     end
   end
   return 0
