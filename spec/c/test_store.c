@@ -542,7 +542,39 @@ static void test_batch_bytes(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* A database no store writes, beside the store's (a cache's tables, once
+ * written into a results store given as cache.disk.path): the reader
+ * refuses the store as damaged, and the check must say so too, not
+ * "intact". */
+static void test_foreign_database(void) {
+  char d[300];
+  snprintf(d, sizeof d, "/tmp/ce-test-foreign.%d", (int)getpid());
+  ce_err e;
+  ce_store *s = ce_store_open(d, 64, 0, &e);
+  CHECK(s != NULL);
+  if (!s) return;
+  CHECK(ce_store_put(s, CE_STORE_RECORDS, "k", 1, "{}", 2, &e) == 0);
+  ce_store_free(s);
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  MDB_val k = {3, "one"}, v = {3, "two"};
+  CHECK(mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 && mdb_env_open(env, d, 0, 0644) == 0);
+  CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0 && mdb_dbi_open(txn, "age", MDB_CREATE, &dbi) == 0 &&
+        mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+  ce_buf rep;
+  ce_buf_init(&rep);
+  CHECK(ce_store_check(d, NULL, &rep, &e) == 0);
+  CHECK(rep.data && strstr(rep.data, "a database the store does not have") && strstr(rep.data, "age"));
+  ce_buf_free(&rep);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+  CHECK(system(cmd) == 0);
+}
+
 int main(void) {
+  test_foreign_database();
   test_record();
   test_guard();
   test_damage();

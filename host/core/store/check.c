@@ -192,11 +192,15 @@ static void take_leaf(ck *c, int db, int kind, const unsigned char *pg) {
     uint64_t ov = ce_page_overflow(pg, i);
     if (ov) reach(c, db, ov, (16 - 1 + vl) / c->f.psize + 1, k, kl);
     if (kind == CE_PK_MAIN) {
+      int known = 0;
       for (int j = 0; j < CE_STORE_NDB; j++) {
         if (kl != strlen(ce_store_db_names[j]) || memcmp(k, ce_store_db_names[j], kl) != 0) continue;
+        known = 1;
         if (ce_pdb_parse(v, vl, &c->db[j]) == 0 && c->db[j].flags == 0) c->have_db[j] = 1;
         else finding(c, "value", j, 0, "the database's record is damaged", k, kl, NULL, 0, NULL, 0);
       }
+      /* the reader refuses such a store as damaged: the check must not call it intact */
+      if (!known) finding(c, "value", DB_MAIN, 0, "a database the store does not have", k, kl, NULL, 0, NULL, 0);
       continue;
     }
     if (kind == CE_PK_FREE) {
