@@ -312,6 +312,25 @@ describe("causal_eval.cache", function()
       c:close()
     end)
 
+    -- stats counted no Redis entries, and a new process no disk evictions
+    it("counts Redis's entries, not its tags, and the disk's evictions of every process", function()
+      local a = assert(cache.open{ redis_url = redis.url })
+      for i = 1, 30 do a:set("e" .. i, "v", { tags = { "t" } }) end
+      a:invalidate("t")
+      a:close()
+      local c = assert(cache.open{ redis_url = redis.url })
+      assert.are.equal(30, c:stats().redis.entries)
+      c:close()
+      local d = assert(cache.open{ disk_path = dir .. "/ev", disk_gb = 0.0002 })
+      for i = 1, 400 do d:set("k" .. i, ("x"):rep(2000)) end
+      local evicted = d:stats().disk.evictions
+      d:close()
+      assert.is_true(evicted > 0)
+      d = assert(cache.open{ disk_path = dir .. "/ev", disk_gb = 0.0002 })
+      assert.are.equal(evicted, d:stats().disk.evictions)
+      d:close()
+    end)
+
     it("invalidates tags in Redis for every client", function()
       local a = assert(cache.open{ redis_url = redis.url })
       local b = assert(cache.open{ redis_url = redis.url })

@@ -620,5 +620,8 @@ void ce_cache_stats(ce_cache *c, int layer, ce_cache_layer_stats *out) {
     out->evictions = ds.evictions;
   } else {
     out->up = ce_rediscache_up(c->redis);
+    /* a shared server's count is the scan's: `cache stats` said 0 */
+    long n = out->up ? ce_rediscache_count(c->redis) : -1;
+    out->entries = n > 0 ? (uint64_t)n : 0;
   }
 }

@@ -210,6 +210,18 @@ static int delete_in(ce_diskcache *d, MDB_txn *txn, const void *k, size_t kl) {
   return mdb_del(txn, d->entries, &key, NULL);
 }
 
+/* Evictions of every process that wrote the cache, kept beside the tags'
+ * versions under a name no tag has (a tag is text): `cache stats`, a
+ * process of its own, always said 0. */
+static const MDB_val EVICTIONS_KEY = {10, "\0evictions"};
+
+static uint64_t evictions_stored(ce_diskcache *d, MDB_txn *txn) {
+  MDB_val v;
+  uint64_t n = 0;
+  if (mdb_get(txn, d->tags, (MDB_val *)&EVICTIONS_KEY, &v) == 0 && v.mv_size == 8) memcpy(&n, v.mv_data, 8);
+  return n;
+}
+
 /* Oldest first until live pages are under 90% of the bound. */
 static int evict(ce_diskcache *d, MDB_txn *txn, size_t incoming) {
   uint64_t target = d->max_bytes - d->max_bytes / 10;
@@ -230,7 +242,14 @@ static int evict(ce_diskcache *d, MDB_txn *txn, size_t incoming) {
     if (++n % 32 == 0 && live_bytes(d, txn) + incoming <= target) break;
   }
   mdb_cursor_close(c);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+  if (rc != MDB_NOTFOUND && rc != 0) return rc;
+  if (n > 0) {
+    uint64_t total = evictions_stored(d, txn) + (uint64_t)n;
+    MDB_val v = {8, &total};
+    rc = mdb_put(txn, d->tags, (MDB_val *)&EVICTIONS_KEY, &v, 0);
+    if (rc != 0) return rc;
+  }
+  return 0;
 }
 
 int ce_diskcache_set(ce_diskcache *d, const void *k, size_t kl, const void *blob, size_t bl, double created,
@@ -454,6 +473,7 @@ void ce_diskcache_stats_get(ce_diskcache *d, ce_diskcache_stats *out) {
   if (mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn) != 0) return;
   MDB_stat st;
   if (mdb_stat(txn, d->entries, &st) == 0) out->entries = st.ms_entries;
+  out->evictions = evictions_stored(d, txn);
   out->bytes = live_bytes(d, txn);
   mdb_txn_abort(txn);
 }

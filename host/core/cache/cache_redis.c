@@ -518,6 +518,33 @@ long ce_rediscache_scan(ce_rediscache *r, const char *glob, ce_rediscache_visit 
   return n;
 }
 
+long ce_rediscache_count(ce_rediscache *r) {
+  char match[600], cursor[32] = "0";
+  snprintf(match, sizeof match, "%s*", r->prefix);
+  size_t pl = strlen(r->prefix);
+  long n = 0;
+  do {
+    const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
+    size_t lens[6] = {4, strlen(cursor), 5, strlen(match), 5, 4};
+    pthread_mutex_lock(&r->lock);
+    redisReply *rep = command(r, 6, argv, lens);
+    pthread_mutex_unlock(&r->lock);
+    if (!rep) return -1;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING) {
+      freeReplyObject(rep);
+      return -1;
+    }
+    snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+    redisReply *keys = rep->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+      redisReply *k = keys->element[i];
+      if (k->len >= pl && !(k->len >= pl + 4 && memcmp(k->str + pl, "tag:", 4) == 0)) n++;
+    }
+    freeReplyObject(rep);
+  } while (strcmp(cursor, "0") != 0);
+  return n;
+}
+
 int ce_rediscache_up(ce_rediscache *r) {
   pthread_mutex_lock(&r->lock);
   int up = conn(r) != NULL;

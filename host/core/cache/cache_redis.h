@@ -53,6 +53,9 @@ uint64_t ce_rediscache_tag_bump(ce_rediscache *r, const char *tag, size_t len);
  * Returns the count visited or -1. */
 typedef int (*ce_rediscache_visit)(const char *k, size_t kl, const char *blob, size_t bl, void *ud);
 long ce_rediscache_scan(ce_rediscache *r, const char *glob, ce_rediscache_visit fn, void *ud);
+/* The entries under the cache's prefix (not its tags' versions), by SCAN
+ * without reading them; -1 when Redis is away. */
+long ce_rediscache_count(ce_rediscache *r);
 int ce_rediscache_up(ce_rediscache *r); /* 1 connected now */
 
 #endif

@@ -75,6 +75,9 @@ function handlers.stats(c, args, opts)
       io.stdout:write(("%-7s %s  %s\n"):format(layer, s.up and "up" or "DOWN", where[layer]))
       if layer ~= "redis" then
         io.stdout:write(("        entries %d  bytes %s  evictions %d\n"):format(s.entries, fmt_bytes(s.bytes), s.evictions))
+      else
+        -- Redis evicts by its own policy (maxmemory), and says nothing of it here
+        io.stdout:write(("        entries %d\n"):format(s.entries))
       end
     end
   end
