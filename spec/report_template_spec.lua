@@ -176,6 +176,11 @@ describe("report --template files", function()
     assert.matches("template 'summary':2: '{{' is not closed", err, 1, true)
     _, err = report.load_overrides(dir .. "/missing.lua")
     assert.matches("template file " .. dir .. "/missing.lua: cannot open", err, 1, true)
+    -- a name the pages do not have and nothing includes did nothing, without a word
+    _, err = report.load_overrides(H.write(dir .. "/typo.lua", "return { sumary = 'x' }"))
+    assert.matches("'sumary' is no template of the pages, and no template includes it", err, 1, true)
+    -- a template of one's own, included by one that replaces the pages' own, is taken
+    assert(report.load_overrides(H.write(dir .. "/mine.lua", [[return { summary = "{{! include('mine') }}", mine = "x" }]])))
   end)
 end)
 

@@ -47,6 +47,27 @@ function M.load_overrides(path)
       if cerr then return nil, ("template file %s: %s"):format(path, cerr) end
     end
   end
+  -- a name the pages do not have, and that no template includes, is never
+  -- rendered: a misspelled one did nothing, without a word
+  local sources = M.templates()
+  for k, v in pairs(t) do if type(v) == "string" then sources[k] = v end end
+  local function included(name)
+    for _, src in pairs(sources) do
+      for q in src:gmatch("include%s*%(?%s*(%b\"\")") do if q:sub(2, -2) == name then return true end end
+      for q in src:gmatch("include%s*%(?%s*(%b'')") do if q:sub(2, -2) == name then return true end end
+    end
+    return false
+  end
+  local builtin = M.templates()
+  for k, v in pairs(t) do
+    if type(v) == "string" and not builtin[k] and not included(k) then
+      local names = {}
+      for n in pairs(builtin) do names[#names + 1] = n end
+      table.sort(names)
+      return nil, ("template file %s: '%s' is no template of the pages, and no template includes it (the pages' templates: %s)")
+        :format(path, k, table.concat(names, ", "))
+    end
+  end
   return t
 end
 
