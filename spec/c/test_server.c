@@ -374,6 +374,27 @@ static void test_limits_over_http(void) {
   CHECK(r.status == 431);
   reply_free(&r);
 
+  /* two Content-Lengths that disagree: 400, not the first one taken (a
+   * proxy that took the other would see the rest as a request of its own) */
+  int cfd = raw_connect();
+  CHECK(cfd >= 0);
+  if (cfd >= 0) {
+    const char *twice = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}";
+    CHECK(send(cfd, twice, strlen(twice), MSG_NOSIGNAL) == (ssize_t)strlen(twice));
+    char ans[2048];
+    size_t have = 0;
+    struct pollfd p = {cfd, POLLIN, 0};
+    while (have < sizeof ans - 1 && poll(&p, 1, 5000) == 1) {
+      ssize_t got = recv(cfd, ans + have, sizeof ans - 1 - have, 0);
+      if (got <= 0) break;
+      have += (size_t)got;
+    }
+    ans[have] = '\0';
+    CHECK_CONTAINS(ans, "HTTP/1.1 400");
+    CHECK_CONTAINS(ans, "Content-Length given twice with different values");
+    close(cfd);
+  }
+
   /* a slow client: half a request line, then nothing; closed after the timeout */
   int fd = raw_connect();
   CHECK(fd >= 0);

@@ -456,6 +456,20 @@ static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, cons
   return MHD_YES;
 }
 
+typedef struct {
+  const char *first;
+  int conflict;
+} content_lengths;
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  content_lengths *l = cls;
+  if (strcasecmp(key, "Content-Length") != 0) return MHD_YES;
+  if (!l->first) l->first = value ? value : "";
+  else if (strcmp(l->first, value ? value : "") != 0) l->conflict = 1;
+  return MHD_YES;
+}
+
 static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, const char *url, const char *method,
                                      void **con_cls) {
   req *r = calloc(1, sizeof *r);
@@ -493,6 +507,15 @@ static enum MHD_Result on_first_call(ce_server *s, struct MHD_Connection *c, con
   if (r->route == 0 || (r->route == 1 && s->metrics_public)) {
     r->own = 1;
     return MHD_YES;
+  }
+  /* two lengths that disagree: libmicrohttpd takes the first, a proxy in
+   * front may have taken the other, and the rest of the body would be read
+   * as a request of its own (RFC 9112 6.3: an error) */
+  content_lengths cls = {NULL, 0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_lengths, &cls);
+  if (cls.conflict) {
+    count_rejected(s, "bad_request");
+    return reply_error(s, r, 400, "bad_request", "Content-Length given twice with different values", NULL);
   }
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (cl) {
