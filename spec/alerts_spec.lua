@@ -35,6 +35,41 @@ describe("alert rules", function()
     assert.truthy(err:find("channel 'hook' (webhook) needs 'url'", 1, true))
   end)
 
+  -- each was taken: a cooldown of text ended a run halfway with an internal
+  -- error, the others made a rule that did nothing, without a word
+  it("refuses a file's mistakes before a run, naming the file, the rule and the field", function()
+    local dir = H.tmpdir()
+    local cases = {
+      { "rules:\n  - name: r1\n    condition: questions_done >= 0\n    cooldown: soon\n", "rule 'r1': cooldown must be a number of seconds >= 0, got soon" },
+      { "rules:\n  - name: r1\n    condition: questions_done >= 0\n    cooldown: -5\n", "rule 'r1': cooldown must be a number" },
+      { "rules:\n  - name: r1\n    condition: questions_done >= 0\n    chanels: [log]\n", "rule 'r1': unknown field 'chanels'" },
+      { "rules:\n  - name: r1\n    condition: questions_done >= 0\n    severity: [a, b]\n", "rule 'r1': severity must be text" },
+      { "rules:\n  r1:\n    condition: questions_done >= 0\n", "rules must be a list of rules" },
+      { "rulez:\n  - name: r1\n    condition: questions_done >= 0\n", "unknown key 'rulez'" },
+    }
+    for i, c in ipairs(cases) do
+      local path = H.write(("%s/a%d.yaml"):format(dir, i), c[1])
+      local e, err = alerts.load(path)
+      assert.is_nil(e, c[1])
+      assert.matches(path .. ": " .. c[2], err, 1, true)
+    end
+    -- one channel by its name is that channel, not none
+    local e = assert(alerts.load(H.write(dir .. "/one.yaml", "rules:\n  - name: r1\n    condition: questions_done >= 0\n    channels: log\n")))
+    assert.are.same({ "log" }, e.rules[1].channels)
+    H.rm(dir)
+  end)
+
+  it("says once that a Lua condition failed, where it never fired without a word", function()
+    local r = H.run({ "-e", [[
+      local alerts = require "causal_eval.alerts"
+      local e = assert(alerts.new{ rules = { { name = "f", condition = function(v) return v.nope.x end } } })
+      e:evaluate({}) e:evaluate({})
+    ]] })
+    assert.are.equal(0, r.code, r.stderr)
+    local _, n = r.stderr:gsub("alert rule 'f': its condition failed", "")
+    assert.are.equal(1, n, r.stderr)
+  end)
+
   it("fires once per cooldown while the condition holds, and resolves", function()
     local c = clock()
     local seen = {}

@@ -126,6 +126,8 @@ local CHANNEL_FIELDS = {
 local Engine = {}
 Engine.__index = Engine
 
+local RULE_FIELDS = { name = true, condition = true, severity = true, cooldown = true, channels = true }
+
 --- opts: rules, channels (name -> {type = ...}), record(event) (log
 --- channel's store), now (clock), sleep (for retry backoff), retries (3),
 --- where (a name for messages: the file the rules came from).
@@ -142,13 +144,38 @@ function M.new(opts)
     channels[name] = ch
   end
   local rules = {}
-  for i, r in ipairs(opts.rules or {}) do
+  -- every field checked here, before a run starts: a cooldown that was no
+  -- number ended a run halfway with an internal error, and a misspelled
+  -- key, a mapping of rules or channels given as one name did nothing
+  local list = opts.rules or {}
+  if type(list) ~= "table" or (next(list) ~= nil and #list == 0) then
+    return nil, ("%s: rules must be a list of rules (- name: ...), not a mapping"):format(where)
+  end
+  for i, r in ipairs(list) do
     if type(r) ~= "table" or type(r.name) ~= "string" then
       return nil, ("%s: rule %d needs a name"):format(where, i)
     end
+    for k in pairs(r) do
+      if not RULE_FIELDS[k] then
+        return nil, ("%s: rule '%s': unknown field '%s' (fields: name, condition, severity, cooldown, channels)")
+          :format(where, r.name, tostring(k))
+      end
+    end
     local cond, err = M.condition(r.condition)
     if not cond then return nil, ("%s: rule '%s': %s"):format(where, r.name, err) end
+    if r.cooldown ~= nil and (type(r.cooldown) ~= "number" or r.cooldown < 0 or r.cooldown ~= r.cooldown) then
+      return nil, ("%s: rule '%s': cooldown must be a number of seconds >= 0, got %s"):format(where, r.name,
+        tostring(r.cooldown))
+    end
+    if r.severity ~= nil and type(r.severity) ~= "string" then
+      return nil, ("%s: rule '%s': severity must be text (info, warning, critical), got a %s"):format(where, r.name,
+        type(r.severity))
+    end
     local chans = r.channels or { "log" }
+    if type(chans) == "string" then chans = { chans } end -- one channel by its name
+    if type(chans) ~= "table" then
+      return nil, ("%s: rule '%s': channels must be a list of channel names"):format(where, r.name)
+    end
     for _, c in ipairs(chans) do
       if not channels[c] then return nil, ("%s: rule '%s': no channel '%s'"):format(where, r.name, tostring(c)) end
     end
@@ -179,6 +206,11 @@ function M.load(path, opts)
     if spec == nil then return nil, err end
   end
   if type(spec) ~= "table" then return nil, path .. ": expected rules and channels" end
+  for k in pairs(spec) do
+    if k ~= "rules" and k ~= "channels" then
+      return nil, ("%s: unknown key '%s' (expected rules and channels)"):format(path, tostring(k))
+    end
+  end
   local o = { rules = spec.rules, channels = spec.channels, where = path }
   for k, v in pairs(opts or {}) do o[k] = v end
   return M.new(o)
@@ -211,7 +243,12 @@ function Engine:evaluate(values)
   local t = self.now()
   local sent = {}
   for _, r in ipairs(self.rules) do
-    local holds, value = r.test(values)
+    local holds, value, err = r.test(values)
+    -- a Lua condition that raises never fires: said once, not swallowed
+    if err and not r.told then
+      r.told = true
+      io.stderr:write(("causal-eval: alert rule '%s': its condition failed: %s\n"):format(r.name, err))
+    end
     if holds then
       if not r.firing or (r.last_sent and t - r.last_sent >= r.cooldown) then
         if not r.firing then r.since = t end
