@@ -374,7 +374,9 @@ static void test_redis_url(void) {
   CHECK(ce_redis_parse_url("redis://localhost", &rc, buf, sizeof buf) == 0);
   /* what the configuration refuses with the key's name */
   const char *bad[] = {"notaurl", "http://h:6379", "redis://h:99999", "redis://h:0", "redis://h:", "redis://h/x",
-                       "redis://a b", "redis://h:x:1", "redis://[::1", "redis://[::1]x", NULL};
+                       "redis://a b", "redis://h:x:1", "redis://[::1", "redis://[::1]x",
+                       /* no host: it went to 127.0.0.1:6379, db 0, without a word */
+                       "redis://", "redis://:pw@/3", "redis:///2", NULL};
   for (int i = 0; bad[i]; i++) {
     memset(&rc, 0, sizeof rc);
     if (ce_redis_parse_url(bad[i], &rc, buf, sizeof buf) == 0) {

@@ -88,7 +88,9 @@ int ce_redis_parse_url(const char *url, ce_redis_cfg *cfg, char *buf, size_t siz
   /* a host name or address: "notaurl" is one, "a b" or "h:x:1" are not */
   for (const char *c = p; *c; c++)
     if (!isalnum((unsigned char)*c) && !strchr(v6 ? ":." : "-._", *c)) return -1;
-  if (*p) cfg->host = p;
+  /* the host is not optional: "redis://" went to 127.0.0.1:6379, db 0 */
+  if (!*p) return -1;
+  cfg->host = p;
   return 0;
 }
 
