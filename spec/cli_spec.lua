@@ -207,6 +207,11 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       assert.are.equal(1, r.code, extra[1] .. "\n" .. r.stderr)
       assert.matches("causal-eval run: " .. extra[1] .. " " .. extra[2], r.stderr, 1, true)
     end
+    -- a budget in dollars over models with no price can stop nothing: said, not taken in silence
+    local b = H.run({ "run", "--quiet", "--model", "baseline:always_yes", "--bench", "ladder", "-n", "2", "--budget-usd", "0.01",
+                      "--data", dir .. "/budget" })
+    assert.are.equal(0, b.code, b.stderr)
+    assert.matches("warning: --budget-usd 0.01 cannot stop this run: none of its models has a price", b.stderr, 1, true)
     -- readers of a store make none at a mistyped --data
     for _, cmd in ipairs({ { "compare", "last" }, { "cache", "explain", "q1" }, { "run", "--resume", "last" } }) do
       local r = H.run(H.concat(cmd, { "--data", dir .. "/typo" }))

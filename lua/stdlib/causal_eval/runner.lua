@@ -473,6 +473,15 @@ local function prepare(run, s, prior, opts, st)
     mode = run.mode,
   }
   ctx.keep = { tickets = tickets } -- alive until the workers are done
+  if s.budget_usd then
+    -- a budget in dollars counts only priced calls: with none, it was taken and never stopped anything
+    local priced = run.mode and run.mode.judge and type(run.mode.judge.model.price) == "table" or false
+    for _, m in ipairs(run.model_specs or {}) do priced = priced or type(m.price) == "table" end
+    if not priced then
+      io.stderr:write(("warning: --budget-usd %g cannot stop this run: none of its models has a price "
+        .. "(price: { input, output } in USD per million tokens, in the models file)\n"):format(s.budget_usd))
+    end
+  end
   local why = outcome.over_budget(prior.tokens, prior.cost, s.max_tokens_total, s.budget_usd)
   if why then ctx.stop:set(worker.STOP_BUDGET, why) end
   return ctx
