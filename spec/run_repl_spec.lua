@@ -57,3 +57,25 @@ describe("causal-eval run --repl", function()
     H.rm(dir)
   end)
 end)
+
+describe("causal-eval run --repl without a terminal", function()
+  -- nothing could resume a run paused when its REPL's input ended: it waited for ever
+  it("goes on with a run left paused when the input ends, and says so", function()
+    local dir = H.tmpdir()
+    local mock = H.mock({ "--latency-ms", "20" })
+    local r = H.run(("echo 'run:pause()' | timeout 60 %s run --repl --model openai:m@%s --bench ladder --n 40 "
+      .. "--concurrency 2 --data %s --cache off"):format(H.quote(H.bin), mock.url, H.quote(dir .. "/d")))
+    local sent = mock:stats().requests
+    mock:stop()
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("was paused when the REPL ended: it goes on", r.stderr, 1, true)
+    assert.are.equal(40, sent)
+    H.rm(dir)
+  end)
+
+  it("is refused with --json, whose standard output is one JSON object", function()
+    local r = H.run({ "run", "--repl", "--json", "--model", "baseline:always_yes", "-n", "1" })
+    assert.are.equal(2, r.code)
+    assert.matches("--repl talks on standard output", r.stderr, 1, true)
+  end)
+end)

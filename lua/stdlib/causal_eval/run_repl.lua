@@ -119,6 +119,11 @@ function M.main(config_json)
     "run:set{concurrency=64}, run:policy(fn), run:recent(10), run:profile(5), run:stop(). Ctrl-D leaves the REPL " ..
     "(and, once the run is done, shows its summary).\n"):format(cfg.run_id))
   require("causal_eval.repl").run{ env = env, history = cfg.history }
+  -- nothing could resume a run paused when its REPL ended: the run waited for ever
+  if run.paused:get() > 0 then
+    run:resume()
+    io.stderr:write(("[run %s was paused when the REPL ended: it goes on; run:stop() stops it]\n"):format(cfg.run_id))
+  end
   return "ok"
 end
 

@@ -137,6 +137,9 @@ function M.run(argv, cli)
       rubric = not args.judge and args.rubric or nil }, {})
     if merr then return cli.usage_error(parser, merr) end
   end
+  if args.repl and args.json then
+    return cli.usage_error(parser, "--repl talks on standard output, where --json puts one JSON object: use one of them")
+  end
   if args.detach and not args.queue then
     return cli.usage_error(parser, "--detach leaves a run to its workers: give it with --queue URL")
   end
