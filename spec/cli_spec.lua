@@ -182,6 +182,8 @@ describe("options out of range, taken and unused, or a folder for a file", funct
       { { "run", "--questions", f, "--domain", "medical" }, 2, "--questions asks the file's questions as they are: no --domain" },
       { { "run", "--questions", f, "--seed", "7" }, 2, "--questions asks the file's questions as they are: no --seed" },
       { { "run", "--metrics-port", "99999" }, 2, "--metrics-port must be between 0 and 65535" },
+      { { "run", "--alert-interval", "-1" }, 2, "--alert-interval must be a number of seconds > 0" },
+      { { "run", "--alert-interval", "2" }, 2, "--alert-interval sets how often --alerts FILE's rules run" },
       { { "run", "-n", "100000000000" }, 2, "--n must be between 1 and 1000000000" },
       { { "generate", "ladder", "-n", "100000000000" }, 2, "--n must be between 0 and 1000000000" },
       { { "compare", "last", "--iters", "200000000" }, 2, "--iters must be between 1 and 100000000" },

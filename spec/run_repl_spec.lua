@@ -73,6 +73,16 @@ describe("causal-eval run --repl without a terminal", function()
     H.rm(dir)
   end)
 
+  it("names a setting run:set does not have, and a bad count for run:recent", function()
+    local dir = H.tmpdir()
+    local r = H.run(("printf 'run:set{ concurency = 4 }\\nrun:recent(\"a\")\\n' | timeout 60 %s run --repl "
+      .. "--model baseline:always_yes --bench ladder --n 5 --data %s --cache off"):format(H.quote(H.bin), H.quote(dir .. "/d")))
+    assert.matches("run:set: no setting 'concurency' (concurrency, rate, batch_size)", r.stderr, 1, true)
+    assert.matches("run:recent(n): n is a whole number >= 1", r.stderr, 1, true)
+    assert.is_nil(r.stderr:find("run_repl.lua", 1, true), r.stderr)
+    H.rm(dir)
+  end)
+
   it("is refused with --json, whose standard output is one JSON object", function()
     local r = H.run({ "run", "--repl", "--json", "--model", "baseline:always_yes", "-n", "1" })
     assert.are.equal(2, r.code)

@@ -57,8 +57,20 @@ function Run:resume()
   return true
 end
 
+local SETTABLE = { concurrency = true, rate = true, batch_size = true }
+
+-- A wrong call of `run`'s methods: the message alone, as a table error (the
+-- REPL's traceback leaves a table as it is), not a traceback into this file.
+local function misuse(msg)
+  error(setmetatable({ msg = msg }, { __tostring = function(e) return e.msg end }), 0)
+end
+
 function Run:set(t)
-  if type(t) ~= "table" then error("run:set{ concurrency = N, rate = RPS, batch_size = N }", 2) end
+  if type(t) ~= "table" then misuse("run:set{ concurrency = N, rate = RPS, batch_size = N }") end
+  -- a misspelled setting changed nothing, without a word
+  for k in pairs(t) do
+    if not SETTABLE[k] then misuse(("run:set: no setting '%s' (concurrency, rate, batch_size)"):format(tostring(k))) end
+  end
   local lo, hi = self.cfg.min_concurrency or 1, self.cfg.max_concurrency or math.huge
   local c, b = nil, nil
   if t.concurrency ~= nil then
@@ -66,13 +78,13 @@ function Run:set(t)
     -- pools were sized for the ceiling
     c = math.tointeger(t.concurrency)
     if not c or c < lo or c > hi then
-      error(("concurrency must be a whole number from %d (one per worker) to %d in this run"):format(lo, hi), 2)
+      misuse(("concurrency must be a whole number from %d (one per worker) to %d in this run"):format(lo, hi))
     end
   end
-  if t.rate ~= nil and (type(t.rate) ~= "number" or t.rate < 0) then error("rate must be a number >= 0 (0: none)", 2) end
+  if t.rate ~= nil and (type(t.rate) ~= "number" or t.rate < 0) then misuse("rate must be a number >= 0 (0: none)") end
   if t.batch_size ~= nil then
     b = math.tointeger(t.batch_size)
-    if not b or b < 1 then error("batch_size must be a positive whole number", 2) end
+    if not b or b < 1 then misuse("batch_size must be a positive whole number") end
   end
   if c then self.limit:add(c - self.limit:get()) end
   if t.rate ~= nil then self.bucket:set(t.rate, math.max(1, t.rate / 10)) end
@@ -83,15 +95,16 @@ end
 --- Installs fn as the run's tuning policy. It runs in the run's own state,
 --- so it is sent as bytecode: it must not rely on upvalues.
 function Run:policy(fn)
-  if type(fn) ~= "function" then error("run:policy(fn): fn(stats, settings) -> settings", 2) end
+  if type(fn) ~= "function" then misuse("run:policy(fn): fn(stats, settings) -> settings") end
   if debug.getupvalue(fn, 1) and debug.getupvalue(fn, 1) ~= "_ENV" then
-    error("run:policy: the function uses upvalues (" .. debug.getupvalue(fn, 1) .. "); write it without them", 2)
+    misuse("run:policy: the function uses upvalues (" .. debug.getupvalue(fn, 1) .. "); write it without them")
   end
   self.box:push(string.dump(fn))
   return true
 end
 
 function Run:recent(n)
+  if n ~= nil and (math.type(n) ~= "integer" or n < 1) then misuse("run:recent(n): n is a whole number >= 1") end
   local out = {}
   for i, s in ipairs(self.ring:last(n or 10)) do out[i] = json.decode(s) end
   return out

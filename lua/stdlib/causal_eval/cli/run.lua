@@ -137,6 +137,12 @@ function M.run(argv, cli)
       rubric = not args.judge and args.rubric or nil }, {})
     if merr then return cli.usage_error(parser, merr) end
   end
+  if args.alert_interval and not (args.alert_interval > 0) then
+    return cli.usage_error(parser, "--alert-interval must be a number of seconds > 0")
+  end
+  if args.alert_interval and not args.alerts then
+    return cli.usage_error(parser, "--alert-interval sets how often --alerts FILE's rules run: give the file")
+  end
   if args.repl and args.json then
     return cli.usage_error(parser, "--repl talks on standard output, where --json puts one JSON object: use one of them")
   end
