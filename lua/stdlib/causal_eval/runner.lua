@@ -88,28 +88,23 @@ local function questions_path(given, data, run_id)
   if given ~= "-" then src, oerr = io.open(given, "rb") end
   if not src then return nil, oerr end
   local path = copy_path(data, run_id)
-  local out, werr = io.open(path, "wb")
-  if not out then
-    if src ~= io.stdin then src:close() end
-    return nil, ("cannot keep the questions of %s: %s"):format(given, werr)
-  end
-  local ok, err = true, nil
-  while ok do
-    local chunk, rerr = src:read(1 << 20)
-    if not chunk then
-      if rerr then ok, err = false, ("%s: %s"):format(given, rerr) end
-      break
-    end
-    ok, err = out:write(chunk)
-    if not ok then err = ("cannot keep the questions of %s: %s"):format(given, err) end
+  -- whole or not at all, every write checked
+  local out, werr = require("causal_eval.outfile").open(path)
+  local rerr
+  if out then
+    repeat
+      local chunk
+      chunk, rerr = src:read(1 << 20)
+    until not chunk or not out.file:write(chunk)
   end
   if src ~= io.stdin then src:close() end
-  local closed, cerr = out:close()
-  if ok and not closed then ok, err = false, ("cannot keep the questions of %s: %s"):format(given, cerr) end
-  if not ok then
-    os.remove(path)
-    return nil, err
+  if not out then return nil, ("cannot keep the questions of %s: %s"):format(given, werr) end
+  if rerr then
+    out:abort()
+    return nil, ("%s: %s"):format(given, rerr)
   end
+  local ok, cerr = out:commit()
+  if not ok then return nil, ("cannot keep the questions of %s: %s"):format(given, cerr) end
   return path, true
 end
 

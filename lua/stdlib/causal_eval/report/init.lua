@@ -49,16 +49,18 @@ function M.load_overrides(path)
   end
   -- a name the pages do not have, and that no template includes, is never
   -- rendered: a misspelled one did nothing, without a word
-  local sources = M.templates()
-  for k, v in pairs(t) do if type(v) == "string" then sources[k] = v end end
+  local builtin = M.templates()
   local function included(name)
-    for _, src in pairs(sources) do
-      for q in src:gmatch("include%s*%(?%s*(%b\"\")") do if q:sub(2, -2) == name then return true end end
-      for q in src:gmatch("include%s*%(?%s*(%b'')") do if q:sub(2, -2) == name then return true end end
+    for _, set in ipairs({ builtin, t }) do
+      for _, src in pairs(set) do
+        if type(src) == "string" then
+          for q in src:gmatch("include%s*%(?%s*(%b\"\")") do if q:sub(2, -2) == name then return true end end
+          for q in src:gmatch("include%s*%(?%s*(%b'')") do if q:sub(2, -2) == name then return true end end
+        end
+      end
     end
     return false
   end
-  local builtin = M.templates()
   for k, v in pairs(t) do
     if type(v) == "string" and not builtin[k] and not included(k) then
       local names = {}
